@@ -1,0 +1,160 @@
+"""The visitor's consent, and the signed cookie that carries it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+from cookieguard._policy import NECESSARY, Policy
+
+_SALT = "cookieguard.consent"
+_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """What one visitor agreed to, as seen on this request.
+
+    ``granted`` never includes categories refused by Global Privacy Control on this request;
+    ``necessary`` is always allowed. An undecided visitor has ``decided`` false, no id and
+    nothing optional granted.
+    """
+
+    decided: bool
+    granted: frozenset[str]
+    id: str | None = None
+    revision: int = 0
+    issued_at: int | None = None  # Unix time the choice was signed
+    gpc: bool = False
+
+    def allows(self, category: str) -> bool:
+        """True if cookies of ``category`` may be used."""
+        return category == NECESSARY or category in self.granted
+
+
+UNDECIDED = Consent(decided=False, granted=frozenset())
+UNDECIDED_GPC = Consent(decided=False, granted=frozenset(), gpc=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The result of reading a consent cookie: the stored choice, and whether to re-sign it."""
+
+    consent: Consent
+    resign: bool = False  # signed with an older key: send a fresh cookie under the newest
+
+
+_NO_CONSENT = Verdict(UNDECIDED)
+
+
+def new_consent_id() -> str:
+    """A random, unguessable consent id (128 bits, URL-safe)."""
+    return secrets.token_urlsafe(16)
+
+
+class ConsentCodec:
+    """Signs and verifies consent cookies for one policy.
+
+    The payload is compact, versioned JSON: ``[1, [granted...], revision, consent_id]``; the
+    signing time comes from itsdangerous' timestamp. Verified tokens are cached (bounded,
+    first in first out, with the expiry re-checked on every hit) because this runs on every
+    request of every page.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self._policy = policy
+        # itsdangerous signs with the *last* key and verifies with all of them.
+        keys = list(reversed(policy.secret_keys))
+        self._all = URLSafeTimedSerializer(keys, salt=_SALT, serializer=_CompactJSON)
+        self._newest = URLSafeTimedSerializer(keys[-1], salt=_SALT, serializer=_CompactJSON)
+        self._cache: dict[str, tuple[Verdict, float]] = {}
+        self._cache_size = policy.cache_size
+
+    def dumps(
+        self, granted: frozenset[str] | set[str], consent_id: str, *, now: float | None = None
+    ) -> str:
+        """Sign a consent choice; unknown and locked categories are left out."""
+        names = sorted(set(granted) & self._policy.optional_categories)
+        payload = [_VERSION, names, self._policy.revision, consent_id]
+        if now is None:
+            return self._newest.dumps(payload)
+        # itsdangerous reads the clock through get_timestamp; pin it for this one call.
+        signer = self._newest.make_signer()
+        signer.get_timestamp = lambda: int(now)  # type: ignore[method-assign]
+        return signer.sign(self._newest.dump_payload(payload)).decode("ascii")
+
+    def loads(self, token: str, *, now: float | None = None) -> Verdict:
+        """Read a consent cookie. Anything wrong with it means *undecided*, never an error."""
+        clock = time.time() if now is None else now
+        hit = self._cache.get(token)
+        if hit is not None:
+            verdict, expires = hit
+            if clock < expires:
+                return verdict
+            self._cache.pop(token, None)
+        verdict, expires = self._verify(token, clock)
+        if verdict.consent.decided and self._cache_size:
+            if len(self._cache) >= self._cache_size:
+                try:
+                    del self._cache[next(iter(self._cache))]
+                except (KeyError, StopIteration, RuntimeError):  # another thread got there first
+                    pass
+            self._cache[token] = (verdict, expires)
+        return verdict
+
+    def _verify(self, token: str, clock: float) -> tuple[Verdict, float]:
+        if not token or len(token) > 512:
+            return _NO_CONSENT, 0.0
+        max_age = self._policy.max_age
+        resign = False
+        try:
+            payload, signed_at = self._newest.loads(token, max_age=max_age, return_timestamp=True)
+        except BadData:
+            if len(self._policy.secret_keys) == 1:
+                return _NO_CONSENT, 0.0
+            try:
+                payload, signed_at = self._all.loads(token, max_age=max_age, return_timestamp=True)
+            except BadData:
+                return _NO_CONSENT, 0.0
+            resign = True
+        issued = int(signed_at.timestamp())
+        if issued > clock + 300:  # signed in the future: clock games, not a real choice
+            return _NO_CONSENT, 0.0
+        consent = self._consent_from(payload, issued)
+        if consent is None:
+            return _NO_CONSENT, 0.0
+        return Verdict(consent, resign), issued + max_age
+
+    def _consent_from(self, payload: object, issued: int) -> Consent | None:
+        # Right key, wrong shape (or an old version): treat as no consent.
+        if not (isinstance(payload, list) and len(payload) == 4 and payload[0] == _VERSION):
+            return None
+        _, names, revision, consent_id = payload
+        if (
+            not isinstance(names, list)
+            or not all(isinstance(n, str) for n in names)
+            or type(revision) is not int
+            or not isinstance(consent_id, str)
+            or not 16 <= len(consent_id) <= 64
+        ):
+            return None
+        if revision != self._policy.revision:  # policy changed since: ask again
+            return None
+        granted = frozenset(names) & self._policy.optional_categories
+        return Consent(True, granted, consent_id, revision, issued)
+
+
+class _CompactJSON:
+    """itsdangerous serializer: JSON without spaces, to keep the cookie short."""
+
+    @staticmethod
+    def loads(data: str | bytes) -> object:
+        return json.loads(data)
+
+    @staticmethod
+    def dumps(obj: object) -> str:
+        return json.dumps(obj, separators=(",", ":"))

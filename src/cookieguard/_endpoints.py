@@ -1,0 +1,431 @@
+"""cookieguard's own HTTP endpoints, answered the same way for both adapters.
+
+Replies are computed synchronously from plain values. The only I/O is the receipt store, so
+the ASGI adapter runs :meth:`Endpoints.respond` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from cookieguard._banner import render_dialog, render_preferences_page
+from cookieguard._consent import Consent, new_consent_id
+from cookieguard._core import Decision, Guard
+from cookieguard._i18n import negotiate
+from cookieguard.receipts import USER_AGENT_LIMIT, Receipt, ReceiptStore
+
+logger = logging.getLogger("cookieguard")
+
+Headers = tuple[tuple[str, str], ...]
+
+_ACTIONS = ("accept_all", "reject_all", "save")
+_SOURCES = {"banner": "banner", "preferences": "preferences", "api": "api"}
+# Header values echo nothing from the request except `next`, which must match this.
+_SAFE_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
+_NO_STORE = ("cache-control", "no-store")
+_SECURITY = (("x-content-type-options", "nosniff"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request to one of cookieguard's endpoints, as plain values."""
+
+    method: str
+    path: str
+    query: str
+    headers: Headers  # names lower-case
+    scheme: str
+    decision: Decision
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A complete response: status, header pairs (lower-case names), body."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def _static_dir() -> Path:
+    # Installed wheels carry the files inside the package; a source checkout has them at the
+    # top of the repository.
+    packaged = Path(str(resources.files("cookieguard"))) / "static"
+    if (packaged / "banner.js").is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "static"
+
+
+def load_assets() -> dict[str, Asset]:
+    """Read ``banner.js`` and ``banner.css`` once; a missing file is a broken install."""
+    folder = _static_dir()
+    assets = {}
+    for name, kind in (("banner.js", "text/javascript"), ("banner.css", "text/css")):
+        try:
+            body = (folder / name).read_bytes()
+        except OSError as exc:
+            raise RuntimeError(
+                f"cookieguard: cannot read {name} from {folder} ({exc}); reinstall the package."
+            ) from None
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        assets[name] = Asset(body, kind + "; charset=utf-8", etag)
+    return assets
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a same-site relative path, else ``/`` (no open redirects)."""
+    if not value or len(value) > 2048 or not _SAFE_PATH.match(value):
+        return "/"
+    return value
+
+
+def _json(status: int, data: Any, *extra: tuple[str, str]) -> Reply:
+    body = json.dumps(data, separators=(",", ":")).encode()
+    headers = (("content-type", "application/json"), _NO_STORE, *_SECURITY, *extra)
+    return Reply(status, headers, body)
+
+
+def error(status: int, message: str, **details: Any) -> Reply:
+    """A JSON error reply."""
+    return _json(status, {"error": message, **details})
+
+
+class Endpoints:
+    """Answers ``{prefix}/consent``, ``/preferences``, ``/receipts``, assets and GPC."""
+
+    def __init__(self, guard: Guard, store: ReceiptStore | None) -> None:
+        self.guard = guard
+        self.policy = guard.policy
+        self.store = store
+        self.assets = load_assets()
+        digest = hashlib.sha256(b"".join(a.body for a in self.assets.values()))
+        self.version = digest.hexdigest()[:12]
+        prefix = self.policy.prefix
+        self._routes = {
+            prefix + "/consent": self._consent,
+            prefix + "/preferences": self._preferences,
+            prefix + "/receipts": self._receipts,
+            prefix + "/dialog": self._dialog,
+            prefix + "/banner.js": self._asset,
+            prefix + "/banner.css": self._asset,
+            "/.well-known/gpc.json": self._gpc,
+        }
+
+    def too_large(self) -> Reply:
+        return error(413, f"request body over {self.policy.max_body} bytes")
+
+    def respond(self, request: Request) -> Reply:
+        """The reply to ``request``; bad input gets a clear 4xx and changes nothing."""
+        route = self._routes.get(request.path)
+        if route is None:
+            return error(404, f"no cookieguard endpoint at {request.path!r}")
+        return route(request)
+
+    # -- endpoints -------------------------------------------------------------------------
+
+    def _asset(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        asset = self.assets[request.path.rsplit("/", 1)[1]]
+        headers = (
+            ("etag", asset.etag),
+            # URLs carry ?v=<content hash>, so a long cache is safe across releases.
+            ("cache-control", "public, max-age=31536000"),
+            *_SECURITY,
+        )
+        if_none_match = request.header("if-none-match") or ""
+        if asset.etag in [tag.strip() for tag in if_none_match.split(",")] or if_none_match == "*":
+            return Reply(304, headers, b"")
+        return Reply(200, (("content-type", asset.content_type), *headers), asset.body)
+
+    def _gpc(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        # https://privacycg.github.io/gpc-spec/#gpc-support-resource
+        return Reply(
+            200,
+            (("content-type", "application/json"), ("cache-control", "public, max-age=86400")),
+            b'{"gpc":true,"lastUpdate":"2026-11-25"}',
+        )
+
+    def _consent(self, request: Request) -> Reply:
+        if request.method in ("GET", "HEAD"):
+            return _json(200, self.state(request.decision.consent))
+        if request.method != "POST":
+            return _method_not_allowed("GET, HEAD, POST")
+        refusal = _cross_site(request)
+        if refusal is not None:
+            return refusal
+        parsed = _parse_choice(request.header("content-type") or "", request.body)
+        if isinstance(parsed, Reply):
+            return parsed
+        action, categories, next_path, source, is_json = parsed
+        policy = self.policy
+        unknown = sorted(c for c in categories if c not in policy.optional_categories and c != "necessary")
+        if unknown:
+            return error(400, f"unknown category {unknown[0]!r}", categories=unknown)
+        if action == "accept_all":
+            granted = set(policy.optional_categories)
+        elif action == "reject_all":
+            granted = set()
+        else:
+            granted = set(categories) & policy.optional_categories
+        gpc = request.decision.consent.gpc
+        if gpc:
+            granted -= policy.gpc_denied
+        old = request.decision.consent
+        consent_id = old.id or new_consent_id()
+        secure = self._secure(request)
+        new = Consent(True, frozenset(granted), consent_id, policy.revision, gpc=gpc)
+
+        cookies = [self.guard.consent_cookie(granted, consent_id, secure=secure)]
+        withdrawn = self._withdrawn(request, new)
+        cookies.extend(self.guard.deletions(withdrawn, host=request.header("host") or "", secure=secure))
+        self._record(request, new, source)
+        set_cookies = tuple(("set-cookie", c) for c in cookies)
+        if is_json:
+            state = self.state(new)
+            return _json(200, state, *set_cookies)
+        return Reply(
+            303,
+            (("location", safe_next(next_path)), _NO_STORE, *set_cookies),
+            b"",
+        )
+
+    def _preferences(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        consent = request.decision.consent
+        query = dict(parse_qsl(request.query[:2048]))
+        history = self._history(consent.id)
+        page = render_preferences_page(
+            self.policy,
+            consent,
+            language=self._language(request),
+            next_path=safe_next(query.get("next")),
+            history=history,
+            version=self.version,
+        )
+        return Reply(
+            200,
+            (
+                ("content-type", "text/html; charset=utf-8"),
+                _NO_STORE,
+                *_SECURITY,
+            ),
+            page.encode(),
+        )
+
+    def _dialog(self, request: Request) -> Reply:
+        """The preferences dialog as an HTML fragment, for banner.js to open on any page."""
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        query = dict(parse_qsl(request.query[:2048]))
+        fragment = render_dialog(
+            self.policy,
+            request.decision.consent,
+            language=self._language(request),
+            next_path=safe_next(query.get("next")),
+        )
+        return Reply(
+            200,
+            (("content-type", "text/html; charset=utf-8"), _NO_STORE, *_SECURITY),
+            fragment.encode(),
+        )
+
+    def _receipts(self, request: Request) -> Reply:
+        if request.method not in ("GET", "HEAD"):
+            return _method_not_allowed("GET, HEAD")
+        consent = request.decision.consent
+        history = self._history(consent.id)
+        return _json(
+            200,
+            {
+                "consent_id": consent.id,
+                "receipts": [
+                    {
+                        "time": r.time.astimezone(UTC).isoformat(),
+                        "granted": list(r.granted),
+                        "denied": list(r.denied),
+                        "revision": r.revision,
+                        "language": r.language,
+                        "method": r.method,
+                        "path": r.path,
+                    }
+                    for r in history
+                ],
+            },
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def state(self, consent: Consent) -> dict[str, Any]:
+        """The JSON view of a consent (``GET {prefix}/consent``)."""
+        expires = None
+        if consent.decided and consent.issued_at is not None:
+            expires = datetime.fromtimestamp(
+                consent.issued_at + self.policy.max_age, UTC
+            ).isoformat()
+        return {
+            "decided": consent.decided,
+            "categories": {c.name: consent.allows(c.name) for c in self.policy.categories},
+            "revision": self.policy.revision,
+            "consent_id": consent.id,
+            "expires": expires,
+            "gpc": consent.gpc,
+        }
+
+    def _secure(self, request: Request) -> bool:
+        return request.scheme in ("https", "wss")
+
+    def _language(self, request: Request) -> str:
+        return negotiate(request.header("accept-language"), self.policy.languages)
+
+    def _withdrawn(self, request: Request, new: Consent) -> list[str]:
+        """Names of cookies the browser sent that the new choice no longer allows."""
+        header = request.header("cookie") or ""
+        names = []
+        for piece in header.split(";"):
+            name = piece.partition("=")[0].strip()
+            category = self.policy.category_of(name) if name else None
+            if category is not None and not new.allows(category) and name not in names:
+                names.append(name)
+        return names[:64]
+
+    def _history(self, consent_id: str | None) -> Sequence[Receipt]:
+        if consent_id is None or self.store is None:
+            return ()
+        try:
+            return self.store.history(consent_id)
+        except Exception:  # a broken log must not break the page (fail open for the site)
+            logger.exception("cookieguard: could not read consent history")
+            return ()
+
+    def _record(self, request: Request, consent: Consent, source: str) -> None:
+        if self.store is None or consent.id is None:
+            return
+        method = "gpc" if consent.gpc and source == "api" else source
+        receipt = Receipt(
+            consent_id=consent.id,
+            time=datetime.now(UTC),
+            granted=tuple(sorted(consent.granted)),
+            denied=tuple(sorted(self.policy.optional_categories - consent.granted)),
+            revision=self.policy.revision,
+            language=self._language(request),
+            method=method,  # type: ignore[arg-type]
+            path=safe_next(_referer_path(request.header("referer"))),
+            user_agent=(request.header("user-agent") or "")[:USER_AGENT_LIMIT],
+        )
+        try:
+            self.store.record(receipt)
+        except Exception:  # the visitor's choice still takes effect; the store logs why
+            logger.exception("cookieguard: could not record a consent receipt")
+
+
+def _referer_path(referer: str | None) -> str | None:
+    if not referer:
+        return None
+    rest = referer.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:] if slash >= 0 else "/"
+
+
+def _method_not_allowed(allow: str) -> Reply:
+    reply = error(405, "method not allowed", allow=allow)
+    return Reply(405, (*reply.headers, ("allow", allow)), reply.body)
+
+
+def _cross_site(request: Request) -> Reply | None:
+    """Refuse a POST another site made the browser send (CSRF), by Fetch Metadata and Origin."""
+    site = request.header("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return error(403, "cross-site request refused")
+    origin = request.header("origin")
+    if origin is None:
+        return None  # not a browser cross-site POST: those always carry Origin
+    host = (request.header("host") or "").lower()
+    netloc = origin.split("://", 1)[-1].lower()
+    if origin == "null" or netloc != host:
+        # Origins omit default ports; Host may carry them.
+        for port in (":80", ":443"):
+            if host.endswith(port) and netloc == host[: -len(port)]:
+                return None
+        return error(403, "cross-site request refused")
+    return None
+
+
+_Choice = tuple[str, list[str], str | None, str, bool]
+
+
+def _parse_choice(content_type: str, body: bytes) -> _Choice | Reply:
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/json":
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "malformed JSON")
+        if not isinstance(data, dict):
+            return error(400, "JSON body must be an object")
+        action = data.get("action")
+        categories = data.get("categories", [])
+        source = data.get("source", "api")
+        if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+            return error(400, "categories must be a list of category names")
+        if not isinstance(source, str) or source not in _SOURCES:
+            return error(400, f"unknown source {source!r}")
+        if not isinstance(action, str) or action not in _ACTIONS:
+            return error(400, f"unknown action {action!r}", actions=list(_ACTIONS))
+        return action, categories, None, source, True
+    if kind in ("application/x-www-form-urlencoded", ""):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return error(400, "form body is not UTF-8")
+        try:
+            fields = parse_qsl(text, keep_blank_values=True, max_num_fields=64)
+        except ValueError:
+            return error(400, "too many form fields")
+        action = None
+        categories = []
+        next_path = None
+        source = "banner"
+        for key, value in fields:
+            if key == "action":
+                action = value
+            elif key == "category":
+                categories.append(value)
+            elif key == "next":
+                next_path = value
+            elif key == "source":
+                source = value
+        if action not in _ACTIONS:
+            return error(400, f"unknown action {action!r}", actions=list(_ACTIONS))
+        if source not in _SOURCES:
+            source = "banner"
+        assert action is not None
+        return action, categories, next_path, source, False
+    return error(415, f"unsupported content type {kind!r}; send a form or JSON")

@@ -1,0 +1,99 @@
+"""Interface texts per language, and picking the visitor's language."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Cookies on this site",
+        "intro": "We use necessary cookies to make this site work. With your consent we also use"
+        " cookies for: {purposes}.",
+        "parties": "Third parties involved: {hosts}.",
+        "withdraw": "You can change or withdraw your choice at any time under Cookie settings.",
+        "accept_all": "Accept all",
+        "reject_all": "Reject all",
+        "customize": "Customize",
+        "save": "Save choices",
+        "settings": "Cookie settings",
+        "always_on": "Always on",
+        "preferences_title": "Cookie settings",
+        "consent_id": "Your consent ID",
+        "history": "Your consent history",
+        "no_history": "No choices recorded yet.",
+        "undecided": "You have not made a choice yet.",
+        "back": "Back to the site",
+        "no_cookies": "Your browser blocks cookies, so this choice applies to this page only"
+        " and cannot be remembered.",
+        "privacy": "Privacy policy",
+        "granted": "allowed",
+        "denied": "refused",
+    },
+    "de": {
+        "title": "Cookies auf dieser Seite",
+        "intro": "Wir verwenden notwendige Cookies, damit diese Seite funktioniert. Mit Ihrer"
+        " Einwilligung nutzen wir auch Cookies für: {purposes}.",
+        "parties": "Beteiligte Drittanbieter: {hosts}.",
+        "withdraw": "Sie können Ihre Wahl jederzeit unter Cookie-Einstellungen ändern oder"
+        " widerrufen.",
+        "accept_all": "Alle akzeptieren",
+        "reject_all": "Alle ablehnen",
+        "customize": "Anpassen",
+        "save": "Auswahl speichern",
+        "settings": "Cookie-Einstellungen",
+        "always_on": "Immer aktiv",
+        "preferences_title": "Cookie-Einstellungen",
+        "consent_id": "Ihre Einwilligungs-ID",
+        "history": "Ihr Einwilligungsverlauf",
+        "no_history": "Noch keine Auswahl gespeichert.",
+        "undecided": "Sie haben noch keine Wahl getroffen.",
+        "back": "Zurück zur Seite",
+        "no_cookies": "Ihr Browser blockiert Cookies. Ihre Wahl gilt daher nur für diese Seite"
+        " und kann nicht gespeichert werden.",
+        "privacy": "Datenschutzerklärung",
+        "granted": "erlaubt",
+        "denied": "abgelehnt",
+    },
+    "fr": {
+        "title": "Cookies sur ce site",
+        "intro": "Nous utilisons des cookies nécessaires au fonctionnement du site. Avec votre"
+        " accord, nous utilisons aussi des cookies pour : {purposes}.",
+        "parties": "Tiers concernés : {hosts}.",
+        "withdraw": "Vous pouvez modifier ou retirer votre choix à tout moment dans Paramètres"
+        " des cookies.",
+        "accept_all": "Tout accepter",
+        "reject_all": "Tout refuser",
+        "customize": "Personnaliser",
+        "save": "Enregistrer",
+        "settings": "Paramètres des cookies",
+        "always_on": "Toujours actifs",
+        "preferences_title": "Paramètres des cookies",
+        "consent_id": "Votre identifiant de consentement",
+        "history": "Historique de vos choix",
+        "no_history": "Aucun choix enregistré.",
+        "undecided": "Vous n'avez pas encore fait de choix.",
+        "back": "Retour au site",
+        "no_cookies": "Votre navigateur bloque les cookies : ce choix ne vaut que pour cette"
+        " page et ne peut pas être retenu.",
+        "privacy": "Politique de confidentialité",
+        "granted": "accepté",
+        "denied": "refusé",
+    },
+}
+
+
+def negotiate(accept_language: str | None, languages: Sequence[str]) -> str:
+    """The best of ``languages`` for an ``Accept-Language`` header; English as the fallback."""
+    if not accept_language:
+        return "en"
+    accept = parse_accept_header(accept_language[:512], LanguageAccept)
+    best = accept.best_match(list(languages), default="en")
+    return best or "en"
+
+
+def text(language: str, key: str) -> str:
+    """An interface text in ``language``, falling back to English, never blank."""
+    return TEXTS.get(language, TEXTS["en"]).get(key) or TEXTS["en"][key]

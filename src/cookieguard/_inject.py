@@ -1,0 +1,85 @@
+"""Inserting the banner and asset tags into HTML bodies, streaming or whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_MARK = b"</body"
+_TAIL = len(_MARK) - 1
+#: Bodies with a Content-Length up to this size are buffered so the length stays exact;
+#: larger ones pass through untouched.
+BUFFER_LIMIT = 2 * 1024 * 1024
+
+
+def wants_injection(status: int, content_type: str | None, content_encoding: str | None) -> bool:
+    """True for a response whose body is HTML we may edit.
+
+    Compressed bodies are left alone (we would have to decompress them), and so are
+    responses without a body to show (1xx, 204, 206, 3xx).
+    """
+    if status < 200 or 300 <= status < 400 or status in (204, 206):
+        return False
+    if content_encoding and content_encoding.strip().lower() != "identity":
+        return False
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in ("text/html", "application/xhtml+xml")
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """What to insert before ``</body>`` of one response, and the headers that go with it."""
+
+    insert: bytes
+    vary: tuple[str, ...] = ()  # header names the body now depends on
+
+    def injector(self) -> BodyInjector:
+        return BodyInjector(self.insert)
+
+    def whole(self, body: bytes) -> bytes:
+        """``body`` with the insert placed before its first ``</body>`` (if it has one)."""
+        injector = BodyInjector(self.insert)
+        return injector.feed(body) + injector.finish()
+
+
+class BodyInjector:
+    """Streams a body through, inserting bytes before the first ``</body>``.
+
+    Chunk boundaries may split the marker, so up to five bytes are held back between
+    chunks; nothing else is delayed, so streaming responses stay streaming.
+    """
+
+    __slots__ = ("_done", "_insert", "_tail")
+
+    def __init__(self, insert: bytes) -> None:
+        self._insert = insert
+        self._tail = b""
+        self._done = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._done:
+            return chunk
+        data = self._tail + chunk if self._tail else chunk
+        at = data.lower().find(_MARK)
+        if at >= 0:
+            self._done = True
+            self._tail = b""
+            return data[:at] + self._insert + data[at:]
+        if len(data) <= _TAIL:
+            self._tail = data
+            return b""
+        self._tail = data[-_TAIL:]
+        return data[:-_TAIL]
+
+    def stop(self) -> None:
+        """Pass everything from now on through unchanged."""
+        self._done = True
+
+    def finish(self) -> bytes:
+        """The held-back bytes, once the body has ended."""
+        tail, self._tail = self._tail, b""
+        return tail
+
+    @property
+    def inserted(self) -> bool:
+        return self._done

@@ -1,0 +1,375 @@
+"""The one frozen, validated configuration object shared by both adapters."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any, Literal
+
+#: Text given once, or per language: ``"Analytics"`` or ``{"en": "Analytics", "de": "Statistik"}``.
+Text = str | Mapping[str, str]
+
+NECESSARY = "necessary"
+
+# RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token. Patterns may add `*?[]` globs.
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
+_CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_HOST = re.compile(r"^[A-Za-z0-9.-]+$")
+
+
+def text_for(text: Text, language: str) -> str:
+    """Pick ``text`` in ``language``, falling back to English, then to any translation."""
+    if isinstance(text, str):
+        return text
+    return text.get(language) or text.get("en") or next(iter(text.values()), "")
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """A purpose a visitor can agree to, such as ``analytics``.
+
+    ``sale_or_sharing`` marks purposes that Global Privacy Control (``Sec-GPC: 1``) refuses.
+    ``hosts`` names the third parties involved, shown in the banner text.
+    """
+
+    name: str
+    label: Text
+    description: Text = ""
+    hosts: tuple[str, ...] = ()
+    sale_or_sharing: bool = False
+
+    def __post_init__(self) -> None:
+        if not _CATEGORY_NAME.match(self.name):
+            raise ValueError(
+                f"Category name {self.name!r} is invalid: use 1-32 lower-case letters, digits,"
+                " '_' or '-', starting with a letter (e.g. 'analytics')."
+            )
+        object.__setattr__(self, "hosts", tuple(self.hosts))
+        for host in self.hosts:
+            if not _HOST.match(host):
+                raise ValueError(f"Category {self.name!r}: host {host!r} is not a host name.")
+        _check_text(f"Category {self.name!r} label", self.label, required=True)
+        _check_text(f"Category {self.name!r} description", self.description, required=False)
+
+    @property
+    def locked(self) -> bool:
+        """``necessary`` is always on and cannot be refused."""
+        return self.name == NECESSARY
+
+
+def _check_text(what: str, text: Text, *, required: bool) -> None:
+    if isinstance(text, str):
+        if required and not text.strip():
+            raise ValueError(f"{what} is empty: give a short human-readable text.")
+        return
+    if not isinstance(text, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in text.items()
+    ):
+        raise ValueError(f"{what} must be a string or a mapping of language code to string.")
+    if required and not text:
+        raise ValueError(f"{what} has no translations: give at least {{'en': '...'}}.")
+
+
+DEFAULT_CATEGORIES: tuple[Category, ...] = (
+    Category(
+        NECESSARY,
+        {"en": "Strictly necessary", "de": "Unbedingt erforderlich", "fr": "Strictement nécessaires"},
+        {
+            "en": "Needed for the site to work and to remember your cookie choice. Always on.",
+            "de": "Für den Betrieb der Seite und zum Speichern Ihrer Cookie-Wahl nötig. Immer aktiv.",
+            "fr": "Nécessaires au site et pour retenir votre choix de cookies. Toujours actifs.",
+        },
+    ),
+    Category(
+        "preferences",
+        {"en": "Preferences", "de": "Präferenzen", "fr": "Préférences"},
+        {
+            "en": "Remember your settings and choices, such as the photos you liked.",
+            "de": "Speichern Ihre Einstellungen, etwa die Fotos, die Ihnen gefallen.",
+            "fr": "Retiennent vos réglages, comme les photos que vous avez aimées.",
+        },
+    ),
+    Category(
+        "analytics",
+        {"en": "Analytics", "de": "Statistik", "fr": "Statistiques"},
+        {
+            "en": "Help us understand how the site is used, so we can improve it.",
+            "de": "Helfen uns zu verstehen, wie die Seite genutzt wird.",
+            "fr": "Nous aident à comprendre l'usage du site pour l'améliorer.",
+        },
+    ),
+    Category(
+        "marketing",
+        {"en": "Marketing", "de": "Marketing", "fr": "Marketing"},
+        {
+            "en": "Used by advertising partners to show you relevant ads.",
+            "de": "Werden von Werbepartnern genutzt, um passende Werbung zu zeigen.",
+            "fr": "Utilisés par des partenaires publicitaires pour des annonces ciblées.",
+        },
+        sale_or_sharing=True,
+    ),
+)
+
+SameSite = Literal["Lax", "Strict", "None"]
+Undeclared = Literal["block", "allow"]
+_SIX_MONTHS = 183 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    pattern: str
+    category: str
+    exact: bool
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything cookieguard needs to know about a site, validated once at start-up.
+
+    ``secret_keys`` signs the consent cookie; give several to rotate (newest first: it signs,
+    the others still verify). ``cookies`` maps a cookie name or glob (``_ga_*``) to a category.
+    Raise ``revision`` to ask every visitor again.
+    """
+
+    secret_keys: Sequence[str | bytes]
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    categories: Sequence[Category] = DEFAULT_CATEGORIES
+    revision: int = 1
+    cookie_name: str = "cookie_consent"
+    max_age: int = _SIX_MONTHS
+    same_site: SameSite = "Lax"
+    secure: bool | None = None  # None: Secure on HTTPS requests only
+    cookie_domain: str | None = None
+    prefix: str = "/_cookieguard"
+    undeclared: Undeclared = "block"
+    clear_paths: Sequence[str] = ("/",)
+    banner: bool = True  # inject the banner into HTML pages of undecided visitors
+    scripts: bool = True  # inject the stylesheet and banner.js tags into every HTML page
+    languages: Sequence[str] = ("en", "de", "fr")
+    receipts: str | None = "cookieguard-receipts.sqlite3"
+    max_body: int = 4096
+    cache_size: int = 4096
+    privacy_url: str | None = None
+
+    # Lookups precomputed for the hot path.
+    _exact: dict[str, str] = field(init=False, repr=False, compare=False)
+    _globs: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
+    _optional: frozenset[str] = field(init=False, repr=False, compare=False)
+    _gpc_denied: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # noqa: C901 - a flat list of checks reads best
+        keys = self.secret_keys
+        if isinstance(keys, str | bytes):
+            raise ValueError(
+                "secret_keys must be a list of keys, newest first, e.g. secret_keys=[os.environ"
+                "['COOKIEGUARD_SECRET']] — not a single string."
+            )
+        keys = tuple(keys)
+        if not keys:
+            raise ValueError(
+                "secret_keys is empty: give at least one long random secret, e.g. "
+                "secret_keys=[os.environ['COOKIEGUARD_SECRET']]."
+            )
+        for key in keys:
+            if not isinstance(key, str | bytes) or len(key) < 16:
+                raise ValueError(
+                    "Each secret key must be a string of at least 16 characters "
+                    "(python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)."
+                )
+        object.__setattr__(self, "secret_keys", keys)
+
+        categories = tuple(self.categories)
+        names = [c.name for c in categories]
+        if len(set(names)) != len(names):
+            raise ValueError(f"categories has duplicate names: {names}.")
+        if NECESSARY not in names:
+            categories = (DEFAULT_CATEGORIES[0], *categories)
+        object.__setattr__(self, "categories", categories)
+        known = {c.name for c in categories}
+
+        patterns: list[_Pattern] = []
+        for pattern, category in dict(self.cookies).items():
+            if not isinstance(pattern, str) or not _PATTERN.match(pattern):
+                raise ValueError(
+                    f"cookies: {pattern!r} is not a cookie name or glob (RFC 6265 token, "
+                    "optionally with '*')."
+                )
+            if category not in known:
+                raise ValueError(
+                    f"cookies: {pattern!r} maps to unknown category {category!r}; "
+                    f"use one of {sorted(known)} or add a Category({category!r}, ...)."
+                )
+            if pattern == self.cookie_name:
+                raise ValueError(
+                    f"cookies: {pattern!r} is the consent cookie itself; it is always necessary."
+                )
+            patterns.append(_Pattern(pattern, category, not any(ch in pattern for ch in "*?[")))
+        object.__setattr__(self, "cookies", dict(self.cookies))
+
+        if not isinstance(self.revision, int) or self.revision < 1:
+            raise ValueError(f"revision must be a positive integer, got {self.revision!r}.")
+        if not isinstance(self.cookie_name, str) or not _TOKEN.match(self.cookie_name):
+            raise ValueError(f"cookie_name {self.cookie_name!r} is not a valid cookie name.")
+        if not isinstance(self.max_age, int) or self.max_age < 60:
+            raise ValueError(f"max_age must be whole seconds >= 60, got {self.max_age!r}.")
+        if self.same_site not in ("Lax", "Strict", "None"):
+            raise ValueError(
+                f"same_site must be 'Lax', 'Strict' or 'None' (case as written), "
+                f"got {self.same_site!r}."
+            )
+        if self.same_site == "None" and self.secure is False:
+            raise ValueError("same_site='None' requires secure=True (browsers reject it otherwise).")
+        if self.cookie_domain is not None and not _HOST.match(self.cookie_domain.lstrip(".")):
+            raise ValueError(f"cookie_domain {self.cookie_domain!r} is not a host name.")
+        if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
+            raise ValueError(
+                f"prefix {self.prefix!r} must be an absolute path like '/_cookieguard' "
+                "with no trailing slash."
+            )
+        if self.undeclared not in ("block", "allow"):
+            raise ValueError(f"undeclared must be 'block' or 'allow', got {self.undeclared!r}.")
+        clear_paths = tuple(self.clear_paths)
+        if not clear_paths or any(
+            not isinstance(p, str) or not p.startswith("/") or any(c in p for c in ";,\r\n ")
+            for p in clear_paths
+        ):
+            raise ValueError(f"clear_paths must be absolute paths like '/', got {clear_paths!r}.")
+        object.__setattr__(self, "clear_paths", clear_paths)
+        languages = tuple(self.languages)
+        if not languages or any(
+            not isinstance(lang, str) or not re.match(r"^[a-z]{2,3}$", lang) for lang in languages
+        ):
+            raise ValueError(f"languages must be two-letter codes like ('en', 'de'): {languages!r}.")
+        if "en" not in languages:
+            languages = ("en", *languages)
+        object.__setattr__(self, "languages", languages)
+        if not isinstance(self.max_body, int) or not 256 <= self.max_body <= 1 << 20:
+            raise ValueError(f"max_body must be between 256 and 1048576 bytes: {self.max_body!r}.")
+        if not isinstance(self.cache_size, int) or self.cache_size < 0:
+            raise ValueError(f"cache_size must be >= 0, got {self.cache_size!r}.")
+        if self.privacy_url is not None and (
+            not isinstance(self.privacy_url, str) or any(c in self.privacy_url for c in "\r\n<>\"")
+        ):
+            raise ValueError(f"privacy_url {self.privacy_url!r} is not a usable URL.")
+        # Precomputed lookups for the hot path.
+        object.__setattr__(self, "_exact", {p.pattern: p.category for p in patterns if p.exact})
+        object.__setattr__(self, "_globs", tuple((p.pattern, p.category) for p in patterns if not p.exact))
+        object.__setattr__(
+            self, "_optional", frozenset(c.name for c in categories if not c.locked)
+        )
+        object.__setattr__(
+            self,
+            "_gpc_denied",
+            frozenset(c.name for c in categories if c.sale_or_sharing),
+        )
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    @property
+    def optional_categories(self) -> frozenset[str]:
+        """Every category a visitor can refuse (all but ``necessary``)."""
+        return self._optional
+
+    @property
+    def gpc_denied(self) -> frozenset[str]:
+        """Categories that ``Sec-GPC: 1`` refuses."""
+        return self._gpc_denied
+
+    def category(self, name: str) -> Category:
+        """The category called ``name``; ``KeyError`` if there is none."""
+        for category in self.categories:
+            if category.name == name:
+                return category
+        raise KeyError(name)
+
+    def category_of(self, cookie_name: str) -> str | None:
+        """The category a cookie belongs to, or ``None`` if it is undeclared.
+
+        The consent cookie itself is ``necessary``. Exact names win over globs; globs are
+        tried in the order they were declared.
+        """
+        if cookie_name == self.cookie_name:
+            return NECESSARY
+        found = self._exact.get(cookie_name)
+        if found is not None:
+            return found
+        for pattern, category in self._globs:
+            if fnmatch.fnmatchcase(cookie_name, pattern):
+                return category
+        return None
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_toml(
+        cls, path: str | PathLike[str], *, secret_keys: Sequence[str] | None = None
+    ) -> Policy:
+        """Load a policy from a TOML file.
+
+        Top-level keys are :class:`Policy` fields; ``[cookies]`` maps names to categories and
+        ``[[categories]]`` tables declare categories. Secrets are better kept out of files:
+        pass ``secret_keys=`` to supply or override them.
+        """
+        with open(path, "rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        return cls.from_mapping(data, secret_keys=secret_keys, source=str(path))
+
+    @classmethod
+    def from_mapping(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        secret_keys: Sequence[str] | None = None,
+        source: str = "policy",
+    ) -> Policy:
+        """Build a policy from plain data (parsed TOML or JSON)."""
+        data = dict(data)
+        allowed = {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ValueError(f"{source}: unknown setting(s) {unknown}; known: {sorted(allowed)}.")
+        if secret_keys is not None:
+            data["secret_keys"] = list(secret_keys)
+        if "secret_keys" not in data:
+            raise ValueError(f"{source}: no secret_keys; pass secret_keys= or set them in the file.")
+        if "categories" in data:
+            data["categories"] = tuple(
+                _category_from(item, source) for item in _as_list(data["categories"], source)
+            )
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+
+
+def _as_list(value: Any, source: str) -> Iterable[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"{source}: categories must be an array of tables ([[categories]]).")
+    return value
+
+
+def _category_from(item: Any, source: str) -> Category:
+    if not isinstance(item, dict):
+        raise ValueError(f"{source}: each [[categories]] entry must be a table.")
+    fields = {"name", "label", "description", "hosts", "sale_or_sharing"}
+    unknown = sorted(set(item) - fields)
+    if unknown:
+        raise ValueError(f"{source}: category setting(s) {unknown} unknown; known: {sorted(fields)}.")
+    if "name" not in item or "label" not in item:
+        raise ValueError(f"{source}: each category needs a name and a label.")
+    return Category(
+        name=item["name"],
+        label=item["label"],
+        description=item.get("description", ""),
+        hosts=tuple(item.get("hosts", ())),
+        sale_or_sharing=bool(item.get("sale_or_sharing", False)),
+    )

@@ -1,0 +1,95 @@
+"""Everything both adapters need, built once from a :class:`Policy`."""
+
+from __future__ import annotations
+
+import logging
+
+from cookieguard._banner import asset_tags, render_banner
+from cookieguard._core import Decision, Guard
+from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
+from cookieguard._i18n import negotiate
+from cookieguard._inject import Injection, wants_injection
+from cookieguard._policy import Policy
+from cookieguard.receipts import ReceiptStore
+
+logger = logging.getLogger("cookieguard")
+
+_DEFAULT = object()
+
+
+class Site:
+    """The policy applied: consent reading, endpoints and HTML injection in one place.
+
+    ``receipts`` overrides the store named by ``policy.receipts`` (pass ``None`` to keep no
+    receipts).
+    """
+
+    def __init__(self, policy: Policy, *, receipts: ReceiptStore | None | object = _DEFAULT):
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must be a cookieguard.Policy, got {type(policy).__name__}; "
+                "build one with Policy(secret_keys=[...], cookies={...})."
+            )
+        self.policy = policy
+        self.guard = Guard(policy)
+        if receipts is _DEFAULT:
+            store = _open_store(policy.receipts)
+        else:
+            store = receipts  # type: ignore[assignment]
+        self.endpoints = Endpoints(self.guard, store)
+        self._assets = asset_tags(policy, self.endpoints.version).encode()
+
+    def read(
+        self, cookie_header: str | None, *, gpc: bool, host: str, secure: bool
+    ) -> Decision:
+        return self.guard.read(cookie_header, gpc=gpc, host=host, secure=secure)
+
+    def is_endpoint(self, path: str) -> bool:
+        return self.guard.is_endpoint(path)
+
+    def respond(self, request: Request) -> Reply:
+        return self.endpoints.respond(request)
+
+    def too_large(self) -> Reply:
+        return self.endpoints.too_large()
+
+    def injection(
+        self,
+        decision: Decision,
+        *,
+        method: str,
+        status: int,
+        content_type: str | None,
+        content_encoding: str | None,
+        path: str,
+        query: str,
+        accept_language: str | None,
+    ) -> Injection | None:
+        """What to insert into this response's HTML, or ``None`` to leave the body alone."""
+        policy = self.policy
+        banner = policy.banner and not decision.consent.decided
+        if not (banner or policy.scripts) or method == "HEAD":
+            return None
+        if not wants_injection(status, content_type, content_encoding):
+            return None
+        parts = [self._assets] if policy.scripts else []
+        if not banner:
+            return Injection(b"".join(parts))
+        language = negotiate(accept_language, policy.languages)
+        next_path = safe_next(path + ("?" + query if query else ""))
+        markup = render_banner(policy, decision.consent, language=language, next_path=next_path)
+        parts.insert(0, markup.encode())
+        # The banner depends on the visitor's cookie and language: no shared caching of it.
+        return Injection(b"".join(parts), vary=("Cookie", "Accept-Language"))
+
+
+def _open_store(target: str | None) -> ReceiptStore | None:
+    if target is None:
+        return None
+    from cookieguard import receipts
+
+    opener = getattr(receipts, "open_store", None)
+    if opener is None:  # pragma: no cover - receipts stores not installed
+        logger.warning("cookieguard: no receipt stores available; receipts are not kept")
+        return None
+    return opener(target)  # type: ignore[no-any-return]

@@ -1,0 +1,144 @@
+"""The ``cookieguard`` command.
+
+    cookieguard receipts purge --older-than 13mo [--store URL]
+    cookieguard receipts export --consent-id ID [--format json|csv] [--store URL]
+
+The store defaults to the ``COOKIEGUARD_RECEIPTS`` environment variable. Exit status: 0 on
+success, 1 when the store fails, 2 for bad arguments (with a message, never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import NoReturn
+
+from cookieguard.receipts import (
+    ReceiptError,
+    ReceiptStore,
+    open_store,
+    parse_age,
+    receipts_to_csv,
+    receipts_to_json,
+)
+from cookieguard.receipts._open import is_postgres_url, sqlite_path
+
+#: Environment variable naming the receipts store when ``--store`` is not given.
+STORE_ENV = "COOKIEGUARD_RECEIPTS"
+
+# Consent ids are the URL-safe random tokens the middleware mints. Checking the shape
+# here turns a typo or a pasted cookie value into a clear error instead of "no receipts".
+_CONSENT_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class _UsageError(Exception):
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse calls sys.exit() on bad input; main() must return the status instead.
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(self, message)
+
+
+def _age(text: str) -> str:
+    parse_age(text)  # ValueError -> argparse's "invalid value" message with ours inside
+    return text
+
+
+def _consent_id(text: str) -> str:
+    if not _CONSENT_ID.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"invalid consent id {text!r}: expected 16-64 letters, digits, '-' or '_'"
+        )
+    return text
+
+
+def _build_parser() -> _Parser:
+    parser = _Parser(prog="cookieguard", description="cookieguard consent tools.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+    receipts = commands.add_parser("receipts", help="consent receipts: purge and export")
+    actions = receipts.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    store_help = f"store URL or SQLite path (default: ${STORE_ENV})"
+
+    purge = actions.add_parser("purge", help="delete receipts older than a retention period")
+    purge.add_argument(
+        "--older-than",
+        required=True,
+        type=_age,
+        metavar="AGE",
+        help="retention period: a number and h, d, w, mo or y (e.g. 13mo, 30d)",
+    )
+    purge.add_argument("--store", metavar="URL", help=store_help)
+
+    export = actions.add_parser("export", help="print one visitor's consent receipts")
+    export.add_argument(
+        "--consent-id", required=True, type=_consent_id, metavar="ID", help="the consent id"
+    )
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--store", metavar="URL", help=store_help)
+    return parser
+
+
+def _open(parser: argparse.ArgumentParser, store: str | None) -> ReceiptStore:
+    url = store or os.environ.get(STORE_ENV, "")
+    if not url:
+        raise _UsageError(parser, f"no receipts store: pass --store URL or set ${STORE_ENV}")
+    if not is_postgres_url(url):
+        try:
+            path = sqlite_path(url)
+        except ValueError as exc:
+            raise _UsageError(parser, str(exc)) from None
+        # Opening a missing SQLite file would create an empty one and report nothing.
+        if not os.path.isfile(path):
+            raise _UsageError(parser, f"receipts store {path!r} does not exist")
+    try:
+        return open_store(url)
+    except ImportError as exc:
+        raise _UsageError(parser, str(exc)) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``cookieguard`` command with ``argv`` (default ``sys.argv[1:]``); return the status."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.action == "purge":
+            return _purge(_open(parser, args.store), args.older_than)
+        return _export(_open(parser, args.store), args.consent_id, args.format)
+    except _UsageError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except ReceiptError as exc:
+        print(f"cookieguard: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _purge(store: ReceiptStore, older_than: str) -> int:
+    try:
+        cutoff = datetime.now(timezone.utc) - parse_age(older_than)
+        deleted = store.purge(cutoff)
+    finally:
+        store.close()
+    print(f"deleted {deleted} receipt(s) older than {older_than} (before {cutoff:%Y-%m-%dT%H:%M:%SZ})")
+    return 0
+
+
+def _export(store: ReceiptStore, consent_id: str, fmt: str) -> int:
+    try:
+        receipts = store.history(consent_id)
+    finally:
+        store.close()
+    sys.stdout.write(receipts_to_json(receipts) if fmt == "json" else receipts_to_csv(receipts))
+    return 0

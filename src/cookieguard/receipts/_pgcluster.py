@@ -1,0 +1,144 @@
+"""A throwaway PostgreSQL server in a temporary directory, for tests and benchmarks.
+
+Not part of the runtime: nothing in the middleware imports this. It finds the server
+binaries (Debian's ``/usr/lib/postgresql/<version>/bin`` or ``PATH``), runs ``initdb``
+into a temporary directory and serves on ``127.0.0.1`` only, on a free port, with its unix
+socket inside that directory. ``initdb`` refuses to run as root, so as root the commands
+run as the ``postgres`` OS user through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+
+#: How to get the binaries, for messages shown when they are missing.
+INSTALL_HINT = (
+    "install the PostgreSQL server (Debian/Ubuntu: apt-get install postgresql;"
+    " macOS: brew install postgresql) or put its bin directory (initdb, pg_ctl) on PATH"
+)
+
+
+class PostgresNotFound(RuntimeError):
+    """``initdb``/``pg_ctl`` are not installed."""
+
+
+def find_bindir() -> Path | None:
+    """The directory holding ``initdb`` and ``pg_ctl``, newest version first; or None."""
+
+    def version(path: str) -> tuple[int, ...]:
+        name = Path(path).parent.name
+        return tuple(int(part) for part in name.split(".") if part.isdigit())
+
+    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version, reverse=True):
+        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+            return Path(candidate)
+    on_path = shutil.which("pg_ctl")
+    if on_path and shutil.which("initdb"):
+        return Path(on_path).parent
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PostgresCluster:
+    """A private PostgreSQL server; use as a context manager or call start()/stop()/remove().
+
+    ``fsync=False`` trades crash safety of the *server* for speed, which suits tests; the
+    benchmark keeps the default (on) to compare fairly with SQLite's ``synchronous=FULL``.
+    """
+
+    def __init__(self, *, fsync: bool = True, bindir: Path | None = None) -> None:
+        found = bindir or find_bindir()
+        if found is None:
+            raise PostgresNotFound(f"PostgreSQL server binaries not found: {INSTALL_HINT}")
+        self.bindir = found
+        self.fsync = fsync
+        self.port = _free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="cookieguard-pg-"))
+        self.datadir = self.root / "data"
+        self.logfile = self.root / "postgres.log"
+        self._as_postgres: list[str] = []
+        if os.geteuid() == 0:
+            # initdb refuses root; hand the directory to the postgres user and run as it.
+            if shutil.which("runuser") is None:
+                raise PostgresNotFound("running as root but runuser is not available")
+            shutil.chown(self.root, "postgres", "postgres")
+            self._as_postgres = ["runuser", "-u", "postgres", "--"]
+        try:
+            self._run("initdb", "-D", str(self.datadir), "-A", "trust", "-U", "postgres",
+                      "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    @property
+    def url(self) -> str:
+        """A libpq URL for the ``postgres`` database as the ``postgres`` superuser."""
+        return self.url_for("postgres")
+
+    def url_for(self, database: str) -> str:
+        """A libpq URL for ``database`` on this server."""
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [*self._as_postgres, str(self.bindir / program), *args]
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.root, check=False)
+        if result.returncode != 0:
+            log = self.logfile.read_text() if self.logfile.exists() else ""
+            raise RuntimeError(
+                f"{program} failed ({result.returncode}): {result.stderr.strip()}\n{log[-2000:]}"
+            )
+
+    def start(self) -> None:
+        """Start the server (again) on the same port and wait until it accepts connections."""
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+            f" -c fsync={'on' if self.fsync else 'off'}"
+        )
+        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options,
+                  "-w", "-t", "30", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open sessions are ended, like a real outage)."""
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "30", "stop")
+
+    def running(self) -> bool:
+        """Whether the server process is up."""
+        command = [*self._as_postgres, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status"]
+        return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+    def remove(self) -> None:
+        """Stop the server if it runs and delete its directory."""
+        try:
+            if self.running():
+                self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        try:
+            self.start()
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.remove()

@@ -1,0 +1,267 @@
+"""A durable local spool that keeps receipts while the real store is down, then replays them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+from cookieguard.receipts._model import (
+    Receipt,
+    ReceiptError,
+    ReceiptStore,
+    check_receipt,
+    receipt_from_dict,
+    receipt_to_dict,
+)
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one process per spool file there
+    fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger("cookieguard.receipts")
+
+#: At most one replay attempt per this many seconds while the spool is not empty.
+DEFAULT_RETRY_INTERVAL = 5.0
+#: Receipts per transaction when replaying.
+_REPLAY_BATCH = 500
+
+
+class SpooledStore:
+    """Wraps a store so :meth:`record` still succeeds while that store is down.
+
+    When ``primary.record`` raises, one warning names the error and the spool file, and
+    the receipt is appended to ``spool_path`` (JSON lines, fsynced per receipt, so it is
+    as durable as a database commit). While the spool holds receipts, each ``record()``
+    first tries (at most every ``retry_interval`` seconds) to replay them into the primary
+    in order; new receipts queue behind them so the order is kept. Replay is idempotent
+    (inserts keyed by ``receipt_id``) and the spool is truncated only after every receipt
+    in it is committed, so a process killed mid-replay replays again without duplicates.
+    If the spool cannot be written either, an error is logged and :class:`ReceiptError`
+    is raised.
+
+    Several processes may share one spool file: appends and replays hold an ``flock``.
+    """
+
+    def __init__(
+        self,
+        primary: ReceiptStore,
+        spool_path: str | os.PathLike[str],
+        *,
+        retry_interval: float = DEFAULT_RETRY_INTERVAL,
+    ) -> None:
+        self.primary = primary
+        self.spool_path = os.path.abspath(os.fspath(spool_path))
+        self.retry_interval = retry_interval
+        self._lock = threading.Lock()
+        self._outage = False  # a warning was logged and no replay has succeeded since
+        self._next_retry = 0.0
+
+    def __repr__(self) -> str:
+        return f"SpooledStore({self.primary!r}, spool_path={self.spool_path!r})"
+
+    # -- the spool file --------------------------------------------------------------------
+
+    def _spool_size(self) -> int:
+        try:
+            return os.stat(self.spool_path).st_size
+        except FileNotFoundError:
+            return 0
+
+    @contextmanager
+    def _locked_spool(self) -> Iterator[int]:
+        """The spool file, opened for read and append, locked against other processes."""
+        created = not os.path.exists(self.spool_path)
+        fd = os.open(self.spool_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if created:
+                # The new directory entry must reach the disk too, or a crash could lose
+                # the whole file even though its contents were fsynced.
+                _fsync_dir(os.path.dirname(self.spool_path))
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            os.close(fd)  # closing drops the flock
+
+    def _append(self, receipt: Receipt) -> None:
+        line = json.dumps(receipt_to_dict(receipt), separators=(",", ":")) + "\n"
+        with self._locked_spool() as fd:
+            size = os.fstat(fd).st_size
+            # A process killed mid-write leaves a partial last line; start on a fresh
+            # line so that torn record cannot swallow this one.
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = "\n" + line
+            data = line.encode()
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(f"short write to spool ({written} of {len(data)} bytes)")
+            os.fsync(fd)
+
+    def _read(self, fd: int) -> list[Receipt]:
+        size = os.fstat(fd).st_size
+        raw = os.pread(fd, size, 0) if size else b""
+        receipts = []
+        for number, line in enumerate(raw.split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                receipts.append(receipt_from_dict(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                # Only a write cut short by a crash looks like this, and its record() never
+                # returned, so nobody was told that receipt was kept.
+                logger.warning(
+                    "cookieguard: skipping unreadable line %d of receipts spool %s (%s)",
+                    number,
+                    self.spool_path,
+                    exc,
+                )
+        return receipts
+
+    def spooled(self) -> list[Receipt]:
+        """The receipts waiting in the spool, in the order they were recorded."""
+        if not self._spool_size():
+            return []
+        with self._locked_spool() as fd:
+            return self._read(fd)
+
+    def replay(self) -> int:
+        """Move every spooled receipt into the primary store now; return how many.
+
+        Raises whatever the primary raises; the spool is then left as it was.
+        """
+        with self._lock:
+            return self._replay()
+
+    def _replay(self) -> int:
+        with self._locked_spool() as fd:
+            receipts = self._read(fd)
+            record_many = getattr(self.primary, "record_many", None)
+            for start in range(0, len(receipts), _REPLAY_BATCH):
+                batch = receipts[start : start + _REPLAY_BATCH]
+                if record_many is not None:
+                    record_many(batch)
+                else:
+                    for receipt in batch:
+                        self.primary.record(receipt)
+            # Everything is committed in the primary: only now may the spool forget it.
+            os.ftruncate(fd, 0)
+            os.fsync(fd)
+        if receipts or self._outage:
+            logger.warning(
+                "cookieguard: receipts store %r is back; replayed %d receipt(s) from %s",
+                self.primary,
+                len(receipts),
+                self.spool_path,
+            )
+        self._outage = False
+        return len(receipts)
+
+    # -- the store -------------------------------------------------------------------------
+
+    def record(self, receipt: Receipt) -> None:
+        """Keep ``receipt`` in the primary store, or durably in the spool if that fails."""
+        check_receipt(receipt)
+        if not self._outage and not self._spool_size():
+            try:
+                self.primary.record(receipt)
+                return
+            except Exception as exc:  # any failure: the visitor's choice must still be kept
+                with self._lock:
+                    self._spool(receipt, exc)
+                return
+        with self._lock:
+            now = time.monotonic()
+            if self._spool_size() and now >= self._next_retry:
+                self._next_retry = now + self.retry_interval
+                try:
+                    self._replay()
+                except Exception as exc:
+                    self._spool(receipt, exc)
+                    return
+            if self._spool_size():
+                # Still waiting to retry: queue behind the earlier receipts, keeping order.
+                self._spool(receipt, None)
+                return
+            try:
+                self.primary.record(receipt)
+            except Exception as exc:
+                self._spool(receipt, exc)
+                return
+            # Another process may have replayed the shared spool for us.
+            self._outage = False
+
+    def _spool(self, receipt: Receipt, error: Exception | None) -> None:
+        # Called with self._lock held.
+        if error is not None:
+            self._next_retry = time.monotonic() + self.retry_interval
+            if not self._outage:
+                self._outage = True
+                logger.warning(
+                    "cookieguard: cannot write consent receipts to %r (%s: %s); keeping them"
+                    " in the local spool %s and replaying them once the store is back",
+                    self.primary,
+                    type(error).__name__,
+                    _one_line(error),
+                    self.spool_path,
+                )
+        try:
+            self._append(receipt)
+        except OSError as exc:
+            logger.error(
+                "cookieguard: consent receipt %s for consent id %s was NOT kept: the store"
+                " failed (%s) and so did the spool %s (%s)",
+                receipt.receipt_id,
+                receipt.consent_id,
+                _one_line(error),
+                self.spool_path,
+                exc,
+            )
+            raise ReceiptError(
+                f"consent receipt not kept: store failed ({error}) and spool"
+                f" {self.spool_path} failed ({exc})"
+            ) from exc
+
+    def history(self, consent_id: str) -> Sequence[Receipt]:
+        """Receipts for ``consent_id`` from the store plus any still spooled, oldest first."""
+        stored = list(self.primary.history(consent_id))
+        known = {receipt.receipt_id for receipt in stored}
+        waiting = [
+            receipt
+            for receipt in self.spooled()
+            if receipt.consent_id == consent_id and receipt.receipt_id not in known
+        ]
+        if not waiting:
+            return stored
+        # sorted() is stable: equal times keep store order, then spool order.
+        return sorted(stored + waiting, key=lambda receipt: receipt.time)
+
+    def purge(self, older_than: datetime) -> int:
+        """Purge the primary store (spooled receipts are purged once replayed)."""
+        return self.primary.purge(older_than)
+
+    def close(self) -> None:
+        """Close the primary store (the spool file is only open while in use)."""
+        self.primary.close()
+
+
+def _one_line(error: BaseException | None) -> str:
+    # libpq errors span several lines; a log line should not.
+    return " ".join(str(error).split())
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path or ".", os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows, where directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,225 @@
+"""Receipts in one SQLite file: the default store, safe for several worker processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from cookieguard.receipts._model import (
+    Receipt,
+    ReceiptError,
+    check_receipt,
+    receipt_from_dict,
+    receipt_to_dict,
+    utc,
+)
+
+#: Bumped by each migration in ``_MIGRATIONS``; stored in ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
+
+# One entry per schema version: migrations[n] takes a database from version n to n + 1.
+# Times are ISO 8601 UTC text of fixed width, so text order is time order (for purge
+# and history) and the file stays readable with the plain sqlite3 shell.
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE receipts (
+        seq         INTEGER PRIMARY KEY,
+        receipt_id  TEXT NOT NULL UNIQUE,
+        consent_id  TEXT NOT NULL,
+        time        TEXT NOT NULL,
+        granted     TEXT NOT NULL,
+        denied      TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        language    TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        path        TEXT NOT NULL,
+        user_agent  TEXT NOT NULL,
+        ip_hash     TEXT
+    );
+    CREATE INDEX receipts_consent_time ON receipts (consent_id, time);
+    CREATE INDEX receipts_time ON receipts (time);
+    """,
+)
+
+_COLUMNS = (
+    "receipt_id, consent_id, time, granted, denied, revision, language, method, path,"
+    " user_agent, ip_hash"
+)
+# INSERT OR IGNORE on the unique receipt_id: replaying a spooled receipt twice is harmless.
+_INSERT = f"INSERT OR IGNORE INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+#: How long a writer waits for another process's lock before giving up.
+DEFAULT_BUSY_TIMEOUT = 10.0
+
+
+def _row(receipt: Receipt) -> tuple[object, ...]:
+    data = receipt_to_dict(receipt)
+    return (
+        data["receipt_id"],
+        data["consent_id"],
+        data["time"],
+        json.dumps(data["granted"]),
+        json.dumps(data["denied"]),
+        data["revision"],
+        data["language"],
+        data["method"],
+        data["path"],
+        data["user_agent"],
+        data["ip_hash"],
+    )
+
+
+def _receipt(row: sqlite3.Row) -> Receipt:
+    data = dict(row)
+    data["granted"] = json.loads(data["granted"])
+    data["denied"] = json.loads(data["denied"])
+    return receipt_from_dict(data)
+
+
+class SQLiteStore:
+    """Receipts in a SQLite file (stdlib ``sqlite3``).
+
+    WAL mode with ``synchronous=FULL``: once :meth:`record` returns the receipt is on
+    disk and survives ``kill -9`` or a power cut. Several worker processes may share one
+    file; a writer waits up to ``busy_timeout`` seconds for another's lock. Within a
+    process one connection is shared under a lock (SQLite serialises writers anyway).
+
+    Nothing is opened until first use, so a bad path surfaces in :meth:`record` (where the
+    spool catches it), not at application start-up.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT):
+        self.path = os.fspath(path)
+        self.busy_timeout = busy_timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    def _connect(self) -> sqlite3.Connection:
+        # Called with self._lock held.
+        if self._conn is not None:
+            return self._conn
+        try:
+            # isolation_level=None: no implicit transactions; we BEGIN IMMEDIATE ourselves so
+            # a writer takes the write lock up front (a deferred read-then-write transaction
+            # in WAL mode fails with SQLITE_BUSY instead of waiting).
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as exc:
+            raise ReceiptError(f"cannot open SQLite receipts file {self.path!r}: {exc}") from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            # WAL lets readers run while another process writes; FULL syncs the WAL on every
+            # commit, which is what makes record() durable against power loss.
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            self._migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise ReceiptError(f"cannot use SQLite receipts file {self.path!r}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version == SCHEMA_VERSION:
+            return
+        # Several processes may start at once on a new file: the write lock makes exactly
+        # one of them run each migration; the others re-read the version and skip it.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise ReceiptError(
+                    f"{self.path!r} has receipts schema version {version}, newer than this"
+                    f" cookieguard understands ({SCHEMA_VERSION}); upgrade cookieguard"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _write(self, rows: Sequence[tuple[object, ...]]) -> None:
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_INSERT, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise ReceiptError(f"cannot write to SQLite receipts file {self.path!r}: {exc}") from exc
+
+    def record(self, receipt: Receipt) -> None:
+        """Store ``receipt`` and return once it is on disk; a known ``receipt_id`` is a no-op."""
+        check_receipt(receipt)
+        self._write([_row(receipt)])
+
+    def record_many(self, receipts: Iterable[Receipt]) -> None:
+        """Store several receipts in one transaction (all or none); known ids are skipped."""
+        batch = list(receipts)
+        for receipt in batch:
+            check_receipt(receipt)
+        if batch:
+            self._write([_row(receipt) for receipt in batch])
+
+    def history(self, consent_id: str) -> list[Receipt]:
+        """All receipts for ``consent_id``, oldest first (ties in the order they were kept)."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM receipts WHERE consent_id = ? ORDER BY time, seq",
+                    (consent_id,),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise ReceiptError(f"cannot read SQLite receipts file {self.path!r}: {exc}") from exc
+        return [_receipt(row) for row in rows]
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete receipts with ``time`` before ``older_than``; return how many went."""
+        cutoff = utc(older_than).isoformat(timespec="microseconds")
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    deleted = conn.execute("DELETE FROM receipts WHERE time < ?", (cutoff,)).rowcount
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise ReceiptError(f"cannot purge SQLite receipts file {self.path!r}: {exc}") from exc
+        return deleted
+
+    def close(self) -> None:
+        """Close the connection; the store reopens it if used again."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

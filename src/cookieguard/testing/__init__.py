@@ -1,0 +1,1 @@
+"""Test support for QA teams: a pytest plugin with Playwright fixtures and page objects."""

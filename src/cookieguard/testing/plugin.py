@@ -1,0 +1,1 @@
+"""pytest plugin entry point (registered as ``cookieguard`` in the ``pytest11`` group)."""

@@ -1,0 +1,251 @@
+"""WSGI middleware (PEP 3333). Flask, or anything on werkzeug: ``app.wsgi_app =
+ConsentMiddleware(app.wsgi_app, policy)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from types import TracebackType
+from typing import Any
+
+from cookieguard._core import Decision
+from cookieguard._endpoints import Request
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
+from cookieguard._policy import Policy
+from cookieguard._site import _DEFAULT, Site
+from cookieguard.receipts import ReceiptStore
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+__all__ = ["ConsentMiddleware"]
+
+
+class ConsentMiddleware:
+    """Gates cookies by consent for a WSGI app.
+
+    Wraps ``start_response`` to filter ``Set-Cookie`` headers, forwards ``exc_info``, returns
+    the server's ``write`` and hands back the app's own iterable whenever the body is not
+    edited, so its ``close()`` still runs.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        policy: Policy,
+        *,
+        receipts: ReceiptStore | None | object = _DEFAULT,
+    ) -> None:
+        self.app = app
+        self.site = Site(policy, receipts=receipts)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        site = self.site
+        secure = environ.get("wsgi.url_scheme") == "https"
+        decision = site.read(
+            environ.get("HTTP_COOKIE"),
+            gpc=environ.get("HTTP_SEC_GPC", "").strip() == "1",
+            host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            secure=secure,
+        )
+        path = environ.get("PATH_INFO", "")
+        if site.is_endpoint(path):
+            return self._endpoint(environ, start_response, decision)
+
+        environ["cookieguard.consent"] = decision.consent
+        if decision.cookie_header is not None:
+            if decision.cookie_header:
+                environ["HTTP_COOKIE"] = decision.cookie_header
+            else:
+                del environ["HTTP_COOKIE"]
+
+        extra = [("Set-Cookie", c) for c in decision.set_cookies]
+        consent = decision.consent
+        keep = site.guard.keep_set_cookie
+        body = _Body(site, environ, decision, start_response)
+
+        def wrapped_start_response(
+            status: str, headers: Headers, exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            headers = [
+                (k, v)
+                for k, v in headers
+                if k.lower() != "set-cookie" or keep(consent, v)
+            ]
+            headers.extend(extra)
+            return body.start(status, headers, exc_info)
+
+        result = self.app(environ, wrapped_start_response)
+        if body.started and body.injector is None:
+            return result  # nothing to edit: hand back the app's iterable as it is
+        body.result = result
+        return body
+
+    def _endpoint(
+        self, environ: dict[str, Any], start_response: StartResponse, decision: Decision
+    ) -> Iterable[bytes]:
+        site = self.site
+        method = environ.get("REQUEST_METHOD", "GET")
+        data = b""
+        if method == "POST":
+            limit = site.policy.max_body
+            declared = environ.get("CONTENT_LENGTH") or ""
+            if declared.isdigit() and int(declared) > limit:
+                return _reply(start_response, site.too_large())
+            stream = environ["wsgi.input"]
+            # Without a length we read one byte past the limit to tell "too large" apart.
+            data = stream.read(min(int(declared), limit) if declared.isdigit() else limit + 1)
+            if len(data) > limit:
+                return _reply(start_response, site.too_large())
+        headers = tuple(
+            (key[5:].replace("_", "-").lower(), value)
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        ) + tuple(
+            (key.replace("_", "-").lower(), environ[key])
+            for key in ("CONTENT_TYPE", "CONTENT_LENGTH")
+            if environ.get(key)
+        )
+        request = Request(
+            method=method,
+            path=environ.get("PATH_INFO", ""),
+            query=environ.get("QUERY_STRING", ""),
+            headers=headers,
+            scheme=environ.get("wsgi.url_scheme", "http"),
+            decision=decision,
+            body=data,
+        )
+        return _reply(start_response, site.respond(request), head=method == "HEAD")
+
+
+def _reply(start_response: StartResponse, reply: Any, *, head: bool = False) -> list[bytes]:
+    status = f"{reply.status} {_REASONS.get(reply.status, 'OK')}"
+    headers = [*reply.headers, ("content-length", str(len(reply.body)))]
+    start_response(status, headers)
+    return [b"" if head else reply.body]
+
+
+_REASONS = {
+    200: "OK",
+    303: "See Other",
+    304: "Not Modified",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+}
+
+
+class _Body:
+    """The response body when the banner may be injected.
+
+    With a Content-Length the body is buffered (up to a limit) so the length can be
+    corrected before the headers go out; without one it streams through an injector.
+    """
+
+    def __init__(
+        self, site: Site, environ: dict[str, Any], decision: Decision, start_response: StartResponse
+    ) -> None:
+        self.site = site
+        self.environ = environ
+        self.decision = decision
+        self.start_response = start_response
+        self.started = False
+        self.injector: BodyInjector | None = None
+        self.result: Iterable[bytes] = ()
+        self._held: tuple[str, Headers, ExcInfo | None] | None = None
+        self._write: Callable[[bytes], object] | None = None
+
+    def start(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None
+    ) -> Callable[[bytes], object]:
+        if exc_info is not None and self._held is None and self.started:
+            # Headers already went out (PEP 3333): the server re-raises for us.
+            return self.start_response(status, headers, exc_info)
+        self.started = True
+        injection = self._injection(status, headers) if exc_info is None else None
+        if injection is None:
+            self.injector = None
+            self._held = None
+            self._write = self.start_response(status, headers, exc_info)
+            return self._write
+        headers.extend(("Vary", name) for name in injection.vary)
+        self.injector = injection.injector()
+        if any(k.lower() == "content-length" for k, _ in headers):
+            self._held = (status, headers, exc_info)
+            return self._write_held
+        self._write = self.start_response(status, headers, exc_info)
+        return self._write
+
+    def _write_held(self, data: bytes) -> object:
+        # A legacy app writing directly: give up on injection, send what it wrote.
+        self._release(inject=False, body=b"")
+        assert self._write is not None
+        return self._write(data)
+
+    def _injection(self, status: str, headers: Headers) -> Injection | None:
+        content_type = encoding = None
+        for key, value in headers:
+            lower = key.lower()
+            if lower == "content-type":
+                content_type = value
+            elif lower == "content-encoding":
+                encoding = value
+        try:
+            code = int(status.split(None, 1)[0])
+        except ValueError:
+            return None
+        environ = self.environ
+        return self.site.injection(
+            self.decision,
+            method=environ.get("REQUEST_METHOD", "GET"),
+            status=code,
+            content_type=content_type,
+            content_encoding=encoding,
+            path=environ.get("PATH_INFO", ""),
+            query=environ.get("QUERY_STRING", ""),
+            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+        )
+
+    def _release(self, *, inject: bool, body: bytes) -> bytes:
+        """Send held headers; return ``body`` (injected when ``inject``)."""
+        held, self._held = self._held, None
+        if held is None:
+            return body
+        status, headers, exc_info = held
+        if inject and self.injector is not None:
+            body = self.injector.feed(body) + self.injector.finish()
+            length = str(len(body))
+            headers = [(k, length if k.lower() == "content-length" else v) for k, v in headers]
+        elif self.injector is not None:
+            self.injector.stop()
+        self._write = self.start_response(status, headers, exc_info)
+        return body
+
+    def __iter__(self) -> Iterator[bytes]:
+        buffered: list[bytes] = []
+        size = 0
+        for chunk in self.result:
+            if self._held is not None:
+                buffered.append(chunk)
+                size += len(chunk)
+                if size > BUFFER_LIMIT:
+                    yield self._release(inject=False, body=b"".join(buffered))
+                    buffered = []
+                continue
+            if buffered:
+                chunk = b"".join(buffered) + chunk
+                buffered = []
+            yield chunk if self.injector is None else self.injector.feed(chunk)
+        if self._held is not None:
+            yield self._release(inject=True, body=b"".join(buffered))
+        elif self.injector is not None:
+            yield self.injector.finish()
+
+    def close(self) -> None:
+        close = getattr(self.result, "close", None)
+        if close is not None:
+            close()

@@ -1,0 +1,1 @@
+/* cookieguard banner: placeholder until the banner issue lands. */
