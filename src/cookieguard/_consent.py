@@ -112,17 +112,18 @@ class ConsentCodec:
         max_age = self._policy.max_age
         resign = False
         try:
-            payload, signed_at = self._newest.loads(token, max_age=max_age, return_timestamp=True)
+            payload, signed_at = self._newest.loads(token, return_timestamp=True)
         except BadData:
             if len(self._policy.secret_keys) == 1:
                 return _NO_CONSENT, 0.0
             try:
-                payload, signed_at = self._all.loads(token, max_age=max_age, return_timestamp=True)
+                payload, signed_at = self._all.loads(token, return_timestamp=True)
             except BadData:
                 return _NO_CONSENT, 0.0
             resign = True
         issued = int(signed_at.timestamp())
-        if issued > clock + 300:  # signed in the future: clock games, not a real choice
+        # Expiry is checked here, against the same clock as the cache, not by itsdangerous.
+        if issued > clock + 300 or clock - issued > max_age:
             return _NO_CONSENT, 0.0
         consent = self._consent_from(payload, issued)
         if consent is None:

@@ -1,0 +1,277 @@
+"""Framework-free drivers and apps, so one contract suite runs against both adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cookieguard import Policy
+from cookieguard import asgi as cg_asgi
+from cookieguard import wsgi as cg_wsgi
+
+SECRET = "test-secret-key-0123456789"
+COOKIES = {"likebox": "preferences", "_ga": "analytics", "_ga_*": "analytics", "_fbp": "marketing"}
+
+PAGE = b"<!doctype html><html><head><title>t</title></head><body><h1>Photos</h1></body></html>"
+
+
+def make_policy(**overrides: Any) -> Policy:
+    settings: dict[str, Any] = {"secret_keys": [SECRET], "cookies": COOKIES, "receipts": None}
+    settings.update(overrides)
+    return Policy(**settings)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    chunks: list[bytes] = field(default_factory=list)
+
+    def header(self, name: str) -> str | None:
+        values = self.headers_named(name)
+        return values[0] if values else None
+
+    def headers_named(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def set_cookies(self) -> list[str]:
+        return self.headers_named("set-cookie")
+
+    def sets(self, name: str) -> bool:
+        """True if a Set-Cookie stores (not deletes) ``name``."""
+        return any(
+            c.split("=", 1)[0] == name and "Max-Age=0" not in c for c in self.set_cookies
+        )
+
+    def deletes(self, name: str) -> bool:
+        return any(c.split("=", 1)[0] == name and "Max-Age=0" in c for c in self.set_cookies)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+
+Headers = list[tuple[str, str]]
+
+
+# -- the apps: the same site, written without consent in mind ----------------------------
+
+
+def _route(path: str, cookie: str) -> tuple[int, Headers, list[bytes]]:
+    tracking = [
+        ("Set-Cookie", "likebox=1,2; Path=/"),
+        ("Set-Cookie", "_ga=GA1.2.3; Path=/; Max-Age=3600"),
+        ("Set-Cookie", "_fbp=fb.1; Path=/"),
+        ("Set-Cookie", "session=abc; Path=/; HttpOnly"),
+    ]
+    if path == "/echo":
+        return 200, [("Content-Type", "text/plain")], [cookie.encode("latin-1")]
+    if path == "/html":
+        return 200, [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(PAGE))),
+            *tracking,
+        ], [PAGE]
+    if path == "/stream":
+        # No Content-Length, the marker split across chunks.
+        return 200, [("Content-Type", "text/html")], [PAGE[:-10], PAGE[-10:-5], PAGE[-5:]]
+    if path == "/gzip":
+        return 200, [
+            ("Content-Type", "text/html"),
+            ("Content-Encoding", "gzip"),
+            ("Content-Length", "3"),
+        ], [b"\x1f\x8b\x08"]
+    if path == "/delete":
+        return 200, [
+            ("Content-Type", "text/plain"),
+            ("Set-Cookie", "_ga=; Max-Age=0; Path=/"),
+            ("Set-Cookie", "_fbp=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
+        ], [b"deleted"]
+    if path == "/boom":
+        raise RuntimeError("boom")
+    return 200, [("Content-Type", "text/plain"), *tracking], [b"hello"]
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    status, headers, body = _route(environ["PATH_INFO"], environ.get("HTTP_COOKIE", ""))
+    start_response(f"{status} OK", headers)
+    return body
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        return
+    if scope["type"] == "websocket":
+        await receive()
+        cookie = dict(scope["headers"]).get(b"cookie", b"").decode("latin-1")
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": cookie})
+        await send({"type": "websocket.close"})
+        return
+    cookie = b"; ".join(v for k, v in scope["headers"] if k == b"cookie").decode("latin-1")
+    status, headers, body = _route(scope["path"], cookie)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+        }
+    )
+    for i, chunk in enumerate(body):
+        await send({"type": "http.response.body", "body": chunk, "more_body": i < len(body) - 1})
+
+
+# -- drivers ------------------------------------------------------------------------------
+
+
+class Driver:
+    name: str
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        query: str = "",
+        scheme: str = "http",
+    ) -> Response:
+        raise NotImplementedError
+
+    def get(self, path: str, cookie: str | None = None, **kw: Any) -> Response:
+        headers = list(kw.pop("headers", []))
+        if cookie is not None:
+            headers.append(("Cookie", cookie))
+        return self.request("GET", path, headers=headers, **kw)
+
+
+class AsgiDriver(Driver):
+    name = "asgi"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        query: str = "",
+        scheme: str = "http",
+    ) -> Response:
+        headers = list(headers or [])
+        if not any(k.lower() == "host" for k, _ in headers):
+            headers.append(("Host", "shop.example.com"))
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": scheme,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            "client": ("127.0.0.1", 1234),
+            "server": ("127.0.0.1", 80),
+        }
+        return asyncio.run(self._run(scope, body))
+
+    async def _run(self, scope: dict[str, Any], body: bytes) -> Response:
+        sent: list[dict[str, Any]] = []
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await self.app(scope, receive, send)
+        start = sent[0]
+        assert start["type"] == "http.response.start"
+        chunks = [m.get("body", b"") for m in sent[1:]]
+        assert not sent[-1].get("more_body", False)
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]]
+        return Response(start["status"], headers, b"".join(chunks), chunks)
+
+
+class WsgiDriver(Driver):
+    name = "wsgi"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Headers | None = None,
+        body: bytes = b"",
+        query: str = "",
+        scheme: str = "http",
+    ) -> Response:
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "SERVER_NAME": "shop.example.com",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "HTTP_HOST": "shop.example.com",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scheme,
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": io.StringIO(),
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        if body:
+            environ["CONTENT_LENGTH"] = str(len(body))
+        for key, value in headers or []:
+            name = key.upper().replace("-", "_")
+            if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[name] = value
+            else:
+                environ["HTTP_" + name] = value
+        captured: dict[str, Any] = {}
+
+        def start_response(status: str, hdrs: Headers, exc_info: Any = None) -> Any:
+            captured["status"] = int(status.split()[0])
+            captured["headers"] = list(hdrs)
+            return lambda data: None
+
+        result = self.app(environ, start_response)
+        try:
+            chunks = list(_iterate(result))
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return Response(captured["status"], captured["headers"], b"".join(chunks), chunks)
+
+
+def _iterate(result: Iterable[bytes]) -> Iterator[bytes]:
+    yield from result
+
+
+def drivers(policy: Policy) -> dict[str, Driver]:
+    return {
+        "asgi": AsgiDriver(cg_asgi.ConsentMiddleware(asgi_app, policy=policy)),
+        "wsgi": WsgiDriver(cg_wsgi.ConsentMiddleware(wsgi_app, policy)),
+    }

@@ -1,0 +1,124 @@
+"""The consent codec: signing, verification, rotation, expiry, caching."""
+
+from __future__ import annotations
+
+import time
+
+from itsdangerous import URLSafeTimedSerializer
+
+from cookieguard import ConsentCodec, Policy
+from cookieguard._consent import UNDECIDED, new_consent_id
+
+OLD, NEW = "old-secret-0123456789", "new-secret-0123456789"
+CID = new_consent_id()
+
+
+def codec(**kw: object) -> ConsentCodec:
+    settings: dict[str, object] = {"secret_keys": [OLD]}
+    settings.update(kw)
+    return ConsentCodec(Policy(**settings))  # type: ignore[arg-type]
+
+
+def test_round_trip_drops_unknown_and_locked_categories() -> None:
+    c = codec()
+    token = c.dumps({"analytics", "necessary", "bogus"}, CID)
+    verdict = c.loads(token)
+    assert verdict.consent.decided
+    assert verdict.consent.granted == {"analytics"}
+    assert verdict.consent.id == CID
+    assert verdict.consent.allows("necessary")
+    assert not verdict.resign
+    assert len(token) < 120
+
+
+def test_consent_ids_are_random_and_url_safe() -> None:
+    ids = {new_consent_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(len(i) == 22 and i.replace("-", "").replace("_", "").isalnum() for i in ids)
+
+
+def test_tampered_token_is_undecided() -> None:
+    c = codec()
+    token = c.dumps({"analytics"}, CID)
+    flipped = token[:5] + ("A" if token[5] != "A" else "B") + token[6:]  # payload changed
+    sig_start = token.rindex(".") + 1
+    bad_sig = token[:sig_start] + ("A" if token[sig_start] != "A" else "B") + token[sig_start + 1 :]
+    for bad in (flipped, bad_sig, token + "x", "x" + token, token.replace(".", "", 1), ""):
+        assert c.loads(bad).consent == UNDECIDED
+
+
+def test_unknown_key_is_undecided() -> None:
+    assert codec().loads(codec(secret_keys=[NEW]).dumps({"analytics"}, CID)).consent == UNDECIDED
+
+
+def test_rotation_old_key_verifies_and_asks_for_resign() -> None:
+    token = codec(secret_keys=[OLD]).dumps({"marketing"}, CID)
+    rotated = codec(secret_keys=[NEW, OLD])
+    verdict = rotated.loads(token)
+    assert verdict.consent.granted == {"marketing"} and verdict.resign
+    fresh = rotated.dumps({"marketing"}, CID)
+    assert not rotated.loads(fresh).resign
+    # once the old key is retired its tokens no longer verify
+    assert codec(secret_keys=[NEW]).loads(token).consent == UNDECIDED
+
+
+def test_expired_token_is_undecided() -> None:
+    c = codec(max_age=3600)
+    old = c.dumps({"analytics"}, CID, now=time.time() - 7200)
+    assert c.loads(old).consent == UNDECIDED
+
+
+def test_future_token_is_undecided() -> None:
+    c = codec()
+    assert c.loads(c.dumps({"analytics"}, CID, now=time.time() + 3600)).consent == UNDECIDED
+
+
+def test_cache_rechecks_expiry() -> None:
+    c = codec(max_age=3600)
+    now = time.time()
+    token = c.dumps({"analytics"}, CID, now=now - 3000)
+    assert c.loads(token, now=now).consent.decided
+    assert c.loads(token, now=now).consent.decided  # served from cache
+    assert c.loads(token, now=now + 1000).consent == UNDECIDED  # cached entry expired
+
+
+def test_cache_is_bounded() -> None:
+    c = codec(cache_size=10)
+    for _ in range(50):
+        c.loads(c.dumps({"analytics"}, new_consent_id()))
+    assert len(c._cache) <= 10
+
+
+def test_cache_can_be_disabled() -> None:
+    c = codec(cache_size=0)
+    assert c.loads(c.dumps({"analytics"}, CID)).consent.decided
+    assert len(c._cache) == 0
+
+
+def test_stale_revision_is_undecided() -> None:
+    token = codec(revision=1).dumps({"analytics"}, CID)
+    assert codec(revision=2).loads(token).consent == UNDECIDED
+
+
+def test_wrong_shapes_signed_with_the_right_key() -> None:
+    serializer = URLSafeTimedSerializer(OLD, salt="cookieguard.consent")
+    c = codec()
+    for payload in (
+        None,
+        "x",
+        [],
+        [2, ["analytics"], 1, CID],
+        [1, "analytics", 1, CID],
+        [1, [1, 2], 1, CID],
+        [1, ["analytics"], "1", CID],
+        [1, ["analytics"], True, CID],
+        [1, ["analytics"], 1, 5],
+        [1, ["analytics"], 1, "short"],
+        [1, ["analytics"], 1, "x" * 65],
+    ):
+        assert c.loads(serializer.dumps(payload)).consent == UNDECIDED, payload
+
+
+def test_other_salt_is_undecided() -> None:
+    serializer = URLSafeTimedSerializer(OLD, salt="someone.else")
+    assert codec().loads(serializer.dumps([1, ["analytics"], 1, CID])).consent == UNDECIDED
