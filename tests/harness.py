@@ -44,9 +44,7 @@ class Response:
 
     def sets(self, name: str) -> bool:
         """True if a Set-Cookie stores (not deletes) ``name``."""
-        return any(
-            c.split("=", 1)[0] == name and "Max-Age=0" not in c for c in self.set_cookies
-        )
+        return any(c.split("=", 1)[0] == name and "Max-Age=0" not in c for c in self.set_cookies)
 
     def deletes(self, name: str) -> bool:
         return any(c.split("=", 1)[0] == name and "Max-Age=0" in c for c in self.set_cookies)
@@ -72,26 +70,38 @@ def _route(path: str, cookie: str) -> tuple[int, Headers, list[bytes]]:
     if path == "/echo":
         return 200, [("Content-Type", "text/plain")], [cookie.encode("latin-1")]
     if path == "/html":
-        return 200, [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Length", str(len(PAGE))),
-            *tracking,
-        ], [PAGE]
+        return (
+            200,
+            [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Content-Length", str(len(PAGE))),
+                *tracking,
+            ],
+            [PAGE],
+        )
     if path == "/stream":
         # No Content-Length, the marker split across chunks.
         return 200, [("Content-Type", "text/html")], [PAGE[:-10], PAGE[-10:-5], PAGE[-5:]]
     if path == "/gzip":
-        return 200, [
-            ("Content-Type", "text/html"),
-            ("Content-Encoding", "gzip"),
-            ("Content-Length", "3"),
-        ], [b"\x1f\x8b\x08"]
+        return (
+            200,
+            [
+                ("Content-Type", "text/html"),
+                ("Content-Encoding", "gzip"),
+                ("Content-Length", "3"),
+            ],
+            [b"\x1f\x8b\x08"],
+        )
     if path == "/delete":
-        return 200, [
-            ("Content-Type", "text/plain"),
-            ("Set-Cookie", "_ga=; Max-Age=0; Path=/"),
-            ("Set-Cookie", "_fbp=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
-        ], [b"deleted"]
+        return (
+            200,
+            [
+                ("Content-Type", "text/plain"),
+                ("Set-Cookie", "_ga=; Max-Age=0; Path=/"),
+                ("Set-Cookie", "_fbp=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=/"),
+            ],
+            [b"deleted"],
+        )
     if path == "/boom":
         raise RuntimeError("boom")
     return 200, [("Content-Type", "text/plain"), *tracking], [b"hello"]

@@ -272,5 +272,5 @@ def test_wsgi_clears_cookie_header_when_all_refused() -> None:
 
 
 def test_bad_policy_type() -> None:
-    with pytest.raises(TypeError, match="cookieguard.Policy"):
+    with pytest.raises(TypeError, match=r"cookieguard\.Policy"):
         WsgiMiddleware(lambda e, s: [], {"secret_keys": ["x"]})  # type: ignore[arg-type]

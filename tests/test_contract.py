@@ -135,7 +135,10 @@ def test_consent_published_to_the_app() -> None:
 
 def test_form_accept_all_redirects_and_sets_signed_cookie(driver: Driver) -> None:
     response = driver.request(
-        "POST", "/_cookieguard/consent", headers=FORM, body=form(action="accept_all", next="/photos?p=2")
+        "POST",
+        "/_cookieguard/consent",
+        headers=FORM,
+        body=form(action="accept_all", next="/photos?p=2"),
     )
     assert response.status == 303
     assert response.header("location") == "/photos?p=2"
@@ -150,7 +153,11 @@ def test_form_accept_all_redirects_and_sets_signed_cookie(driver: Driver) -> Non
 
 def test_secure_flag_on_https(driver: Driver) -> None:
     response = driver.request(
-        "POST", "/_cookieguard/consent", headers=FORM, body=form(action="reject_all"), scheme="https"
+        "POST",
+        "/_cookieguard/consent",
+        headers=FORM,
+        body=form(action="reject_all"),
+        scheme="https",
     )
     assert "Secure" in response.set_cookies[0]
 
@@ -188,7 +195,9 @@ def test_get_consent_state(driver: Driver) -> None:
     assert undecided["decided"] is False and undecided["consent_id"] is None
     assert undecided["categories"]["necessary"] is True
     assert undecided["categories"]["analytics"] is False
-    decided = json.loads(driver.get("/_cookieguard/consent", cookie=consent_cookie({"analytics"})).body)
+    decided = json.loads(
+        driver.get("/_cookieguard/consent", cookie=consent_cookie({"analytics"})).body
+    )
     assert decided["decided"] is True and decided["categories"]["analytics"] is True
     assert decided["expires"] is not None and decided["revision"] == 1
 
@@ -266,7 +275,9 @@ def test_rejected_posts_change_nothing(
 
 def test_same_origin_post_is_accepted(driver: Driver) -> None:
     headers = [*FORM, ("Origin", "http://shop.example.com"), ("Sec-Fetch-Site", "same-origin")]
-    response = driver.request("POST", "/_cookieguard/consent", headers=headers, body=b"action=reject_all")
+    response = driver.request(
+        "POST", "/_cookieguard/consent", headers=headers, body=b"action=reject_all"
+    )
     assert response.status == 303
 
 

@@ -9,9 +9,7 @@ from tests.harness import drivers, make_policy
 
 DRIVERS = drivers(make_policy())
 # Header values are latin-1 on the wire; CR and LF cannot appear in one.
-header_text = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=600
-)
+header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=600)
 cookie_like = st.lists(
     st.tuples(
         st.sampled_from(["cookie_consent", "_ga", "_ga_X", "likebox", "_fbp", "a", "", " "]),
@@ -21,7 +19,13 @@ cookie_like = st.lists(
 ).map(lambda pairs: "; ".join(f"{k}={v}" for k, v in pairs))
 cookies = st.one_of(header_text, cookie_like)
 content_types = st.sampled_from(
-    ["application/json", "application/x-www-form-urlencoded", "text/plain", "", "application/json; charset=utf-8"]
+    [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "text/plain",
+        "",
+        "application/json; charset=utf-8",
+    ]
 )
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -48,5 +48,7 @@ def test_stop_passes_through() -> None:
         (101, "text/html", None, False),
     ],
 )
-def test_wants_injection(status: int, ctype: str | None, encoding: str | None, wanted: bool) -> None:
+def test_wants_injection(
+    status: int, ctype: str | None, encoding: str | None, wanted: bool
+) -> None:
     assert wants_injection(status, ctype, encoding) is wanted

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
@@ -68,7 +70,7 @@ class ConsentCodec:
     def __init__(self, policy: Policy) -> None:
         self._policy = policy
         # itsdangerous signs with the *last* key and verifies with all of them.
-        keys = list(reversed(policy.secret_keys))
+        keys = [k.encode() if isinstance(k, str) else k for k in reversed(policy.secret_keys)]
         self._all = URLSafeTimedSerializer(keys, salt=_SALT, serializer=_CompactJSON)
         self._newest = URLSafeTimedSerializer(keys[-1], salt=_SALT, serializer=_CompactJSON)
         self._cache: dict[str, tuple[Verdict, float]] = {}
@@ -83,9 +85,10 @@ class ConsentCodec:
         if now is None:
             return self._newest.dumps(payload)
         # itsdangerous reads the clock through get_timestamp; pin it for this one call.
-        signer = self._newest.make_signer()
-        signer.get_timestamp = lambda: int(now)  # type: ignore[method-assign]
-        return signer.sign(self._newest.dump_payload(payload)).decode("ascii")
+        signer: Any = self._newest.make_signer()
+        signer.get_timestamp = lambda: int(now)
+        signed: bytes = signer.sign(self._newest.dump_payload(payload))
+        return signed.decode("ascii")
 
     def loads(self, token: str, *, now: float | None = None) -> Verdict:
         """Read a consent cookie. Anything wrong with it means *undecided*, never an error."""
@@ -99,10 +102,9 @@ class ConsentCodec:
         verdict, expires = self._verify(token, clock)
         if verdict.consent.decided and self._cache_size:
             if len(self._cache) >= self._cache_size:
-                try:
+                # Another thread may evict first; losing that race is harmless.
+                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
                     del self._cache[next(iter(self._cache))]
-                except (KeyError, StopIteration, RuntimeError):  # another thread got there first
-                    pass
             self._cache[token] = (verdict, expires)
         return verdict
 

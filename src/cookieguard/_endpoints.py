@@ -185,7 +185,9 @@ class Endpoints:
             return parsed
         action, categories, next_path, source, is_json = parsed
         policy = self.policy
-        unknown = sorted(c for c in categories if c not in policy.optional_categories and c != "necessary")
+        unknown = sorted(
+            c for c in categories if c not in policy.optional_categories and c != "necessary"
+        )
         if unknown:
             return error(400, f"unknown category {unknown[0]!r}", categories=unknown)
         if action == "accept_all":
@@ -204,7 +206,9 @@ class Endpoints:
 
         cookies = [self.guard.consent_cookie(granted, consent_id, secure=secure)]
         withdrawn = self._withdrawn(request, new)
-        cookies.extend(self.guard.deletions(withdrawn, host=request.header("host") or "", secure=secure))
+        cookies.extend(
+            self.guard.deletions(withdrawn, host=request.header("host") or "", secure=secure)
+        )
         self._record(request, new, source)
         set_cookies = tuple(("set-cookie", c) for c in cookies)
         if is_json:

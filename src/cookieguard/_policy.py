@@ -79,10 +79,15 @@ def _check_text(what: str, text: Text, *, required: bool) -> None:
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category(
         NECESSARY,
-        {"en": "Strictly necessary", "de": "Unbedingt erforderlich", "fr": "Strictement nécessaires"},
+        {
+            "en": "Strictly necessary",
+            "de": "Unbedingt erforderlich",
+            "fr": "Strictement nécessaires",
+        },
         {
             "en": "Needed for the site to work and to remember your cookie choice. Always on.",
-            "de": "Für den Betrieb der Seite und zum Speichern Ihrer Cookie-Wahl nötig. Immer aktiv.",
+            "de": "Für den Betrieb der Seite und zum Speichern Ihrer Cookie-Wahl nötig."
+            " Immer aktiv.",
             "fr": "Nécessaires au site et pour retenir votre choix de cookies. Toujours actifs.",
         },
     ),
@@ -163,7 +168,7 @@ class Policy:
     _optional: frozenset[str] = field(init=False, repr=False, compare=False)
     _gpc_denied: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:  # noqa: C901 - a flat list of checks reads best
+    def __post_init__(self) -> None:
         keys = self.secret_keys
         if isinstance(keys, str | bytes):
             raise ValueError(
@@ -224,7 +229,9 @@ class Policy:
                 f"got {self.same_site!r}."
             )
         if self.same_site == "None" and self.secure is False:
-            raise ValueError("same_site='None' requires secure=True (browsers reject it otherwise).")
+            raise ValueError(
+                "same_site='None' requires secure=True (browsers reject it otherwise)."
+            )
         if self.cookie_domain is not None and not _HOST.match(self.cookie_domain.lstrip(".")):
             raise ValueError(f"cookie_domain {self.cookie_domain!r} is not a host name.")
         if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
@@ -245,7 +252,9 @@ class Policy:
         if not languages or any(
             not isinstance(lang, str) or not re.match(r"^[a-z]{2,3}$", lang) for lang in languages
         ):
-            raise ValueError(f"languages must be two-letter codes like ('en', 'de'): {languages!r}.")
+            raise ValueError(
+                f"languages must be two-letter codes like ('en', 'de'): {languages!r}."
+            )
         if "en" not in languages:
             languages = ("en", *languages)
         object.__setattr__(self, "languages", languages)
@@ -254,15 +263,15 @@ class Policy:
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be >= 0, got {self.cache_size!r}.")
         if self.privacy_url is not None and (
-            not isinstance(self.privacy_url, str) or any(c in self.privacy_url for c in "\r\n<>\"")
+            not isinstance(self.privacy_url, str) or any(c in self.privacy_url for c in '\r\n<>"')
         ):
             raise ValueError(f"privacy_url {self.privacy_url!r} is not a usable URL.")
         # Precomputed lookups for the hot path.
         object.__setattr__(self, "_exact", {p.pattern: p.category for p in patterns if p.exact})
-        object.__setattr__(self, "_globs", tuple((p.pattern, p.category) for p in patterns if not p.exact))
         object.__setattr__(
-            self, "_optional", frozenset(c.name for c in categories if not c.locked)
+            self, "_globs", tuple((p.pattern, p.category) for p in patterns if not p.exact)
         )
+        object.__setattr__(self, "_optional", frozenset(c.name for c in categories if not c.locked))
         object.__setattr__(
             self,
             "_gpc_denied",
@@ -340,7 +349,9 @@ class Policy:
         if secret_keys is not None:
             data["secret_keys"] = list(secret_keys)
         if "secret_keys" not in data:
-            raise ValueError(f"{source}: no secret_keys; pass secret_keys= or set them in the file.")
+            raise ValueError(
+                f"{source}: no secret_keys; pass secret_keys= or set them in the file."
+            )
         if "categories" in data:
             data["categories"] = tuple(
                 _category_from(item, source) for item in _as_list(data["categories"], source)
@@ -363,7 +374,9 @@ def _category_from(item: Any, source: str) -> Category:
     fields = {"name", "label", "description", "hosts", "sale_or_sharing"}
     unknown = sorted(set(item) - fields)
     if unknown:
-        raise ValueError(f"{source}: category setting(s) {unknown} unknown; known: {sorted(fields)}.")
+        raise ValueError(
+            f"{source}: category setting(s) {unknown} unknown; known: {sorted(fields)}."
+        )
     if "name" not in item or "label" not in item:
         raise ValueError(f"{source}: each category needs a name and a label.")
     return Category(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from cookieguard._banner import asset_tags, render_banner
 from cookieguard._core import Decision, Guard
@@ -24,7 +25,7 @@ class Site:
     receipts).
     """
 
-    def __init__(self, policy: Policy, *, receipts: ReceiptStore | None | object = _DEFAULT):
+    def __init__(self, policy: Policy, *, receipts: ReceiptStore | object | None = _DEFAULT):
         if not isinstance(policy, Policy):
             raise TypeError(
                 f"policy must be a cookieguard.Policy, got {type(policy).__name__}; "
@@ -32,16 +33,15 @@ class Site:
             )
         self.policy = policy
         self.guard = Guard(policy)
-        if receipts is _DEFAULT:
-            store = _open_store(policy.receipts)
-        else:
-            store = receipts  # type: ignore[assignment]
+        store = (
+            _open_store(policy.receipts)
+            if receipts is _DEFAULT
+            else cast(ReceiptStore | None, receipts)
+        )
         self.endpoints = Endpoints(self.guard, store)
         self._assets = asset_tags(policy, self.endpoints.version).encode()
 
-    def read(
-        self, cookie_header: str | None, *, gpc: bool, host: str, secure: bool
-    ) -> Decision:
+    def read(self, cookie_header: str | None, *, gpc: bool, host: str, secure: bool) -> Decision:
         return self.guard.read(cookie_header, gpc=gpc, host=host, secure=secure)
 
     def is_endpoint(self, path: str) -> bool:

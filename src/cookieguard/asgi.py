@@ -34,7 +34,7 @@ class ConsentMiddleware:
         app: ASGIApp,
         policy: Policy,
         *,
-        receipts: ReceiptStore | None | object = _DEFAULT,
+        receipts: ReceiptStore | object | None = _DEFAULT,
     ) -> None:
         self.app = app
         self.site = Site(policy, receipts=receipts)

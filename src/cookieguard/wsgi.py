@@ -35,7 +35,7 @@ class ConsentMiddleware:
         app: WSGIApp,
         policy: Policy,
         *,
-        receipts: ReceiptStore | None | object = _DEFAULT,
+        receipts: ReceiptStore | object | None = _DEFAULT,
     ) -> None:
         self.app = app
         self.site = Site(policy, receipts=receipts)
@@ -68,11 +68,7 @@ class ConsentMiddleware:
         def wrapped_start_response(
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            headers = [
-                (k, v)
-                for k, v in headers
-                if k.lower() != "set-cookie" or keep(consent, v)
-            ]
+            headers = [(k, v) for k, v in headers if k.lower() != "set-cookie" or keep(consent, v)]
             headers.extend(extra)
             return body.start(status, headers, exc_info)
 
