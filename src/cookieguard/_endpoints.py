@@ -29,7 +29,7 @@ logger = logging.getLogger("cookieguard")
 Headers = tuple[tuple[str, str], ...]
 
 _ACTIONS = ("accept_all", "reject_all", "save")
-_SOURCES = {"banner": "banner", "preferences": "preferences", "api": "api"}
+_SOURCES = ("banner", "preferences", "api")
 # Header values echo nothing from the request except `next`, which must match this.
 _SAFE_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
 _NO_STORE = ("cache-control", "no-store")
@@ -197,8 +197,10 @@ class Endpoints:
         else:
             granted = set(categories) & policy.optional_categories
         gpc = request.decision.consent.gpc
-        if gpc:
+        if gpc and granted & policy.gpc_denied:
+            # Global Privacy Control overrides the request: the receipt says so.
             granted -= policy.gpc_denied
+            source = "gpc"
         old = request.decision.consent
         consent_id = old.id or new_consent_id()
         secure = self._secure(request)
@@ -332,7 +334,6 @@ class Endpoints:
     def _record(self, request: Request, consent: Consent, source: str) -> None:
         if self.store is None or consent.id is None:
             return
-        method = "gpc" if consent.gpc and source == "api" else source
         receipt = Receipt(
             consent_id=consent.id,
             time=datetime.now(UTC),
@@ -340,7 +341,7 @@ class Endpoints:
             denied=tuple(sorted(self.policy.optional_categories - consent.granted)),
             revision=self.policy.revision,
             language=self._language(request),
-            method=method,  # type: ignore[arg-type]
+            method=source,  # type: ignore[arg-type]
             path=safe_next(_referer_path(request.header("referer"))),
             user_agent=(request.header("user-agent") or "")[:USER_AGENT_LIMIT],
         )

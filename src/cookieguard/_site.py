@@ -11,7 +11,7 @@ from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
 from cookieguard._i18n import negotiate
 from cookieguard._inject import Injection, wants_injection
 from cookieguard._policy import Policy
-from cookieguard.receipts import ReceiptStore
+from cookieguard.receipts import ReceiptStore, open_store
 
 logger = logging.getLogger("cookieguard")
 
@@ -86,10 +86,9 @@ class Site:
 def _open_store(target: str | None) -> ReceiptStore | None:
     if target is None:
         return None
-    from cookieguard import receipts
-
-    opener = getattr(receipts, "open_store", None)
-    if opener is None:  # pragma: no cover - receipts stores not installed
-        logger.warning("cookieguard: no receipt stores available; receipts are not kept")
-        return None
-    return opener(target)  # type: ignore[no-any-return]
+    if not isinstance(target, str):
+        raise ValueError(
+            f"Policy.receipts must be a path, sqlite:///path, postgresql://... or None; "
+            f"got {type(target).__name__} (pass a store object as receipts= to the middleware)."
+        )
+    return open_store(target)
