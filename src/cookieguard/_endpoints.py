@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -125,14 +125,15 @@ class Endpoints:
         digest = hashlib.sha256(b"".join(a.body for a in self.assets.values()))
         self.version = digest.hexdigest()[:12]
         prefix = self.policy.prefix
-        self._routes = {
-            prefix + "/consent": self._consent,
-            prefix + "/preferences": self._preferences,
-            prefix + "/receipts": self._receipts,
-            prefix + "/dialog": self._dialog,
-            prefix + "/banner.js": self._asset,
-            prefix + "/banner.css": self._asset,
-            "/.well-known/gpc.json": self._gpc,
+        read, write = ("GET", "HEAD"), ("GET", "HEAD", "POST")
+        self._routes: dict[str, tuple[Callable[[Request], Reply], tuple[str, ...]]] = {
+            prefix + "/consent": (self._consent, write),
+            prefix + "/preferences": (self._preferences, read),
+            prefix + "/receipts": (self._receipts, read),
+            prefix + "/dialog": (self._dialog, read),
+            prefix + "/banner.js": (self._asset, read),
+            prefix + "/banner.css": (self._asset, read),
+            "/.well-known/gpc.json": (self._gpc, read),
         }
 
     def too_large(self) -> Reply:
@@ -143,13 +144,16 @@ class Endpoints:
         route = self._routes.get(request.path)
         if route is None:
             return error(404, f"no cookieguard endpoint at {request.path!r}")
-        return route(request)
+        handler, methods = route
+        if request.method not in methods:
+            allow = ", ".join(methods)
+            reply = error(405, "method not allowed", allow=allow)
+            return Reply(405, (*reply.headers, ("allow", allow)), reply.body)
+        return handler(request)
 
     # -- endpoints -------------------------------------------------------------------------
 
     def _asset(self, request: Request) -> Reply:
-        if request.method not in ("GET", "HEAD"):
-            return _method_not_allowed("GET, HEAD")
         asset = self.assets[request.path.rsplit("/", 1)[1]]
         headers = (
             ("etag", asset.etag),
@@ -163,8 +167,6 @@ class Endpoints:
         return Reply(200, (("content-type", asset.content_type), *headers), asset.body)
 
     def _gpc(self, request: Request) -> Reply:
-        if request.method not in ("GET", "HEAD"):
-            return _method_not_allowed("GET, HEAD")
         # https://privacycg.github.io/gpc-spec/#gpc-support-resource
         return Reply(
             200,
@@ -175,8 +177,6 @@ class Endpoints:
     def _consent(self, request: Request) -> Reply:
         if request.method in ("GET", "HEAD"):
             return _json(200, self.state(request.decision.consent))
-        if request.method != "POST":
-            return _method_not_allowed("GET, HEAD, POST")
         refusal = _cross_site(request)
         if refusal is not None:
             return refusal
@@ -223,8 +223,6 @@ class Endpoints:
         )
 
     def _preferences(self, request: Request) -> Reply:
-        if request.method not in ("GET", "HEAD"):
-            return _method_not_allowed("GET, HEAD")
         consent = request.decision.consent
         query = dict(parse_qsl(request.query[:2048]))
         history = self._history(consent.id)
@@ -248,8 +246,6 @@ class Endpoints:
 
     def _dialog(self, request: Request) -> Reply:
         """The preferences dialog as an HTML fragment, for banner.js to open on any page."""
-        if request.method not in ("GET", "HEAD"):
-            return _method_not_allowed("GET, HEAD")
         query = dict(parse_qsl(request.query[:2048]))
         fragment = render_dialog(
             self.policy,
@@ -264,8 +260,6 @@ class Endpoints:
         )
 
     def _receipts(self, request: Request) -> Reply:
-        if request.method not in ("GET", "HEAD"):
-            return _method_not_allowed("GET, HEAD")
         consent = request.decision.consent
         history = self._history(consent.id)
         return _json(
@@ -357,11 +351,6 @@ def _referer_path(referer: str | None) -> str | None:
     rest = referer.split("://", 1)[-1]
     slash = rest.find("/")
     return rest[slash:] if slash >= 0 else "/"
-
-
-def _method_not_allowed(allow: str) -> Reply:
-    reply = error(405, "method not allowed", allow=allow)
-    return Reply(405, (*reply.headers, ("allow", allow)), reply.body)
 
 
 def _cross_site(request: Request) -> Reply | None:
