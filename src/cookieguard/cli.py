@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from cookieguard.receipts import (
@@ -48,7 +48,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _age(text: str) -> str:
-    parse_age(text)  # ValueError -> argparse's "invalid value" message with ours inside
+    try:
+        parse_age(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
@@ -78,6 +81,7 @@ def _build_parser() -> _Parser:
         help="retention period: a number and h, d, w, mo or y (e.g. 13mo, 30d)",
     )
     purge.add_argument("--store", metavar="URL", help=store_help)
+    purge.set_defaults(parser=purge)
 
     export = actions.add_parser("export", help="print one visitor's consent receipts")
     export.add_argument(
@@ -85,6 +89,7 @@ def _build_parser() -> _Parser:
     )
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("--store", metavar="URL", help=store_help)
+    export.set_defaults(parser=export)
     return parser
 
 
@@ -107,13 +112,14 @@ def _open(parser: argparse.ArgumentParser, store: str | None) -> ReceiptStore:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``cookieguard`` command with ``argv`` (default ``sys.argv[1:]``); return the status."""
+    """Run ``cookieguard`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        store = _open(args.parser, args.store)
         if args.action == "purge":
-            return _purge(_open(parser, args.store), args.older_than)
-        return _export(_open(parser, args.store), args.consent_id, args.format)
+            return _purge(store, args.older_than)
+        return _export(store, args.consent_id, args.format)
     except _UsageError as exc:
         exc.parser.print_usage(sys.stderr)
         print(f"{exc.parser.prog}: error: {exc}", file=sys.stderr)
@@ -121,17 +127,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else 0
     except ReceiptError as exc:
-        print(f"cookieguard: error: {exc}", file=sys.stderr)
+        print(f"cookieguard: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
 
 
 def _purge(store: ReceiptStore, older_than: str) -> int:
     try:
-        cutoff = datetime.now(timezone.utc) - parse_age(older_than)
+        cutoff = datetime.now(UTC) - parse_age(older_than)
         deleted = store.purge(cutoff)
     finally:
         store.close()
-    print(f"deleted {deleted} receipt(s) older than {older_than} (before {cutoff:%Y-%m-%dT%H:%M:%SZ})")
+    before = f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"
+    print(f"deleted {deleted} receipt(s) older than {older_than} (before {before})")
     return 0
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import ipaddress
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, cast, get_args
 
 #: How a consent change was given.
@@ -91,10 +92,8 @@ def hash_ip(ip: str, key: str | bytes) -> str:
         raise ValueError("hash_ip needs a non-empty secret key: an unkeyed IP hash is reversible")
     key_bytes = key.encode() if isinstance(key, str) else key
     text = ip.strip()
-    try:
+    with contextlib.suppress(ValueError):  # not an IP address: hash it as given
         text = ipaddress.ip_address(text).compressed
-    except ValueError:
-        pass
     return hmac.new(key_bytes, text.encode(), hashlib.sha256).hexdigest()
 
 
@@ -120,7 +119,7 @@ def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; naive datetimes are refused rather than guessed."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"expected a timezone-aware datetime, got {moment!r}")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def receipt_to_dict(receipt: Receipt) -> dict[str, Any]:

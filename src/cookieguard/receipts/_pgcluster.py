@@ -116,7 +116,13 @@ class PostgresCluster:
 
     def running(self) -> bool:
         """Whether the server process is up."""
-        command = [*self._as_postgres, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "status"]
+        command = [
+            *self._as_postgres,
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "status",
+        ]
         return subprocess.run(command, capture_output=True, check=False).returncode == 0
 
     def remove(self) -> None:

@@ -45,8 +45,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             ip_hash     text
         )
         """,
-        "CREATE INDEX cookieguard_receipts_consent_time"
-        " ON cookieguard_receipts (consent_id, time)",
+        "CREATE INDEX cookieguard_receipts_consent_time ON cookieguard_receipts (consent_id, time)",
         "CREATE INDEX cookieguard_receipts_time ON cookieguard_receipts (time)",
     ),
 )
@@ -276,9 +275,9 @@ class PostgresStore:
         cutoff = utc(older_than)
         return self._run(
             "purge",
-            lambda conn: conn.execute(
-                "DELETE FROM cookieguard_receipts WHERE time < %s", (cutoff,)
-            ).rowcount,
+            lambda conn: (
+                conn.execute("DELETE FROM cookieguard_receipts WHERE time < %s", (cutoff,)).rowcount
+            ),
         )
 
     def close(self) -> None:

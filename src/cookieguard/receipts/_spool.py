@@ -71,7 +71,7 @@ class SpooledStore:
     def _spool_size(self) -> int:
         try:
             return os.stat(self.spool_path).st_size
-        except FileNotFoundError:
+        except OSError:  # missing, or unreachable: then appending will say why
             return 0
 
     @contextmanager
@@ -154,7 +154,7 @@ class SpooledStore:
             os.ftruncate(fd, 0)
             os.fsync(fd)
         if receipts or self._outage:
-            logger.warning(
+            logger.info(
                 "cookieguard: receipts store %r is back; replayed %d receipt(s) from %s",
                 self.primary,
                 len(receipts),

@@ -171,7 +171,9 @@ class SQLiteStore:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise ReceiptError(f"cannot write to SQLite receipts file {self.path!r}: {exc}") from exc
+                raise ReceiptError(
+                    f"cannot write to SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
 
     def record(self, receipt: Receipt) -> None:
         """Store ``receipt`` and return once it is on disk; a known ``receipt_id`` is a no-op."""
@@ -196,7 +198,9 @@ class SQLiteStore:
                     (consent_id,),
                 ).fetchall()
             except sqlite3.Error as exc:
-                raise ReceiptError(f"cannot read SQLite receipts file {self.path!r}: {exc}") from exc
+                raise ReceiptError(
+                    f"cannot read SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
         return [_receipt(row) for row in rows]
 
     def purge(self, older_than: datetime) -> int:
@@ -207,14 +211,18 @@ class SQLiteStore:
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    deleted = conn.execute("DELETE FROM receipts WHERE time < ?", (cutoff,)).rowcount
+                    deleted = conn.execute(
+                        "DELETE FROM receipts WHERE time < ?", (cutoff,)
+                    ).rowcount
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise ReceiptError(f"cannot purge SQLite receipts file {self.path!r}: {exc}") from exc
+                raise ReceiptError(
+                    f"cannot purge SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
         return deleted
 
     def close(self) -> None:
