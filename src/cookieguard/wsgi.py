@@ -232,9 +232,6 @@ class _Body:
                     yield self._release(inject=False, body=b"".join(buffered))
                     buffered = []
                 continue
-            if buffered:
-                chunk = b"".join(buffered) + chunk
-                buffered = []
             yield chunk if self.injector is None else self.injector.feed(chunk)
         if self._held is not None:
             yield self._release(inject=True, body=b"".join(buffered))
