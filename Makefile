@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: test demo bench lint typecheck size bootstrap
+.PHONY: test demo bench lint typecheck size bootstrap coverage
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -18,11 +18,16 @@ bench: bootstrap
 	$(PY) benchmarks/run.py
 
 lint:
-	$(VENV)/bin/ruff check src tests benchmarks examples
-	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests scripts benchmarks examples
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks examples
 
 typecheck:
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --strict tests/browser scripts/size_report.py
+
+coverage: bootstrap
+	$(PY) -m coverage run --branch --source=cookieguard -m pytest tests/test_*.py -q
+	$(PY) -m coverage report -m
 
 size:
 	$(PY) scripts/size_report.py

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from cookieguard import Policy
 from cookieguard import asgi as cg_asgi
 from cookieguard import wsgi as cg_wsgi
+
+T = TypeVar("T")
 
 SECRET = "test-secret-key-0123456789"
 COOKIES = {"likebox": "preferences", "_ga": "analytics", "_ga_*": "analytics", "_fbp": "marketing"}
@@ -138,6 +141,16 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": chunk, "more_body": i < len(body) - 1})
 
 
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to completion on a fresh event loop in its own thread.
+
+    Playwright's sync API keeps a loop running on the main thread while a browser session is
+    open, which makes a plain ``asyncio.run`` there fail.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 # -- drivers ------------------------------------------------------------------------------
 
 
@@ -195,7 +208,7 @@ class AsgiDriver(Driver):
             "client": ("127.0.0.1", 1234),
             "server": ("127.0.0.1", 80),
         }
-        return asyncio.run(self._run(scope, body))
+        return run(self._run(scope, body))
 
     async def _run(self, scope: dict[str, Any], body: bytes) -> Response:
         sent: list[dict[str, Any]] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import sys
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import pytest
 from cookieguard import ConsentCodec
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
-from tests.harness import PAGE, WsgiDriver, asgi_app, make_policy
+from tests.harness import PAGE, WsgiDriver, asgi_app, make_policy, run
 
 # -- ASGI ----------------------------------------------------------------------------------
 
@@ -28,7 +27,7 @@ def test_lifespan_passes_through() -> None:
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    run(middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
     assert sent == [{"type": "lifespan.startup.complete"}]
 
 
@@ -50,7 +49,7 @@ def test_websocket_handshake_cookies_filtered() -> None:
         "headers": [(b"cookie", cookie), (b"host", b"shop.example.com")],
         "scheme": "ws",
     }
-    asyncio.run(middleware(scope, receive, send))
+    run(middleware(scope, receive, send))
     text = next(m["text"] for m in sent if m["type"] == "websocket.send")
     assert "likebox=1" in text and "_ga" not in text
     assert scope["cookieguard.consent"].allows("preferences")
@@ -80,7 +79,7 @@ def test_asgi_split_cookie_headers_are_joined() -> None:
     async def send(message: dict[str, Any]) -> None:
         pass
 
-    asyncio.run(AsgiMiddleware(app, policy=make_policy())(scope, receive, send))
+    run(AsgiMiddleware(app, policy=make_policy())(scope, receive, send))
     assert seen == [f"cookie_consent={token}; _ga=1".encode()]
 
 
@@ -121,7 +120,7 @@ def test_asgi_client_disconnect_during_body_read() -> None:
         "query_string": b"",
         "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
     }
-    asyncio.run(middleware(scope, receive, send))
+    run(middleware(scope, receive, send))
     assert sent == []
 
 
@@ -143,7 +142,7 @@ def test_asgi_body_over_limit_without_length() -> None:
         "query_string": b"",
         "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
     }
-    asyncio.run(middleware(scope, receive, send))
+    run(middleware(scope, receive, send))
     assert sent[0]["status"] == 413
 
 

@@ -1,62 +1,111 @@
-"""Server-rendered banner markup and the preferences page (both work without JavaScript)."""
+"""Server-rendered banner markup and the preferences page (both work without JavaScript).
+
+``static/banner.js`` only enhances this markup, so the names it relies on are a contract:
+the root ``id="cookie-consent"``, the ``data-cookieguard-action`` values, the dialog id
+``cookie-preferences-dialog``, ``name="category"`` switches and ``data-cookieguard-note``.
+Everything that comes from the policy or the request is HTML-escaped here; no inline style or
+script is ever emitted (pages stay valid under ``Content-Security-Policy: default-src 'self'``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
 from html import escape
+from urllib.parse import quote
 
 from cookieguard._consent import Consent
 from cookieguard._i18n import text
-from cookieguard._policy import Policy, text_for
+from cookieguard._policy import Category, Policy, text_for
 from cookieguard.receipts import Receipt
 
 
-def _purposes(policy: Policy, language: str) -> str:
-    return ", ".join(
-        text_for(c.label, language) for c in policy.categories if not c.locked
+def _t(language: str, key: str) -> str:
+    return escape(text(language, key))
+
+
+def _label(category: Category, language: str) -> str:
+    # Policy validation guarantees a non-empty label; the name is a last resort, never blank.
+    return text_for(category.label, language).strip() or category.name
+
+
+def _preferences_url(policy: Policy, next_path: str) -> str:
+    return f"{policy.prefix}/preferences?next={quote(next_path, safe='/')}"
+
+
+def _parties(policy: Policy, language: str) -> str:
+    """``host (Label)`` for every declared third-party host, in declaration order."""
+    labels: dict[str, list[str]] = {}
+    for category in policy.categories:
+        for host in category.hosts:
+            labels.setdefault(host, []).append(_label(category, language))
+    return ", ".join(f"{host} ({', '.join(names)})" for host, names in labels.items())
+
+
+def _withdraw(policy: Policy, language: str, next_path: str) -> str:
+    """The withdrawal sentence with the link to the preferences page in place of ``{settings}``."""
+    link = (
+        f'<a href="{escape(_preferences_url(policy, next_path))}"'
+        f' data-cookieguard-action="open">{_t(language, "settings")}</a>'
+    )
+    before, found, after = text(language, "withdraw").partition("{settings}")
+    sentence = f"{escape(before)}{link}{escape(after)}" if found else f"{escape(before)} {link}"
+    if policy.privacy_url:
+        sentence += f' <a href="{escape(policy.privacy_url)}">{_t(language, "privacy")}</a>'
+    return sentence
+
+
+def _actions(language: str, *buttons: tuple[str, str]) -> str:
+    """Equal first-layer buttons: same element, class and weight for every choice."""
+    return (
+        '<div class="cg-actions">'
+        + "".join(
+            f'<button type="submit" class="cg-button" {attrs}>{_t(language, key)}</button>'
+            for key, attrs in buttons
+        )
+        + "</div>"
     )
 
 
-def _hosts(policy: Policy) -> list[str]:
-    seen: list[str] = []
-    for category in policy.categories:
-        for host in category.hosts:
-            if host not in seen:
-                seen.append(host)
-    return seen
+def _choice(action: str) -> tuple[str, str]:
+    return action, f'name="action" value="{action}" data-cookieguard-action="{action}"'
 
 
 def render_banner(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
-    """The first-layer banner: a real form with Accept all / Reject all / Customize."""
-    t = lambda key: escape(text(language, key))  # noqa: E731
-    action = escape(policy.prefix + "/consent")
-    prefs = escape(policy.prefix + "/preferences")
-    hosts = _hosts(policy)
-    parties = (
-        f'<p>{escape(text(language, "parties").format(hosts=", ".join(hosts)))}</p>'
-        if hosts
-        else ""
+    """The first-layer banner: a real form with Accept all / Reject all / Customize.
+
+    Without JavaScript the first two post the form (303 back to ``next_path``) and Customize
+    opens the preferences page; ``banner.js`` turns them into in-page actions.
+    """
+    purposes = ", ".join(_label(c, language) for c in policy.categories if not c.locked)
+    if purposes:
+        intro = escape(text(language, "intro").format(purposes=purposes))
+    else:
+        intro = _t(language, "intro_necessary")
+    parties = _parties(policy, language)
+    parties_p = (
+        f"<p>{escape(text(language, 'parties').format(hosts=parties))}</p>" if parties else ""
+    )
+    customize = (
+        "customize",
+        f'formmethod="get" formaction="{escape(policy.prefix)}/preferences"'
+        ' data-cookieguard-action="customize"',
     )
     return (
-        f'<div id="cookie-consent" class="cg-banner" role="region" aria-labelledby="cg-title"'
+        f'<section id="cookie-consent" class="cg-banner" aria-labelledby="cg-title"'
         f' lang="{escape(language)}">'
-        f'<form method="post" action="{action}">'
-        f'<h2 id="cg-title">{t("title")}</h2>'
-        f'<p>{escape(text(language, "intro").format(purposes=_purposes(policy, language)))}</p>'
-        f"{parties}"
-        f'<p>{t("withdraw")} <a href="{prefs}" data-cookieguard-action="open">{t("settings")}</a>'
-        "</p>"
+        f'<form method="post" action="{escape(policy.prefix)}/consent">'
+        f'<h2 id="cg-title">{_t(language, "title")}</h2>'
+        f"<p>{intro}</p>{parties_p}"
+        f"<p>{_withdraw(policy, language, next_path)}</p>"
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
         '<input type="hidden" name="source" value="banner">'
-        '<div class="cg-actions">'
-        '<button type="submit" name="action" value="accept_all"'
-        f' data-cookieguard-action="accept_all">{t("accept_all")}</button>'
-        '<button type="submit" name="action" value="reject_all"'
-        f' data-cookieguard-action="reject_all">{t("reject_all")}</button>'
-        f'<button type="submit" formmethod="get" formaction="{prefs}"'
-        f' data-cookieguard-action="customize">{t("customize")}</button>'
-        "</div></form></div>"
+        + _actions(language, _choice("accept_all"), _choice("reject_all"), customize)
+        + "</form>"
+        # Shown by banner.js when the browser refuses cookies (nothing to say without JS).
+        f'<p class="cg-note" role="status" data-cookieguard-note hidden>'
+        f"{_t(language, 'no_cookies')}</p>"
+        "</section>"
     )
 
 
@@ -72,56 +121,57 @@ def asset_tags(policy: Policy, version: str) -> str:
 
 
 def _category_rows(policy: Policy, consent: Consent, language: str) -> str:
-    t = lambda key: escape(text(language, key))  # noqa: E731
     rows = []
     for category in policy.categories:
         name = escape(category.name)
-        label = escape(text_for(category.label, language))
-        desc = escape(text_for(category.description, language))
+        label = escape(_label(category, language))
+        description = text_for(category.description, language).strip()
+        described = f' aria-describedby="cg-d-{name}"' if description else ""
         if category.locked:
-            control = (
-                f'<input type="checkbox" id="cg-c-{name}" checked disabled>'
-                f' <span class="cg-always">{t("always_on")}</span>'
-            )
+            # Shown as a switch that is on and cannot be turned off; it is never submitted.
+            control = f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
+            control += f" checked disabled{described}>"
+            label += f' <span class="cg-always">({_t(language, "always_on")})</span>'
         else:
             checked = " checked" if consent.allows(category.name) else ""
             control = (
-                f'<input type="checkbox" id="cg-c-{name}" name="category" value="{name}"{checked}>'
+                f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
+                f' name="category" value="{name}"{checked}{described}>'
             )
+        desc = f'<p id="cg-d-{name}">{escape(description)}</p>' if description else ""
         rows.append(
-            f'<div class="cg-category">{control} <label for="cg-c-{name}">{label}</label>'
-            f'<p id="cg-d-{name}">{desc}</p></div>'
+            f'<div class="cg-category">{control}<label for="cg-c-{name}">{label}</label>'
+            f"{desc}</div>"
         )
     return "".join(rows)
 
 
 def _choice_form(policy: Policy, consent: Consent, language: str, next_path: str) -> str:
-    t = lambda key: escape(text(language, key))  # noqa: E731
-    action = escape(policy.prefix + "/consent")
     return (
-        f'<form method="post" action="{action}">'
+        f'<form method="post" action="{escape(policy.prefix)}/consent">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
         '<input type="hidden" name="source" value="preferences">'
-        f"<fieldset><legend>{t('settings')}</legend>"
+        f'<fieldset class="cg-fieldset"><legend>{_t(language, "choose")}</legend>'
         f"{_category_rows(policy, consent, language)}</fieldset>"
-        '<div class="cg-actions">'
-        f'<button type="submit" name="action" value="save" data-cookieguard-action="save">'
-        f'{t("save")}</button>'
-        f'<button type="submit" name="action" value="accept_all"'
-        f' data-cookieguard-action="accept_all">{t("accept_all")}</button>'
-        f'<button type="submit" name="action" value="reject_all"'
-        f' data-cookieguard-action="reject_all">{t("reject_all")}</button>'
-        "</div></form>"
+        + _actions(language, _choice("save"), _choice("accept_all"), _choice("reject_all"))
+        + "</form>"
     )
 
 
 def render_dialog(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
-    """The preferences form as a dialog fragment (``GET {prefix}/dialog``)."""
-    title = escape(text(language, "preferences_title"))
+    """The preferences form as a dialog fragment (``GET {prefix}/dialog``).
+
+    ``banner.js`` inserts it and calls ``showModal()``; the close button is a
+    ``method="dialog"`` form, so closing needs no script of its own.
+    """
     return (
-        f'<dialog id="cookie-preferences-dialog" aria-labelledby="cg-dialog-title"'
-        f' lang="{escape(language)}"><h2 id="cg-dialog-title">{title}</h2>'
-        f"{_choice_form(policy, consent, language, next_path)}</dialog>"
+        f'<dialog id="cookie-preferences-dialog" class="cg-dialog"'
+        f' aria-labelledby="cg-dialog-title" lang="{escape(language)}">'
+        f'<h2 id="cg-dialog-title">{_t(language, "preferences_title")}</h2>'
+        f"{_choice_form(policy, consent, language, next_path)}"
+        '<form method="dialog" class="cg-close">'
+        f'<button type="submit" class="cg-button">{_t(language, "close")}</button></form>'
+        "</dialog>"
     )
 
 
@@ -135,28 +185,37 @@ def render_preferences_page(
     version: str,
 ) -> str:
     """A complete page where a visitor sees, changes or withdraws their choice."""
-    t = lambda key: escape(text(language, key))  # noqa: E731
     if consent.id:
-        ident = f'<p>{t("consent_id")}: <code id="cg-consent-id">{escape(consent.id)}</code></p>'
+        ident = (
+            f'<p>{_t(language, "consent_id")}: <code id="cg-consent-id">{escape(consent.id)}'
+            "</code></p>"
+        )
     else:
-        ident = f'<p>{t("undecided")}</p>'
+        ident = f"<p>{_t(language, 'undecided')}</p>"
     items = []
     for receipt in history:
         when = receipt.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         granted = ", ".join(receipt.granted) or "-"
-        items.append(f"<li>{escape(when)}: {t('granted')} {escape(granted)}</li>")
-    hist = (
-        f'<ol class="cg-history">{"".join(items)}</ol>' if items else f'<p>{t("no_history")}</p>'
+        items.append(f"<li>{escape(when)}: {_t(language, 'granted')} {escape(granted)}</li>")
+    if items:
+        hist = f'<ol class="cg-history">{"".join(items)}</ol>'
+    else:
+        hist = f"<p>{_t(language, 'no_history')}</p>"
+    privacy = (
+        f' · <a href="{escape(policy.privacy_url)}">{_t(language, "privacy")}</a>'
+        if policy.privacy_url
+        else ""
     )
-    nxt = escape(next_path)
+    title = _t(language, "preferences_title")
     return (
         f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{t("preferences_title")}</title>{asset_tags(policy, version)}</head>'
+        '<meta name="color-scheme" content="light dark">'
+        f"<title>{title}</title>{asset_tags(policy, version)}</head>"
         f'<body class="cg-page"><main id="cookie-preferences">'
-        f'<h1>{t("preferences_title")}</h1>{ident}'
+        f"<h1>{title}</h1>{ident}"
         f"{_choice_form(policy, consent, language, next_path)}"
-        f'<h2>{t("history")}</h2>{hist}'
-        f'<p><a href="{nxt}">{t("back")}</a></p>'
-        f"</main></body></html>"
+        f"<h2>{_t(language, 'history')}</h2>{hist}"
+        f'<p><a href="{escape(next_path)}">{_t(language, "back")}</a>{privacy}</p>'
+        "</main></body></html>"
     )

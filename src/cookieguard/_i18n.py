@@ -1,4 +1,8 @@
-"""Interface texts per language, and picking the visitor's language."""
+"""Interface texts per language, and picking the visitor's language.
+
+Every language has every key, with the same ``{placeholders}`` as English (a test checks).
+Category labels and descriptions are not here: they come from the policy (``text_for``).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from werkzeug.http import parse_accept_header
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
+        "intro_necessary": "We use only necessary cookies to make this site work.",
+        "choose": "Choose which cookies we may use",
+        "close": "Close",
         "title": "Cookies on this site",
         "intro": "We use necessary cookies to make this site work. With your consent we also use"
         " cookies for: {purposes}.",
         "parties": "Third parties involved: {hosts}.",
-        "withdraw": "You can change or withdraw your choice at any time under Cookie settings.",
+        "withdraw": "You can change or withdraw your choice at any time in the {settings}.",
         "accept_all": "Accept all",
         "reject_all": "Reject all",
         "customize": "Customize",
@@ -33,12 +40,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "denied": "refused",
     },
     "de": {
+        "intro_necessary": "Wir verwenden nur notwendige Cookies, damit diese Seite funktioniert.",
+        "choose": "Wählen Sie, welche Cookies wir verwenden dürfen",
+        "close": "Schließen",
         "title": "Cookies auf dieser Seite",
         "intro": "Wir verwenden notwendige Cookies, damit diese Seite funktioniert. Mit Ihrer"
         " Einwilligung nutzen wir auch Cookies für: {purposes}.",
         "parties": "Beteiligte Drittanbieter: {hosts}.",
-        "withdraw": "Sie können Ihre Wahl jederzeit unter Cookie-Einstellungen ändern oder"
-        " widerrufen.",
+        "withdraw": "Sie können Ihre Wahl jederzeit in den {settings} ändern oder widerrufen.",
         "accept_all": "Alle akzeptieren",
         "reject_all": "Alle ablehnen",
         "customize": "Anpassen",
@@ -58,12 +67,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "denied": "abgelehnt",
     },
     "fr": {
+        "intro_necessary": "Nous utilisons uniquement des cookies nécessaires au fonctionnement"
+        " du site.",
+        "choose": "Choisissez les cookies que nous pouvons utiliser",
+        "close": "Fermer",
         "title": "Cookies sur ce site",
         "intro": "Nous utilisons des cookies nécessaires au fonctionnement du site. Avec votre"
         " accord, nous utilisons aussi des cookies pour : {purposes}.",
         "parties": "Tiers concernés : {hosts}.",
-        "withdraw": "Vous pouvez modifier ou retirer votre choix à tout moment dans Paramètres"
-        " des cookies.",
+        "withdraw": "Vous pouvez modifier ou retirer votre choix à tout moment dans les"
+        " {settings}.",
         "accept_all": "Tout accepter",
         "reject_all": "Tout refuser",
         "customize": "Personnaliser",
