@@ -6,6 +6,7 @@ import logging
 from typing import cast
 
 from cookieguard._banner import asset_tags, render_banner
+from cookieguard._consent import Consent
 from cookieguard._core import Decision, Guard
 from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
 from cookieguard._i18n import negotiate
@@ -75,12 +76,24 @@ class Site:
         parts = [self._assets] if policy.scripts else []
         if not banner:
             return Injection(b"".join(parts))
-        language = negotiate(accept_language, policy.languages)
-        next_path = safe_next(path + ("?" + query if query else ""))
-        markup = render_banner(policy, decision.consent, language=language, next_path=next_path)
+        markup = self.banner_markup(decision.consent, accept_language, path, query)
         parts.insert(0, markup.encode())
         # The banner depends on the visitor's cookie and language: no shared caching of it.
         return Injection(b"".join(parts), vary=("Cookie", "Accept-Language"))
+
+    def banner_markup(
+        self, consent: Consent, accept_language: str | None, path: str, query: str
+    ) -> str:
+        """The banner for one request (empty once the visitor has decided)."""
+        if consent.decided:
+            return ""
+        language = negotiate(accept_language, self.policy.languages)
+        next_path = safe_next(path + ("?" + query if query else ""))
+        return render_banner(self.policy, consent, language=language, next_path=next_path)
+
+    def asset_markup(self) -> str:
+        """The stylesheet and ``banner.js`` tags (the same on every page)."""
+        return self._assets.decode()
 
 
 def _open_store(target: str | None) -> ReceiptStore | None:

@@ -63,6 +63,7 @@ class ConsentMiddleware:
             return
 
         scope["cookieguard.consent"] = decision.consent
+        scope["cookieguard.site"] = site
         if decision.cookie_header is not None:
             headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
             if decision.cookie_header:

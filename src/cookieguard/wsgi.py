@@ -54,6 +54,7 @@ class ConsentMiddleware:
             return self._endpoint(environ, start_response, decision)
 
         environ["cookieguard.consent"] = decision.consent
+        environ["cookieguard.site"] = site
         if decision.cookie_header is not None:
             if decision.cookie_header:
                 environ["HTTP_COOKIE"] = decision.cookie_header
