@@ -6,7 +6,9 @@ frozen :class:`Decision` it returns. Nothing here does I/O or knows WSGI from AS
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ logger = logging.getLogger("cookieguard")
 _UNDECLARED = ""  # cache marker: a cookie name no pattern declares
 _MAX_CLEARED = 64  # deletions per response; more would only bloat headers
 _MAX_LOGGED_NAMES = 1024
+_MAX_CACHED_HEADER = 2048  # longer Cookie headers are decided afresh every time
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,9 @@ class Guard:
         self.codec = ConsentCodec(policy)
         self._categories: dict[str, str] = {}
         self._logged: set[str] = set()
+        self._deletions: dict[tuple[str, str, bool], tuple[str, ...]] = {}
+        self._decisions: dict[tuple[str, bool, str, bool], tuple[Decision, float]] = {}
+        self._decision_cache_size = policy.cache_size
         self._allow_undeclared = policy.undeclared == "allow"
         self._endpoint_prefix = policy.prefix + "/"
 
@@ -62,9 +68,33 @@ class Guard:
     def read(
         self, cookie_header: str | None, *, gpc: bool = False, host: str = "", secure: bool = False
     ) -> Decision:
-        """Read the visitor's consent and decide which request cookies the app may see."""
+        """Read the visitor's consent and decide which request cookies the app may see.
+
+        A visitor sends the same ``Cookie`` header request after request, so whole decisions
+        are cached (bounded, dropped when the consent inside expires).
+        """
         if not cookie_header:
             return _BARE_GPC if gpc else _BARE
+        key = (cookie_header, gpc, host, secure)
+        now = time.time()
+        hit = self._decisions.get(key)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        decision = self._decide(cookie_header, gpc, host, secure)
+        consent = decision.consent
+        if consent.issued_at is not None:
+            expires = float(consent.issued_at + self.policy.max_age)
+        else:  # undecided: re-read now and then (a token signed "in the future" may mature)
+            expires = now + 300.0
+        if self._decision_cache_size and len(cookie_header) <= _MAX_CACHED_HEADER:
+            if len(self._decisions) >= self._decision_cache_size:
+                # First in, first out; another thread evicting first is harmless.
+                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
+                    del self._decisions[next(iter(self._decisions))]
+            self._decisions[key] = (decision, expires)
+        return decision
+
+    def _decide(self, cookie_header: str, gpc: bool, host: str, secure: bool) -> Decision:
         name_of = self.policy.cookie_name
         pieces: list[tuple[str, str]] = []
         token: str | None = None
@@ -170,13 +200,25 @@ class Guard:
 
     def deletions(self, names: Iterable[str], *, host: str, secure: bool) -> list[str]:
         """``Set-Cookie`` values expiring ``names`` for the host, its parents and paths."""
+        out: list[str] = []
+        for name in names:
+            key = (name, host, secure)
+            cached = self._deletions.get(key)
+            if cached is None:
+                cached = tuple(self._deletions_for(name, host, secure))
+                if len(self._deletions) < 4096:  # bounded: names and hosts come from visitors
+                    self._deletions[key] = cached
+            out.extend(cached)
+        return out
+
+    def _deletions_for(self, name: str, host: str, secure: bool) -> list[str]:
         domains = cookie_domains(host)
         if self.policy.cookie_domain is not None:
             extra = self.policy.cookie_domain.lstrip(".").lower()
             if extra not in domains:
                 domains = (*domains, extra)
         return deletion_headers(
-            names, domains=domains, paths=self.policy.clear_paths, secure=secure
+            [name], domains=domains, paths=self.policy.clear_paths, secure=secure
         )
 
     def consent_cookie(

@@ -1,0 +1,52 @@
+"""The Guard's decisions, including its decision cache."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from cookieguard import ConsentCodec
+from cookieguard._core import Guard
+from tests.harness import make_policy
+
+CID = "g" * 22
+
+
+def test_cached_decision_expires_with_the_consent(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = make_policy(max_age=3600)
+    guard = Guard(policy)
+    signed_at = time.time() - 3000
+    header = f"cookie_consent={ConsentCodec(policy).dumps({'analytics'}, CID, now=signed_at)}"
+    assert guard.read(header).consent.decided
+    assert guard.read(header) is guard.read(header)  # served from the cache
+    later = signed_at + 3601
+    monkeypatch.setattr("cookieguard._core.time.time", lambda: later)
+    monkeypatch.setattr("cookieguard._consent.time.time", lambda: later)
+    assert not guard.read(header).consent.decided
+
+
+def test_decision_cache_is_bounded_and_skips_huge_headers() -> None:
+    guard = Guard(make_policy(cache_size=8))
+    for i in range(100):
+        guard.read(f"_ga={i}")
+    assert len(guard._decisions) <= 8
+    guard.read("_ga=" + "x" * 5000)
+    assert all(len(key[0]) < 5000 for key in guard._decisions)
+
+
+def test_cache_keys_include_gpc_host_and_scheme() -> None:
+    policy = make_policy()
+    guard = Guard(policy)
+    header = f"cookie_consent={ConsentCodec(policy).dumps({'marketing'}, CID)}; _fbp=1"
+    assert guard.read(header).consent.allows("marketing")
+    assert not guard.read(header, gpc=True).consent.allows("marketing")
+    http = guard.read(header, gpc=True, host="a.example")
+    https = guard.read(header, gpc=True, host="a.example", secure=True)
+    assert "Secure" not in http.set_cookies[0] and "Secure" in https.set_cookies[0]
+
+
+def test_cache_disabled() -> None:
+    guard = Guard(make_policy(cache_size=0))
+    guard.read("_ga=1")
+    assert guard._decisions == {}
