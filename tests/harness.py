@@ -167,6 +167,14 @@ class Driver:
         query: str = "",
         scheme: str = "http",
     ) -> Response:
+        headers = list(headers or [])
+        if not any(k.lower() == "host" for k, _ in headers):
+            headers.append(("Host", "shop.example.com"))
+        return self._send(method, path, headers, body, query, scheme)
+
+    def _send(
+        self, method: str, path: str, headers: Headers, body: bytes, query: str, scheme: str
+    ) -> Response:
         raise NotImplementedError
 
     def get(self, path: str, cookie: str | None = None, **kw: Any) -> Response:
@@ -182,19 +190,9 @@ class AsgiDriver(Driver):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Headers | None = None,
-        body: bytes = b"",
-        query: str = "",
-        scheme: str = "http",
+    def _send(
+        self, method: str, path: str, headers: Headers, body: bytes, query: str, scheme: str
     ) -> Response:
-        headers = list(headers or [])
-        if not any(k.lower() == "host" for k, _ in headers):
-            headers.append(("Host", "shop.example.com"))
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -237,15 +235,8 @@ class WsgiDriver(Driver):
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: Headers | None = None,
-        body: bytes = b"",
-        query: str = "",
-        scheme: str = "http",
+    def _send(
+        self, method: str, path: str, headers: Headers, body: bytes, query: str, scheme: str
     ) -> Response:
         environ: dict[str, Any] = {
             "REQUEST_METHOD": method,
@@ -255,7 +246,6 @@ class WsgiDriver(Driver):
             "SERVER_NAME": "shop.example.com",
             "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1",
-            "HTTP_HOST": "shop.example.com",
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": scheme,
             "wsgi.input": io.BytesIO(body),
@@ -266,7 +256,7 @@ class WsgiDriver(Driver):
         }
         if body:
             environ["CONTENT_LENGTH"] = str(len(body))
-        for key, value in headers or []:
+        for key, value in headers:
             name = key.upper().replace("-", "_")
             if name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 environ[name] = value
