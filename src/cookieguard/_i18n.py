@@ -6,6 +6,7 @@ Category labels and descriptions are not here: they come from the policy (``text
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from werkzeug.datastructures import LanguageAccept
@@ -102,9 +103,14 @@ def negotiate(accept_language: str | None, languages: Sequence[str]) -> str:
     """The best of ``languages`` for an ``Accept-Language`` header; English as the fallback."""
     if not accept_language:
         return "en"
-    accept = parse_accept_header(accept_language[:512], LanguageAccept)
-    best = accept.best_match(list(languages), default="en")
-    return best or "en"
+    return _negotiate(accept_language[:512], tuple(languages))
+
+
+# Browsers send a handful of distinct headers; parsing one costs more than the banner render.
+@functools.lru_cache(maxsize=512)
+def _negotiate(accept_language: str, languages: tuple[str, ...]) -> str:
+    accept = parse_accept_header(accept_language, LanguageAccept)
+    return accept.best_match(list(languages), default="en") or "en"
 
 
 def text(language: str, key: str) -> str:

@@ -11,6 +11,14 @@ _TAIL = len(_MARK) - 1
 BUFFER_LIMIT = 2 * 1024 * 1024
 
 
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def maybe_html(content_type: str) -> bool:
+    """A cheap first look at a Content-Type: could this body be HTML we edit?"""
+    return content_type[:24].lower().startswith(_HTML_TYPES)
+
+
 def wants_injection(status: int, content_type: str | None, content_encoding: str | None) -> bool:
     """True for a response whose body is HTML we may edit.
 
@@ -23,7 +31,7 @@ def wants_injection(status: int, content_type: str | None, content_encoding: str
         return False
     if not content_type:
         return False
-    return content_type.split(";", 1)[0].strip().lower() in ("text/html", "application/xhtml+xml")
+    return content_type.split(";", 1)[0].strip().lower() in _HTML_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +45,30 @@ class Injection:
         return BodyInjector(self.insert)
 
     def whole(self, body: bytes) -> bytes:
-        """``body`` with the insert placed before its first ``</body>`` (if it has one)."""
+        """``body`` with the insert placed before its last ``</body>`` (if it has one)."""
         injector = BodyInjector(self.insert)
         return injector.feed(body) + injector.finish()
 
 
+def _find_mark(data: bytes) -> int:
+    """Where the last ``</body`` in ``data`` starts, any letter case; -1 if none.
+
+    The closing tag sits at the end of a page, so searching backwards finds it at once;
+    lowering the whole body is the slow fallback for mixed-case tags and fragments.
+    """
+    at = data.rfind(_MARK)
+    if at < 0:
+        at = data.rfind(b"</BODY")
+        if at < 0:
+            at = data.lower().rfind(_MARK)
+    return at
+
+
 class BodyInjector:
-    """Streams a body through, inserting bytes before the first ``</body>``.
+    """Streams a body through, inserting bytes before ``</body>``.
+
+    The insert goes before the last ``</body`` of the first chunk that holds one (a
+    ``</body`` inside an inline script comes earlier than the real one).
 
     Chunk boundaries may split the marker, so up to five bytes are held back between
     chunks; nothing else is delayed, so streaming responses stay streaming.
@@ -60,7 +85,7 @@ class BodyInjector:
         if self._done:
             return chunk
         data = self._tail + chunk if self._tail else chunk
-        at = data.lower().find(_MARK)
+        at = _find_mark(data)
         if at >= 0:
             self._done = True
             self._tail = b""

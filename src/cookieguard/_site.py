@@ -41,6 +41,7 @@ class Site:
         )
         self.endpoints = Endpoints(self.guard, store)
         self._assets = asset_tags(policy, self.endpoints.version).encode()
+        self._banners: dict[tuple[str, str], str] = {}
 
     def read(self, cookie_header: str | None, *, gpc: bool, host: str, secure: bool) -> Decision:
         return self.guard.read(cookie_header, gpc=gpc, host=host, secure=secure)
@@ -89,7 +90,14 @@ class Site:
             return ""
         language = negotiate(accept_language, self.policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
-        return render_banner(self.policy, consent, language=language, next_path=next_path)
+        # The banner of an undecided visitor depends only on language and page.
+        key = (language, next_path)
+        markup = self._banners.get(key)
+        if markup is None:
+            markup = render_banner(self.policy, consent, language=language, next_path=next_path)
+            if len(self._banners) < 1024:  # bounded: paths come from visitors
+                self._banners[key] = markup
+        return markup
 
     def asset_markup(self) -> str:
         """The stylesheet and ``banner.js`` tags (the same on every page)."""

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from cookieguard._endpoints import Reply, Request
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
 from cookieguard.receipts import ReceiptStore
@@ -38,6 +38,10 @@ class ConsentMiddleware:
     ) -> None:
         self.app = app
         self.site = Site(policy, receipts=receipts)
+        # Bound once: these run on every request.
+        self._read = self.site.guard.read
+        self._is_endpoint = self.site.guard.is_endpoint
+        self._keep = self.site.guard.keep_set_cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -56,9 +60,9 @@ class ConsentMiddleware:
                 host = value.decode("latin-1")
         site = self.site
         secure = scope.get("scheme") in ("https", "wss")
-        decision = site.read(cookie, gpc=bool(gpc), host=host or "", secure=secure)
+        decision = self._read(cookie, gpc=bool(gpc), host=host or "", secure=secure)
 
-        if kind == "http" and site.is_endpoint(scope["path"]):
+        if kind == "http" and self._is_endpoint(scope["path"]):
             await self._endpoint(scope, receive, send, decision)
             return
 
@@ -75,19 +79,34 @@ class ConsentMiddleware:
 
         extra = [(b"set-cookie", c.encode("latin-1")) for c in decision.set_cookies]
         consent = decision.consent
-        keep = site.guard.keep_set_cookie
+        keep = self._keep
         injector = None
         held: list[Message] = []  # start + body messages buffered to fix Content-Length
 
         async def send_wrapper(message: Message) -> None:
             nonlocal injector
             if message["type"] == "http.response.start":
-                headers = [
-                    (k, v)
-                    for k, v in message.get("headers", ())
-                    if k != b"set-cookie" or keep(consent, v.decode("latin-1"))
-                ]
-                headers.extend(extra)
+                headers = message.get("headers", ())
+                has_cookies = False
+                content_type = None
+                for key, value in headers:
+                    if key == b"set-cookie":
+                        has_cookies = True
+                    elif key == b"content-type":
+                        content_type = value
+                if has_cookies or extra:
+                    headers = [
+                        (k, v)
+                        for k, v in headers
+                        if k != b"set-cookie" or keep(consent, v.decode("latin-1"))
+                    ]
+                    headers.extend(extra)
+                    message["headers"] = headers
+                # Only HTML is ever edited: everything else leaves here.
+                if content_type is None or not maybe_html(content_type.decode("latin-1")):
+                    await send(message)
+                    return
+                headers = list(headers)
                 message["headers"] = headers
                 injection = self._injection(scope, decision, message["status"], headers)
                 if injection is None:

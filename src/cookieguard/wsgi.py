@@ -9,7 +9,7 @@ from typing import Any
 
 from cookieguard._core import Decision
 from cookieguard._endpoints import Request
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
 from cookieguard.receipts import ReceiptStore
@@ -39,18 +39,22 @@ class ConsentMiddleware:
     ) -> None:
         self.app = app
         self.site = Site(policy, receipts=receipts)
+        # Bound once: these run on every request.
+        self._read = self.site.guard.read
+        self._is_endpoint = self.site.guard.is_endpoint
+        self._keep = self.site.guard.keep_set_cookie
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         site = self.site
         secure = environ.get("wsgi.url_scheme") == "https"
-        decision = site.read(
+        decision = self._read(
             environ.get("HTTP_COOKIE"),
             gpc=environ.get("HTTP_SEC_GPC", "").strip() == "1",
             host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
             secure=secure,
         )
         path = environ.get("PATH_INFO", "")
-        if site.is_endpoint(path):
+        if self._is_endpoint(path):
             return self._endpoint(environ, start_response, decision)
 
         environ["cookieguard.consent"] = decision.consent
@@ -63,15 +67,25 @@ class ConsentMiddleware:
 
         extra = [("Set-Cookie", c) for c in decision.set_cookies]
         consent = decision.consent
-        keep = site.guard.keep_set_cookie
+        keep = self._keep
         body = _Body(site, environ, decision, start_response)
 
         def wrapped_start_response(
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            headers = [(k, v) for k, v in headers if k.lower() != "set-cookie" or keep(consent, v)]
-            headers.extend(extra)
-            return body.start(status, headers, exc_info)
+            has_cookies = html = False
+            for key, value in headers:
+                lower = key.lower()
+                if lower == "set-cookie":
+                    has_cookies = True
+                elif lower == "content-type":
+                    html = maybe_html(value)
+            if has_cookies or extra:
+                headers = [
+                    (k, v) for k, v in headers if k.lower() != "set-cookie" or keep(consent, v)
+                ]
+                headers.extend(extra)
+            return body.start(status, headers, exc_info, html=html)
 
         result = self.app(environ, wrapped_start_response)
         if body.started and body.injector is None:
@@ -157,19 +171,19 @@ class _Body:
         self._write: Callable[[bytes], object] | None = None
 
     def start(
-        self, status: str, headers: Headers, exc_info: ExcInfo | None
+        self, status: str, headers: Headers, exc_info: ExcInfo | None, *, html: bool
     ) -> Callable[[bytes], object]:
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.
             return self.start_response(status, headers, exc_info)
         self.started = True
-        injection = self._injection(status, headers) if exc_info is None else None
+        injection = self._injection(status, headers) if html and exc_info is None else None
         if injection is None:
             self.injector = None
             self._held = None
             self._write = self.start_response(status, headers, exc_info)
             return self._write
-        headers.extend(("Vary", name) for name in injection.vary)
+        headers = [*headers, *(("Vary", name) for name in injection.vary)]
         self.injector = injection.injector()
         if any(k.lower() == "content-length" for k, _ in headers):
             self._held = (status, headers, exc_info)

@@ -1,0 +1,283 @@
+"""In-process timing: the ASGI and WSGI callables driven directly, no HTTP client.
+
+Every (variant, response) pair runs a batch of requests per round; rounds visit the pairs in a
+shuffled order so that drift on a shared machine hits all variants alike. Overheads are taken
+per round against the bare app of the same round (paired), then summarised as the median and
+min-max over rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import io
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from _apps import (
+    HOST,
+    PATHS,
+    asgi_variant,
+    cookie_header,
+    flask_session_value,
+    make_policy,
+    starlette_session_value,
+    wsgi_variant,
+)
+
+VARIANTS = ("bare", "noop", "cg_decided", "cg_undecided", "session")
+RESPONSES = ("text", "cookies", "html")
+_COMMON = [
+    ("host", HOST),
+    ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+    ("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("accept-language", "en-GB,en;q=0.7,de;q=0.3"),
+    ("accept-encoding", "gzip, deflate, br"),
+]
+
+
+@dataclass
+class Series:
+    """Per-request nanoseconds for one (variant, response), one value per round."""
+
+    times: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    api: str
+    batch: int
+    rounds: int
+    times: dict[tuple[str, str], list[float]]  # (variant, response) -> ns/request per round
+
+    def overheads(self, variant: str, response: str) -> list[float]:
+        bare = self.times[("bare", response)]
+        return [v - b for v, b in zip(self.times[(variant, response)], bare, strict=True)]
+
+    def ratios(self, variant: str, peer: str, response: str, peer_response: str) -> list[float]:
+        mine = self.overheads(variant, response)
+        theirs = self.overheads(peer, peer_response)
+        return [m / t if t > 0 else float("inf") for m, t in zip(mine, theirs, strict=True)]
+
+    def ratio(self, variant: str, peer: str, response: str, peer_response: str) -> float:
+        """Median overhead over median peer overhead (steadier than the median of ratios)."""
+        peer_median = statistics.median(self.overheads(peer, peer_response))
+        mine = statistics.median(self.overheads(variant, response))
+        return mine / peer_median if peer_median > 0 else float("inf")
+
+
+# -- ASGI ---------------------------------------------------------------------------------
+
+
+def _asgi_scope(path: str, cookie: str) -> dict[str, Any]:
+    headers = [(k.encode(), v.encode()) for k, v in _COMMON]
+    headers.append((b"cookie", cookie.encode("latin-1")))
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _asgi_batch(app: Any, scope: dict[str, Any], n: int) -> int:
+    async def send(message: Any) -> None:
+        pass
+
+    receive = _receive
+    copy = dict.copy
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        await app(copy(scope), receive, send)
+    return time.perf_counter_ns() - start
+
+
+async def _asgi_capture(app: Any, scope: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    messages: list[Any] = []
+
+    async def send(message: Any) -> None:
+        messages.append(message)
+
+    await app(dict(scope), _receive, send)
+    start = messages[0]
+    assert start["status"] == 200, start
+    body = b"".join(m.get("body", b"") for m in messages[1:])
+    return list(start["headers"]), body
+
+
+def asgi_cases() -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:
+    policy = make_policy()
+    decided = cookie_header(policy, starlette_session_value())
+    undecided = cookie_header(policy, starlette_session_value(), consent=False)
+    cases = {}
+    for variant in VARIANTS:
+        app = asgi_variant(variant, policy)
+        cookie = undecided if variant == "cg_undecided" else decided
+        for response in RESPONSES:
+            cases[(variant, response)] = (app, _asgi_scope(PATHS[response], cookie))
+    return cases
+
+
+# -- WSGI ---------------------------------------------------------------------------------
+
+
+def _environ(path: str, cookie: str) -> dict[str, Any]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        "HTTP_COOKIE": cookie,
+    }
+    for key, value in _COMMON:
+        environ["HTTP_" + key.upper().replace("-", "_")] = value
+    return environ
+
+
+def _wsgi_batch(app: Any, environ: dict[str, Any], n: int) -> int:
+    def write(data: bytes) -> None:
+        pass
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        return write
+
+    copy = dict.copy
+    new_input = io.BytesIO
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        env = copy(environ)
+        env["wsgi.input"] = new_input(b"")
+        result = app(env, start_response)
+        try:
+            for _chunk in result:
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+    return time.perf_counter_ns() - start
+
+
+def _wsgi_capture(app: Any, environ: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    seen: list[Any] = []
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+        seen.append((status, headers))
+        return lambda data: None
+
+    env = dict(environ)
+    env["wsgi.input"] = io.BytesIO(b"")
+    result = app(env, start_response)
+    body = b"".join(result)
+    getattr(result, "close", lambda: None)()
+    status, headers = seen[0]
+    assert status.startswith("200"), status
+    return [(k.lower().encode(), v.encode("latin-1")) for k, v in headers], body
+
+
+def wsgi_cases() -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:
+    policy = make_policy()
+    decided = cookie_header(policy, flask_session_value())
+    undecided = cookie_header(policy, flask_session_value(), consent=False)
+    cases = {}
+    for variant in VARIANTS:
+        app = wsgi_variant(variant, policy)
+        cookie = undecided if variant == "cg_undecided" else decided
+        for response in RESPONSES:
+            cases[(variant, response)] = (app, _environ(PATHS[response], cookie))
+    return cases
+
+
+# -- sanity and timing --------------------------------------------------------------------
+
+
+def check(api: str, cases: dict[tuple[str, str], tuple[Any, dict[str, Any]]]) -> None:
+    """Fail loudly if a variant does not do what the benchmark claims it measures."""
+    loop = asyncio.new_event_loop()
+    try:
+        for (variant, response), (app, request) in cases.items():
+            if api == "asgi":
+                headers, body = loop.run_until_complete(_asgi_capture(app, request))
+            else:
+                headers, body = _wsgi_capture(app, request)
+            cookies = [v.split(b"=", 1)[0] for k, v in headers if k == b"set-cookie"]
+            injected = b'id="cookieguard' in body or b"cookieguard" in body
+            where = f"{api} {variant}/{response}"
+            if response == "html":
+                want = variant == "cg_undecided" or variant.startswith("cg")
+                # Decided visitors still get the asset tags (Policy.scripts); undecided the banner.
+                assert injected == want, f"{where}: injected={injected}"
+            if response == "cookies" and variant.startswith("cg"):
+                if variant == "cg_decided":
+                    assert b"_ga" in cookies and b"_fbp" not in cookies, f"{where}: {cookies}"
+                else:
+                    assert b"_fbp" not in cookies, f"{where}: {cookies}"
+            if response == "cookies" and not variant.startswith("cg"):
+                assert b"_ga" in cookies and b"_fbp" in cookies, f"{where}: {cookies}"
+    finally:
+        loop.close()
+
+
+def measure(
+    api: str,
+    *,
+    rounds: int,
+    batch_seconds: float,
+    seed: int = 6,
+    progress: Callable[[str], None] = lambda s: None,
+) -> Result:
+    cases = asgi_cases() if api == "asgi" else wsgi_cases()
+    check(api, cases)
+    loop = asyncio.new_event_loop()
+
+    def run(key: tuple[str, str], n: int) -> int:
+        app, request = cases[key]
+        if api == "asgi":
+            return loop.run_until_complete(_asgi_batch(app, request, n))
+        return _wsgi_batch(app, request, n)
+
+    try:
+        # Warm every case (caches, imports, routing), then size batches on the bare app.
+        for key in cases:
+            run(key, 200)
+        per = run(("bare", "text"), 500) / 500
+        n = max(50, int(batch_seconds * 1e9 / per))
+        times: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
+        order = list(cases)
+        rng = random.Random(seed)
+        for index in range(rounds):
+            rng.shuffle(order)
+            for key in order:
+                gc.collect()
+                times[key].append(run(key, n) / n)
+            progress(f"{api} round {index + 1}/{rounds}")
+    finally:
+        loop.close()
+    return Result(api=api, batch=n, rounds=rounds, times=times)

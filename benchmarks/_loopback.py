@@ -1,0 +1,156 @@
+"""Requests per second over 127.0.0.1: uvicorn and waitress, bare app vs cookieguard decided.
+
+Each server runs in its own subprocess (``_serve.py``) with one worker; the load comes from
+``wrk`` in another process (or, without wrk, a small Python load generator in a subprocess).
+Bare and cookieguard servers run side by side and are loaded alternately, a few seconds at a
+time; every server is killed at the end, also on error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WRK = shutil.which("wrk") or ("/usr/bin/wrk" if os.path.exists("/usr/bin/wrk") else None)
+
+
+@dataclass
+class Loopback:
+    server: str
+    tool: str
+    seconds: float
+    bare: list[float]  # requests/s per run
+    guarded: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.guarded) / statistics.median(self.bare)
+
+    def ratios(self) -> list[float]:
+        return [g / b for g, b in zip(self.guarded, self.bare, strict=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(server: str, variant: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "_serve.py"), server, variant, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(port, process)
+        yield port, process
+    finally:
+        _stop(process)
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise RuntimeError(f"server exited early ({process.returncode}): {err[-2000:]}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            if s.recv(64).startswith(b"HTTP/1.1 200"):
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not answer within {timeout} s")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+    if process.stderr:
+        process.stderr.close()
+
+
+def wrk(port: int, cookie: str, seconds: float, connections: int) -> float:
+    assert WRK is not None
+    out = subprocess.run(
+        [
+            WRK,
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "5s",
+            "-H",
+            f"Cookie: {cookie}",
+            f"http://127.0.0.1:{port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    return float(match.group(1))
+
+
+def pyload(port: int, cookie: str, seconds: float, connections: int) -> float:
+    out = subprocess.run(
+        [sys.executable, str(HERE / "_pyload.py"), str(port), str(seconds), str(connections)],
+        input=cookie,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
+    return float(out.strip())
+
+
+def measure(
+    server: str,
+    cookie: str,
+    *,
+    seconds: float,
+    rounds: int,
+    connections: int = 8,
+    progress: Callable[[str], None] = lambda s: None,
+) -> Loopback:
+    load = wrk if WRK else pyload
+    bare: list[float] = []
+    guarded: list[float] = []
+    with serving(server, "bare") as (bare_port, _), serving(server, "cg") as (cg_port, _):
+        load(bare_port, cookie, 1, connections)  # warm-up, discarded
+        load(cg_port, cookie, 1, connections)
+        for index in range(rounds):
+            # Alternate which goes first so slow drift does not favour one side.
+            pairs = [(bare, bare_port), (guarded, cg_port)]
+            for results, port in pairs if index % 2 == 0 else pairs[::-1]:
+                results.append(load(port, cookie, seconds, connections))
+            progress(f"{server} round {index + 1}/{rounds}")
+    return Loopback(server, "wrk" if WRK else "python", seconds, bare, guarded)
