@@ -1,1 +1,156 @@
-"""pytest plugin entry point (registered as ``cookieguard`` in the ``pytest11`` group)."""
+"""pytest plugin entry point (registered as ``cookieguard`` in the ``pytest11`` group).
+
+Loaded in every pytest run of a project that installs cookieguard, so it imports nothing heavy
+and changes nothing unless asked:
+
+- ``cookieguard_policy``: the site's :class:`~cookieguard.Policy`; override it in a conftest.
+- ``seed_consent(context, base_url, categories)``: add a valid signed consent cookie.
+- ``consent_banner``: a :class:`~cookieguard.testing.ConsentBanner` on pytest-playwright's
+  ``page`` (only when pytest-playwright is installed).
+- ``--cookieguard-chromium=PATH`` / ``$COOKIEGUARD_CHROMIUM``: run a system Chromium instead
+  of Playwright's own browser; one is also found by itself (``/usr/bin/chromium``, PATH).
+  Only then is pytest-playwright's ``browser_type_launch_args`` extended.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+    from cookieguard import Policy
+    from cookieguard.testing.pages import ConsentBanner
+
+SeedConsent = Callable[["BrowserContext", str, Iterable[str]], str]
+
+OVERRIDE_POLICY = """\
+cookieguard_policy is not configured: override the fixture in your conftest.py with your
+site's policy (the same secret keys and cookies as the site under test), for example:
+
+    import pytest
+    from cookieguard import Policy
+
+    @pytest.fixture(scope="session")
+    def cookieguard_policy() -> Policy:
+        return Policy(secret_keys=[os.environ["COOKIEGUARD_SECRET"]],
+                      cookies={"_ga": "analytics", "_fbp": "marketing"}, receipts=None)
+"""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cookieguard", "cookieguard consent testing")
+    group.addoption(
+        "--cookieguard-chromium",
+        metavar="PATH",
+        default=None,
+        help="Chromium binary for Playwright (default: $COOKIEGUARD_CHROMIUM, then "
+        "/usr/bin/chromium or chromium on PATH, else Playwright's own browser). "
+        "'playwright' forces Playwright's own browser.",
+    )
+
+
+def chosen_chromium(config: pytest.Config) -> str | None:
+    """The system Chromium to run, or ``None`` for Playwright's own browser."""
+    from cookieguard.testing._browser import chromium_executable
+
+    option: str | None = config.getoption("--cookieguard-chromium", default=None)
+    if option is None:
+        option = os.environ.get("COOKIEGUARD_CHROMIUM") or None
+    if option == "playwright":
+        return None
+    if option is not None:
+        if not os.access(option, os.X_OK):
+            raise pytest.UsageError(f"--cookieguard-chromium: {option!r} is not an executable")
+        return option
+    return chromium_executable()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered now, after every entry-point plugin: our browser_type_launch_args then
+    # overrides pytest-playwright's (and can build on it). Without pytest-playwright,
+    # nothing browser-related is added at all.
+    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin(
+        "cookieguard-playwright"
+    ):
+        config.pluginmanager.register(PlaywrightFixtures(), "cookieguard-playwright")
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not config.pluginmanager.has_plugin("cookieguard-playwright"):
+        return None
+    found = chosen_chromium(config)
+    return "cookieguard: browser " + (found or "Playwright's own chromium")
+
+
+# -- fixtures that need no browser -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cookieguard_policy() -> Policy:
+    """The policy of the site under test. Override it: there is no sensible default."""
+    pytest.fail(OVERRIDE_POLICY, pytrace=False)
+
+
+@pytest.fixture
+def seed_consent(cookieguard_policy: Policy) -> SeedConsent:
+    """``seed_consent(context, base_url, ["analytics"])``: a valid signed consent cookie.
+
+    Adds it to a Playwright ``BrowserContext`` and returns the consent id. Pass ``[]`` for a
+    visitor who rejected everything.
+    """
+    from cookieguard.testing import seed_consent_cookie
+
+    def seed(context: BrowserContext, base_url: str, categories: Iterable[str]) -> str:
+        return seed_consent_cookie(context, cookieguard_policy, base_url, categories)
+
+    return seed
+
+
+# -- fixtures on top of pytest-playwright ------------------------------------------------
+
+
+class PlaywrightFixtures:
+    """Registered only when pytest-playwright is (see :func:`pytest_configure`)."""
+
+    @pytest.fixture(scope="session")
+    @classmethod
+    def cookieguard_chromium(cls, pytestconfig: pytest.Config) -> str | None:
+        """The system Chromium in use, or ``None`` when Playwright runs its own browser."""
+        return chosen_chromium(pytestconfig)
+
+    @pytest.fixture(scope="session")
+    @classmethod
+    def browser_type_launch_args(
+        cls,
+        browser_type_launch_args: dict[str, Any],
+        cookieguard_chromium: str | None,
+        browser_name: str,
+    ) -> dict[str, Any]:
+        """pytest-playwright's launch arguments, plus a system Chromium when there is one.
+
+        Command-line choices (``--headed``, ``--slowmo``) win; ``--browser-channel`` means
+        the user picked a browser, so it is left alone.
+        """
+        if (
+            cookieguard_chromium is None
+            or browser_name != "chromium"
+            or "channel" in browser_type_launch_args
+        ):
+            return browser_type_launch_args
+        from cookieguard.testing._browser import launch_args
+
+        ours = launch_args()
+        ours["executable_path"] = cookieguard_chromium
+        return {**ours, **browser_type_launch_args}
+
+    @pytest.fixture
+    def consent_banner(self, page: Page) -> ConsentBanner:
+        """The banner page object on pytest-playwright's ``page``."""
+        from cookieguard.testing.pages import ConsentBanner
+
+        return ConsentBanner(page)

@@ -1,0 +1,139 @@
+"""The example sites as real servers (one subprocess per example), and Chromium for them.
+
+Each journey runs once per example: the package-scoped ``example`` fixture starts
+``examples/<name>/app.py`` on a free port of 127.0.0.1 with a fresh receipts file, and stops
+it when that example's journeys are done.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
+
+from cookieguard import Policy
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = {
+    "flask": ROOT / "examples" / "flask_app" / "app.py",
+    "starlette": ROOT / "examples" / "starlette_app" / "app.py",
+}
+SECRET = "e2e-journeys-secret-0123456789abcdef"
+COOKIES = {"likebox": "preferences", "_ga": "analytics", "_ga_js": "analytics", "_fbp": "marketing"}
+
+
+class ExampleServer:
+    """``python examples/<name>/app.py`` on a free port, its output kept in a log file."""
+
+    def __init__(self, name: str, workdir: Path) -> None:
+        self.name = name
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = workdir / f"{name}.log"
+        env = {
+            **os.environ,
+            "PORT": str(port),
+            "COOKIEGUARD_SECRET": SECRET,
+            "COOKIEGUARD_RECEIPTS": str(workdir / f"{name}-receipts.sqlite3"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, str(EXAMPLES[name])],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def wait_until_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/collect/count", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the {self.name} example did not start:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log.read_text("utf-8", "replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+
+@pytest.fixture(scope="package", params=sorted(EXAMPLES))
+def example(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ExampleServer]:
+    name: str = request.param
+    server = ExampleServer(name, tmp_path_factory.mktemp(f"e2e-{name}"))
+    try:
+        server.wait_until_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="package")
+def base_url(example: ExampleServer) -> str:
+    return example.url
+
+
+@pytest.fixture(scope="session")
+def cookieguard_policy() -> Policy:
+    """The examples' policy, as the plugin's fixtures need it (same secret, same cookies)."""
+    return Policy(secret_keys=[SECRET], cookies=COOKIES, receipts=None)
+
+
+# pytest-playwright keeps Playwright for the whole session, and while the sync API lives it
+# marks an asyncio loop as running in the main thread: every later asyncio.run() (the ASGI
+# tests) would then fail. Package scope stops Playwright when these journeys are done.
+
+
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    chosen: BrowserType = getattr(playwright, browser_name)
+    return chosen
+
+
+@pytest.fixture(scope="package")
+def browser(
+    browser_type: BrowserType, browser_type_launch_args: dict[str, Any]
+) -> Iterator[Browser]:
+    launched = browser_type.launch(**browser_type_launch_args)
+    yield launched
+    launched.close()
+
+
+@pytest.fixture(scope="package")
+def browser_context_args(base_url: str) -> dict[str, Any]:
+    return {"base_url": base_url}
