@@ -69,7 +69,7 @@ def flask_session_value() -> str:
     app = flask.Flask("sign")
     app.secret_key = SECRET
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-    return serializer.dumps({"user": "ada", "cart": [1, 2, 3]})
+    return str(serializer.dumps({"user": "ada", "cart": [1, 2, 3]}))
 
 
 def cookie_header(policy: Policy, session: str, *, consent: bool = True) -> str:
@@ -99,7 +99,7 @@ def cookie_header(policy: Policy, session: str, *, consent: bool = True) -> str:
 # -- ASGI ---------------------------------------------------------------------------------
 
 
-def starlette_app() -> Any:
+def starlette_app() -> Callable[..., Any]:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse, Response
     from starlette.routing import Route
@@ -162,7 +162,7 @@ def asgi_variant(name: str, policy: Policy | None = None) -> Callable[..., Any]:
 # -- WSGI ---------------------------------------------------------------------------------
 
 
-def flask_app(*, with_session: bool) -> Any:
+def flask_app(*, with_session: bool) -> Any:  # flask.Flask, imported lazily
     import flask
 
     app = flask.Flask("bench")
@@ -208,8 +208,9 @@ class NoopWSGI:
 
 def wsgi_variant(name: str, policy: Policy | None = None) -> Callable[..., Any]:
     if name == "session":
-        return flask_app(with_session=True).wsgi_app
-    app = flask_app(with_session=False).wsgi_app
+        session_app: Callable[..., Any] = flask_app(with_session=True).wsgi_app
+        return session_app
+    app: Callable[..., Any] = flask_app(with_session=False).wsgi_app
     if name == "bare":
         return app
     if name == "noop":

@@ -4,6 +4,10 @@ Every (variant, response) pair runs a batch of requests per round; rounds visit 
 shuffled order so that drift on a shared machine hits all variants alike. Overheads are taken
 per round against the bare app of the same round (paired), then summarised as the median and
 min-max over rounds.
+
+The default clock is the thread's CPU time (``time.thread_time_ns``): on a shared machine it
+leaves out the time this process sits descheduled while other jobs run, which is most of the
+noise, and keeps what the request costs (``--clock wall`` for elapsed time instead).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from _apps import (
@@ -31,6 +35,7 @@ from _apps import (
 
 VARIANTS = ("bare", "noop", "cg_decided", "cg_undecided", "session")
 RESPONSES = ("text", "cookies", "html")
+CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 _COMMON = [
     ("host", HOST),
     ("user-agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
@@ -41,18 +46,12 @@ _COMMON = [
 
 
 @dataclass
-class Series:
-    """Per-request nanoseconds for one (variant, response), one value per round."""
-
-    times: list[float] = field(default_factory=list)
-
-
-@dataclass
 class Result:
     api: str
     batch: int
     rounds: int
     times: dict[tuple[str, str], list[float]]  # (variant, response) -> ns/request per round
+    clock: str = "cpu"
 
     def overheads(self, variant: str, response: str) -> list[float]:
         bare = self.times[("bare", response)]
@@ -68,6 +67,14 @@ class Result:
         peer_median = statistics.median(self.overheads(peer, peer_response))
         mine = statistics.median(self.overheads(variant, response))
         return mine / peer_median if peer_median > 0 else float("inf")
+
+    def best_ratio(self, variant: str, peer: str, response: str, peer_response: str) -> float:
+        """The same ratio from each case's fastest round: a cross-check on noisy machines,
+        where disturbances only ever add time."""
+        bare = min(self.times[("bare", response)])
+        mine = min(self.times[(variant, response)]) - bare
+        theirs = min(self.times[(peer, peer_response)]) - min(self.times[("bare", peer_response)])
+        return mine / theirs if theirs > 0 else float("inf")
 
 
 # -- ASGI ---------------------------------------------------------------------------------
@@ -97,16 +104,18 @@ async def _receive() -> dict[str, Any]:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-async def _asgi_batch(app: Any, scope: dict[str, Any], n: int) -> int:
+async def _asgi_batch(
+    app: Any, scope: dict[str, Any], n: int, clock: Callable[[], int] = time.thread_time_ns
+) -> int:
     async def send(message: Any) -> None:
         pass
 
     receive = _receive
     copy = dict.copy
-    start = time.perf_counter_ns()
+    start = clock()
     for _ in range(n):
         await app(copy(scope), receive, send)
-    return time.perf_counter_ns() - start
+    return clock() - start
 
 
 async def _asgi_capture(app: Any, scope: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -161,7 +170,9 @@ def _environ(path: str, cookie: str) -> dict[str, Any]:
     return environ
 
 
-def _wsgi_batch(app: Any, environ: dict[str, Any], n: int) -> int:
+def _wsgi_batch(
+    app: Any, environ: dict[str, Any], n: int, clock: Callable[[], int] = time.thread_time_ns
+) -> int:
     def write(data: bytes) -> None:
         pass
 
@@ -170,7 +181,7 @@ def _wsgi_batch(app: Any, environ: dict[str, Any], n: int) -> int:
 
     copy = dict.copy
     new_input = io.BytesIO
-    start = time.perf_counter_ns()
+    start = clock()
     for _ in range(n):
         env = copy(environ)
         env["wsgi.input"] = new_input(b"")
@@ -182,7 +193,7 @@ def _wsgi_batch(app: Any, environ: dict[str, Any], n: int) -> int:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-    return time.perf_counter_ns() - start
+    return clock() - start
 
 
 def _wsgi_capture(app: Any, environ: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -250,9 +261,11 @@ def measure(
     *,
     rounds: int,
     batch_seconds: float,
+    clock: str = "cpu",
     seed: int = 6,
     progress: Callable[[str], None] = lambda s: None,
 ) -> Result:
+    timer = CLOCKS[clock]
     cases = asgi_cases() if api == "asgi" else wsgi_cases()
     check(api, cases)
     loop = asyncio.new_event_loop()
@@ -260,8 +273,8 @@ def measure(
     def run(key: tuple[str, str], n: int) -> int:
         app, request = cases[key]
         if api == "asgi":
-            return loop.run_until_complete(_asgi_batch(app, request, n))
-        return _wsgi_batch(app, request, n)
+            return loop.run_until_complete(_asgi_batch(app, request, n, timer))
+        return _wsgi_batch(app, request, n, timer)
 
     try:
         # Warm every case (caches, imports, routing), then size batches on the bare app.
@@ -280,4 +293,4 @@ def measure(
             progress(f"{api} round {index + 1}/{rounds}")
     finally:
         loop.close()
-    return Result(api=api, batch=n, rounds=rounds, times=times)
+    return Result(api=api, batch=n, rounds=rounds, times=times, clock=clock)

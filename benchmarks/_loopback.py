@@ -36,7 +36,9 @@ class Loopback:
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.guarded) / statistics.median(self.bare)
+        """Median of the per-round ratios: each round's two runs are back to back, so they
+        share the machine's state of the moment better than two medians do."""
+        return statistics.median(self.ratios())
 
     def ratios(self) -> list[float]:
         return [g / b for g, b in zip(self.guarded, self.bare, strict=True)]

@@ -65,9 +65,15 @@ def main() -> None:
             # Distinct 22-character consent ids, cheap to make and never repeated.
             token = codec.dumps(granted, f"bench{number:017d}")
             headers = [*common, (b"cookie", f"cookie_consent={token}{rest}".encode())]
-            scope = {"type": "http", "method": "GET", "path": "/", "headers": headers}
+            scope: dict[str, Any] = {
+                "type": "http",
+                "method": "GET",
+                "path": "/",
+                "headers": headers,
+            }
             await middleware(scope, receive, send)
-            if scope.get("cookieguard.consent") is None or not scope["cookieguard.consent"].decided:
+            consent = scope.get("cookieguard.consent")
+            if consent is None or not consent.decided:
                 raise RuntimeError("consent cookie was not accepted")
 
     loop = asyncio.new_event_loop()

@@ -30,7 +30,7 @@ def main() -> None:
     elif server == "waitress":
         import logging
 
-        import waitress
+        import waitress  # type: ignore[import-untyped]
 
         logging.getLogger("waitress").setLevel(logging.ERROR)
         waitress.serve(wsgi_variant(name), host="127.0.0.1", port=port, threads=1, _quiet=True)

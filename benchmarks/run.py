@@ -6,7 +6,8 @@
 
 All variants of one section are measured in the same run, interleaved (shuffled each round),
 several rounds. Overheads are paired per round against the bare app of the same round and
-reported as median [min-max] over rounds; ratios are median overhead ÷ median peer overhead.
+reported as median [min-max] over rounds; ratios are median overhead ÷ median peer overhead
+(in-process time is this thread's CPU time by default, see --clock).
 The table is also written to benchmarks/RESULTS.md with the command and date.
 """
 
@@ -111,7 +112,7 @@ def overhead_table(result: _inproc.Result) -> str:
         "20 KB HTML: +µs (÷peer)",
     ]
     note = (
-        f"{result.rounds} rounds x {result.batch} requests per case; "
+        f"{result.rounds} rounds x {result.batch} requests per case, {result.clock} clock; "
         f"peer = {PEER[api]} overhead on the same response = x1"
     )
     return table(header, rows) + "\n\n" + note
@@ -127,6 +128,7 @@ def ratio_detail(result: _inproc.Result, variant: str, response: str) -> str:
     q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
     return (
         f"{over / 1000:.2f} µs ÷ {peer / 1000:.2f} µs; per-round IQR {q1:.3f}-{q3:.3f};"
+        f" fastest rounds {result.best_ratio(variant, 'session', response, response):.3f};"
         f" floor {floor:.3f}"
     )
 
@@ -137,11 +139,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, help="in-process rounds (default 15, quick 5)")
     parser.add_argument("--batch-ms", type=float, help="target ms per batch (default 40)")
     parser.add_argument(
+        "--clock",
+        choices=sorted(_inproc.CLOCKS),
+        default="cpu",
+        help="in-process timer: this thread's CPU time (default; steadier on a shared machine)"
+        " or wall time",
+    )
+    parser.add_argument(
         "--memory-requests",
         type=int,
         help="requests with distinct consent cookies (default 1,000,000; quick 100,000)",
     )
-    parser.add_argument("--loopback-seconds", type=float, help="seconds per wrk run (default 3)")
+    parser.add_argument(
+        "--loopback-seconds", type=float, help="seconds per wrk run (default 2, quick 1)"
+    )
     parser.add_argument("--skip-loopback", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="'' to not write")
@@ -151,14 +162,18 @@ def main() -> int:
     rounds = args.rounds or (5 if quick else 15)
     batch_s = (args.batch_ms or (15 if quick else 40)) / 1000
     memory_n = args.memory_requests or (100_000 if quick else 1_000_000)
-    loop_s = args.loopback_seconds or (1 if quick else 3)
-    loop_rounds = 1 if quick else 3
+    loop_s = args.loopback_seconds or (1 if quick else 2)
+    loop_rounds = 1 if quick else 5
     started = time.perf_counter()
 
     log(f"in-process ASGI: {rounds} rounds")
-    asgi = _inproc.measure("asgi", rounds=rounds, batch_seconds=batch_s, progress=log)
+    asgi = _inproc.measure(
+        "asgi", rounds=rounds, batch_seconds=batch_s, clock=args.clock, progress=log
+    )
     log(f"in-process WSGI: {rounds} rounds")
-    wsgi = _inproc.measure("wsgi", rounds=rounds, batch_seconds=batch_s, progress=log)
+    wsgi = _inproc.measure(
+        "wsgi", rounds=rounds, batch_seconds=batch_s, clock=args.clock, progress=log
+    )
 
     loopbacks: dict[str, _loopback.Loopback] = {}
     loop_errors: list[str] = []
@@ -229,8 +244,8 @@ def main() -> int:
             if lb is None
             else (
                 f"{statistics.median(lb.guarded):,.0f} ÷ {statistics.median(lb.bare):,.0f} req/s"
-                f" ({lb.tool}, {len(lb.bare)}x{lb.seconds:g} s each; per-run "
-                f"{min(lb.ratios()):.3f}-{max(lb.ratios()):.3f})"
+                f" ({lb.tool}; median of {len(lb.bare)} back-to-back pairs of {lb.seconds:g} s,"
+                f" range {min(lb.ratios()):.3f}-{max(lb.ratios()):.3f})"
             )
         )
         targets.append(
