@@ -50,3 +50,19 @@ def test_cache_disabled() -> None:
     guard = Guard(make_policy(cache_size=0))
     guard.read("_ga=1")
     assert guard._decisions == {}
+
+
+def test_set_cookie_verdicts_cached_only_when_clock_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    guard = Guard(make_policy())
+    undecided = guard.read(None).consent
+    expiring = "_ga=1; Expires=Thu, 01 Jan 2037 00:00:00 GMT"
+    assert not guard.keep_set_cookie(undecided, expiring)
+    assert not guard.keep_set_cookie(undecided, "_ga=1; Max-Age=60")
+    assert guard.keep_set_cookie(undecided, "_ga=; Max-Age=0")
+    assert set(guard._verdicts) == {
+        ("_ga=1; Max-Age=60", frozenset()),
+        ("_ga=; Max-Age=0", frozenset()),
+    }
+    # Once 2037 has come, that Expires value is a deletion and must pass.
+    monkeypatch.setattr("cookieguard._cookies.time.time", lambda: 2_200_000_000.0)
+    assert guard.keep_set_cookie(undecided, expiring)

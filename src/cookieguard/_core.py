@@ -55,6 +55,7 @@ class Guard:
         self._logged: set[str] = set()
         self._deletions: dict[tuple[str, str, bool], tuple[str, ...]] = {}
         self._decisions: dict[tuple[str, bool, str, bool], tuple[Decision, float]] = {}
+        self._verdicts: dict[tuple[str, frozenset[str]], bool] = {}
         self._decision_cache_size = policy.cache_size
         self._allow_undeclared = policy.undeclared == "allow"
         self._endpoint_prefix = policy.prefix + "/"
@@ -66,7 +67,7 @@ class Guard:
         return path.startswith(self._endpoint_prefix) or path == "/.well-known/gpc.json"
 
     def read(
-        self, cookie_header: str | None, *, gpc: bool = False, host: str = "", secure: bool = False
+        self, cookie_header: str | None, gpc: bool = False, host: str = "", secure: bool = False
     ) -> Decision:
         """Read the visitor's consent and decide which request cookies the app may see.
 
@@ -190,13 +191,20 @@ class Guard:
         Cookies of granted categories pass; deletions always pass (removing a cookie never
         needs consent); everything else is dropped.
         """
+        # An app sends the same few Set-Cookie values over and over. Without Expires the
+        # verdict does not depend on the clock, so it can be remembered per granted set.
+        key = (value, consent.granted)
+        verdict = self._verdicts.get(key)
+        if verdict is not None:
+            return verdict
         category = self._category(set_cookie_name(value))
         if category is _UNDECLARED:
-            if self._allow_undeclared:
-                return True
-        elif consent.allows(category):
-            return True
-        return is_deletion(value)
+            verdict = self._allow_undeclared or is_deletion(value)
+        else:
+            verdict = consent.allows(category) or is_deletion(value)
+        if len(self._verdicts) < 4096 and "expires" not in value.lower():
+            self._verdicts[key] = verdict
+        return verdict
 
     def deletions(self, names: Iterable[str], *, host: str, secure: bool) -> list[str]:
         """``Set-Cookie`` values expiring ``names`` for the host, its parents and paths."""

@@ -60,7 +60,7 @@ class ConsentMiddleware:
                 host = value.decode("latin-1")
         site = self.site
         secure = scope.get("scheme") in ("https", "wss")
-        decision = self._read(cookie, gpc=bool(gpc), host=host or "", secure=secure)
+        decision = self._read(cookie, bool(gpc), host or "", secure)
 
         if kind == "http" and self._is_endpoint(scope["path"]):
             await self._endpoint(scope, receive, send, decision)
@@ -77,7 +77,11 @@ class ConsentMiddleware:
             await self.app(scope, receive, send)
             return
 
-        extra = [(b"set-cookie", c.encode("latin-1")) for c in decision.set_cookies]
+        extra = (
+            [(b"set-cookie", c.encode("latin-1")) for c in decision.set_cookies]
+            if decision.set_cookies
+            else ()
+        )
         consent = decision.consent
         keep = self._keep
         injector = None

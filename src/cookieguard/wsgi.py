@@ -65,7 +65,7 @@ class ConsentMiddleware:
             else:
                 del environ["HTTP_COOKIE"]
 
-        extra = [("Set-Cookie", c) for c in decision.set_cookies]
+        extra = [("Set-Cookie", c) for c in decision.set_cookies] if decision.set_cookies else ()
         consent = decision.consent
         keep = self._keep
         body = _Body(site, environ, decision, start_response)
