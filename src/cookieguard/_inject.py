@@ -46,8 +46,7 @@ class Injection:
 
     def whole(self, body: bytes) -> bytes:
         """``body`` with the insert placed before its last ``</body>`` (if it has one)."""
-        injector = BodyInjector(self.insert)
-        return injector.feed(body) + injector.finish()
+        return BodyInjector(self.insert).feed_last(body)
 
 
 def _find_mark(data: bytes) -> int:
@@ -95,6 +94,20 @@ class BodyInjector:
             return b""
         self._tail = data[-_TAIL:]
         return data[:-_TAIL]
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """The final chunk plus anything held back: :meth:`feed` and :meth:`finish` in one,
+        copying the body once."""
+        if self._done:
+            return self._tail + chunk if self._tail else chunk
+        data = self._tail + chunk if self._tail else chunk
+        self._tail = b""
+        self._done = True
+        at = _find_mark(data)
+        if at < 0:
+            return data
+        view = memoryview(data)
+        return b"".join((view[:at], self._insert, view[at:]))
 
     def stop(self) -> None:
         """Pass everything from now on through unchanged."""

@@ -134,9 +134,8 @@ class ConsentMiddleware:
                     return
                 await _flush(send, held, injector, done=not more)
                 return
-            body = injector.feed(message.get("body", b""))
-            if not more:
-                body += injector.finish()
+            chunk = message.get("body", b"")
+            body = injector.feed(chunk) if more else injector.feed_last(chunk)
             message["body"] = body
             await send(message)
 
@@ -225,7 +224,7 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
     held.clear()
     body = b"".join(m.get("body", b"") for m in bodies)
     if done:
-        body = injector.feed(body) + injector.finish()
+        body = injector.feed_last(body)
         length = str(len(body)).encode()
         start["headers"] = [
             (k, length if k == b"content-length" else v) for k, v in start["headers"]

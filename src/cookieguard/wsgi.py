@@ -228,7 +228,7 @@ class _Body:
             return body
         status, headers, exc_info = held
         if inject and self.injector is not None:
-            body = self.injector.feed(body) + self.injector.finish()
+            body = self.injector.feed_last(body)
             length = str(len(body))
             headers = [(k, length if k.lower() == "content-length" else v) for k, v in headers]
         elif self.injector is not None:
