@@ -66,3 +66,22 @@ def test_set_cookie_verdicts_cached_only_when_clock_free(monkeypatch: pytest.Mon
     # Once 2037 has come, that Expires value is a deletion and must pass.
     monkeypatch.setattr("cookieguard._cookies.time.time", lambda: 2_200_000_000.0)
     assert guard.keep_set_cookie(undecided, expiring)
+
+
+def test_remember_evicts_oldest_first() -> None:
+    from cookieguard._cache import remember
+
+    cache: dict[int, int] = {}
+    for i in range(10):
+        remember(cache, i, i, 4)
+    assert list(cache) == [6, 7, 8, 9]
+    remember(cache, 99, 99, 0)
+    assert 99 not in cache
+
+
+def test_max_age_makes_an_expires_value_cacheable() -> None:
+    guard = Guard(make_policy())
+    undecided = guard.read(None).consent
+    value = "_fbp=1; Expires=Thu, 01 Jan 2037 00:00:00 GMT; Max-Age=3600"
+    assert not guard.keep_set_cookie(undecided, value)
+    assert (value, frozenset()) in guard._verdicts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import time
@@ -11,6 +10,7 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
+from cookieguard._cache import remember
 from cookieguard._policy import NECESSARY, Policy
 
 _SALT = "cookieguard.consent"
@@ -100,12 +100,8 @@ class ConsentCodec:
                 return verdict
             self._cache.pop(token, None)
         verdict, expires = self._verify(token, clock)
-        if verdict.consent.decided and self._cache_size:
-            if len(self._cache) >= self._cache_size:
-                # Another thread may evict first; losing that race is harmless.
-                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
-                    del self._cache[next(iter(self._cache))]
-            self._cache[token] = (verdict, expires)
+        if verdict.consent.decided:
+            remember(self._cache, token, (verdict, expires), self._cache_size)
         return verdict
 
     def _verify(self, token: str, clock: float) -> tuple[Verdict, float]:

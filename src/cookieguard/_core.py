@@ -6,7 +6,6 @@ frozen :class:`Decision` it returns. Nothing here does I/O or knows WSGI from AS
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 
 from werkzeug.http import dump_cookie
 
+from cookieguard._cache import remember
 from cookieguard._consent import UNDECIDED, UNDECIDED_GPC, Consent, ConsentCodec
 from cookieguard._cookies import cookie_domains, deletion_headers, is_deletion, set_cookie_name
 from cookieguard._policy import Policy
@@ -23,6 +23,7 @@ logger = logging.getLogger("cookieguard")
 _UNDECLARED = ""  # cache marker: a cookie name no pattern declares
 _MAX_CLEARED = 64  # deletions per response; more would only bloat headers
 _MAX_LOGGED_NAMES = 1024
+_MEMO_SIZE = 4096
 _MAX_CACHED_HEADER = 2048  # longer Cookie headers are decided afresh every time
 
 
@@ -87,12 +88,8 @@ class Guard:
             expires = float(consent.issued_at + self.policy.max_age)
         else:  # undecided: re-read now and then (a token signed "in the future" may mature)
             expires = now + 300.0
-        if self._decision_cache_size and len(cookie_header) <= _MAX_CACHED_HEADER:
-            if len(self._decisions) >= self._decision_cache_size:
-                # First in, first out; another thread evicting first is harmless.
-                with contextlib.suppress(KeyError, StopIteration, RuntimeError):
-                    del self._decisions[next(iter(self._decisions))]
-            self._decisions[key] = (decision, expires)
+        if len(cookie_header) <= _MAX_CACHED_HEADER:
+            remember(self._decisions, key, (decision, expires), self._decision_cache_size)
         return decision
 
     def _decide(self, cookie_header: str, gpc: bool, host: str, secure: bool) -> Decision:
@@ -166,8 +163,7 @@ class Guard:
         if found is None:
             found = _UNDECLARED
             self._log_undeclared(name)
-        if len(self._categories) < 4096:  # bounded: names come from visitors
-            self._categories[name] = found
+        remember(self._categories, name, found, _MEMO_SIZE)
         return found
 
     def _log_undeclared(self, name: str) -> None:
@@ -202,8 +198,10 @@ class Guard:
             verdict = self._allow_undeclared or is_deletion(value)
         else:
             verdict = consent.allows(category) or is_deletion(value)
-        if len(self._verdicts) < 4096 and "expires" not in value.lower():
-            self._verdicts[key] = verdict
+        lower = value.lower()
+        # Max-Age wins over Expires (RFC 6265 section 5.3), so either makes it clock-free.
+        if "expires" not in lower or "max-age" in lower:
+            remember(self._verdicts, key, verdict, _MEMO_SIZE)
         return verdict
 
     def deletions(self, names: Iterable[str], *, host: str, secure: bool) -> list[str]:
@@ -214,8 +212,7 @@ class Guard:
             cached = self._deletions.get(key)
             if cached is None:
                 cached = tuple(self._deletions_for(name, host, secure))
-                if len(self._deletions) < 4096:  # bounded: names and hosts come from visitors
-                    self._deletions[key] = cached
+                remember(self._deletions, key, cached, _MEMO_SIZE)
             out.extend(cached)
         return out
 

@@ -6,6 +6,7 @@ import logging
 from typing import cast
 
 from cookieguard._banner import asset_tags, render_banner
+from cookieguard._cache import remember
 from cookieguard._consent import Consent
 from cookieguard._core import Decision, Guard
 from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
@@ -95,8 +96,7 @@ class Site:
         markup = self._banners.get(key)
         if markup is None:
             markup = render_banner(self.policy, consent, language=language, next_path=next_path)
-            if len(self._banners) < 1024:  # bounded: paths come from visitors
-                self._banners[key] = markup
+            remember(self._banners, key, markup, 1024)  # bounded: paths come from visitors
         return markup
 
     def asset_markup(self) -> str:
