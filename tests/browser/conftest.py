@@ -8,16 +8,20 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import (
-    Browser,
     BrowserContext,
-    BrowserType,
     Page,
-    Playwright,
-    sync_playwright,
 )
 
 from cookieguard.testing._browser import launch_args
 from tests.browser.site import RECORDER, Server, build_app, fetch_axe
+
+# Playwright stops when this package is done, so later asyncio.run() calls work.
+from tests.playwright_scope import (  # noqa: F401 - fixtures
+    browser,
+    browser_context_args,
+    browser_type,
+    playwright,
+)
 
 # -- fixtures ------------------------------------------------------------------------------
 
@@ -26,37 +30,6 @@ from tests.browser.site import RECORDER, Server, build_app, fetch_axe
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     # Command-line choices (--headed, --slowmo) win over ours.
     return {**launch_args(), **browser_type_launch_args}
-
-
-# pytest-playwright keeps Playwright for the whole session, and while the sync API lives it
-# marks an asyncio loop as running in the main thread: every later asyncio.run() (the ASGI
-# tests) would then fail. Package scope stops Playwright when the browser tests are done.
-
-
-@pytest.fixture(scope="package")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="package")
-def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
-    chosen: BrowserType = getattr(playwright, browser_name)
-    return chosen
-
-
-@pytest.fixture(scope="package")
-def browser(
-    browser_type: BrowserType, browser_type_launch_args: dict[str, Any]
-) -> Iterator[Browser]:
-    launched = browser_type.launch(**browser_type_launch_args)
-    yield launched
-    launched.close()
-
-
-@pytest.fixture(scope="package")
-def browser_context_args(base_url: str) -> dict[str, Any]:
-    return {"base_url": base_url}
 
 
 @pytest.fixture(scope="session")

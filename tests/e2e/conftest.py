@@ -15,12 +15,18 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
 
 from cookieguard import Policy
+
+# Playwright stops when this package is done, so later asyncio.run() calls work.
+from tests.playwright_scope import (  # noqa: F401 - fixtures
+    browser,
+    browser_context_args,
+    browser_type,
+    playwright,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
@@ -106,34 +112,3 @@ def base_url(example: ExampleServer) -> str:
 def cookieguard_policy() -> Policy:
     """The examples' policy, as the plugin's fixtures need it (same secret, same cookies)."""
     return Policy(secret_keys=[SECRET], cookies=COOKIES, receipts=None)
-
-
-# pytest-playwright keeps Playwright for the whole session, and while the sync API lives it
-# marks an asyncio loop as running in the main thread: every later asyncio.run() (the ASGI
-# tests) would then fail. Package scope stops Playwright when these journeys are done.
-
-
-@pytest.fixture(scope="package")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="package")
-def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
-    chosen: BrowserType = getattr(playwright, browser_name)
-    return chosen
-
-
-@pytest.fixture(scope="package")
-def browser(
-    browser_type: BrowserType, browser_type_launch_args: dict[str, Any]
-) -> Iterator[Browser]:
-    launched = browser_type.launch(**browser_type_launch_args)
-    yield launched
-    launched.close()
-
-
-@pytest.fixture(scope="package")
-def browser_context_args(base_url: str) -> dict[str, Any]:
-    return {"base_url": base_url}
