@@ -411,3 +411,19 @@ def test_banner_next_is_the_current_page_escaped(driver: Driver) -> None:
 def test_exceptions_propagate(driver: Driver) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         driver.get("/boom")
+
+
+@pytest.mark.parametrize(
+    ("referer", "expected"),
+    [
+        ("http://shop.example.com/photos?p=3", 'value="/photos?p=3"'),
+        ("https://evil.example/phish", 'value="/"'),
+        ("http://shop.example.com/_cookieguard/preferences", 'value="/"'),
+        ("garbage", 'value="/"'),
+    ],
+)
+def test_preferences_without_next_returns_to_the_referring_page(
+    driver: Driver, referer: str, expected: str
+) -> None:
+    page = driver.get("/_cookieguard/preferences", headers=[("Referer", referer)]).text
+    assert f'name="next" {expected}' in page

@@ -230,7 +230,7 @@ class Endpoints:
             self.policy,
             consent,
             language=self._language(request),
-            next_path=safe_next(query.get("next")),
+            next_path=_return_path(request, query.get("next")),
             history=history,
             version=self.version,
         )
@@ -251,7 +251,7 @@ class Endpoints:
             self.policy,
             request.decision.consent,
             language=self._language(request),
-            next_path=safe_next(query.get("next")),
+            next_path=_return_path(request, query.get("next")),
         )
         return Reply(
             200,
@@ -343,6 +343,20 @@ class Endpoints:
             self.store.record(receipt)
         except Exception:  # the visitor's choice still takes effect; the store logs why
             logger.exception("cookieguard: could not record a consent receipt")
+
+
+def _return_path(request: Request, next_path: str | None) -> str:
+    """Where the preferences page sends the visitor back to: ``next``, else the same-site page
+    they came from (a plain link without ``?next=`` still returns there), else ``/``."""
+    if next_path:
+        return safe_next(next_path)
+    referer = request.header("referer") or ""
+    host = (request.header("host") or "").lower()
+    netloc = referer.split("://", 1)[-1].split("/", 1)[0].lower()
+    if not host or netloc != host:
+        return "/"
+    path = safe_next(_referer_path(referer))
+    return "/" if path.startswith(request.path) else path
 
 
 def _referer_path(referer: str | None) -> str | None:
