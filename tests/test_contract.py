@@ -258,6 +258,7 @@ def test_assets_have_strong_etag_and_long_cache(driver: Driver) -> None:
         (FORM, b"action=accept_all&next=" + b"a" * 5000, 413, "bytes"),
         ([*FORM, ("Origin", "https://evil.example")], b"action=accept_all", 403, "cross-site"),
         ([*FORM, ("Origin", "null")], b"action=accept_all", 403, "cross-site"),
+        ([*FORM, ("Origin", "http://[::1")], b"action=accept_all", 403, "cross-site"),
         ([*FORM, ("Sec-Fetch-Site", "cross-site")], b"action=accept_all", 403, "cross-site"),
         ([*FORM, ("Sec-Fetch-Site", "same-site")], b"action=accept_all", 403, "cross-site"),
         (FORM, b"action=accept_all&" + b"&".join([b"x=1"] * 100), 400, "too many"),
@@ -420,6 +421,7 @@ def test_exceptions_propagate(driver: Driver) -> None:
         ("https://evil.example/phish", 'value="/"'),
         ("http://shop.example.com/_cookieguard/preferences", 'value="/"'),
         ("garbage", 'value="/"'),
+        ("http://[broken", 'value="/"'),
     ],
 )
 def test_preferences_without_next_returns_to_the_referring_page(

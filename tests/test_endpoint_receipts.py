@@ -126,3 +126,17 @@ def test_old_key_cookie_is_resigned_with_the_newest() -> None:
 def test_bad_receipts_setting_fails_at_start() -> None:
     with pytest.raises(ValueError, match="unsupported receipts store"):
         drivers(make_policy(receipts="mysql://x"))
+
+
+def test_unparseable_referer_is_recorded_as_home(site: tuple[Driver, Path]) -> None:
+    driver, _ = site
+    response = driver.request(
+        "POST",
+        "/_cookieguard/consent",
+        headers=[*JSON, ("Referer", "http://[broken/x")],
+        body=b'{"action": "reject_all"}',
+    )
+    assert response.status == 200
+    cookie = cookie_from(response.set_cookies)
+    (receipt,) = json.loads(driver.get("/_cookieguard/receipts", cookie=cookie).body)["receipts"]
+    assert receipt["path"] == "/"

@@ -19,11 +19,15 @@ def test_any_chunking_injects_once(cuts: list[int]) -> None:
     injector = BodyInjector(b"[X]")
     out = b"".join(injector.feed(c) for c in chunks) + injector.finish()
     assert out == WANT
-    assert injector.inserted
 
 
 def test_no_body_tag_leaves_fragment_untouched() -> None:
-    assert Injection(b"[X]").whole(b"<p>fragment</p>") == b"<p>fragment</p>"
+    assert Injection(b"[X]").injector().feed_last(b"<p>fragment</p>") == b"<p>fragment</p>"
+
+
+def test_insert_goes_before_the_last_closing_tag_in_a_whole_body() -> None:
+    page = b"<body><script>'</body>'</script></body>"
+    assert BodyInjector(b"[X]").feed_last(page) == b"<body><script>'</body>'</script>[X]</body>"
 
 
 def test_stop_passes_through() -> None:

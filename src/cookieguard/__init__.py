@@ -5,7 +5,7 @@ Wrap a WSGI app with :class:`cookieguard.wsgi.ConsentMiddleware` or an ASGI app 
 This module imports no web framework.
 """
 
-from cookieguard._consent import Consent, ConsentCodec
+from cookieguard._consent import UNDECIDED, Consent, ConsentCodec
 from cookieguard._policy import DEFAULT_CATEGORIES, NECESSARY, Category, Policy
 
 __all__ = [
@@ -23,8 +23,6 @@ __version__ = "0.1.0"
 
 def get_consent(scope_or_environ: object) -> Consent:
     """The visitor's consent from an ASGI scope or a WSGI environ (undecided if absent)."""
-    from cookieguard._consent import UNDECIDED
-
     getter = getattr(scope_or_environ, "get", None)
     found = getter("cookieguard.consent") if getter is not None else None
     return found if isinstance(found, Consent) else UNDECIDED

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from werkzeug.http import dump_cookie, parse_date
 
 # RFC 6265 section 4.1.1: cookie-name is an RFC 2616 token.
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HOST = re.compile(r"^[a-z0-9-]+(\.[a-z0-9-]+)*$")
 _MAX_AGE = re.compile(r"max-age\s*=\s*(-?\d+)", re.IGNORECASE)
 _EXPIRES = re.compile(r"expires\s*=\s*([^;]*)", re.IGNORECASE)
@@ -70,7 +70,7 @@ def deletion_headers(
     paths = tuple(paths)
     out: list[str] = []
     for name in names:
-        if not _TOKEN.match(name):
+        if not COOKIE_NAME.match(name):
             continue  # not a name a Set-Cookie could express
         host_prefixed = name.startswith("__Host-")
         needs_secure = secure or host_prefixed or name.startswith("__Secure-")

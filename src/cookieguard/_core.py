@@ -39,7 +39,6 @@ class Decision:
     consent: Consent
     cookie_header: str | None = None
     set_cookies: tuple[str, ...] = ()
-    refused: tuple[str, ...] = ()  # names of request cookies hidden from the app
 
 
 _BARE = Decision(UNDECIDED)
@@ -93,18 +92,7 @@ class Guard:
         return decision
 
     def _decide(self, cookie_header: str, gpc: bool, host: str, secure: bool) -> Decision:
-        name_of = self.policy.cookie_name
-        pieces: list[tuple[str, str]] = []
-        token: str | None = None
-        for piece in cookie_header.split(";"):
-            name, eq, value = piece.partition("=")
-            name = name.strip()
-            if not name:
-                continue
-            if name == name_of and token is None and eq:
-                token = value.strip().strip('"')
-            pieces.append((name, piece))
-
+        pieces, token = self._split(cookie_header)
         resign: str | None = None
         if token is None:
             consent = UNDECIDED_GPC if gpc else UNDECIDED
@@ -118,31 +106,52 @@ class Guard:
             if gpc:
                 consent = self.with_gpc(consent)
 
+        kept, clear = self._sort(pieces, consent)
+        set_cookies: tuple[str, ...] = ()
+        if clear:
+            set_cookies = tuple(self.deletions(clear, host=host, secure=secure))
+        if resign is not None:
+            set_cookies = (*set_cookies, resign)
+        if len(kept) == len(pieces):
+            return Decision(consent, None, set_cookies)
+        return Decision(consent, ";".join(kept).strip(), set_cookies)
+
+    def withdrawn(self, cookie_header: str | None, consent: Consent) -> list[str]:
+        """Declared cookies in ``cookie_header`` that ``consent`` does not allow: the ones a
+        new choice must expire."""
+        if not cookie_header:
+            return []
+        return self._sort(self._split(cookie_header)[0], consent)[1]
+
+    def _split(self, cookie_header: str) -> tuple[list[tuple[str, str]], str | None]:
+        """``(name, raw piece)`` pairs of a Cookie header, and the first consent token."""
+        name_of = self.policy.cookie_name
+        pieces: list[tuple[str, str]] = []
+        token: str | None = None
+        for piece in cookie_header.split(";"):
+            name, eq, value = piece.partition("=")
+            name = name.strip()
+            if not name:
+                continue
+            if name == name_of and token is None and eq:
+                token = value.strip().strip('"')
+            pieces.append((name, piece))
+        return pieces, token
+
+    def _sort(self, pieces: list[tuple[str, str]], consent: Consent) -> tuple[list[str], list[str]]:
+        """Raw pieces the app may see, and declared names to expire (at most a few dozen)."""
         kept: list[str] = []
-        refused: list[str] = []
         clear: list[str] = []
         for name, piece in pieces:
             category = self._category(name)
             if category is _UNDECLARED:
                 if self._allow_undeclared:
                     kept.append(piece)
-                else:
-                    refused.append(name)
             elif consent.allows(category):
                 kept.append(piece)
-            else:
-                refused.append(name)
-                if len(clear) < _MAX_CLEARED and name not in clear:
-                    clear.append(name)
-
-        set_cookies: tuple[str, ...] = ()
-        if clear:
-            set_cookies = tuple(self.deletions(clear, host=host, secure=secure))
-        if resign is not None:
-            set_cookies = (*set_cookies, resign)
-        if not refused:
-            return Decision(consent, None, set_cookies)
-        return Decision(consent, ";".join(kept).strip(), set_cookies, tuple(refused))
+            elif len(clear) < _MAX_CLEARED and name not in clear:
+                clear.append(name)
+        return kept, clear
 
     def with_gpc(self, consent: Consent) -> Consent:
         """``consent`` as Global Privacy Control leaves it: sale/sharing purposes refused."""

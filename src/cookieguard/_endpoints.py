@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from cookieguard._banner import render_dialog, render_preferences_page
 from cookieguard._consent import Consent, new_consent_id
@@ -207,7 +207,7 @@ class Endpoints:
         new = Consent(True, frozenset(granted), consent_id, policy.revision, gpc=gpc)
 
         cookies = [self.guard.consent_cookie(granted, consent_id, secure=secure)]
-        withdrawn = self._withdrawn(request, new)
+        withdrawn = self.guard.withdrawn(request.header("cookie"), new)
         cookies.extend(
             self.guard.deletions(withdrawn, host=request.header("host") or "", secure=secure)
         )
@@ -305,17 +305,6 @@ class Endpoints:
     def _language(self, request: Request) -> str:
         return negotiate(request.header("accept-language"), self.policy.languages)
 
-    def _withdrawn(self, request: Request, new: Consent) -> list[str]:
-        """Names of cookies the browser sent that the new choice no longer allows."""
-        header = request.header("cookie") or ""
-        names = []
-        for piece in header.split(";"):
-            name = piece.partition("=")[0].strip()
-            category = self.policy.category_of(name) if name else None
-            if category is not None and not new.allows(category) and name not in names:
-                names.append(name)
-        return names[:64]
-
     def _history(self, consent_id: str | None) -> Sequence[Receipt]:
         if consent_id is None or self.store is None:
             return ()
@@ -350,21 +339,38 @@ def _return_path(request: Request, next_path: str | None) -> str:
     they came from (a plain link without ``?next=`` still returns there), else ``/``."""
     if next_path:
         return safe_next(next_path)
-    referer = request.header("referer") or ""
-    host = (request.header("host") or "").lower()
-    netloc = referer.split("://", 1)[-1].split("/", 1)[0].lower()
-    if not host or netloc != host:
+    referer = request.header("referer")
+    if not referer or not _same_host(request, referer):
         return "/"
     path = safe_next(_referer_path(referer))
     return "/" if path.startswith(request.path) else path
 
 
 def _referer_path(referer: str | None) -> str | None:
+    """Path and query of a Referer URL (``None`` if there is none or it does not parse)."""
     if not referer:
         return None
-    rest = referer.split("://", 1)[-1]
-    slash = rest.find("/")
-    return rest[slash:] if slash >= 0 else "/"
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return None
+    return (parts.path or "/") + ("?" + parts.query if parts.query else "")
+
+
+def _same_host(request: Request, url: str) -> bool:
+    """True if ``url`` (an Origin or Referer) names the host the request was sent to.
+
+    Origins omit default ports while a Host header may carry them, so ``:80``/``:443`` are
+    ignored on the Host side.
+    """
+    host = (request.header("host") or "").lower()
+    if not host:
+        return False
+    try:
+        netloc = urlsplit(url).netloc.lower()
+    except ValueError:
+        return False
+    return netloc in (host, host.removesuffix(":80"), host.removesuffix(":443"))
 
 
 def _cross_site(request: Request) -> Reply | None:
@@ -375,13 +381,7 @@ def _cross_site(request: Request) -> Reply | None:
     origin = request.header("origin")
     if origin is None:
         return None  # not a browser cross-site POST: those always carry Origin
-    host = (request.header("host") or "").lower()
-    netloc = origin.split("://", 1)[-1].lower()
-    if origin == "null" or netloc != host:
-        # Origins omit default ports; Host may carry them.
-        for port in (":80", ":443"):
-            if host.endswith(port) and netloc == host[: -len(port)]:
-                return None
+    if origin == "null" or not _same_host(request, origin):
         return error(403, "cross-site request refused")
     return None
 

@@ -44,10 +44,6 @@ class Injection:
     def injector(self) -> BodyInjector:
         return BodyInjector(self.insert)
 
-    def whole(self, body: bytes) -> bytes:
-        """``body`` with the insert placed before its last ``</body>`` (if it has one)."""
-        return BodyInjector(self.insert).feed_last(body)
-
 
 def _find_mark(data: bytes) -> int:
     """Where the last ``</body`` in ``data`` starts, any letter case; -1 if none.
@@ -117,7 +113,3 @@ class BodyInjector:
         """The held-back bytes, once the body has ended."""
         tail, self._tail = self._tail, b""
         return tail
-
-    @property
-    def inserted(self) -> bool:
-        return self._done

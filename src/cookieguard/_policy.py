@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, Literal
 
+from cookieguard._cookies import COOKIE_NAME
+
 #: Text given once, or per language: ``"Analytics"`` or ``{"en": "Analytics", "de": "Statistik"}``.
 Text = str | Mapping[str, str]
 
 NECESSARY = "necessary"
 
-# RFC 6265 section 4.1.1: a cookie name is an RFC 2616 token. Patterns may add `*?[]` globs.
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# Patterns are cookie names (RFC 6265 tokens) that may add `*?[]` globs.
 _PATTERN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
 _CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
@@ -219,7 +220,7 @@ class Policy:
 
         if not isinstance(self.revision, int) or self.revision < 1:
             raise ValueError(f"revision must be a positive integer, got {self.revision!r}.")
-        if not isinstance(self.cookie_name, str) or not _TOKEN.match(self.cookie_name):
+        if not isinstance(self.cookie_name, str) or not COOKIE_NAME.match(self.cookie_name):
             raise ValueError(f"cookie_name {self.cookie_name!r} is not a valid cookie name.")
         if not isinstance(self.max_age, int) or self.max_age < 60:
             raise ValueError(f"max_age must be whole seconds >= 60, got {self.max_age!r}.")

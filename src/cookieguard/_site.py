@@ -44,12 +44,6 @@ class Site:
         self._assets = asset_tags(policy, self.endpoints.version).encode()
         self._banners: dict[tuple[str, str], str] = {}
 
-    def read(self, cookie_header: str | None, *, gpc: bool, host: str, secure: bool) -> Decision:
-        return self.guard.read(cookie_header, gpc=gpc, host=host, secure=secure)
-
-    def is_endpoint(self, path: str) -> bool:
-        return self.guard.is_endpoint(path)
-
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
 

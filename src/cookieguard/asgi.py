@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from cookieguard._core import Decision
 from cookieguard._endpoints import Reply, Request
 from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
@@ -92,12 +93,14 @@ class ConsentMiddleware:
             if message["type"] == "http.response.start":
                 headers = message.get("headers", ())
                 has_cookies = False
-                content_type = None
+                content_type = encoding = None
                 for key, value in headers:
                     if key == b"set-cookie":
                         has_cookies = True
                     elif key == b"content-type":
-                        content_type = value
+                        content_type = value.decode("latin-1")
+                    elif key == b"content-encoding":
+                        encoding = value.decode("latin-1")
                 if has_cookies or extra:
                     headers = [
                         (k, v)
@@ -107,12 +110,14 @@ class ConsentMiddleware:
                     headers.extend(extra)
                     message["headers"] = headers
                 # Only HTML is ever edited: everything else leaves here.
-                if content_type is None or not maybe_html(content_type.decode("latin-1")):
+                if content_type is None or not maybe_html(content_type):
                     await send(message)
                     return
                 headers = list(headers)
                 message["headers"] = headers
-                injection = self._injection(scope, decision, message["status"], headers)
+                injection = self._injection(
+                    scope, decision, message["status"], content_type, encoding
+                )
                 if injection is None:
                     await send(message)
                     return
@@ -142,14 +147,13 @@ class ConsentMiddleware:
         await self.app(scope, receive, send_wrapper)
 
     def _injection(
-        self, scope: Scope, decision: Any, status: int, headers: list[tuple[bytes, bytes]]
+        self,
+        scope: Scope,
+        decision: Decision,
+        status: int,
+        content_type: str,
+        encoding: str | None,
     ) -> Injection | None:
-        content_type = encoding = None
-        for key, value in headers:
-            if key == b"content-type":
-                content_type = value.decode("latin-1")
-            elif key == b"content-encoding":
-                encoding = value.decode("latin-1")
         language = None
         for key, value in scope["headers"]:
             if key == b"accept-language":
@@ -165,7 +169,9 @@ class ConsentMiddleware:
             accept_language=language,
         )
 
-    async def _endpoint(self, scope: Scope, receive: Receive, send: Send, decision: Any) -> None:
+    async def _endpoint(
+        self, scope: Scope, receive: Receive, send: Send, decision: Decision
+    ) -> None:
         site = self.site
         headers = tuple(
             (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from cookieguard._core import Decision
 from cookieguard._endpoints import Request
@@ -73,19 +73,22 @@ class ConsentMiddleware:
         def wrapped_start_response(
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            has_cookies = html = False
+            has_cookies = False
+            content_type = encoding = None
             for key, value in headers:
                 lower = key.lower()
                 if lower == "set-cookie":
                     has_cookies = True
                 elif lower == "content-type":
-                    html = maybe_html(value)
+                    content_type = value
+                elif lower == "content-encoding":
+                    encoding = value
             if has_cookies or extra:
                 headers = [
                     (k, v) for k, v in headers if k.lower() != "set-cookie" or keep(consent, v)
                 ]
                 headers.extend(extra)
-            return body.start(status, headers, exc_info, html=html)
+            return body.start(status, headers, exc_info, content_type, encoding)
 
         result = self.app(environ, wrapped_start_response)
         if body.started and body.injector is None:
@@ -171,13 +174,20 @@ class _Body:
         self._write: Callable[[bytes], object] | None = None
 
     def start(
-        self, status: str, headers: Headers, exc_info: ExcInfo | None, *, html: bool
+        self,
+        status: str,
+        headers: Headers,
+        exc_info: ExcInfo | None,
+        content_type: str | None,
+        encoding: str | None,
     ) -> Callable[[bytes], object]:
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.
             return self.start_response(status, headers, exc_info)
         self.started = True
-        injection = self._injection(status, headers) if html and exc_info is None else None
+        injection = None
+        if exc_info is None and content_type is not None and maybe_html(content_type):
+            injection = self._injection(status, content_type, encoding)
         if injection is None:
             self.injector = None
             self._held = None
@@ -194,17 +204,9 @@ class _Body:
     def _write_held(self, data: bytes) -> object:
         # A legacy app writing directly: give up on injection, send what it wrote.
         self._release(inject=False, body=b"")
-        assert self._write is not None
-        return self._write(data)
+        return cast(Callable[[bytes], object], self._write)(data)
 
-    def _injection(self, status: str, headers: Headers) -> Injection | None:
-        content_type = encoding = None
-        for key, value in headers:
-            lower = key.lower()
-            if lower == "content-type":
-                content_type = value
-            elif lower == "content-encoding":
-                encoding = value
+    def _injection(self, status: str, content_type: str, encoding: str | None) -> Injection | None:
         try:
             code = int(status.split(None, 1)[0])
         except ValueError:
