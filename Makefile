@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: test demo bench lint typecheck size bootstrap coverage
+.PHONY: test demo bench fuzz load lint typecheck size bootstrap coverage
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -16,6 +16,12 @@ demo: bootstrap
 
 bench: bootstrap
 	$(PY) benchmarks/run.py
+
+fuzz: bootstrap
+	$(PY) benchmarks/fuzz.py $(FUZZ_ARGS)
+
+load: bootstrap
+	$(PY) benchmarks/load.py $(LOAD_ARGS)
 
 lint:
 	$(VENV)/bin/ruff check src tests scripts benchmarks examples

@@ -6,7 +6,13 @@ This module imports no web framework.
 """
 
 from cookieguard._consent import UNDECIDED, Consent, ConsentCodec
-from cookieguard._policy import DEFAULT_CATEGORIES, NECESSARY, Category, Policy
+from cookieguard._policy import (
+    DEFAULT_CATEGORIES,
+    NECESSARY,
+    Category,
+    Policy,
+    secret_keys_from_env,
+)
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -16,6 +22,7 @@ __all__ = [
     "ConsentCodec",
     "Policy",
     "get_consent",
+    "secret_keys_from_env",
 ]
 
 __version__ = "0.1.0"

@@ -124,7 +124,28 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
 
 SameSite = Literal["Lax", "Strict", "None"]
 Undeclared = Literal["block", "allow"]
+CspMode = Literal["report", "enforce"]
 _SIX_MONTHS = 183 * 24 * 3600
+
+#: Google Consent Mode v2 types and the category that grants each (a site may remap them).
+DEFAULT_CONSENT_MODE: Mapping[str, str] = {
+    "ad_storage": "marketing",
+    "ad_user_data": "marketing",
+    "ad_personalization": "marketing",
+    "analytics_storage": "analytics",
+    "functionality_storage": "preferences",
+    "personalization_storage": "preferences",
+    "security_storage": NECESSARY,
+}
+_CONSENT_TYPES = frozenset(DEFAULT_CONSENT_MODE)
+_REGION = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$")
+# CSP source expressions a site may add: a host (optionally *.-prefixed, with scheme/port/path)
+# or a scheme source such as "data:"; never a keyword, nonce or anything with ; , or quotes.
+_CSP_SOURCE = re.compile(
+    r"^(?:[a-z][a-z0-9+.-]*:"  # a scheme source: data:, blob:, https:
+    r"|(?:[a-z][a-z0-9+.-]*://)?(?:\*\.)?[A-Za-z0-9.-]+"  # [scheme://][*.]host
+    r"(?::\d{1,5}|:\*)?(?:/[^\s;,'\"]*)?)$"  # [:port][/path]
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +183,18 @@ class Policy:
     max_body: int = 4096
     cache_size: int = 4096
     privacy_url: str | None = None
+    # Round 2: third parties, vendors' signals, browser storage.
+    auto_block: bool = True  # neutralise catalogued trackers in HTML until their category
+    csp: CspMode | None = None  # consent-aware Content-Security-Policy
+    csp_allow: Sequence[str] = ()  # extra CSP sources every page may load
+    trackers: Sequence[Mapping[str, Any]] = ()  # catalogue entries to add or override (by name)
+    storage: Mapping[str, str] = field(default_factory=dict)  # storage key or glob -> category
+    reload_on_withdrawal: bool = True  # reload a page whose running scripts lost consent
+    google_consent_mode: bool | Literal["advanced"] = False
+    consent_mode: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CONSENT_MODE))
+    consent_mode_regions: Sequence[str] = ()  # ISO 3166 codes the defaults apply to; () = all
+    ads_data_redaction: bool = False
+    url_passthrough: bool = False
 
     # Lookups precomputed for the hot path.
     _exact: dict[str, str] = field(init=False, repr=False, compare=False)
@@ -267,6 +300,7 @@ class Policy:
             not isinstance(self.privacy_url, str) or any(c in self.privacy_url for c in '\r\n<>"')
         ):
             raise ValueError(f"privacy_url {self.privacy_url!r} is not a usable URL.")
+        self._check_round_two(known)
         # Precomputed lookups for the hot path.
         object.__setattr__(self, "_exact", {p.pattern: p.category for p in patterns if p.exact})
         object.__setattr__(
@@ -278,6 +312,80 @@ class Policy:
             "_gpc_denied",
             frozenset(c.name for c in categories if c.sale_or_sharing),
         )
+
+    def _check_round_two(self, known: set[str]) -> None:
+        if not isinstance(self.auto_block, bool):
+            raise ValueError(f"auto_block must be True or False, got {self.auto_block!r}.")
+        if self.csp not in (None, "report", "enforce"):
+            raise ValueError(f"csp must be None, 'report' or 'enforce', got {self.csp!r}.")
+        if isinstance(self.csp_allow, str):
+            raise ValueError("csp_allow must be a list of sources, e.g. ['cdn.example.com'].")
+        csp_allow = tuple(self.csp_allow)
+        for source in csp_allow:
+            if not isinstance(source, str) or not _CSP_SOURCE.match(source):
+                raise ValueError(
+                    f"csp_allow: {source!r} is not a CSP host or scheme source "
+                    "(e.g. 'cdn.example.com', '*.example.com', 'https://x.example/path', 'data:')."
+                )
+        object.__setattr__(self, "csp_allow", csp_allow)
+        trackers = tuple(self.trackers)
+        for entry in trackers:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+                raise ValueError(
+                    "trackers: each entry must be a mapping with at least a 'name' "
+                    "(e.g. {'name': 'Acme Analytics', 'category': 'analytics', "
+                    "'hosts': ['cdn.acme.example']})."
+                )
+            category = entry.get("category")
+            if category is not None and category not in known:
+                raise ValueError(
+                    f"trackers: {entry['name']!r} has unknown category {category!r}; "
+                    f"use one of {sorted(known)}."
+                )
+        object.__setattr__(self, "trackers", trackers)
+        storage = dict(self.storage)
+        for pattern, category in storage.items():
+            if not isinstance(pattern, str) or not pattern or len(pattern) > 256:
+                raise ValueError(f"storage: {pattern!r} is not a storage key or glob.")
+            if category not in known:
+                raise ValueError(
+                    f"storage: {pattern!r} maps to unknown category {category!r}; "
+                    f"use one of {sorted(known)}."
+                )
+        object.__setattr__(self, "storage", storage)
+        if not isinstance(self.reload_on_withdrawal, bool):
+            raise ValueError("reload_on_withdrawal must be True or False.")
+        if self.google_consent_mode not in (True, False, "advanced"):
+            raise ValueError(
+                "google_consent_mode must be False, True (basic) or 'advanced', "
+                f"got {self.google_consent_mode!r}."
+            )
+        mapping = dict(self.consent_mode)
+        for kind, category in mapping.items():
+            if kind not in _CONSENT_TYPES:
+                raise ValueError(
+                    f"consent_mode: {kind!r} is not a Google consent type; "
+                    f"use {sorted(_CONSENT_TYPES)}."
+                )
+            if category not in known:
+                raise ValueError(
+                    f"consent_mode: {kind!r} maps to unknown category {category!r}; "
+                    f"use one of {sorted(known)}."
+                )
+        object.__setattr__(self, "consent_mode", {**DEFAULT_CONSENT_MODE, **mapping})
+        if isinstance(self.consent_mode_regions, str):
+            raise ValueError("consent_mode_regions must be a list like ['DE', 'FR', 'US-CA'].")
+        regions = tuple(self.consent_mode_regions)
+        for region in regions:
+            if not isinstance(region, str) or not _REGION.match(region):
+                raise ValueError(
+                    f"consent_mode_regions: {region!r} is not an ISO 3166 code like 'DE' "
+                    "or 'US-CA'."
+                )
+        object.__setattr__(self, "consent_mode_regions", regions)
+        for flag in ("ads_data_redaction", "url_passthrough"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ValueError(f"{flag} must be True or False.")
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -387,3 +495,24 @@ def _category_from(item: Any, source: str) -> Category:
         hosts=tuple(item.get("hosts", ())),
         sale_or_sharing=bool(item.get("sale_or_sharing", False)),
     )
+
+
+def secret_keys_from_env(name: str = "COOKIEGUARD_SECRET") -> list[str]:
+    """Secret keys from the environment variable ``name``: one key, or several separated by
+    commas or whitespace, newest first.
+
+    A missing or empty variable raises a ``ValueError`` that names it and says how to make a
+    key (``python -m cookieguard secret``), instead of a bare ``KeyError`` deep in start-up.
+    """
+    import os
+
+    raw = os.environ.get(name, "")
+    keys = [key for key in re.split(r"[\s,]+", raw) if key]
+    if not keys:
+        raise ValueError(
+            f"cookieguard: the environment variable {name} is not set (or empty). Make a key "
+            f"with `python -m cookieguard secret` and set it, e.g. "
+            f"export {name}=\"$(python -m cookieguard secret)\"; several keys, newest first, "
+            "may be separated by commas."
+        )
+    return keys

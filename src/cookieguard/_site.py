@@ -77,6 +77,13 @@ class Site:
         # The banner depends on the visitor's cookie and language: no shared caching of it.
         return Injection(b"".join(parts), vary=("Cookie", "Accept-Language"))
 
+    def page_headers(
+        self, decision: Decision, *, status: int, content_type: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        """Headers both adapters add to every HTML response, edited or not (e.g. the
+        consent-aware Content-Security-Policy). Empty when there is nothing to add."""
+        return ()
+
     def banner_markup(
         self, consent: Consent, accept_language: str | None, path: str, query: str
     ) -> str:
