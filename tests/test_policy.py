@@ -40,6 +40,22 @@ KEY = "k" * 20
             {"categories": [Category("analytics", "A"), Category("analytics", "B")]},
             "duplicate",
         ),
+        ({"auto_block": "yes"}, "auto_block"),
+        ({"csp": "strict"}, "csp must be"),
+        ({"csp_allow": "cdn.example.com"}, "list of sources"),
+        ({"csp_allow": ["'unsafe-inline'"]}, "not a CSP host"),
+        ({"csp_allow": ["a.example; script-src *"]}, "not a CSP host"),
+        ({"trackers": [{"hosts": ["x.example"]}]}, "'name'"),
+        ({"trackers": [{"name": "X", "category": "ads"}]}, "unknown category 'ads'"),
+        ({"storage": {"mp_*": "tracking"}}, "unknown category 'tracking'"),
+        ({"storage": {"": "analytics"}}, "storage key"),
+        ({"reload_on_withdrawal": None}, "reload_on_withdrawal"),
+        ({"google_consent_mode": "basic"}, "google_consent_mode"),
+        ({"consent_mode": {"ads_storage": "marketing"}}, "not a Google consent type"),
+        ({"consent_mode": {"ad_storage": "ads"}}, "unknown category 'ads'"),
+        ({"consent_mode_regions": "DE"}, "consent_mode_regions"),
+        ({"consent_mode_regions": ["germany"]}, "ISO 3166"),
+        ({"url_passthrough": 1}, "url_passthrough"),
     ],
 )
 def test_invalid_configuration_names_the_field(kwargs: dict[str, object], message: str) -> None:
@@ -154,3 +170,39 @@ def test_from_mapping_needs_secret() -> None:
         Policy.from_mapping({})
     policy = Policy.from_mapping({"secret_keys": [KEY]})
     assert policy.secret_keys == (KEY,)
+
+
+def test_round_two_defaults_and_consent_mode_mapping() -> None:
+    policy = Policy(secret_keys=[KEY])
+    assert policy.auto_block is True
+    assert policy.csp is None
+    assert policy.google_consent_mode is False
+    assert policy.consent_mode["ad_storage"] == "marketing"
+    assert policy.consent_mode["security_storage"] == "necessary"
+    # A site may give ad_personalization its own category.
+    own = Policy(
+        secret_keys=[KEY],
+        categories=[*Policy(secret_keys=[KEY]).categories, Category("personal_ads", "Ads")],
+        consent_mode={"ad_personalization": "personal_ads"},
+        csp_allow=["cdn.example.com", "*.example.org", "https://x.example/a/", "data:"],
+        consent_mode_regions=["DE", "US-CA"],
+    )
+    assert own.consent_mode["ad_personalization"] == "personal_ads"
+    assert own.consent_mode["ad_storage"] == "marketing"
+    assert own.csp_allow == ("cdn.example.com", "*.example.org", "https://x.example/a/", "data:")
+    # Defaults naming a category the site lacks stay denied rather than failing.
+    lean = Policy(secret_keys=[KEY], categories=[Category("analytics", "Analytics")])
+    assert lean.consent_mode == {
+        "analytics_storage": "analytics",
+        "security_storage": "necessary",
+    }
+
+
+def test_secret_keys_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cookieguard import secret_keys_from_env
+
+    monkeypatch.delenv("CG_TEST_SECRET", raising=False)
+    with pytest.raises(ValueError, match=r"CG_TEST_SECRET is not set.*python -m cookieguard"):
+        secret_keys_from_env("CG_TEST_SECRET")
+    monkeypatch.setenv("CG_TEST_SECRET", "new" * 8 + ", " + "old" * 8)
+    assert secret_keys_from_env("CG_TEST_SECRET") == ["new" * 8, "old" * 8]

@@ -360,7 +360,14 @@ class Policy:
                 "google_consent_mode must be False, True (basic) or 'advanced', "
                 f"got {self.google_consent_mode!r}."
             )
-        mapping = dict(self.consent_mode)
+        # Defaults that name a category this site does not have simply stay denied; what the
+        # site writes itself must be right.
+        given = dict(self.consent_mode)
+        mapping = {
+            kind: category
+            for kind, category in given.items()
+            if not (DEFAULT_CONSENT_MODE.get(kind) == category and category not in known)
+        }
         for kind, category in mapping.items():
             if kind not in _CONSENT_TYPES:
                 raise ValueError(
@@ -372,7 +379,8 @@ class Policy:
                     f"consent_mode: {kind!r} maps to unknown category {category!r}; "
                     f"use one of {sorted(known)}."
                 )
-        object.__setattr__(self, "consent_mode", {**DEFAULT_CONSENT_MODE, **mapping})
+        defaults = {k: c for k, c in DEFAULT_CONSENT_MODE.items() if c in known}
+        object.__setattr__(self, "consent_mode", {**defaults, **mapping})
         if isinstance(self.consent_mode_regions, str):
             raise ValueError("consent_mode_regions must be a list like ['DE', 'FR', 'US-CA'].")
         regions = tuple(self.consent_mode_regions)
@@ -512,7 +520,7 @@ def secret_keys_from_env(name: str = "COOKIEGUARD_SECRET") -> list[str]:
         raise ValueError(
             f"cookieguard: the environment variable {name} is not set (or empty). Make a key "
             f"with `python -m cookieguard secret` and set it, e.g. "
-            f"export {name}=\"$(python -m cookieguard secret)\"; several keys, newest first, "
+            f'export {name}="$(python -m cookieguard secret)"; several keys, newest first, '
             "may be separated by commas."
         )
     return keys
