@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from cookieguard._banner import render_dialog, render_preferences_page
 from cookieguard._consent import Consent, new_consent_id
 from cookieguard._core import Decision, Guard
+from cookieguard._csp import CspReports
 from cookieguard._i18n import negotiate
 from cookieguard.receipts import USER_AGENT_LIMIT, Receipt, ReceiptStore
 
@@ -131,6 +132,7 @@ class Endpoints:
             prefix + "/preferences": (self._preferences, read),
             prefix + "/receipts": (self._receipts, read),
             prefix + "/dialog": (self._dialog, read),
+            prefix + "/csp-report": (CspReports(self.policy).receive, ("POST",)),
             prefix + "/banner.js": (self._asset, read),
             prefix + "/banner.css": (self._asset, read),
             "/.well-known/gpc.json": (self._gpc, read),

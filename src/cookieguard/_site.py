@@ -9,6 +9,7 @@ from cookieguard._banner import asset_tags, render_banner
 from cookieguard._cache import remember
 from cookieguard._consent import Consent
 from cookieguard._core import Decision, Guard
+from cookieguard._csp import page_headers as csp_headers
 from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
 from cookieguard._i18n import negotiate
 from cookieguard._inject import Injection, wants_injection
@@ -82,7 +83,7 @@ class Site:
     ) -> tuple[tuple[str, str], ...]:
         """Headers both adapters add to every HTML response, edited or not (e.g. the
         consent-aware Content-Security-Policy). Empty when there is nothing to add."""
-        return ()
+        return csp_headers(self.policy, decision.consent.granted, status, content_type)
 
     def banner_markup(
         self, consent: Consent, accept_language: str | None, path: str, query: str

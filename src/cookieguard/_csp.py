@@ -1,0 +1,448 @@
+"""The consent-aware Content-Security-Policy and its ``{prefix}/csp-report`` endpoint.
+
+``Policy(csp="report" | "enforce")`` adds a policy to every HTML page that lets the browser
+load scripts, styles, images, frames and connections only from ``'self'``, the hosts of
+``necessary``, the hosts of the categories this visitor granted (from the tracker catalogue and
+``Category(hosts=...)``) and ``Policy.csp_allow``. A tracker that a tag manager or any other
+script injects at run time is then refused by the browser itself.
+
+**Merging with the app's own CSP.** We never edit the app's header: ours is sent as a second
+one. A browser enforces every policy it receives, so a load must pass both (CSP3 section 8.1,
+"The effect of multiple policies"). That settles the design:
+
+- Ours is a *host* policy only. It allows ``'unsafe-inline'`` and ``'unsafe-eval'`` in
+  ``script-src`` (and ``'unsafe-inline'`` in ``style-src``), plus ``data:``/``blob:`` where
+  pages commonly use them, so it never breaks inline code, event handlers, or the inline
+  scripts ``banner.js`` activates after consent. Those keywords loosen nothing: if the app
+  sends a nonce- or hash-based policy, that policy still refuses every inline script without
+  the nonce, because the browser applies both.
+- We do not copy the app's nonces or hashes into ours: a nonce differs per response, so our
+  header could no longer be computed once per granted set, and copying would add nothing the
+  app's own policy does not already enforce.
+- ``'strict-dynamic'`` in the app's policy lets its trusted scripts load anything; ours still
+  stops them loading trackers the visitor refused. That is the point.
+
+The header depends only on the set of granted categories, so it is built once per set.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from cookieguard._cache import remember
+from cookieguard._catalogue import Catalogue, catalogue_for
+from cookieguard._policy import NECESSARY, Policy
+
+if TYPE_CHECKING:
+    from cookieguard._endpoints import Reply, Request
+
+logger = logging.getLogger("cookieguard")
+
+Headers = tuple[tuple[str, str], ...]
+
+ENFORCE_HEADER = "content-security-policy"
+REPORT_HEADER = "content-security-policy-report-only"
+
+#: The directives we write, with the sources every page keeps whatever the consent.
+_BASE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("script-src", ("'self'", "'unsafe-inline'", "'unsafe-eval'", "blob:")),
+    ("connect-src", ("'self'",)),
+    ("img-src", ("'self'", "data:", "blob:")),
+    ("frame-src", ("'self'", "blob:")),
+    ("style-src", ("'self'", "'unsafe-inline'")),
+)
+_HTML = ("text/html", "application/xhtml+xml")
+# A host as the catalogue and Category(hosts=...) give it; anything else never reaches a header.
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_MEMO_SIZE = 256  # granted sets: 2**(optional categories), few in practice
+
+
+def host_sources(hosts: Iterable[str]) -> tuple[str, ...]:
+    """CSP host sources for catalogue hosts, each of which covers its subdomains.
+
+    ``doubleclick.net`` becomes ``doubleclick.net *.doubleclick.net`` (a CSP host source
+    matches one host; ``*.`` matches subdomains only: CSP3 section 6.7.2.7). A host whose
+    parent is listed too is dropped: the parent's wildcard already covers it.
+    """
+    clean = {h.lower().rstrip(".") for h in hosts}
+    clean = {h for h in clean if _HOST.match(h)}
+    kept = sorted(h for h in clean if not any(p in clean for p in _parents(h)))
+    sources: list[str] = []
+    for host in kept:
+        sources.append(host)
+        sources.append("*." + host)
+    return tuple(sources)
+
+
+def _parents(host: str) -> Iterable[str]:
+    """Proper parent domains of ``host`` with at least two labels (``a.b.c`` → ``b.c``)."""
+    labels = host.split(".")
+    for start in range(1, len(labels) - 1):
+        yield ".".join(labels[start:])
+
+
+def is_document(status: int, content_type: str | None) -> bool:
+    """True for a response a browser may render as a page (the ones a CSP protects)."""
+    if not content_type or status < 200 or status == 304:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in _HTML
+
+
+class ContentSecurity:
+    """The consent-aware CSP of one policy: the header for a granted set, built once per set."""
+
+    def __init__(self, policy: Policy, catalogue: Catalogue | None = None) -> None:
+        if policy.csp is None:
+            raise ValueError("ContentSecurity needs Policy(csp='report' or 'enforce').")
+        self.policy = policy
+        self.catalogue = catalogue if catalogue is not None else catalogue_for(policy)
+        self.header_name = ENFORCE_HEADER if policy.csp == "enforce" else REPORT_HEADER
+        self._report_uri = policy.prefix + "/csp-report"
+        self._optional = policy.optional_categories
+        self._cache: dict[frozenset[str], Headers] = {}
+        self._lock = threading.Lock()
+        # Hosts every page may use: necessary vendors and the site's own list.
+        self._always = tuple(self.catalogue.hosts_for(NECESSARY))
+        # Click-to-load embeds ("Load once") put the original iframe back without granting the
+        # category; a CSP cannot be widened after the page loaded, so when the HTML rewriter
+        # makes placeholders, the embed vendors' hosts stay allowed in frame-src (only there).
+        self._frames: tuple[str, ...] = ()
+        if policy.auto_block:
+            self._frames = tuple(h for v in self.catalogue.vendors if v.embed for h in v.hosts)
+
+    def value(self, granted: frozenset[str]) -> str:
+        """The policy text for a visitor who granted ``granted``."""
+        hosts = list(self._always)
+        for category in sorted(granted & self._optional):
+            hosts.extend(self.catalogue.hosts_for(category))
+        common = host_sources(hosts)
+        frames = host_sources([*hosts, *self._frames]) if self._frames else common
+        extra = tuple(self.policy.csp_allow)
+        parts = []
+        for directive, base in _BASE:
+            sources = _unique((*base, *(frames if directive == "frame-src" else common), *extra))
+            parts.append(directive + " " + " ".join(sources))
+        # report-uri is read by every browser; report-to would need a Reporting-Endpoints
+        # header on an https origin, and browsers that see report-to ignore report-uri, so a
+        # plain-http origin would lose its reports. The endpoint accepts both formats anyway.
+        parts.append("report-uri " + self._report_uri)
+        return "; ".join(parts)
+
+    def headers(self, granted: frozenset[str]) -> Headers:
+        """The header pairs for a visitor who granted ``granted`` (cached per set)."""
+        found = self._cache.get(granted)
+        if found is None:
+            # It differs by the consent cookie: caches must not share it across visitors.
+            found = ((self.header_name, self.value(granted)), ("vary", "Cookie"))
+            with self._lock:
+                remember(self._cache, granted, found, _MEMO_SIZE)
+        return found
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+_per_policy: dict[int, ContentSecurity] = {}
+_per_policy_lock = threading.Lock()
+
+
+def content_security(policy: Policy) -> ContentSecurity:
+    """The :class:`ContentSecurity` of ``policy`` (built once per policy object)."""
+    key = id(policy)
+    found = _per_policy.get(key)
+    if found is not None and found.policy is policy:
+        return found
+    built = ContentSecurity(policy)
+    with _per_policy_lock:
+        current = _per_policy.get(key)
+        if current is not None and current.policy is policy:
+            return current
+        _per_policy[key] = built
+        weakref.finalize(policy, _per_policy.pop, key, None)
+    return built
+
+
+def page_headers(
+    policy: Policy, granted: frozenset[str], status: int, content_type: str | None
+) -> Headers:
+    """The CSP headers for one response (empty when the CSP is off or this is no page)."""
+    if policy.csp is None or not is_document(status, content_type):
+        return ()
+    return content_security(policy).headers(granted)
+
+
+# -- the report endpoint -------------------------------------------------------------------
+
+_REPORT_TYPES = ("application/csp-report", "application/reports+json", "application/json")
+_MAX_BODY = 64 * 1024  # on top of Policy.max_body, which the adapters enforce first
+_MAX_REPORTS_PER_BODY = 20  # a Reporting API batch; the rest is ignored
+_MAX_BRACKETS = 256  # reports nest three deep; more brackets is a hostile body
+_WINDOW = 60.0  # seconds
+_PER_WINDOW = 120  # report requests accepted per window, across all clients
+_MAX_DISTINCT = 1024  # distinct (host, directive, disposition) kept and logged
+_FIELD_LIMIT = 200  # characters of any reported value we keep or log
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One reported violation, reduced to what we log: never the visitor's full URLs."""
+
+    blocked: str  # a host, or a keyword such as "inline", "eval", "data"
+    directive: str  # "script-src", "img-src"...
+    disposition: str  # "enforce" or "report"
+    page: str  # the path of the page it happened on
+
+
+@dataclass(slots=True)
+class _Seen:
+    violation: Violation
+    count: int
+    category: str | None
+    vendor: str | None
+
+
+class CspReports:
+    """``POST {prefix}/csp-report``: collects violation reports, each logged once.
+
+    Accepts CSP2 reports (``application/csp-report``: ``{"csp-report": {...}}``) and Reporting
+    API batches (``application/reports+json``: ``[{"type": "csp-violation", "body": {...}}]``).
+    Work is bounded everywhere: body size, bracket count before parsing, reports per body,
+    requests per minute (a flood gets 429), and distinct violations kept in memory.
+    """
+
+    def __init__(self, policy: Policy, *, per_window: int = _PER_WINDOW) -> None:
+        self.policy = policy
+        self._catalogue: Catalogue | None = None
+        self._per_window = per_window
+        self._window_start = 0.0
+        self._window_count = 0
+        self._seen: dict[tuple[str, str, str], _Seen] = {}
+        self._full_logged = False
+        self._lock = threading.Lock()
+
+    def receive(self, request: Request) -> Reply:
+        """Answer one report: 204 when taken, a JSON 4xx when not (never a 5xx)."""
+        from cookieguard._endpoints import Reply, error
+
+        if self.policy.csp is None:
+            return error(404, "the Content-Security-Policy is off (Policy(csp=None))")
+        kind = (request.header("content-type") or "").split(";", 1)[0].strip().lower()
+        if kind not in _REPORT_TYPES:
+            return error(415, f"unsupported content type {kind!r}", accept=list(_REPORT_TYPES))
+        body = request.body
+        if len(body) > _MAX_BODY:
+            return error(413, f"report body over {_MAX_BODY} bytes")
+        if not self._admit():
+            reply = error(429, "too many reports; try again later")
+            return Reply(429, (*reply.headers, ("retry-after", str(int(_WINDOW)))), reply.body)
+        violations = parse_reports(body)
+        if violations is None:
+            return error(400, "not a CSP violation report")
+        for violation in violations:
+            self._note(violation)
+        return Reply(204, (("cache-control", "no-store"),), b"")
+
+    def _admit(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._window_start >= _WINDOW:
+                self._window_start = now
+                self._window_count = 0
+            if self._window_count >= self._per_window:
+                return False
+            self._window_count += 1
+            return True
+
+    def _note(self, violation: Violation) -> None:
+        key = (violation.blocked, violation.directive, violation.disposition)
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is not None:
+                seen.count += 1
+                return
+            if len(self._seen) >= _MAX_DISTINCT:
+                first_full = not self._full_logged
+                self._full_logged = True
+                seen = None
+            else:
+                first_full = False
+                vendor = self._vendor(violation.blocked)
+                seen = _Seen(
+                    violation,
+                    1,
+                    vendor.category if vendor is not None else None,
+                    vendor.name if vendor is not None else None,
+                )
+                self._seen[key] = seen
+        if seen is not None:
+            _log(seen)
+        elif first_full:
+            logger.warning(
+                "cookieguard: %d distinct CSP violations seen; new ones are no longer logged "
+                "until the process restarts.",
+                _MAX_DISTINCT,
+            )
+
+    def _vendor(self, blocked: str) -> Any:
+        if "." not in blocked:
+            return None
+        if self._catalogue is None:
+            self._catalogue = catalogue_for(self.policy)
+        return self._catalogue.vendor_for_host(blocked)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Every distinct violation seen so far, most frequent first (for tools and tests)."""
+        with self._lock:
+            rows = [
+                {
+                    "blocked": s.violation.blocked,
+                    "directive": s.violation.directive,
+                    "disposition": s.violation.disposition,
+                    "page": s.violation.page,
+                    "count": s.count,
+                    "category": s.category,
+                    "vendor": s.vendor,
+                }
+                for s in self._seen.values()
+            ]
+        rows.sort(key=lambda row: -int(row["count"]))
+        return rows
+
+
+def _log(seen: _Seen) -> None:
+    v = seen.violation
+    verb = "blocked" if v.disposition == "enforce" else "would block"
+    if seen.vendor is not None:
+        if seen.category == NECESSARY:
+            advice = "it is necessary: this should not happen, check csp_allow and the catalogue"
+        else:
+            advice = f"it loads once the visitor grants {seen.category!r}"
+        logger.warning(
+            "cookieguard: CSP %s %s (%s) on %s: %s, category %r; %s.",
+            verb,
+            v.blocked,
+            v.directive,
+            v.page,
+            seen.vendor,
+            seen.category,
+            advice,
+        )
+    elif "." in v.blocked:
+        logger.warning(
+            "cookieguard: CSP %s %s (%s) on %s: not in the tracker catalogue. If the site "
+            "needs it, add it to Policy(csp_allow=[%r]); if it tracks, declare it with "
+            "Category(hosts=[...]) or Policy(trackers=[...]).",
+            verb,
+            v.blocked,
+            v.directive,
+            v.page,
+            v.blocked,
+        )
+    else:
+        logger.warning("cookieguard: CSP %s %s (%s) on %s.", verb, v.blocked, v.directive, v.page)
+
+
+def parse_reports(body: bytes) -> list[Violation] | None:
+    """The violations in a report body, or ``None`` if it is not one we understand.
+
+    Bounded: the bracket count is checked before parsing (no deep nesting reaches the JSON
+    parser), at most a few reports per body are read, and every kept value is truncated.
+    """
+    if body.count(b"{") + body.count(b"[") > _MAX_BRACKETS:
+        return None
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+    if isinstance(data, dict):
+        inner = data.get("csp-report")
+        if isinstance(inner, dict):  # CSP2 report-uri format (CSP2 section 4.4)
+            found = _violation(inner, _CSP2_KEYS)
+            return [found] if found is not None else None
+        data = [data]  # a single Reporting API report
+    if not isinstance(data, list):
+        return None
+    violations: list[Violation] = []
+    recognised = False
+    for report in data[:_MAX_REPORTS_PER_BODY]:
+        # Reporting API (https://w3c.github.io/reporting/#serialize-reports) with a CSP3
+        # CSPViolationReportBody; other report types (deprecation, coep...) are ignored.
+        if not isinstance(report, dict) or not isinstance(report.get("type"), str):
+            continue
+        recognised = True
+        inner = report.get("body")
+        if report["type"] == "csp-violation" and isinstance(inner, dict):
+            found = _violation(inner, _CSP3_KEYS)
+            if found is not None:
+                violations.append(found)
+    return violations if recognised else None
+
+
+# (blocked URL, effective directive, fallback directive, document URL, disposition)
+_CSP2_KEYS = (
+    "blocked-uri",
+    "effective-directive",
+    "violated-directive",
+    "document-uri",
+    "disposition",
+)
+_CSP3_KEYS = (
+    "blockedURL",
+    "effectiveDirective",
+    "effectiveDirective",
+    "documentURL",
+    "disposition",
+)
+
+
+def _violation(body: Mapping[str, Any], keys: tuple[str, str, str, str, str]) -> Violation | None:
+    blocked_key, directive_key, fallback_key, page_key, disposition_key = keys
+    blocked = body.get(blocked_key)
+    directive = body.get(directive_key) or body.get(fallback_key)
+    if not isinstance(blocked, str) or not isinstance(directive, str):
+        return None
+    page = body.get(page_key)
+    disposition = body.get(disposition_key)
+    return Violation(
+        blocked=_blocked(blocked),
+        directive=_clean(directive.split(" ", 1)[0]).lower() or "unknown",
+        disposition="report" if disposition == "report" else "enforce",
+        page=_path(page) if isinstance(page, str) else "?",
+    )
+
+
+def _blocked(value: str) -> str:
+    """The host of a blocked URL, or the keyword a report gives instead (``inline``...)."""
+    value = _clean(value)
+    if "://" in value:
+        try:
+            host = urlsplit(value).hostname
+        except ValueError:
+            host = None
+        return host or "?"
+    # CSP2 reports give a bare scheme or keyword: "inline", "eval", "data", "blob".
+    return value.split(":", 1)[0].lower() or "?"
+
+
+def _path(url: str) -> str:
+    try:
+        path = urlsplit(_clean(url)).path
+    except ValueError:
+        return "?"
+    return path or "/"
+
+
+def _clean(value: str) -> str:
+    """A reported value made safe to keep and log: bounded, no control characters."""
+    return _CONTROL.sub("", value[: _FIELD_LIMIT * 4])[:_FIELD_LIMIT]
