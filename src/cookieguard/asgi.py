@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from cookieguard._consent import Consent
 from cookieguard._core import Decision
 from cookieguard._endpoints import Reply, Request
+from cookieguard._headers import name
 from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
@@ -18,8 +21,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
 
 __all__ = ["ConsentMiddleware"]
+
+logger = logging.getLogger("cookieguard")
+
+#: Middleware that may run outside ConsentMiddleware because they never set a cookie
+#: (by qualified class name, so that nothing here imports a framework).
+COOKIE_FREE_MIDDLEWARE = frozenset(
+    {
+        "starlette.middleware.gzip.GZipMiddleware",
+        "starlette.middleware.cors.CORSMiddleware",
+        "starlette.middleware.trustedhost.TrustedHostMiddleware",
+        "starlette.middleware.httpsredirect.HTTPSRedirectMiddleware",
+        "starlette.middleware.errors.ServerErrorMiddleware",
+        "uvicorn.middleware.proxy_headers.ProxyHeadersMiddleware",
+    }
+)
 
 
 class ConsentMiddleware:
@@ -27,7 +46,15 @@ class ConsentMiddleware:
     policy=policy)`` or ``ConsentMiddleware(app, policy=policy)``.
 
     Lifespan and other non-HTTP scopes pass straight through; websocket handshakes get the
-    same request-cookie filtering as HTTP. Exceptions from the app propagate untouched.
+    same request-cookie filtering as HTTP, and ``Set-Cookie`` in their responses
+    (``websocket.accept``, denial responses) is gated like HTTP. Exceptions from the app
+    propagate untouched.
+
+    In Starlette/FastAPI it must be the outermost middleware that can set a cookie (add it
+    last with ``add_middleware``, or list it first in ``middleware=[...]``): a middleware
+    outside it sends its cookies ungated, so start-up fails with a ``ValueError`` naming it.
+    ``cookie_free`` lists further middleware classes allowed outside because they never set
+    a cookie (GZip, CORS, TrustedHost, HTTPSRedirect and uvicorn's ProxyHeaders already are).
     """
 
     def __init__(
@@ -36,9 +63,12 @@ class ConsentMiddleware:
         policy: Policy,
         *,
         receipts: ReceiptStore | object | None = _DEFAULT,
+        cookie_free: Iterable[type] = (),
     ) -> None:
         self.app = app
         self.site = Site(policy, receipts=receipts)
+        self.cookie_free = tuple(cookie_free)
+        self._order_checked = False
         # Bound once: these run on every request.
         self._read = self.site.guard.read
         self._is_endpoint = self.site.guard.is_endpoint
@@ -47,14 +77,22 @@ class ConsentMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind != "http" and kind != "websocket":
+            if kind == "lifespan":
+                await self._lifespan(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
+        if not self._order_checked:
+            self._check_order_once(scope)
         cookie = gpc = host = None
-        for key, value in scope["headers"]:
+        rewrite = False
+        for raw, value in scope["headers"]:
+            key = name(raw)
             if key == b"cookie":
                 # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
                 text = value.decode("latin-1")
                 cookie = text if cookie is None else cookie + "; " + text
+                rewrite = rewrite or raw is not key
             elif key == b"sec-gpc":
                 gpc = value.strip() == b"1"
             elif key == b"host":
@@ -69,13 +107,27 @@ class ConsentMiddleware:
 
         scope["cookieguard.consent"] = decision.consent
         scope["cookieguard.site"] = site
-        if decision.cookie_header is not None:
-            headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
-            if decision.cookie_header:
-                headers.append((b"cookie", decision.cookie_header.encode("latin-1")))
+        if decision.cookie_header is not None or rewrite:
+            # One lower-case Cookie field replaces every spelling the client sent.
+            headers = [(k, v) for k, v in scope["headers"] if name(k) != b"cookie"]
+            kept = cookie if decision.cookie_header is None else decision.cookie_header
+            if kept:
+                headers.append((b"cookie", kept.encode("latin-1")))
             scope["headers"] = headers
+        consent = decision.consent
+        keep = self._keep
         if kind == "websocket":
-            await self.app(scope, receive, send)
+
+            async def send_websocket(message: Message) -> None:
+                # The handshake answer and a denial response (the websocket.http.response
+                # extension) are HTTP responses: their Set-Cookie is gated the same way.
+                if message["type"] in ("websocket.accept", "websocket.http.response.start"):
+                    headers = message.get("headers")
+                    if headers:
+                        message["headers"] = _gate(headers, keep, consent, ())
+                await send(message)
+
+            await self.app(scope, receive, send_websocket)
             return
 
         extra = (
@@ -83,31 +135,28 @@ class ConsentMiddleware:
             if decision.set_cookies
             else ()
         )
-        consent = decision.consent
-        keep = self._keep
-        injector = None
+        injector: BodyInjector | None = None
         held: list[Message] = []  # start + body messages buffered to fix Content-Length
 
         async def send_wrapper(message: Message) -> None:
             nonlocal injector
-            if message["type"] == "http.response.start":
+            event = message["type"]
+            if event == "http.response.start":
                 headers = message.get("headers", ())
-                has_cookies = False
+                has_cookies = has_length = False
                 content_type = encoding = None
-                for key, value in headers:
+                for raw, value in headers:
+                    key = name(raw)
                     if key == b"set-cookie":
                         has_cookies = True
                     elif key == b"content-type":
-                        content_type = value.decode("latin-1")
+                        content_type = value.decode("latin-1").lstrip()
                     elif key == b"content-encoding":
                         encoding = value.decode("latin-1")
+                    elif key == b"content-length":
+                        has_length = True
                 if has_cookies or extra:
-                    headers = [
-                        (k, v)
-                        for k, v in headers
-                        if k != b"set-cookie" or keep(consent, v.decode("latin-1"))
-                    ]
-                    headers.extend(extra)
+                    headers = _gate(headers, keep, consent, extra)
                     message["headers"] = headers
                 # Only HTML is ever edited: everything else leaves here.
                 if content_type is None or not maybe_html(content_type):
@@ -115,20 +164,31 @@ class ConsentMiddleware:
                     return
                 headers = list(headers)
                 message["headers"] = headers
-                injection = self._injection(
-                    scope, decision, message["status"], content_type, encoding
-                )
+                status = message["status"]
+                for field, text in site.page_headers(
+                    decision, status=status, content_type=content_type
+                ):
+                    headers.append((field.encode("latin-1"), text.encode("latin-1")))
+                injection = self._injection(scope, decision, status, content_type, encoding)
                 if injection is None:
                     await send(message)
                     return
                 _add_vary(headers, injection)
                 injector = injection.injector()
-                if any(k == b"content-length" for k, _ in headers):
+                if has_length:
                     held.append(message)
                     return
                 await send(message)
                 return
-            if message["type"] != "http.response.body" or injector is None:
+            if injector is None:
+                await send(message)
+                return
+            if event != "http.response.body":
+                # A file handed to the server (http.response.pathsend, zerocopysend) or any
+                # other extension: the body is not ours to edit. The server must get the
+                # start first, then the bytes held so far, then the message untouched.
+                await _give_up(send, held, injector)
+                injector = None
                 await send(message)
                 return
             more = message.get("more_body", False)
@@ -146,6 +206,72 @@ class ConsentMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
+    # -- middleware order -------------------------------------------------------------------
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        problem = self._order_problem(scope)
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        # Fail start-up (ASGI lifespan spec): servers stop, and raising too makes test
+        # clients that read only the exception (Starlette's TestClient) fail as well.
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.failed", "message": problem})
+        raise ValueError(problem)
+
+    def _check_order_once(self, scope: Scope) -> None:
+        """Without a lifespan (``lifespan="off"``, a test client used without ``with``), the
+        first request checks the order instead; it logs rather than fail the visitor."""
+        self._order_checked = True
+        problem = self._order_problem(scope)
+        if problem is None and "session" in scope:
+            # Starlette's SessionMiddleware (and others like it) fill scope["session"] before
+            # calling the app they wrap: seen here, one of them runs outside cookieguard.
+            problem = (
+                "a session middleware runs outside cookieguard's ConsentMiddleware "
+                "(scope['session'] is already set when it is called): the session cookie "
+                "leaves ungated. Wrap the session middleware inside ConsentMiddleware."
+            )
+        if problem is not None:
+            logger.error("%s", problem)
+
+    def _order_problem(self, scope: Scope) -> str | None:
+        """Why the middleware order lets cookies out ungated, or ``None`` if it does not.
+
+        Starlette puts itself in ``scope["app"]`` before running its middleware stack (for
+        lifespan too); ``user_middleware[0]`` is the outermost.
+        """
+        stack = getattr(scope.get("app"), "user_middleware", None)
+        if not isinstance(stack, list):
+            return None
+        outside: list[str] = []
+        for entry in stack:
+            cls = getattr(entry, "cls", None)
+            if isinstance(cls, type) and issubclass(cls, ConsentMiddleware):
+                break
+            if isinstance(cls, type) and cls in self.cookie_free:
+                continue
+            label = f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls)}"
+            if label not in COOKIE_FREE_MIDDLEWARE:
+                outside.append(label)
+        else:
+            return None  # not in this app's stack (wrapped by hand, or a mounted app)
+        self._order_checked = True
+        if not outside:
+            return None
+        names = ", ".join(label.rsplit(".", 1)[-1] for label in outside)
+        return (
+            f"cookieguard's ConsentMiddleware runs inside {names}, so cookies set there "
+            f"leave ungated ({', '.join(outside)}). Make ConsentMiddleware the outermost: "
+            "call app.add_middleware(ConsentMiddleware, policy=...) AFTER every other "
+            "add_middleware (the last added runs first), or list it FIRST in "
+            "Starlette(middleware=[...]). If a middleware outside it never sets a cookie, "
+            "pass it as ConsentMiddleware(..., cookie_free=[ThatMiddleware])."
+        )
+
+    # -- pages and endpoints ----------------------------------------------------------------
+
     def _injection(
         self,
         scope: Scope,
@@ -156,7 +282,7 @@ class ConsentMiddleware:
     ) -> Injection | None:
         language = None
         for key, value in scope["headers"]:
-            if key == b"accept-language":
+            if name(key) == b"accept-language":
                 language = value.decode("latin-1")
         return self.site.injection(
             decision,
@@ -174,7 +300,7 @@ class ConsentMiddleware:
     ) -> None:
         site = self.site
         headers = tuple(
-            (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]
+            (name(k).decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
         )
         body = b""
         if scope["method"] == "POST":
@@ -213,6 +339,21 @@ class ConsentMiddleware:
         await _send_reply(send, reply, head=scope["method"] == "HEAD")
 
 
+def _gate(
+    headers: Iterable[tuple[bytes, bytes]],
+    keep: Callable[[Consent, str], bool],
+    consent: Consent,
+    extra: Iterable[tuple[bytes, bytes]],
+) -> Headers:
+    """``headers`` without the ``Set-Cookie`` fields ``consent`` does not allow, plus
+    ``extra``."""
+    kept = [
+        (k, v) for k, v in headers if name(k) != b"set-cookie" or keep(consent, v.decode("latin-1"))
+    ]
+    kept.extend(extra)
+    return kept
+
+
 async def _send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers]
     headers.append((b"content-length", str(len(reply.body)).encode()))
@@ -233,7 +374,7 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
         body = injector.feed_last(body)
         length = str(len(body)).encode()
         start["headers"] = [
-            (k, length if k == b"content-length" else v) for k, v in start["headers"]
+            (k, length if name(k) == b"content-length" else v) for k, v in start["headers"]
         ]
     else:
         injector.stop()
@@ -241,6 +382,20 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
     await send({"type": "http.response.body", "body": body, "more_body": not done})
 
 
-def _add_vary(headers: list[tuple[bytes, bytes]], injection: Injection) -> None:
-    for name in injection.vary:
-        headers.append((b"vary", name.encode()))
+async def _give_up(send: Send, held: list[Message], injector: BodyInjector) -> None:
+    """Stop editing mid-response: send what is held back, as the app wrote it."""
+    injector.stop()
+    if held:
+        start, bodies = held[0], held[1:]
+        held.clear()
+        await send(start)  # Content-Length untouched: the body is not edited
+        body = b"".join(m.get("body", b"") for m in bodies)
+    else:
+        body = injector.finish()  # bytes the injector held back at a chunk boundary
+    if body:
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+
+def _add_vary(headers: Headers, injection: Injection) -> None:
+    for vary in injection.vary:
+        headers.append((b"vary", vary.encode()))

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from cookieguard._core import Decision
 from cookieguard._endpoints import Request
+from cookieguard._headers import text_name
 from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
@@ -73,22 +74,24 @@ class ConsentMiddleware:
         def wrapped_start_response(
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            has_cookies = False
+            has_cookies = has_length = False
             content_type = encoding = None
             for key, value in headers:
-                lower = key.lower()
+                lower = text_name(key)
                 if lower == "set-cookie":
                     has_cookies = True
                 elif lower == "content-type":
-                    content_type = value
+                    content_type = value.lstrip()
                 elif lower == "content-encoding":
                     encoding = value
+                elif lower == "content-length":
+                    has_length = True
             if has_cookies or extra:
                 headers = [
-                    (k, v) for k, v in headers if k.lower() != "set-cookie" or keep(consent, v)
+                    (k, v) for k, v in headers if text_name(k) != "set-cookie" or keep(consent, v)
                 ]
                 headers.extend(extra)
-            return body.start(status, headers, exc_info, content_type, encoding)
+            return body.start(status, headers, exc_info, content_type, encoding, has_length)
 
         result = self.app(environ, wrapped_start_response)
         if body.started and body.injector is None:
@@ -153,6 +156,13 @@ _REASONS = {
 }
 
 
+def _status_code(status: str) -> int | None:
+    try:
+        return int(status.split(None, 1)[0])
+    except (ValueError, IndexError):
+        return None
+
+
 class _Body:
     """The response body when the banner may be injected.
 
@@ -180,14 +190,23 @@ class _Body:
         exc_info: ExcInfo | None,
         content_type: str | None,
         encoding: str | None,
+        has_length: bool,
     ) -> Callable[[bytes], object]:
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.
             return self.start_response(status, headers, exc_info)
         self.started = True
         injection = None
-        if exc_info is None and content_type is not None and maybe_html(content_type):
-            injection = self._injection(status, content_type, encoding)
+        if content_type is not None and maybe_html(content_type):
+            code = _status_code(status)
+            if code is not None:
+                extra = self.site.page_headers(
+                    self.decision, status=code, content_type=content_type
+                )
+                if extra:
+                    headers = [*headers, *extra]
+                if exc_info is None:
+                    injection = self._injection(code, content_type, encoding)
         if injection is None:
             self.injector = None
             self._held = None
@@ -195,7 +214,7 @@ class _Body:
             return self._write
         headers = [*headers, *(("Vary", name) for name in injection.vary)]
         self.injector = injection.injector()
-        if any(k.lower() == "content-length" for k, _ in headers):
+        if has_length:
             self._held = (status, headers, exc_info)
             return self._write_held
         self._write = self.start_response(status, headers, exc_info)
@@ -206,11 +225,7 @@ class _Body:
         self._release(inject=False, body=b"")
         return cast(Callable[[bytes], object], self._write)(data)
 
-    def _injection(self, status: str, content_type: str, encoding: str | None) -> Injection | None:
-        try:
-            code = int(status.split(None, 1)[0])
-        except ValueError:
-            return None
+    def _injection(self, code: int, content_type: str, encoding: str | None) -> Injection | None:
         environ = self.environ
         return self.site.injection(
             self.decision,
@@ -232,7 +247,7 @@ class _Body:
         if inject and self.injector is not None:
             body = self.injector.feed_last(body)
             length = str(len(body))
-            headers = [(k, length if k.lower() == "content-length" else v) for k, v in headers]
+            headers = [(k, length if text_name(k) == "content-length" else v) for k, v in headers]
         elif self.injector is not None:
             self.injector.stop()
         self._write = self.start_response(status, headers, exc_info)
