@@ -49,23 +49,36 @@ def test_cache_keys_include_gpc_host_and_scheme() -> None:
 def test_cache_disabled() -> None:
     guard = Guard(make_policy(cache_size=0))
     guard.read("_ga=1")
-    assert guard._decisions == {}
+    assert len(guard._decisions) == 0
 
 
-def test_set_cookie_verdicts_cached_only_when_clock_free(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_set_cookie_verdicts_follow_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     guard = Guard(make_policy())
     undecided = guard.read(None).consent
     expiring = "_ga=1; Expires=Thu, 01 Jan 2037 00:00:00 GMT"
     assert not guard.keep_set_cookie(undecided, expiring)
     assert not guard.keep_set_cookie(undecided, "_ga=1; Max-Age=60")
     assert guard.keep_set_cookie(undecided, "_ga=; Max-Age=0")
-    assert set(guard._verdicts) == {
-        ("_ga=1; Max-Age=60", frozenset()),
-        ("_ga=; Max-Age=0", frozenset()),
-    }
+    # Only clock-free facts are cached: the category and the time deletion starts.
+    assert guard._set_cookies.get(expiring) == ("analytics", 2114380800.0)
+    assert guard._set_cookies.get("_ga=1; Max-Age=60") == ("analytics", None)
     # Once 2037 has come, that Expires value is a deletion and must pass.
-    monkeypatch.setattr("cookieguard._cookies.time.time", lambda: 2_200_000_000.0)
+    monkeypatch.setattr("cookieguard._core.time.time", lambda: 2_200_000_000.0)
     assert guard.keep_set_cookie(undecided, expiring)
+    assert not guard.keep_set_cookie(undecided, "_ga=1; Max-Age=60")
+
+
+def test_set_cookie_verdicts_per_consent_from_one_cache_entry() -> None:
+    policy = make_policy()
+    guard = Guard(policy)
+    undecided = guard.read(None).consent
+    token = ConsentCodec(policy).dumps({"analytics"}, CID)
+    granted = guard.read(f"cookie_consent={token}").consent
+    value = "_ga=GA1.2; Max-Age=-1; Max-Age=31536000"  # issue 15: not a deletion
+    assert not guard.keep_set_cookie(undecided, value)
+    assert guard.keep_set_cookie(granted, value)
+    assert not guard.keep_set_cookie(undecided, value)
+    assert len(guard._set_cookies) == 1
 
 
 def test_remember_evicts_oldest_first() -> None:
@@ -79,9 +92,9 @@ def test_remember_evicts_oldest_first() -> None:
     assert 99 not in cache
 
 
-def test_max_age_makes_an_expires_value_cacheable() -> None:
+def test_max_age_wins_over_expires() -> None:
     guard = Guard(make_policy())
     undecided = guard.read(None).consent
-    value = "_fbp=1; Expires=Thu, 01 Jan 2037 00:00:00 GMT; Max-Age=3600"
+    value = "_fbp=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=3600"
     assert not guard.keep_set_cookie(undecided, value)
-    assert (value, frozenset()) in guard._verdicts
+    assert guard._set_cookies.get(value) == ("marketing", None)

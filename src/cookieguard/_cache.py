@@ -1,20 +1,29 @@
-"""One tiny bounded cache for the hot path's memos."""
+"""Bounded caches for the hot path's memos.
+
+Keys often come from visitors (cookie headers, names, hosts, paths), so every memo must stay
+bounded, by the number of entries *and* by bytes: 4,096 cached 8 KB Cookie headers would be
+32 MB. First in, first out keeps a hit to one dict lookup.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import TypeVar
+import threading
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+ENTRY_OVERHEAD = 200  # bytes a dict slot, a tuple and small objects cost beyond the text
 
 
 def remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
     """Store ``key`` in ``cache``, evicting the oldest entry once ``limit`` is reached.
 
-    Keys often come from visitors (cookie headers, names, paths), so every memo must stay
-    bounded; first in, first out keeps that to one dict operation. Threads racing to evict
-    the same entry is harmless, so that race is ignored rather than locked.
+    For memos whose keys and values are small and bounded by construction; anything keyed by
+    visitor text of unbounded length belongs in a :class:`Memo`. Threads racing to evict the
+    same entry is harmless, so that race is ignored rather than locked.
     """
     if limit <= 0:
         return
@@ -22,3 +31,66 @@ def remember(cache: dict[K, V], key: K, value: V, limit: int) -> None:
         with contextlib.suppress(KeyError, StopIteration, RuntimeError):
             del cache[next(iter(cache))]
     cache[key] = value
+
+
+class Memo(Generic[K, V]):
+    """A first-in-first-out cache bounded by entries and by an estimate of its bytes.
+
+    The caller says what an entry costs (:meth:`put`'s ``size``: the length of the text in
+    key and value; :data:`ENTRY_OVERHEAD` is added). An entry larger than an eighth of the
+    budget is not kept at all. Reads take no lock; writes do, so the byte count stays exact
+    across threads.
+    """
+
+    __slots__ = ("_entries", "_lock", "budget", "limit", "size")
+
+    def __init__(self, limit: int, budget: int) -> None:
+        self.limit = limit
+        self.budget = budget
+        self.size = 0  # estimated bytes held
+        self._entries: dict[K, tuple[V, int]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __iter__(self) -> Iterator[K]:
+        """The cached keys, oldest first (over a copy: safe while other threads write)."""
+        return iter(list(self._entries))
+
+    def get(self, key: K) -> V | None:
+        """The value cached for ``key``, or ``None``."""
+        hit = self._entries.get(key)
+        return None if hit is None else hit[0]
+
+    def pop(self, key: K) -> None:
+        """Forget ``key`` if it is cached."""
+        with self._lock:
+            hit = self._entries.pop(key, None)
+            if hit is not None:
+                self.size -= hit[1]
+
+    def put(self, key: K, value: V, size: int) -> None:
+        """Cache ``value`` for ``key``; ``size`` is the bytes of text the entry holds."""
+        cost = size + ENTRY_OVERHEAD
+        if self.limit <= 0 or cost * 8 > self.budget:
+            return
+        with self._lock:
+            entries = self._entries
+            old = entries.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+            while entries and (len(entries) >= self.limit or self.size + cost > self.budget):
+                oldest = next(iter(entries))
+                self.size -= entries.pop(oldest)[1]
+            entries[key] = (value, cost)
+            self.size += cost
+
+    def clear(self) -> None:
+        """Drop every entry."""
+        with self._lock:
+            self._entries.clear()
+            self.size = 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from cookieguard._cache import remember
+from cookieguard._cache import Memo
 from cookieguard._policy import NECESSARY, Policy
 
 _SALT = "cookieguard.consent"
@@ -73,8 +73,13 @@ class ConsentCodec:
         keys = [k.encode() if isinstance(k, str) else k for k in reversed(policy.secret_keys)]
         self._all = URLSafeTimedSerializer(keys, salt=_SALT, serializer=_CompactJSON)
         self._newest = URLSafeTimedSerializer(keys[-1], salt=_SALT, serializer=_CompactJSON)
-        self._cache: dict[str, tuple[Verdict, float]] = {}
-        self._cache_size = policy.cache_size
+        # Tokens are at most 512 characters (see _verify), so entries are small and bounded.
+        self._cache: Memo[str, tuple[Verdict, float]] = Memo(policy.cache_size, 4 << 20)
+
+    @property
+    def memo(self) -> Memo[str, tuple[Verdict, float]]:
+        """The cache of verified tokens (bounded by entries and bytes)."""
+        return self._cache
 
     def dumps(
         self, granted: frozenset[str] | set[str], consent_id: str, *, now: float | None = None
@@ -98,10 +103,11 @@ class ConsentCodec:
             verdict, expires = hit
             if clock < expires:
                 return verdict
-            self._cache.pop(token, None)
+            self._cache.pop(token)
         verdict, expires = self._verify(token, clock)
         if verdict.consent.decided:
-            remember(self._cache, token, (verdict, expires), self._cache_size)
+            consent = verdict.consent
+            self._cache.put(token, (verdict, expires), len(token) + 64 + 16 * len(consent.granted))
         return verdict
 
     def _verify(self, token: str, clock: float) -> tuple[Verdict, float]:

@@ -10,21 +10,37 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from werkzeug.http import dump_cookie
 
-from cookieguard._cache import remember
+from cookieguard._cache import Memo
 from cookieguard._consent import UNDECIDED, UNDECIDED_GPC, Consent, ConsentCodec
-from cookieguard._cookies import cookie_domains, deletion_headers, is_deletion, set_cookie_name
+from cookieguard._cookies import (
+    MAX_HOST,
+    cookie_domains,
+    deletion_headers,
+    deletion_time,
+    set_cookie_name,
+)
 from cookieguard._policy import Policy
 
 logger = logging.getLogger("cookieguard")
 
 _UNDECLARED = ""  # cache marker: a cookie name no pattern declares
-_MAX_CLEARED = 64  # deletions per response; more would only bloat headers
+_MAX_CLEARED = 64  # names expired per response
+# Deletions per response, and their bytes: proxies refuse large response headers (nginx's
+# default proxy buffer is 4-8 KB). Cookies left over are expired on the next responses, as
+# the browser drops the ones already deleted from its Cookie header.
+MAX_DELETIONS = 32
+MAX_DELETION_BYTES = 4096
 _MAX_LOGGED_NAMES = 1024
+_MAX_LOGGED_NAME = 128  # longer names are logged (and remembered) cut short
 _MEMO_SIZE = 4096
 _MAX_CACHED_HEADER = 2048  # longer Cookie headers are decided afresh every time
+# Byte budgets of the memos (estimates of the text they hold, see cookieguard._cache).
+_DECISION_BUDGET = 4 << 20
+_SMALL_BUDGET = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +67,16 @@ class Guard:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.codec = ConsentCodec(policy)
-        self._categories: dict[str, str] = {}
+        self._categories: Memo[str, str] = Memo(_MEMO_SIZE, _SMALL_BUDGET // 2)
         self._logged: set[str] = set()
-        self._deletions: dict[tuple[str, str, bool], tuple[str, ...]] = {}
-        self._decisions: dict[tuple[str, bool, str, bool], tuple[Decision, float]] = {}
-        self._verdicts: dict[tuple[str, frozenset[str]], bool] = {}
-        self._decision_cache_size = policy.cache_size
+        self._deletions: Memo[tuple[str, str, bool], tuple[str, ...]] = Memo(
+            _MEMO_SIZE, _SMALL_BUDGET
+        )
+        self._decisions: Memo[tuple[str, bool, str, bool], tuple[Decision, float]] = Memo(
+            policy.cache_size, _DECISION_BUDGET
+        )
+        # Set-Cookie value -> (category, deletion time): what the verdict needs, clock-free.
+        self._set_cookies: Memo[str, tuple[str, float | None]] = Memo(_MEMO_SIZE, _SMALL_BUDGET)
         self._allow_undeclared = policy.undeclared == "allow"
         self._endpoint_prefix = policy.prefix + "/"
 
@@ -76,6 +96,8 @@ class Guard:
         """
         if not cookie_header:
             return _BARE_GPC if gpc else _BARE
+        if len(host) > MAX_HOST + 7:
+            host = ""  # not a host name (cookie_domains ignores it): keep it out of the key
         key = (cookie_header, gpc, host, secure)
         now = time.time()
         hit = self._decisions.get(key)
@@ -88,7 +110,8 @@ class Guard:
         else:  # undecided: re-read now and then (a token signed "in the future" may mature)
             expires = now + 300.0
         if len(cookie_header) <= _MAX_CACHED_HEADER:
-            remember(self._decisions, key, (decision, expires), self._decision_cache_size)
+            size = 2 * len(cookie_header) + len(host) + sum(map(len, decision.set_cookies))
+            self._decisions.put(key, (decision, expires), size)
         return decision
 
     def _decide(self, cookie_header: str, gpc: bool, host: str, secure: bool) -> Decision:
@@ -172,16 +195,17 @@ class Guard:
         if found is None:
             found = _UNDECLARED
             self._log_undeclared(name)
-        remember(self._categories, name, found, _MEMO_SIZE)
+        self._categories.put(name, found, len(name) + len(found))
         return found
 
     def _log_undeclared(self, name: str) -> None:
+        name = name[:_MAX_LOGGED_NAME]
         if name in self._logged or len(self._logged) >= _MAX_LOGGED_NAMES:
             return
         self._logged.add(name)
         verb = "allowed" if self._allow_undeclared else "blocked"
         logger.warning(
-            "cookieguard: cookie %r is not declared in the policy, so it is %s. Declare it "
+            "cookie %r is not declared in the policy, so it is %s. Declare it "
             "with Policy(cookies={%r: 'necessary'}) (or another category).",
             name,
             verb,
@@ -194,36 +218,60 @@ class Guard:
         """True if the app's ``Set-Cookie: value`` may reach the visitor.
 
         Cookies of granted categories pass; deletions always pass (removing a cookie never
-        needs consent); everything else is dropped.
+        needs consent); everything else is dropped. A deletion is what every browser reads
+        as one (:func:`cookieguard._cookies.deletion_time`, RFC 6265 section 5.2).
         """
-        # An app sends the same few Set-Cookie values over and over. Without Expires the
-        # verdict does not depend on the clock, so it can be remembered per granted set.
-        key = (value, consent.granted)
-        verdict = self._verdicts.get(key)
-        if verdict is not None:
-            return verdict
-        category = self._category(set_cookie_name(value))
+        # An app sends the same few Set-Cookie values over and over: remember what the
+        # verdict needs that does not depend on the clock or the visitor.
+        hit = self._set_cookies.get(value)
+        if hit is None:
+            hit = (self._category(set_cookie_name(value)), deletion_time(value))
+            self._set_cookies.put(value, hit, len(value))
+        category, deletes_from = hit
         if category is _UNDECLARED:
-            verdict = self._allow_undeclared or is_deletion(value)
-        else:
-            verdict = consent.allows(category) or is_deletion(value)
-        lower = value.lower()
-        # Max-Age wins over Expires (RFC 6265 section 5.3), so either makes it clock-free.
-        if "expires" not in lower or "max-age" in lower:
-            remember(self._verdicts, key, verdict, _MEMO_SIZE)
-        return verdict
+            if self._allow_undeclared:
+                return True
+        elif consent.allows(category):
+            return True
+        if deletes_from is None:
+            return False
+        return deletes_from <= time.time()  # -inf (Max-Age <= 0) at any time
 
     def deletions(self, names: Iterable[str], *, host: str, secure: bool) -> list[str]:
-        """``Set-Cookie`` values expiring ``names`` for the host, its parents and paths."""
+        """``Set-Cookie`` values expiring ``names`` for the host, its parents and paths.
+
+        Bounded per response (:data:`MAX_DELETIONS` values, :data:`MAX_DELETION_BYTES`
+        bytes): whole names only, in order; names left over are expired on later responses.
+        """
+        if len(host) > MAX_HOST + 7:
+            host = ""
         out: list[str] = []
+        size = 0
         for name in names:
             key = (name, host, secure)
             cached = self._deletions.get(key)
             if cached is None:
                 cached = tuple(self._deletions_for(name, host, secure))
-                remember(self._deletions, key, cached, _MEMO_SIZE)
+                self._deletions.put(key, cached, len(name) + len(host) + sum(map(len, cached)))
+            cost = sum(map(len, cached))
+            if len(out) + len(cached) > MAX_DELETIONS or size + cost > MAX_DELETION_BYTES:
+                continue
             out.extend(cached)
+            size += cost
         return out
+
+    def cache_stats(self) -> dict[str, tuple[int, int]]:
+        """Entries and estimated bytes of every memo this guard keeps (for tests and ops)."""
+        memos: dict[str, Memo[Any, Any]] = {
+            "decisions": self._decisions,
+            "deletions": self._deletions,
+            "set_cookies": self._set_cookies,
+            "categories": self._categories,
+            "consents": self.codec.memo,
+        }
+        stats = {name: (len(memo), memo.size) for name, memo in memos.items()}
+        stats["logged_names"] = (len(self._logged), sum(map(len, self._logged)))
+        return stats
 
     def _deletions_for(self, name: str, host: str, secure: bool) -> list[str]:
         domains = cookie_domains(host)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +33,8 @@ Headers = tuple[tuple[str, str], ...]
 _ACTIONS = ("accept_all", "reject_all", "save")
 _SOURCES = ("banner", "preferences", "api")
 # Header values echo nothing from the request except `next`, which must match this.
-_SAFE_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$")
+# Matched whole (fullmatch: `$` would accept a final newline), so no control character passes.
+_SAFE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*")
 _NO_STORE = ("cache-control", "no-store")
 _SECURITY = (("x-content-type-options", "nosniff"),)
 
@@ -54,6 +56,12 @@ class Request:
             if key == name:
                 return value
         return None
+
+    def cookie_header(self) -> str | None:
+        """Every ``Cookie`` field joined with ``"; "``: HTTP/2 may split the header into
+        several fields (RFC 9113 section 8.2.3)."""
+        fields = [value for key, value in self.headers if key == "cookie"]
+        return "; ".join(fields) if fields else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +107,7 @@ def load_assets() -> dict[str, Asset]:
 
 def safe_next(value: str | None) -> str:
     """``value`` if it is a same-site relative path, else ``/`` (no open redirects)."""
-    if not value or len(value) > 2048 or not _SAFE_PATH.match(value):
+    if not value or len(value) > 2048 or not _SAFE_PATH.fullmatch(value):
         return "/"
     return value
 
@@ -206,23 +214,24 @@ class Endpoints:
         old = request.decision.consent
         consent_id = old.id or new_consent_id()
         secure = self._secure(request)
-        new = Consent(True, frozenset(granted), consent_id, policy.revision, gpc=gpc)
+        issued_at = int(time.time())  # one clock reading for the cookie and the reply
+        new = Consent(True, frozenset(granted), consent_id, policy.revision, issued_at, gpc=gpc)
 
-        cookies = [self.guard.consent_cookie(granted, consent_id, secure=secure)]
-        withdrawn = self.guard.withdrawn(request.header("cookie"), new)
+        cookies = [
+            self.guard.consent_cookie(granted, consent_id, secure=secure, issued_at=issued_at)
+        ]
+        withdrawn = self.guard.withdrawn(request.cookie_header(), new)
         cookies.extend(
             self.guard.deletions(withdrawn, host=request.header("host") or "", secure=secure)
         )
-        self._record(request, new, source)
         set_cookies = tuple(("set-cookie", c) for c in cookies)
+        # The whole reply is built before the receipt is written: nothing after it can fail.
         if is_json:
-            state = self.state(new)
-            return _json(200, state, *set_cookies)
-        return Reply(
-            303,
-            (("location", safe_next(next_path)), _NO_STORE, *set_cookies),
-            b"",
-        )
+            reply = _json(200, self.state(new), *set_cookies)
+        else:
+            reply = Reply(303, (("location", safe_next(next_path)), _NO_STORE, *set_cookies), b"")
+        self._record(request, new, source)
+        return reply
 
     def _preferences(self, request: Request) -> Reply:
         consent = request.decision.consent
@@ -313,7 +322,7 @@ class Endpoints:
         try:
             return self.store.history(consent_id)
         except Exception:  # a broken log must not break the page (fail open for the site)
-            logger.exception("cookieguard: could not read consent history")
+            logger.exception("could not read consent history")
             return ()
 
     def _record(self, request: Request, consent: Consent, source: str) -> None:
@@ -333,7 +342,7 @@ class Endpoints:
         try:
             self.store.record(receipt)
         except Exception:  # the visitor's choice still takes effect; the store logs why
-            logger.exception("cookieguard: could not record a consent receipt")
+            logger.exception("could not record a consent receipt")
 
 
 def _return_path(request: Request, next_path: str | None) -> str:
@@ -396,7 +405,7 @@ def _parse_choice(content_type: str, body: bytes) -> _Choice | Reply:
     if kind == "application/json":
         try:
             data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return error(400, "malformed JSON")
         if not isinstance(data, dict):
             return error(400, "JSON body must be an object")

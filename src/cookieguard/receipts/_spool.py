@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 
 from cookieguard.receipts._model import (
     Receipt,
     ReceiptError,
+    ReceiptRejected,
     ReceiptStore,
     check_receipt,
     receipt_from_dict,
@@ -46,6 +47,12 @@ class SpooledStore:
     If the spool cannot be written either, an error is logged and :class:`ReceiptError`
     is raised.
 
+    A receipt the primary refuses for good (:class:`ReceiptRejected`: a constraint, a
+    value the database cannot hold) is not retried: it goes to ``quarantine_path``
+    (default: the spool's name with ``.quarantine.jsonl``, each line the receipt plus the
+    ``error``) with an error log line, so one bad row never holds up the others. Read them
+    with :meth:`quarantined`.
+
     Several processes may share one spool file: appends and replays hold an ``flock``.
     """
 
@@ -55,9 +62,15 @@ class SpooledStore:
         spool_path: str | os.PathLike[str],
         *,
         retry_interval: float = DEFAULT_RETRY_INTERVAL,
+        quarantine_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.primary = primary
         self.spool_path = os.path.abspath(os.fspath(spool_path))
+        if quarantine_path is None:
+            stem = self.spool_path.removesuffix(".jsonl")
+            self.quarantine_path = stem + ".quarantine.jsonl"
+        else:
+            self.quarantine_path = os.path.abspath(os.fspath(quarantine_path))
         self.retry_interval = retry_interval
         self._lock = threading.Lock()
         self._outage = False  # a warning was logged and no replay has succeeded since
@@ -74,35 +87,89 @@ class SpooledStore:
         except OSError:  # missing, or unreachable: then appending will say why
             return 0
 
-    @contextmanager
-    def _locked_spool(self) -> Iterator[int]:
+    def _locked_spool(self) -> contextlib.AbstractContextManager[int]:
         """The spool file, opened for read and append, locked against other processes."""
-        created = not os.path.exists(self.spool_path)
-        fd = os.open(self.spool_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            if created:
-                # The new directory entry must reach the disk too, or a crash could lose
-                # the whole file even though its contents were fsynced.
-                _fsync_dir(os.path.dirname(self.spool_path))
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            yield fd
-        finally:
-            os.close(fd)  # closing drops the flock
+        return _locked(self.spool_path)
 
     def _append(self, receipt: Receipt) -> None:
         line = json.dumps(receipt_to_dict(receipt), separators=(",", ":")) + "\n"
         with self._locked_spool() as fd:
-            size = os.fstat(fd).st_size
-            # A process killed mid-write leaves a partial last line; start on a fresh
-            # line so that torn record cannot swallow this one.
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                line = "\n" + line
-            data = line.encode()
-            written = os.write(fd, data)
-            if written != len(data):
-                raise OSError(f"short write to spool ({written} of {len(data)} bytes)")
-            os.fsync(fd)
+            _append_line(fd, line)
+
+    # -- the quarantine --------------------------------------------------------------------
+
+    def _quarantine(self, receipt: Receipt, error: Exception) -> None:
+        """Move ``receipt`` aside for good, once, with an error log line naming it."""
+        try:
+            with _locked(self.quarantine_path) as fd:
+                size = os.fstat(fd).st_size
+                raw = os.pread(fd, size, 0) if size else b""
+                if receipt.receipt_id in _receipt_ids(raw):
+                    return  # a replay cut short after quarantining it left it in the spool
+                entry = {**receipt_to_dict(receipt), "error": _one_line(error)}
+                _append_line(fd, json.dumps(entry, separators=(",", ":")) + "\n")
+        except OSError as exc:
+            logger.error(
+                "cookieguard: consent receipt %s for consent id %s was NOT kept: the store"
+                " refused it (%s) and the quarantine file %s failed (%s)",
+                receipt.receipt_id,
+                receipt.consent_id,
+                _one_line(error),
+                self.quarantine_path,
+                exc,
+            )
+            raise ReceiptError(
+                f"consent receipt not kept: store refused it ({error}) and quarantine"
+                f" {self.quarantine_path} failed ({exc})"
+            ) from exc
+        logger.error(
+            "cookieguard: consent receipt %s for consent id %s was refused by %r and will"
+            " not be retried (%s); it is kept in %s for a person to look at",
+            receipt.receipt_id,
+            receipt.consent_id,
+            self.primary,
+            _one_line(error),
+            self.quarantine_path,
+        )
+
+    def quarantined(self) -> list[tuple[Receipt, str]]:
+        """The receipts the store refused for good, each with the error, oldest first."""
+        try:
+            with open(self.quarantine_path, "rb") as file:
+                raw = file.read()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in raw.split(b"\n"):
+            if line.strip():
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    data = json.loads(line)
+                    entries.append((receipt_from_dict(data), str(data.get("error", ""))))
+        return entries
+
+    def _write_batch(self, batch: list[Receipt]) -> int:
+        """Write ``batch`` to the primary; quarantine what it refuses; return how many went in.
+
+        Raises what the primary raises for an outage (the spool then stays as it is).
+        """
+        record_many = getattr(self.primary, "record_many", None)
+        if record_many is not None:
+            try:
+                record_many(batch)
+                return len(batch)
+            except (ReceiptRejected, ValueError):
+                pass  # one of them is bad: find it, one by one
+        stored = 0
+        for receipt in batch:
+            try:
+                check_receipt(receipt)
+                self.primary.record(receipt)
+            except (ReceiptRejected, ValueError) as exc:
+                # ValueError: a spool written by an older version that did not check.
+                self._quarantine(receipt, exc)
+            else:
+                stored += 1
+        return stored
 
     def _read(self, fd: int) -> list[Receipt]:
         size = os.fstat(fd).st_size
@@ -117,7 +184,7 @@ class SpooledStore:
                 # Only a write cut short by a crash looks like this, and its record() never
                 # returned, so nobody was told that receipt was kept.
                 logger.warning(
-                    "cookieguard: skipping unreadable line %d of receipts spool %s (%s)",
+                    "skipping unreadable line %d of receipts spool %s (%s)",
                     number,
                     self.spool_path,
                     exc,
@@ -132,9 +199,10 @@ class SpooledStore:
             return self._read(fd)
 
     def replay(self) -> int:
-        """Move every spooled receipt into the primary store now; return how many.
+        """Move every spooled receipt into the primary store now; return how many went in.
 
-        Raises whatever the primary raises; the spool is then left as it was.
+        A receipt the primary refuses for good is quarantined instead (not counted).
+        Raises whatever the primary raises for an outage; the spool is then left as it was.
         """
         with self._lock:
             return self._replay()
@@ -155,7 +223,7 @@ class SpooledStore:
             os.fsync(fd)
         if receipts or self._outage:
             logger.info(
-                "cookieguard: receipts store %r is back; replayed %d receipt(s) from %s",
+                "receipts store %r is back; replayed %d receipt(s) from %s",
                 self.primary,
                 len(receipts),
                 self.spool_path,
@@ -171,6 +239,9 @@ class SpooledStore:
         if not self._outage and not self._spool_size():
             try:
                 self.primary.record(receipt)
+                return
+            except ReceiptRejected as exc:
+                self._quarantine(receipt, exc)
                 return
             except Exception as exc:  # any failure: the visitor's choice must still be kept
                 with self._lock:
@@ -191,6 +262,9 @@ class SpooledStore:
                 return
             try:
                 self.primary.record(receipt)
+            except ReceiptRejected as exc:
+                self._quarantine(receipt, exc)
+                return
             except Exception as exc:
                 self._spool(receipt, exc)
                 return
@@ -204,7 +278,7 @@ class SpooledStore:
             if not self._outage:
                 self._outage = True
                 logger.warning(
-                    "cookieguard: cannot write consent receipts to %r (%s: %s); keeping them"
+                    "cannot write consent receipts to %r (%s: %s); keeping them"
                     " in the local spool %s and replaying them once the store is back",
                     self.primary,
                     type(error).__name__,
@@ -215,7 +289,7 @@ class SpooledStore:
             self._append(receipt)
         except OSError as exc:
             logger.error(
-                "cookieguard: consent receipt %s for consent id %s was NOT kept: the store"
+                "consent receipt %s for consent id %s was NOT kept: the store"
                 " failed (%s) and so did the spool %s (%s)",
                 receipt.receipt_id,
                 receipt.consent_id,
@@ -254,6 +328,45 @@ class SpooledStore:
 def _one_line(error: BaseException | None) -> str:
     # libpq errors span several lines; a log line should not.
     return " ".join(str(error).split())
+
+
+def _receipt_ids(raw: bytes) -> set[str]:
+    ids = set()
+    for line in raw.split(b"\n"):
+        with contextlib.suppress(ValueError, AttributeError):
+            ids.add(str(json.loads(line).get("receipt_id")))
+    return ids
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[int]:
+    """``path`` opened for read and append (created if missing), under an exclusive flock."""
+    created = not os.path.exists(path)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        if created:
+            # The new directory entry must reach the disk too, or a crash could lose
+            # the whole file even though its contents were fsynced.
+            _fsync_dir(os.path.dirname(path))
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)  # closing drops the flock
+
+
+def _append_line(fd: int, line: str) -> None:
+    """Append one JSON line to the locked file ``fd`` and fsync it."""
+    size = os.fstat(fd).st_size
+    # A process killed mid-write leaves a partial last line; start on a fresh
+    # line so that torn record cannot swallow this one.
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        line = "\n" + line
+    data = line.encode()
+    written = os.write(fd, data)
+    if written != len(data):
+        raise OSError(f"short write ({written} of {len(data)} bytes)")
+    os.fsync(fd)
 
 
 def _fsync_dir(path: str) -> None:
