@@ -29,6 +29,7 @@ FACTS_LICENCE_NAME = "open-cookie-database.LICENSE"
 VENDOR_FILES = ("analytics.toml", "marketing.toml", "embeds.toml")
 CATEGORIES = ("necessary", "preferences", "analytics", "marketing")
 FORMAT = 1
+MIN_NAME = 4  # shorter plain-word OCD names ("sp", "fid") are taken only from ocd_names
 
 OCD_SOURCE = {
     "name": "Open Cookie Database",
@@ -66,7 +67,7 @@ _UNITS = {
     "month": 30 * 86400,
     "year": 365 * 86400,
 }
-_RETENTION = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\b", re.I)
+_RETENTION = re.compile(r"\b(\d+)\s*(second|minute|hour|day|week|month|year)s?\b", re.I)
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _VENDOR_KEYS = {
     "name",
@@ -90,11 +91,12 @@ class SourceError(Exception):
 
 
 def max_age(retention: str) -> int | None:
-    """Seconds for "2 years", "30 minutes", "24 hours"; ``None`` for session or unclear text."""
-    match = _RETENTION.match(retention)
-    if match is None:
-        return None
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+    """Seconds for "2 years", "24 hours" (the longest of "30 seconds till 1 year").
+
+    ``None`` for session cookies and text that states no duration.
+    """
+    spans = [int(n) * _UNITS[unit.lower()] for n, unit in _RETENTION.findall(retention)]
+    return max(spans) if spans else None
 
 
 def read_facts(path: Path) -> dict[str, list[dict[str, str]]]:
@@ -134,6 +136,8 @@ def _cookies(entry: dict[str, Any], facts: dict[str, list[dict[str, str]]]) -> l
                     continue
             elif row["Domain"].strip():
                 continue  # set on the vendor's own domain: the site's server never sees it
+            elif len(cookie) < MIN_NAME and cookie.isalnum():
+                continue  # "sp", "i", "fid": too generic to claim a site's own cookie
             pattern = cookie + "*" if row["Wildcard match"].strip() == "1" else cookie
             if pattern not in cookies:
                 cookies[pattern] = _fact(pattern, row["Retention period"].strip(), storage=False)

@@ -192,9 +192,11 @@ class Catalogue:
                 entries = by_host.setdefault(host.lower(), [])
                 for prefix in vendor.paths or ("",):
                     entries.append((prefix, vendor))
-        for entries in by_host.values():
-            entries.sort(key=lambda entry: -len(entry[0]))  # stable: earlier vendor wins ties
-        self._by_host = {host: tuple(entries) for host, entries in by_host.items()}
+        # Path-specific entries first (longest prefix), then earlier vendors (a stable sort).
+        self._by_host = {
+            host: tuple(sorted(entries, key=lambda entry: -len(entry[0])))
+            for host, entries in by_host.items()
+        }
 
         exact: dict[str, tuple[Vendor, CookieFact]] = {}
         globs: list[tuple[str, re.Pattern[str], Vendor, CookieFact]] = []
@@ -215,8 +217,8 @@ class Catalogue:
         self._category_memo: dict[tuple[str, bool], tuple[str, ...]] = {}
 
         needles: list[str] = []
-        for host, entries in self._by_host.items():
-            for prefix, _vendor in entries:
+        for host, claims in self._by_host.items():
+            for prefix, _vendor in claims:
                 needles.append(host + prefix.rstrip("/") if prefix else host)
         if needles:
             # Not preceded by a host character (a "." is fine: a subdomain), not followed by
