@@ -6,6 +6,7 @@ from cookieguard.receipts._model import (
     Method,
     Receipt,
     ReceiptError,
+    ReceiptRejected,
     ReceiptStore,
     hash_ip,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "PostgresStore",
     "Receipt",
     "ReceiptError",
+    "ReceiptRejected",
     "ReceiptStore",
     "SQLiteStore",
     "SpooledStore",

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,21 @@ Method = Literal["banner", "preferences", "api", "gpc"]
 
 #: User agents are cut to this many characters before they are stored.
 USER_AGENT_LIMIT = 200
+#: Paths are cut to this many characters before they are stored.
+PATH_LIMIT = 1024
+#: Language tags are cut to this many characters (RFC 5646 section 4.4.1: 35 is enough for
+#: every tag a registry can produce).
+LANGUAGE_LIMIT = 35
 
 _METHODS: frozenset[str] = frozenset(get_args(Method))
+# Ids are ours (uuid hex, secrets.token_urlsafe, HMAC hex): visible ASCII, bounded.
+_IDENTIFIER = re.compile(r"[\x21-\x7e]{1,128}")
+# The same grammar as Policy's category names.
+_CATEGORY = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# PostgreSQL ``integer``; SQLite would take more, but a receipt must fit every store.
+_REVISION_MAX = 2**31 - 1
+# Unicode category Cc: C0 controls (NUL among them), DEL and C1 controls.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
 
 def _new_receipt_id() -> str:
@@ -31,6 +45,16 @@ class ReceiptError(Exception):
     Raised when both the store and its local spool fail on ``record()``, and when a
     store cannot be read (``history``/``purge``). The middleware still sets the visitor's
     cookie: the page never fails because the log is down.
+    """
+
+
+class ReceiptRejected(ReceiptError):
+    """The store refused this receipt and will refuse it again: its data is at fault.
+
+    Raised by a store's ``record``/``record_many`` for a permanent error (a constraint,
+    a value the database cannot hold), as opposed to an outage (connection refused, a
+    timeout), which a later retry can cure. :class:`SpooledStore` quarantines such a
+    receipt instead of retrying it forever.
     """
 
 
@@ -101,7 +125,9 @@ def check_receipt(receipt: Receipt) -> None:
     """Raise ``ValueError`` for a receipt no store should accept (a caller's bug).
 
     Checked before anything is written, so a bad receipt can never get stuck in the spool
-    and block the replay of good ones.
+    and block the replay of good ones. Only the fields the site controls are checked here;
+    the visitor's text (path, user agent, language) is cleaned instead, see
+    :func:`clean_text`.
     """
     if receipt.time.tzinfo is None or receipt.time.utcoffset() is None:
         raise ValueError(f"Receipt.time must be timezone-aware (UTC), got {receipt.time!r}")
@@ -109,10 +135,55 @@ def check_receipt(receipt: Receipt) -> None:
         raise ValueError("Receipt.consent_id must not be empty")
     if not receipt.receipt_id:
         raise ValueError("Receipt.receipt_id must not be empty")
+    for name in ("consent_id", "receipt_id"):
+        value = getattr(receipt, name)
+        if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+            raise ValueError(
+                f"Receipt.{name} must be 1 to 128 visible ASCII characters, got {value!r}"
+            )
+    if receipt.ip_hash is not None and not (
+        isinstance(receipt.ip_hash, str) and _IDENTIFIER.fullmatch(receipt.ip_hash)
+    ):
+        raise ValueError(
+            "Receipt.ip_hash must be None or up to 128 visible ASCII characters"
+            f" (see hash_ip), got {receipt.ip_hash!r}"
+        )
     if receipt.method not in _METHODS:
         raise ValueError(
             f"Receipt.method must be one of {sorted(_METHODS)}, got {receipt.method!r}"
         )
+    for name in ("granted", "denied"):
+        for category in getattr(receipt, name):
+            if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
+                raise ValueError(
+                    f"Receipt.{name} holds {category!r}, which is not a category name"
+                    " (lower-case letters, digits, - and _, up to 32 characters)"
+                )
+    if (
+        not isinstance(receipt.revision, int)
+        or isinstance(receipt.revision, bool)
+        or not 0 <= receipt.revision <= _REVISION_MAX
+    ):
+        raise ValueError(
+            f"Receipt.revision must be an integer from 0 to {_REVISION_MAX},"
+            f" got {receipt.revision!r}"
+        )
+
+
+def clean_text(value: str, limit: int) -> str:
+    """``value`` as every store can keep it: no control characters, valid UTF-8, bounded.
+
+    Visitor-supplied text (User-Agent, path, language) may hold anything a client sends.
+    PostgreSQL refuses NUL in ``text``, and a lone surrogate (what ``surrogateescape``
+    decoding leaves for undecodable bytes) cannot be encoded for either database, so both
+    would fail the same way on every retry. Controls (Unicode category Cc: C0, DEL, C1)
+    are dropped, lone surrogates become ``?``, and the result is cut to ``limit``
+    characters.
+    """
+    cleaned = _CONTROL.sub("", value)
+    if not cleaned.isascii():
+        cleaned = cleaned.encode("utf-8", "replace").decode("utf-8")
+    return cleaned[:limit]
 
 
 def utc(moment: datetime) -> datetime:
@@ -123,7 +194,11 @@ def utc(moment: datetime) -> datetime:
 
 
 def receipt_to_dict(receipt: Receipt) -> dict[str, Any]:
-    """A JSON-ready mapping of ``receipt``: ISO 8601 UTC time, lists, user agent cut."""
+    """A JSON-ready mapping of ``receipt``: ISO 8601 UTC time, lists, visitor text cleaned.
+
+    Both stores and the spool write what this returns, so what the visitor sent is cleaned
+    (:func:`clean_text`) the same way wherever it is kept.
+    """
     return {
         "receipt_id": receipt.receipt_id,
         "consent_id": receipt.consent_id,
@@ -131,10 +206,10 @@ def receipt_to_dict(receipt: Receipt) -> dict[str, Any]:
         "granted": list(receipt.granted),
         "denied": list(receipt.denied),
         "revision": receipt.revision,
-        "language": receipt.language,
+        "language": clean_text(receipt.language, LANGUAGE_LIMIT),
         "method": receipt.method,
-        "path": receipt.path,
-        "user_agent": receipt.user_agent[:USER_AGENT_LIMIT],
+        "path": clean_text(receipt.path, PATH_LIMIT),
+        "user_agent": clean_text(receipt.user_agent, USER_AGENT_LIMIT),
         "ip_hash": receipt.ip_hash,
     }
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cookieguard.receipts._model import (
     Receipt,
     ReceiptError,
+    ReceiptRejected,
     check_receipt,
     receipt_from_dict,
     receipt_to_dict,
@@ -61,12 +64,72 @@ _INSERT = (
     " ON CONFLICT (receipt_id) DO NOTHING"
 )
 
-#: Seconds to wait for a connection before the receipt goes to the spool instead.
-DEFAULT_CONNECT_TIMEOUT = 5
+#: Seconds to wait for the server to accept a new connection (libpq counts whole seconds,
+#: at least 2).
+DEFAULT_CONNECT_TIMEOUT = 3
+#: Seconds one statement may take, enforced by the server and, when the server does not
+#: answer at all (frozen, SIGSTOP, a half-open TCP connection), by the client.
+DEFAULT_STATEMENT_TIMEOUT = 2.0
+#: Seconds to wait for a free pooled connection when all are busy.
+DEFAULT_POOL_TIMEOUT = 1.0
 #: Connections kept open per process.
 DEFAULT_POOL_SIZE = 4
 
+# TCP keepalives (libpq parameters) so an idle pooled connection to a host that vanished
+# is noticed within about a minute instead of the kernel's default two hours. They cannot
+# notice a frozen server on a live host (its kernel still answers the probes): the
+# client-side statement deadline covers that.
+_KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
 _T = TypeVar("_T")
+
+
+class _TimedOut(Exception):
+    """The server did not answer within the deadline; its connection was shut down."""
+
+
+class _Alarm:
+    """Shuts a connection's socket down if an operation outlives its deadline.
+
+    A server that is frozen (SIGSTOP, a VM paused, a half-open connection) never answers
+    and never closes; libpq would wait forever and so would the visitor's request. A
+    ``shutdown()`` of the socket from a timer thread wakes the waiting libpq call with an
+    error, which is safe: the connection object itself is only touched by its own thread,
+    and the socket is only shut down while that thread is still inside the operation.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], seconds: float) -> None:
+        self._fd = conn.pgconn.socket
+        self._lock = threading.Lock()
+        self._armed = True
+        self.rang = False
+        self._timer = threading.Timer(seconds, self._ring)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _ring(self) -> None:
+        with self._lock:
+            if not self._armed:
+                return
+            self.rang = True
+            try:
+                sock = socket.socket(fileno=os.dup(self._fd))
+            except OSError:  # pragma: no cover - the descriptor is already gone
+                return
+            with sock, contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> bool:
+        """Disarm; return whether the alarm rang (then the connection is unusable)."""
+        self._timer.cancel()
+        with self._lock:
+            self._armed = False
+            return self.rang
 
 
 def _import_psycopg() -> Any:
@@ -123,6 +186,15 @@ class PostgresStore:
     ``pool_size`` connections are kept per process and reopened after the server restarts.
     The schema is created on first use and versioned in ``cookieguard_meta``. Inserts are
     idempotent on ``receipt_id``. Requires ``pip install 'cookieguard[postgres]'``.
+
+    Every call is bounded, so a slow, stopped or frozen server never holds a visitor's
+    request for long (the spool takes the receipt instead): at most ``pool_timeout``
+    seconds waiting for a free connection, ``connect_timeout`` for a new one, and
+    ``statement_timeout`` for the statement. The statement timeout is also sent to the
+    server (``options=-c statement_timeout=...``, unless the URL or ``PGOPTIONS`` sets
+    ``options``; behind PgBouncer allow it with ``ignore_startup_parameters = options``),
+    and TCP keepalives are on unless the URL says otherwise. :attr:`max_wait` is the sum.
+    ``purge`` is an administrative bulk delete and runs without a statement timeout.
     """
 
     def __init__(
@@ -131,58 +203,111 @@ class PostgresStore:
         *,
         pool_size: int = DEFAULT_POOL_SIZE,
         connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
     ) -> None:
         # Import now, so a missing driver fails at start-up with the fix, not per request.
         self._psycopg = _import_psycopg()
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, got {pool_size}")
+        if isinstance(connect_timeout, bool) or not (
+            isinstance(connect_timeout, int) and connect_timeout >= 2
+        ):
+            raise ValueError(
+                f"connect_timeout must be a whole number of seconds, at least 2 (libpq's"
+                f" minimum), got {connect_timeout!r}"
+            )
+        for name, value in (("statement_timeout", statement_timeout),
+                            ("pool_timeout", pool_timeout)):  # fmt: skip
+            if not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
         self.url = url
         self.connect_timeout = connect_timeout
+        self.statement_timeout = float(statement_timeout)
+        self.pool_timeout = float(pool_timeout)
+        self._params = self._connection_params(url)
         self._lock = threading.Lock()
         self._idle: list[psycopg.Connection[Any]] = []
         self._slots = threading.BoundedSemaphore(pool_size)
+        self.pool_size = pool_size
         self._schema_ready = False
         self._closed = False
 
     def __repr__(self) -> str:
         return f"PostgresStore({_redact(self.url)!r})"
 
+    @property
+    def max_wait(self) -> float:
+        """The longest one ``record``/``history`` call waits before it gives up (seconds)."""
+        return self.pool_timeout + self.connect_timeout + self.statement_timeout
+
+    def _connection_params(self, url: str) -> dict[str, Any]:
+        try:
+            given = self._psycopg.conninfo.conninfo_to_dict(url)
+        except self._psycopg.Error as exc:
+            raise ValueError(
+                f"the receipts store {_redact(url)!r} is not a valid PostgreSQL URL ({exc});"
+                " use postgresql://user:password@host:5432/database"
+            ) from None
+        params: dict[str, Any] = {
+            key: value for key, value in _KEEPALIVES.items() if key not in given
+        }
+        if "options" not in given and not os.environ.get("PGOPTIONS"):
+            millis = max(1, round(self.statement_timeout * 1000))
+            params["options"] = f"-c statement_timeout={millis}"
+        params["connect_timeout"] = self.connect_timeout
+        return params
+
     # -- connections -------------------------------------------------------------------
 
     def _open(self) -> psycopg.Connection[Any]:
         conn: psycopg.Connection[Any] = self._psycopg.connect(
-            self.url, autocommit=True, connect_timeout=self.connect_timeout
+            self.url, autocommit=True, **self._params
         )
         try:
             if not self._schema_ready:
-                self._migrate(conn)
+                self._bounded(conn, self._migrate, self.statement_timeout)
                 self._schema_ready = True
         except BaseException:
             conn.close()
             raise
         return conn
 
-    @contextmanager
-    def _connection(self, *, fresh: bool) -> Iterator[psycopg.Connection[Any]]:
-        if self._closed:
-            raise ReceiptError(f"{self!r} is closed")
-        with self._slots:
-            conn = None
-            if not fresh:
-                with self._lock:
-                    conn = self._idle.pop() if self._idle else None
-            if conn is None or conn.closed:
-                conn = self._open()
-            try:
-                yield conn
-            except BaseException:
-                conn.close()  # its state is unknown; a new one is cheap
-                raise
-            with self._lock:
-                if self._closed:
-                    conn.close()
-                else:
-                    self._idle.append(conn)
+    def _bounded(
+        self,
+        conn: psycopg.Connection[Any],
+        work: Callable[[psycopg.Connection[Any]], _T],
+        seconds: float | None,
+    ) -> _T:
+        """``work(conn)``, cut short (``_TimedOut``) if the server is silent for ``seconds``."""
+        if seconds is None:
+            return work(conn)
+        alarm = _Alarm(conn, seconds)
+        try:
+            result = work(conn)
+        except BaseException as exc:
+            if alarm.stop():
+                raise _TimedOut from exc
+            raise
+        if alarm.stop():
+            # It rang just as the answer came: the work is done, the socket is not.
+            conn.close()
+        return result
+
+    def _take_idle(self) -> psycopg.Connection[Any] | None:
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not conn.closed:
+                    return conn
+        return None
+
+    def _give_back(self, conn: psycopg.Connection[Any]) -> None:
+        with self._lock:
+            if self._closed or conn.closed:
+                conn.close()
+            else:
+                self._idle.append(conn)
 
     def _drop_idle(self) -> None:
         with self._lock:
@@ -190,23 +315,73 @@ class PostgresStore:
         for conn in idle:
             conn.close()
 
-    def _run(self, what: str, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
-        errors = self._psycopg.Error
+    def _attempt(
+        self,
+        conn: psycopg.Connection[Any],
+        work: Callable[[psycopg.Connection[Any]], _T],
+        seconds: float | None,
+    ) -> _T:
         try:
-            with self._connection(fresh=False) as conn:
-                return work(conn)
-        except self._psycopg.OperationalError:
-            # Pooled connections die when the server restarts; the first use finds out.
-            # Drop them all and try once on a new connection (inserts are idempotent,
-            # so a retry after an unknown outcome cannot duplicate).
-            self._drop_idle()
-        except errors as exc:
-            raise ReceiptError(f"cannot {what} PostgreSQL receipts: {exc}") from exc
+            result = self._bounded(conn, work, seconds)
+        except BaseException:
+            conn.close()  # its state is unknown; a new one is cheap
+            raise
+        self._give_back(conn)
+        return result
+
+    def _run(
+        self,
+        what: str,
+        work: Callable[[psycopg.Connection[Any]], _T],
+        *,
+        bounded: bool = True,
+    ) -> _T:
+        """Run ``work`` on a pooled connection within the timeouts; map errors.
+
+        ``bounded=False`` lifts the client-side statement deadline (the caller lifts the
+        server's with ``SET LOCAL``). A permanent error of the data (a constraint, a value
+        the column cannot hold) raises :class:`ReceiptRejected`; anything else (an outage,
+        a timeout) raises :class:`ReceiptError`.
+        """
+        if self._closed:
+            raise ReceiptError(f"{self!r} is closed")
+        limit = self.statement_timeout
+        if not self._slots.acquire(timeout=self.pool_timeout):
+            raise ReceiptError(
+                f"cannot {what} PostgreSQL receipts: all {self.pool_size} connections stayed"
+                f" busy for {self.pool_timeout:g} s (pool_timeout)"
+            )
         try:
-            with self._connection(fresh=True) as conn:
-                return work(conn)
-        except errors as exc:
+            return self._run_in_slot(work, limit if bounded else None)
+        except _TimedOut:
+            raise ReceiptError(
+                f"cannot {what} PostgreSQL receipts: the server did not answer within"
+                f" {limit:g} s (statement_timeout)"
+            ) from None
+        except (self._psycopg.DataError, self._psycopg.IntegrityError, UnicodeError) as exc:
+            raise ReceiptRejected(f"cannot {what} PostgreSQL receipts: {exc}") from exc
+        except self._psycopg.Error as exc:
             raise ReceiptError(f"cannot {what} PostgreSQL receipts: {exc}") from exc
+        finally:
+            self._slots.release()
+
+    def _run_in_slot(
+        self,
+        work: Callable[[psycopg.Connection[Any]], _T],
+        seconds: float | None,
+    ) -> _T:
+        conn = self._take_idle()
+        if conn is not None:
+            try:
+                return self._attempt(conn, work, seconds)
+            except self._psycopg.OperationalError:
+                if not conn.broken:
+                    raise  # e.g. the server's statement_timeout: retrying would wait again
+                # Pooled connections die when the server restarts; the first use finds out.
+                # Drop them all and try once on a new connection (inserts are idempotent,
+                # so a retry after an unknown outcome cannot duplicate).
+                self._drop_idle()
+        return self._attempt(self._open(), work, seconds)
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         with conn.transaction():
@@ -271,14 +446,20 @@ class PostgresStore:
         return [_receipt(row) for row in rows]
 
     def purge(self, older_than: datetime) -> int:
-        """Delete receipts with ``time`` before ``older_than``; return how many went."""
+        """Delete receipts with ``time`` before ``older_than``; return how many went.
+
+        A bulk delete may take longer than any request should: it runs without a
+        statement timeout.
+        """
         cutoff = utc(older_than)
-        return self._run(
-            "purge",
-            lambda conn: (
-                conn.execute("DELETE FROM cookieguard_receipts WHERE time < %s", (cutoff,)).rowcount
-            ),
-        )
+
+        def work(conn: psycopg.Connection[Any]) -> int:
+            with conn.transaction():
+                conn.execute("SET LOCAL statement_timeout = 0")
+                cur = conn.execute("DELETE FROM cookieguard_receipts WHERE time < %s", (cutoff,))
+                return cur.rowcount
+
+        return self._run("purge", work, bounded=False)
 
     def close(self) -> None:
         """Close every pooled connection; connections in use close when released."""

@@ -110,7 +110,7 @@ class SpooledStore:
                 _append_line(fd, json.dumps(entry, separators=(",", ":")) + "\n")
         except OSError as exc:
             logger.error(
-                "cookieguard: consent receipt %s for consent id %s was NOT kept: the store"
+                "consent receipt %s for consent id %s was NOT kept: the store"
                 " refused it (%s) and the quarantine file %s failed (%s)",
                 receipt.receipt_id,
                 receipt.consent_id,
@@ -123,7 +123,7 @@ class SpooledStore:
                 f" {self.quarantine_path} failed ({exc})"
             ) from exc
         logger.error(
-            "cookieguard: consent receipt %s for consent id %s was refused by %r and will"
+            "consent receipt %s for consent id %s was refused by %r and will"
             " not be retried (%s); it is kept in %s for a person to look at",
             receipt.receipt_id,
             receipt.consent_id,
@@ -208,28 +208,24 @@ class SpooledStore:
             return self._replay()
 
     def _replay(self) -> int:
+        stored = 0
         with self._locked_spool() as fd:
             receipts = self._read(fd)
-            record_many = getattr(self.primary, "record_many", None)
             for start in range(0, len(receipts), _REPLAY_BATCH):
-                batch = receipts[start : start + _REPLAY_BATCH]
-                if record_many is not None:
-                    record_many(batch)
-                else:
-                    for receipt in batch:
-                        self.primary.record(receipt)
-            # Everything is committed in the primary: only now may the spool forget it.
+                stored += self._write_batch(receipts[start : start + _REPLAY_BATCH])
+            # Everything is committed in the primary (or quarantined): only now may the
+            # spool forget it.
             os.ftruncate(fd, 0)
             os.fsync(fd)
         if receipts or self._outage:
             logger.info(
                 "receipts store %r is back; replayed %d receipt(s) from %s",
                 self.primary,
-                len(receipts),
+                stored,
                 self.spool_path,
             )
         self._outage = False
-        return len(receipts)
+        return stored
 
     # -- the store -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from cookieguard.receipts._model import (
     Receipt,
     ReceiptError,
+    ReceiptRejected,
     check_receipt,
     receipt_from_dict,
     receipt_to_dict,
@@ -170,6 +171,11 @@ class SQLiteStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+            except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeError) as exc:
+                # The data, not the file, is at fault: retrying cannot help.
+                raise ReceiptRejected(
+                    f"cannot write to SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
             except sqlite3.Error as exc:
                 raise ReceiptError(
                     f"cannot write to SQLite receipts file {self.path!r}: {exc}"
