@@ -31,11 +31,15 @@ __all__ = [
     "Vendor",
     "catalogue_for",
     "load_catalogue",
+    "merge",
+    "normalise_host",
+    "split_url",
 ]
 
 _DATA_FILE = "trackers.json"
 _FORMAT = 1
 _MEMO_LIMIT = 4096
+_MEMO_KEY_LIMIT = 256
 
 # WHATWG URL parsing drops ASCII tab and newline anywhere and trims C0 controls and spaces at
 # both ends (https://url.spec.whatwg.org/#concept-basic-url-parser); a browser does, so we must.
@@ -168,15 +172,53 @@ def _host_alternation(names: Iterable[str]) -> str:
     return render(trie)
 
 
+class _FactIndex:
+    """Cookie (or storage) facts by exact name, then by glob, with a bounded memo."""
+
+    __slots__ = ("_exact", "_globs", "_memo")
+
+    def __init__(self, vendors: Iterable[Vendor], *, storage: bool) -> None:
+        exact: dict[str, tuple[Vendor, CookieFact]] = {}
+        globs: list[tuple[str, re.Pattern[str], Vendor, CookieFact]] = []
+        for vendor in vendors:
+            for fact in vendor.cookies:
+                if fact.storage != storage:
+                    continue
+                if any(char in fact.pattern for char in "*?["):
+                    literal = re.split(r"[*?\[]", fact.pattern, maxsplit=1)[0]
+                    regex = re.compile(fnmatch.translate(fact.pattern))
+                    globs.append((literal, regex, vendor, fact))
+                else:
+                    exact.setdefault(fact.pattern, (vendor, fact))  # the first vendor wins
+        globs.sort(key=lambda glob: -len(glob[0]))  # the most specific glob wins
+        self._exact = exact
+        self._globs = tuple(globs)
+        self._memo: dict[str, tuple[Vendor, CookieFact] | None] = {}
+
+    def find(self, name: str) -> tuple[Vendor, CookieFact] | None:
+        try:
+            return self._memo[name]
+        except KeyError:
+            pass
+        found = self._exact.get(name)
+        if found is None:
+            for literal, regex, vendor, fact in self._globs:
+                if name.startswith(literal) and regex.match(name):
+                    found = (vendor, fact)
+                    break
+        if len(name) <= _MEMO_KEY_LIMIT:  # names come from visitors: bound the bytes too
+            remember(self._memo, name, found, _MEMO_LIMIT)
+        return found
+
+
 class Catalogue:
     """Lookup tables over a tuple of vendors; built once, then read-only (thread-safe)."""
 
     __slots__ = (
         "_by_host",
         "_category_memo",
-        "_cookie_memo",
-        "_cookies_exact",
-        "_cookies_glob",
+        "_cookies",
+        "_storage",
         "_text_regex",
         "vendors",
         "version",
@@ -198,22 +240,8 @@ class Catalogue:
             for host, entries in by_host.items()
         }
 
-        exact: dict[str, tuple[Vendor, CookieFact]] = {}
-        globs: list[tuple[str, re.Pattern[str], Vendor, CookieFact]] = []
-        for vendor in self.vendors:
-            for fact in vendor.cookies:
-                if fact.storage:
-                    continue
-                if any(char in fact.pattern for char in "*?["):
-                    literal = re.split(r"[*?\[]", fact.pattern, maxsplit=1)[0]
-                    regex = re.compile(fnmatch.translate(fact.pattern))
-                    globs.append((literal, regex, vendor, fact))
-                else:
-                    exact.setdefault(fact.pattern, (vendor, fact))
-        globs.sort(key=lambda glob: -len(glob[0]))  # the most specific glob wins
-        self._cookies_exact = exact
-        self._cookies_glob = tuple(globs)
-        self._cookie_memo: dict[str, tuple[Vendor, CookieFact] | None] = {}
+        self._cookies = _FactIndex(self.vendors, storage=False)
+        self._storage = _FactIndex(self.vendors, storage=True)
         self._category_memo: dict[tuple[str, bool], tuple[str, ...]] = {}
 
         needles: list[str] = []
@@ -277,19 +305,14 @@ class Catalogue:
 
     def cookie_vendor(self, name: str) -> tuple[Vendor, CookieFact] | None:
         """The vendor and fact of a cookie name: exact names first, then the longest glob."""
-        memo = self._cookie_memo
-        try:
-            return memo[name]
-        except KeyError:
-            pass
-        found = self._cookies_exact.get(name)
-        if found is None:
-            for literal, regex, vendor, fact in self._cookies_glob:
-                if name.startswith(literal) and regex.match(name):
-                    found = (vendor, fact)
-                    break
-        remember(memo, name, found, _MEMO_LIMIT)
-        return found
+        return self._cookies.find(name)
+
+    def storage_vendor(self, key: str) -> tuple[Vendor, CookieFact] | None:
+        """The vendor of a ``localStorage``/``sessionStorage`` key.
+
+        Storage facts first, then cookie facts: vendors reuse their cookie names as keys.
+        """
+        return self._storage.find(key) or self._cookies.find(key)
 
     def cookie_category(self, name: str) -> str | None:
         """The category of the vendor that sets cookie ``name``, if the catalogue knows it."""
