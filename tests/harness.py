@@ -288,3 +288,132 @@ def drivers(policy: Policy) -> dict[str, Driver]:
         "asgi": AsgiDriver(cg_asgi.ConsentMiddleware(asgi_app, policy=policy)),
         "wsgi": WsgiDriver(cg_wsgi.ConsentMiddleware(wsgi_app, policy)),
     }
+
+
+# -- real servers on 127.0.0.1, free ports -----------------------------------------------------
+
+
+class UvicornServer:
+    """uvicorn in a thread on a free port: ``with UvicornServer(app) as server: server.port``.
+
+    ``lifespan="on"`` runs the app's start-up; :attr:`started` then tells whether it passed.
+    """
+
+    def __init__(self, app: Any, *, lifespan: str = "off", ws: str = "none") -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port: int = self.socket.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            lifespan=lifespan,
+            ws=ws,  # type: ignore[arg-type]
+            http="h11",
+            log_level="warning",
+            log_config=None,
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self.exit_code: int | str | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run(sockets=[self.socket])
+        except SystemExit as exc:  # uvicorn exits this way when start-up fails
+            self.exit_code = exc.code
+
+    @property
+    def started(self) -> bool:
+        return bool(self.server.started)
+
+    def __enter__(self) -> UvicornServer:
+        self.thread.start()
+        for _ in range(1000):
+            if self.server.started or not self.thread.is_alive():
+                return self
+            self.thread.join(0.01)
+        raise RuntimeError("uvicorn neither started nor stopped within 10 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.socket.close()
+
+
+class WaitressServer:
+    """waitress in a thread on a free port."""
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        import waitress
+
+        self.server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+        self.port: int = self.server.effective_port
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> WaitressServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.task_dispatcher.shutdown()
+        self.server.close()
+        self.thread.join(10)
+
+
+@dataclass
+class RawResponse:
+    """A response as the server put it on the wire: header lines byte for byte."""
+
+    status: int
+    lines: list[bytes]
+    body: bytes
+
+    def named(self, name: bytes) -> list[bytes]:
+        """Values of the header lines whose name is ``name`` the way a lenient client reads it
+        (any case, whitespace around the name ignored)."""
+        found = []
+        for line in self.lines:
+            key, _, value = line.partition(b":")
+            if key.strip().lower() == name.lower():
+                found.append(value.strip())
+        return found
+
+
+def raw_get(port: int, path: str = "/", headers: Iterable[tuple[str, str]] = ()) -> RawResponse:
+    """``GET path`` over HTTP/1.0 (no chunked framing to undo), read to the end."""
+    import socket
+
+    lines = [f"GET {path} HTTP/1.0", "Host: shop.example.com"]
+    lines.extend(f"{k}: {v}" for k, v in headers)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.split(b"\r\n")
+    return RawResponse(int(status_line.split()[1]), header_lines, body)
+
+
+def file_site() -> Any:
+    """A Starlette site serving ``$COOKIEGUARD_TEST_FILE`` with ``FileResponse`` behind the
+    middleware: under a server with ``http.response.pathsend`` the file goes by path."""
+    import os
+
+    from starlette.applications import Starlette
+    from starlette.responses import FileResponse
+    from starlette.routing import Route
+
+    async def page(request: Any) -> FileResponse:
+        return FileResponse(os.environ["COOKIEGUARD_TEST_FILE"], media_type="text/html")
+
+    app = Starlette(routes=[Route("/page.html", page)])
+    app.add_middleware(cg_asgi.ConsentMiddleware, policy=make_policy())
+    return app
