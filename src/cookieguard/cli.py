@@ -2,9 +2,14 @@
 
     cookieguard receipts purge --older-than 13mo [--store URL]
     cookieguard receipts export --consent-id ID [--format json|csv] [--store URL]
+    cookieguard scan URL [URL...] [--pages N] [--depth N] [--policy FILE] [--json]
+                                  [--html FILE] [--suggest] [--timeout S] [--ignore-robots]
+    cookieguard secret
 
 The store defaults to the ``COOKIEGUARD_RECEIPTS`` environment variable. Exit status: 0 on
 success, 1 when the store fails, 2 for bad arguments (with a message, never a traceback).
+``scan`` exits 0 when the site is clean, 1 on violations, 2 when it could not scan (one-line
+reason on stderr); results go to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -90,7 +96,36 @@ def _build_parser() -> _Parser:
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("--store", metavar="URL", help=store_help)
     export.set_defaults(parser=export)
+
+    scan = commands.add_parser(
+        "scan", help="scan a site in Chromium: before a choice, after Reject all, Accept all"
+    )
+    scan.add_argument("urls", nargs="+", metavar="URL", help="start page(s) of the site")
+    scan.add_argument("--pages", type=_positive, default=20, help="pages to visit (default 20)")
+    scan.add_argument("--depth", type=_natural, default=3, help="link depth (default 3)")
+    scan.add_argument("--timeout", type=_positive, default=300, help="seconds for the whole scan")
+    scan.add_argument("--policy", metavar="FILE", help="cookieguard.toml to classify with")
+    scan.add_argument("--json", action="store_true", help="JSON on stdout instead of a table")
+    scan.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
+    scan.add_argument("--suggest", action="store_true", help="print a [cookies] TOML block")
+    scan.add_argument("--ignore-robots", action="store_true", help="do not honour robots.txt")
+    scan.set_defaults(parser=scan)
+
+    secret = commands.add_parser("secret", help="print a fresh random secret key")
+    secret.set_defaults(parser=secret)
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _natural(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 def _open(parser: argparse.ArgumentParser, store: str | None) -> ReceiptStore:
@@ -116,6 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.command == "secret":
+            print(secrets.token_urlsafe(32))
+            return 0
+        if args.command == "scan":
+            return _scan(args)
         store = _open(args.parser, args.store)
         if args.action == "purge":
             return _purge(store, args.older_than)
@@ -149,3 +189,48 @@ def _export(store: ReceiptStore, consent_id: str, fmt: str) -> int:
         store.close()
     sys.stdout.write(receipts_to_json(receipts) if fmt == "json" else receipts_to_csv(receipts))
     return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from cookieguard._policy import Policy
+    from cookieguard.scan import (
+        ScanError,
+        progress_bar,
+        render_html,
+        render_suggestion,
+        render_text,
+        scan,
+    )
+
+    policy = None
+    if args.policy:
+        try:
+            # Classifying needs no real key; the policy file usually (rightly) holds none.
+            policy = Policy.from_toml(args.policy, secret_keys=["scan-only-" + "x" * 16])
+        except (OSError, ValueError) as exc:
+            raise _UsageError(args.parser, f"--policy: {exc}") from None
+    try:
+        report = scan(
+            args.urls,
+            policy=policy,
+            pages=args.pages,
+            depth=args.depth,
+            timeout=float(args.timeout),
+            robots=not args.ignore_robots,
+            progress=progress_bar(),
+        )
+    except ScanError as exc:
+        print(f"cookieguard: cannot scan: {exc}", file=sys.stderr)
+        return 2
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as fh:
+            fh.write(render_html(report))
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    if args.suggest:
+        sys.stdout.write(render_suggestion(report))
+    return 1 if report.violations else 0
