@@ -22,7 +22,10 @@ one. A browser enforces every policy it receives, so a load must pass both (CSP3
 - ``'strict-dynamic'`` in the app's policy lets its trusted scripts load anything; ours still
   stops them loading trackers the visitor refused. That is the point.
 
-The header depends only on the set of granted categories, so it is built once per set.
+The host list is written once, in ``default-src``, which the five gated directives fall back
+to; ``frame-src`` is written out only when it differs (click-to-load embeds), and the fetch
+directives we do not gate (fonts, media, objects, manifests) are opened again. The header
+depends only on the set of granted categories, so it is built once per set.
 """
 
 from __future__ import annotations
@@ -52,35 +55,88 @@ Headers = tuple[tuple[str, str], ...]
 ENFORCE_HEADER = "content-security-policy"
 REPORT_HEADER = "content-security-policy-report-only"
 
-#: The directives we write, with the sources every page keeps whatever the consent.
-_BASE: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("script-src", ("'self'", "'unsafe-inline'", "'unsafe-eval'", "blob:")),
-    ("connect-src", ("'self'",)),
-    ("img-src", ("'self'", "data:", "blob:")),
-    ("frame-src", ("'self'", "blob:")),
-    ("style-src", ("'self'", "'unsafe-inline'")),
+#: Sources every page keeps whatever the consent: first-party loads, and the keywords that make
+#: ours a host-only policy (inline code and eval stay the app's own policy's business).
+_KEEP = ("'self'", "'unsafe-inline'", "'unsafe-eval'", "data:", "blob:")
+_FRAME_KEEP = ("'self'", "data:", "blob:")
+#: Fetch directives that would fall back to default-src but carry no tracker we gate.
+_UNGATED = (
+    "font-src * data: blob:; media-src * data: blob:; object-src * data: blob:; manifest-src *"
 )
 _HTML = ("text/html", "application/xhtml+xml")
 # A host as the catalogue and Category(hosts=...) give it; anything else never reaches a header.
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "ne", "net", "or", "org"})
+# Domains where anyone can publish: never widened to a wildcard.
+_SHARED_HOSTING = frozenset(
+    {
+        "akamaihd.net",
+        "akamaized.net",
+        "amazonaws.com",
+        "appspot.com",
+        "azureedge.net",
+        "azurewebsites.net",
+        "blogspot.com",
+        "cloudfront.net",
+        "fastly.net",
+        "firebaseapp.com",
+        "github.io",
+        "googleapis.com",
+        "googleusercontent.com",
+        "herokuapp.com",
+        "netlify.app",
+        "pages.dev",
+        "vercel.app",
+        "web.app",
+        "workers.dev",
+    }
+)
 _MEMO_SIZE = 256  # granted sets: 2**(optional categories), few in practice
 
 
-def host_sources(hosts: Iterable[str]) -> tuple[str, ...]:
+def host_sources(hosts: Iterable[str], refused: Iterable[str] = ()) -> tuple[str, ...]:
     """CSP host sources for catalogue hosts, each of which covers its subdomains.
 
     ``doubleclick.net`` becomes ``doubleclick.net *.doubleclick.net`` (a CSP host source
     matches one host; ``*.`` matches subdomains only: CSP3 section 6.7.2.7). A host whose
-    parent is listed too is dropped: the parent's wildcard already covers it.
+    parent is listed too is dropped: the parent's wildcard already covers it. Malformed hosts
+    never reach the header.
+
+    To keep the header small, several hosts under one registrable domain
+    (``a.klaviyo.com``, ``static.klaviyo.com``) become that domain and its wildcard, unless a
+    ``refused`` host lies under it too (``analytics.google.com`` granted, ``www.google.com``
+    refused) or the domain is shared hosting where anyone can publish (``cloudfront.net``).
     """
-    clean = {h.lower().rstrip(".") for h in hosts}
-    clean = {h for h in clean if _HOST.match(h)}
+    clean = {h for h in (h.lower().rstrip(".") for h in hosts) if _HOST.match(h)}
+    refused_domains = {_registrable(h.lower().rstrip(".")) for h in refused} - {""}
+    groups: dict[str, set[str]] = {}
+    for host in clean:
+        groups.setdefault(_registrable(host), set()).add(host)
+    for domain, members in groups.items():
+        if (
+            (len(members) > 1 or domain in members)
+            and domain not in refused_domains
+            and domain not in _SHARED_HOSTING
+            and "." in domain
+        ):
+            clean -= members
+            clean.add(domain)
     kept = sorted(h for h in clean if not any(p in clean for p in _parents(h)))
     sources: list[str] = []
     for host in kept:
         sources.append(host)
-        sources.append("*." + host)
+        if not host.startswith("www."):  # nothing is served from below a www host
+            sources.append("*." + host)
     return tuple(sources)
+
+
+def _registrable(host: str) -> str:
+    """The registrable domain of a catalogue host, near enough: the last two labels, or three
+    under a country's second level (``example.co.uk``). Only used to merge hosts."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
 
 
 def _parents(host: str) -> Iterable[str]:
@@ -124,13 +180,22 @@ class ContentSecurity:
         hosts = list(self._always)
         for category in sorted(granted & self._optional):
             hosts.extend(self.catalogue.hosts_for(category))
-        common = host_sources(hosts)
-        frames = host_sources([*hosts, *self._frames]) if self._frames else common
+        refused = {
+            host
+            for category in self._optional - granted
+            for host in self.catalogue.hosts_for(category)
+        }.difference(hosts)
         extra = tuple(self.policy.csp_allow)
-        parts = []
-        for directive, base in _BASE:
-            sources = _unique((*base, *(frames if directive == "frame-src" else common), *extra))
-            parts.append(directive + " " + " ".join(sources))
+        sources = " ".join(_unique((*_KEEP, *host_sources(hosts, refused), *extra)))
+        # One host list in default-src, which script-src, connect-src, img-src, style-src and
+        # frame-src fall back to (CSP3 section 6.8.3): five copies of a hundred hosts would make
+        # a header that proxies with 4-8 KB header buffers refuse. The other fetch directives
+        # are opened again below, so fonts and media load as without us.
+        parts = ["default-src " + sources]
+        if not set(self._frames) <= set(hosts):
+            frames = host_sources([*hosts, *self._frames], refused.difference(self._frames))
+            parts.append("frame-src " + " ".join(_unique((*_FRAME_KEEP, *frames, *extra))))
+        parts.append(_UNGATED)
         # report-uri is read by every browser; report-to would need a Reporting-Endpoints
         # header on an https origin, and browsers that see report-to ignore report-uri, so a
         # plain-http origin would lose its reports. The endpoint accepts both formats anyway.
@@ -304,20 +369,19 @@ class CspReports:
     def summary(self) -> list[dict[str, Any]]:
         """Every distinct violation seen so far, most frequent first (for tools and tests)."""
         with self._lock:
-            rows = [
-                {
-                    "blocked": s.violation.blocked,
-                    "directive": s.violation.directive,
-                    "disposition": s.violation.disposition,
-                    "page": s.violation.page,
-                    "count": s.count,
-                    "category": s.category,
-                    "vendor": s.vendor,
-                }
-                for s in self._seen.values()
-            ]
-        rows.sort(key=lambda row: -int(row["count"]))
-        return rows
+            seen = sorted(self._seen.values(), key=lambda s: -s.count)
+        return [
+            {
+                "blocked": s.violation.blocked,
+                "directive": s.violation.directive,
+                "disposition": s.violation.disposition,
+                "page": s.violation.page,
+                "count": s.count,
+                "category": s.category,
+                "vendor": s.vendor,
+            }
+            for s in seen
+        ]
 
 
 def _log(seen: _Seen) -> None:

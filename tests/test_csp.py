@@ -1,0 +1,548 @@
+"""The consent-aware Content-Security-Policy: the header per granted set, and the report endpoint.
+
+Pure tests of the policy text first, then through :class:`Site`, then through both adapters
+(the contract drivers), then hostile report bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cookieguard import Category, ConsentCodec, Policy
+from cookieguard._catalogue import catalogue_for
+from cookieguard._consent import UNDECIDED
+from cookieguard._core import Decision
+from cookieguard._csp import (
+    ENFORCE_HEADER,
+    REPORT_HEADER,
+    ContentSecurity,
+    CspReports,
+    content_security,
+    host_sources,
+    is_document,
+    parse_reports,
+)
+from cookieguard._endpoints import Request
+from cookieguard._site import Site
+from tests.harness import Driver, drivers, make_policy
+
+CONSENT_ID = "c" * 22
+ALL = frozenset({"preferences", "analytics", "marketing"})
+PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
+
+
+def directives(value: str) -> dict[str, list[str]]:
+    """A policy text as {directive: [sources]} (CSP3 section 2.2.1 parsing, simplified)."""
+    parsed: dict[str, list[str]] = {}
+    for part in value.split(";"):
+        tokens = part.split()
+        if tokens:
+            assert tokens[0] not in parsed, f"duplicate directive {tokens[0]}"
+            parsed[tokens[0]] = tokens[1:]
+    return parsed
+
+
+def effective(value: str, directive: str) -> list[str]:
+    """The sources a fetch directive ends up with, following the default-src fallback."""
+    parsed = directives(value)
+    return parsed.get(directive, parsed["default-src"])
+
+
+def allows_host(value: str, directive: str, host: str) -> bool:
+    """True if ``host`` matches a host source of ``directive`` (CSP3 section 6.7.2.7)."""
+    for source in effective(value, directive):
+        if source == host or (source.startswith("*.") and host.endswith(source[1:])):
+            return True
+        if source == "*" and "." in host:
+            return True
+    return False
+
+
+def csp_policy(**overrides: Any) -> Policy:
+    return make_policy(csp="enforce", **overrides)
+
+
+def header_of(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def consent_cookie(policy: Policy, granted: set[str]) -> str:
+    return f"cookie_consent={ConsentCodec(policy).dumps(granted, CONSENT_ID)}"
+
+
+# -- the policy text -----------------------------------------------------------------------
+
+
+def test_host_sources_cover_subdomains_once() -> None:
+    sources = host_sources(
+        ["doubleclick.net", "stats.g.doubleclick.net", "connect.facebook.net", "www.x.com"]
+    )
+    assert sources == (
+        "connect.facebook.net",
+        "*.connect.facebook.net",
+        "doubleclick.net",
+        "*.doubleclick.net",
+        "www.x.com",
+    )
+
+
+@pytest.mark.parametrize(
+    "bad", ["evil.com; script-src *", "a b.com", "'unsafe-inline'", "x.com,y.com", "", "-a.com"]
+)
+def test_malformed_hosts_never_reach_the_header(bad: str) -> None:
+    assert host_sources([bad, "ok.example"]) == ("ok.example", "*.ok.example")
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "expected"),
+    [
+        (200, "text/html; charset=utf-8", True),
+        (404, "TEXT/HTML", True),
+        (500, "application/xhtml+xml", True),
+        (200, "text/plain", False),
+        (200, "application/json", False),
+        (200, None, False),
+        (304, "text/html", False),
+        (101, "text/html", False),
+    ],
+)
+def test_only_documents_get_a_policy(status: int, content_type: str | None, expected: bool) -> None:
+    assert is_document(status, content_type) is expected
+
+
+def test_undecided_visitor_may_load_no_tracker() -> None:
+    value = ContentSecurity(csp_policy()).value(frozenset())
+    for directive in ("script-src", "connect-src", "img-src", "style-src"):
+        sources = effective(value, directive)
+        assert "'self'" in sources
+        assert not [s for s in sources if "." in s], (directive, sources)
+    assert not allows_host(value, "script-src", "connect.facebook.net")
+    assert not allows_host(value, "connect-src", "region1.google-analytics.com")
+    assert not allows_host(value, "img-src", "www.facebook.com")
+    assert directives(value)["report-uri"] == ["/_cookieguard/csp-report"]
+
+
+def test_granted_categories_open_their_vendors_hosts_only() -> None:
+    security = ContentSecurity(csp_policy())
+    analytics = security.value(frozenset({"analytics"}))
+    assert allows_host(analytics, "script-src", "www.googletagmanager.com")
+    assert allows_host(analytics, "connect-src", "region1.google-analytics.com")
+    assert allows_host(analytics, "script-src", "static.hotjar.com")
+    assert not allows_host(analytics, "script-src", "connect.facebook.net")
+    marketing = security.value(frozenset({"marketing"}))
+    assert allows_host(marketing, "script-src", "connect.facebook.net")
+    assert allows_host(marketing, "img-src", "www.facebook.com")
+    assert allows_host(marketing, "img-src", "stats.g.doubleclick.net")
+    assert not allows_host(marketing, "connect-src", "region1.google-analytics.com")
+
+
+def test_every_catalogued_host_of_a_granted_category_is_allowed() -> None:
+    policy = csp_policy()
+    value = ContentSecurity(policy).value(ALL)
+    catalogue = catalogue_for(policy)
+    for category in ALL:
+        for host in catalogue.hosts_for(category):
+            for directive in ("script-src", "connect-src", "img-src", "frame-src", "style-src"):
+                assert allows_host(value, directive, host), (directive, host)
+
+
+def test_necessary_hosts_and_csp_allow_are_always_there() -> None:
+    categories = (
+        Category("necessary", "Necessary", hosts=("auth.example.net",)),
+        Category("analytics", "Analytics", hosts=("stats.example.org",)),
+    )
+    policy = csp_policy(
+        categories=categories, cookies={}, csp_allow=["js.stripe.com", "https://cdn.example/x/"]
+    )
+    security = ContentSecurity(policy)
+    none = security.value(frozenset())
+    for directive in ("script-src", "connect-src", "img-src", "frame-src", "style-src"):
+        assert allows_host(none, directive, "auth.example.net")
+        assert allows_host(none, directive, "js.stripe.com")
+        assert "https://cdn.example/x/" in effective(none, directive)
+        assert not allows_host(none, directive, "stats.example.org")
+    assert allows_host(security.value(frozenset({"analytics"})), "script-src", "stats.example.org")
+
+
+def test_a_category_the_policy_lacks_is_ignored() -> None:
+    security = ContentSecurity(csp_policy())
+    assert security.value(frozenset({"nonsense"})) == security.value(frozenset())
+
+
+def test_embed_hosts_stay_framable_for_click_to_load() -> None:
+    # "Load once" puts a YouTube iframe back without granting marketing: frame-src must allow
+    # it, and only frame-src.
+    value = ContentSecurity(csp_policy()).value(frozenset())
+    assert allows_host(value, "frame-src", "www.youtube.com")
+    assert not allows_host(value, "script-src", "www.youtube.com")
+    assert not allows_host(value, "frame-src", "www.googletagmanager.com")
+    # Without auto-blocking there are no placeholders, so nothing is pre-allowed.
+    plain = ContentSecurity(csp_policy(auto_block=False)).value(frozenset())
+    assert not allows_host(plain, "frame-src", "www.youtube.com")
+    # Once marketing is granted the host list already covers the embeds: no second copy.
+    granted = ContentSecurity(csp_policy()).value(frozenset({"marketing"}))
+    assert "frame-src" not in directives(granted)
+
+
+def test_ungated_fetch_directives_are_not_narrowed() -> None:
+    parsed = directives(ContentSecurity(csp_policy()).value(frozenset()))
+    for directive in ("font-src", "media-src", "object-src", "manifest-src"):
+        assert "*" in parsed[directive]
+
+
+def test_our_policy_never_refuses_inline_code() -> None:
+    # The app's own policy governs inline code; ours is about hosts only.
+    value = ContentSecurity(csp_policy()).value(frozenset())
+    assert "'unsafe-inline'" in effective(value, "script-src")
+    assert "'unsafe-eval'" in effective(value, "script-src")
+    assert "'unsafe-inline'" in effective(value, "style-src")
+    assert "data:" in effective(value, "img-src")
+
+
+def test_header_stays_small_with_everything_granted() -> None:
+    # Proxies commonly refuse response headers over 4-8 KB in total.
+    value = ContentSecurity(csp_policy()).value(ALL)
+    assert len(value) < 4096, len(value)
+
+
+def test_report_uri_follows_the_prefix() -> None:
+    value = ContentSecurity(csp_policy(prefix="/consent")).value(frozenset())
+    assert directives(value)["report-uri"] == ["/consent/csp-report"]
+
+
+def test_modes_pick_the_header_and_vary_on_cookie() -> None:
+    enforce = ContentSecurity(csp_policy()).headers(frozenset())
+    assert [k for k, _ in enforce] == [ENFORCE_HEADER, "vary"]
+    assert header_of(enforce, "vary") == "Cookie"
+    report = ContentSecurity(make_policy(csp="report")).headers(frozenset())
+    assert [k for k, _ in report] == [REPORT_HEADER, "vary"]
+
+
+def test_header_is_built_once_per_granted_set() -> None:
+    policy = csp_policy()
+    security = content_security(policy)
+    assert content_security(policy) is security
+    first = security.headers(frozenset({"analytics"}))
+    assert security.headers(frozenset({"analytics"})) is first
+    assert security.headers(frozenset({"marketing"})) is not first
+
+
+def test_csp_off_cannot_build_a_policy() -> None:
+    with pytest.raises(ValueError, match="csp="):
+        ContentSecurity(make_policy())
+
+
+# -- through Site --------------------------------------------------------------------------
+
+
+def decision_for(site: Site, cookie: str | None, gpc: bool = False) -> Decision:
+    return site.guard.read(cookie, gpc, "shop.example.com", False)
+
+
+def test_site_adds_nothing_when_csp_is_off() -> None:
+    site = Site(make_policy())
+    assert site.page_headers(decision_for(site, None), status=200, content_type="text/html") == ()
+
+
+def test_site_page_headers_follow_the_visitors_consent() -> None:
+    policy = csp_policy()
+    site = Site(policy)
+    undecided = site.page_headers(decision_for(site, None), status=200, content_type="text/html")
+    value = header_of(undecided, ENFORCE_HEADER)
+    assert value is not None and not allows_host(value, "script-src", "connect.facebook.net")
+    cookie = consent_cookie(policy, set(ALL))
+    granted = site.page_headers(decision_for(site, cookie), status=200, content_type="text/html")
+    value = header_of(granted, ENFORCE_HEADER)
+    assert value is not None and allows_host(value, "script-src", "connect.facebook.net")
+    plain = site.page_headers(decision_for(site, cookie), status=200, content_type="text/css")
+    assert plain == ()
+
+
+def test_gpc_keeps_marketing_hosts_out() -> None:
+    policy = csp_policy()
+    site = Site(policy)
+    decision = decision_for(site, consent_cookie(policy, set(ALL)), gpc=True)
+    value = header_of(
+        site.page_headers(decision, status=200, content_type="text/html"), ENFORCE_HEADER
+    )
+    assert value is not None
+    assert allows_host(value, "connect-src", "region1.google-analytics.com")
+    assert not allows_host(value, "script-src", "connect.facebook.net")
+
+
+# -- through both adapters -----------------------------------------------------------------
+
+
+@pytest.fixture(params=["asgi", "wsgi"])
+def driver(request: pytest.FixtureRequest) -> Driver:
+    return drivers(csp_policy())[request.param]
+
+
+@pytest.mark.parametrize("path", ["/html", "/stream"])
+def test_adapters_send_the_policy_with_html(driver: Driver, path: str) -> None:
+    response = driver.get(path)
+    values = response.headers_named(ENFORCE_HEADER)
+    assert len(values) == 1
+    assert not allows_host(values[0], "script-src", "connect.facebook.net")
+    assert "Cookie" in [v.strip() for v in ",".join(response.headers_named("vary")).split(",")]
+    accepted = driver.get(path, cookie=consent_cookie(csp_policy(), set(ALL)))
+    assert allows_host(accepted.header(ENFORCE_HEADER) or "", "script-src", "connect.facebook.net")
+
+
+@pytest.mark.parametrize("path", ["/echo", "/delete", "/_cookieguard/consent"])
+def test_adapters_send_no_policy_with_other_responses(driver: Driver, path: str) -> None:
+    assert driver.get(path).header(ENFORCE_HEADER) is None
+
+
+def csp2_report(blocked: str = PIXEL, directive: str = "script-src-elem", **extra: str) -> bytes:
+    body = {
+        "document-uri": "https://shop.example.com/checkout?order=123",
+        "referrer": "",
+        "violated-directive": directive,
+        "effective-directive": directive,
+        "original-policy": "default-src 'self'",
+        "disposition": "enforce",
+        "blocked-uri": blocked,
+        "status-code": 200,
+        **extra,
+    }
+    return json.dumps({"csp-report": body}).encode()
+
+
+def reporting_batch(*blocked: str, kind: str = "csp-violation") -> bytes:
+    return json.dumps(
+        [
+            {
+                "type": kind,
+                "age": 10,
+                "url": "https://shop.example.com/",
+                "user_agent": "Chrome",
+                "body": {
+                    "documentURL": "https://shop.example.com/cart",
+                    "blockedURL": url,
+                    "effectiveDirective": "connect-src",
+                    "originalPolicy": "default-src 'self'",
+                    "disposition": "report",
+                    "statusCode": 200,
+                },
+            }
+            for url in blocked
+        ]
+    ).encode()
+
+
+CSP_REPORT = [("Content-Type", "application/csp-report")]
+REPORTS_JSON = [("Content-Type", "application/reports+json")]
+
+
+def post(driver: Driver, body: bytes, headers: list[tuple[str, str]] | None = None) -> Any:
+    return driver.request(
+        "POST", "/_cookieguard/csp-report", headers=headers or CSP_REPORT, body=body
+    )
+
+
+def test_csp2_report_is_taken_and_logged_once_with_vendor_and_category(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        first = post(driver, csp2_report())
+        second = post(driver, csp2_report())
+    assert (first.status, second.status) == (204, 204)
+    assert first.body == b""
+    lines = [r.getMessage() for r in caplog.records if "CSP" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "connect.facebook.net" in lines[0]
+    assert "Meta Pixel" in lines[0]
+    assert "'marketing'" in lines[0]
+    assert "/checkout" in lines[0] and "order=123" not in lines[0]  # no query strings logged
+
+
+def test_reporting_api_batch_is_taken(driver: Driver, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        reply = post(
+            driver,
+            reporting_batch(
+                "https://region1.google-analytics.com/g/collect", "https://cdn.acme.example/a.js"
+            ),
+            REPORTS_JSON,
+        )
+    assert reply.status == 204
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "would block region1.google-analytics.com (connect-src)" in text
+    assert "'analytics'" in text
+    assert "cdn.acme.example" in text and "csp_allow=['cdn.acme.example']" in text
+
+
+@pytest.mark.parametrize(
+    ("method", "status"), [("GET", 405), ("HEAD", 405), ("PUT", 405), ("DELETE", 405)]
+)
+def test_report_endpoint_is_post_only(driver: Driver, method: str, status: int) -> None:
+    reply = driver.request(method, "/_cookieguard/csp-report", headers=CSP_REPORT)
+    assert reply.status == status
+
+
+BAD_BODIES = [
+    b"",
+    b"not json",
+    b"\xff\xfe\x00",
+    b"[]",
+    b"{}",
+    b"null",
+    b"42",
+    b'"csp-report"',
+    b'{"csp-report": null}',
+    b'{"csp-report": {"blocked-uri": 5, "violated-directive": "img-src"}}',
+    b'{"csp-report": {"blocked-uri": "https://x.example"}}',
+    b"[" * 1500 + b"]" * 1500,
+    b'{"a":' * 600 + b"1" + b"}" * 600,
+    b'[1, "two", null]',
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES, ids=range(len(BAD_BODIES)))
+def test_malformed_reports_are_400(driver: Driver, body: bytes) -> None:
+    assert post(driver, body).status == 400
+
+
+def test_other_report_types_are_taken_silently(
+    driver: Driver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        reply = post(
+            driver, reporting_batch("https://x.example/", kind="deprecation"), REPORTS_JSON
+        )
+    assert reply.status == 204
+    assert not [r for r in caplog.records if "CSP" in r.getMessage()]
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_wrong_content_type_is_415(driver: Driver, kind: str) -> None:
+    assert post(driver, csp2_report(), [("Content-Type", kind)]).status == 415
+
+
+def test_huge_body_is_413(driver: Driver) -> None:
+    body = csp2_report(sample="x" * 10_000)
+    assert post(driver, body).status == 413
+
+
+def test_deep_nesting_never_reaches_the_parser_even_with_a_large_body_limit() -> None:
+    big = drivers(csp_policy(max_body=1 << 20))
+    for driver in big.values():
+        assert post(driver, b"[" * 400_000 + b"]" * 400_000).status == 413  # over 64 KB
+        assert post(driver, b"[" * 30_000 + b"]" * 30_000).status == 400
+
+
+def test_endpoint_is_404_when_csp_is_off() -> None:
+    for driver in drivers(make_policy()).values():
+        assert post(driver, csp2_report()).status == 404
+
+
+def test_log_lines_carry_no_control_characters(caplog: pytest.LogCaptureFixture) -> None:
+    body = csp2_report(blocked="inline\r\nFAKE LOG LINE", directive="script-src\x1b[31m")
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        assert post(drivers(csp_policy())["wsgi"], body).status == 204
+    text = "".join(r.getMessage() for r in caplog.records)
+    assert "\n" not in text and "\r" not in text and "\x1b" not in text
+
+
+# -- bounds: floods and memory -------------------------------------------------------------
+
+
+def report_request(body: bytes, kind: str = "application/csp-report") -> Request:
+    return Request(
+        method="POST",
+        path="/_cookieguard/csp-report",
+        query="",
+        headers=(("content-type", kind),),
+        scheme="https",
+        decision=Decision(UNDECIDED),
+        body=body,
+    )
+
+
+def test_a_flood_gets_429_then_nothing_more_is_parsed() -> None:
+    reports = CspReports(csp_policy(), per_window=5)
+    request = report_request(csp2_report())
+    statuses = [reports.receive(request).status for _ in range(8)]
+    assert statuses == [204] * 5 + [429] * 3
+    reply = reports.receive(request)
+    assert ("retry-after", "60") in reply.headers
+    assert reports.summary()[0]["count"] == 5
+
+
+def test_distinct_violations_kept_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+    from cookieguard import _csp
+
+    reports = CspReports(csp_policy(), per_window=10_000)
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        for i in range(_csp._MAX_DISTINCT + 50):
+            reply = reports.receive(report_request(csp2_report(f"https://h{i}.example/x.js")))
+            assert reply.status == 204
+    assert len(reports.summary()) == _csp._MAX_DISTINCT
+    full = [r for r in caplog.records if "no longer logged" in r.getMessage()]
+    assert len(full) == 1
+    assert len(caplog.records) == _csp._MAX_DISTINCT + 1
+
+
+def test_a_batch_is_read_only_so_far() -> None:
+    urls = [f"https://h{i}.example/" for i in range(100)]
+    found = parse_reports(reporting_batch(*urls))
+    assert found is not None and len(found) == 20
+
+
+def test_keywords_and_schemes_are_reported_as_such() -> None:
+    for blocked, expected in [
+        ("inline", "inline"),
+        ("eval", "eval"),
+        ("data:image/png", "data"),
+        ("blob", "blob"),
+        ("https://[::1", "?"),
+    ]:
+        found = parse_reports(csp2_report(blocked))
+        assert found is not None and found[0].blocked == expected, blocked
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.binary(max_size=600)
+    | st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "csp-report",
+                        "type",
+                        "body",
+                        "blocked-uri",
+                        "blockedURL",
+                        "violated-directive",
+                        "effectiveDirective",
+                        "document-uri",
+                        "documentURL",
+                        "disposition",
+                    ]
+                )
+                | st.text(max_size=5),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=30,
+    ).map(lambda data: json.dumps(data).encode())
+)
+def test_any_body_gets_a_4xx_or_204(body: bytes) -> None:
+    reports = CspReports(csp_policy(), per_window=1_000_000)
+    for kind in ("application/csp-report", "application/reports+json"):
+        status = reports.receive(report_request(body, kind)).status
+        assert status in (204, 400), (status, body)
