@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import flask
@@ -131,3 +132,150 @@ def test_withdrawal_response_deletes_what_was_held(site: Site) -> None:
     assert deletes(headers, "_ga") and deletes(headers, "_fbp")
     assert not deletes(headers, "likebox")
     assert site.jar() == {"cookie_consent", "likebox"}
+
+
+# -- middleware order (issue 9 item 3) ----------------------------------------------------------
+#
+# Starlette's add_middleware puts each new middleware OUTSIDE the ones added before it:
+# user_middleware[0] is the outermost. A cookie-setting middleware outside ConsentMiddleware
+# would send its cookies ungated, so start-up fails with the fix in the message.
+
+
+def session_app(
+    order: list[str], *, framework: str = "starlette", session_category: str = "preferences"
+) -> Any:
+    """``order`` lists middleware outermost first, as Starlette(middleware=[...]) does."""
+    from fastapi import FastAPI
+    from starlette.middleware import Middleware
+    from starlette.middleware.gzip import GZipMiddleware
+    from starlette.middleware.sessions import SessionMiddleware
+
+    async def home(request: Request) -> HTMLResponse:
+        request.session["visits"] = request.session.get("visits", 0) + 1
+        return HTMLResponse("<html><body>home</body></html>")
+
+    policy = make_policy(cookies={"session": session_category, "_ga": "analytics"})
+    available = {
+        "consent": Middleware(AsgiMiddleware, policy=policy),
+        "consent-trusting-timing": Middleware(AsgiMiddleware, policy=policy, cookie_free=[Timing]),
+        "session": Middleware(SessionMiddleware, secret_key="session-secret-0123456789"),
+        "gzip": Middleware(GZipMiddleware),
+        "timing": Middleware(Timing),
+    }
+    stack = [available[name] for name in order]
+    if framework == "fastapi":
+        api = FastAPI(middleware=stack)
+        api.add_route("/", home)
+        return api
+    return Starlette(routes=[Route("/", home)], middleware=stack)
+
+
+class Timing:
+    """A middleware of the site's own: cookieguard cannot know it sets no cookie."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def added_in_order(*names: str) -> Any:
+    """The same stack built with add_middleware calls, in the order given."""
+    from starlette.middleware.sessions import SessionMiddleware
+
+    app = Starlette(routes=session_app([]).routes)
+    for name in names:
+        if name == "consent":
+            app.add_middleware(
+                AsgiMiddleware, policy=make_policy(cookies={"session": "preferences"})
+            )
+        else:
+            app.add_middleware(SessionMiddleware, secret_key="session-secret-0123456789")
+    return app
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+def test_session_middleware_outside_fails_start_up_naming_the_fix(framework: str) -> None:
+    app = session_app(["session", "consent"], framework=framework)
+    with (
+        pytest.raises(ValueError, match="runs inside SessionMiddleware") as failed,
+        TestClient(app),
+    ):
+        pass
+    assert "add_middleware(ConsentMiddleware, policy=...) AFTER" in str(failed.value)
+    assert "FIRST in Starlette(middleware=[...])" in str(failed.value)
+
+
+def test_consent_added_first_with_add_middleware_fails_start_up() -> None:
+    """The order of the issue: ConsentMiddleware added, then SessionMiddleware."""
+    with (
+        pytest.raises(ValueError, match="SessionMiddleware"),
+        TestClient(added_in_order("consent", "session")),
+    ):
+        pass
+
+
+def test_consent_added_last_with_add_middleware_gates_the_session_cookie() -> None:
+    with TestClient(added_in_order("session", "consent")) as client:
+        assert client.get("/").headers.get_list("set-cookie") == []
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+def test_consent_outermost_gates_the_session_cookie(framework: str) -> None:
+    app = session_app(["consent", "session"], framework=framework)
+    with TestClient(app, base_url="http://shop.example.com") as client:
+        undecided = client.get("/")
+        assert undecided.headers.get_list("set-cookie") == []  # a preferences cookie
+        client.post("/_cookieguard/consent", data={"action": "accept_all", "next": "/"})
+        granted = client.get("/")
+        assert any(c.startswith("session=") for c in granted.headers.get_list("set-cookie"))
+
+
+def test_a_necessary_session_cookie_passes_for_an_undecided_visitor() -> None:
+    app = session_app(["consent", "session"], session_category="necessary")
+    with TestClient(app) as client:
+        set_cookies = client.get("/").headers.get_list("set-cookie")
+    assert [c.split("=")[0] for c in set_cookies] == ["session"]
+
+
+def test_cookie_free_middleware_may_run_outside() -> None:
+    with TestClient(session_app(["gzip", "consent", "session"])) as client:
+        assert client.get("/").headers.get_list("set-cookie") == []
+    with TestClient(session_app(["timing", "consent-trusting-timing", "session"])) as client:
+        assert client.get("/").status_code == 200
+
+
+def test_an_unknown_middleware_outside_fails_start_up() -> None:
+    app = session_app(["timing", "consent", "session"])
+    with (
+        pytest.raises(ValueError, match=r"inside Timing.*cookie_free=\[ThatMiddleware\]"),
+        TestClient(app),
+    ):
+        pass
+
+
+def test_without_lifespan_the_first_request_logs_the_wrong_order(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A test client used without ``with`` runs no start-up: the first request checks."""
+    client = TestClient(session_app(["session", "consent"]))
+    with caplog.at_level(logging.ERROR, logger="cookieguard"):
+        assert client.get("/").status_code == 200  # never a 500 for the visitor
+        client.get("/")
+    assert caplog.text.count("runs inside SessionMiddleware") == 1
+
+
+def test_a_session_middleware_wrapped_by_hand_outside_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Plain ASGI composition, no Starlette stack to read: scope["session"] gives it away."""
+    from starlette.middleware.sessions import SessionMiddleware
+
+    inner = Starlette(routes=session_app([]).routes)
+    app = SessionMiddleware(
+        AsgiMiddleware(inner, policy=make_policy()), secret_key="session-secret-0123456789"
+    )
+    with caplog.at_level(logging.ERROR, logger="cookieguard"):
+        TestClient(app).get("/")
+    assert "a session middleware runs outside cookieguard" in caplog.text
