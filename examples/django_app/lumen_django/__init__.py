@@ -1,0 +1,1 @@
+"""Lumen Stock on Django: the project package (settings, URLs, views)."""

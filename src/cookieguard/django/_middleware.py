@@ -1,0 +1,431 @@
+"""The Django middleware: the protocol-free core rendered onto Django's request/response.
+
+It runs inside Django, so it works the same under ``runserver``, any WSGI or ASGI server and
+Django's test ``Client`` (which bypasses ``wsgi.py``/``asgi.py``): a WSGI or ASGI wrapper around
+the project would miss the test client entirely.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator, Mapping
+from http.cookies import CookieError, Morsel
+from typing import Any, cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.utils.cache import patch_vary_headers
+
+from cookieguard._consent import UNDECIDED, Consent
+from cookieguard._cookies import set_cookie_name
+from cookieguard._core import Decision
+from cookieguard._endpoints import Reply, Request
+from cookieguard._frameworks import declare_necessary
+from cookieguard._inject import BodyInjector, maybe_html
+from cookieguard._policy import Policy
+from cookieguard._site import Site
+
+logger = logging.getLogger("cookieguard")
+
+GetResponse = Callable[[HttpRequest], Any]
+
+#: Where ``request.META`` carries the consent and the site (the keys the WSGI adapter uses
+#: in its environ, so ``cookieguard.get_consent(request.META)`` works too).
+CONSENT_KEY = "cookieguard.consent"
+SITE_KEY = "cookieguard.site"
+
+#: Django's messages framework keeps messages in this cookie (CookieStorage.cookie_name;
+#: there is no setting for it).
+MESSAGES_COOKIE = "messages"
+
+#: Middleware that may sit before (outside) ours: none of them sets cookies. Anything else
+#: listed before ConsentMiddleware could set a cookie after it was gated.
+COOKIE_FREE_MIDDLEWARE = frozenset(
+    {
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.gzip.GZipMiddleware",
+        "django.middleware.http.ConditionalGetMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "corsheaders.middleware.CorsMiddleware",
+        "debug_toolbar.middleware.DebugToolbarMiddleware",
+    }
+)
+#: Middleware that must sit before ours: it compresses bodies, which would hide the HTML.
+_MUST_BE_OUTSIDE = frozenset({"django.middleware.gzip.GZipMiddleware"})
+
+
+class ConfigurationError(ImproperlyConfigured, ValueError):
+    """Bad cookieguard settings: Django's ``ImproperlyConfigured`` and a ``ValueError``."""
+
+
+# -- settings -> Policy ---------------------------------------------------------------------
+
+
+def framework_cookie_names() -> tuple[str, ...]:
+    """Cookie names Django itself sets, read from the project's settings: the session, CSRF
+    (unless ``CSRF_USE_SESSIONS``), language and messages cookies."""
+    names = [settings.SESSION_COOKIE_NAME]
+    if not settings.CSRF_USE_SESSIONS:
+        names.append(settings.CSRF_COOKIE_NAME)
+    names.append(settings.LANGUAGE_COOKIE_NAME)
+    names.append(MESSAGES_COOKIE)
+    return tuple(str(name) for name in names if name)
+
+
+def policy_from_settings() -> Policy:
+    """The :class:`~cookieguard.Policy` described by ``settings.COOKIEGUARD``.
+
+    ``COOKIEGUARD`` is either a ``Policy`` or a dict of ``Policy`` keyword arguments. Without
+    ``secret_keys`` the dict uses ``[SECRET_KEY, *SECRET_KEY_FALLBACKS]`` (cookieguard salts its
+    signatures, so they never collide with Django's own). Django's own cookies are declared
+    necessary unless the policy declares them (see :func:`framework_cookie_names`).
+    """
+    config = getattr(settings, "COOKIEGUARD", None)
+    if isinstance(config, Policy):
+        policy = config
+    elif isinstance(config, Mapping):
+        arguments = dict(config)
+        if "secret_keys" not in arguments:
+            keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
+            arguments["secret_keys"] = [key for key in keys if key]
+        try:
+            policy = Policy(**arguments)
+        except TypeError as exc:
+            known = sorted(f for f in Policy.__dataclass_fields__ if not f.startswith("_"))
+            raise ConfigurationError(
+                f"settings.COOKIEGUARD: {exc}; the keys are Policy's arguments: {known}."
+            ) from None
+        except ValueError as exc:
+            raise ConfigurationError(f"settings.COOKIEGUARD: {exc}") from None
+    elif config is None:
+        raise ConfigurationError(
+            "settings.COOKIEGUARD is missing: add COOKIEGUARD = {'cookies': {'_ga': "
+            "'analytics', ...}} (the Policy arguments as a dict) or COOKIEGUARD = Policy(...)."
+        )
+    else:
+        raise ConfigurationError(
+            f"settings.COOKIEGUARD must be a dict of Policy arguments or a Policy, "
+            f"got {type(config).__name__}."
+        )
+    return declare_necessary(policy, framework_cookie_names(), framework="Django")
+
+
+_sites: list[tuple[object, tuple[str, ...], Site]] = []
+_sites_lock = threading.Lock()
+
+
+def site_from_settings() -> Site:
+    """The :class:`Site` for the current settings, built once and shared by every handler
+    (Django builds a middleware chain per handler: each test ``Client`` has its own)."""
+    config = getattr(settings, "COOKIEGUARD", None)
+    names = framework_cookie_names()
+    with _sites_lock:
+        for known, known_names, site in _sites:
+            if known is config and known_names == names:
+                return site
+        site = Site(policy_from_settings())
+        _sites.append((config, names, site))
+        del _sites[:-4]  # settings rarely change outside tests; keep a few
+        return site
+
+
+def _forget_sites(*, setting: str, **kwargs: Any) -> None:
+    """``override_settings`` in tests: a changed cookie setting needs a new Site."""
+    if setting.startswith(("COOKIEGUARD", "SESSION_", "CSRF_", "LANGUAGE_", "SECRET_KEY")):
+        with _sites_lock:
+            _sites.clear()
+
+
+setting_changed.connect(_forget_sites, dispatch_uid="cookieguard.django.forget_sites")
+
+
+def check_middleware_order(middleware: Iterable[str]) -> None:
+    """Refuse an order that would let a cookie out ungated or hide the HTML from us.
+
+    Middleware listed before ``ConsentMiddleware`` handles the response after it: any cookie
+    it sets is never seen. Only :data:`COOKIE_FREE_MIDDLEWARE` (and entries in
+    ``settings.COOKIEGUARD_OUTER_MIDDLEWARE``) may come first; GZipMiddleware must.
+    """
+    entries = list(middleware)
+    ours = next((i for i, path in enumerate(entries) if _is_ours(path)), None)
+    if ours is None:
+        return  # built by hand, not from settings.MIDDLEWARE
+    allowed = COOKIE_FREE_MIDDLEWARE | frozenset(
+        getattr(settings, "COOKIEGUARD_OUTER_MIDDLEWARE", ())
+    )
+    before = [path for path in entries[:ours] if path not in allowed]
+    if before:
+        raise ConfigurationError(
+            f"MIDDLEWARE lists {', '.join(before)} before "
+            f"{entries[ours]}: cookies set there would leave ungated. List ConsentMiddleware "
+            "first (only SecurityMiddleware, GZipMiddleware, WhiteNoiseMiddleware and other "
+            "cookie-free middleware may come before it; name any such middleware of yours in "
+            "settings.COOKIEGUARD_OUTER_MIDDLEWARE)."
+        )
+    after = [path for path in entries[ours + 1 :] if path in _MUST_BE_OUTSIDE]
+    if after:
+        raise ConfigurationError(
+            f"MIDDLEWARE lists {', '.join(after)} after {entries[ours]}: pages would be "
+            "compressed before the banner can be added. Move it before ConsentMiddleware."
+        )
+
+
+def _is_ours(path: str) -> bool:
+    return path.startswith("cookieguard.django") and path.endswith(".ConsentMiddleware")
+
+
+# -- Set-Cookie values in Django's cookie jar ------------------------------------------------
+
+
+class SetCookie(Morsel[str]):
+    """A finished ``Set-Cookie`` value kept in ``response.cookies``.
+
+    Django sends each morsel of ``response.cookies`` as one ``Set-Cookie`` header (its WSGI and
+    ASGI handlers and the test client all read the jar), and the jar is keyed by name. Our
+    deletions may need several values for one name (host-only and each parent domain, RFC
+    6265 section 5.3), so each is stored whole under its own key and rendered as written.
+    """
+
+    def __init__(self, raw: str) -> None:
+        super().__init__()
+        self.raw = raw
+        name = set_cookie_name(raw)
+        value = raw.split(";", 1)[0].partition("=")[2].strip()
+        self.set(name, value, value)
+
+    def OutputString(self, attrs: Container[str] | None = None) -> str:  # Morsel API
+        return self.raw
+
+    def __getstate__(self) -> dict[str, str]:  # kept through pickling (cache middleware)
+        return {"raw": self.raw}
+
+    def __setstate__(self, state: dict[str, str]) -> None:
+        self.__init__(state["raw"])  # type: ignore[misc]
+
+
+def add_set_cookie(response: HttpResponseBase, raw: str) -> None:
+    """Add one ``Set-Cookie`` value to ``response``, next to any others of the same name."""
+    try:
+        morsel = SetCookie(raw)
+    except CookieError:  # a name Morsel refuses (such as "expires"): Django could not send it
+        logger.warning("cannot send Set-Cookie %r through Django's cookie jar", raw[:64])
+        return
+    jar = response.cookies
+    key = morsel.key
+    number = 1
+    while key in jar:
+        number += 1
+        key = f"{morsel.key} {number}"  # never a real cookie name: names have no spaces
+    jar[key] = morsel
+
+
+def _add_header(response: HttpResponseBase, name: str, value: str) -> None:
+    """Add a header, joining list-valued ones (RFC 9110 section 5.3): Django keeps one value
+    per name."""
+    present = response.headers.get(name)
+    response.headers[name] = value if present is None else f"{present}, {value}"
+
+
+# -- the middleware --------------------------------------------------------------------------
+
+
+class ConsentMiddleware:
+    """Gates cookies by consent for a Django project.
+
+    List it first in ``MIDDLEWARE`` (after ``SecurityMiddleware``/``GZipMiddleware`` at most)
+    and configure it with ``settings.COOKIEGUARD``. Sync and async: Django gives it the mode
+    of the chain it sits in, so it never adds a thread hop to an async stack.
+
+    Per request it reads the signed consent, hides refused cookies from the request
+    (``request.COOKIES``), answers cookieguard's endpoints under ``Policy.prefix``, drops
+    refused ``Set-Cookie`` values from the response, expires refused cookies the browser
+    still sent, and inserts the banner into HTML. ``request.consent`` is the visitor's
+    :class:`~cookieguard.Consent`.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        check_middleware_order(getattr(settings, "MIDDLEWARE", ()))
+        self.site = site_from_settings()
+        guard = self.site.guard
+        self._read = guard.read
+        self._is_endpoint = guard.is_endpoint
+        self._keep = guard.keep_set_cookie
+        self._async = iscoroutinefunction(get_response)
+        if self._async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._async:
+            return self.__acall__(request)
+        decision = self._before(request)
+        if self._is_endpoint(request.path_info):
+            return self._endpoint(request, decision)
+        response = self.get_response(request)
+        return self._after(request, decision, response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        decision = self._before(request)
+        if self._is_endpoint(request.path_info):
+            # Endpoints may read or write the receipt store: keep that off the event loop.
+            respond = sync_to_async(self._endpoint, thread_sensitive=False)
+            return await respond(request, decision)
+        response = await self.get_response(request)
+        return self._after(request, decision, response)
+
+    # -- request -------------------------------------------------------------------------
+
+    def _before(self, request: HttpRequest) -> Decision:
+        meta = request.META
+        decision = self._read(
+            meta.get("HTTP_COOKIE"),
+            gpc=str(meta.get("HTTP_SEC_GPC", "")).strip() == "1",
+            # The raw Host, as the browser keyed its cookies; get_host() would raise
+            # DisallowedHost here, before Django answers that with its own 400.
+            host=meta.get("HTTP_HOST") or meta.get("SERVER_NAME", ""),
+            secure=request.is_secure(),
+        )
+        consent = decision.consent
+        meta[CONSENT_KEY] = consent
+        meta[SITE_KEY] = self.site
+        request.consent = consent  # type: ignore[attr-defined]
+        header = decision.cookie_header
+        if header is not None:
+            if header:
+                meta["HTTP_COOKIE"] = header
+            else:
+                meta.pop("HTTP_COOKIE", None)
+            # COOKIES is parsed lazily from META; drop a copy parsed before we ran.
+            request.__dict__.pop("COOKIES", None)
+        return decision
+
+    def _endpoint(self, request: HttpRequest, decision: Decision) -> HttpResponse:
+        site = self.site
+        method = request.method or "GET"
+        body = b""
+        if method == "POST":
+            limit = site.policy.max_body
+            declared = str(request.META.get("CONTENT_LENGTH") or "")
+            if declared.isdigit() and int(declared) > limit:
+                return _django_reply(site.too_large())
+            # Without a length we read one byte past the limit to tell "too large" apart.
+            body = request.read(min(int(declared), limit) if declared.isdigit() else limit + 1)
+            if len(body) > limit:
+                return _django_reply(site.too_large())
+        reply = site.respond(
+            Request(
+                method=method,
+                path=request.path_info,
+                query=str(request.META.get("QUERY_STRING", "")),
+                headers=tuple((k.lower(), v) for k, v in request.headers.items()),
+                scheme="https" if request.is_secure() else "http",
+                decision=decision,
+                body=body,
+            )
+        )
+        return _django_reply(reply, head=method == "HEAD")
+
+    # -- response ------------------------------------------------------------------------
+
+    def _after(
+        self, request: HttpRequest, decision: Decision, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        consent = decision.consent
+        keep = self._keep
+        jar = response.cookies
+        if jar:
+            for key, morsel in list(jar.items()):
+                if not keep(consent, morsel.OutputString()):
+                    del jar[key]
+        by_hand = response.headers.get("Set-Cookie")  # response["Set-Cookie"] = "..."
+        if by_hand is not None and not keep(consent, by_hand):
+            del response.headers["Set-Cookie"]
+        for value in decision.set_cookies:
+            add_set_cookie(response, value)
+
+        content_type = response.headers.get("Content-Type")
+        if content_type is None or not maybe_html(content_type):
+            return response
+        site = self.site
+        status = response.status_code
+        for name, value in site.page_headers(decision, status=status, content_type=content_type):
+            _add_header(response, name, value)
+        meta = request.META
+        injection = site.injection(
+            decision,
+            method=request.method or "GET",
+            status=status,
+            content_type=content_type,
+            content_encoding=response.headers.get("Content-Encoding"),
+            path=request.path,
+            query=str(meta.get("QUERY_STRING", "")),
+            accept_language=meta.get("HTTP_ACCEPT_LANGUAGE"),
+        )
+        if injection is None:
+            return response
+        patch_vary_headers(response, injection.vary)
+        injector = injection.injector()
+        if isinstance(response, StreamingHttpResponse):
+            # Streaming stays streaming: the length is unknown until the end, so it goes
+            # (the server then frames the body itself: chunked, or close-delimited).
+            if "Content-Length" in response.headers:
+                del response.headers["Content-Length"]
+            if response.is_async:
+                chunks = cast(AsyncIterator[bytes], response.streaming_content)
+                response.streaming_content = _inject_async(chunks, injector)
+            else:
+                iterator = cast(Iterator[bytes], response.streaming_content)
+                response.streaming_content = _inject_sync(iterator, injector)
+            return response
+        if isinstance(response, HttpResponse):
+            response.content = injector.feed_last(response.content)
+            if "Content-Length" in response.headers:
+                response.headers["Content-Length"] = str(len(response.content))
+        return response
+
+
+def _inject_sync(chunks: Iterator[bytes], injector: BodyInjector) -> Iterator[bytes]:
+    for chunk in chunks:
+        out = injector.feed(chunk)
+        if out:
+            yield out
+    tail = injector.finish()
+    if tail:
+        yield tail
+
+
+async def _inject_async(
+    chunks: AsyncIterator[bytes], injector: BodyInjector
+) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        out = injector.feed(chunk)
+        if out:
+            yield out
+    tail = injector.finish()
+    if tail:
+        yield tail
+
+
+def _django_reply(reply: Reply, *, head: bool = False) -> HttpResponse:
+    response = HttpResponse(b"" if head else reply.body, status=reply.status)
+    del response.headers["Content-Type"]  # only the reply's own headers
+    for name, value in reply.headers:
+        if name == "set-cookie":
+            add_set_cookie(response, value)
+        else:
+            _add_header(response, name, value)
+    response.headers["Content-Length"] = str(len(reply.body))
+    return response
+
+
+def consent(request: HttpRequest) -> Consent:
+    """The visitor's consent for a Django request (undecided outside the middleware)."""
+    found = getattr(request, "consent", None)
+    return found if isinstance(found, Consent) else UNDECIDED
