@@ -251,10 +251,11 @@ class Catalogue:
         if needles:
             # Not preceded by a host character (a "." is fine: a subdomain), not followed by
             # one; "/" may be written "\/" inside a JavaScript string.
-            body = _host_alternation(sorted(set(needles), key=len, reverse=True))
+            # Scanned over lower-cased text: several times faster than re.IGNORECASE.
+            body = _host_alternation(sorted({needle.lower() for needle in needles}))
             body = body.replace("/", r"\\?/")
             self._text_regex: re.Pattern[str] | None = re.compile(
-                r"(?<![a-z0-9\-])(" + body + r")(?![a-z0-9\-]|\.[a-z0-9\-])", re.IGNORECASE
+                r"(?<![a-z0-9\-])(" + body + r")(?![a-z0-9\-]|\.[a-z0-9\-])"
             )
         else:
             self._text_regex = None
@@ -295,8 +296,8 @@ class Catalogue:
         if self._text_regex is None:
             return ()
         found: dict[str, Vendor] = {}
-        for match in self._text_regex.finditer(text):
-            needle = match.group(1).lower().replace("\\/", "/")
+        for match in self._text_regex.finditer(text.lower()):
+            needle = match.group(1).replace("\\/", "/")
             host, _, path = needle.partition("/")
             vendor = self._lookup(host, "/" + path if path else None)
             if vendor is not None and vendor.name not in found:
