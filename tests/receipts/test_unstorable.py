@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,8 @@ def test_visitor_text_is_cleaned_before_it_is_stored(
     store_url: str, field: str, sent: str, stored: str
 ) -> None:
     store = raw_store(store_url)
-    store.record(make_receipt(**{field: sent}))
+    fields: dict[str, Any] = {field: sent}
+    store.record(make_receipt(**fields))
     (kept,) = store.history(CONSENT_ID)
     assert getattr(kept, field) == stored
     store.close()
@@ -92,7 +94,7 @@ def test_visitor_text_is_cleaned_before_it_is_stored(
     ],
 )
 def test_identifiers_that_no_store_can_keep_are_refused_up_front(
-    tmp_path: Path, fields: dict[str, object], message: str
+    tmp_path: Path, fields: dict[str, Any], message: str
 ) -> None:
     # Ours, not the visitor's: a bad one is a caller's bug, refused before anything is
     # written so it can never reach the spool.

@@ -9,9 +9,11 @@ run as the ``postgres`` OS user through ``runuser``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -124,6 +126,41 @@ class PostgresCluster:
             "status",
         ]
         return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+    def pids(self) -> list[int]:
+        """The postmaster's process id, then its children's (backends, background workers)."""
+        postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        children = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            # Fields after the parenthesised command name: state, ppid, ... (proc(5)).
+            if int(stat.rpartition(")")[2].split()[1]) == postmaster:
+                children.append(int(entry))
+        return [postmaster, *children]
+
+    def freeze(self) -> list[int]:
+        """SIGSTOP the server and every backend (a hung host, as far as clients can tell).
+
+        The kernel still accepts TCP connections and acknowledges data, so nothing fails:
+        clients simply never hear back. Returns the process ids; pass them to :meth:`thaw`.
+        Linux only (reads ``/proc``).
+        """
+        pids = self.pids()
+        for pid in pids:  # the postmaster first, so it forks no new backend meanwhile
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        return pids
+
+    def thaw(self, pids: list[int]) -> None:
+        """SIGCONT the processes :meth:`freeze` stopped."""
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def remove(self) -> None:
         """Stop the server if it runs and delete its directory."""
