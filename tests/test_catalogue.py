@@ -246,7 +246,7 @@ def test_never_over_blocks_cdns_payments_or_captchas(catalogue: Catalogue, url: 
 
 def test_no_catalogued_host_is_a_cdn_or_payment_provider(catalogue: Catalogue) -> None:
     forbidden = {"stripe", "paypal", "jsdelivr", "unpkg", "cdnjs", "recaptcha", "hcaptcha"}
-    forbidden |= {"jquery", "cloudflare", "gstatic", "googleapis.com", "braintree", "adyen"}
+    forbidden |= {"jquery", "cloudflare.com", "gstatic", "googleapis.com", "braintree", "adyen"}
     for vendor in catalogue.vendors:
         for host in vendor.hosts:
             assert not any(word in host for word in forbidden - {"googleapis.com"}), host
