@@ -520,17 +520,21 @@ def catalogue_for(policy: Policy) -> Catalogue:
 
     Built once per policy object (policies are immutable) and dropped with it.
     """
+    declared = [(c.name, c.hosts) for c in policy.categories if c.hosts]
+    if not policy.trackers and not declared:
+        return load_catalogue()
+    # Policy holds dicts, so it is not hashable: key by identity, dropped when it is collected
+    # (the finalizer runs before the id can be reused).
     key = id(policy)
     found = _per_policy.get(key)
     if found is not None:
         return found
-    catalogue = merge(
-        load_catalogue(),
-        policy.trackers,
-        [(c.name, c.hosts) for c in policy.categories if c.hosts],
-    )
+    catalogue = merge(load_catalogue(), policy.trackers, declared)
     with _per_policy_lock:
         if key not in _per_policy:
+            try:
+                weakref.finalize(policy, _per_policy.pop, key, None)
+            except TypeError:  # not weak-referenceable: correct, just not cached
+                return catalogue
             _per_policy[key] = catalogue
-            weakref.finalize(policy, _per_policy.pop, key, None)
         return _per_policy[key]
