@@ -316,7 +316,8 @@ def test_policy_may_put_a_framework_cookie_in_another_category() -> None:
 
 def test_template_tags_place_banner_and_assets() -> None:
     config = {"secret_keys": [SECRET], "cookies": COOKIES, "receipts": None}
-    with override_settings(COOKIEGUARD={**config, "banner": False, "scripts": False}):
+    placed_by_hand = {"banner": False, "scripts": False, "auto_block": False}
+    with override_settings(COOKIEGUARD={**config, **placed_by_hand}):
         client = Client()
         page = client.get("/tags").content.decode()
         assert page.count(BANNER) == 1
