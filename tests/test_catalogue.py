@@ -624,3 +624,48 @@ def test_build_rejects_bad_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (sources / "analytics.toml").write_text(f"[[vendor]]\n{valid}[[vendor]]\n{valid}", "utf-8")
     assert build.main([]) == 2  # duplicate names
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_catalogue_finds_nothing() -> None:
+    empty = Catalogue((), "0")
+    assert empty.vendors_in_text("https://www.google-analytics.com/g/collect") == ()
+    assert empty.vendor_for_url("https://www.google-analytics.com/") is None
+    assert empty.cookie_vendor("_ga") is None
+    assert empty.hosts_for("analytics") == () and empty.storage_patterns("analytics") == ()
+
+
+def test_hosts_that_are_not_idna_are_no_vendor(catalogue: Catalogue) -> None:
+    assert catalogue.vendor_for_url("https://" + "é" * 70 + ".com/x.js") is None
+    assert catalogue.vendor_for_host("ü" * 70) is None
+
+
+def test_override_of_cookies_keeps_storage_and_the_reverse() -> None:
+    base = {v.name: v for v in load_catalogue().vendors}["Hotjar"]
+    merged = merge(load_catalogue(), [{"name": "Hotjar", "cookies": ["_hj_only"]}])
+    hotjar = {v.name: v for v in merged.vendors}["Hotjar"]
+    assert [f.pattern for f in hotjar.cookies if not f.storage] == ["_hj_only"]
+    assert [f for f in hotjar.cookies if f.storage] == [f for f in base.cookies if f.storage]
+    merged = merge(load_catalogue(), [{"name": "Hotjar", "storage": ["hj:*"]}])
+    hotjar = {v.name: v for v in merged.vendors}["Hotjar"]
+    assert [f.pattern for f in hotjar.cookies if f.storage] == ["hj:*"]
+    assert [f for f in hotjar.cookies if not f.storage] == [
+        f for f in base.cookies if not f.storage
+    ]
+    with pytest.raises(ValueError, match="non-empty strings"):
+        merge(load_catalogue(), [{"name": "Hotjar", "hosts": [""]}])
+
+
+def test_storage_patterns_are_memoised(catalogue: Catalogue) -> None:
+    assert catalogue.storage_patterns("analytics") is catalogue.storage_patterns("analytics")
+
+
+def test_catalogue_for_a_policy_that_cannot_be_weakly_referenced() -> None:
+    class Slotted:  # a stand-in with Policy's two fields the merge reads
+        __slots__ = ("categories", "trackers")
+
+        def __init__(self) -> None:
+            self.trackers = ({"name": "Hotjar", "disabled": True},)
+            self.categories = ()
+
+    merged = catalogue_for(Slotted())  # type: ignore[arg-type]
+    assert merged.vendor_for_host("static.hotjar.com") is None
