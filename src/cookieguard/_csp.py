@@ -354,7 +354,7 @@ class CspReports:
             _log(seen)
         elif first_full:
             logger.warning(
-                "cookieguard: %d distinct CSP violations seen; new ones are no longer logged "
+                "%d distinct CSP violations seen; new ones are no longer logged "
                 "until the process restarts.",
                 _MAX_DISTINCT,
             )
@@ -393,7 +393,7 @@ def _log(seen: _Seen) -> None:
         else:
             advice = f"it loads once the visitor grants {seen.category!r}"
         logger.warning(
-            "cookieguard: CSP %s %s (%s) on %s: %s, category %r; %s.",
+            "CSP %s %s (%s) on %s: %s, category %r; %s.",
             verb,
             v.blocked,
             v.directive,
@@ -404,7 +404,7 @@ def _log(seen: _Seen) -> None:
         )
     elif "." in v.blocked:
         logger.warning(
-            "cookieguard: CSP %s %s (%s) on %s: not in the tracker catalogue. If the site "
+            "CSP %s %s (%s) on %s: not in the tracker catalogue. If the site "
             "needs it, add it to Policy(csp_allow=[%r]); if it tracks, declare it with "
             "Category(hosts=[...]) or Policy(trackers=[...]).",
             verb,
@@ -414,7 +414,7 @@ def _log(seen: _Seen) -> None:
             v.blocked,
         )
     else:
-        logger.warning("cookieguard: CSP %s %s (%s) on %s.", verb, v.blocked, v.directive, v.page)
+        logger.warning("CSP %s %s (%s) on %s.", verb, v.blocked, v.directive, v.page)
 
 
 def parse_reports(body: bytes) -> list[Violation] | None:

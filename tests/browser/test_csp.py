@@ -1,0 +1,286 @@
+"""The consent-aware CSP in real Chromium: a tracker injected at run time is refused until consent.
+
+A real uvicorn server runs a small Starlette site behind ``ConsentMiddleware`` with
+``Policy(csp="enforce")`` (and one with ``"report"``). Its first-party ``inject.js`` adds the
+Meta Pixel script (``connect.facebook.net/en_US/fbevents.js``) at run time, as a tag manager
+would. ``connect.facebook.net`` is routed by Playwright to a local stub that counts requests:
+the policy must stop the browser before any request reaches it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route as Path
+
+from cookieguard import Policy
+from cookieguard._csp import CspReports
+from cookieguard.asgi import ConsentMiddleware
+from tests.browser.site import RECORDER, Server
+
+PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
+PIXEL_JS = "window.__pixel = (window.__pixel || 0) + 1;"
+INJECT_JS = """
+(function () {
+  var s = document.createElement('script');
+  s.async = true;
+  s.src = 'https://connect.facebook.net/en_US/fbevents.js';
+  var nonce = document.currentScript && document.currentScript.nonce;
+  if (nonce) s.nonce = nonce;
+  s.addEventListener('error', function () { window.__pixelRefused = true; });
+  document.head.appendChild(s);
+})();
+"""
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Shop</title></head>
+<body><main><h1>Shop</h1><p>Hand-made photo prints.</p></main>
+{scripts}
+</body></html>"""
+
+
+def build_site(mode: str) -> ConsentMiddleware:
+    async def home(request: Request) -> HTMLResponse:
+        return HTMLResponse(PAGE.format(scripts='<script src="/static/inject.js"></script>'))
+
+    async def nonce_page(request: Request) -> HTMLResponse:
+        # The app's own strict policy: nonce-based inline scripts, and the hosts it uses.
+        nonce = secrets.token_urlsafe(16)
+        scripts = (
+            f'<script nonce="{nonce}">window.__nonced = true;</script>\n'
+            "<script>window.__unnonced = true;</script>\n"
+            f'<script nonce="{nonce}" src="/static/inject.js"></script>'
+        )
+        policy = (
+            f"script-src 'self' 'nonce-{nonce}' https://connect.facebook.net; "
+            "object-src 'none'; base-uri 'none'"
+        )
+        return HTMLResponse(
+            PAGE.format(scripts=scripts), headers={"content-security-policy": policy}
+        )
+
+    async def inject(request: Request) -> Response:
+        return Response(INJECT_JS, media_type="text/javascript")
+
+    app = Starlette(
+        routes=[Path("/", home), Path("/nonce", nonce_page), Path("/static/inject.js", inject)]
+    )
+    policy = Policy(
+        secret_keys=["browser-csp-secret-0123456789"],
+        cookies={"_fbp": "marketing"},
+        receipts=None,
+        csp=mode,  # type: ignore[arg-type]
+    )
+    return ConsentMiddleware(app, policy=policy)
+
+
+def reports_of(middleware: ConsentMiddleware) -> CspReports:
+    handler = middleware.site.endpoints._routes["/_cookieguard/csp-report"][0]
+    reports = getattr(handler, "__self__", None)
+    assert isinstance(reports, CspReports)
+    return reports
+
+
+@pytest.fixture(scope="module")
+def enforcing() -> Iterator[tuple[Server, ConsentMiddleware]]:
+    middleware = build_site("enforce")
+    with Server(middleware) as running:
+        yield running, middleware
+
+
+@pytest.fixture(scope="module")
+def reporting() -> Iterator[tuple[Server, ConsentMiddleware]]:
+    middleware = build_site("report")
+    with Server(middleware) as running:
+        yield running, middleware
+
+
+class Stub:
+    """``connect.facebook.net`` answered locally; every request that reaches it is counted."""
+
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+
+    def __call__(self, route: Route) -> None:
+        self.hits.append(route.request.url)
+        route.fulfill(status=200, content_type="text/javascript", body=PIXEL_JS)
+
+
+Visit = Callable[[str], tuple[Page, Stub]]
+
+
+@pytest.fixture
+def visit(browser: Browser) -> Iterator[Visit]:
+    contexts: list[BrowserContext] = []
+
+    def make(base_url: str) -> tuple[Page, Stub]:
+        context = browser.new_context(base_url=base_url)
+        contexts.append(context)
+        context.add_init_script(script=RECORDER)
+        stub = Stub()
+        context.route("https://connect.facebook.net/**", stub)
+        return context.new_page(), stub
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def violations(page: Page) -> list[str]:
+    found: list[str] = page.evaluate("window.__violations")
+    return found
+
+
+def pixel_ran(page: Page) -> int:
+    count: int = page.evaluate("window.__pixel || 0")
+    return count
+
+
+def wait_refused(page: Page) -> None:
+    page.wait_for_function("window.__pixelRefused === true")
+
+
+def wait_loaded(page: Page) -> None:
+    page.wait_for_function("(window.__pixel || 0) >= 1")
+
+
+def documents(page: Page) -> list[str]:
+    """Top-level document requests from now on (a reload shows up here)."""
+    seen: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            seen.append(request.url)
+            if request.resource_type == "document" and request.frame == page.main_frame
+            else None
+        ),
+    )
+    return seen
+
+
+# -- enforce ------------------------------------------------------------------------------
+
+
+def test_injected_pixel_is_refused_before_consent(
+    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    server, _ = enforcing
+    page, stub = visit(server.url)
+    response = page.goto("/")
+    assert response is not None
+    assert "content-security-policy" in response.headers
+    wait_refused(page)
+    assert stub.hits == []
+    assert pixel_ran(page) == 0
+    assert any("connect.facebook.net" in v for v in violations(page)), violations(page)
+
+
+def test_reject_all_keeps_refusing(
+    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    server, _ = enforcing
+    page, stub = visit(server.url)
+    page.goto("/")
+    page.get_by_role("button", name="Reject all").click()
+    page.wait_for_function("window.cookieguard && window.cookieguard.consent.decided")
+    page.reload()
+    wait_refused(page)
+    assert stub.hits == []
+
+
+def test_accept_all_loads_the_pixel_with_banner_js_reloading_once(
+    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    # banner.js sees data-cookieguard-csp="enforce" and reloads after a choice that grants a
+    # category: the new page carries a policy that allows the newly granted hosts.
+    server, _ = enforcing
+    page, stub = visit(server.url)
+    page.goto("/")
+    wait_refused(page)
+    loads = documents(page)
+    page.get_by_role("button", name="Accept all").click()
+    wait_loaded(page)
+    assert len(loads) == 1, loads  # exactly one reload, done by banner.js
+    assert stub.hits == [PIXEL]
+    assert not any("connect.facebook.net" in v for v in violations(page))
+
+
+def test_accept_all_without_javascript_loads_the_pixel_on_the_next_page(
+    enforcing: tuple[Server, ConsentMiddleware], browser: Browser
+) -> None:
+    # The server-rendered form works without banner.js: its 303 lands on a page whose policy
+    # allows the granted hosts (here JavaScript runs, but banner.js is never fetched).
+    server, _ = enforcing
+    context = browser.new_context(base_url=server.url)
+    context.add_init_script(script=RECORDER)
+    context.route("**/_cookieguard/banner.js*", lambda route: route.abort())
+    stub = Stub()
+    context.route("https://connect.facebook.net/**", stub)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        wait_refused(page)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Accept all").click()
+        wait_loaded(page)
+        assert stub.hits == [PIXEL]
+    finally:
+        context.close()
+
+
+def test_the_apps_nonce_policy_keeps_working_beside_ours(
+    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    server, _ = enforcing
+    page, stub = visit(server.url)
+    response = page.goto("/nonce")
+    assert response is not None
+    both = response.headers_array()
+    policies = [h["value"] for h in both if h["name"].lower() == "content-security-policy"]
+    assert len(policies) == 2, policies  # the app's, untouched, and ours
+    assert any("'nonce-" in p for p in policies)
+    wait_refused(page)
+    assert page.evaluate("window.__nonced === true")  # ours does not break nonced inline code
+    assert page.evaluate("window.__unnonced === undefined")  # the app's policy still holds
+    assert any("inline" in v for v in violations(page))
+    assert stub.hits == []
+    page.get_by_role("button", name="Accept all").click()
+    wait_loaded(page)
+    assert stub.hits == [PIXEL]
+    assert page.evaluate("window.__nonced === true")
+    assert page.evaluate("window.__unnonced === undefined")
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def test_report_mode_loads_everything_and_reports_the_pixel(
+    reporting: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    server, middleware = reporting
+    page, stub = visit(server.url)
+    response = page.goto("/")
+    assert response is not None
+    assert "content-security-policy-report-only" in response.headers
+    assert "content-security-policy" not in response.headers
+    wait_loaded(page)  # report-only: nothing is blocked
+    assert stub.hits == [PIXEL]
+    reports = reports_of(middleware)
+    rows: list[dict[str, Any]] = []
+    for _ in range(100):  # the browser posts the report on its own schedule
+        rows = [r for r in reports.summary() if r["blocked"] == "connect.facebook.net"]
+        if rows:
+            break
+        page.wait_for_timeout(100)
+    assert rows, reports.summary()
+    assert rows[0]["vendor"] == "Meta Pixel"
+    assert rows[0]["category"] == "marketing"
+    assert rows[0]["disposition"] == "report"
+    assert rows[0]["page"] == "/"
