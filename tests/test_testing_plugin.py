@@ -130,34 +130,92 @@ def test_it(seed_consent):
 LAUNCH_ARGS_TEST = """
 def test_it(browser_type_launch_args, pytestconfig):
     print("EXECUTABLE", browser_type_launch_args.get("executable_path"))
+    print("LAUNCH", sorted(browser_type_launch_args.items()))
 """
 
 
-def test_system_chromium_option_sets_the_executable(pytester: pytest.Pytester) -> None:
+@pytest.fixture(autouse=True)
+def no_chromium_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variable is itself an opt-in: a CI machine that sets it must not skew these."""
+    monkeypatch.delenv("COOKIEGUARD_CHROMIUM", raising=False)
+
+
+def launch_args_of(pytester: pytest.Pytester, *args: str) -> tuple[str, str, str]:
+    """(executable, launch arguments, report header) as a project's test run sees them."""
     pytester.makepyfile(LAUNCH_ARGS_TEST)
-    result = pytester.runpytest_subprocess(
-        "-s", "-p", "no:cacheprovider", f"--cookieguard-chromium={sys.executable}"
-    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", *args)
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["cookieguard: browser *", f"*EXECUTABLE {sys.executable}"])
+    out = result.stdout.lines
+    # -s prints inline, after the test file's name on the progress line
+    executable = next(line for line in out if "EXECUTABLE " in line)
+    launch = next(line for line in out if "LAUNCH " in line)
+    header = "\n".join(line for line in out if line.startswith("cookieguard:"))
+    return executable.split("EXECUTABLE ", 1)[1], launch.split("LAUNCH ", 1)[1], header
+
+
+def test_a_project_that_does_not_opt_in_keeps_pytest_playwrights_defaults(
+    pytester: pytest.Pytester,
+) -> None:
+    """Issue 9 item 6: installed, the plugin changed an unrelated project's browser."""
+    without_plugin = launch_args_of(pytester, "-p", "no:cookieguard")
+    with_plugin = launch_args_of(pytester)
+    assert with_plugin == without_plugin
+    assert with_plugin[0] == "None" and with_plugin[2] == ""
+
+
+def test_opting_in_on_the_command_line(pytester: pytest.Pytester) -> None:
+    from cookieguard.testing._browser import chromium_executable
+
+    executable, _, header = launch_args_of(pytester, "--cookieguard")
+    assert executable == str(chromium_executable())
+    assert header.startswith("cookieguard: browser ")
+
+
+def test_system_chromium_option_sets_the_executable(pytester: pytest.Pytester) -> None:
+    executable, _, header = launch_args_of(pytester, f"--cookieguard-chromium={sys.executable}")
+    assert executable == sys.executable
+    assert header == f"cookieguard: browser {sys.executable}"
+
+
+def test_opting_in_by_ini_option(pytester: pytest.Pytester) -> None:
+    from cookieguard.testing._browser import chromium_executable
+
+    pytester.makeini("[pytest]\ncookieguard = true\n")
+    assert launch_args_of(pytester)[0] == str(chromium_executable())
+
+
+def test_choosing_the_browser_by_ini_option(pytester: pytest.Pytester) -> None:
+    pytester.makeini(f"[pytest]\ncookieguard_browser = {sys.executable}\n")
+    assert launch_args_of(pytester)[0] == sys.executable
+
+
+def test_opting_in_by_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COOKIEGUARD_CHROMIUM", sys.executable)
+    assert launch_args_of(pytester)[0] == sys.executable
 
 
 def test_playwright_own_browser_leaves_launch_args_alone(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(LAUNCH_ARGS_TEST)
-    result = pytester.runpytest_subprocess(
-        "-s", "-p", "no:cacheprovider", "--cookieguard-chromium=playwright"
-    )
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*EXECUTABLE None"])
+    without_plugin = launch_args_of(pytester, "-p", "no:cookieguard")
+    assert launch_args_of(pytester, "--cookieguard-chromium=playwright")[:2] == without_plugin[:2]
 
 
-def test_a_missing_chromium_is_a_usage_error(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("how", ["option", "ini", "environment"])
+def test_a_missing_chromium_is_a_usage_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     pytester.makepyfile(LAUNCH_ARGS_TEST)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--cookieguard-chromium=/no/such/chromium"
-    )
+    args = ["-p", "no:cacheprovider"]
+    if how == "option":
+        args.append("--cookieguard-chromium=/no/such/chromium")
+    elif how == "ini":
+        pytester.makeini("[pytest]\ncookieguard_browser = /no/such/chromium\n")
+    else:
+        monkeypatch.setenv("COOKIEGUARD_CHROMIUM", "/no/such/chromium")
+    result = pytester.runpytest_subprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--cookieguard-chromium*not an executable*"])
+    result.stderr.fnmatch_lines(["*'/no/such/chromium' is not an executable*cookieguard_browser*"])
 
 
 def test_without_pytest_playwright_only_the_plain_fixtures_exist(

@@ -1,15 +1,23 @@
 """pytest plugin entry point (registered as ``cookieguard`` in the ``pytest11`` group).
 
 Loaded in every pytest run of a project that installs cookieguard, so it imports nothing heavy
-and changes nothing unless asked:
+and changes nothing of pytest-playwright's (browser, launch arguments, fixtures) until the
+project opts in:
 
 - ``cookieguard_policy``: the site's :class:`~cookieguard.Policy`; override it in a conftest.
 - ``seed_consent(context, base_url, categories)``: add a valid signed consent cookie.
 - ``consent_banner``: a :class:`~cookieguard.testing.ConsentBanner` on pytest-playwright's
   ``page`` (only when pytest-playwright is installed).
-- ``--cookieguard-chromium=PATH`` / ``$COOKIEGUARD_CHROMIUM``: run a system Chromium instead
-  of Playwright's own browser; one is also found by itself (``/usr/bin/chromium``, PATH).
-  Only then is pytest-playwright's ``browser_type_launch_args`` extended.
+
+These three only add names; using them is the choice. Running a system Chromium instead of
+Playwright's own browser (pytest-playwright's ``browser_type_launch_args`` extended) is an
+opt-in, by any one of:
+
+- ``cookieguard = true`` in the pytest ini options (a system Chromium is then found by itself:
+  ``$COOKIEGUARD_CHROMIUM``, ``/usr/bin/chromium``, ``chromium`` on PATH);
+- ``cookieguard_browser = PATH`` (or ``playwright``) in the ini options;
+- ``--cookieguard`` or ``--cookieguard-chromium=PATH`` (or ``=playwright``) on the command line;
+- the environment variable ``COOKIEGUARD_CHROMIUM=PATH``.
 """
 
 from __future__ import annotations
@@ -45,12 +53,40 @@ site's policy (the same secret keys and cookies as the site under test), for exa
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("cookieguard", "cookieguard consent testing")
     group.addoption(
+        "--cookieguard",
+        action="store_true",
+        default=False,
+        help="Run Playwright's tests in a system Chromium ($COOKIEGUARD_CHROMIUM, "
+        "/usr/bin/chromium or chromium on PATH, else Playwright's own browser).",
+    )
+    group.addoption(
         "--cookieguard-chromium",
         metavar="PATH",
         default=None,
-        help="Chromium binary for Playwright (default: $COOKIEGUARD_CHROMIUM, then "
-        "/usr/bin/chromium or chromium on PATH, else Playwright's own browser). "
-        "'playwright' forces Playwright's own browser.",
+        help="Run Playwright's tests in this Chromium binary; 'playwright' means "
+        "Playwright's own browser. Implies --cookieguard.",
+    )
+    parser.addini(
+        "cookieguard",
+        type="bool",
+        default=False,
+        help="Opt in to cookieguard's browser choice (as --cookieguard).",
+    )
+    parser.addini(
+        "cookieguard_browser",
+        default="",
+        help="Chromium binary for Playwright, or 'playwright' (as --cookieguard-chromium).",
+    )
+
+
+def opted_in(config: pytest.Config) -> bool:
+    """Whether the project asked cookieguard to choose the browser (see the module doc)."""
+    return bool(
+        config.getoption("--cookieguard", default=False)
+        or config.getoption("--cookieguard-chromium", default=None)
+        or config.getini("cookieguard")
+        or config.getini("cookieguard_browser")
+        or os.environ.get("COOKIEGUARD_CHROMIUM")
     )
 
 
@@ -58,14 +94,21 @@ def chosen_chromium(config: pytest.Config) -> str | None:
     """The system Chromium to run, or ``None`` for Playwright's own browser."""
     from cookieguard.testing._browser import chromium_executable
 
-    option: str | None = config.getoption("--cookieguard-chromium", default=None)
-    if option is None:
-        option = os.environ.get("COOKIEGUARD_CHROMIUM") or None
+    option: str | None = (
+        config.getoption("--cookieguard-chromium", default=None)
+        or config.getini("cookieguard_browser")
+        or os.environ.get("COOKIEGUARD_CHROMIUM")
+        or None
+    )
     if option == "playwright":
         return None
     if option is not None:
         if not os.access(option, os.X_OK):
-            raise pytest.UsageError(f"--cookieguard-chromium: {option!r} is not an executable")
+            raise pytest.UsageError(
+                f"cookieguard: Chromium {option!r} is not an executable (from "
+                "--cookieguard-chromium, the cookieguard_browser ini option or "
+                "$COOKIEGUARD_CHROMIUM); name a binary, or 'playwright' for Playwright's own."
+            )
         return option
     return chromium_executable()
 
@@ -73,15 +116,19 @@ def chosen_chromium(config: pytest.Config) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     # Registered now, after every entry-point plugin: our browser_type_launch_args then
     # overrides pytest-playwright's (and can build on it). Without pytest-playwright,
-    # nothing browser-related is added at all.
-    if config.pluginmanager.has_plugin("playwright") and not config.pluginmanager.has_plugin(
-        "cookieguard-playwright"
-    ):
-        config.pluginmanager.register(PlaywrightFixtures(), "cookieguard-playwright")
+    # nothing browser-related is added at all; without an opt-in, only consent_banner.
+    manager = config.pluginmanager
+    if not manager.has_plugin("playwright"):
+        return
+    if not manager.has_plugin("cookieguard-playwright"):
+        manager.register(PageObjects(), "cookieguard-playwright")
+    if opted_in(config) and not manager.has_plugin("cookieguard-browser"):
+        chosen_chromium(config)  # a bad path is a usage error now, not in the first test
+        manager.register(BrowserChoice(), "cookieguard-browser")
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if not config.pluginmanager.has_plugin("cookieguard-playwright"):
+    if not config.pluginmanager.has_plugin("cookieguard-browser"):
         return None
     found = chosen_chromium(config)
     return "cookieguard: browser " + (found or "Playwright's own chromium")
@@ -114,8 +161,21 @@ def seed_consent(cookieguard_policy: Policy) -> SeedConsent:
 # -- fixtures on top of pytest-playwright ------------------------------------------------
 
 
-class PlaywrightFixtures:
-    """Registered only when pytest-playwright is (see :func:`pytest_configure`)."""
+class PageObjects:
+    """Registered when pytest-playwright is (see :func:`pytest_configure`): a new fixture
+    name, nothing of pytest-playwright's changed."""
+
+    @pytest.fixture
+    def consent_banner(self, page: Page) -> ConsentBanner:
+        """The banner page object on pytest-playwright's ``page``."""
+        from cookieguard.testing.pages import ConsentBanner
+
+        return ConsentBanner(page)
+
+
+class BrowserChoice:
+    """Registered only when the project opted in (see :func:`opted_in`): overrides
+    pytest-playwright's ``browser_type_launch_args``."""
 
     @pytest.fixture(scope="session")
     @classmethod
@@ -147,10 +207,3 @@ class PlaywrightFixtures:
         ours = launch_args()
         ours["executable_path"] = cookieguard_chromium
         return {**ours, **browser_type_launch_args}
-
-    @pytest.fixture
-    def consent_banner(self, page: Page) -> ConsentBanner:
-        """The banner page object on pytest-playwright's ``page``."""
-        from cookieguard.testing.pages import ConsentBanner
-
-        return ConsentBanner(page)
