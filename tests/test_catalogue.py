@@ -669,3 +669,21 @@ def test_catalogue_for_a_policy_that_cannot_be_weakly_referenced() -> None:
 
     merged = catalogue_for(Slotted())  # type: ignore[arg-type]
     assert merged.vendor_for_host("static.hotjar.com") is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acme.us1.list-manage.com/subscribe/post-json?u=1&id=2",  # newsletter forms
+        "https://js.hsforms.net/forms/embed/v2.js",  # HubSpot forms
+        "https://i.ytimg.com/vi/x/hqdefault.jpg",  # a video's thumbnail, not its player
+        "https://i.vimeocdn.com/video/1_640.jpg",
+        "https://www.google.com/search?q=x",
+        "https://accounts.google.com/gsi/client",  # Sign in with Google
+        "https://apis.google.com/js/platform.js",
+    ],
+)
+def test_first_party_features_hosted_by_vendors_are_left_alone(
+    catalogue: Catalogue, url: str
+) -> None:
+    assert catalogue.vendor_for_url(url) is None
