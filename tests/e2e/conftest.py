@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
     "flask": ROOT / "examples" / "flask_app" / "app.py",
     "starlette": ROOT / "examples" / "starlette_app" / "app.py",
+    "django": ROOT / "examples" / "django_app" / "app.py",  # uvicorn serving Django's ASGI app
 }
 SECRET = "e2e-journeys-secret-0123456789abcdef"
 COOKIES = {"likebox": "preferences", "_ga": "analytics", "_ga_js": "analytics", "_fbp": "marketing"}
