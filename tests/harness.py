@@ -82,6 +82,11 @@ def _route(path: str, cookie: str) -> tuple[int, Headers, list[bytes]]:
             ],
             [PAGE],
         )
+    if path == "/stream-long":
+        # A page as real sites stream it: a head and a first screen well past the 1 KB a
+        # charset sniff may read, then the rest, the closing tags split across chunks.
+        first = PAGE[: PAGE.index(b"<h1>")] + b"<p>" + b"photo " * 400 + b"</p>"
+        return 200, [("Content-Type", "text/html")], [first, b"<h1>Photos</h1></bo", b"dy></html>"]
     if path == "/stream":
         # No Content-Length, the marker split across chunks.
         return 200, [("Content-Type", "text/html")], [PAGE[:-10], PAGE[-10:-5], PAGE[-5:]]
@@ -111,7 +116,8 @@ def _route(path: str, cookie: str) -> tuple[int, Headers, list[bytes]]:
 
 
 def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    status, headers, body = _route(environ["PATH_INFO"], environ.get("HTTP_COOKIE", ""))
+    path = environ["PATH_INFO"].removeprefix("/as-written")
+    status, headers, body = _route(path, environ.get("HTTP_COOKIE", ""))
     start_response(f"{status} OK", headers)
     return body
 
@@ -129,12 +135,17 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "websocket.close"})
         return
     cookie = b"; ".join(v for k, v in scope["headers"] if k == b"cookie").decode("latin-1")
-    status, headers, body = _route(scope["path"], cookie)
+    path = scope["path"]
+    # Under /as-written/ header names keep the case the app wrote, as Django's handler does.
+    as_written = path.startswith("/as-written/")
+    status, headers, body = _route(path.removeprefix("/as-written"), cookie)
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+            "headers": [
+                ((k if as_written else k.lower()).encode(), v.encode()) for k, v in headers
+            ],
         }
     )
     for i, chunk in enumerate(body):

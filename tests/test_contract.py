@@ -380,10 +380,34 @@ def test_decided_visitor_gets_script_but_no_banner(driver: Driver) -> None:
 
 
 def test_streaming_stays_streaming(driver: Driver) -> None:
-    response = driver.get("/stream")
+    response = driver.get("/stream-long")
     assert 'id="cookie-consent"' in response.text
     assert response.header("content-length") is None
     assert len([c for c in response.chunks if c]) >= 2
+    assert response.text.endswith("</body></html>")
+    # Bytes before the closing tags are not held back until the end.
+    assert response.chunks[0].startswith(b"<!doctype html>") and b"photo" in response.chunks[0]
+
+
+@pytest.mark.parametrize("path", ["/as-written/html", "/as-written/stream", "/as-written/"])
+def test_header_names_in_the_case_the_app_wrote(driver: Driver, path: str) -> None:
+    """Django's ASGIHandler sends b"Set-Cookie" and b"Content-Type" (issue 9 item 1)."""
+    response = driver.get(path)
+    for name in ("likebox", "_ga", "_fbp", "session"):
+        assert not response.sets(name)
+    if path != "/as-written/":
+        assert response.text.count('id="cookie-consent"') == 1
+    length = response.header("content-length")
+    assert length is None or length == str(len(response.body))
+    if path != "/as-written/stream":  # that route sets no cookie
+        granted = driver.get(path, cookie=consent_cookie(ALL))
+        assert all(granted.sets(n) for n in ("likebox", "_ga", "_fbp"))
+
+
+def test_small_streamed_page_gets_the_banner(driver: Driver) -> None:
+    response = driver.get("/stream")
+    assert response.text.count('id="cookie-consent"') == 1
+    assert response.header("content-length") is None
     assert response.text.endswith("</body></html>")
 
 
