@@ -1,9 +1,11 @@
 """Test support for QA teams: a pytest plugin with Playwright fixtures and page objects.
 
 The plugin (``cookieguard.testing.plugin``, loaded by entry point) gives the fixtures
-``cookieguard_policy`` (override it), ``seed_consent``, ``consent_banner`` and the option
-``--cookieguard-chromium``. The helpers below work on any Playwright ``BrowserContext``.
-Nothing here imports Playwright at import time.
+``cookieguard_policy`` (override it), ``seed_consent`` and ``consent_banner``. It changes
+nothing of pytest-playwright's until the project opts in to its browser choice (a system
+Chromium): ``cookieguard = true`` or ``cookieguard_browser = PATH`` in the pytest ini options,
+``--cookieguard`` / ``--cookieguard-chromium=PATH``, or ``$COOKIEGUARD_CHROMIUM``. The helpers
+below work on any Playwright ``BrowserContext``. Nothing here imports Playwright at import time.
 """
 
 from __future__ import annotations
