@@ -7,6 +7,7 @@ the project would miss the test client entirely.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator, Mapping
@@ -89,16 +90,20 @@ def policy_from_settings() -> Policy:
         policy = config
     elif isinstance(config, Mapping):
         arguments = dict(config)
+        known = sorted(f for f in Policy.__dataclass_fields__ if not f.startswith("_"))
+        unknown = sorted(str(key) for key in arguments if key not in known)
+        if unknown:
+            hints = [m for key in unknown for m in difflib.get_close_matches(key, known, 1)]
+            hint = f" (did you mean {', '.join(map(repr, hints))}?)" if hints else ""
+            raise ConfigurationError(
+                f"settings.COOKIEGUARD: unknown key(s) {unknown}{hint}; the keys are "
+                f"Policy's arguments: {known}."
+            )
         if "secret_keys" not in arguments:
             keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ())]
             arguments["secret_keys"] = [key for key in keys if key]
         try:
             policy = Policy(**arguments)
-        except TypeError as exc:
-            known = sorted(f for f in Policy.__dataclass_fields__ if not f.startswith("_"))
-            raise ConfigurationError(
-                f"settings.COOKIEGUARD: {exc}; the keys are Policy's arguments: {known}."
-            ) from None
         except ValueError as exc:
             raise ConfigurationError(f"settings.COOKIEGUARD: {exc}") from None
     elif config is None:
