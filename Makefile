@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: test demo bench fuzz load lint typecheck size bootstrap coverage
+.PHONY: test demo bench fuzz load catalogue lint typecheck size bootstrap coverage
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -22,6 +22,9 @@ fuzz: bootstrap
 
 load: bootstrap
 	$(PY) benchmarks/load.py $(LOAD_ARGS)
+
+catalogue: bootstrap
+	$(PY) scripts/build_catalogue.py
 
 lint:
 	$(VENV)/bin/ruff check src tests scripts benchmarks examples

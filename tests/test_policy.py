@@ -47,6 +47,10 @@ KEY = "k" * 20
         ({"csp_allow": ["a.example; script-src *"]}, "not a CSP host"),
         ({"trackers": [{"hosts": ["x.example"]}]}, "'name'"),
         ({"trackers": [{"name": "X", "category": "ads"}]}, "unknown category 'ads'"),
+        (
+            {"trackers": [{"name": "X", "category": "analytics", "hosts": ["bad host!"]}]},
+            "hosts must be host names",
+        ),
         ({"storage": {"mp_*": "tracking"}}, "unknown category 'tracking'"),
         ({"storage": {"": "analytics"}}, "storage key"),
         ({"reload_on_withdrawal": None}, "reload_on_withdrawal"),

@@ -342,6 +342,12 @@ class Policy:
                     f"trackers: {entry['name']!r} has unknown category {category!r}; "
                     f"use one of {sorted(known)}."
                 )
+        if trackers:
+            # Build the merged catalogue once now, so a bad entry fails at start-up with the
+            # catalogue's own message rather than on the first page.
+            from cookieguard._catalogue import load_catalogue, merge
+
+            merge(load_catalogue(), trackers)
         object.__setattr__(self, "trackers", trackers)
         storage = dict(self.storage)
         for pattern, category in storage.items():
