@@ -94,7 +94,9 @@ _SHARED_HOSTING = frozenset(
 _MEMO_SIZE = 256  # granted sets: 2**(optional categories), few in practice
 
 
-def host_sources(hosts: Iterable[str], refused: Iterable[str] = ()) -> tuple[str, ...]:
+def host_sources(
+    hosts: Iterable[str], refused: Iterable[str] = (), *, broad: bool = False
+) -> tuple[str, ...]:
     """CSP host sources for catalogue hosts, each of which covers its subdomains.
 
     ``doubleclick.net`` becomes ``doubleclick.net *.doubleclick.net`` (a CSP host source
@@ -103,28 +105,34 @@ def host_sources(hosts: Iterable[str], refused: Iterable[str] = ()) -> tuple[str
     never reach the header.
 
     To keep the header small, several hosts under one registrable domain
-    (``a.klaviyo.com``, ``static.klaviyo.com``) become that domain and its wildcard, unless a
-    ``refused`` host lies under it too (``analytics.google.com`` granted, ``www.google.com``
-    refused) or the domain is shared hosting where anyone can publish (``cloudfront.net``).
+    (``a.klaviyo.com``, ``static.klaviyo.com``) become that domain's wildcard
+    (``*.klaviyo.com``), unless a ``refused`` host lies under it too (``analytics.google.com``
+    granted, ``www.google.com`` refused) or the domain is shared hosting where anyone can
+    publish (``cloudfront.net``). ``broad`` does that for single hosts too (used for
+    ``frame-src`` only, where a vendor's whole domain is an acceptable allowance).
     """
     clean = {h for h in (h.lower().rstrip(".") for h in hosts) if _HOST.match(h)}
     refused_domains = {_registrable(h.lower().rstrip(".")) for h in refused} - {""}
     groups: dict[str, set[str]] = {}
     for host in clean:
         groups.setdefault(_registrable(host), set()).add(host)
+    wildcard_only: set[str] = set()
     for domain, members in groups.items():
         if (
-            (len(members) > 1 or domain in members)
+            (broad or len(members) > 1 or domain in members)
             and domain not in refused_domains
             and domain not in _SHARED_HOSTING
             and "." in domain
         ):
+            if domain not in members:
+                wildcard_only.add(domain)
             clean -= members
             clean.add(domain)
     kept = sorted(h for h in clean if not any(p in clean for p in _parents(h)))
     sources: list[str] = []
     for host in kept:
-        sources.append(host)
+        if host not in wildcard_only:
+            sources.append(host)
         if not host.startswith("www."):  # nothing is served from below a www host
             sources.append("*." + host)
     return tuple(sources)
@@ -193,7 +201,9 @@ class ContentSecurity:
         # are opened again below, so fonts and media load as without us.
         parts = ["default-src " + sources]
         if not set(self._frames) <= set(hosts):
-            frames = host_sources([*hosts, *self._frames], refused.difference(self._frames))
+            frames = host_sources(
+                [*hosts, *self._frames], refused.difference(self._frames), broad=True
+            )
             parts.append("frame-src " + " ".join(_unique((*_FRAME_KEEP, *frames, *extra))))
         parts.append(_UNGATED)
         # report-uri is read by every browser; report-to would need a Reporting-Endpoints
