@@ -261,6 +261,22 @@ def test_header_is_built_once_per_granted_set() -> None:
     assert security.headers(frozenset({"marketing"})) is not first
 
 
+def test_the_per_policy_cache_does_not_keep_policies_alive() -> None:
+    import gc
+    import weakref
+
+    from cookieguard import _csp
+
+    policy = csp_policy()
+    content_security(policy).headers(frozenset())
+    key, ref = id(policy), weakref.ref(policy)
+    assert key in _csp._per_policy
+    del policy
+    gc.collect()
+    assert ref() is None
+    assert key not in _csp._per_policy
+
+
 def test_csp_off_cannot_build_a_policy() -> None:
     with pytest.raises(ValueError, match="csp="):
         ContentSecurity(make_policy())

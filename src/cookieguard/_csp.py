@@ -167,7 +167,9 @@ class ContentSecurity:
     def __init__(self, policy: Policy, catalogue: Catalogue | None = None) -> None:
         if policy.csp is None:
             raise ValueError("ContentSecurity needs Policy(csp='report' or 'enforce').")
-        self.policy = policy
+        # No reference to the policy itself: the per-policy cache below must not keep it alive.
+        self._policy = weakref.ref(policy)
+        self._allow = tuple(policy.csp_allow)
         self.catalogue = catalogue if catalogue is not None else catalogue_for(policy)
         self.header_name = ENFORCE_HEADER if policy.csp == "enforce" else REPORT_HEADER
         self._report_uri = policy.prefix + "/csp-report"
@@ -193,7 +195,7 @@ class ContentSecurity:
             for category in self._optional - granted
             for host in self.catalogue.hosts_for(category)
         }.difference(hosts)
-        extra = tuple(self.policy.csp_allow)
+        extra = self._allow
         sources = " ".join(_unique((*_KEEP, *host_sources(hosts, refused), *extra)))
         # One host list in default-src, which script-src, connect-src, img-src, style-src and
         # frame-src fall back to (CSP3 section 6.8.3): five copies of a hundred hosts would make
@@ -235,12 +237,12 @@ def content_security(policy: Policy) -> ContentSecurity:
     """The :class:`ContentSecurity` of ``policy`` (built once per policy object)."""
     key = id(policy)
     found = _per_policy.get(key)
-    if found is not None and found.policy is policy:
+    if found is not None and found._policy() is policy:
         return found
     built = ContentSecurity(policy)
     with _per_policy_lock:
         current = _per_policy.get(key)
-        if current is not None and current.policy is policy:
+        if current is not None and current._policy() is policy:
             return current
         _per_policy[key] = built
         weakref.finalize(policy, _per_policy.pop, key, None)
