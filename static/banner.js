@@ -2,14 +2,19 @@
  * No dependencies, no build step, no inline code or style writes (CSP-safe). */
 (() => {
   'use strict';
-  const prefix = document.currentScript?.dataset.cookieguardPrefix || '/_cookieguard';
+  const tag = document.currentScript?.dataset || {};
+  const prefix = tag.cookieguardPrefix || '/_cookieguard';
   const banner = document.getElementById('cookie-consent');
   const here = location.pathname + location.search;
+  const preferences = prefix + '/preferences?next=' + encodeURIComponent(here);
+  const ran = new Set(); // categories whose scripts, embeds or resources run on this page
   let state = null;     // what {prefix}/consent last said
   let choices = 0;      // so a slow first read cannot undo a choice
   let native = false;   // true: let the form submit itself
   let dialog = null;    // Promise of the <dialog>, fetched once
   let opener = null;    // gets focus back when the dialog closes
+  let last = null;      // Promise: the last external script activated has run
+  let queue = Promise.resolve();
 
   async function consent(body) {
     const init = body && {
@@ -22,30 +27,114 @@
     return response.json();
   }
 
-  function granted(categories) {
-    return categories.split(/\s+/).every((name) => state.categories[name] === true);
+  const on = (s) => Object.keys(s.categories).filter((name) => s.categories[name]);
+
+  // "analytics marketing": all must be granted. What activates is noted as running here.
+  function granted(names) {
+    const all = names.split(' ');
+    if (!all.every((name) => state.categories[name])) return false;
+    for (const name of all) ran.add(name);
+    return true;
   }
 
-  // <script type="text/plain" data-cookieguard="analytics" src=...> runs once granted;
-  // async=false keeps document order.
+  // Document order: external and module scripts inserted with async=false run in insertion
+  // order; an inline classic script runs on insertion, so it waits for the external ones.
+  // (Inline modules fire no load event: an inline classic script may overtake one.)
+  function run(old) {
+    const script = document.createElement('script');
+    for (const {name, value} of old.attributes) {
+      if (name !== 'type' && name !== 'data-cookieguard-type') script.setAttribute(name, value);
+    }
+    if (old.dataset.cookieguardType === 'module') script.type = 'module';
+    script.nonce = old.nonce; // the attribute reads "" once loaded
+    script.async = false;
+    script.text = old.text;
+    const inline = !script.src && script.type !== 'module';
+    queue = queue.then(() => inline && last).then(() => {
+      old.replaceWith(script);
+      if (!script.src) return;
+      last = new Promise((done) => {
+        script.addEventListener('load', done);
+        script.addEventListener('error', done);
+      });
+    });
+  }
+
+  // Click-to-load: the placeholder gives way to the original in its <template>.
+  function swap(embed) {
+    for (const name of embed.dataset.cookieguardEmbed.split(' ')) ran.add(name);
+    const original = embed.querySelector('template').content;
+    const first = original.firstElementChild;
+    embed.replaceWith(original);
+    return first;
+  }
+
   function activate() {
     for (const old of document.querySelectorAll('script[type="text/plain"][data-cookieguard]')) {
-      if (!granted(old.dataset.cookieguard)) continue;
-      const script = document.createElement('script');
-      for (const {name, value} of old.attributes) {
-        if (name !== 'type') script.setAttribute(name, value);
+      if (granted(old.dataset.cookieguard)) run(old);
+    }
+    for (const element of document.querySelectorAll('[data-cookieguard]:not(script)')) {
+      if (!granted(element.dataset.cookieguard)) continue;
+      element.removeAttribute('data-cookieguard');
+      for (const name of ['srcset', 'src', 'href']) {
+        const value = element.getAttribute('data-cookieguard-' + name);
+        if (value !== null) element.setAttribute(name, value);
       }
-      script.async = false;
-      if (!old.src) script.text = old.text;  // only if the CSP allows inline
-      old.replaceWith(script);
+      if (element.localName === 'source') element.parentElement.load?.();
+    }
+    for (const embed of document.querySelectorAll('[data-cookieguard-embed]')) {
+      if (granted(embed.dataset.cookieguardEmbed)) {
+        swap(embed);
+        continue;
+      }
+      // The original's size, through the CSSOM (CSP allows it, unlike style="").
+      const {cookieguardWidth: width = '', cookieguardHeight: height = ''} = embed.dataset;
+      const px = (value) => (/^\d+$/.test(value) ? value + 'px' : value);
+      embed.style.width = px(width);
+      embed.style.aspectRatio = width + '/' + height;
+      if (!embed.style.aspectRatio) embed.style.height = px(height);
     }
   }
 
+  // Storage keys of refused categories (state.storage: category -> regexp).
+  function forget() {
+    for (const [name, pattern] of Object.entries(state.storage || {})) {
+      if (state.categories[name]) continue;
+      try {
+        for (const store of [localStorage, sessionStorage]) {
+          for (const key of Object.keys(store)) {
+            if (RegExp(pattern).test(key)) store.removeItem(key);
+          }
+        }
+      } catch { /* storage disabled */ }
+    }
+  }
+
+  // For tag managers, and Meta Pixel if present. consent-mode.js (Google, Microsoft UET)
+  // listens for cookieguard:change.
+  function signal() {
+    (window.dataLayer = window.dataLayer || []).push({
+      event: 'cookieguard_consent',
+      cookieguard_categories: on(state),
+    });
+    window.fbq?.('consent', state.consent_mode?.ad_storage === 'granted' ? 'grant' : 'revoke');
+  }
+
   function apply(next, changed) {
+    const before = state ? on(state) : [];
     state = next;
+    forget();
+    signal();
+    if (changed) document.dispatchEvent(new CustomEvent('cookieguard:change', {detail: next}));
+    // Only a reload stops the running scripts of a revoked category; under an enforced
+    // consent-aware CSP, newly granted hosts need the next page's policy.
+    const revoked = tag.cookieguardReload && before.some((n) => !next.categories[n] && ran.has(n));
+    const added = tag.cookieguardCsp === 'enforce' && on(next).some((n) => !before.includes(n));
+    if (changed && (revoked || added)) {
+      location.reload();
+      return;
+    }
     activate();
-    if (!changed) return;
-    document.dispatchEvent(new CustomEvent('cookieguard:change', {detail: next}));
   }
 
   function showNote() {
@@ -97,6 +186,16 @@
     element.querySelector('.cg-switch:enabled, button').focus();
   }
 
+  // "Load once" swaps this embed only; "Always allow" grants its category, keeping the others.
+  async function embed(button, action) {
+    const placeholder = button.closest('[data-cookieguard-embed]');
+    if (action === 'load_once') return swap(placeholder)?.focus();
+    const frame = placeholder.querySelector('template').content.firstElementChild;
+    const categories = [...(state ? on(state) : []), button.dataset.cookieguardCategory];
+    await choose({action: 'save', categories, source: 'banner'});
+    if (frame?.isConnected) frame.focus();
+  }
+
   function opensPreferences(element) {
     const action = element.dataset.cookieguardAction;
     if (action) return action === 'open' || action === 'customize';
@@ -105,12 +204,17 @@
 
   document.addEventListener('click', (event) => {
     const element = event.target.closest('[data-cookieguard-action], a[href]');
-    if (!element || !opensPreferences(element)) return;
+    if (!element) return;
+    const action = element.dataset.cookieguardAction;
+    if (action === 'load_once' || action === 'allow') {
+      embed(element, action).catch(() => location.assign(preferences));
+      return;
+    }
+    if (!opensPreferences(element)) return;
     if (event.button || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     // No dialog? The preferences page then.
-    open(element).catch(() => location.assign(
-      element.href || prefix + '/preferences?next=' + encodeURIComponent(here)));
+    open(element).catch(() => location.assign(element.href || preferences));
   });
 
   document.addEventListener('submit', (event) => {

@@ -110,12 +110,22 @@ def render_banner(policy: Policy, consent: Consent, *, language: str, next_path:
 
 
 def asset_tags(policy: Policy, version: str) -> str:
-    """The stylesheet and script tags every HTML page gets (no inline code: CSP-safe)."""
+    """The stylesheet and script tags every HTML page gets (no inline code: CSP-safe).
+
+    The script tag's data attributes tell ``banner.js`` the policy's page-level settings:
+    ``prefix``; ``csp`` (``report``/``enforce``: an enforced consent-aware CSP needs a reload
+    after a grant); ``reload`` (reload a page whose running scripts lost consent).
+    """
     prefix = escape(policy.prefix)
     v = escape(version)
+    extra = ""
+    if policy.csp:
+        extra += f' data-cookieguard-csp="{escape(policy.csp)}"'
+    if policy.reload_on_withdrawal:
+        extra += ' data-cookieguard-reload="1"'
     return (
         f'<link rel="stylesheet" href="{prefix}/banner.css?v={v}">'
-        f'<script src="{prefix}/banner.js?v={v}" data-cookieguard-prefix="{prefix}" defer>'
+        f'<script src="{prefix}/banner.js?v={v}" data-cookieguard-prefix="{prefix}"{extra} defer>'
         "</script>"
     )
 

@@ -24,6 +24,7 @@ from cookieguard._consent import Consent, new_consent_id
 from cookieguard._core import Decision, Guard
 from cookieguard._csp import CspReports
 from cookieguard._i18n import negotiate
+from cookieguard._vendors import CONSENT_MODE_SCRIPT, consent_mode_types, storage_rules
 from cookieguard.receipts import USER_AGENT_LIMIT, Receipt, ReceiptStore
 
 logger = logging.getLogger("cookieguard")
@@ -90,10 +91,15 @@ def _static_dir() -> Path:
 
 
 def load_assets() -> dict[str, Asset]:
-    """Read ``banner.js`` and ``banner.css`` once; a missing file is a broken install."""
+    """Read ``banner.js``, ``banner.css`` and ``consent-mode.js`` once; a missing file is a
+    broken install."""
     folder = _static_dir()
     assets = {}
-    for name, kind in (("banner.js", "text/javascript"), ("banner.css", "text/css")):
+    for name, kind in (
+        ("banner.js", "text/javascript"),
+        ("banner.css", "text/css"),
+        (CONSENT_MODE_SCRIPT, "text/javascript"),
+    ):
         try:
             body = (folder / name).read_bytes()
         except OSError as exc:
@@ -131,6 +137,7 @@ class Endpoints:
         self.policy = guard.policy
         self.store = store
         self.assets = load_assets()
+        self._storage = storage_rules(self.policy)  # banner.js clears these keys on refusal
         digest = hashlib.sha256(b"".join(a.body for a in self.assets.values()))
         self.version = digest.hexdigest()[:12]
         prefix = self.policy.prefix
@@ -143,6 +150,7 @@ class Endpoints:
             prefix + "/csp-report": (CspReports(self.policy).receive, ("POST",)),
             prefix + "/banner.js": (self._asset, read),
             prefix + "/banner.css": (self._asset, read),
+            prefix + "/" + CONSENT_MODE_SCRIPT: (self._asset, read),
             "/.well-known/gpc.json": (self._gpc, read),
         }
 
@@ -308,6 +316,9 @@ class Endpoints:
             "consent_id": consent.id,
             "expires": expires,
             "gpc": consent.gpc,
+            # For banner.js: storage keys to clear per category, and vendors' consent signals.
+            "storage": self._storage,
+            "consent_mode": consent_mode_types(self.policy, consent),
         }
 
     def _secure(self, request: Request) -> bool:

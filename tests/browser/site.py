@@ -18,7 +18,9 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -96,16 +98,22 @@ header { border-bottom: 1px solid #ccc; }
 """
 
 
-def policy() -> Policy:
-    return Policy(
-        secret_keys=["browser-test-secret-0123456789"],
-        cookies={"likebox": "preferences", "_ga": "analytics", "_fbp": "marketing"},
-        receipts=None,
-    )
+def policy(**options: Any) -> Policy:
+    settings: dict[str, Any] = {
+        "secret_keys": ["browser-test-secret-0123456789"],
+        "cookies": {"likebox": "preferences", "_ga": "analytics", "_fbp": "marketing"},
+        "receipts": None,
+        # These pages withdraw consent after their scripts ran and then check focus and
+        # state on the same page; the reload on withdrawal has its own tests (test_scripts.py).
+        "reload_on_withdrawal": False,
+    }
+    return Policy(**{**settings, **options})
 
 
 class ContentSecurityPolicy:
-    """Adds a strict CSP header to every HTTP response (pure ASGI, like the middleware)."""
+    """Adds a strict CSP header to every HTTP response that has none of its own (pure ASGI,
+    like the middleware). A page may send its own, e.g. a nonce-based one; never weaker than
+    ``default-src 'self'`` plus the hosts and nonces it names."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -118,14 +126,34 @@ class ContentSecurityPolicy:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"content-security-policy", CSP.encode()))
+                if not any(k.lower() == b"content-security-policy" for k, _ in headers):
+                    headers.append((b"content-security-policy", CSP.encode()))
                 message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
 
 
-def build_app(axe_js: Path) -> ASGIApp:
+@dataclass(frozen=True)
+class Page:
+    """An extra page of a test site: its HTML and, optionally, its own CSP."""
+
+    html: str
+    csp: str | None = None
+
+
+@dataclass
+class Extras:
+    """What a test module adds to the site: pages, static files, and a beacon counter."""
+
+    pages: dict[str, Page] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)  # name -> JavaScript
+    beacons: list[str] = field(default_factory=list)  # bodies POSTed to /beacon
+
+
+def build_app(axe_js: Path, extras: Extras | None = None, **policy_options: Any) -> ASGIApp:
+    extras = extras or Extras()
+
     async def home(request: Request) -> HTMLResponse:
         return HTMLResponse(TEMPLATE.format(title="Photo club"))
 
@@ -136,11 +164,23 @@ def build_app(axe_js: Path) -> ASGIApp:
         name = request.path_params["name"]
         if name == "site.css":
             return Response(SITE_CSS, media_type="text/css")
-        if name not in SCRIPTS:
+        source = extras.files.get(name, SCRIPTS.get(name))
+        if source is None:
             return Response("not found", status_code=404)
-        if name == "a.js":
+        if name.startswith("slow-") or name == "a.js":
             await asyncio.sleep(0.3)
-        return Response(SCRIPTS[name], media_type="text/javascript")
+        return Response(source, media_type="text/javascript")
+
+    async def extra(request: Request) -> Response:
+        page = extras.pages.get(request.path_params["name"])
+        if page is None:
+            return Response("not found", status_code=404)
+        headers = {"content-security-policy": page.csp} if page.csp else None
+        return HTMLResponse(page.html, headers=headers)
+
+    async def beacon(request: Request) -> Response:
+        extras.beacons.append((await request.body()).decode())
+        return Response(status_code=204)
 
     async def axe(request: Request) -> FileResponse:
         return FileResponse(axe_js, media_type="text/javascript")
@@ -150,10 +190,12 @@ def build_app(axe_js: Path) -> ASGIApp:
             Route("/", home),
             Route("/other", other),
             Route("/static/{name}", static),
+            Route("/page/{name}", extra),
+            Route("/beacon", beacon, methods=["POST"]),
             Route("/vendor/axe.min.js", axe),
         ]
     )
-    return ContentSecurityPolicy(ConsentMiddleware(site, policy=policy()))
+    return ContentSecurityPolicy(ConsentMiddleware(site, policy=policy(**policy_options)))
 
 
 class Server:

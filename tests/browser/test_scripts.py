@@ -1,0 +1,414 @@
+"""Activation in real Chromium: module scripts, document order, withdrawal, resources, embeds.
+
+The pages below are written by hand the way the server-side rewriter marks a page up (the
+markup contract in ``_banner.py``/DESIGN.md): gated scripts, renamed resource attributes and
+click-to-load placeholders. Third-party hosts are routed to a local stub that records every
+request, so "nothing loaded before consent" is checked on the wire.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Route, expect
+
+from tests.browser.site import Extras, Server, build_app
+from tests.browser.site import Page as SitePage
+from tests.browser.test_banner import documents, granted, ready, run_axe, violations
+
+NONCE = "cg-test-nonce-2f9a"
+NONCE_CSP = f"default-src 'self'; script-src 'self' 'nonce-{NONCE}'"
+STUB_HOSTS = "https://www.youtube-nocookie.com https://px.ads.example https://open.spotify.com"
+EMBED_CSP = (
+    f"default-src 'self'; frame-src {STUB_HOSTS}; img-src 'self' {STUB_HOSTS};"
+    f" style-src 'self' {STUB_HOSTS}"
+)
+
+FILES = {
+    "slow-classic.js": "(window.__ran = window.__ran || []).push('classic-1');",
+    "dep.js": "export const name = 'dep';",
+    "mod.js": "import {name} from '/static/dep.js';\n"
+    "(window.__ran = window.__ran || []).push('module:' + name);",
+    "classic-2.js": "(window.__ran = window.__ran || []).push('classic-2');",
+    # A stand-in for mixpanel-browser / posthog-js: ids in storage, beacons on a timer.
+    "tracker.js": """
+localStorage.setItem('mp_0123abcd_mixpanel', '{"distinct_id": "visitor-1"}');
+localStorage.setItem('ph_phc_test_posthog', '{"distinct_id": "visitor-1"}');
+sessionStorage.setItem('mp_session_x', '1');
+localStorage.setItem('acme_visitor', 'v1');
+(window.__ran = window.__ran || []).push('tracker');
+setInterval(() => navigator.sendBeacon('/beacon', 'tracker'), 50);
+""",
+    "theme.js": "localStorage.setItem('theme_choice', 'dark');"
+    " (window.__ran = window.__ran || []).push('theme');",
+}
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title></head><body>
+<main><h1>{title}</h1>{body}</main>
+</body></html>"""
+
+MODULES = PAGE.format(
+    title="Modules",
+    body=f"""
+<script type="text/plain" data-cookieguard="analytics" src="/static/slow-classic.js"></script>
+<script type="text/plain" data-cookieguard="analytics" data-cookieguard-type="module"
+        src="/static/mod.js"></script>
+<script type="text/plain" data-cookieguard="analytics" nonce="{NONCE}">
+  (window.__ran = window.__ran || []).push('inline-classic');
+</script>
+<script type="text/plain" data-cookieguard="analytics" data-cookieguard-type="module"
+        nonce="{NONCE}">
+  import {{name}} from '/static/dep.js';
+  (window.__ran = window.__ran || []).push('inline-module:' + name);
+</script>
+<script type="text/plain" data-cookieguard="analytics" src="/static/classic-2.js"></script>
+<script type="text/plain" data-cookieguard="analytics marketing" nonce="{NONCE}">
+  (window.__ran = window.__ran || []).push('both');
+</script>""",
+)
+
+TRACKED = PAGE.format(
+    title="Tracked",
+    body="""
+<script type="text/plain" data-cookieguard="analytics" src="/static/tracker.js"></script>
+<script type="text/plain" data-cookieguard="preferences" src="/static/theme.js"></script>""",
+)
+
+
+def placeholder(ident: str, category: str, label: str, provider: str, src: str) -> str:
+    return f"""
+<div class="cg-embed" id="{ident}" data-cookieguard-embed="{category}"
+     data-cookieguard-provider="{provider}" data-cookieguard-width="560"
+     data-cookieguard-height="315" role="region" aria-label="{provider} ({label})">
+  <p class="cg-embed-text">This {provider} content is blocked until you allow {label}
+    cookies.</p>
+  <div class="cg-actions">
+    <button type="button" class="cg-button" data-cookieguard-action="load_once">Load once</button>
+    <button type="button" class="cg-button" data-cookieguard-action="allow"
+            data-cookieguard-category="{category}">Always allow {label}</button>
+  </div>
+  <a href="/_cookieguard/preferences?next=/page/embeds" data-cookieguard-action="open">Cookie
+    settings</a>
+  <template data-cookieguard-original><iframe src="{src}" width="560" height="315"
+    title="{provider} {ident}"></iframe></template>
+</div>"""
+
+
+EMBEDS = PAGE.format(
+    title="Embeds",
+    body=f"""
+<section id="embeds">
+{placeholder("one", "marketing", "Marketing", "YouTube", "https://www.youtube-nocookie.com/embed/one")}
+{placeholder("two", "marketing", "Marketing", "YouTube", "https://www.youtube-nocookie.com/embed/two")}
+{placeholder("three", "preferences", "Preferences", "Spotify", "https://open.spotify.com/embed/three")}
+</section>
+<img data-cookieguard="marketing" data-cookieguard-src="https://px.ads.example/pixel.gif"
+     alt="" width="1" height="1">
+<link rel="stylesheet" data-cookieguard="marketing"
+      data-cookieguard-href="https://px.ads.example/style.css">
+<iframe data-cookieguard="marketing" data-cookieguard-src="https://px.ads.example/ns.html"
+        title="tracking" hidden></iframe>
+<noscript><img data-cookieguard="marketing"
+  data-cookieguard-src="https://px.ads.example/noscript.gif" alt=""></noscript>""",
+)
+
+PAGES = {
+    "modules": SitePage(MODULES, NONCE_CSP),
+    "tracked": SitePage(TRACKED),
+    "embeds": SitePage(EMBEDS, EMBED_CSP),
+}
+STORAGE = {"acme_*": "analytics", "theme_*": "preferences", "mp_keep": "necessary"}
+
+
+@pytest.fixture(scope="module")
+def extras() -> Extras:
+    return Extras(pages=PAGES, files=FILES)
+
+
+# The pages are already marked up as the rewriter would: auto_block=False keeps the server
+# from marking them up again (e.g. the iframes inside the placeholders' <template>s), so
+# these tests exercise banner.js alone.
+
+
+@pytest.fixture(scope="module")
+def site(axe_js: Path, extras: Extras) -> Iterator[str]:
+    """A site with the default reload on withdrawal and declared storage keys."""
+    app = build_app(axe_js, extras, storage=STORAGE, reload_on_withdrawal=True, auto_block=False)
+    with Server(app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def quiet_site(axe_js: Path, extras: Extras) -> Iterator[str]:
+    """The same site with ``reload_on_withdrawal=False``."""
+    app = build_app(axe_js, extras, storage=STORAGE, reload_on_withdrawal=False, auto_block=False)
+    with Server(app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def enforced_site(axe_js: Path, extras: Extras) -> Iterator[str]:
+    """The same site with an enforced consent-aware CSP."""
+    with Server(build_app(axe_js, extras, csp="enforce", auto_block=False)) as server:
+        yield server.url
+
+
+def ran(page: Page) -> list[str]:
+    found: list[str] = page.evaluate("window.__ran || []")
+    return found
+
+
+def wait_ran(page: Page, count: int) -> list[str]:
+    page.wait_for_function("(n) => (window.__ran || []).length >= n", arg=count)
+    return ran(page)
+
+
+def beaconing(page: Page, extras: Extras) -> None:
+    """Wait until the stub tracker's beacons reach the server."""
+    count = len(extras.beacons)
+    for _ in range(100):
+        if len(extras.beacons) > count:
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError("the tracker never beaconed")
+
+
+def storage(page: Page) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = page.evaluate(
+        "({local: Object.keys(localStorage).sort(), session: Object.keys(sessionStorage).sort()})"
+    )
+    return found
+
+
+def stub_third_parties(context: BrowserContext) -> list[str]:
+    """Route every https:// request to a stub; return the live list of URLs requested."""
+    seen: list[str] = []
+
+    def answer(route: Route) -> None:
+        url = route.request.url
+        seen.append(url)
+        if url.endswith(".gif"):
+            route.fulfill(status=200, content_type="image/gif", body=b"GIF89a")
+        elif url.endswith(".css"):
+            route.fulfill(status=200, content_type="text/css", body="")
+        else:
+            body = f"<!doctype html><title>stub</title><p>{url}</p>"
+            route.fulfill(status=200, content_type="text/html", body=body)
+
+    context.route(re.compile(r"^https://"), answer)
+    return seen
+
+
+# -- module scripts and document order ---------------------------------------------------
+
+
+def test_module_scripts_run_as_modules_in_document_order(page: Page, site: str) -> None:
+    page.goto(site + "/page/modules")
+    ready(page)
+    page.wait_for_timeout(200)
+    assert ran(page) == []
+    page.evaluate("cookieguard.update(['analytics'])")
+    # classic-1 is served slowly: everything after it still waits its turn. The modules
+    # import another module; the inline ones run only because their nonce was carried over.
+    assert wait_ran(page, 5) == [
+        "classic-1",
+        "module:dep",
+        "inline-classic",
+        "inline-module:dep",
+        "classic-2",
+    ]
+    kinds = page.eval_on_selector_all(
+        "script[data-cookieguard]", "(els) => els.map((el) => el.type || 'classic')"
+    )
+    assert kinds == ["classic", "module", "classic", "module", "classic", "text/plain"]
+    page.evaluate("cookieguard.update('accept_all')")
+    # Several categories: it waited for all of them.
+    assert wait_ran(page, 6)[-1] == "both"
+    assert violations(page) == []
+
+
+# -- withdrawal ----------------------------------------------------------------------------
+
+
+def test_withdrawal_reloads_and_clears_declared_storage(
+    page: Page, site: str, extras: Extras
+) -> None:
+    loads = documents(page)
+    page.goto(site + "/page/tracked")
+    ready(page)
+    page.evaluate(
+        "localStorage.setItem('site_draft', 'mine'); localStorage.setItem('mp_keep', '1')"
+    )
+    page.evaluate("cookieguard.update(['analytics', 'preferences'])")
+    assert sorted(wait_ran(page, 2)) == ["theme", "tracker"]
+    page.wait_for_function("() => localStorage.getItem('acme_visitor')")
+    beaconing(page, extras)
+    assert storage(page)["local"] == [
+        "acme_visitor",
+        "mp_0123abcd_mixpanel",
+        "mp_keep",
+        "ph_phc_test_posthog",
+        "site_draft",
+        "theme_choice",
+    ]
+
+    # Withdraw analytics (its tracker ran here); keep preferences.
+    page.evaluate("cookieguard.update(['preferences'])")
+    page.wait_for_function("() => performance.getEntriesByType('navigation')[0].type === 'reload'")
+    assert len(loads) == 2
+    state = ready(page)
+    assert granted(state) == {"necessary", "preferences"}
+    assert ran(page) == ["theme"]
+    # The catalogue's mixpanel/posthog keys and the site's acme_* are gone; the site's own,
+    # the necessary and the still-granted preferences keys stay.
+    assert storage(page) == {
+        "local": ["mp_keep", "site_draft", "theme_choice"],
+        "session": [],
+    }
+    stopped = len(extras.beacons)
+    page.wait_for_timeout(300)
+    assert len(extras.beacons) == stopped  # ...and stopped with the reload
+
+
+def test_withdrawal_of_categories_that_never_ran_does_not_reload(page: Page, site: str) -> None:
+    loads = documents(page)
+    page.goto(site + "/page/tracked")
+    ready(page)
+    page.evaluate("cookieguard.update(['marketing'])")
+    page.evaluate("cookieguard.update('reject_all')")
+    page.wait_for_timeout(200)
+    assert len(loads) == 1
+
+
+def test_reload_on_withdrawal_off_still_clears_storage(
+    page: Page, quiet_site: str, extras: Extras
+) -> None:
+    loads = documents(page)
+    page.goto(quiet_site + "/page/tracked")
+    ready(page)
+    page.evaluate("cookieguard.update('accept_all')")
+    wait_ran(page, 2)
+    page.wait_for_function("() => localStorage.getItem('acme_visitor')")
+    page.evaluate("cookieguard.update('reject_all')")
+    assert storage(page)["local"] == [] and storage(page)["session"] == []
+    page.wait_for_timeout(200)
+    assert len(loads) == 1
+
+    # Keys written by anything else while refused are cleared on the next page load too.
+    page.evaluate(
+        "localStorage.setItem('ph_phc_late_posthog', '1'); localStorage.setItem('x', '1')"
+    )
+    page.goto(quiet_site + "/page/tracked")
+    ready(page)
+    assert storage(page)["local"] == ["x"]
+
+
+# -- an enforced consent-aware CSP ---------------------------------------------------------
+
+
+def test_enforced_csp_reloads_after_a_grant_only(page: Page, enforced_site: str) -> None:
+    loads = documents(page)
+    page.goto(enforced_site + "/page/tracked")
+    ready(page)
+    tag = page.locator("script[data-cookieguard-prefix]")
+    expect(tag).to_have_attribute("data-cookieguard-csp", "enforce")
+    page.evaluate("cookieguard.update('reject_all')")
+    page.wait_for_timeout(200)
+    assert len(loads) == 1  # nothing newly allowed: the page's policy still fits
+    page.evaluate("cookieguard.update(['analytics'])")
+    page.wait_for_function("() => performance.getEntriesByType('navigation')[0].type === 'reload'")
+    assert len(loads) == 2
+    ready(page)
+    assert wait_ran(page, 1) == ["tracker"]
+
+
+# -- resources and click-to-load embeds ------------------------------------------------------
+
+
+def test_nothing_loads_before_consent_and_placeholders_take_the_size(
+    page: Page, site: str, visitor: Any
+) -> None:
+    seen = stub_third_parties(page.context)
+    page.set_viewport_size({"width": 1000, "height": 700})
+    page.goto(site + "/page/embeds")
+    ready(page)
+    page.wait_for_timeout(200)
+    assert seen == []
+    box = page.locator("#one").bounding_box()
+    assert box is not None
+    assert round(box["width"]) == 560 and abs(box["height"] - 315) <= 1
+    expect(page.locator("#one")).to_contain_text("YouTube")
+    page.set_viewport_size({"width": 360, "height": 700})
+    box = page.locator("#one").bounding_box()
+    assert box is not None and box["width"] <= 360  # never wider than the page
+    assert violations(page) == []
+
+    # Without JavaScript: no pixel, no frame, not even the <noscript> one.
+    off = visitor(java_script_enabled=False)
+    off_seen = stub_third_parties(off.context)
+    off.goto(site + "/page/embeds")
+    off.wait_for_load_state("load")
+    assert off_seen == []
+    expect(off.locator("#one")).to_contain_text("blocked until you allow Marketing")
+
+
+def test_load_once_swaps_this_embed_only(page: Page, site: str) -> None:
+    seen = stub_third_parties(page.context)
+    page.goto(site + "/page/embeds")
+    ready(page)
+    page.locator("#one").get_by_role("button", name="Load once").click()
+    frame = page.locator('iframe[title="YouTube one"]')
+    expect(frame).to_be_visible()
+    expect(frame).to_be_focused()
+    expect(page.locator("#two")).to_be_visible()
+    expect(page.locator("#one")).to_have_count(0)
+    page.wait_for_timeout(200)
+    assert seen == ["https://www.youtube-nocookie.com/embed/one"]
+    state = page.request.get(site + "/_cookieguard/consent").json()
+    assert state["decided"] is False  # loading once is not consent
+
+
+def test_always_allow_grants_the_category_and_keeps_other_grants(page: Page, site: str) -> None:
+    seen = stub_third_parties(page.context)
+    loads = documents(page)
+    page.goto(site + "/page/embeds")
+    ready(page)
+    page.evaluate("cookieguard.update(['analytics'])")
+    page.locator("#two").get_by_role("button", name="Always allow Marketing").click()
+    expect(page.locator('iframe[title="YouTube two"]')).to_be_focused()
+    expect(page.locator('iframe[title="YouTube one"]')).to_be_visible()
+    expect(page.locator("#three")).to_be_visible()  # Preferences: still a placeholder
+    state = page.request.get(site + "/_cookieguard/consent").json()
+    assert granted(state) == {"necessary", "analytics", "marketing"}
+    expected = {
+        "https://www.youtube-nocookie.com/embed/one",
+        "https://www.youtube-nocookie.com/embed/two",
+        "https://px.ads.example/pixel.gif",
+        "https://px.ads.example/style.css",
+        "https://px.ads.example/ns.html",
+    }
+    for _ in range(50):
+        if expected <= set(seen):
+            break
+        page.wait_for_timeout(50)
+    assert set(seen) == expected
+    assert page.locator("img[src='https://px.ads.example/pixel.gif']").count() == 1
+    assert len(loads) == 1
+    assert violations(page) == []
+
+
+def test_placeholders_pass_axe(visitor: Any, site: str) -> None:
+    for scheme in ("light", "dark"):
+        page = visitor(color_scheme=scheme, reduced_motion="reduce")
+        stub_third_parties(page.context)
+        page.goto(site + "/page/embeds")
+        ready(page)
+        page.evaluate("cookieguard.update('reject_all')")  # no banner over the page
+        page.reload()
+        ready(page)
+        assert run_axe(page, "#embeds") == [], scheme
