@@ -7,7 +7,9 @@ Category labels and descriptions are not here: they come from the policy (``text
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
+from importlib import resources
 
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
@@ -39,6 +41,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "privacy": "Privacy policy",
         "granted": "allowed",
         "denied": "refused",
+        "embed_label": "{provider} content",
+        "embed_text": "This content is hosted by {provider}, which may set cookies used for"
+        " {category}. It loads only if you allow it.",
+        "embed_load_once": "Load once",
+        "embed_allow": "Always allow {category}",
     },
     "de": {
         "intro_necessary": "Wir verwenden nur notwendige Cookies, damit diese Seite funktioniert.",
@@ -66,6 +73,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "privacy": "Datenschutzerklärung",
         "granted": "erlaubt",
         "denied": "abgelehnt",
+        "embed_label": "Inhalt von {provider}",
+        "embed_text": "Dieser Inhalt wird von {provider} bereitgestellt, der Cookies für"
+        " {category} setzen kann. Er wird nur geladen, wenn Sie es erlauben.",
+        "embed_load_once": "Einmal laden",
+        "embed_allow": "{category} immer erlauben",
     },
     "fr": {
         "intro_necessary": "Nous utilisons uniquement des cookies nécessaires au fonctionnement"
@@ -95,8 +107,58 @@ TEXTS: dict[str, dict[str, str]] = {
         "privacy": "Politique de confidentialité",
         "granted": "accepté",
         "denied": "refusé",
+        "embed_label": "Contenu {provider}",
+        "embed_text": "Ce contenu est hébergé par {provider}, qui peut déposer des cookies"
+        " pour : {category}. Il ne se charge que si vous l'autorisez.",
+        "embed_load_once": "Charger une fois",
+        "embed_allow": "Toujours autoriser : {category}",
     },
 }
+
+
+# -- shipped translations ------------------------------------------------------------------
+# One JSON file per language in ``cookieguard/locales/`` (``{"name", "dir", "texts",
+# "categories", "units"}``), read once at import. The literal ``TEXTS`` above wins for the keys
+# it has; the files fill in everything else (and every other language).
+
+#: Writing direction per language (``"rtl"`` for Arabic and Hebrew).
+DIRECTIONS: dict[str, str] = {}
+#: The language's own name (``"Deutsch"``), for a language picker.
+NAMES: dict[str, str] = {}
+#: Default category texts: ``CATEGORY_TEXTS[category][field][language]``.
+CATEGORY_TEXTS: dict[str, dict[str, dict[str, str]]] = {}
+#: Duration units: ``UNITS[language][unit][plural form]``, e.g. ``{"one": "{n} month"}``.
+UNITS: dict[str, dict[str, dict[str, str]]] = {}
+
+
+def _load_locales() -> tuple[str, ...]:
+    folder = resources.files("cookieguard").joinpath("locales")
+    found = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        language = entry.name.removesuffix(".json")
+        data = json.loads(entry.read_text("utf-8"))
+        texts = TEXTS.setdefault(language, {})
+        for key, value in data["texts"].items():
+            texts.setdefault(key, value)
+        DIRECTIONS[language] = data.get("dir", "ltr")
+        NAMES[language] = data["name"]
+        UNITS[language] = data.get("units", {})
+        for category, fields in data.get("categories", {}).items():
+            for name, value in fields.items():
+                CATEGORY_TEXTS.setdefault(category, {}).setdefault(name, {})[language] = value
+        found.append(language)
+    return ("en", *sorted(lang for lang in found if lang != "en"))
+
+
+#: Every language the package ships, English first (the default ``Policy.languages``).
+SHIPPED: tuple[str, ...] = _load_locales()
+
+
+def direction(language: str) -> str:
+    """``"rtl"`` or ``"ltr"``: the ``dir`` attribute for markup in ``language``."""
+    return DIRECTIONS.get(language, "ltr")
 
 
 def negotiate(accept_language: str | None, languages: Sequence[str]) -> str:

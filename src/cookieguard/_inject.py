@@ -1,15 +1,34 @@
-"""Inserting the banner and asset tags into HTML bodies, streaming or whole."""
+"""What cookieguard edits in an HTML response, and the rewriter that does it in one pass.
+
+:class:`Injection` is the plan for one response (the banner and asset tags, the vendor head
+tags, the tracker gate, the page's charset); :meth:`Injection.injector` gives the streaming
+rewriter (``cookieguard._html.Rewriter``) the adapters feed. :class:`Blocker` holds the
+auto-blocking decisions for one set of refused categories, built once and shared.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import codecs
+import html
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
-_MARK = b"</body"
-_TAIL = len(_MARK) - 1
+from cookieguard._cache import Memo, remember
+from cookieguard._catalogue import Catalogue, Vendor
+from cookieguard._embeds import placeholder_parts, size
+from cookieguard._html import Attribute, Rewriter, attributes
+from cookieguard._policy import NECESSARY
+
+logger = logging.getLogger("cookieguard")
+
 #: Bodies with a Content-Length up to this size are buffered so the length stays exact;
 #: larger ones pass through untouched.
 BUFFER_LIMIT = 2 * 1024 * 1024
 
+#: The adapters' name for the streaming rewriter.
+BodyInjector = Rewriter
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -34,82 +53,423 @@ def wants_injection(status: int, content_type: str | None, content_encoding: str
     return content_type.split(";", 1)[0].strip().lower() in _HTML_TYPES
 
 
+# -- charsets ------------------------------------------------------------------------------
+
+_CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*[\"']?([^\"';\s]+)", re.IGNORECASE)
+# The WHATWG prescan looks for a <meta charset> in the first 1024 bytes
+# (https://html.spec.whatwg.org/multipage/parsing.html#prescan-a-byte-stream-to-determine-its-encoding).
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:+-]+)", re.IGNORECASE)
+# Labels browsers read as windows-1252 (https://encoding.spec.whatwg.org/#names-and-labels).
+_WINDOWS_1252 = frozenset(
+    {
+        "ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1",
+        "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1",
+        "us-ascii", "windows-1252", "x-cp1252",
+    }
+)  # fmt: skip
+# Codecs in which our ASCII markup is not ASCII, or whose shift states make splicing unsafe.
+_UNSAFE = ("utf_16", "utf_32", "utf_7", "iso2022", "hz", "cp037", "cp500", "cp1140")
+_codecs: dict[str, str | None] = {}
+_warned: dict[str, None] = {}
+
+
+def charset_param(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type, if any."""
+    if not content_type or ";" not in content_type:
+        return None
+    m = _CHARSET_PARAM.search(content_type)
+    return m.group(1) if m else None
+
+
+def codec_for(label: str) -> str | None:
+    """The Python codec to write a page labelled ``label`` in, or ``None`` if we cannot."""
+    key = label.strip().lower()[:40]
+    if key in _codecs:
+        return _codecs[key]
+    name: str | None
+    if key in ("utf-8", "utf8", "unicode-1-1-utf-8"):
+        name = "utf-8"
+    elif key in _WINDOWS_1252:
+        name = "cp1252"
+    else:
+        try:
+            name = codecs.lookup(key).name
+        except LookupError:
+            name = None
+        if name is not None and name.replace("-", "_").startswith(_UNSAFE):
+            name = None
+    remember(_codecs, key, name, 256)
+    return name
+
+
+def unsupported(label: str) -> None:
+    """Say once per label that pages in it are left alone."""
+    key = label[:40]
+    if key not in _warned:
+        remember(_warned, key, None, 256)
+        logger.warning(
+            "cookieguard: HTML in charset %r cannot be edited safely; such pages are sent "
+            "unchanged (no banner, no auto-blocking). Serve them as UTF-8 to fix this.",
+            key,
+        )
+
+
+def sniff_charset(head: bytes) -> str:
+    """The charset label a browser would find in the first bytes of a page (UTF-8 if none)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    m = _META_CHARSET.search(head, 0, 1024)
+    return m.group(1).decode("ascii") if m else "utf-8"
+
+
+_transcoded: dict[tuple[bytes, str], bytes] = {}
+
+
+def transcode(data: bytes, codec: str) -> bytes:
+    """UTF-8 ``data`` written in ``codec``; characters it lacks become character references."""
+    if codec == "utf-8" or data.isascii():
+        return data
+    key = (data, codec)
+    found = _transcoded.get(key)
+    if found is None:
+        found = data.decode("utf-8").encode(codec, "xmlcharrefreplace")
+        if len(data) <= 64 * 1024:
+            remember(_transcoded, key, found, 256)
+    return found
+
+
+# -- auto-blocking -------------------------------------------------------------------------
+
+# https://mimesniff.spec.whatwg.org/#javascript-mime-type, plus "module" and the empty type.
+_JS_TYPES = frozenset(
+    {
+        b"", b"module", b"application/ecmascript", b"application/javascript",
+        b"application/x-ecmascript", b"application/x-javascript", b"text/ecmascript",
+        b"text/javascript", b"text/javascript1.0", b"text/javascript1.1", b"text/javascript1.2",
+        b"text/javascript1.3", b"text/javascript1.4", b"text/javascript1.5", b"text/jscript",
+        b"text/livescript", b"text/x-ecmascript", b"text/x-javascript",
+    }
+)  # fmt: skip
+#: URL attributes per tag, renamed to ``data-cookieguard-<name>`` while gated.
+_URL_ATTRIBUTES: Mapping[bytes, tuple[bytes, ...]] = {
+    b"img": (b"src", b"srcset"),
+    b"source": (b"src", b"srcset"),
+    b"link": (b"href", b"imagesrcset"),
+    b"iframe": (b"src",),
+    b"video": (b"src",),
+    b"audio": (b"src",),
+    b"embed": (b"src",),
+    b"input": (b"src",),
+}
+#: Google's tags that Consent Mode "advanced" lets load (cookieless pings until consent).
+GOOGLE_TAGS = frozenset({"Google Analytics", "Google Tag Manager", "Google Ads"})
+_MARK = b"data-cookieguard"
+
+
+def _find(attrs: list[Attribute], name: bytes) -> Attribute | None:
+    for attr in attrs:
+        if attr.name == name:
+            return attr
+    return None
+
+
+def _urls(attr: Attribute) -> list[bytes]:
+    """The URLs of an attribute value (several in a ``srcset``)."""
+    value = attr.value
+    if b"&" in value:
+        value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
+    if attr.name.endswith(b"srcset"):
+        return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
+    return [value]
+
+
+# A host named in an absolute or scheme-relative URL, as written in HTML or in a script
+# (JSON escapes "/" as "\/"): the only way a tag or snippet reaches a third party.
+_URL_IN_TEXT = re.compile(rb"//([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(/[A-Za-z0-9._~%/-]*)?")
+_URL_IN_JSON = re.compile(rb"\\/\\/([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)((?:\\/[A-Za-z0-9._~%-]*)+)?")
+
+
+def _urls_in(data: bytes) -> list[tuple[bytes, bytes]]:
+    """``(host, path)`` of every URL in ``data`` (a literal prefix keeps the search fast)."""
+    found: list[tuple[bytes, bytes]] = _URL_IN_TEXT.findall(data)
+    if b"\\/\\/" in data:
+        found += [(h, p.replace(b"\\/", b"/")) for h, p in _URL_IN_JSON.findall(data)]
+    return found
+
+
+class Blocker:
+    """Auto-blocking for one set of refused categories: which vendors, found how.
+
+    Built once per set and shared by every response (thread-safe: memo writes are locked).
+    Every verdict depends only on the bytes of the element it is about, so the result is the
+    same however the body is chunked; and an element that names no blocked vendor's host
+    after ``//`` (:meth:`mentions`) is never edited, which makes that one regex search the
+    prefilter: a page naming no blocked host is not parsed at all.
+    """
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        blocked: frozenset[str],
+        *,
+        exempt: frozenset[str] = frozenset(),
+        labels: Mapping[str, Callable[[str], str]] | None = None,
+        prefix: str = "/_cookieguard",
+    ) -> None:
+        self.catalogue = catalogue
+        self.blocked = blocked
+        self.prefix = prefix
+        self._labels = labels or {}
+        self._vendors = frozenset(
+            v.name
+            for v in catalogue.vendors
+            if v.category in blocked and v.category != NECESSARY and v.name not in exempt
+        )
+        self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
+        self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
+
+    @property
+    def active(self) -> bool:
+        """False when no catalogued vendor falls in the refused categories."""
+        return bool(self._vendors)
+
+    def _named(self, host: bytes, path: bytes | None) -> Vendor | None:
+        key = host + (path or b"")
+        hit = self._hosts.get(key)
+        if hit is None and key not in self._hosts:
+            url = "https://" + key.decode("ascii")
+            found = self.catalogue.vendor_for_url(url)
+            hit = found if found is not None and found.name in self._vendors else None
+            self._hosts.put(key, hit, len(key))
+        return hit
+
+    def mentions(self, data: bytes) -> bool:
+        """True if ``data`` names a blocked vendor's host in a URL (``//host/path``)."""
+        if not self._vendors:
+            return False
+        seen: set[tuple[bytes, bytes]] = set()
+        for host, path in _urls_in(data):
+            key = (host.lower(), path[:64])
+            if key in seen:
+                continue
+            seen.add(key)
+            if self._named(*key) is not None:
+                return True
+        return False
+
+    def positions(self, data: bytes) -> list[int]:
+        """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
+        if not self._vendors:
+            return []
+        found = []
+        for m in _URL_IN_TEXT.finditer(data):
+            if self._named(m.group(1).lower(), (m.group(2) or b"")[:64]) is not None:
+                found.append(m.start())
+        if b"\\/\\/" in data:
+            for m in _URL_IN_JSON.finditer(data):
+                path = (m.group(2) or b"").replace(b"\\/", b"/")[:64]
+                if self._named(m.group(1).lower(), path) is not None:
+                    found.append(m.start())
+            found.sort()
+        return found
+
+    def vendor_for_url(self, url: bytes) -> Vendor | None:
+        """The blocked vendor ``url`` (an attribute value) loads from, or ``None``."""
+        hit = self._urls.get(url)
+        if hit is None and url not in self._urls:
+            found = self.catalogue.vendor_for_url(url.decode("latin-1"))
+            hit = found if found is not None and found.name in self._vendors else None
+            self._urls.put(url, hit, len(url))
+        return hit
+
+    def vendors_in_text(self, content: bytes) -> tuple[Vendor, ...]:
+        """Blocked vendors an inline script loads from (named in a ``//host/path`` URL)."""
+        found: dict[str, Vendor] = {}
+        for host, path in _urls_in(content):
+            vendor = self._named(host.lower(), path[:64])
+            if vendor is not None:
+                found.setdefault(vendor.name, vendor)
+        if found:
+            # The catalogue's own scan also finds hosts written without "//".
+            text = content.decode("latin-1")
+            for vendor in self.catalogue.vendors_in_text(text):
+                if vendor.name in self._vendors:
+                    found.setdefault(vendor.name, vendor)
+        return tuple(found.values())
+
+    def label(self, category: str, language: str) -> str:
+        """The visitor-facing name of a category."""
+        labeller = self._labels.get(category)
+        return labeller(language) if labeller is not None else category
+
+
+def _categories(vendors: tuple[Vendor, ...] | list[Vendor]) -> bytes:
+    return " ".join(sorted({v.category for v in vendors})).encode()
+
+
+@dataclass(slots=True)
+class TrackerGate:
+    """The per-response side of a :class:`Blocker`: language, page and charset."""
+
+    blocker: Blocker
+    language: str = "en"
+    next_path: str = "/"
+    codec: str = "utf-8"
+
+    def mentions(self, data: bytes) -> bool:
+        return self.blocker.mentions(data)
+
+    def positions(self, data: bytes) -> list[int]:
+        return self.blocker.positions(data)
+
+    def needs_content(self, tag: bytes) -> bool:
+        attrs = attributes(tag, 7)
+        if _find(attrs, _MARK) is not None or _find(attrs, b"src") is not None:
+            return False
+        kind = _find(attrs, b"type")
+        return kind is None or kind.value.strip().lower() in _JS_TYPES
+
+    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+        if not self.blocker.mentions(tag if content is None else content):
+            return None
+        attrs = attributes(tag, 7)
+        if _find(attrs, _MARK) is not None:
+            return None  # the site marked it itself (data-cookieguard="necessary" opts out)
+        kind = _find(attrs, b"type")
+        kind_value = kind.value.strip().lower() if kind is not None else b""
+        if kind_value not in _JS_TYPES:
+            return None  # JSON-LD, templates...: not run by the browser
+        src = _find(attrs, b"src")
+        if src is not None:
+            vendor = self.blocker.vendor_for_url(src.value.strip())
+            if vendor is None:
+                return None
+            vendors: tuple[Vendor, ...] = (vendor,)
+        else:
+            vendors = self.blocker.vendors_in_text(content or b"")
+            if not vendors:
+                return None
+        marks = b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"'
+        if kind_value == b"module":
+            marks += b' data-cookieguard-type="module"'
+        rest = tag[7:] if kind is None else tag[7 : kind.start] + tag[kind.end :]
+        return tag[:7] + marks + rest
+
+    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
+        names = _URL_ATTRIBUTES.get(name)
+        if names is None or not self.blocker.mentions(tag):
+            return None
+        attrs = attributes(tag, len(name) + 1)
+        if _find(attrs, _MARK) is not None:
+            return None
+        vendors: list[Vendor] = []
+        renamed: list[Attribute] = []
+        for attr in attrs:
+            if attr.name not in names or attr.name in (a.name for a in renamed):
+                continue
+            for url in _urls(attr):
+                vendor = self.blocker.vendor_for_url(url)
+                if vendor is not None:
+                    vendors.append(vendor)
+            renamed.append(attr)
+        if not vendors:
+            return None
+        # Rename every URL attribute of the tag, so nothing of it loads.
+        cut = len(name) + 1
+        parts = [tag[:cut], b' data-cookieguard="', _categories(vendors), b'"']
+        for attr in sorted(renamed, key=lambda a: a.start):
+            parts += [tag[cut : attr.start], b"data-cookieguard-"]
+            cut = attr.start
+        parts.append(tag[cut:])
+        return b"".join(parts)
+
+    def is_embed(self, tag: bytes) -> bool:
+        if not self.blocker.mentions(tag):
+            return False
+        src = _find(attributes(tag, 7), b"src")
+        if src is None:
+            return False
+        vendor = self.blocker.vendor_for_url(src.value.strip())
+        return vendor is not None and vendor.embed
+
+    def embed(self, tag: bytes, element: bytes) -> bytes | None:
+        attrs = attributes(tag, 7)
+        if _find(attrs, _MARK) is not None:
+            return None
+        src = _find(attrs, b"src")
+        vendor = self.blocker.vendor_for_url(src.value.strip()) if src is not None else None
+        if vendor is None:
+            return None
+        width = _find(attrs, b"width")
+        height = _find(attrs, b"height")
+        language = self.language
+        before, after = placeholder_parts(
+            provider=vendor.name,
+            categories=(vendor.category,),
+            labels=(self.blocker.label(vendor.category, language),),
+            width=size(width.value.decode("latin-1")) if width is not None else "",
+            height=size(height.value.decode("latin-1")) if height is not None else "",
+            language=language,
+            prefix=self.blocker.prefix,
+            next_path=self.next_path,
+        )
+        codec = self.codec
+        return b"".join(
+            (
+                before.encode(codec, "xmlcharrefreplace"),
+                element,
+                after.encode(codec, "xmlcharrefreplace"),
+            )
+        )
+
+
+# -- the plan for one response -------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Injection:
-    """What to insert before ``</body>`` of one response, and the headers that go with it."""
+    """What to edit in one HTML response, and the headers that go with it.
+
+    ``insert`` (UTF-8) goes before the real ``</body>`` (or at the end of a page without
+    one); ``head`` before the first ``<script`` (else before ``</head>``, else with
+    ``insert``); ``blocker`` neutralises trackers of refused categories. ``charset`` is the
+    Content-Type's (``None``: sniffed from the page, UTF-8 when it names none).
+    """
 
     insert: bytes
     vary: tuple[str, ...] = ()  # header names the body now depends on
+    head: bytes = b""
+    blocker: Blocker | None = None
+    charset: str | None = None
+    language: str = "en"
+    next_path: str = field(default="/")
 
-    def injector(self) -> BodyInjector:
-        return BodyInjector(self.insert)
+    def injector(self) -> Rewriter:
+        """A fresh streaming rewriter for this response's body."""
+        gate = (
+            TrackerGate(self.blocker, self.language, self.next_path)
+            if self.blocker is not None
+            else None
+        )
+        if self.charset is None:
+            return Rewriter(self.insert, head=self.head, gate=gate, prepare=_sniffer(gate))
+        codec = codec_for(self.charset) or "utf-8"  # Site checked it is writable
+        if gate is not None:
+            gate.codec = codec
+        return Rewriter(transcode(self.insert, codec), head=transcode(self.head, codec), gate=gate)
 
 
-def _find_mark(data: bytes) -> int:
-    """Where the last ``</body`` in ``data`` starts, any letter case; -1 if none.
+def _sniffer(gate: TrackerGate | None) -> Callable[[bytes], Callable[[bytes], bytes] | None]:
+    def prepare(head: bytes) -> Callable[[bytes], bytes] | None:
+        label = sniff_charset(head)
+        codec = codec_for(label)
+        if codec is None:
+            unsupported(label)
+            return None
+        if gate is not None:
+            gate.codec = codec
+        return lambda data: transcode(data, codec)
 
-    The closing tag sits at the end of a page, so searching backwards finds it at once;
-    lowering the whole body is the slow fallback for mixed-case tags and fragments.
-    """
-    at = data.rfind(_MARK)
-    if at < 0:
-        at = data.rfind(b"</BODY")
-        if at < 0:
-            at = data.lower().rfind(_MARK)
-    return at
-
-
-class BodyInjector:
-    """Streams a body through, inserting bytes before ``</body>``.
-
-    The insert goes before the last ``</body`` of the first chunk that holds one (a
-    ``</body`` inside an inline script comes earlier than the real one).
-
-    Chunk boundaries may split the marker, so up to five bytes are held back between
-    chunks; nothing else is delayed, so streaming responses stay streaming.
-    """
-
-    __slots__ = ("_done", "_insert", "_tail")
-
-    def __init__(self, insert: bytes) -> None:
-        self._insert = insert
-        self._tail = b""
-        self._done = False
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self._done:
-            return chunk
-        data = self._tail + chunk if self._tail else chunk
-        at = _find_mark(data)
-        if at >= 0:
-            self._done = True
-            self._tail = b""
-            return data[:at] + self._insert + data[at:]
-        if len(data) <= _TAIL:
-            self._tail = data
-            return b""
-        self._tail = data[-_TAIL:]
-        return data[:-_TAIL]
-
-    def feed_last(self, chunk: bytes) -> bytes:
-        """The final chunk plus anything held back: :meth:`feed` and :meth:`finish` in one,
-        copying the body once."""
-        if self._done:
-            return self._tail + chunk if self._tail else chunk
-        data = self._tail + chunk if self._tail else chunk
-        self._tail = b""
-        self._done = True
-        at = _find_mark(data)
-        if at < 0:
-            return data
-        view = memoryview(data)
-        return b"".join((view[:at], self._insert, view[at:]))
-
-    def stop(self) -> None:
-        """Pass everything from now on through unchanged."""
-        self._done = True
-
-    def finish(self) -> bytes:
-        """The held-back bytes, once the body has ended."""
-        tail, self._tail = self._tail, b""
-        return tail
+    return prepare

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import cast
 
 from cookieguard._banner import asset_tags, render_banner
 from cookieguard._cache import remember
+from cookieguard._catalogue import catalogue_for
 from cookieguard._consent import Consent
 from cookieguard._core import Decision, Guard
 from cookieguard._csp import page_headers as csp_headers
 from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
 from cookieguard._i18n import negotiate
-from cookieguard._inject import Injection, wants_injection
-from cookieguard._policy import Policy
+from cookieguard._inject import (
+    GOOGLE_TAGS,
+    Blocker,
+    Injection,
+    charset_param,
+    codec_for,
+    unsupported,
+    wants_injection,
+)
+from cookieguard._policy import Category, Policy, text_for
+from cookieguard._vendors import head_tags
 from cookieguard.receipts import ReceiptStore, open_store
 
 logger = logging.getLogger("cookieguard")
@@ -44,6 +55,11 @@ class Site:
         self.endpoints = Endpoints(self.guard, store)
         self._assets = asset_tags(policy, self.endpoints.version).encode()
         self._banners: dict[tuple[str, str], str] = {}
+        self._banner_bytes: dict[tuple[str, str], bytes] = {}
+        self._blockers: dict[frozenset[str], Blocker | None] = {}
+        self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
+        # A body that auto-blocking may edit depends on the visitor's choice: never share it.
+        self._vary: tuple[str, ...] = ("Cookie",) if policy.auto_block else ()
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
@@ -63,20 +79,86 @@ class Site:
         query: str,
         accept_language: str | None,
     ) -> Injection | None:
-        """What to insert into this response's HTML, or ``None`` to leave the body alone."""
+        """What to edit in this response's HTML, or ``None`` to leave the body alone."""
         policy = self.policy
-        banner = policy.banner and not decision.consent.decided
-        if not (banner or policy.scripts) or method == "HEAD":
+        consent = decision.consent
+        banner = policy.banner and not consent.decided
+        blocker = self._blocker(consent.granted) if policy.auto_block else None
+        if not (banner or policy.scripts or blocker) or method == "HEAD":
             return None
         if not wants_injection(status, content_type, content_encoding):
             return None
-        parts = [self._assets] if policy.scripts else []
-        if not banner:
-            return Injection(b"".join(parts))
-        markup = self.banner_markup(decision.consent, accept_language, path, query)
-        parts.insert(0, markup.encode())
-        # The banner depends on the visitor's cookie and language: no shared caching of it.
-        return Injection(b"".join(parts), vary=("Cookie", "Accept-Language"))
+        charset = charset_param(content_type)
+        if charset is not None and codec_for(charset) is None:
+            unsupported(charset)
+            return None
+        head = self._head(consent)
+        assets = self._assets if policy.scripts else b""
+        if not banner and blocker is None:
+            return Injection(assets, head=head, charset=charset, vary=self._vary)
+        language = negotiate(accept_language, policy.languages)
+        next_path = safe_next(path + ("?" + query if query else ""))
+        insert = assets
+        if banner:
+            insert = self._banner(consent, language, next_path) + assets
+            # The banner depends on the visitor's cookie and language: no shared caching.
+            vary: tuple[str, ...] = ("Cookie", "Accept-Language")
+        else:
+            vary = ("Cookie", "Accept-Language") if blocker is not None else self._vary
+        return Injection(
+            insert,
+            vary=vary,
+            head=head,
+            blocker=blocker,
+            charset=charset,
+            language=language,
+            next_path=next_path,
+        )
+
+    def _blocker(self, granted: frozenset[str]) -> Blocker | None:
+        """Auto-blocking for a visitor who granted ``granted`` (``None``: nothing to block)."""
+        try:
+            return self._blockers[granted]
+        except KeyError:
+            pass
+        policy = self.policy
+        refused = policy.optional_categories - granted
+        blocker: Blocker | None = None
+        if refused:
+            exempt = GOOGLE_TAGS if policy.google_consent_mode == "advanced" else frozenset()
+            labels = {c.name: functools.partial(_label, c) for c in policy.categories}
+            built = Blocker(
+                catalogue_for(policy),
+                frozenset(refused),
+                exempt=exempt,
+                labels=labels,
+                prefix=policy.prefix,
+            )
+            blocker = built if built.active else None
+        # Bounded: at most one entry per subset of the policy's categories, capped anyway.
+        remember(self._blockers, granted, blocker, 256)
+        return blocker
+
+    def _head(self, consent: Consent) -> bytes:
+        """The vendor signals before the page's first script (``b""`` when none are on)."""
+        if not self.policy.google_consent_mode:
+            return b""
+        key = (consent.decided, consent.granted)
+        found = self._heads.get(key)
+        if found is None:
+            found = head_tags(self.policy, consent).encode()
+            remember(self._heads, key, found, 256)
+        return found
+
+    def _banner(self, consent: Consent, language: str, next_path: str) -> bytes:
+        key = (language, next_path)
+        markup = self._banner_bytes.get(key)
+        if markup is None:
+            markup = render_banner(
+                self.policy, consent, language=language, next_path=next_path
+            ).encode()
+            remember(self._banner_bytes, key, markup, 1024)  # bounded: paths come from visitors
+        return markup
 
     def page_headers(
         self, decision: Decision, *, status: int, content_type: str | None
@@ -104,6 +186,10 @@ class Site:
     def asset_markup(self) -> str:
         """The stylesheet and ``banner.js`` tags (the same on every page)."""
         return self._assets.decode()
+
+
+def _label(category: Category, language: str) -> str:
+    return text_for(category.label, language).strip() or category.name
 
 
 def _open_store(target: str | None) -> ReceiptStore | None:

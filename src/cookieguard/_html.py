@@ -1,0 +1,613 @@
+"""One streaming pass over an HTML body: banner insertion, tracker neutralising, head tags.
+
+This is a *narrow* scanner, not a parser: it finds only the handful of tags we may edit
+(``script``, ``iframe``, ``img``, ``link``, ``source``, ``video``, ``audio``, ``embed``,
+``noscript``, ``</head``, ``</body``) and knows just enough of the HTML tokenizer to skip what
+is not markup — comments, bogus comments (``<!DOCTYPE``, ``<![CDATA[``, ``<?xml``) and the
+raw-text and RCDATA elements (``script``, ``style``, ``textarea``, ``title``, ``xmp``,
+``iframe``, ``noembed``, ``noframes``) whose content may look like tags
+(https://html.spec.whatwg.org/multipage/parsing.html#tokenization). ``noscript`` content is
+scanned as markup, the way a browser with JavaScript off reads it, so pixels in it are gated
+too.
+
+Bytes in, bytes out: the body is never decoded (every charset we accept is ASCII-compatible,
+so ``<`` is ``<``), bytes we do not edit are copied unchanged, and a chunk boundary may fall
+anywhere (a partial tag is held back until its ``>`` arrives, bounded). Work is linear in the
+body; anything beyond the bounds below is passed through unchanged with one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+logger = logging.getLogger("cookieguard")
+
+#: A start tag (or an inline script / embed element we must see whole) longer than this is
+#: passed through unchanged, and so is the rest of the body.
+ELEMENT_LIMIT = 1024 * 1024
+#: How far past a ``</body`` we wait for a later one before giving it up as not the last.
+BODY_HOLD_LIMIT = 256 * 1024
+
+_WS = rb"\t\n\f\r "
+# Tags every pass needs (raw text, comments, the insertion points) ...
+_RAW = b"script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext"
+# ... and the resource tags auto-blocking edits (found from the blocked URL, backwards).
+_RESOURCE_AT = re.compile(rb"<(img|link|source|video|audio|embed|input)(?=[" + _WS + rb"/>])", re.I)
+
+
+def _opener(names: bytes) -> re.Pattern[bytes]:
+    return re.compile(
+        rb"<(?:(!--)|([!?])|(/?)(" + names + rb")(?=[" + _WS + rb"/>]))",
+        re.IGNORECASE,
+    )
+
+
+_OPEN_PLAIN = _opener(_RAW + b"|body|head|html")
+_OPEN_NOSCRIPT = _opener(_RAW + b"|body|head|html|noscript")
+#: Where a start tag ends: quotes only open a value right after ``=`` (possessive, so a
+#: missing ``>`` costs one linear scan, never backtracking).
+_TAG_END = re.compile(rb"(?:[^>=]++|=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
+_COMMENT_END = re.compile(rb"--!?>")
+_CLOSERS = {
+    name: re.compile(rb"</" + name + rb"(?=[" + _WS + rb"/>])", re.IGNORECASE)
+    for name in _RAW.split(b"|")
+}
+_ATTR = re.compile(
+    rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
+    rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
+)
+_LONGEST_NAME = 12  # "</plaintext" plus the character after it
+# The end of a well-formed page: "</body>", maybe "</html>", white space. A last "</body"
+# followed by nothing else is where the scanner would insert too, unless an unterminated
+# comment or raw-text element swallows the end of the page, which hides an insert either way.
+_TAIL = re.compile(
+    rb"</body[" + _WS + rb"/]*>[" + _WS + rb"]*(?:</html[" + _WS + rb"]*>[" + _WS + rb"]*)?",
+    re.IGNORECASE,
+)
+
+
+def _last_body(data: bytes) -> int:
+    """Where the last ``</body`` starts, any letter case; -1 if none.
+
+    The closing tag sits at the end of a page, so searching backwards finds it at once;
+    lowering the whole body is the slow fallback for mixed-case tags.
+    """
+    at = data.rfind(b"</body")
+    if at < 0:
+        at = data.rfind(b"</BODY")
+        if at < 0:
+            at = data.lower().rfind(b"</body")
+    return at
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One attribute of a start tag: lower-cased name, raw value, and where it sits."""
+
+    name: bytes
+    value: bytes
+    start: int  # of the name, within the tag bytes
+    end: int  # after the value (or the name)
+
+
+def attributes(tag: bytes, skip: int) -> list[Attribute]:
+    """The attributes of a complete start tag, ``skip`` bytes past ``<name``.
+
+    Values are raw (character references are not decoded; URLs we compare are ASCII).
+    """
+    found = []
+    for m in _ATTR.finditer(tag, skip, len(tag) - 1):
+        value = m.group(2)
+        if value is None:
+            value = m.group(3)
+            if value is None:
+                value = m.group(4) or b""
+        found.append(Attribute(m.group(1).lower(), value, m.start(), m.end()))
+    return found
+
+
+_noted: list[bool] = []
+
+
+def _fragment_note() -> None:
+    if not _noted:
+        _noted.append(True)
+        logger.info(
+            "cookieguard: an HTML response with no <!doctype>, <html>, <head> or <body> is "
+            "taken for a fragment (htmx, Turbo...) and gets no banner or asset tags; this is "
+            "said once per process"
+        )
+
+
+class Gate(Protocol):
+    """The auto-blocking decisions the rewriter asks for (see ``cookieguard._inject``)."""
+
+    def mentions(self, data: bytes) -> bool:
+        """False when ``data`` names no host the gate blocks (nothing in it to edit)."""
+
+    def positions(self, data: bytes) -> list[int]:
+        """Where ``data`` names a host the gate blocks (offsets, ascending)."""
+
+    def needs_content(self, tag: bytes) -> bool:
+        """True if the verdict on this ``<script>`` start tag depends on its inline content."""
+
+    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+        """The replacement for a ``<script>`` start tag, or ``None`` to keep it."""
+
+    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
+        """The replacement for a resource start tag (``img``, ``link``...), or ``None``."""
+
+    def is_embed(self, tag: bytes) -> bool:
+        """True if this ``<iframe>`` start tag is a content embed to replace."""
+
+    def embed(self, tag: bytes, element: bytes) -> bytes | None:
+        """A placeholder replacing a whole ``<iframe>...</iframe>`` element, or ``None``."""
+
+
+# Scanner modes.
+_DATA = 0
+_RAWTEXT = 1  # inside a raw-text / RCDATA element: look for its closer only
+_COMMENT = 2
+_BOGUS = 3  # <!DOCTYPE ...>, <?xml ...?>, <![CDATA[ ...>: ends at the next ">"
+_PASS = 4  # give up: everything from here on passes through
+
+
+class Rewriter:
+    """Streams one HTML body through every pass; see the module docstring.
+
+    ``insert`` goes before the last ``</body`` outside raw text and comments (or at the end
+    of the document when there is none); ``head`` before the first ``<script`` (else before
+    ``</head``, else with ``insert``); ``gate`` (optional) decides on tracker tags.
+
+    The interface the adapters use: :meth:`feed` for each chunk, then :meth:`finish`; or
+    :meth:`feed_last` for the final chunk (or a whole body); :meth:`stop` to pass everything
+    from now on unchanged.
+    """
+
+    __slots__ = (
+        "_closer",
+        "_closer_name",
+        "_document",
+        "_fresh",
+        "_gate",
+        "_head",
+        "_held",
+        "_held_size",
+        "_holding",
+        "_insert",
+        "_mode",
+        "_noscript",
+        "_opener",
+        "_out",
+        "_pending",
+        "_prepare",
+    )
+
+    def __init__(
+        self,
+        insert: bytes,
+        *,
+        head: bytes = b"",
+        gate: Gate | None = None,
+        prepare: Callable[[bytes], Callable[[bytes], bytes] | None] | None = None,
+    ) -> None:
+        self._insert = insert
+        self._head = head
+        self._gate = gate
+        # Called with the first bytes (>= 1 KB, or the whole body): returns how to encode the
+        # inserts in the page's charset, or None to leave the page alone (a charset we
+        # cannot write in).
+        self._prepare = prepare
+        self._opener = _OPEN_NOSCRIPT if gate is not None else _OPEN_PLAIN
+        self._mode = _DATA
+        self._closer: re.Pattern[bytes] | None = None
+        self._closer_name = b""
+        self._pending = b""  # input not yet scanned (a partial tag or element)
+        self._out: list[bytes | memoryview] = []
+        self._held: list[bytes | memoryview] = []  # output after a candidate </body
+        self._held_size = 0
+        self._holding = False
+        self._noscript = 0
+        self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
+        self._fresh = True  # nothing fed yet
+
+    # -- the adapters' interface ------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Rewrite one chunk; returns what may be sent now (possibly ``b""``)."""
+        return self._run(chunk, last=False)
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """Rewrite the final chunk, flushing everything held back."""
+        if self._fresh and self._mode == _DATA and not self._head and self._prepare is None:
+            # A whole body: try the fast path first.
+            gate = self._gate
+            hit = gate is not None and gate.mentions(chunk)
+            if not hit:
+                at = _last_body(chunk)
+                if at >= 0 and _TAIL.fullmatch(chunk, at):
+                    self._fresh = False
+                    self._mode = _PASS
+                    view = memoryview(chunk)
+                    return b"".join((view[:at], self._insert, view[at:]))
+            return self._run(chunk, last=True, hit=hit)
+        return self._run(chunk, last=True)
+
+    def finish(self) -> bytes:
+        """Everything held back, once the body has ended."""
+        return self._run(b"", last=True)
+
+    def stop(self) -> None:
+        """Pass everything from now on through unchanged (no insert either)."""
+        self._mode = _PASS
+        self._insert = b""
+        self._head = b""
+        self._prepare = None
+        self._release_held()
+
+    # -- the scanner ------------------------------------------------------------------------
+
+    def _run(self, chunk: bytes, *, last: bool, hit: bool | None = None) -> bytes:
+        self._fresh = False
+        data = self._pending + chunk if self._pending else chunk
+        self._pending = b""
+        if self._prepare is not None:
+            if len(data) < 1024 and not last:
+                self._pending = data
+                return b""
+            prepare, self._prepare = self._prepare, None
+            encode = prepare(data)
+            if encode is None:
+                self.stop()
+            else:
+                self._insert = encode(self._insert)
+                self._head = encode(self._head)
+        if self._mode == _PASS:
+            self._emit(data)
+        else:
+            held = list(self._held) if self._holding else None
+            try:
+                self._scan(data, last, hit)
+            except Exception:  # a page must never break the app: pass the rest through
+                logger.exception(
+                    "cookieguard: could not rewrite this HTML page; the rest passes unchanged"
+                )
+                self._out = []
+                self._pending = b""
+                self._holding = held is not None
+                self._held = held or []
+                self._held_size = sum(len(p) for p in self._held)
+                self._mode = _PASS
+                self._emit(data)
+        return b"".join(self._flush(last))
+
+    def _release_held(self) -> None:
+        if self._holding:
+            self._out.extend(self._held)
+            self._held = []
+            self._holding = False
+
+    def _flush(self, last: bool) -> list[bytes | memoryview]:
+        """Everything produced so far; at the end, with the inserts placed."""
+        if not last:
+            out, self._out = self._out, []
+            return out
+        out = self._out
+        self._out = []
+        pending, self._pending = self._pending, b""
+        end = self._head + self._insert
+        self._head = self._insert = b""
+        if self._holding:
+            # A </body candidate survived to the end: the insert goes right before it.
+            out.append(end)
+            out.extend(self._held)
+            self._held = []
+            self._holding = False
+            if pending:
+                out.append(pending)  # a partial tag at the very end (malformed): as it was
+        else:
+            if pending:
+                out.append(pending)
+            if end and self._document:
+                # No </body> (HTML lets authors omit it): the end of the document will do.
+                out.append(end)
+            elif end:
+                _fragment_note()
+        return out
+
+    def _emit(self, part: bytes | memoryview) -> None:
+        if self._holding:
+            self._held.append(part)
+            self._held_size += len(part)
+            if self._held_size > BODY_HOLD_LIMIT:
+                # Too far past that </body: it is not the end of the page. Let it go.
+                self._release_held()
+        else:
+            self._out.append(part)
+
+    def _body_candidate(self) -> None:
+        """A ``</body`` in markup: whatever follows is held until a later one or the end."""
+        self._release_held()
+        self._holding = True
+        self._held_size = 0
+
+    def _head_here(self) -> None:
+        if self._head:
+            self._emit(self._head)
+            self._head = b""
+
+    def _scan(self, data: bytes, last: bool, hit: bool | None = None) -> None:
+        view = memoryview(data)
+        n = len(data)
+        pos = 0
+        full = self._gate
+        # The prefilter: where the page names a blocked host. A stretch naming none has
+        # nothing to edit; every verdict is taken on a tag or element whole inside ``data``
+        # (incomplete ones are held back), so this holds however the body is chunked.
+        hits = full.positions(data) if full is not None and hit is not False else []
+        gate = full if hits else None
+        hi = 0
+        opener = self._opener
+        while pos < n:
+            mode = self._mode
+            if mode == _DATA:
+                m = opener.search(data, pos)
+                if gate is not None:
+                    while hi < len(hits) and hits[hi] < pos:
+                        hi += 1
+                    limit = m.start() if m is not None else n
+                    if hi < len(hits) and hits[hi] < limit:
+                        # A blocked URL in markup: is it in a resource tag (img, link...)?
+                        h = hits[hi]
+                        hi += 1
+                        found = _resource_at(data, pos, h)
+                        if found is None:
+                            continue
+                        tag_start, name, tag_end = found
+                        if tag_end < 0:  # the tag goes on in the next chunk
+                            if last:
+                                continue
+                            if tag_start > pos:
+                                self._emit(view[pos:tag_start])
+                            pos = tag_start
+                            break
+                        if tag_start > pos:
+                            self._emit(view[pos:tag_start])
+                        new = gate.start_tag(name, data[tag_start:tag_end], bool(self._noscript))
+                        self._emit(view[tag_start:tag_end] if new is None else new)
+                        pos = tag_end
+                        continue
+                if m is None:
+                    cut = n
+                    if not last:
+                        if full is not None:
+                            # Hold back a tag that is not finished: its URL may be cut too.
+                            k = data.rfind(b"<", pos)
+                            if k >= 0 and (
+                                data.find(b">", k) < 0 or _TAG_END.match(data, k + 1) is None
+                            ):
+                                cut = k
+                        else:
+                            k = data.rfind(b"<", max(pos, n - _LONGEST_NAME))
+                            if k >= 0:
+                                cut = k
+                    if cut > pos:
+                        self._emit(view[pos:cut])
+                    pos = cut
+                    break
+                start = m.start()
+                if start > pos:
+                    self._emit(view[pos:start])
+                    pos = start
+                if m.group(1) is not None:  # <!--
+                    after = m.end()
+                    if n - after < 2 and not last:
+                        break
+                    # "<!-->" and "<!--->" are (empty) comments too.
+                    if data.startswith(b">", after):
+                        self._emit(view[start : after + 1])
+                        pos = after + 1
+                        continue
+                    if data.startswith(b"->", after):
+                        self._emit(view[start : after + 2])
+                        pos = after + 2
+                        continue
+                    self._emit(view[start:after])
+                    pos = after
+                    self._mode = _COMMENT
+                    continue
+                if m.group(2) is not None:  # <! or <?: a bogus comment up to ">"
+                    if n - m.end() < 7 and not last:
+                        break  # might still become "<!--" or "<!doctype"
+                    if data[start + 2 : start + 9].lower() == b"doctype":
+                        self._document = True
+                    self._emit(view[start : m.end()])
+                    pos = m.end()
+                    self._mode = _BOGUS
+                    continue
+                name = m.group(4).lower()
+                if name in _DOCUMENT:
+                    self._document = True
+                if m.group(3):  # an end tag
+                    if name == b"body":
+                        self._body_candidate()
+                    elif name == b"head":
+                        self._head_here()
+                    elif name == b"noscript" and self._noscript:
+                        self._noscript -= 1
+                    self._emit(view[start : m.end()])
+                    pos = m.end()
+                    continue
+                if name in _DOCUMENT:
+                    self._emit(view[start : m.end()])
+                    pos = m.end()
+                    continue
+                if name == b"noscript":
+                    self._noscript += 1
+                    self._emit(view[start : m.end()])
+                    pos = m.end()
+                    continue
+                end = _TAG_END.match(data, m.end()) if data.find(b">", m.end()) >= 0 else None
+                if end is None:
+                    if not last:
+                        if n - start > ELEMENT_LIMIT:
+                            self._too_large(name)
+                            self._emit(view[start:])
+                            pos = n
+                        break
+                    self._emit(view[start:])  # an unfinished tag at the end: as it was
+                    pos = n
+                    break
+                tag_end = end.end()
+                tag = data[start:tag_end] if full is not None else b""
+                if name == b"script":
+                    self._head_here()
+                    if full is not None and full.needs_content(tag):
+                        closer = _CLOSERS[b"script"].search(data, tag_end)
+                        if closer is None and not last:
+                            if n - start <= ELEMENT_LIMIT:
+                                break  # wait for the whole inline script
+                            self._too_large(name)
+                            self._emit(view[start:])
+                            pos = n
+                            break
+                        content_end = closer.start() if closer is not None else n
+                        new = (
+                            gate.script_tag(tag, data[tag_end:content_end])
+                            if gate is not None
+                            else None
+                        )
+                        self._emit(tag if new is None else new)
+                        if content_end > tag_end:
+                            self._emit(view[tag_end:content_end])
+                        pos = content_end
+                        self._enter_raw(b"script")
+                        continue
+                    new = gate.script_tag(tag, None) if gate is not None else None
+                    self._emit(view[start:tag_end] if new is None else new)
+                    pos = tag_end
+                    self._enter_raw(b"script")
+                    continue
+                if name == b"iframe" and gate is not None:
+                    if not self._noscript and gate.is_embed(tag):
+                        closer = _CLOSERS[b"iframe"].search(data, tag_end)
+                        if closer is None and not last:
+                            if n - start <= ELEMENT_LIMIT:
+                                break  # wait for the whole element
+                            self._too_large(name)
+                            self._emit(view[start:])
+                            pos = n
+                            break
+                        element_end = n
+                        if closer is not None:
+                            close_tag = _TAG_END.match(data, closer.end())
+                            if close_tag is None and not last:
+                                break
+                            if close_tag is not None:
+                                element_end = close_tag.end()
+                        new = gate.embed(tag, data[start:element_end])
+                        if new is not None:
+                            self._emit(new)
+                            pos = element_end
+                            continue
+                    new = gate.start_tag(name, tag, bool(self._noscript))
+                    self._emit(view[start:tag_end] if new is None else new)
+                    pos = tag_end
+                    self._enter_raw(b"iframe")
+                    continue
+                # A raw-text element (style, textarea, title...) or a tag we keep as is.
+                self._emit(view[start:tag_end])
+                pos = tag_end
+                if name == b"plaintext":
+                    # Everything after <plaintext> is text, to the end of the document.
+                    self._emit(view[pos:])
+                    pos = n
+                    self._mode = _PASS
+                    break
+                if name in _CLOSERS:
+                    self._enter_raw(name)
+                continue
+            if mode == _RAWTEXT:
+                assert self._closer is not None
+                m = self._closer.search(data, pos)
+                if m is None:
+                    keep = 0 if last else len(self._closer_name) + 3
+                    cut = max(pos, n - keep)
+                    if cut > pos:
+                        self._emit(view[pos:cut])
+                    pos = cut
+                    break
+                self._emit(view[pos : m.end()])
+                pos = m.end()
+                self._mode = _DATA
+                continue
+            if mode == _COMMENT:
+                m = _COMMENT_END.search(data, pos)
+                if m is None:
+                    cut = n if last else max(pos, n - 3)
+                    if cut > pos:
+                        self._emit(view[pos:cut])
+                    pos = cut
+                    break
+                self._emit(view[pos : m.end()])
+                pos = m.end()
+                self._mode = _DATA
+                continue
+            if mode == _BOGUS:
+                k = data.find(b">", pos)
+                if k < 0:
+                    self._emit(view[pos:])
+                    pos = n
+                    break
+                self._emit(view[pos : k + 1])
+                pos = k + 1
+                self._mode = _DATA
+                continue
+            # _PASS
+            self._emit(view[pos:])
+            pos = n
+            break
+        if pos < n:
+            self._pending = data[pos:]
+
+    def _enter_raw(self, name: bytes) -> None:
+        self._mode = _RAWTEXT
+        self._closer = _CLOSERS[name]
+        self._closer_name = name
+
+    def _too_large(self, name: bytes) -> None:
+        logger.warning(
+            "cookieguard: an HTML <%s> over %d bytes; the rest of this page passes unchanged",
+            name.decode("ascii", "replace"),
+            ELEMENT_LIMIT,
+        )
+        self._mode = _PASS
+
+
+_DOCUMENT = frozenset({b"html", b"head", b"body"})
+
+
+def _resource_at(data: bytes, pos: int, hit: int) -> tuple[int, bytes, int] | None:
+    """The resource start tag (``img``, ``link``...) around offset ``hit``, if any.
+
+    Returns ``(start, name, end)``; ``end`` is -1 when the tag is not finished in ``data``.
+    ``None`` when ``hit`` is in text or in another tag (an ``<a href>`` loads nothing).
+    """
+    start = data.rfind(b"<", pos, hit)
+    while start >= 0:
+        if data[start + 1 : start + 2].isalpha():
+            resource = _RESOURCE_AT.match(data, start)
+            if data.find(b">", start) < 0:
+                return (start, b"", -1) if resource is not None else None
+            end = _TAG_END.match(data, start + 1)
+            if end is None:
+                return (start, b"", -1) if resource is not None else None
+            if end.end() <= hit or resource is None:
+                return None
+            return start, resource.group(1).lower(), end.end()
+        start = data.rfind(b"<", pos, start)  # a "<" in text: look further back
+    return None
