@@ -39,6 +39,20 @@ INJECT_JS = """
 })();
 """
 
+#: A first-party script adding a Floodlight-style tracking iframe at run time.
+FRAME_JS = """
+(function () {
+  var f = document.createElement('iframe');
+  f.src = 'https://fls.doubleclick.net/activityi;src=1';
+  f.width = 1; f.height = 1;
+  document.body.appendChild(f);
+})();
+"""
+EMBED = (
+    '<iframe width="560" height="315" src="https://www.youtube.com/embed/abc" title="Video">'
+    "</iframe>"
+)
+
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shop</title></head>
 <body><main><h1>Shop</h1><p>Hand-made photo prints.</p></main>
@@ -66,11 +80,23 @@ def build_site(mode: str) -> ConsentMiddleware:
             PAGE.format(scripts=scripts), headers={"content-security-policy": policy}
         )
 
+    async def embeds(request: Request) -> HTMLResponse:
+        return HTMLResponse(PAGE.format(scripts=EMBED + '<script src="/static/frame.js"></script>'))
+
     async def inject(request: Request) -> Response:
         return Response(INJECT_JS, media_type="text/javascript")
 
+    async def frame(request: Request) -> Response:
+        return Response(FRAME_JS, media_type="text/javascript")
+
     app = Starlette(
-        routes=[Path("/", home), Path("/nonce", nonce_page), Path("/static/inject.js", inject)]
+        routes=[
+            Path("/", home),
+            Path("/nonce", nonce_page),
+            Path("/embeds", embeds),
+            Path("/static/inject.js", inject),
+            Path("/static/frame.js", frame),
+        ]
     )
     policy = Policy(
         secret_keys=["browser-csp-secret-0123456789"],
@@ -105,12 +131,14 @@ def reporting() -> Iterator[tuple[Server, ConsentMiddleware]]:
 class Stub:
     """``connect.facebook.net`` answered locally; every request that reaches it is counted."""
 
-    def __init__(self) -> None:
+    def __init__(self, body: str = PIXEL_JS, content_type: str = "text/javascript") -> None:
         self.hits: list[str] = []
+        self.body = body
+        self.content_type = content_type
 
     def __call__(self, route: Route) -> None:
         self.hits.append(route.request.url)
-        route.fulfill(status=200, content_type="text/javascript", body=PIXEL_JS)
+        route.fulfill(status=200, content_type=self.content_type, body=self.body)
 
 
 Visit = Callable[[str], tuple[Page, Stub]]
@@ -256,6 +284,31 @@ def test_the_apps_nonce_policy_keeps_working_beside_ours(
     assert stub.hits == [PIXEL]
     assert page.evaluate("window.__nonced === true")
     assert page.evaluate("window.__unnonced === undefined")
+
+
+def test_click_to_load_embed_loads_once_under_the_enforced_policy(
+    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    # The placeholder's "Load once" puts the YouTube iframe back without granting marketing; a
+    # policy cannot change after the page loaded, so frame-src allows embed hosts up front.
+    # A tracking iframe a script adds at run time stays refused.
+    server, _ = enforcing
+    page, _stub = visit(server.url)
+    embeds = Stub("<!doctype html><title>video</title><p>video</p>", "text/html")
+    ads = Stub("<!doctype html><title>ad</title>", "text/html")
+    page.context.route("https://www.youtube.com/**", embeds)
+    page.context.route("https://fls.doubleclick.net/**", ads)
+    page.goto("/embeds")
+    page.wait_for_function("window.cookieguard && window.cookieguard.ready")
+    page.wait_for_function("window.__violations.some((v) => v.includes('fls.doubleclick.net'))")
+    assert embeds.hits == [] and ads.hits == []
+    page.get_by_role("button", name="Load once").click()
+    page.wait_for_function("() => window.frames.length >= 2")
+    page.frame_locator("iframe[src*='youtube.com']").get_by_text("video").wait_for()
+    assert embeds.hits == ["https://www.youtube.com/embed/abc"]
+    assert ads.hits == []
+    assert not any("youtube" in v for v in violations(page)), violations(page)
+    assert page.evaluate("window.cookieguard.consent.categories.marketing") is False
 
 
 # -- report -------------------------------------------------------------------------------
