@@ -10,7 +10,7 @@ from typing import Any
 from cookieguard._consent import Consent
 from cookieguard._core import Decision
 from cookieguard._endpoints import Reply, Request
-from cookieguard._headers import name
+from cookieguard._headers import known, name
 from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
@@ -87,12 +87,12 @@ class ConsentMiddleware:
         cookie = gpc = host = None
         rewrite = False
         for raw, value in scope["headers"]:
-            key = name(raw)
+            key = known(raw) or name(raw)
             if key == b"cookie":
                 # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
                 text = value.decode("latin-1")
                 cookie = text if cookie is None else cookie + "; " + text
-                rewrite = rewrite or raw is not key
+                rewrite = rewrite or key != raw
             elif key == b"sec-gpc":
                 gpc = value.strip() == b"1"
             elif key == b"host":
@@ -109,7 +109,7 @@ class ConsentMiddleware:
         scope["cookieguard.site"] = site
         if decision.cookie_header is not None or rewrite:
             # One lower-case Cookie field replaces every spelling the client sent.
-            headers = [(k, v) for k, v in scope["headers"] if name(k) != b"cookie"]
+            headers = [(k, v) for k, v in scope["headers"] if (known(k) or name(k)) != b"cookie"]
             kept = cookie if decision.cookie_header is None else decision.cookie_header
             if kept:
                 headers.append((b"cookie", kept.encode("latin-1")))
@@ -146,7 +146,7 @@ class ConsentMiddleware:
                 has_cookies = has_length = False
                 content_type = encoding = None
                 for raw, value in headers:
-                    key = name(raw)
+                    key = known(raw) or name(raw)
                     if key == b"set-cookie":
                         has_cookies = True
                     elif key == b"content-type":
@@ -348,7 +348,9 @@ def _gate(
     """``headers`` without the ``Set-Cookie`` fields ``consent`` does not allow, plus
     ``extra``."""
     kept = [
-        (k, v) for k, v in headers if name(k) != b"set-cookie" or keep(consent, v.decode("latin-1"))
+        (k, v)
+        for k, v in headers
+        if (known(k) or name(k)) != b"set-cookie" or keep(consent, v.decode("latin-1"))
     ]
     kept.extend(extra)
     return kept

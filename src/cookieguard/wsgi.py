@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from cookieguard._core import Decision
 from cookieguard._endpoints import Request
-from cookieguard._headers import text_name
+from cookieguard._headers import known_text, text_name
 from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
@@ -77,7 +77,7 @@ class ConsentMiddleware:
             has_cookies = has_length = False
             content_type = encoding = None
             for key, value in headers:
-                lower = text_name(key)
+                lower = known_text(key) or text_name(key)
                 if lower == "set-cookie":
                     has_cookies = True
                 elif lower == "content-type":
