@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -79,6 +80,7 @@ def serve(server: str, port: int, store_url: str, spool: str, retry_interval: fl
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("cookieguard.receipts").setLevel(logging.INFO)  # "replayed N receipts"
     policy = Policy(secret_keys=[SECRET], cookies=COOKIES, receipts=None)
     store = open_store(store_url, spool_path=spool, retry_interval=retry_interval)
     headers = _html_headers()
@@ -211,6 +213,7 @@ class Run:
     stored_before_replay: int
     spooled_before_replay: int
     replayed: int
+    replayed_live: int
     overlap: int
     stored: int
     duplicates: int
@@ -409,6 +412,7 @@ def run_one(server: str, args: argparse.Namespace, work: Path) -> Run:
             cluster.remove()
     server_log = log.read_text(errors="replace")
     server_errors = [line for line in server_log.splitlines() if "Traceback" in line]
+    replayed_live = sum(int(n) for n in re.findall(r"replayed (\d+) receipt", server_log))
     pages = sum(t.pages for t in tallies)
     consents = sum(t.consents for t in tallies)
     page_latency = [x for t in tallies for x in t.page_latency]
@@ -436,6 +440,7 @@ def run_one(server: str, args: argparse.Namespace, work: Path) -> Run:
         stored_before_replay=stored_before,
         spooled_before_replay=spooled_before,
         replayed=replayed,
+        replayed_live=replayed_live,
         # A write cut short by the client's deadline may still commit once the server
         # resumes: then the receipt is in both places and the replay skips it.
         overlap=spooled_before - (distinct - stored_before),
@@ -471,7 +476,8 @@ def report(run: Run) -> None:
             f" slowest consent POST overlapping it {slowest:.0f} ms"
         )
     lines += [
-        f"receipts       sent {run.consents}; when the load stopped: stored"
+        f"receipts       sent {run.consents}; spooled and replayed by the server during the"
+        f" run {run.replayed_live}; when the load stopped: stored"
         f" {run.stored_before_replay}, spooled {run.spooled_before_replay}"
         f" ({run.overlap} of them already stored: timed out after the server had the row)",
         f"               after the final replay: stored {run.stored}, spooled {run.spooled},"

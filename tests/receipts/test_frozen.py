@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from cookieguard.receipts import PostgresStore, Receipt, ReceiptError, SpooledStore
+from cookieguard.receipts import PostgresStore, Receipt, ReceiptError, SpooledStore, open_store
 from cookieguard.receipts._pgcluster import PostgresCluster
 from tests.receipts._helpers import CONSENT_ID, make_receipt
 from tests.receipts.test_stores import count_rows
@@ -183,3 +183,14 @@ def test_statement_timeout_reaches_the_server_and_keepalives_are_on(pg_url: str)
 
     assert store._run("read", inspect) == ("1500ms", True, 30)
     store.close()
+
+
+def test_open_store_passes_the_timeouts_to_postgres(pg_url: str, tmp_path: Path) -> None:
+    store = open_store(pg_url, spool_path=tmp_path / "s.jsonl", statement_timeout=0.25)
+    assert isinstance(store, SpooledStore) and isinstance(store.primary, PostgresStore)
+    assert store.primary.statement_timeout == 0.25
+    assert store.primary.max_wait == 0.25 + 3 + 1.0  # the other defaults
+    with pytest.raises(ValueError, match="unknown PostgreSQL store option 'timeout'"):
+        open_store(pg_url, timeout=1)
+    with pytest.raises(ValueError, match="only apply to PostgreSQL"):
+        open_store(str(tmp_path / "r.sqlite3"), statement_timeout=1)

@@ -13,6 +13,7 @@ DEFAULT_SPOOL_PATH = "cookieguard-spool.jsonl"
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 _SQLITE_SCHEME = "sqlite:///"
+_POSTGRES_OPTIONS = frozenset({"connect_timeout", "statement_timeout", "pool_timeout", "pool_size"})
 
 
 def is_postgres_url(url_or_path: str) -> bool:
@@ -46,6 +47,7 @@ def open_store(
     *,
     spool_path: str | os.PathLike[str] | None = None,
     retry_interval: float = DEFAULT_RETRY_INTERVAL,
+    **postgres_options: float,
 ) -> ReceiptStore:
     """Open the receipts store named by ``url_or_path``, wrapped with a local spool.
 
@@ -55,14 +57,29 @@ def open_store(
     ``<sqlite file>.spool.jsonl`` next to a SQLite file, ``./cookieguard-spool.jsonl`` for
     PostgreSQL) and are replayed, at most every ``retry_interval`` seconds, once it is back.
     Nothing is connected until first use.
+
+    ``postgres_options`` (``connect_timeout``, ``statement_timeout``, ``pool_timeout``,
+    ``pool_size``) are passed to :class:`PostgresStore`; they bound how long one consent
+    request waits for a slow or frozen server before its receipt goes to the spool.
     """
     primary: ReceiptStore
     if is_postgres_url(url_or_path):
         from cookieguard.receipts._postgres import PostgresStore
 
-        primary = PostgresStore(url_or_path)
+        unknown = sorted(set(postgres_options) - _POSTGRES_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown PostgreSQL store option {unknown[0]!r}; use one of"
+                f" {', '.join(sorted(_POSTGRES_OPTIONS))}"
+            )
+        primary = PostgresStore(url_or_path, **postgres_options)  # type: ignore[arg-type]
         default_spool = DEFAULT_SPOOL_PATH
     else:
+        if postgres_options:
+            raise ValueError(
+                f"{', '.join(sorted(postgres_options))} only apply to PostgreSQL receipts"
+                " stores; remove them for a SQLite file"
+            )
         path = sqlite_path(url_or_path)
         primary = SQLiteStore(path)
         default_spool = DEFAULT_SPOOL_PATH if path == ":memory:" else path + ".spool.jsonl"
