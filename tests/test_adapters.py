@@ -594,3 +594,71 @@ def test_page_headers_also_on_head_and_not_on_other_types(
     assert driver.request("HEAD", "/html").headers_named(PAGE_HEADER[0]) == [PAGE_HEADER[1]]
     assert driver.get("/echo").headers_named(PAGE_HEADER[0]) == []
     assert driver.get("/").headers_named(PAGE_HEADER[0]) == []
+
+
+# -- the header-name helper both adapters use -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"set-cookie", b"set-cookie"),
+        (b"Set-Cookie", b"set-cookie"),
+        (b"Set-Cookie ", b"set-cookie"),
+        (b"\tSET-COOKIE\t", b"set-cookie"),
+        (b"set-cookie\r", b"set-cookie"),
+        (b"x-1", b"x-1"),
+        (b"123", b"123"),
+        (b"", b""),
+    ],
+)
+def test_header_names_normalised(raw: bytes, expected: bytes) -> None:
+    from cookieguard._headers import name, text_name
+
+    assert name(raw) == expected
+    assert text_name(raw.decode("latin-1")) == expected.decode("latin-1")
+
+
+def test_non_ascii_look_alikes_fail_closed() -> None:
+    from cookieguard._headers import text_name
+
+    assert text_name("Set-Coo\u212aie") == "set-cookie"  # KELVIN SIGN lowers to k
+    assert text_name("Set-Cookie\u00a0") == "set-cookie"
+
+
+def test_the_header_name_memo_is_bounded() -> None:
+    """Request header names come from visitors: a flood of new ones must not grow memory."""
+    from cookieguard import _headers
+
+    for i in range(5000):
+        _headers.name(f"X-Flood-{i}".encode())
+        _headers.text_name(f"X-Flood-{i}")
+    _headers.name(b"X-" + b"a" * 500)
+    assert len(_headers._names) <= _headers._MEMO_ENTRIES
+    assert len(_headers._text_names) <= _headers._MEMO_ENTRIES
+    assert all(len(k) <= _headers._MEMO_NAME_LENGTH for k in _headers._names)
+    # Still right once the memo is full.
+    assert _headers.name(b"Set-Cookie\t") == b"set-cookie"
+    assert _headers.text_name("Never-Seen-Before ") == "never-seen-before"
+
+
+def test_asgi_clean_request_headers_are_not_copied() -> None:
+    """The common case (lower-case names, nothing refused) leaves the scope's list alone."""
+    seen: list[Any] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        seen.append(scope["headers"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    headers = [(b"host", b"shop.example.com"), (b"cookie", b"theme=dark")]
+    scope = {"type": "http", "method": "GET", "path": "/", "query_string": b"", "headers": headers}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    run(AsgiMiddleware(app, policy=make_policy(undeclared="allow"))(scope, receive, send))
+    assert seen[0] is headers
