@@ -17,11 +17,14 @@ from cookieguard._policy import NECESSARY, Policy
 logger = logging.getLogger("cookieguard")
 
 
-def declare_necessary(policy: Policy, names: Iterable[str | None], *, framework: str) -> Policy:
+def declare_necessary(
+    policy: Policy, names: Iterable[str | None], *, framework: str, log: bool = True
+) -> Policy:
     """``policy`` with each of ``names`` declared ``necessary``, unless the policy already
     declares it (by name or glob) or it is not a cookie name at all.
 
-    Logs one line naming the cookies it declared, so a site owner sees it once at start-up.
+    Logs one line naming the cookies it declared (unless ``log`` is false), so a site owner
+    sees it once at start-up.
     Policies are frozen: the result is a new one (``policy`` itself when nothing changes).
     """
     added: list[str] = []
@@ -33,6 +36,8 @@ def declare_necessary(policy: Policy, names: Iterable[str | None], *, framework:
     if not added:
         return policy
     cookies = {**policy.cookies, **dict.fromkeys(added, NECESSARY)}
+    if not log:
+        return dataclasses.replace(policy, cookies=cookies)
     logger.info(
         "%s's own cookies %s are declared necessary (session, CSRF, login); declare them in "
         "the policy's cookies to put them in another category.",

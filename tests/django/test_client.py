@@ -311,6 +311,20 @@ def test_policy_may_put_a_framework_cookie_in_another_category() -> None:
         assert "csrftoken" in stored(client.get("/admin/login/"))
 
 
+def test_banner_speaks_the_pages_language() -> None:
+    # Without LocaleMiddleware: the browser's Accept-Language.
+    assert "Alle akzeptieren" in Client().get("/page", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    # With it: the language Django chose for the page (here from its language cookie), even
+    # when the browser prefers another.
+    at = MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1
+    localized = [*MIDDLEWARE[:at], "django.middleware.locale.LocaleMiddleware", *MIDDLEWARE[at:]]
+    with override_settings(MIDDLEWARE=localized):
+        client = Client()
+        client.cookies["django_language"] = "de"
+        page = client.get("/page", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Alle akzeptieren" in page and "Tout accepter" not in page
+
+
 # -- template tags and middleware order --------------------------------------------------------
 
 

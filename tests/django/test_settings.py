@@ -21,7 +21,7 @@ from cookieguard.django import (
     policy_from_settings,
 )
 from cookieguard.django._middleware import SetCookie, add_set_cookie, site_from_settings
-from tests.django.conftest import COOKIES, SECRET
+from tests.django.conftest import COOKIES, MIDDLEWARE, SECRET
 
 BASE = {"secret_keys": [SECRET], "cookies": COOKIES, "receipts": None}
 
@@ -119,3 +119,29 @@ def test_importing_cookieguard_imports_no_django() -> None:
         "sorted(m for m in sys.modules if m.startswith('django'))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- manage.py check ---------------------------------------------------------------------------
+
+
+def run_checks() -> dict[str, str]:
+    from django.core import checks
+
+    return {message.id or "": message.msg for message in checks.run_checks()}
+
+
+def test_checks_pass_for_a_good_project() -> None:
+    assert not [key for key in run_checks() if key.startswith("cookieguard")]
+
+
+def test_checks_report_bad_settings_and_order_before_any_request() -> None:
+    order = ["django.contrib.sessions.middleware.SessionMiddleware", *MIDDLEWARE]
+    with override_settings(COOKIEGUARD={"cookies": {"_ga": "stats"}}, MIDDLEWARE=order):
+        found = run_checks()
+    assert "maps to unknown category 'stats'" in found["cookieguard.E001"]
+    assert "SessionMiddleware" in found["cookieguard.E002"]
+
+
+def test_checks_warn_when_the_middleware_is_missing() -> None:
+    with override_settings(MIDDLEWARE=MIDDLEWARE[1:]):
+        assert "no cookie is gated" in run_checks()["cookieguard.W001"]

@@ -25,6 +25,7 @@ from cookieguard._site import Site
 from cookieguard.django._middleware import (
     ConfigurationError,
     ConsentMiddleware,
+    banner_language,
     consent,
     framework_cookie_names,
     policy_from_settings,
@@ -58,7 +59,7 @@ def banner_html(request: HttpRequest | None) -> SafeString:
     meta = request.META
     markup = site.banner_markup(
         consent(request),
-        meta.get("HTTP_ACCEPT_LANGUAGE"),
+        banner_language(request),
         request.path,
         str(meta.get("QUERY_STRING", "")),
     )

@@ -77,13 +77,14 @@ def framework_cookie_names() -> tuple[str, ...]:
     return tuple(str(name) for name in names if name)
 
 
-def policy_from_settings() -> Policy:
+def policy_from_settings(*, log: bool = True) -> Policy:
     """The :class:`~cookieguard.Policy` described by ``settings.COOKIEGUARD``.
 
     ``COOKIEGUARD`` is either a ``Policy`` or a dict of ``Policy`` keyword arguments. Without
     ``secret_keys`` the dict uses ``[SECRET_KEY, *SECRET_KEY_FALLBACKS]`` (cookieguard salts its
     signatures, so they never collide with Django's own). Django's own cookies are declared
-    necessary unless the policy declares them (see :func:`framework_cookie_names`).
+    necessary unless the policy declares them (see :func:`framework_cookie_names`), with one
+    log line saying so (``log=False``: none).
     """
     config = getattr(settings, "COOKIEGUARD", None)
     if isinstance(config, Policy):
@@ -116,7 +117,7 @@ def policy_from_settings() -> Policy:
             f"settings.COOKIEGUARD must be a dict of Policy arguments or a Policy, "
             f"got {type(config).__name__}."
         )
-    return declare_necessary(policy, framework_cookie_names(), framework="Django")
+    return declare_necessary(policy, framework_cookie_names(), framework="Django", log=log)
 
 
 _sites: list[tuple[object, tuple[str, ...], Site]] = []
@@ -371,7 +372,7 @@ class ConsentMiddleware:
             content_encoding=response.headers.get("Content-Encoding"),
             path=request.path,
             query=str(meta.get("QUERY_STRING", "")),
-            accept_language=meta.get("HTTP_ACCEPT_LANGUAGE"),
+            accept_language=banner_language(request),
         )
         if injection is None:
             return response
@@ -428,6 +429,17 @@ def _django_reply(reply: Reply, *, head: bool = False) -> HttpResponse:
             _add_header(response, name, value)
     response.headers["Content-Length"] = str(len(reply.body))
     return response
+
+
+def banner_language(request: HttpRequest) -> str | None:
+    """What the banner's language is chosen from: the page's own language when Django's
+    LocaleMiddleware picked one (URL prefix, language cookie, Accept-Language), so banner and
+    page agree; else the visitor's ``Accept-Language``."""
+    code = getattr(request, "LANGUAGE_CODE", None)
+    if isinstance(code, str) and code:
+        return code
+    header = request.META.get("HTTP_ACCEPT_LANGUAGE")
+    return str(header) if header else None
 
 
 def consent(request: HttpRequest) -> Consent:
