@@ -53,7 +53,9 @@ def cookie_names(lines: list[bytes]) -> set[bytes]:
 # A sync stream under ASGI (or an async one under WSGI) makes Django warn that it consumes the
 # stream the other way; that is Django's own behaviour, with or without cookieguard.
 @pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume")
-@pytest.mark.parametrize("path", ["/page", "/async-page", "/streaming", "/async-streaming"])
+@pytest.mark.parametrize(
+    "path", ["/page", "/async-page", "/streaming", "/async-streaming", "/file"]
+)
 def test_undecided_visitor_gets_no_tracking_cookie_and_a_banner(port: int, path: str) -> None:
     response = raw_get(port, path)
     assert response.status == 200
