@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route
+from playwright.sync_api import Error as PlaywrightError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -171,12 +172,29 @@ def pixel_ran(page: Page) -> int:
     return count
 
 
+def until(page: Page, expression: str) -> None:
+    """Wait until ``expression`` is truthy in the page, across reloads.
+
+    ``page.wait_for_function`` polls with ``new Function`` inside the page, which a strict
+    app policy without 'unsafe-eval' refuses; ``page.evaluate`` goes through the DevTools
+    protocol, which no page policy governs.
+    """
+    for _ in range(300):
+        try:
+            if page.evaluate(expression):
+                return
+        except PlaywrightError:  # the page is navigating: its context went away
+            pass
+        page.wait_for_timeout(50)
+    raise AssertionError(f"still false after 15 s: {expression}")
+
+
 def wait_refused(page: Page) -> None:
-    page.wait_for_function("window.__pixelRefused === true")
+    until(page, "window.__pixelRefused === true")
 
 
 def wait_loaded(page: Page) -> None:
-    page.wait_for_function("(window.__pixel || 0) >= 1")
+    until(page, "(window.__pixel || 0) >= 1")
 
 
 def documents(page: Page) -> list[str]:
@@ -217,7 +235,7 @@ def test_reject_all_keeps_refusing(
     page, stub = visit(server.url)
     page.goto("/")
     page.get_by_role("button", name="Reject all").click()
-    page.wait_for_function("window.cookieguard && window.cookieguard.consent.decided")
+    until(page, "window.cookieguard && window.cookieguard.consent.decided")
     page.reload()
     wait_refused(page)
     assert stub.hits == []
@@ -299,11 +317,11 @@ def test_click_to_load_embed_loads_once_under_the_enforced_policy(
     page.context.route("https://www.youtube.com/**", embeds)
     page.context.route("https://fls.doubleclick.net/**", ads)
     page.goto("/embeds")
-    page.wait_for_function("window.cookieguard && window.cookieguard.ready")
-    page.wait_for_function("window.__violations.some((v) => v.includes('fls.doubleclick.net'))")
+    until(page, "window.cookieguard && window.cookieguard.ready")
+    until(page, "window.__violations.some((v) => v.includes('fls.doubleclick.net'))")
     assert embeds.hits == [] and ads.hits == []
     page.get_by_role("button", name="Load once").click()
-    page.wait_for_function("() => window.frames.length >= 2")
+    until(page, "() => window.frames.length >= 2")
     page.frame_locator("iframe[src*='youtube.com']").get_by_text("video").wait_for()
     assert embeds.hits == ["https://www.youtube.com/embed/abc"]
     assert ads.hits == []
