@@ -279,3 +279,21 @@ def test_a_session_middleware_wrapped_by_hand_outside_is_logged(
     with caplog.at_level(logging.ERROR, logger="cookieguard"):
         TestClient(app).get("/")
     assert "a session middleware runs outside cookieguard" in caplog.text
+
+
+def test_a_consent_wrapped_app_mounted_under_a_session_stack_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The parent's stack does not list this ConsentMiddleware; its session still leaks."""
+    from starlette.middleware import Middleware
+    from starlette.middleware.sessions import SessionMiddleware
+    from starlette.routing import Mount
+
+    shop = AsgiMiddleware(Starlette(routes=session_app([]).routes), policy=make_policy())
+    parent = Starlette(
+        routes=[Mount("/shop", app=shop)],
+        middleware=[Middleware(SessionMiddleware, secret_key="session-secret-0123456789")],
+    )
+    with caplog.at_level(logging.ERROR, logger="cookieguard"), TestClient(parent) as client:
+        assert client.get("/shop/").status_code == 200
+    assert "a session middleware runs outside cookieguard" in caplog.text
