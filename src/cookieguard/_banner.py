@@ -15,7 +15,8 @@ from html import escape
 from urllib.parse import quote
 
 from cookieguard._consent import Consent
-from cookieguard._i18n import text
+from cookieguard._declaration import duration, render_declaration, third_parties
+from cookieguard._i18n import direction, text
 from cookieguard._policy import Category, Policy, text_for
 from cookieguard.receipts import Receipt
 
@@ -33,13 +34,37 @@ def _preferences_url(policy: Policy, next_path: str) -> str:
     return f"{policy.prefix}/preferences?next={quote(next_path, safe='/')}"
 
 
+def _lang(language: str) -> str:
+    """``lang`` and ``dir`` attributes: Arabic and Hebrew are laid out right to left."""
+    return f'lang="{escape(language)}" dir="{direction(language)}"'
+
+
 def _parties(policy: Policy, language: str) -> str:
-    """``host (Label)`` for every declared third-party host, in declaration order."""
-    labels: dict[str, list[str]] = {}
-    for category in policy.categories:
-        for host in category.hosts:
-            labels.setdefault(host, []).append(_label(category, language))
-    return ", ".join(f"{host} ({', '.join(names)})" for host, names in labels.items())
+    """``Name (Label)`` for every third party: catalogued vendors by name (``Google Analytics``),
+    other declared hosts as written; in declaration order."""
+    names = []
+    for party in third_parties(policy):
+        labels = []
+        for name in party.categories:
+            try:
+                labels.append(_label(policy.category(name), language))
+            except KeyError:  # a catalogue vendor's category the site does not have
+                labels.append(name)
+        names.append(f"{party.name} ({', '.join(labels)})")
+    return ", ".join(names)
+
+
+def _gpc_refused(policy: Policy, language: str) -> str:
+    return ", ".join(_label(c, language) for c in policy.categories if c.sale_or_sharing)
+
+
+def _gpc_notice(policy: Policy, language: str) -> str:
+    """Global Privacy Control honoured, and what it refused (CCPA regulations 7025(c)(6))."""
+    refused = _gpc_refused(policy, language)
+    if not refused:
+        return ""
+    notice = text(language, "gpc_honoured").format(categories=refused)
+    return f'<p class="cg-gpc" data-cookieguard-gpc>{escape(notice)}</p>'
 
 
 def _withdraw(policy: Policy, language: str, next_path: str) -> str:
@@ -71,21 +96,44 @@ def _choice(action: str) -> tuple[str, str]:
     return action, f'name="action" value="{action}" data-cookieguard-action="{action}"'
 
 
-def render_banner(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
+def _purposes(policy: Policy, language: str) -> str:
+    """What each optional category is for, from its label and description."""
+    items = []
+    for category in policy.categories:
+        if category.locked:
+            continue
+        description = text_for(category.description, language).strip()
+        label = escape(_label(category, language))
+        items.append(
+            f"<li><b>{label}</b>: {escape(description)}</li>"
+            if description
+            else f"<li><b>{label}</b></li>"
+        )
+    if not items:
+        return f"<p>{_t(language, 'intro_necessary')}</p>"
+    return f'<p>{_t(language, "purposes")}</p><ul class="cg-purposes">{"".join(items)}</ul>'
+
+
+def render_banner(
+    policy: Policy, consent: Consent, *, language: str, next_path: str, gpc: bool = False
+) -> str:
     """The first-layer banner: a real form with Accept all / Reject all / Customize.
+
+    It informs in short sentences generated from the policy (EDPB cookie banner taskforce
+    report, 2023; CNIL guidelines, 2020): the purposes, the third parties by name, how long the
+    choice is kept, that it can be withdrawn at any time in "Cookie settings", and the privacy
+    policy. ``gpc=True`` (a ``Sec-GPC: 1`` request) adds the notice that the signal was honoured;
+    the caller must then not share the markup with other visitors.
 
     Without JavaScript the first two post the form (303 back to ``next_path``) and Customize
     opens the preferences page; ``banner.js`` turns them into in-page actions.
     """
-    purposes = ", ".join(_label(c, language) for c in policy.categories if not c.locked)
-    if purposes:
-        intro = escape(text(language, "intro").format(purposes=purposes))
-    else:
-        intro = _t(language, "intro_necessary")
     parties = _parties(policy, language)
     parties_p = (
         f"<p>{escape(text(language, 'parties').format(hosts=parties))}</p>" if parties else ""
     )
+    kept = escape(text(language, "kept").format(period=duration(language, policy.max_age)))
+    gpc_p = _gpc_notice(policy, language) if gpc else ""
     customize = (
         "customize",
         f'formmethod="get" formaction="{escape(policy.prefix)}/preferences"'
@@ -93,11 +141,11 @@ def render_banner(policy: Policy, consent: Consent, *, language: str, next_path:
     )
     return (
         f'<section id="cookie-consent" class="cg-banner" aria-labelledby="cg-title"'
-        f' lang="{escape(language)}">'
+        f" {_lang(language)}>"
         f'<form method="post" action="{escape(policy.prefix)}/consent">'
         f'<h2 id="cg-title">{_t(language, "title")}</h2>'
-        f"<p>{intro}</p>{parties_p}"
-        f"<p>{_withdraw(policy, language, next_path)}</p>"
+        f'<div class="cg-body">{gpc_p}{_purposes(policy, language)}{parties_p}'
+        f"<p>{kept} {_withdraw(policy, language, next_path)}</p></div>"
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
         '<input type="hidden" name="source" value="banner">'
         + _actions(language, _choice("accept_all"), _choice("reject_all"), customize)
@@ -142,6 +190,11 @@ def _category_rows(policy: Policy, consent: Consent, language: str) -> str:
             control = f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
             control += f" checked disabled{described}>"
             label += f' <span class="cg-always">({_t(language, "always_on")})</span>'
+        elif consent.gpc and category.name in policy.gpc_denied:
+            # Global Privacy Control refused it: off, and locked for this browser.
+            control = f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
+            control += f" disabled data-cookieguard-gpc{described}>"
+            label += f' <span class="cg-always">({_t(language, "gpc_locked")})</span>'
         else:
             checked = " checked" if consent.allows(category.name) else ""
             control = (
@@ -168,17 +221,31 @@ def _choice_form(policy: Policy, consent: Consent, language: str, next_path: str
     )
 
 
+def _informed(
+    policy: Policy, consent: Consent, language: str, id_prefix: str, level: int
+) -> tuple[str, str]:
+    """What the preferences page and dialog add to the choice: the GPC notice, how long the
+    choice is kept, and the cookie declaration (one ``<details>`` per category)."""
+    gpc = _gpc_notice(policy, language) if consent.gpc else ""
+    kept = escape(text(language, "kept").format(period=duration(language, policy.max_age)))
+    return gpc, (
+        f"<p>{kept}</p>"
+        + render_declaration(policy, language, heading_level=level, id_prefix=id_prefix)
+    )
+
+
 def render_dialog(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
     """The preferences form as a dialog fragment (``GET {prefix}/dialog``).
 
     ``banner.js`` inserts it and calls ``showModal()``; the close button is a
     ``method="dialog"`` form, so closing needs no script of its own.
     """
+    gpc, informed = _informed(policy, consent, language, "cg-dialog-decl", 3)
     return (
         f'<dialog id="cookie-preferences-dialog" class="cg-dialog"'
-        f' aria-labelledby="cg-dialog-title" lang="{escape(language)}">'
+        f' aria-labelledby="cg-dialog-title" {_lang(language)}>'
         f'<h2 id="cg-dialog-title">{_t(language, "preferences_title")}</h2>'
-        f"{_choice_form(policy, consent, language, next_path)}"
+        f"{gpc}{_choice_form(policy, consent, language, next_path)}{informed}"
         '<form method="dialog" class="cg-close">'
         f'<button type="submit" class="cg-button">{_t(language, "close")}</button></form>'
         "</dialog>"
@@ -217,14 +284,15 @@ def render_preferences_page(
         else ""
     )
     title = _t(language, "preferences_title")
+    gpc, informed = _informed(policy, consent, language, "cg-decl", 2)
     return (
-        f'<!doctype html><html lang="{escape(language)}"><head><meta charset="utf-8">'
+        f'<!doctype html><html {_lang(language)}><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
         f"<title>{title}</title>{asset_tags(policy, version)}</head>"
         f'<body class="cg-page"><main id="cookie-preferences">'
-        f"<h1>{title}</h1>{ident}"
-        f"{_choice_form(policy, consent, language, next_path)}"
+        f"<h1>{title}</h1>{gpc}{ident}"
+        f"{_choice_form(policy, consent, language, next_path)}{informed}"
         f"<h2>{_t(language, 'history')}</h2>{hist}"
         f'<p><a href="{escape(next_path)}">{_t(language, "back")}</a>{privacy}</p>'
         "</main></body></html>"

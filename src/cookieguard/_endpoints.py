@@ -23,6 +23,7 @@ from cookieguard._banner import render_dialog, render_preferences_page
 from cookieguard._consent import Consent, new_consent_id
 from cookieguard._core import Decision, Guard
 from cookieguard._csp import CspReports
+from cookieguard._declaration import declaration_json
 from cookieguard._i18n import negotiate
 from cookieguard._vendors import CONSENT_MODE_SCRIPT, consent_mode_types, storage_rules
 from cookieguard.receipts import USER_AGENT_LIMIT, Receipt, ReceiptStore
@@ -147,6 +148,7 @@ class Endpoints:
             prefix + "/preferences": (self._preferences, read),
             prefix + "/receipts": (self._receipts, read),
             prefix + "/dialog": (self._dialog, read),
+            prefix + "/cookies": (self._cookies, read),
             prefix + "/csp-report": (CspReports(self.policy).receive, ("POST",)),
             prefix + "/banner.js": (self._asset, read),
             prefix + "/banner.css": (self._asset, read),
@@ -277,6 +279,22 @@ class Endpoints:
             (("content-type", "text/html; charset=utf-8"), _NO_STORE, *_SECURITY),
             fragment.encode(),
         )
+
+    def _cookies(self, request: Request) -> Reply:
+        """The cookie declaration as JSON, in the visitor's language (``?lang=`` overrides)."""
+        query = dict(parse_qsl(request.query[:2048]))
+        language = query.get("lang", "")
+        if language not in self.policy.languages:
+            language = self._language(request)
+        body = json.dumps(declaration_json(self.policy, language), ensure_ascii=False)
+        headers = (
+            ("content-type", "application/json; charset=utf-8"),
+            # The same for every visitor of a language: shared caches may keep it a while.
+            ("cache-control", "public, max-age=300"),
+            ("vary", "Accept-Language"),
+            *_SECURITY,
+        )
+        return Reply(200, headers, body.encode())
 
     def _receipts(self, request: Request) -> Reply:
         consent = request.decision.consent

@@ -11,6 +11,7 @@ from os import PathLike
 from typing import Any, Literal
 
 from cookieguard._cookies import COOKIE_NAME
+from cookieguard._i18n import CATEGORY_TEXTS, SHIPPED
 
 #: Text given once, or per language: ``"Analytics"`` or ``{"en": "Analytics", "de": "Statistik"}``.
 Text = str | Mapping[str, str]
@@ -77,50 +78,78 @@ def _check_text(what: str, text: Text, *, required: bool) -> None:
         raise ValueError(f"{what} has no translations: give at least {{'en': '...'}}.")
 
 
+def _default(name: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A default category's label and description in every shipped language (locales/)."""
+    texts = CATEGORY_TEXTS[name]
+    return dict(texts["label"]), dict(texts["description"])
+
+
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
-    Category(
-        NECESSARY,
-        {
-            "en": "Strictly necessary",
-            "de": "Unbedingt erforderlich",
-            "fr": "Strictement nécessaires",
-        },
-        {
-            "en": "Needed for the site to work and to remember your cookie choice. Always on.",
-            "de": "Für den Betrieb der Seite und zum Speichern Ihrer Cookie-Wahl nötig."
-            " Immer aktiv.",
-            "fr": "Nécessaires au site et pour retenir votre choix de cookies. Toujours actifs.",
-        },
-    ),
-    Category(
-        "preferences",
-        {"en": "Preferences", "de": "Präferenzen", "fr": "Préférences"},
-        {
-            "en": "Remember your settings and choices, such as the photos you liked.",
-            "de": "Speichern Ihre Einstellungen, etwa die Fotos, die Ihnen gefallen.",
-            "fr": "Retiennent vos réglages, comme les photos que vous avez aimées.",
-        },
-    ),
-    Category(
-        "analytics",
-        {"en": "Analytics", "de": "Statistik", "fr": "Statistiques"},
-        {
-            "en": "Help us understand how the site is used, so we can improve it.",
-            "de": "Helfen uns zu verstehen, wie die Seite genutzt wird.",
-            "fr": "Nous aident à comprendre l'usage du site pour l'améliorer.",
-        },
-    ),
-    Category(
-        "marketing",
-        {"en": "Marketing", "de": "Marketing", "fr": "Marketing"},
-        {
-            "en": "Used by advertising partners to show you relevant ads.",
-            "de": "Werden von Werbepartnern genutzt, um passende Werbung zu zeigen.",
-            "fr": "Utilisés par des partenaires publicitaires pour des annonces ciblées.",
-        },
-        sale_or_sharing=True,
-    ),
+    Category(NECESSARY, *_default(NECESSARY)),
+    Category("preferences", *_default("preferences")),
+    Category("analytics", *_default("analytics")),
+    Category("marketing", *_default("marketing"), sale_or_sharing=True),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CookieInfo:
+    """What a site declares about one cookie or storage key, for the cookie declaration.
+
+    Given in ``Policy(cookies=...)`` / ``storage=...`` as a mapping instead of a bare category:
+    ``{"category": "preferences", "retention": "1 year", "max_age": 31536000,
+    "provider": "this site", "purpose": {"en": "...", "de": "..."}}``. Only ``category`` is
+    required; what is not declared is shown as "not declared", never guessed.
+    """
+
+    category: str
+    retention: str = ""
+    max_age: int | None = None
+    provider: str = ""
+    purpose: Text = ""
+
+
+_INFO_KEYS = frozenset(CookieInfo.__slots__)
+
+
+def _cookie_info(what: str, pattern: str, value: Any, known: set[str]) -> CookieInfo:
+    """A declared cookie's (or storage key's) category and facts, from a string or mapping."""
+    if isinstance(value, Mapping):
+        unknown = sorted(set(value) - _INFO_KEYS)
+        if unknown:
+            raise ValueError(
+                f"{what}: {pattern!r} has unknown key(s) {unknown}; use {sorted(_INFO_KEYS)}."
+            )
+        category = value.get("category")
+        max_age = value.get("max_age")
+        if max_age is not None and (
+            isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0
+        ):
+            raise ValueError(
+                f"{what}: {pattern!r} max_age must be whole seconds >= 0 (e.g. 31536000 for a"
+                f" year) or left out, got {max_age!r}."
+            )
+        for key in ("retention", "provider"):
+            if not isinstance(value.get(key, ""), str):
+                raise ValueError(f"{what}: {pattern!r} {key} must be a string.")
+        _check_text(f"{what}: {pattern!r} purpose", value.get("purpose", ""), required=False)
+    else:
+        category = value
+    if not isinstance(category, str) or category not in known:
+        raise ValueError(
+            f"{what}: {pattern!r} maps to unknown category {category!r}; "
+            f"use one of {sorted(known)} or add a Category({category!r}, ...)."
+        )
+    if not isinstance(value, Mapping):
+        return CookieInfo(category)
+    return CookieInfo(
+        category,
+        retention=value.get("retention", ""),
+        max_age=value.get("max_age"),
+        provider=value.get("provider", ""),
+        purpose=value.get("purpose", ""),
+    )
+
 
 SameSite = Literal["Lax", "Strict", "None"]
 Undeclared = Literal["block", "allow"]
@@ -165,7 +194,7 @@ class Policy:
     """
 
     secret_keys: Sequence[str | bytes]
-    cookies: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str | Mapping[str, Any]] = field(default_factory=dict)
     categories: Sequence[Category] = DEFAULT_CATEGORIES
     revision: int = 1
     cookie_name: str = "cookie_consent"
@@ -178,7 +207,7 @@ class Policy:
     clear_paths: Sequence[str] = ("/",)
     banner: bool = True  # inject the banner into HTML pages of undecided visitors
     scripts: bool = True  # inject the stylesheet and banner.js tags into every HTML page
-    languages: Sequence[str] = ("en", "de", "fr")
+    languages: Sequence[str] = SHIPPED  # every shipped language; English is the fallback
     receipts: str | None = "cookieguard-receipts.sqlite3"
     max_body: int = 4096
     cache_size: int = 4096
@@ -188,7 +217,8 @@ class Policy:
     csp: CspMode | None = None  # consent-aware Content-Security-Policy
     csp_allow: Sequence[str] = ()  # extra CSP sources every page may load
     trackers: Sequence[Mapping[str, Any]] = ()  # catalogue entries to add or override (by name)
-    storage: Mapping[str, str] = field(default_factory=dict)  # storage key or glob -> category
+    # Storage key or glob -> category (or a mapping like ``cookies``); read back as categories.
+    storage: Mapping[str, Any] = field(default_factory=dict)
     reload_on_withdrawal: bool = True  # reload a page whose running scripts lost consent
     google_consent_mode: bool | Literal["advanced"] = False
     consent_mode: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CONSENT_MODE))
@@ -201,6 +231,8 @@ class Policy:
     _globs: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     _optional: frozenset[str] = field(init=False, repr=False, compare=False)
     _gpc_denied: frozenset[str] = field(init=False, repr=False, compare=False)
+    _cookie_infos: dict[str, CookieInfo] = field(init=False, repr=False, compare=False)
+    _storage_infos: dict[str, CookieInfo] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -233,23 +265,23 @@ class Policy:
         known = {c.name for c in categories}
 
         patterns: list[_Pattern] = []
-        for pattern, category in dict(self.cookies).items():
+        infos: dict[str, CookieInfo] = {}
+        for pattern, value in dict(self.cookies).items():
             if not isinstance(pattern, str) or not _PATTERN.match(pattern):
                 raise ValueError(
                     f"cookies: {pattern!r} is not a cookie name or glob (RFC 6265 token, "
                     "optionally with '*')."
                 )
-            if category not in known:
-                raise ValueError(
-                    f"cookies: {pattern!r} maps to unknown category {category!r}; "
-                    f"use one of {sorted(known)} or add a Category({category!r}, ...)."
-                )
+            # A category name, or a mapping that also says retention, provider and purpose.
+            infos[pattern] = _cookie_info("cookies", pattern, value, known)
+            category = infos[pattern].category
             if pattern == self.cookie_name:
                 raise ValueError(
                     f"cookies: {pattern!r} is the consent cookie itself; it is always necessary."
                 )
             patterns.append(_Pattern(pattern, category, not any(ch in pattern for ch in "*?[")))
         object.__setattr__(self, "cookies", dict(self.cookies))
+        object.__setattr__(self, "_cookie_infos", infos)
 
         if not isinstance(self.revision, int) or self.revision < 1:
             raise ValueError(f"revision must be a positive integer, got {self.revision!r}.")
@@ -349,16 +381,15 @@ class Policy:
 
             merge(load_catalogue(), trackers)
         object.__setattr__(self, "trackers", trackers)
-        storage = dict(self.storage)
-        for pattern, category in storage.items():
+        storage_infos: dict[str, CookieInfo] = {}
+        for pattern, value in dict(self.storage).items():
             if not isinstance(pattern, str) or not pattern or len(pattern) > 256:
                 raise ValueError(f"storage: {pattern!r} is not a storage key or glob.")
-            if category not in known:
-                raise ValueError(
-                    f"storage: {pattern!r} maps to unknown category {category!r}; "
-                    f"use one of {sorted(known)}."
-                )
+            storage_infos[pattern] = _cookie_info("storage", pattern, value, known)
+        # Readers of ``storage`` get key -> category; the declared facts live beside it.
+        storage = {pattern: info.category for pattern, info in storage_infos.items()}
         object.__setattr__(self, "storage", storage)
+        object.__setattr__(self, "_storage_infos", storage_infos)
         if not isinstance(self.reload_on_withdrawal, bool):
             raise ValueError("reload_on_withdrawal must be True or False.")
         if self.google_consent_mode not in (True, False, "advanced"):
@@ -412,6 +443,16 @@ class Policy:
     def gpc_denied(self) -> frozenset[str]:
         """Categories that ``Sec-GPC: 1`` refuses."""
         return self._gpc_denied
+
+    @property
+    def declared_cookies(self) -> Mapping[str, CookieInfo]:
+        """Every declared cookie name or glob with its category and declared facts."""
+        return self._cookie_infos
+
+    @property
+    def declared_storage(self) -> Mapping[str, CookieInfo]:
+        """Every declared ``localStorage``/``sessionStorage`` key or glob, like the cookies."""
+        return self._storage_infos
 
     def category(self, name: str) -> Category:
         """The category called ``name``; ``KeyError`` if there is none."""
