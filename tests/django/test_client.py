@@ -170,6 +170,15 @@ def test_reject_all_hides_refused_cookies_from_the_app_and_expires_them() -> Non
     assert not stored(response) & TRACKERS
 
 
+def test_a_choice_expires_refused_cookies_the_browser_already_had() -> None:
+    # Set by a script before any choice: the consent endpoint must still see it to expire it.
+    client = Client()
+    client.cookies["_ga"] = "GA1.1.js"
+    response = choose(client, "reject_all")
+    deleted = [line for line in set_cookie_lines(response) if line.startswith("_ga=")]
+    assert deleted and all("max-age=0" in line.lower() for line in deleted)
+
+
 def test_request_consent_is_published() -> None:
     client = Client()
     assert client.get("/echo").json()["decided"] is False

@@ -271,26 +271,28 @@ class ConsentMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self._async:
             return self.__acall__(request)
-        decision = self._before(request)
+        decision = self._read_consent(request)
         if self._is_endpoint(request.path_info):
             return self._endpoint(request, decision)
+        self._publish(request, decision)
         response = self.get_response(request)
         return self._after(request, decision, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        decision = self._before(request)
+        decision = self._read_consent(request)
         if self._is_endpoint(request.path_info):
             # Endpoints may read or write the receipt store: keep that off the event loop.
             respond = sync_to_async(self._endpoint, thread_sensitive=False)
             return await respond(request, decision)
+        self._publish(request, decision)
         response = await self.get_response(request)
         return self._after(request, decision, response)
 
     # -- request -------------------------------------------------------------------------
 
-    def _before(self, request: HttpRequest) -> Decision:
+    def _read_consent(self, request: HttpRequest) -> Decision:
         meta = request.META
-        decision = self._read(
+        return self._read(
             meta.get("HTTP_COOKIE"),
             gpc=str(meta.get("HTTP_SEC_GPC", "")).strip() == "1",
             # The raw Host, as the browser keyed its cookies; get_host() would raise
@@ -298,6 +300,11 @@ class ConsentMiddleware:
             host=meta.get("HTTP_HOST") or meta.get("SERVER_NAME", ""),
             secure=request.is_secure(),
         )
+
+    def _publish(self, request: HttpRequest, decision: Decision) -> None:
+        """Give the app the consent and only the cookies it may read. (Endpoints skip this:
+        a new choice must see every cookie the browser sent, to expire the refused ones.)"""
+        meta = request.META
         consent = decision.consent
         meta[CONSENT_KEY] = consent
         meta[SITE_KEY] = self.site
@@ -310,7 +317,6 @@ class ConsentMiddleware:
                 meta.pop("HTTP_COOKIE", None)
             # COOKIES is parsed lazily from META; drop a copy parsed before we ran.
             request.__dict__.pop("COOKIES", None)
-        return decision
 
     def _endpoint(self, request: HttpRequest, decision: Decision) -> HttpResponse:
         site = self.site
