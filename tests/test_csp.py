@@ -534,6 +534,11 @@ def test_distinct_violations_kept_are_bounded(caplog: pytest.LogCaptureFixture) 
     assert len(caplog.records) == _csp._MAX_DISTINCT + 1
 
 
+def test_a_batch_entry_without_a_blocked_url_is_skipped() -> None:
+    body = json.dumps([{"type": "csp-violation", "body": {"effectiveDirective": "img-src"}}])
+    assert parse_reports(body.encode()) == []
+
+
 def test_a_batch_is_read_only_so_far() -> None:
     urls = [f"https://h{i}.example/" for i in range(100)]
     found = parse_reports(reporting_batch(*urls))
@@ -550,6 +555,8 @@ def test_keywords_and_schemes_are_reported_as_such() -> None:
     ]:
         found = parse_reports(csp2_report(blocked))
         assert found is not None and found[0].blocked == expected, blocked
+    found = parse_reports(csp2_report(**{"document-uri": "http://[::1"}))
+    assert found is not None and found[0].page == "?"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -400,19 +400,15 @@ def _log(seen: _Seen) -> None:
     v = seen.violation
     verb = "blocked" if v.disposition == "enforce" else "would block"
     if seen.vendor is not None:
-        if seen.category == NECESSARY:
-            advice = "it is necessary: this should not happen, check csp_allow and the catalogue"
-        else:
-            advice = f"it loads once the visitor grants {seen.category!r}"
         logger.warning(
-            "CSP %s %s (%s) on %s: %s, category %r; %s.",
+            "CSP %s %s (%s) on %s: %s, category %r; it loads once the visitor grants %r.",
             verb,
             v.blocked,
             v.directive,
             v.page,
             seen.vendor,
             seen.category,
-            advice,
+            seen.category,
         )
     elif "." in v.blocked:
         logger.warning(
