@@ -334,6 +334,15 @@ def test_banner_speaks_the_pages_language() -> None:
     assert "Alle akzeptieren" in page and "Tout accepter" not in page
 
 
+def test_consent_aware_csp_on_html_pages() -> None:
+    config = {"secret_keys": [SECRET], "cookies": COOKIES, "receipts": None, "csp": "enforce"}
+    with override_settings(COOKIEGUARD=config):
+        client = Client()
+        page = client.get("/page")
+        assert "default-src" in page["Content-Security-Policy"]
+        assert "Content-Security-Policy" not in client.get("/json")
+
+
 # -- template tags and middleware order --------------------------------------------------------
 
 
