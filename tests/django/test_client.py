@@ -348,7 +348,7 @@ def test_consent_aware_csp_on_html_pages() -> None:
 
 def test_template_tags_place_banner_and_assets() -> None:
     config = {"secret_keys": [SECRET], "cookies": COOKIES, "receipts": None}
-    placed_by_hand = {"banner": False, "scripts": False, "auto_block": False}
+    placed_by_hand = {"banner": False, "scripts": False}
     with override_settings(COOKIEGUARD={**config, **placed_by_hand}):
         client = Client()
         page = client.get("/tags").content.decode()
