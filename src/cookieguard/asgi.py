@@ -143,20 +143,24 @@ class ConsentMiddleware:
             event = message["type"]
             if event == "http.response.start":
                 headers = message.get("headers", ())
-                has_cookies = has_length = False
+                refused = has_length = False
                 content_type = encoding = None
                 for raw, value in headers:
                     key = known(raw) or name(raw)
                     if key == b"set-cookie":
-                        has_cookies = True
+                        # Verdicts are memoised: asking again in _gate costs a lookup.
+                        refused = refused or not keep(consent, value.decode("latin-1"))
                     elif key == b"content-type":
                         content_type = value.decode("latin-1").lstrip()
                     elif key == b"content-encoding":
                         encoding = value.decode("latin-1")
                     elif key == b"content-length":
                         has_length = True
-                if has_cookies or extra:
+                if refused:
                     headers = _gate(headers, keep, consent, extra)
+                    message["headers"] = headers
+                elif extra:
+                    headers = [*headers, *extra]
                     message["headers"] = headers
                 # Only HTML is ever edited: everything else leaves here.
                 if content_type is None or not maybe_html(content_type):
