@@ -329,6 +329,43 @@ def test_click_to_load_embed_loads_once_under_the_enforced_policy(
     assert page.evaluate("window.cookieguard.consent.categories.marketing") is False
 
 
+def test_flask_under_waitress_refuses_then_loads_the_pixel(browser: Browser) -> None:
+    # The same journey through the WSGI adapter: Flask behind ConsentMiddleware, real waitress.
+    from flask import Flask
+
+    from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
+    from tests.harness import WaitressServer
+
+    flask_app = Flask(__name__)
+
+    @flask_app.get("/")
+    def home() -> str:
+        return PAGE.format(scripts='<script src="/static/inject.js"></script>')
+
+    @flask_app.get("/static/inject.js")
+    def inject() -> tuple[str, int, dict[str, str]]:
+        return INJECT_JS, 200, {"content-type": "text/javascript"}
+
+    policy = Policy(secret_keys=["browser-csp-secret-0123456789"], receipts=None, csp="enforce")
+    flask_app.wsgi_app = WsgiMiddleware(flask_app.wsgi_app, policy)  # type: ignore[method-assign]
+    with WaitressServer(flask_app) as server:
+        context = browser.new_context(base_url=f"http://127.0.0.1:{server.port}")
+        context.add_init_script(script=RECORDER)
+        stub = Stub()
+        context.route("https://connect.facebook.net/**", stub)
+        try:
+            page = context.new_page()
+            response = page.goto("/")
+            assert response is not None and "content-security-policy" in response.headers
+            wait_refused(page)
+            assert stub.hits == []
+            page.get_by_role("button", name="Accept all").click()
+            wait_loaded(page)
+            assert stub.hits == [PIXEL]
+        finally:
+            context.close()
+
+
 # -- report -------------------------------------------------------------------------------
 
 
