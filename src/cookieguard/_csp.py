@@ -26,6 +26,13 @@ The host list is written once, in ``default-src``, which the five gated directiv
 to; ``frame-src`` is written out only when it differs (click-to-load embeds), and the fetch
 directives we do not gate (fonts, media, objects, manifests) are opened again. The header
 depends only on the set of granted categories, so it is built once per set.
+
+**After a choice.** A page's policy cannot be widened once it has loaded, so on pages with
+``csp="enforce"`` banner.js reloads after a choice that grants a new category (the asset tag
+carries ``data-cookieguard-csp="enforce"``); the next page's policy allows the new hosts. In
+``report`` mode nothing is blocked and gated scripts start in place, without a reload.
+Click-to-load embeds are the exception: "Load once" must work without a grant, so their hosts
+stay allowed in ``frame-src`` (only there) while auto-blocking makes placeholders.
 """
 
 from __future__ import annotations
