@@ -179,6 +179,13 @@ def test_a_choice_expires_refused_cookies_the_browser_already_had() -> None:
     assert deleted and all("max-age=0" in line.lower() for line in deleted)
 
 
+def test_a_visitor_whose_every_cookie_is_refused_sends_the_app_none() -> None:
+    client = Client()
+    client.cookies["_ga"] = "GA1.1.old"
+    seen = client.get("/echo").json()
+    assert seen["cookies"] == [] and seen["header"] == ""
+
+
 def test_request_consent_is_published() -> None:
     client = Client()
     assert client.get("/echo").json()["decided"] is False

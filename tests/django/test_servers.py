@@ -7,6 +7,7 @@ sits inside Django, so it holds whatever the server or the ASGI adapter make of 
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
@@ -76,6 +77,25 @@ def test_refused_cookies_are_expired_on_every_domain(port: int) -> None:
 def test_granted_cookies_pass(port: int) -> None:
     response = raw_get(port, "/async-page", [("Cookie", consent_cookie("analytics"))])
     assert cookie_names(response.named(b"set-cookie")) & TRACKERS == {b"_ga"}
+
+
+def test_a_chunked_choice_over_the_limit_is_refused(port: int) -> None:
+    # No Content-Length: the endpoint reads one byte past the limit to tell.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        body = iter([b'{"action": "accept_all", "pad": "', b"x" * 5000, b'"}'])
+        conn.request(
+            "POST",
+            "/_cookieguard/consent",
+            body=body,
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = conn.getresponse()
+        assert response.status == 413
+        assert "cookie_consent" not in (response.getheader("Set-Cookie") or "")
+    finally:
+        conn.close()
 
 
 def test_admin_login_after_reject_all(port: int) -> None:

@@ -16,6 +16,8 @@ from cookieguard import Policy
 from cookieguard._consent import UNDECIDED
 from cookieguard.django import (
     ConfigurationError,
+    assets_html,
+    banner_html,
     consent,
     framework_cookie_names,
     policy_from_settings,
@@ -97,6 +99,19 @@ def test_one_start_up_line_for_many_clients(caplog: pytest.LogCaptureFixture) ->
 
 def test_consent_outside_the_middleware_is_undecided() -> None:
     assert consent(HttpRequest()) is UNDECIDED
+
+
+def test_helpers_outside_the_middleware_render_nothing() -> None:
+    assert banner_html(HttpRequest()) == "" and assets_html(None) == ""
+
+
+def test_a_set_cookie_django_cannot_express_is_dropped_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    response = HttpResponse("x")
+    add_set_cookie(response, "expires=1; Path=/")  # a reserved word: Morsel refuses the name
+    assert not response.cookies
+    assert "cannot send Set-Cookie 'expires=1; Path=/'" in caplog.text
 
 
 def test_set_cookie_values_survive_pickling_for_the_cache_middleware() -> None:
