@@ -171,8 +171,23 @@ def negotiate(accept_language: str | None, languages: Sequence[str]) -> str:
 # Browsers send a handful of distinct headers; parsing one costs more than the banner render.
 @functools.lru_cache(maxsize=512)
 def _negotiate(accept_language: str, languages: tuple[str, ...]) -> str:
-    accept = parse_accept_header(accept_language, LanguageAccept)
-    return accept.best_match(list(languages), default="en") or "en"
+    # RFC 4647 section 3.4 lookup, per range in order of preference: the range itself, then its
+    # primary subtag ("ga-IE" -> "ga"). werkzeug's best_match prefers an exact match of a
+    # less-wanted range, so "fr-CA,en;q=0.5" would get English.
+    supported = {language.lower(): language for language in languages}
+    for value, quality in parse_accept_header(accept_language, LanguageAccept):
+        if quality <= 0:
+            continue
+        tag = value.lower().replace("_", "-")
+        primary = tag.split("-", 1)[0]
+        for candidate in (tag, primary, _ALIASES.get(primary, "")):
+            if candidate in supported:
+                return supported[candidate]
+    return "en"
+
+
+# Browsers may send the macrolanguage "no" (or Nynorsk "nn") for Norwegian: we ship Bokmål.
+_ALIASES = {"no": "nb", "nn": "nb"}
 
 
 def text(language: str, key: str) -> str:
