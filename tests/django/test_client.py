@@ -363,7 +363,7 @@ def test_template_tags_place_banner_and_assets() -> None:
         assert page.count("banner.js") == 1
         assert page.index("banner.css") < page.index("</head>")
         choose(client, "accept_all")
-        decided = client.get("/tags").content.decode()
+        decided = client.get("/page").content.decode()
         assert BANNER not in decided and "banner.js" in decided
 
 
@@ -391,6 +391,36 @@ def test_an_order_that_would_leak_cookies_or_hide_pages_fails_at_start_up(
     from cookieguard.django import ConfigurationError
 
     with override_settings(MIDDLEWARE=order), pytest.raises(ConfigurationError, match=named):
+        Client().get("/page")
+
+
+def test_pages_cached_by_djangos_cache_middleware_get_one_banner() -> None:
+    cached = [
+        MIDDLEWARE[0],
+        "django.middleware.cache.UpdateCacheMiddleware",
+        *MIDDLEWARE[1:],
+        "django.middleware.cache.FetchFromCacheMiddleware",
+    ]
+    caches = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(MIDDLEWARE=cached, CACHES=caches, CACHE_MIDDLEWARE_SECONDS=60):
+        pages = [Client().get("/counted").content.decode() for _ in range(3)]
+        choose(client := Client(), "accept_all")
+        decided = client.get("/counted").content.decode()
+    rendered = {re.search(r"Render \d+", page)[0] for page in pages}  # type: ignore[index]
+    assert len(rendered) == 1  # the second and third came from the cache
+    assert [page.count(BANNER) for page in pages] == [1, 1, 1]
+    assert [page.count("banner.js?v=") for page in pages] == [1, 1, 1]
+    assert BANNER not in decided and decided.count("banner.js?v=") == 1
+
+
+def test_cache_middleware_outside_ours_is_refused() -> None:
+    from cookieguard.django import ConfigurationError
+
+    outside = ["django.middleware.cache.UpdateCacheMiddleware", *MIDDLEWARE]
+    with (
+        override_settings(MIDDLEWARE=outside),
+        pytest.raises(ConfigurationError, match="UpdateCacheMiddleware"),
+    ):
         Client().get("/page")
 
 

@@ -100,6 +100,16 @@ def tags(request: HttpRequest) -> HttpResponse:
     return render(request, "tags.html")
 
 
+_renders = 0
+
+
+def counted(request: HttpRequest) -> HttpResponse:
+    """A page without cookies (cacheable) that says how often it was rendered."""
+    global _renders
+    _renders += 1
+    return HttpResponse(PAGE.replace("Hello", f"Render {_renders}"))
+
+
 def flash(request: HttpRequest) -> HttpResponseRedirect:
     messages.info(request, "Saved.")
     return HttpResponseRedirect("/page")
@@ -116,6 +126,7 @@ urlpatterns = [
     path("echo", echo),
     path("tags", tags),
     path("flash", flash),
+    path("counted", counted),
     path("i18n/setlang/", set_language),
     path("admin/", admin.site.urls),
 ]

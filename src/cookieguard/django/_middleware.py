@@ -44,12 +44,18 @@ SITE_KEY = "cookieguard.site"
 MESSAGES_COOKIE = "messages"
 
 #: Middleware that may sit before (outside) ours: none of them sets cookies. Anything else
-#: listed before ConsentMiddleware could set a cookie after it was gated.
+#: listed before ConsentMiddleware could set a cookie after it was gated. The cache
+#: middleware is not here on purpose: outside ours it would store pages with the banner
+#: already in, and FetchFromCacheMiddleware (inside ours) would hand them back for a second
+#: banner; inside ours it stores the app's own page and we edit each copy we send.
 COOKIE_FREE_MIDDLEWARE = frozenset(
     {
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.gzip.GZipMiddleware",
         "django.middleware.http.ConditionalGetMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.locale.LocaleMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
         "whitenoise.middleware.WhiteNoiseMiddleware",
         "corsheaders.middleware.CorsMiddleware",
         "debug_toolbar.middleware.DebugToolbarMiddleware",
