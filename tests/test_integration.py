@@ -297,3 +297,72 @@ def test_a_consent_wrapped_app_mounted_under_a_session_stack_is_logged(
     with caplog.at_level(logging.ERROR, logger="cookieguard"), TestClient(parent) as client:
         assert client.get("/shop/").status_code == 200
     assert "a session middleware runs outside cookieguard" in caplog.text
+
+
+# -- install(): framework cookies declared for you (issue 9, framework integrations) ----------
+
+
+def installed_app(framework: str, policy_cookies: dict[str, str], *, more: bool = False) -> Any:
+    from fastapi import FastAPI
+    from starlette.middleware.sessions import SessionMiddleware
+
+    async def home(request: Request) -> HTMLResponse:
+        request.session["user"] = "ada"
+        response = HTMLResponse("<html><body>home</body></html>")
+        response.set_cookie("_ga", "GA1.2")
+        return response
+
+    app: Starlette = FastAPI() if framework == "fastapi" else Starlette()
+    app.add_route("/", home)
+    app.add_middleware(
+        SessionMiddleware, secret_key="session-secret-0123456789", session_cookie="sid"
+    )
+    cg_starlette.install(app, make_policy(cookies=policy_cookies))
+    if more:  # added after install: outside cookieguard
+        app.add_middleware(SessionMiddleware, secret_key="another-secret-0123456789")
+    return app
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+def test_install_declares_the_session_cookie_necessary(
+    framework: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="cookieguard"):
+        app = installed_app(framework, {"_ga": "analytics"})
+    assert "Starlette" in caplog.text and "sid" in caplog.text and "necessary" in caplog.text
+    with TestClient(app) as client:
+        set_cookies = client.get("/").headers.get_list("set-cookie")
+    assert [c.split("=")[0] for c in set_cookies] == ["sid"]  # the login survives, _ga does not
+
+
+def test_install_leaves_a_declared_session_cookie_alone() -> None:
+    with TestClient(installed_app("starlette", {"_ga": "analytics", "sid": "preferences"})) as c:
+        assert c.get("/").headers.get_list("set-cookie") == []
+
+
+def test_middleware_added_after_install_fails_start_up() -> None:
+    app = installed_app("starlette", {}, more=True)
+    with pytest.raises(ValueError, match="runs inside SessionMiddleware"), TestClient(app):
+        pass
+
+
+def test_install_twice_is_refused() -> None:
+    app = installed_app("starlette", {})
+    with pytest.raises(ValueError, match="already installed"):
+        cg_starlette.install(app, make_policy())
+
+
+def test_csrf_middleware_cookie_is_found_by_its_settings() -> None:
+    from starlette.middleware.sessions import SessionMiddleware
+
+    class CSRFMiddleware:
+        def __init__(self, app: Any, cookie_name: str = "csrftoken") -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await self.app(scope, receive, send)
+
+    app = Starlette()
+    app.add_middleware(CSRFMiddleware, cookie_name="xsrf")
+    app.add_middleware(SessionMiddleware, "session-secret-0123456789", "sess")
+    assert cg_starlette.starlette_cookie_names(app) == ("sess", "xsrf")
