@@ -54,6 +54,11 @@ class SpooledStore:
     with :meth:`quarantined`.
 
     Several processes may share one spool file: appends and replays hold an ``flock``.
+
+    With a bounded primary (:class:`PostgresStore` gives up after ``max_wait`` seconds),
+    one ``record()`` waits at most that long for its own attempt, plus as long again when
+    another thread's replay attempt holds the spool; receipts recorded while the store is
+    known to be down go straight to the spool.
     """
 
     def __init__(
