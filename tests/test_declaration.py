@@ -382,8 +382,8 @@ def test_the_template_helper_renders_the_declaration_for_the_request() -> None:
     policy = make_policy()
     html = TestClient(starlette_app(policy)).get("/privacy", headers={"Accept-Language": "he"}).text
     assert "הצהרת עוגיות" in html and "<code>likebox</code>" in html
-    html = flask_app(policy).test_client().get("/privacy", headers={"Accept-Language": "sv"})
-    assert "Förteckning över kakor" in html.get_data(as_text=True)
+    reply = flask_app(policy).test_client().get("/privacy", headers={"Accept-Language": "sv"})
+    assert "Förteckning över kakor" in reply.get_data(as_text=True)
     assert declaration_html({}) == ""
     assert declaration_html({"type": "http", "path": "/"}) == ""
     static = declaration_html(policy, language="it", heading_level=3)
