@@ -192,3 +192,32 @@ def test_receipt_rejected_is_a_receipt_error(pg_url: str) -> None:
     with pytest.raises(ReceiptRejected, match="no_forbidden_path"):
         store.record(make_receipt(seconds=1, path="/forbidden"))
     store.close()
+
+
+@pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+def test_consent_posts_with_nul_headers_are_all_stored(
+    adapter: str, pg_url: str, tmp_path: Path
+) -> None:
+    # The attack end to end, through the middleware into PostgreSQL.
+    from cookieguard import asgi, wsgi
+    from tests.harness import AsgiDriver, Driver, WsgiDriver, asgi_app, make_policy, wsgi_app
+
+    spool = tmp_path / "spool.jsonl"
+    store = open_store(pg_url, spool_path=spool, retry_interval=0)
+    policy = make_policy()
+    driver: Driver = (
+        AsgiDriver(asgi.ConsentMiddleware(asgi_app, policy=policy, receipts=store))
+        if adapter == "asgi"
+        else WsgiDriver(wsgi.ConsentMiddleware(wsgi_app, policy, receipts=store))
+    )
+    for user_agent in ["Mozilla/5.0\x00evil", "curl/8.0", "Mozilla/5.0 \x01\x7f(X11)", "ok"]:
+        reply = driver.request(
+            "POST",
+            "/_cookieguard/consent",
+            headers=[("Content-Type", "application/json"), ("User-Agent", user_agent)],
+            body=b'{"action": "accept_all"}',
+        )
+        assert reply.status == 200
+    store.close()
+    assert count_rows(pg_url) == (4, 4)
+    assert not spool.exists() or spool.stat().st_size == 0
