@@ -363,7 +363,7 @@ def test_template_tags_place_banner_and_assets() -> None:
         assert page.count("banner.js") == 1
         assert page.index("banner.css") < page.index("</head>")
         choose(client, "accept_all")
-        decided = client.get("/page").content.decode()
+        decided = client.get("/tags").content.decode()
         assert BANNER not in decided and "banner.js" in decided
 
 
