@@ -52,10 +52,12 @@ _OPEN_NOSCRIPT = _opener(_RAW + b"|body|head|html|noscript")
 #: missing ``>`` costs one linear scan, never backtracking).
 _TAG_END = re.compile(rb"(?:[^>=]++|=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
 _COMMENT_END = re.compile(rb"--!?>")
+_BODY_END = re.compile(rb"</body(?=[" + _WS + rb"/>])", re.IGNORECASE)
 _CLOSERS = {
     name: re.compile(rb"</" + name + rb"(?=[" + _WS + rb"/>])", re.IGNORECASE)
     for name in _RAW.split(b"|")
 }
+_CLOSERS[b"plaintext"] = re.compile(rb"(?!)")  # everything after <plaintext> is text
 _ATTR = re.compile(
     rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
@@ -170,7 +172,6 @@ class Rewriter:
 
     __slots__ = (
         "_closer",
-        "_closer_name",
         "_document",
         "_fresh",
         "_gate",
@@ -185,6 +186,8 @@ class Rewriter:
         "_out",
         "_pending",
         "_prepare",
+        "_shadow",
+        "_shadowing",
     )
 
     def __init__(
@@ -205,12 +208,13 @@ class Rewriter:
         self._opener = _OPEN_NOSCRIPT if gate is not None else _OPEN_PLAIN
         self._mode = _DATA
         self._closer: re.Pattern[bytes] | None = None
-        self._closer_name = b""
         self._pending = b""  # input not yet scanned (a partial tag or element)
         self._out: list[bytes | memoryview] = []
         self._held: list[bytes | memoryview] = []  # output after a candidate </body
         self._held_size = 0
         self._holding = False
+        self._shadow: list[bytes | memoryview] = []  # output after a </body in raw text
+        self._shadowing = False
         self._noscript = 0
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
@@ -269,7 +273,7 @@ class Rewriter:
         if self._mode == _PASS:
             self._emit(data)
         else:
-            held = list(self._held) if self._holding else None
+            saved = (list(self._held), self._holding, list(self._shadow), self._shadowing)
             try:
                 self._scan(data, last, hit)
             except Exception:  # a page must never break the app: pass the rest through
@@ -278,18 +282,27 @@ class Rewriter:
                 )
                 self._out = []
                 self._pending = b""
-                self._holding = held is not None
-                self._held = held or []
-                self._held_size = sum(len(p) for p in self._held)
+                self._held, self._holding, self._shadow, self._shadowing = saved
+                self._held_size = sum(len(p) for p in (*self._held, *self._shadow))
                 self._mode = _PASS
+                self._document = True  # unknown now: never drop the banner silently
                 self._emit(data)
         return b"".join(self._flush(last))
 
     def _release_held(self) -> None:
+        """Give up every ``</body`` candidate: what was held goes out."""
+        self._end_shadow()
         if self._holding:
             self._out.extend(self._held)
             self._held = []
             self._holding = False
+
+    def _end_shadow(self) -> None:
+        """The element holding a shadow candidate closed: that ``</body`` was text."""
+        if self._shadowing:
+            (self._held if self._holding else self._out).extend(self._shadow)
+            self._shadow = []
+            self._shadowing = False
 
     def _flush(self, last: bool) -> list[bytes | memoryview]:
         """Everything produced so far; at the end, with the inserts placed."""
@@ -301,39 +314,52 @@ class Rewriter:
         pending, self._pending = self._pending, b""
         end = self._head + self._insert
         self._head = self._insert = b""
-        if self._holding:
+        if self._shadowing:
+            # The page ends inside a comment or raw-text element holding "</body": the
+            # insert goes before the last one (where the whole-body fast path puts it).
+            out.extend(self._held)
+            out.append(end)
+            out.extend(self._shadow)
+        elif self._holding:
             # A </body candidate survived to the end: the insert goes right before it.
             out.append(end)
             out.extend(self._held)
-            self._held = []
-            self._holding = False
-            if pending:
-                out.append(pending)  # a partial tag at the very end (malformed): as it was
-        else:
-            if pending:
-                out.append(pending)
-            if end and self._document:
-                # No </body> (HTML lets authors omit it): the end of the document will do.
-                out.append(end)
-            elif end:
-                _fragment_note()
+        elif end and self._document:
+            # No </body> (HTML lets authors omit it): the end of the document will do.
+            out.append(end)
+        elif end:
+            _fragment_note()
+        self._held, self._shadow = [], []
+        self._holding = self._shadowing = False
+        if pending:
+            out.append(pending)  # a partial tag at the very end (malformed): as it was
         return out
 
     def _emit(self, part: bytes | memoryview) -> None:
-        if self._holding:
+        if self._shadowing:
+            self._shadow.append(part)
+        elif self._holding:
             self._held.append(part)
-            self._held_size += len(part)
-            if self._held_size > BODY_HOLD_LIMIT:
-                # Too far past that </body: it is not the end of the page. Let it go.
-                self._release_held()
         else:
             self._out.append(part)
+            return
+        self._held_size += len(part)
+        if self._held_size > BODY_HOLD_LIMIT:
+            # Too far past that </body: it is not the end of the page. Let it go.
+            self._release_held()
 
     def _body_candidate(self) -> None:
         """A ``</body`` in markup: whatever follows is held until a later one or the end."""
         self._release_held()
         self._holding = True
         self._held_size = 0
+
+    def _shadow_candidate(self) -> None:
+        """A ``</body`` inside a comment or raw-text element: it counts only if the page
+        ends before the element does (a malformed page)."""
+        self._end_shadow()
+        self._shadowing = True
+        self._held_size = sum(len(p) for p in self._held) if self._holding else 0
 
     def _head_here(self) -> None:
         if self._head:
@@ -384,17 +410,12 @@ class Rewriter:
                 if m is None:
                     cut = n
                     if not last:
+                        k = data.rfind(b"<", max(pos, n - _LONGEST_NAME))
+                        if k >= 0:
+                            cut = k  # maybe the start of a tag we look for
                         if full is not None:
                             # Hold back a tag that is not finished: its URL may be cut too.
-                            k = data.rfind(b"<", pos)
-                            if k >= 0 and (
-                                data.find(b">", k) < 0 or _TAG_END.match(data, k + 1) is None
-                            ):
-                                cut = k
-                        else:
-                            k = data.rfind(b"<", max(pos, n - _LONGEST_NAME))
-                            if k >= 0:
-                                cut = k
+                            cut = min(cut, _unfinished_tag(data, pos))
                     if cut > pos:
                         self._emit(view[pos:cut])
                     pos = cut
@@ -482,9 +503,7 @@ class Rewriter:
                             else None
                         )
                         self._emit(tag if new is None else new)
-                        if content_end > tag_end:
-                            self._emit(view[tag_end:content_end])
-                        pos = content_end
+                        pos = self._text(data, view, tag_end, content_end, content_end)
                         self._enter_raw(b"script")
                         continue
                     new = gate.script_tag(tag, None) if gate is not None else None
@@ -522,38 +541,24 @@ class Rewriter:
                 # A raw-text element (style, textarea, title...) or a tag we keep as is.
                 self._emit(view[start:tag_end])
                 pos = tag_end
-                if name == b"plaintext":
-                    # Everything after <plaintext> is text, to the end of the document.
-                    self._emit(view[pos:])
-                    pos = n
-                    self._mode = _PASS
-                    break
                 if name in _CLOSERS:
                     self._enter_raw(name)
                 continue
-            if mode == _RAWTEXT:
-                assert self._closer is not None
-                m = self._closer.search(data, pos)
+            if mode in (_RAWTEXT, _COMMENT):
+                closing = self._closer if mode == _RAWTEXT else _COMMENT_END
+                assert closing is not None
+                m = closing.search(data, pos)
+                if m is not None:
+                    stop = m.start()
+                elif last:
+                    stop = n
+                else:
+                    stop = max(pos, n - _LONGEST_NAME)  # a closer or "</body" may be cut
+                pos = self._text(data, view, pos, stop, stop if m is not None else n)
                 if m is None:
-                    keep = 0 if last else len(self._closer_name) + 3
-                    cut = max(pos, n - keep)
-                    if cut > pos:
-                        self._emit(view[pos:cut])
-                    pos = cut
                     break
-                self._emit(view[pos : m.end()])
-                pos = m.end()
-                self._mode = _DATA
-                continue
-            if mode == _COMMENT:
-                m = _COMMENT_END.search(data, pos)
-                if m is None:
-                    cut = n if last else max(pos, n - 3)
-                    if cut > pos:
-                        self._emit(view[pos:cut])
-                    pos = cut
-                    break
-                self._emit(view[pos : m.end()])
+                self._emit(view[m.start() : m.end()])
+                self._end_shadow()
                 pos = m.end()
                 self._mode = _DATA
                 continue
@@ -574,10 +579,27 @@ class Rewriter:
         if pos < n:
             self._pending = data[pos:]
 
+    def _text(self, data: bytes, view: memoryview, pos: int, stop: int, limit: int) -> int:
+        """Emit the text of a comment or raw-text element up to ``stop``, noting any
+        ``</body`` that starts before it (and may end before ``limit``); returns where
+        the text emitted ends."""
+        while True:
+            b = _BODY_END.search(data, pos, limit)
+            if b is None or b.start() >= stop:
+                break
+            if b.start() > pos:
+                self._emit(view[pos : b.start()])
+            self._shadow_candidate()
+            self._emit(view[b.start() : b.end()])
+            pos = b.end()
+        if stop > pos:
+            self._emit(view[pos:stop])
+            pos = stop
+        return pos
+
     def _enter_raw(self, name: bytes) -> None:
         self._mode = _RAWTEXT
         self._closer = _CLOSERS[name]
-        self._closer_name = name
 
     def _too_large(self, name: bytes) -> None:
         logger.warning(
@@ -589,6 +611,26 @@ class Rewriter:
 
 
 _DOCUMENT = frozenset({b"html", b"head", b"body"})
+
+
+def _unfinished_tag(data: bytes, pos: int) -> int:
+    """Where the earliest tag still open at the end of ``data`` starts (``len(data)`` if none).
+
+    Looks back a bounded way: over the last 16 ``<`` within 4 KB.
+    """
+    n = len(data)
+    cut = n
+    k = n
+    floor = max(pos, n - 4096)
+    for _ in range(16):
+        k = data.rfind(b"<", floor, k)
+        if k < 0:
+            break
+        if not data[k + 1 : k + 2].isalpha() and k + 1 < n:
+            continue
+        if data.find(b">", k) < 0 or _TAG_END.match(data, k + 1) is None:
+            cut = k
+    return cut
 
 
 def _resource_at(data: bytes, pos: int, hit: int) -> tuple[int, bytes, int] | None:

@@ -1,0 +1,529 @@
+"""The streaming HTML rewriter: insertion point, auto-blocking, embeds, head tags, charsets.
+
+Every edit is checked whole-body (``feed_last``, the adapters' buffered path, which may take
+the fast path) and chunked at every boundary (``feed``/``finish``, the streaming path): both
+must give the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cookieguard import Policy
+from cookieguard._consent import UNDECIDED, Consent
+from cookieguard._core import Decision
+from cookieguard._html import ELEMENT_LIMIT, Rewriter
+from cookieguard._inject import Injection
+from cookieguard._policy import DEFAULT_CATEGORIES, Category
+from cookieguard._site import Site
+from tests.harness import make_policy
+
+TRACKER_PAGE = (Path(__file__).parent / "browser" / "trackers" / "page.html").read_bytes()
+EVERYTHING = frozenset({"preferences", "analytics", "marketing"})
+
+
+def site_for(**overrides: Any) -> Site:
+    return Site(make_policy(**overrides), receipts=None)
+
+
+def plan(
+    site: Site,
+    granted: frozenset[str] | None = None,
+    *,
+    content_type: str = "text/html; charset=utf-8",
+    language: str = "en",
+) -> Injection:
+    consent = UNDECIDED if granted is None else Consent(True, granted, "cid", 1, 0)
+    injection = site.injection(
+        Decision(consent),
+        method="GET",
+        status=200,
+        content_type=content_type,
+        content_encoding=None,
+        path="/page",
+        query="",
+        accept_language=language,
+    )
+    assert injection is not None
+    return injection
+
+
+def whole(injection: Injection | Rewriter, body: bytes) -> bytes:
+    rewriter = injection.injector() if isinstance(injection, Injection) else injection
+    return rewriter.feed_last(body)
+
+
+def streamed(injection: Injection, body: bytes, size: int) -> bytes:
+    rewriter = injection.injector()
+    out = [rewriter.feed(body[i : i + size]) for i in range(0, len(body), size)]
+    return b"".join(out) + rewriter.finish()
+
+
+def at_end(page: bytes, insert: bytes) -> bytes:
+    """``page`` with ``insert`` before its last ``</body>``."""
+    head, _, tail = page.rpartition(b"</body>")
+    return head + insert + b"</body>" + tail
+
+
+def both(injection: Injection, body: bytes) -> bytes:
+    """The whole-body result, after checking that streaming in any chunk size agrees."""
+    expected = whole(injection, body)
+    for size in (1, 2, 3, 5, 7, 16, 64, 100, 1000):
+        assert streamed(injection, body, size) == expected, f"chunks of {size}"
+    return expected
+
+
+# -- where the banner goes -----------------------------------------------------------------
+
+
+def test_banner_goes_before_the_real_closing_body_not_one_inside_a_script() -> None:
+    # Regression (issue 15 item 6): a streamed page got the banner inside the script string.
+    page = b'<!doctype html><body><p>x</p><script>var tpl = "<p>footer</body>";</script></body>'
+    injection = Injection(b"[X]")
+    out = both(injection, page)
+    assert out == page.replace(b"</script></body>", b"</script>[X]</body>")
+
+
+def test_closing_body_in_comments_styles_textareas_and_titles_is_not_the_end() -> None:
+    page = (
+        b"<!doctype html><title>a </body> b</title><body><!-- </body> -->"
+        b"<style>/* </body> */</style><textarea></body></textarea>"
+        b"<noscript></noscript><p>end</p></body></html>"
+    )
+    out = both(Injection(b"[X]"), page)
+    assert out == page.replace(b"<p>end</p></body>", b"<p>end</p>[X]</body>")
+
+
+def test_page_without_closing_body_gets_the_banner_at_the_end() -> None:
+    # Regression (issue 9 item 2): flaskr's base.html has no </body>; the banner was dropped.
+    page = b"<!doctype html>\n<title>Flaskr</title>\n<nav><h1>Flaskr</h1></nav>\n<p>posts</p>\n"
+    assert both(Injection(b"[X]"), page) == page + b"[X]"
+
+
+def test_the_last_of_several_closing_bodies_wins() -> None:
+    page = b"<html><body>a</body>b</body><script>x</script></body>\n</html>\n"
+    out = both(Injection(b"[X]"), page)
+    assert out == b"<html><body>a</body>b</body><script>x</script>[X]</body>\n</html>\n"
+
+
+def test_a_fragment_gets_nothing_and_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    import cookieguard._html as html_module
+
+    html_module._noted.clear()
+    with caplog.at_level(logging.INFO, logger="cookieguard"):
+        assert both(Injection(b"[X]"), b"<li>one</li><li>two</li>") == b"<li>one</li><li>two</li>"
+    assert "fragment" in caplog.text
+
+
+def test_bogus_comments_and_cdata_hide_what_they_contain() -> None:
+    # In HTML content "<![CDATA[" opens a bogus comment that the first ">" closes.
+    page = b"<!DOCTYPE html><body><![CDATA[ </body> ]]><?php </body> ?></body>"
+    out = both(Injection(b"[X]"), page)
+    assert out.endswith(b"?>[X]</body>")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(
+            [
+                b"<p>text</p>",
+                b"</body>",
+                b"</BODY >",
+                b"<script>var a = '</body>';</script>",
+                b"<script src='https://www.googletagmanager.com/gtag/js?id=G'></script>",
+                b"<script>x('https://connect.facebook.net/en_US/fbevents.js')</script>",
+                b'<img src="https://www.facebook.com/tr?id=1">',
+                b'<img alt="<3" src="https://px.ads.linkedin.com/collect">',
+                b'<iframe src="https://www.youtube.com/embed/x" width="5"></iframe>',
+                b"<noscript>",
+                b"</noscript>",
+                b"<!-- </body> -->",
+                b"<!---->",
+                b"<!doctype html>",
+                b"<style>a{}</style>",
+                b"<textarea></body></textarea>",
+                b"<head>",
+                b"</head>",
+                b"<script src=/app.js></script>",
+                b'<link rel="preconnect" href="//connect.facebook.net">',
+                b"\n",
+                b"<",
+                b"<scr",
+                b"'",
+                b"<!--",
+                b"<script>",
+                b"<title>",
+                b"<plaintext>",
+            ]
+        ),
+        max_size=25,
+    ),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=6),
+)
+def test_any_chunking_gives_the_whole_body_result(parts: list[bytes], cuts: list[int]) -> None:
+    page = b"".join(parts)
+    injection = plan(site_for(google_consent_mode=True))
+    expected = whole(injection, page)
+    points = sorted({c for c in cuts if c <= len(page)})
+    chunks = [page[a:b] for a, b in zip([0, *points], [*points, len(page)], strict=True)]
+    rewriter = injection.injector()
+    out = b"".join(rewriter.feed(c) for c in chunks) + rewriter.finish()
+    assert out == expected
+    # Nothing the rewriter does not edit changes: drop every edit and the page is back.
+    assert _undo(out, injection) == page
+
+
+def _undo(out: bytes, injection: Injection) -> bytes:
+    """The page before rewriting, from the rewritten one (for the edits this module makes)."""
+    out = out.replace(injection.insert, b"", 1).replace(injection.head, b"", 1)
+    out = re.sub(rb' type="text/plain" data-cookieguard="[a-z ]+"', b"", out)
+    out = re.sub(rb' data-cookieguard="[a-z ]+"', b"", out)
+    out = out.replace(b"data-cookieguard-src", b"src").replace(b"data-cookieguard-href", b"href")
+    return re.sub(
+        rb'<div class="cg-embed".*?<template data-cookieguard-original>(.*?)</template></div>',
+        rb"\1",
+        out,
+        flags=re.S,
+    )
+
+
+# -- auto-blocking -------------------------------------------------------------------------
+
+
+def test_published_snippets_are_neutralised_for_an_undecided_visitor() -> None:
+    out = both(plan(site_for()), TRACKER_PAGE).decode()
+    scripts = re.findall(r"<script\b[^>]*>", out)
+    gated = [s for s in scripts if 'type="text/plain"' in s]
+    # gtag.js, GTM, Meta Pixel, Hotjar, Clarity, TikTok, LinkedIn.
+    assert len(gated) == 7
+    assert all('data-cookieguard="' in s for s in gated)
+    assert '<script src="https://js.stripe.com/v3/">' in out
+    assert '<script src="https://cdn.jsdelivr.net/npm/tiny-lib@1.0.0/dist/tiny.min.js">' in out
+    # The gtag config snippet loads nothing: left alone; so is LinkedIn's partner id.
+    assert "<script>\n  window.dataLayer" in out
+    assert '<script type="text/javascript">\n_linkedin_partner_id' in out
+    # Pixels inside <noscript> and GTM's ns.html iframe load nothing.
+    assert 'src="https://www.facebook.com/tr' not in out.replace("data-cookieguard-src", "")
+    assert 'data-cookieguard-src="https://px.ads.linkedin.com/collect' in out
+    assert 'data-cookieguard-src="https://www.googletagmanager.com/ns.html' in out
+    # Embeds became placeholders holding the original, byte for byte.
+    assert out.count('class="cg-embed"') == 2
+    assert 'data-cookieguard-provider="YouTube"' in out
+    assert 'data-cookieguard-provider="Google Maps"' in out
+    assert 'data-cookieguard-width="560" data-cookieguard-height="315"' in out
+    youtube = re.search(rb"<iframe width=\"560\".*?</iframe>", TRACKER_PAGE, re.S)
+    assert youtube is not None
+    assert f"<template data-cookieguard-original>{youtube.group().decode()}</template>" in out
+    # No live reference to any tracker host is left outside gated markup.
+    live = re.sub(r"<template data-cookieguard-original>.*?</template>", "", out, flags=re.S)
+    live = re.sub(r"<script type=\"text/plain\".*?</script>", "", live, flags=re.S)
+    live = live.replace("data-cookieguard-src=", "")
+    for host in ("googletagmanager", "facebook", "hotjar", "clarity.ms", "tiktok", "licdn",
+                 "linkedin", "youtube.com/embed", "google.com/maps"):  # fmt: skip
+        assert not re.search(rf'(src|href)="[^"]*{re.escape(host)}', live), host
+
+
+def test_granted_categories_are_left_alone() -> None:
+    out = both(plan(site_for(), frozenset({"analytics"})), TRACKER_PAGE).decode()
+    assert 'data-cookieguard="analytics"' not in out
+    assert 'data-cookieguard="marketing"' in out
+    assert '<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST123">' in out
+    everything = plan(site_for(), EVERYTHING)
+    assert everything.blocker is None
+    assert both(everything, TRACKER_PAGE) == at_end(TRACKER_PAGE, everything.insert)
+
+
+def test_advanced_consent_mode_lets_google_tags_load_but_not_others() -> None:
+    out = both(plan(site_for(google_consent_mode="advanced")), TRACKER_PAGE).decode()
+    assert '<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST123">' in out
+    assert "'https://www.googletagmanager.com/gtm.js?id='" in out
+    assert '<script type="text/plain" data-cookieguard="analytics">(function(w,d,s,l,i)' not in out
+    assert 'data-cookieguard="marketing"' in out  # Meta, TikTok, LinkedIn, YouTube...
+    basic = both(plan(site_for(google_consent_mode=True)), TRACKER_PAGE).decode()
+    assert 'data-cookieguard="analytics" async src="https://www.googletagmanager.com' in basic
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        (
+            b'<script src="https://connect.facebook.net/en_US/fbevents.js" nonce="n1"></script>',
+            b'<script type="text/plain" data-cookieguard="marketing" '
+            b'src="https://connect.facebook.net/en_US/fbevents.js" nonce="n1"></script>',
+        ),
+        (
+            b'<script type="module" src="//static.hotjar.com/x.js"></script>',
+            b'<script type="text/plain" data-cookieguard="analytics"'
+            b' data-cookieguard-type="module"  src="//static.hotjar.com/x.js"></script>',
+        ),
+        (
+            b"<SCRIPT SRC='HTTPS://WWW.CLARITY.MS/tag/x'></SCRIPT>",
+            b'<SCRIPT type="text/plain" data-cookieguard="analytics" SRC=\'HTTPS://WWW.CLARITY'
+            b".MS/tag/x'></SCRIPT>",
+        ),
+        (
+            b'<link rel="preconnect" href="https://snap.licdn.com">',
+            b'<link data-cookieguard="marketing" rel="preconnect" '
+            b'data-cookieguard-href="https://snap.licdn.com">',
+        ),
+        (
+            b'<img srcset="/a.png 1x, https://bat.bing.com/action/0?x 2x" src="/a.png">',
+            b'<img data-cookieguard="marketing" data-cookieguard-srcset="/a.png 1x, '
+            b'https://bat.bing.com/action/0?x 2x" data-cookieguard-src="/a.png">',
+        ),
+        (
+            b'<video src="https://www.youtube.com/x.mp4"></video>',
+            b'<video data-cookieguard="marketing" '
+            b'data-cookieguard-src="https://www.youtube.com/x.mp4"></video>',
+        ),
+    ],
+)
+def test_tags_are_gated_per_the_markup_contract(tag: bytes, expected: bytes) -> None:
+    page = b"<!doctype html><body>" + tag + b"</body>"
+    injection = plan(site_for())
+    assert (
+        both(injection, page) == b"<!doctype html><body>" + expected + injection.insert + b"</body>"
+    )
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        b'<script data-cookieguard="necessary" src="https://connect.facebook.net/x.js"></script>',
+        b'<script type="text/plain" data-cookieguard="marketing" src="https://snap.licdn.com/a.js"></script>',
+        b'<script type="application/ld+json">{"u": "https://www.facebook.com/page"}</script>',
+        b'<script type="text/template"><img src="https://www.facebook.com/tr"></script>',
+        b'<script src="https://js.stripe.com/v3/"></script>',
+        b'<script src="https://cdn.jsdelivr.net/npm/x@1/x.js"></script>',
+        b'<script src="/static/analytics.js"></script>',
+        b"<script>var home = 'https://example.com/';</script>",
+        b'<a href="https://www.facebook.com/ourpage">Facebook</a>',
+        b"<p>Find us on https://www.youtube.com/c/us</p>",
+        b'<img src="https://images.example.com/a.png" alt="https://www.facebook.com/tr">',
+        b'<iframe src="https://www.google.com/recaptcha/api2/anchor"></iframe>',
+        b'<img data-cookieguard="necessary" src="https://www.facebook.com/tr">',
+        b"<!-- <script src='https://connect.facebook.net/x.js'></script> -->",
+    ],
+)
+def test_never_over_block(tag: bytes) -> None:
+    page = b"<!doctype html><body>" + tag + b"</body>"
+    injection = plan(site_for())
+    assert both(injection, page) == b"<!doctype html><body>" + tag + injection.insert + b"</body>"
+
+
+def test_hosts_a_site_declares_are_blocked_too() -> None:
+    categories = (
+        *DEFAULT_CATEGORIES[:3],
+        Category("marketing", "Marketing", hosts=("ads.acme.example",)),
+    )
+    page = b'<!doctype html><body><script src="https://cdn.ads.acme.example/t.js"></script></body>'
+    out = both(plan(site_for(categories=categories)), page)
+    assert (
+        b'<script type="text/plain" data-cookieguard="marketing" src="https://cdn.ads.acme' in out
+    )
+
+
+def test_auto_block_off_leaves_trackers_alone() -> None:
+    injection = plan(site_for(auto_block=False))
+    assert injection.blocker is None
+    out = both(injection, TRACKER_PAGE)
+    assert out == at_end(TRACKER_PAGE, injection.insert)
+
+
+def test_embed_placeholders_are_translated_and_escaped() -> None:
+    page = (
+        b'<!doctype html><body><iframe src="https://player.vimeo.com/video/1" width="640" '
+        b'height="100%"></iframe></body>'
+    )
+    out = both(plan(site_for(), language="de"), page).decode()
+    assert "Einmal laden" in out and "Marketing immer erlauben" in out
+    assert 'data-cookieguard-height="100%"' in out
+    assert 'data-cookieguard-category="marketing"' in out
+    assert 'href="/_cookieguard/preferences?next=/page"' in out
+    assert "style=" not in out  # CSP: no inline style anywhere
+    hostile = (
+        b'<!doctype html><body><iframe src="https://www.youtube.com/embed/x" '
+        b'width="1;background:url(x)" height="&quot;><script>"></iframe></body>'
+    )
+    out = both(plan(site_for()), hostile).decode()
+    assert "data-cookieguard-width" not in out and "data-cookieguard-height" not in out
+
+
+def test_embed_inside_noscript_is_renamed_not_replaced() -> None:
+    page = b'<!doctype html><body><noscript><iframe src="https://www.youtube.com/embed/x"></iframe></noscript></body>'
+    out = both(plan(site_for()), page)
+    assert (
+        b'<iframe data-cookieguard="marketing" data-cookieguard-src="https://www.youtube.com' in out
+    )
+    assert b"cg-embed" not in out
+
+
+# -- head tags -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("page", "expected"),
+    [
+        (
+            b"<html><head><title>t</title><script src=/a.js></script></head><body></body>",
+            b"<html><head><title>t</title>[H]<script src=/a.js></script></head><body>[X]</body>",
+        ),
+        (
+            b"<html><head><!-- <script> --><title>t</title></head><body><script>1</script></body>",
+            b"<html><head><!-- <script> --><title>t</title>[H]</head>"
+            b"<body><script>1</script>[X]</body>",
+        ),
+        (b"<html><body>x</body>", b"<html><body>x[H][X]</body>"),
+    ],
+)
+def test_head_tags_go_before_the_first_script(page: bytes, expected: bytes) -> None:
+    assert both(Injection(b"[X]", head=b"[H]"), page) == expected
+
+
+def test_consent_mode_script_is_placed_from_the_policy() -> None:
+    injection = plan(site_for(google_consent_mode=True))
+    assert injection.head.startswith(b'<script src="/_cookieguard/consent-mode.js')
+    out = both(injection, TRACKER_PAGE)
+    assert out.index(injection.head) < out.index(b'<script type="text/plain"')
+    assert out.index(injection.head) > out.index(b"<title>")
+
+
+# -- charsets ------------------------------------------------------------------------------
+
+
+def test_latin1_page_gets_the_banner_in_latin1() -> None:
+    # Regression (issue 15 item 12): the banner arrived as UTF-8 ("PrÃ¤ferenzen").
+    page = "<!doctype html><body><p>Grüße</p></body>".encode("latin-1")
+    injection = plan(site_for(), language="de", content_type="text/html; charset=ISO-8859-1")
+    out = both(injection, page)
+    assert b"Pr\xe4ferenzen" in out and "Präferenzen".encode() not in out
+    assert out.decode("cp1252").count("Grüße") == 1
+
+
+def test_meta_charset_is_sniffed_when_the_header_has_none() -> None:
+    page = (
+        b'<!doctype html><html><head><meta charset="windows-1252"><title>x</title></head>'
+        b"<body>" + b"x" * 2000 + b"</body></html>"
+    )
+    out = both(plan(site_for(), language="fr", content_type="text/html"), page)
+    assert "Préférences".encode("cp1252") in out
+    # Characters the charset lacks become character references, never mojibake.
+    page = page.replace(b"windows-1252", b"koi8-r")
+    out = both(plan(site_for(), language="fr", content_type="text/html"), page)
+    assert b"Pr&#233;f&#233;rences" in out
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "x-unknown-charset", "iso-2022-jp"])
+def test_unwritable_charsets_leave_the_page_alone(
+    charset: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = site_for()
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        injection = site.injection(
+            Decision(UNDECIDED),
+            method="GET",
+            status=200,
+            content_type=f"text/html; charset={charset}",
+            content_encoding=None,
+            path="/",
+            query="",
+            accept_language=None,
+        )
+    assert injection is None
+    assert charset in caplog.text
+
+
+def test_utf16_page_without_a_charset_header_is_left_alone() -> None:
+    page = "<!doctype html><body>x</body>".encode("utf-16")
+    assert both(plan(site_for(), content_type="text/html"), page) == page
+
+
+# -- bad input -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!doctype html><body><script>never closed </body>",
+        b"<!doctype html><body><!-- never closed </body>",
+        b"<!doctype html><body><img src='https://www.facebook.com/tr",
+        b"<!doctype html><body><iframe src='https://www.youtube.com/embed/x'>",
+        b"<!doctype html><body><script>document.write('<script src=x></script>')</script></body>",
+        b"<!doctype html><body><plaintext></body>",
+        b"<!doctype html><body><svg><![CDATA[ x ]]></svg></body>",
+        b"<" * 5000,
+        b"<!doctype html><body><img " + b"a" * 100_000 + b"></body>",
+        b"\x00\xff\xfe<body></body>",
+    ],
+)
+def test_malformed_html_never_raises(page: bytes) -> None:
+    both(plan(site_for()), page)
+
+
+def test_a_huge_inline_script_passes_through_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Inline scripts are held until their end (their content decides): bounded.
+    page = b"<!doctype html><body><script>" + b"x" * (2 * ELEMENT_LIMIT) + b"</script></body>"
+    injection = plan(site_for())
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        out = streamed(injection, page, 64 * 1024)
+    assert out == page + injection.insert  # the banner is never dropped
+    assert "passes unchanged" in caplog.text
+
+
+def test_a_huge_attribute_is_just_text() -> None:
+    page = b'<!doctype html><body><img alt="' + b"x" * (2 * ELEMENT_LIMIT) + b'"></body>'
+    injection = plan(site_for())
+    assert streamed(injection, page, 64 * 1024) == at_end(page, injection.insert)
+
+
+def test_ten_megabytes_stream_through() -> None:
+    row = b'<p>row <a href="/x">x</a> <img src="/i.png"></p>\n'
+    page = b"<!doctype html><body>" + row * (10 * 1024 * 1024 // len(row)) + b"</body>"
+    injection = plan(site_for())
+    rewriter = injection.injector()
+    size = 0
+    for i in range(0, len(page), 256 * 1024):
+        size += len(rewriter.feed(page[i : i + 256 * 1024]))
+    size += len(rewriter.finish())
+    assert size == len(page) + len(injection.insert)
+
+
+class _Broken:
+    def mentions(self, data: bytes) -> bool:
+        return True
+
+    def positions(self, data: bytes) -> list[int]:
+        raise RuntimeError("boom")
+
+
+def test_an_internal_error_passes_the_page_through(caplog: pytest.LogCaptureFixture) -> None:
+    rewriter = Rewriter(b"[X]", gate=_Broken())  # type: ignore[arg-type]
+    page = b"<!doctype html><body><p>x</p></body>"
+    with caplog.at_level(logging.ERROR, logger="cookieguard"):
+        assert rewriter.feed_last(page) == page + b"[X]"
+    assert "could not rewrite" in caplog.text
+
+
+# -- headers -------------------------------------------------------------------------------
+
+
+def test_bodies_auto_blocking_may_edit_vary_on_cookie() -> None:
+    assert "Cookie" in plan(site_for(), frozenset({"analytics"})).vary
+    assert "Cookie" in plan(site_for(), EVERYTHING).vary
+    assert plan(site_for(auto_block=False), EVERYTHING).vary == ()
+
+
+def test_policy_type_is_checked() -> None:
+    with pytest.raises(TypeError):
+        Site(object(), receipts=None)  # type: ignore[arg-type]
+    assert isinstance(make_policy(), Policy)
