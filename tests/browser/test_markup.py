@@ -98,7 +98,9 @@ def test_banner_is_a_real_form_with_three_equal_buttons() -> None:
     assert 'formmethod="get" formaction="/_cookieguard/preferences"' in html
     assert 'name="next" value="/photos?page=2"' in html
     assert 'href="/_cookieguard/preferences?next=/photos%3Fpage%3D2"' in html
-    assert "Preferences, Analytics, Marketing" in html
+    # The purposes, each with its description (the informed first layer).
+    for label in ("Preferences", "Analytics", "Marketing"):
+        assert re.search(rf"<li[^>]*>(<[^>]+>)*{label}", html), label
     assert "withdraw your choice at any time in the <a " in html
     assert re.search(r"<p [^>]*data-cookieguard-note hidden>", html)
 
