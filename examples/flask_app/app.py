@@ -74,6 +74,11 @@ def photo(slug: str) -> Response:
     return render("photo.html", slug=slug, photo=PHOTOS[slug])
 
 
+@app.get("/privacy")
+def privacy() -> Response:
+    return render("privacy.html")
+
+
 @app.post("/like/<slug>")
 def like(slug: str) -> ResponseBase:
     if slug not in PHOTOS:
@@ -104,11 +109,30 @@ def collect_count() -> Response:
 
 # -- cookieguard: everything the site needs for consent ------------------------------------
 
+from markupsafe import Markup  # noqa: E402
+
 from cookieguard import Policy  # noqa: E402
 from cookieguard.flask import consent  # noqa: E402
+from cookieguard.templates import declaration_html  # noqa: E402
 from cookieguard.wsgi import ConsentMiddleware  # noqa: E402
 
 DEV_SECRET = "dev-only-insecure-secret-do-not-deploy"
+#: Every cookie the site sets, with what the cookie declaration on /privacy says about it.
+COOKIES: dict[str, str | dict[str, object]] = {
+    "likebox": {
+        "category": "preferences",
+        "provider": "this site",
+        "max_age": ONE_YEAR,
+        "purpose": {
+            "en": "Remembers the photos you liked.",
+            "de": "Speichert die Fotos, die Ihnen gefallen.",
+            "fr": "Retient les photos que vous avez aimées.",
+        },
+    },
+    "_ga": "analytics",
+    "_ga_js": "analytics",
+    "_fbp": "marketing",
+}
 
 
 def secret() -> str:
@@ -127,18 +151,18 @@ def secret() -> str:
 
 policy = Policy(
     secret_keys=[secret()],
-    cookies={
-        "likebox": "preferences",
-        "_ga": "analytics",
-        "_ga_js": "analytics",
-        "_fbp": "marketing",
-    },
+    cookies=COOKIES,
+    privacy_url="/privacy",
     receipts=os.environ.get("COOKIEGUARD_RECEIPTS")
     or str(Path(tempfile.gettempdir()) / "lumen-stock-flask-receipts.sqlite3"),
 )
 app.wsgi_app = ConsentMiddleware(app.wsgi_app, policy)  # type: ignore[method-assign]
 # Templates may ask about consent (the like notice does): {{ cookie_consent().allows(...) }}.
 app.jinja_env.globals["cookie_consent"] = consent
+# The cookie declaration, in the visitor's language: {{ cookie_declaration() }} (privacy.html).
+app.jinja_env.globals["cookie_declaration"] = lambda: Markup(
+    declaration_html(request.environ, heading_level=4)
+)
 
 
 if __name__ == "__main__":

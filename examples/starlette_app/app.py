@@ -67,6 +67,10 @@ async def photo(request: Request) -> Response:
     return render(request, "photo.html", slug=slug, photo=PHOTOS[slug])
 
 
+async def privacy(request: Request) -> Response:
+    return render(request, "privacy.html")
+
+
 async def like(request: Request) -> Response:
     slug = request.path_params["slug"]
     if slug not in PHOTOS:
@@ -99,6 +103,7 @@ app = Starlette(
     routes=[
         Route("/", home),
         Route("/photo/{slug}", photo),
+        Route("/privacy", privacy),
         Route("/like/{slug}", like, methods=["POST"]),
         Route("/collect", collect, methods=["POST"]),
         Route("/collect/count", collect_count),
@@ -111,12 +116,30 @@ app = Starlette(
 
 from jinja2 import pass_context  # noqa: E402
 from jinja2.runtime import Context  # noqa: E402
+from markupsafe import Markup  # noqa: E402
 
 from cookieguard import Consent, Policy  # noqa: E402
 from cookieguard.asgi import ConsentMiddleware  # noqa: E402
 from cookieguard.starlette import consent  # noqa: E402
+from cookieguard.templates import declaration_html  # noqa: E402
 
 DEV_SECRET = "dev-only-insecure-secret-do-not-deploy"
+#: Every cookie the site sets, with what the cookie declaration on /privacy says about it.
+COOKIES: dict[str, str | dict[str, object]] = {
+    "likebox": {
+        "category": "preferences",
+        "provider": "this site",
+        "max_age": ONE_YEAR,
+        "purpose": {
+            "en": "Remembers the photos you liked.",
+            "de": "Speichert die Fotos, die Ihnen gefallen.",
+            "fr": "Retient les photos que vous avez aimées.",
+        },
+    },
+    "_ga": "analytics",
+    "_ga_js": "analytics",
+    "_fbp": "marketing",
+}
 
 
 def secret() -> str:
@@ -135,12 +158,8 @@ def secret() -> str:
 
 policy = Policy(
     secret_keys=[secret()],
-    cookies={
-        "likebox": "preferences",
-        "_ga": "analytics",
-        "_ga_js": "analytics",
-        "_fbp": "marketing",
-    },
+    cookies=COOKIES,
+    privacy_url="/privacy",
     receipts=os.environ.get("COOKIEGUARD_RECEIPTS")
     or str(Path(tempfile.gettempdir()) / "lumen-stock-starlette-receipts.sqlite3"),
 )
@@ -153,7 +172,14 @@ def cookie_consent(context: Context) -> Consent:
     return consent(context["request"])
 
 
+@pass_context
+def cookie_declaration(context: Context) -> Markup:
+    """The cookie declaration in the visitor's language: ``{{ cookie_declaration() }}``."""
+    return Markup(declaration_html(context["request"].scope, heading_level=4))
+
+
 templates.env.globals["cookie_consent"] = cookie_consent
+templates.env.globals["cookie_declaration"] = cookie_declaration
 
 
 if __name__ == "__main__":

@@ -105,12 +105,51 @@ LOGGING = {
 # necessary for you; the admin keeps working after "Reject all".
 COOKIEGUARD = {
     "secret_keys": [_secret()],
+    # Every cookie the site sets, with what the cookie declaration on /privacy says about it.
     "cookies": {
-        "likebox": "preferences",
+        "likebox": {
+            "category": "preferences",
+            "provider": "this site",
+            "max_age": 365 * 24 * 3600,
+            "purpose": {
+                "en": "Remembers the photos you liked.",
+                "de": "Speichert die Fotos, die Ihnen gefallen.",
+                "fr": "Retient les photos que vous avez aimées.",
+            },
+        },
         "_ga": "analytics",
         "_ga_js": "analytics",
         "_fbp": "marketing",
+        # Django's own cookies (the admin's), declared with their lifetimes for the declaration.
+        "sessionid": {
+            "category": "necessary",
+            "max_age": 14 * 24 * 3600,  # SESSION_COOKIE_AGE
+            "purpose": {
+                "en": "Keeps staff signed in to the admin.",
+                "de": "Hält das Personal im Admin angemeldet.",
+                "fr": "Garde le personnel connecté à l'administration.",
+            },
+        },
+        "csrftoken": {
+            "category": "necessary",
+            "max_age": 31449600,  # CSRF_COOKIE_AGE
+            "purpose": {
+                "en": "Protects forms against cross-site request forgery.",
+                "de": "Schützt Formulare vor Cross-Site-Request-Forgery.",
+                "fr": "Protège les formulaires contre la falsification de requête intersite.",
+            },
+        },
+        "messages": {
+            "category": "necessary",
+            "retention": "session",
+            "purpose": {
+                "en": "Shows a one-time notice after an admin action.",
+                "de": "Zeigt nach einer Admin-Aktion einmalig einen Hinweis.",
+                "fr": "Affiche un message unique après une action d'administration.",
+            },
+        },
     },
+    "privacy_url": "/privacy",
     "receipts": os.environ.get("COOKIEGUARD_RECEIPTS")
     or str(Path(tempfile.gettempdir()) / "lumen-stock-django-receipts.sqlite3"),
 }

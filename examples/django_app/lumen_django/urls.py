@@ -12,6 +12,7 @@ from lumen_django.settings import SITE
 urlpatterns = [
     path("", views.home),
     path("photo/<str:slug>", views.photo),
+    path("privacy", views.privacy),
     path("like/<str:slug>", views.like),
     path("collect", views.collect),
     path("collect/count", views.collect_count),

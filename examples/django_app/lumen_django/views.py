@@ -55,6 +55,11 @@ def photo(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "photo.html", slug=slug, photo=PHOTOS[slug])
 
 
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    return render(request, "privacy.html")
+
+
 @csrf_exempt  # the shared like form carries no CSRF token (the other examples have none)
 @require_POST
 def like(request: HttpRequest, slug: str) -> HttpResponse:
