@@ -1,0 +1,208 @@
+"""Auto-blocking end to end: vendors' published snippets, real Chromium, every request recorded.
+
+The page (``trackers/page.html``) carries the snippets as GA4, Google Tag Manager, Meta Pixel,
+Hotjar, Microsoft Clarity, TikTok and LinkedIn publish them, a YouTube and a Google Maps
+embed, Stripe.js and a jsDelivr script. The app never marks a tag: the middleware's rewriter
+does. Every third-party host is routed to a local stub that records the request and answers
+like the vendor would (a script that sets the vendor's first-party cookie, a pixel, a frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Route
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route as AppRoute
+
+from cookieguard.asgi import ConsentMiddleware
+from tests.browser.site import Server, policy
+
+PAGE = (Path(__file__).parent / "trackers" / "page.html").read_text("utf-8")
+
+#: Host -> (vendor, category); what each stub script does when it runs.
+TRACKERS = {
+    "www.googletagmanager.com": ("google", "analytics"),
+    "static.hotjar.com": ("hotjar", "analytics"),
+    "www.clarity.ms": ("clarity", "analytics"),
+    "connect.facebook.net": ("meta", "marketing"),
+    "www.facebook.com": ("meta", "marketing"),
+    "analytics.tiktok.com": ("tiktok", "marketing"),
+    "snap.licdn.com": ("linkedin", "marketing"),
+    "px.ads.linkedin.com": ("linkedin", "marketing"),
+    "www.youtube.com": ("youtube", "marketing"),
+    "www.google.com": ("maps", "marketing"),
+}
+FRIENDS = {"js.stripe.com": "stripe", "cdn.jsdelivr.net": "jsdelivr"}
+#: The first-party cookie each vendor's script sets (as the real ones do).
+COOKIES = {
+    "google": "_ga",
+    "hotjar": "_hjSessionUser_1234567",
+    "clarity": "_clck",
+    "meta": "_fbp",
+    "tiktok": "_ttp",
+    "linkedin": "li_fat_id",
+}
+ANALYTICS = {"www.googletagmanager.com", "static.hotjar.com", "www.clarity.ms"}
+# Hosts only a script would reach (with JavaScript on, <noscript> pixels never load).
+SCRIPTED = {
+    "www.googletagmanager.com",
+    "static.hotjar.com",
+    "www.clarity.ms",
+    "connect.facebook.net",
+    "analytics.tiktok.com",
+    "snap.licdn.com",
+    "www.youtube.com",
+    "www.google.com",
+}
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+
+
+def stub_script(name: str) -> str:
+    cookie = COOKIES.get(name)
+    set_cookie = f"document.cookie = '{cookie}=stub; path=/; max-age=3600';" if cookie else ""
+    return f"(window.__loaded = window.__loaded || []).push('{name}'); {set_cookie}"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    async def home(request: Request) -> HTMLResponse:
+        return HTMLResponse(PAGE)
+
+    app = Starlette(routes=[AppRoute("/", home)])
+    wrapped = ConsentMiddleware(app, policy=policy())
+    with Server(wrapped) as server:
+        yield server.url
+
+
+class Recorder:
+    """Routes every third-party request to a stub and remembers its host."""
+
+    def __init__(self) -> None:
+        self.hosts: list[str] = []
+
+    def __call__(self, route: Route) -> None:
+        url = urlsplit(route.request.url)
+        host = url.hostname or ""
+        if host == "127.0.0.1":
+            route.continue_()
+            return
+        self.hosts.append(host)
+        kind = route.request.resource_type
+        vendor = TRACKERS.get(host, (FRIENDS.get(host, "unknown"), ""))[0]
+        if kind == "script":
+            route.fulfill(body=stub_script(vendor), content_type="text/javascript")
+        elif kind == "image":
+            route.fulfill(body=GIF, content_type="image/gif")
+        else:
+            route.fulfill(body=f"<!doctype html><title>{vendor}</title>", content_type="text/html")
+
+    @property
+    def trackers(self) -> set[str]:
+        return {h for h in self.hosts if h in TRACKERS}
+
+
+@pytest.fixture
+def visit(browser: Browser, site: str) -> Iterator[Any]:
+    contexts: list[BrowserContext] = []
+
+    def make(**options: Any) -> tuple[Page, Recorder]:
+        context = browser.new_context(base_url=site, **options)
+        contexts.append(context)
+        recorder = Recorder()
+        context.route("**/*", recorder)
+        return context.new_page(), recorder
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def settle(page: Page) -> None:
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(400)  # async snippets and their stubs
+
+
+def tracker_cookies(page: Page) -> set[str]:
+    names = {c["name"] for c in page.context.cookies()}
+    return names & set(COOKIES.values())
+
+
+def test_nothing_reaches_a_tracker_before_consent_while_stripe_and_jsdelivr_load(
+    visit: Any,
+) -> None:
+    page, recorder = visit()
+    page.goto("/")
+    settle(page)
+    assert recorder.trackers == set()
+    assert set(FRIENDS) <= set(recorder.hosts)
+    assert page.evaluate("window.__loaded") == ["stripe", "jsdelivr"]
+    assert tracker_cookies(page) == set()
+    assert page.locator(".cg-embed").count() == 2
+
+
+def test_reject_all_loads_no_tracker(visit: Any) -> None:
+    page, recorder = visit()
+    page.goto("/")
+    page.click('[data-cookieguard-action="reject_all"]')
+    page.wait_for_function("() => document.cookie !== null")
+    settle(page)
+    page.reload()
+    settle(page)
+    assert recorder.trackers == set()
+    assert tracker_cookies(page) == set()
+    assert sorted(page.evaluate("window.__loaded")) == ["jsdelivr", "stripe"]
+
+
+def test_accept_all_loads_every_tracker_without_a_reload(visit: Any) -> None:
+    page, recorder = visit()
+    page.goto("/")
+    settle(page)
+    page.evaluate("window.__same_page = true")
+    page.click('[data-cookieguard-action="accept_all"]')
+    page.wait_for_function("(n) => (window.__loaded || []).length >= n", arg=2 + 6, timeout=10_000)
+    settle(page)
+    assert page.evaluate("window.__same_page") is True  # no reload
+    assert recorder.trackers >= SCRIPTED
+    assert set(page.evaluate("window.__loaded")) >= {
+        "google", "hotjar", "clarity", "meta", "tiktok", "linkedin", "stripe", "jsdelivr"
+    }  # fmt: skip
+    assert page.locator(".cg-embed").count() == 0
+    assert page.locator('iframe[src^="https://www.youtube.com/embed/"]').count() == 1
+    assert tracker_cookies(page) == set(COOKIES.values())
+
+
+def test_analytics_only_loads_exactly_the_analytics_vendors(visit: Any) -> None:
+    page, recorder = visit()
+    page.goto("/")
+    settle(page)
+    page.evaluate("cookieguard.update(['analytics'])")
+    page.wait_for_function("() => (window.__loaded || []).includes('clarity')", timeout=10_000)
+    settle(page)
+    assert recorder.trackers == ANALYTICS
+    page.reload()  # and the server-rendered page of the same visitor agrees
+    settle(page)
+    assert recorder.trackers == ANALYTICS
+    assert page.locator(".cg-embed").count() == 2
+    assert tracker_cookies(page) == {"_ga", "_hjSessionUser_1234567", "_clck"}
+
+
+def test_javascript_off_loads_no_pixel(visit: Any) -> None:
+    page, recorder = visit(java_script_enabled=False)
+    page.goto("/")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    assert recorder.trackers == set()
+    assert tracker_cookies(page) == set()
+    # The pixels are there, inert: their URL attribute was renamed.
+    html = page.content()
+    assert 'data-cookieguard-src="https://www.facebook.com/tr' in html
+    assert set(recorder.hosts) <= set(FRIENDS)  # Chromium fetches no script with JS off
