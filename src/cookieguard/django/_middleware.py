@@ -59,10 +59,16 @@ COOKIE_FREE_MIDDLEWARE = frozenset(
         "whitenoise.middleware.WhiteNoiseMiddleware",
         "corsheaders.middleware.CorsMiddleware",
         "debug_toolbar.middleware.DebugToolbarMiddleware",
+        "compression_middleware.middleware.CompressionMiddleware",
     }
 )
-#: Middleware that must sit before ours: it compresses bodies, which would hide the HTML.
-_MUST_BE_OUTSIDE = frozenset({"django.middleware.gzip.GZipMiddleware"})
+#: Middleware that must sit before ours: they compress bodies, which would hide the HTML.
+_MUST_BE_OUTSIDE = frozenset(
+    {
+        "django.middleware.gzip.GZipMiddleware",
+        "compression_middleware.middleware.CompressionMiddleware",
+    }
+)
 
 
 class ConfigurationError(ImproperlyConfigured, ValueError):
