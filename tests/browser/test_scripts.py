@@ -263,7 +263,7 @@ def test_withdrawal_reloads_and_clears_declared_storage(
     assert len(loads) == 2
     state = ready(page)
     assert granted(state) == {"necessary", "preferences"}
-    assert ran(page) == ["theme"]
+    assert wait_ran(page, 1) == ["theme"]
     # The catalogue's mixpanel/posthog keys and the site's acme_* are gone; the site's own,
     # the necessary and the still-granted preferences keys stay.
     assert storage(page) == {
