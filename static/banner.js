@@ -100,11 +100,10 @@
   function forget() {
     for (const [name, pattern] of Object.entries(state.storage || {})) {
       if (state.categories[name]) continue;
+      const regexp = RegExp(pattern);
       try {
         for (const store of [localStorage, sessionStorage]) {
-          for (const key of Object.keys(store)) {
-            if (RegExp(pattern).test(key)) store.removeItem(key);
-          }
+          for (const key of Object.keys(store)) if (regexp.test(key)) store.removeItem(key);
         }
       } catch { /* storage disabled */ }
     }
