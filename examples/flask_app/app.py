@@ -1,8 +1,11 @@
 """Lumen Stock on Flask: a small stock-photo site written without consent in mind.
 
 It sets a ``likebox`` cookie on every like, ``_ga`` and ``_fbp`` on every page, and its pages
-carry an analytics script that sets ``_ga_js`` and sends a beacon to ``/collect``. The
-cookieguard part is the block at the bottom: the app above it is unchanged.
+carry Google's gtag.js snippet exactly as Google publishes it (not marked up for consent:
+cookieguard's auto-blocking holds it until the visitor allows analytics). The tests route
+``www.googletagmanager.com`` to ``static/analytics.js``, a stand-in that sets ``_ga_js`` and sends
+a beacon to ``/collect``. The cookieguard part is the block at the bottom: the app above it is
+unchanged.
 
 Run: ``PORT=8000 python examples/flask_app/app.py`` (waitress on 127.0.0.1).
 """

@@ -13,10 +13,12 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import BrowserContext
 
 from cookieguard import Policy
 
@@ -107,6 +109,25 @@ def example(
 @pytest.fixture(scope="package")
 def base_url(example: ExampleServer) -> str:
     return example.url
+
+
+#: The examples carry Google's gtag.js snippet; the browser gets the site's stand-in for it.
+GTAG_STAND_IN = (ROOT / "examples" / "site" / "static" / "analytics.js").read_text("utf-8")
+
+
+@pytest.fixture
+def new_context(new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
+    """Every context routes Google's tag host to the stand-in (third parties are offline)."""
+
+    def make(**options: Any) -> BrowserContext:
+        context = new_context(**options)
+        context.route(
+            "https://www.googletagmanager.com/**",
+            lambda route: route.fulfill(body=GTAG_STAND_IN, content_type="text/javascript"),
+        )
+        return context
+
+    return make
 
 
 @pytest.fixture(scope="session")
