@@ -60,7 +60,8 @@ def test_set_cookie_name(value: str, name: str) -> None:
         ("a=; Expires=Thu Jan  1 00:00:00 1970", True),  # asctime style
         ("a=; Expires=1 jan 2025 23:59:59", True),
         ("a=; Expires=Fri, 01 Jan 2100 00:00:00 GMT; Max-Age=0", True),  # Max-Age wins
-        ("a=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=junk", False),  # see below
+        # Every reading ignores an invalid Max-Age when there is no valid one: Expires counts.
+        ("a=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=junk", True),
         # No name-value pair, or an empty name: RFC 6265 ignores the whole line.
         ("a; Max-Age=0", False),
         ("=a; Max-Age=0", False),
@@ -101,6 +102,9 @@ def test_set_cookie_name(value: str, name: str) -> None:
         # ... and a line with a control character; old browsers cut it at NUL.
         ("_ga=GA1.1; Max-Age=31536000\x00; Max-Age=0", False),
         ("_ga=GA1.1\x01; Max-Age=0", False),
+        # RFC 6265bis ignores a name and value over 4096 octets: nothing is deleted.
+        ("_ga=" + "v" * 4094 + "; Max-Age=0", False),
+        ("_ga=" + "v" * 4093 + "; Max-Age=0", True),
         ("_ga=GA1.1;\tMax-Age=0", True),  # HTAB is whitespace, not a control character here
     ],
 )

@@ -85,39 +85,57 @@ def deletion_time(value: str) -> float | None:
     compared case-insensitively, invalid values ignored, the last valid ``Max-Age`` wins over
     the last valid ``Expires`` (section 5.3 step 3).
 
-    Only a value every browser reading treats as a deletion counts, so where readings differ
-    the answer is ``None`` (the value is then gated like any other cookie):
+    Only a value that every reading browsers follow treats as a deletion counts; where the
+    readings differ the answer is ``None`` (and the value is gated like any other cookie):
 
-    - control characters make RFC 6265bis (section 5.6) ignore the whole line, while older
-      browsers cut it short at a NUL, CR or LF;
-    - attribute values over 1024 octets are ignored by RFC 6265bis but not by RFC 6265;
-    - Chromium and Firefox keep only the *last* ``Max-Age`` (and ``Expires``) and fall back
-      to the next rule when that one is invalid, where RFC 6265 uses the last *valid* one.
+    - RFC 6265bis (section 5.6) ignores a line with a control character (older browsers cut
+      it short at NUL, CR or LF), a name and value over 4096 octets, and any attribute value
+      over 1024 octets;
+    - Chromium and Firefox read only the *last* ``Max-Age`` and fall back to ``Expires`` when
+      it is invalid (and to a session cookie when that is too), where RFC 6265 takes the last
+      *valid* one.
     """
     if _CONTROL.search(value) is not None:
         return None
     pair, _, attributes = value.partition(";")
-    name, eq, _ = pair.partition("=")
-    if not eq or not name.strip(_WSP):
-        return None  # RFC 6265 section 5.2 steps 2 and 5: the whole line is ignored
-    max_age: str | None = None  # the last value of each attribute, valid or not
-    expires: str | None = None
+    name, eq, rest = pair.partition("=")
+    if not eq or not name.strip(_WSP) or len(name.strip(_WSP)) + len(rest.strip(_WSP)) > 4096:
+        return None  # RFC 6265 section 5.2 steps 2 and 5; RFC 6265bis section 5.6 step 5
+    # (is Max-Age, value) for each Max-Age and Expires attribute, in order.
+    lifetimes: list[tuple[bool, str]] = []
     for av in attributes.split(";"):
         key, _, raw = av.partition("=")
         key = key.strip(_WSP)
-        if len(key) == 7 and key.isascii():
-            if key.lower() == "max-age":
-                max_age = raw.strip(_WSP)
-            elif key.lower() == "expires":
-                expires = raw.strip(_WSP)
-    if max_age is not None:
-        if len(max_age) > _MAX_ATTRIBUTE_VALUE or not _DELTA_SECONDS.fullmatch(max_age):
-            return None  # readings differ: RFC 6265 goes on to earlier ones, browsers do not
-        return _ALWAYS if int(max_age) <= 0 else None
-    if expires is not None:
-        if len(expires) > _MAX_ATTRIBUTE_VALUE:
-            return None
-        return cookie_date(expires)  # None if it does not parse: a session cookie
+        if len(key) == 7 and key.isascii() and key.lower() in ("max-age", "expires"):
+            lifetimes.append((key.lower() == "max-age", raw.strip(_WSP)))
+    if not lifetimes:
+        return None  # a session cookie
+    short = [(kind, raw) for kind, raw in lifetimes if len(raw) <= _MAX_ATTRIBUTE_VALUE]
+    readings = (
+        _expiry(lifetimes, last_only=False),  # RFC 6265
+        _expiry(short, last_only=False),  # RFC 6265bis
+        _expiry(short, last_only=True),  # Chromium, Firefox
+    )
+    if None in readings:
+        return None
+    latest = max(r for r in readings if r is not None)
+    return None if latest == math.inf else latest
+
+
+def _expiry(lifetimes: list[tuple[bool, str]], *, last_only: bool) -> float | None:
+    """When a cookie with these ``Max-Age`` / ``Expires`` attributes expires (``None``:
+    at the end of the session). ``last_only``: only the last attribute of each name counts."""
+    for want_max_age in (True, False):
+        for is_max_age, raw in reversed(lifetimes):
+            if is_max_age is not want_max_age:
+                continue
+            if is_max_age:
+                if _DELTA_SECONDS.fullmatch(raw):
+                    return _ALWAYS if int(raw) <= 0 else math.inf
+            elif (when := cookie_date(raw)) is not None:
+                return when
+            if last_only:
+                break
     return None
 
 
