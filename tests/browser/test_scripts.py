@@ -25,6 +25,7 @@ NONCE_CSP = f"default-src 'self'; script-src 'self' 'nonce-{NONCE}'"
 STUB_HOSTS = "https://www.youtube-nocookie.com https://px.ads.example https://open.spotify.com"
 EMBED_CSP = (
     f"default-src 'self'; frame-src {STUB_HOSTS}; img-src 'self' {STUB_HOSTS};"
+    f" media-src {STUB_HOSTS};"
     f" style-src 'self' {STUB_HOSTS}"
 )
 
@@ -113,6 +114,11 @@ EMBEDS = PAGE.format(
       data-cookieguard-href="https://px.ads.example/style.css">
 <iframe data-cookieguard="marketing" data-cookieguard-src="https://px.ads.example/ns.html"
         title="tracking" hidden></iframe>
+<video width="160" height="90"><source data-cookieguard="marketing"
+  data-cookieguard-src="https://px.ads.example/clip.mp4" type="video/mp4"></video>
+<picture><source data-cookieguard="marketing"
+  data-cookieguard-srcset="https://px.ads.example/picture.gif"><img
+  src="/static/none.gif" alt="" width="1" height="1"></picture>
 <noscript><img data-cookieguard="marketing"
   data-cookieguard-src="https://px.ads.example/noscript.gif" alt=""></noscript>""",
 )
@@ -391,6 +397,8 @@ def test_always_allow_grants_the_category_and_keeps_other_grants(page: Page, sit
         "https://px.ads.example/pixel.gif",
         "https://px.ads.example/style.css",
         "https://px.ads.example/ns.html",
+        "https://px.ads.example/clip.mp4",  # <source> of a <video>: the video reloads
+        "https://px.ads.example/picture.gif",  # <source srcset> of a <picture>
     }
     for _ in range(50):
         if expected <= set(seen):
