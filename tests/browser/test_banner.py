@@ -552,3 +552,23 @@ def test_strict_csp_banner_works_with_no_violation(page: Page) -> None:
     )
     page.wait_for_function("() => window.__violations.length > 0")
     assert page.evaluate("window.__inline") is None
+
+
+def test_right_to_left_switches_and_note(visitor: Visitor) -> None:
+    page = visitor(locale="he-IL")
+    page.goto("/_cookieguard/preferences?next=/")
+    expect(page.locator("html")).to_have_attribute("dir", "rtl")
+
+    def knob(name: str) -> str:
+        position: str = page.eval_on_selector(
+            f"#cg-c-{name}", "(el) => getComputedStyle(el).backgroundPositionX"
+        )
+        return position
+
+    # The knob starts at the inline start (the right in RTL) and moves to the end when on.
+    assert knob("analytics") == "100%"
+    assert knob("necessary") == "0%"
+    page.goto("/")
+    note = banner(page).locator("[data-cookieguard-note]")
+    border = note.evaluate("(el) => getComputedStyle(el).borderRightStyle")
+    assert border == "solid"
