@@ -167,6 +167,8 @@ def test_new_visitor_sees_banner_with_three_equal_buttons(page: Page) -> None:
     narrow = looks(page)
     assert len(set(narrow[:3])) == 1 and len(set(narrow[3:])) == 1, narrow
     assert root.bounding_box()["height"] <= 0.6 * 640 + 1  # type: ignore[index]
+    # Capped, so whatever does not fit scrolls inside the banner instead of spilling over.
+    assert root.evaluate("(el) => getComputedStyle(el).overflowY") == "auto"
     assert violations(page) == []
 
 
