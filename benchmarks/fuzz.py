@@ -53,6 +53,7 @@ if str(ROOT / "src") not in sys.path:
     sys.path.append(str(ROOT / "src"))
 
 from cookieguard import ConsentCodec, Policy  # noqa: E402
+from cookieguard._catalogue import catalogue_for  # noqa: E402
 from cookieguard._consent import Consent  # noqa: E402
 from cookieguard._cookies import cookie_date, is_deletion  # noqa: E402
 from cookieguard._core import MAX_DELETION_BYTES, MAX_DELETIONS  # noqa: E402
@@ -366,6 +367,7 @@ class Campaign:
         logging.getLogger("cookieguard").setLevel(logging.CRITICAL)
         self.policy = make_policy()
         self.tokens = Tokens(self.policy)
+        self.catalogue = catalogue_for(self.policy)  # undeclared trackers it knows are gated
         self.lines: list[str] = []  # Set-Cookie lines the app sends on this case
         self.seen: dict[str, Any] = {}
         self.wsgi = WsgiMiddleware(self._wsgi_app, self.policy, receipts=None)
@@ -602,7 +604,7 @@ class Campaign:
             name = piece.partition("=")[0].strip()
             if not name or name == "cookie_consent":
                 continue
-            category = self.policy.category_of(name)
+            category = self.policy.category_of(name) or self.catalogue.cookie_category(name)
             if category is None or not consent.allows(category):
                 tally.broken += 1
                 problems.append(f"the app saw {name!r} ({category})")

@@ -480,3 +480,40 @@ def test_split_cookie_fields_are_joined_for_endpoints_in_asgi() -> None:
     headers = sent[0]["headers"]
     deleted = {v.split(b"=", 1)[0] for k, v in headers if k == b"set-cookie" and b"Max-Age=0" in v}
     assert deleted == {b"likebox", b"_fbp"}
+
+
+# -- issue 9 item 5: undeclared cookies the tracker catalogue knows ------------------------
+
+
+def test_catalogued_undeclared_cookies_are_gated_and_expired(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="cookieguard")
+    policy = make_policy()  # declares _ga, but not Google's _gid nor Hotjar's cookies
+    guard = Guard(policy)
+    decision = guard.read("_gid=GA1.2; _hjSessionUser_42=x; homegrown=1", host="shop.example")
+    assert decision.cookie_header == ""  # nothing optional or undeclared reaches the app
+    expired = {c.split("=", 1)[0] for c in decision.set_cookies}
+    assert expired == {"_gid", "_hjSessionUser_42"}  # homegrown is blocked, not known: kept
+    messages = [r.getMessage() for r in caplog.records]
+    (gid,) = [m for m in messages if "'_gid'" in m]
+    assert "analytics cookie of Google Analytics (Google)" in gid
+    assert "Policy(cookies={'_gid': 'analytics'})" in gid
+    (homegrown,) = [m for m in messages if "'homegrown'" in m]
+    assert "not declared in the policy, so it is blocked" in homegrown
+
+    token = ConsentCodec(policy).dumps({"analytics"}, CID)
+    granted = guard.read(f"cookie_consent={token}; _gid=GA1.2; homegrown=1")
+    assert granted.cookie_header is not None and "_gid=GA1.2" in granted.cookie_header
+    assert guard.keep_set_cookie(granted.consent, "_gid=GA1.3; Max-Age=86400")
+    assert not guard.keep_set_cookie(guard.read(None).consent, "_gid=GA1.3; Max-Age=86400")
+
+
+def test_catalogued_cookies_are_gated_even_when_undeclared_are_allowed() -> None:
+    guard = Guard(make_policy(undeclared="allow"))
+    undecided = guard.read(None).consent
+    assert not guard.keep_set_cookie(undecided, "_fbc=fb.1.2; Max-Age=7776000")  # Meta
+    assert guard.keep_set_cookie(undecided, "homegrown=1")
+    decision = guard.read("_fbc=fb.1; homegrown=1")
+    assert decision.cookie_header == "homegrown=1"
+    assert guard.policy.category_of("_fbc") is None  # the policy itself is unchanged

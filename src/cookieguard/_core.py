@@ -15,6 +15,7 @@ from typing import Any
 from werkzeug.http import dump_cookie
 
 from cookieguard._cache import Memo
+from cookieguard._catalogue import catalogue_for
 from cookieguard._consent import UNDECIDED, UNDECIDED_GPC, Consent, ConsentCodec
 from cookieguard._cookies import (
     MAX_HOST,
@@ -78,6 +79,8 @@ class Guard:
         # Set-Cookie value -> (category, deletion time): what the verdict needs, clock-free.
         self._set_cookies: Memo[str, tuple[str, float | None]] = Memo(_MEMO_SIZE, _SMALL_BUDGET)
         self._allow_undeclared = policy.undeclared == "allow"
+        # Names no policy pattern declares are looked up in the known-tracker catalogue.
+        self._catalogue = catalogue_for(policy)
         self._endpoint_prefix = policy.prefix + "/"
 
     # -- requests --------------------------------------------------------------------------
@@ -193,10 +196,35 @@ class Guard:
             return category
         found = self.policy.category_of(name)
         if found is None:
-            found = _UNDECLARED
-            self._log_undeclared(name)
+            known = self._catalogue.cookie_vendor(name)
+            if known is not None:
+                # A tracker the site forgot to declare: gated (and expired) by the vendor's
+                # category, whatever Policy.undeclared says.
+                found = known[0].category
+                self._log_catalogued(name, known[0].name, known[0].provider, found)
+            else:
+                found = _UNDECLARED
+                self._log_undeclared(name)
         self._categories.put(name, found, len(name) + len(found))
         return found
+
+    def _log_catalogued(self, name: str, vendor: str, provider: str, category: str) -> None:
+        name = name[:_MAX_LOGGED_NAME]
+        if name in self._logged or len(self._logged) >= _MAX_LOGGED_NAMES:
+            return
+        self._logged.add(name)
+        logger.warning(
+            "cookie %r is not declared in the policy; the tracker catalogue knows it as a "
+            "%s cookie of %s (%s), so it is gated as %s. Declare it with "
+            "Policy(cookies={%r: %r}) (or another category) to decide yourself.",
+            name,
+            category,
+            vendor,
+            provider,
+            category,
+            name,
+            category,
+        )
 
     def _log_undeclared(self, name: str) -> None:
         name = name[:_MAX_LOGGED_NAME]
