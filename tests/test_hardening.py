@@ -517,3 +517,31 @@ def test_catalogued_cookies_are_gated_even_when_undeclared_are_allowed() -> None
     decision = guard.read("_fbc=fb.1; homegrown=1")
     assert decision.cookie_header == "homegrown=1"
     assert guard.policy.category_of("_fbc") is None  # the policy itself is unchanged
+
+
+def test_no_log_message_in_the_package_repeats_the_logger_name() -> None:
+    """Issue 9 item 7, for every module: the logger's name already says "cookieguard"."""
+    import ast
+
+    import cookieguard
+
+    levels = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+    offenders = []
+    for path in Path(cookieguard.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in levels
+                and isinstance(node.func.value, ast.Name)
+                and "log" in node.func.value.id
+                and node.args
+            ):
+                continue
+            first = node.args[1] if node.func.attr == "log" and len(node.args) > 1 else node.args[0]
+            text = first.value if isinstance(first, ast.Constant) else None
+            if isinstance(first, ast.JoinedStr) and isinstance(first.values[0], ast.Constant):
+                text = first.values[0].value
+            if isinstance(text, str) and text.lower().startswith("cookieguard:"):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
