@@ -81,11 +81,18 @@ TRACKED = PAGE.format(
 )
 
 
-def placeholder(ident: str, category: str, label: str, provider: str, src: str) -> str:
+def placeholder(
+    ident: str,
+    category: str,
+    label: str,
+    provider: str,
+    src: str,
+    size: tuple[str, str] = ("560", "315"),
+) -> str:
     return f"""
 <div class="cg-embed" id="{ident}" data-cookieguard-embed="{category}"
-     data-cookieguard-provider="{provider}" data-cookieguard-width="560"
-     data-cookieguard-height="315" role="region" aria-label="{provider} ({label})">
+     data-cookieguard-provider="{provider}" data-cookieguard-width="{size[0]}"
+     data-cookieguard-height="{size[1]}" role="region" aria-label="{provider} ({label})">
   <p class="cg-embed-text">This {provider} content is blocked until you allow {label}
     cookies.</p>
   <div class="cg-actions">
@@ -95,11 +102,12 @@ def placeholder(ident: str, category: str, label: str, provider: str, src: str) 
   </div>
   <a href="/_cookieguard/preferences?next=/page/embeds" data-cookieguard-action="open">Cookie
     settings</a>
-  <template data-cookieguard-original><iframe src="{src}" width="560" height="315"
+  <template data-cookieguard-original><iframe src="{src}" width="{size[0]}" height="{size[1]}"
     title="{provider} {ident}"></iframe></template>
 </div>"""
 
 
+SPOTIFY = "https://open.spotify.com/embed/four"
 EMBEDS = PAGE.format(
     title="Embeds",
     body=f"""
@@ -107,6 +115,7 @@ EMBEDS = PAGE.format(
 {placeholder("one", "marketing", "Marketing", "YouTube", "https://www.youtube-nocookie.com/embed/one")}
 {placeholder("two", "marketing", "Marketing", "YouTube", "https://www.youtube-nocookie.com/embed/two")}
 {placeholder("three", "preferences", "Preferences", "Spotify", "https://open.spotify.com/embed/three")}
+{placeholder("four", "preferences", "Preferences", "Spotify", SPOTIFY, ("100%", "200"))}
 </section>
 <img data-cookieguard="marketing" data-cookieguard-src="https://px.ads.example/pixel.gif"
      alt="" width="1" height="1">
@@ -349,6 +358,11 @@ def test_nothing_loads_before_consent_and_placeholders_take_the_size(
     assert box is not None
     assert round(box["width"]) == 560 and abs(box["height"] - 315) <= 1
     expect(page.locator("#one")).to_contain_text("YouTube")
+    # width="100%": the placeholder fills its container, at the given height.
+    four = page.locator("#four").bounding_box()
+    main = page.locator("main").bounding_box()
+    assert four is not None and main is not None
+    assert round(four["width"]) == round(main["width"]) and round(four["height"]) == 200
     page.set_viewport_size({"width": 360, "height": 700})
     box = page.locator("#one").bounding_box()
     assert box is not None and box["width"] <= 360  # never wider than the page
