@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cookieguard._inject import BodyInjector, Injection, wants_injection
+from cookieguard._inject import (
+    BodyInjector,
+    Injection,
+    charset_param,
+    codec_for,
+    sniff_charset,
+    transcode,
+    wants_injection,
+)
 
 PAGE = b"<html><body><p>hi</p></BODY></html>"
 WANT = b"<html><body><p>hi</p>[X]</BODY></html>"
@@ -56,3 +64,53 @@ def test_wants_injection(
     status: int, ctype: str | None, encoding: str | None, wanted: bool
 ) -> None:
     assert wants_injection(status, ctype, encoding) is wanted
+
+
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        ("text/html; charset=utf-8", "utf-8"),
+        ('text/html;charset="ISO-8859-1"', "ISO-8859-1"),
+        ("text/html; Charset = koi8-r ; x=y", "koi8-r"),
+        ("text/html", None),
+        (None, None),
+    ],
+)
+def test_charset_param(content_type: str | None, charset: str | None) -> None:
+    assert charset_param(content_type) == charset
+
+
+@pytest.mark.parametrize(
+    ("label", "codec"),
+    [
+        ("UTF-8", "utf-8"),
+        ("utf8", "utf-8"),
+        ("iso-8859-1", "cp1252"),  # browsers read Latin-1 as windows-1252 (WHATWG Encoding)
+        ("us-ascii", "cp1252"),
+        ("shift_jis", "shift_jis"),
+        ("koi8-r", "koi8-r"),
+        ("utf-16", None),
+        ("utf-16le", None),
+        ("iso-2022-jp", None),
+        ("x-no-such-charset", None),
+    ],
+)
+def test_codec_for(label: str, codec: str | None) -> None:
+    assert codec_for(label) == codec
+
+
+def test_sniff_charset() -> None:
+    assert sniff_charset(b'<meta charset="windows-1252"><title>x</title>') == "windows-1252"
+    meta = b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-15">'
+    assert sniff_charset(meta) == "ISO-8859-15"
+    assert sniff_charset(b"\xef\xbb\xbf<p>") == "utf-8"
+    assert sniff_charset(b"\xff\xfe<\x00") == "utf-16"
+    assert sniff_charset(b"<p>no meta</p>") == "utf-8"
+    assert sniff_charset(b" " * 1100 + b'<meta charset="koi8-r">') == "utf-8"  # first 1 KB only
+
+
+def test_transcode() -> None:
+    assert transcode("Präferenzen".encode(), "cp1252") == b"Pr\xe4ferenzen"
+    assert transcode("Préférences €".encode(), "koi8-r") == b"Pr&#233;f&#233;rences &#8364;"
+    ascii_only = b"<p>plain</p>"
+    assert transcode(ascii_only, "cp1252") is ascii_only

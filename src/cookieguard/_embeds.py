@@ -10,6 +10,7 @@ Without JavaScript the placeholder still names the provider and links to the set
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 from urllib.parse import quote
@@ -27,6 +28,7 @@ def size(value: str | None) -> str:
     return m.group(1) if m else ""
 
 
+@functools.lru_cache(maxsize=1024)  # bounded: a page's embeds and paths
 def placeholder_parts(
     *,
     provider: str,

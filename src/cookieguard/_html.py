@@ -39,10 +39,23 @@ _RAW = b"script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext"
 _RESOURCE_AT = re.compile(rb"<(img|link|source|video|audio|embed|input)(?=[" + _WS + rb"/>])", re.I)
 
 
+def _alternation(names: list[bytes]) -> bytes:
+    """``names`` as a regex alternation grouped by first letter: a failed try at a ``<``
+    costs one comparison, not one per name (the scan stops at every ``<`` of the page)."""
+    groups: dict[bytes, list[bytes]] = {}
+    for name in names:
+        groups.setdefault(name[:1], []).append(name[1:])
+    parts = []
+    for first, rests in sorted(groups.items()):
+        rests.sort(key=len, reverse=True)
+        parts.append(first + (rests[0] if len(rests) == 1 else b"(?:" + b"|".join(rests) + b")"))
+    return b"|".join(parts)
+
+
 def _opener(names: bytes) -> re.Pattern[bytes]:
+    # Matched against the lower-cased page (tag names are case-insensitive).
     return re.compile(
-        rb"<(?:(!--)|([!?])|(/?)(" + names + rb")(?=[" + _WS + rb"/>]))",
-        re.IGNORECASE,
+        rb"<(?:(!--)|([!?])|(/?)(" + _alternation(names.split(b"|")) + rb")(?=[" + _WS + rb"/>]))"
     )
 
 
@@ -52,10 +65,10 @@ _OPEN_NOSCRIPT = _opener(_RAW + b"|body|head|html|noscript")
 #: missing ``>`` costs one linear scan, never backtracking).
 _TAG_END = re.compile(rb"(?:[^>=]++|=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
 _COMMENT_END = re.compile(rb"--!?>")
-_BODY_END = re.compile(rb"</body(?=[" + _WS + rb"/>])", re.IGNORECASE)
+# These three are matched against the lower-cased page.
+_BODY_END = re.compile(rb"</body(?=[" + _WS + rb"/>])")
 _CLOSERS = {
-    name: re.compile(rb"</" + name + rb"(?=[" + _WS + rb"/>])", re.IGNORECASE)
-    for name in _RAW.split(b"|")
+    name: re.compile(rb"</" + name + rb"(?=[" + _WS + rb"/>])") for name in _RAW.split(b"|")
 }
 _CLOSERS[b"plaintext"] = re.compile(rb"(?!)")  # everything after <plaintext> is text
 _ATTR = re.compile(
@@ -119,7 +132,7 @@ def _fragment_note() -> None:
     if not _noted:
         _noted.append(True)
         logger.info(
-            "cookieguard: an HTML response with no <!doctype>, <html>, <head> or <body> is "
+            "an HTML response with no <!doctype>, <html>, <head> or <body> is "
             "taken for a fragment (htmx, Turbo...) and gets no banner or asset tags; this is "
             "said once per process"
         )
@@ -230,15 +243,18 @@ class Rewriter:
         if self._fresh and self._mode == _DATA and not self._head and self._prepare is None:
             # A whole body: try the fast path first.
             gate = self._gate
-            hit = gate is not None and gate.mentions(chunk)
-            if not hit:
+            try:
+                hits: list[int] | None = gate.positions(chunk) if gate is not None else []
+            except Exception:
+                hits = None  # the scan below meets the error again, and passes the page
+            if hits == []:
                 at = _last_body(chunk)
                 if at >= 0 and _TAIL.fullmatch(chunk, at):
                     self._fresh = False
                     self._mode = _PASS
                     view = memoryview(chunk)
                     return b"".join((view[:at], self._insert, view[at:]))
-            return self._run(chunk, last=True, hit=hit)
+            return self._run(chunk, last=True, hits=hits)
         return self._run(chunk, last=True)
 
     def finish(self) -> bytes:
@@ -255,7 +271,7 @@ class Rewriter:
 
     # -- the scanner ------------------------------------------------------------------------
 
-    def _run(self, chunk: bytes, *, last: bool, hit: bool | None = None) -> bytes:
+    def _run(self, chunk: bytes, *, last: bool, hits: list[int] | None = None) -> bytes:
         self._fresh = False
         data = self._pending + chunk if self._pending else chunk
         self._pending = b""
@@ -275,10 +291,10 @@ class Rewriter:
         else:
             saved = (list(self._held), self._holding, list(self._shadow), self._shadowing)
             try:
-                self._scan(data, last, hit)
+                self._scan(data, last, hits)
             except Exception:  # a page must never break the app: pass the rest through
                 logger.exception(
-                    "cookieguard: could not rewrite this HTML page; the rest passes unchanged"
+                    "could not rewrite this HTML page; the rest passes unchanged"
                 )
                 self._out = []
                 self._pending = b""
@@ -366,7 +382,7 @@ class Rewriter:
             self._emit(self._head)
             self._head = b""
 
-    def _scan(self, data: bytes, last: bool, hit: bool | None = None) -> None:
+    def _scan(self, data: bytes, last: bool, hits: list[int] | None = None) -> None:
         view = memoryview(data)
         n = len(data)
         pos = 0
@@ -374,14 +390,16 @@ class Rewriter:
         # The prefilter: where the page names a blocked host. A stretch naming none has
         # nothing to edit; every verdict is taken on a tag or element whole inside ``data``
         # (incomplete ones are held back), so this holds however the body is chunked.
-        hits = full.positions(data) if full is not None and hit is not False else []
+        if hits is None:
+            hits = full.positions(data) if full is not None else []
         gate = full if hits else None
         hi = 0
         opener = self._opener
+        low = data.lower()  # same offsets; ASCII letters only (bytes.lower)
         while pos < n:
             mode = self._mode
             if mode == _DATA:
-                m = opener.search(data, pos)
+                m = opener.search(low, pos)
                 if gate is not None:
                     while hi < len(hits) and hits[hi] < pos:
                         hi += 1
@@ -444,7 +462,7 @@ class Rewriter:
                 if m.group(2) is not None:  # <! or <?: a bogus comment up to ">"
                     if n - m.end() < 7 and not last:
                         break  # might still become "<!--" or "<!doctype"
-                    if data[start + 2 : start + 9].lower() == b"doctype":
+                    if low.startswith(b"doctype", start + 2):
                         self._document = True
                     self._emit(view[start : m.end()])
                     pos = m.end()
@@ -488,7 +506,7 @@ class Rewriter:
                 if name == b"script":
                     self._head_here()
                     if full is not None and full.needs_content(tag):
-                        closer = _CLOSERS[b"script"].search(data, tag_end)
+                        closer = _CLOSERS[b"script"].search(low, tag_end)
                         if closer is None and not last:
                             if n - start <= ELEMENT_LIMIT:
                                 break  # wait for the whole inline script
@@ -503,7 +521,7 @@ class Rewriter:
                             else None
                         )
                         self._emit(tag if new is None else new)
-                        pos = self._text(data, view, tag_end, content_end, content_end)
+                        pos = self._text(low, view, tag_end, content_end, content_end)
                         self._enter_raw(b"script")
                         continue
                     new = gate.script_tag(tag, None) if gate is not None else None
@@ -513,7 +531,7 @@ class Rewriter:
                     continue
                 if name == b"iframe" and gate is not None:
                     if not self._noscript and gate.is_embed(tag):
-                        closer = _CLOSERS[b"iframe"].search(data, tag_end)
+                        closer = _CLOSERS[b"iframe"].search(low, tag_end)
                         if closer is None and not last:
                             if n - start <= ELEMENT_LIMIT:
                                 break  # wait for the whole element
@@ -547,14 +565,14 @@ class Rewriter:
             if mode in (_RAWTEXT, _COMMENT):
                 closing = self._closer if mode == _RAWTEXT else _COMMENT_END
                 assert closing is not None
-                m = closing.search(data, pos)
+                m = closing.search(low, pos)
                 if m is not None:
                     stop = m.start()
                 elif last:
                     stop = n
                 else:
                     stop = max(pos, n - _LONGEST_NAME)  # a closer or "</body" may be cut
-                pos = self._text(data, view, pos, stop, stop if m is not None else n)
+                pos = self._text(low, view, pos, stop, stop if m is not None else n)
                 if m is None:
                     break
                 self._emit(view[m.start() : m.end()])
@@ -579,12 +597,12 @@ class Rewriter:
         if pos < n:
             self._pending = data[pos:]
 
-    def _text(self, data: bytes, view: memoryview, pos: int, stop: int, limit: int) -> int:
+    def _text(self, low: bytes, view: memoryview, pos: int, stop: int, limit: int) -> int:
         """Emit the text of a comment or raw-text element up to ``stop``, noting any
         ``</body`` that starts before it (and may end before ``limit``); returns where
         the text emitted ends."""
         while True:
-            b = _BODY_END.search(data, pos, limit)
+            b = _BODY_END.search(low, pos, limit)
             if b is None or b.start() >= stop:
                 break
             if b.start() > pos:
@@ -603,7 +621,7 @@ class Rewriter:
 
     def _too_large(self, name: bytes) -> None:
         logger.warning(
-            "cookieguard: an HTML <%s> over %d bytes; the rest of this page passes unchanged",
+            "an HTML <%s> over %d bytes; the rest of this page passes unchanged",
             name.decode("ascii", "replace"),
             ELEMENT_LIMIT,
         )
