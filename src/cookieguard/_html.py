@@ -141,9 +141,6 @@ def _fragment_note() -> None:
 class Gate(Protocol):
     """The auto-blocking decisions the rewriter asks for (see ``cookieguard._inject``)."""
 
-    def mentions(self, data: bytes) -> bool:
-        """False when ``data`` names no host the gate blocks (nothing in it to edit)."""
-
     def positions(self, data: bytes) -> list[int]:
         """Where ``data`` names a host the gate blocks (offsets, ascending)."""
 
@@ -240,7 +237,9 @@ class Rewriter:
 
     def feed_last(self, chunk: bytes) -> bytes:
         """Rewrite the final chunk, flushing everything held back."""
-        if self._fresh and self._mode == _DATA and not self._head and self._prepare is None:
+        if self._fresh and self._prepare is not None:
+            self._prepared(chunk)
+        if self._fresh and self._mode == _DATA and not self._head:
             # A whole body: try the fast path first.
             gate = self._gate
             try:
@@ -269,6 +268,17 @@ class Rewriter:
         self._prepare = None
         self._release_held()
 
+    def _prepared(self, head: bytes) -> None:
+        """Learn the page's charset from its first bytes; leave the page alone if unusable."""
+        prepare, self._prepare = self._prepare, None
+        assert prepare is not None
+        encode = prepare(head)
+        if encode is None:
+            self.stop()
+        else:
+            self._insert = encode(self._insert)
+            self._head = encode(self._head)
+
     # -- the scanner ------------------------------------------------------------------------
 
     def _run(self, chunk: bytes, *, last: bool, hits: list[int] | None = None) -> bytes:
@@ -279,13 +289,7 @@ class Rewriter:
             if len(data) < 1024 and not last:
                 self._pending = data
                 return b""
-            prepare, self._prepare = self._prepare, None
-            encode = prepare(data)
-            if encode is None:
-                self.stop()
-            else:
-                self._insert = encode(self._insert)
-                self._head = encode(self._head)
+            self._prepared(data)
         if self._mode == _PASS:
             self._emit(data)
         else:

@@ -314,9 +314,6 @@ class TrackerGate:
     next_path: str = "/"
     codec: str = "utf-8"
 
-    def mentions(self, data: bytes) -> bool:
-        return self.blocker.mentions(data)
-
     def positions(self, data: bytes) -> list[int]:
         return self.blocker.positions(data)
 
