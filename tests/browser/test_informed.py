@@ -93,11 +93,6 @@ def test_the_first_layer_informs_in_the_browser(browser: Browser, informed: Serv
     assert page.context.cookies() == []  # informing sets nothing
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the phone rules for .cg-body/.cg-actions in static/banner.css (helper G owns "
-    "it; the rules are in helper J's report): without them the buttons fall below the fold",
-)
 def test_on_a_phone_the_banner_leaves_most_of_the_page_usable(
     browser: Browser, informed: Server
 ) -> None:
