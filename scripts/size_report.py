@@ -2,8 +2,8 @@
 
 Exits 1 when the two together are over the budget, so CI catches growth. The design aims
 at 4 KB gzip; round 2 (module scripts in order, withdrawal with storage clearing, resources
-and click-to-load embeds, vendor signals) took it to about 5.3 KB, so the budget is 5.5 KB
-until someone finds the bytes. consent-mode.js is listed on its own: only sites with Google
+and click-to-load embeds, vendor signals, the phone layout and the cookie declaration's
+styles) took it to about 5.5 KB, so the budget is 5.75 KB until someone finds the bytes. consent-mode.js is listed on its own: only sites with Google
 Consent Mode on load it, so it is not in the budget.
 Usage: python scripts/size_report.py [--budget BYTES]
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 STATIC = Path(__file__).resolve().parents[1] / "static"
 FILES = ("banner.js", "banner.css")
 OPTIONAL = ("consent-mode.js",)
-BUDGET = 5632
+BUDGET = 5888
 
 
 def measure(folder: Path = STATIC, names: Sequence[str] = FILES) -> list[tuple[str, int, int]]:
