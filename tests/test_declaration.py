@@ -190,7 +190,7 @@ def test_third_parties_are_named_by_the_catalogue_and_declared_hosts_as_written(
             Category("marketing", "Marketing", sale_or_sharing=True),
             Category("preferences", "Preferences"),
         ],
-        trackers=[{"name": "Hotjar"}],
+        trackers=[{"name": "Hotjar"}, {"name": "Criteo", "disabled": True}],
     )
     parties = {party.name: party for party in third_parties(policy)}
     assert list(parties) == [
@@ -386,6 +386,13 @@ def test_the_template_helper_renders_the_declaration_for_the_request() -> None:
     assert "Förteckning över kakor" in reply.get_data(as_text=True)
     assert declaration_html({}) == ""
     assert declaration_html({"type": "http", "path": "/"}) == ""
+    async def chosen(request: Request) -> HTMLResponse:
+        return HTMLResponse(declaration_html(request.scope, language="fi", open_categories=True))
+
+    app = Starlette(routes=[Route("/chosen", chosen)])
+    app.add_middleware(AsgiMiddleware, policy=policy)
+    html = TestClient(app).get("/chosen", headers={"Accept-Language": "de"}).text
+    assert "Evästeseloste" in html and html.count(" open>") == 4
     static = declaration_html(policy, language="it", heading_level=3)
     assert "<h3 " in static and "Elenco dei cookie" in static
     assert "Cookie declaration" in declaration_html(policy, language="xx")

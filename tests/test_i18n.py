@@ -180,6 +180,8 @@ def test_cldr_plural_rules(language: str, n: int, form: str) -> None:
         ("en", 365 * 86400, "1 year"),
         ("en", 2 * 365 * 86400, "2 years"),
         ("en", 90 * 86400, "3 months"),
+        ("en", 366 * 86400, "1 year"),  # twelve months, give or take a leap day
+        ("en", 40 * 86400, "40 days"),  # not within three days of a whole month
         ("en", 86400, "1 day"),
         ("en", 7 * 86400, "7 days"),
         ("en", 3600, "1 hour"),

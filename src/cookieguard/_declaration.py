@@ -326,10 +326,8 @@ def _cached(policy: Policy) -> tuple[tuple[Declared, ...], tuple[ThirdParty, ...
     built = _build(policy)
     with _built_lock:
         if key not in _built:
-            try:
-                weakref.finalize(policy, _built.pop, key, None)
-            except TypeError:  # not weak-referenceable: correct, just not cached
-                return built
+            # Dropped with the policy (the finalizer runs before the id can be reused).
+            weakref.finalize(policy, _built.pop, key, None)
             _built[key] = built
         return _built[key]
 
