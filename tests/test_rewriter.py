@@ -527,3 +527,99 @@ def test_policy_type_is_checked() -> None:
     with pytest.raises(TypeError):
         Site(object(), receipts=None)  # type: ignore[arg-type]
     assert isinstance(make_policy(), Policy)
+
+
+# -- markup inside attribute values (red team findings K3) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        b'<meta name="description" content="How the <title> tag works">',
+        b'<p title="Use <script> tags"></p>',
+        b'<p title="<!-- not a comment">x</p>',
+        b'<p title="</body>">x</p>',
+    ],
+)
+def test_tags_written_in_attribute_values_are_text(markup: bytes) -> None:
+    page = (
+        b"<!doctype html><html><head><title>t</title></head><body>"
+        + markup
+        + b'<script src="https://www.googletagmanager.com/gtag/js?id=G-1"></script></body></html>'
+    )
+    injection = plan(site_for())
+    out = both(injection, page)
+    assert out.startswith(page[: page.index(markup) + len(markup)])  # untouched
+    assert b'<script type="text/plain" data-cookieguard="analytics" src="https://www.goo' in out
+    assert out.endswith(injection.insert + b"</body></html>")
+
+
+def test_html_in_an_attribute_before_the_pixel_url() -> None:
+    tag = b'<img data-caption="<b>Our</b> partners" src="https://www.facebook.com/tr?id=1" alt="">'
+    out = both(plan(site_for()), b"<!doctype html><body>" + tag + b"</body>")
+    assert b'data-cookieguard-src="https://www.facebook.com/tr' in out
+
+
+@pytest.mark.parametrize(
+    ("markup", "renamed"),
+    [
+        (b'<image src="https://www.facebook.com/tr?id=1">', b"data-cookieguard-src="),
+        (
+            b'<svg><image href="https://www.facebook.com/tr?id=1" width="1"/></svg>',
+            b"data-cookieguard-href=",
+        ),
+        (b'<video poster="https://www.facebook.com/tr?id=1"></video>', b"data-cookieguard-poster="),
+        (b'<object data="https://www.facebook.com/tr?id=1"></object>', b"data-cookieguard-data="),
+        (
+            b'<iframe srcdoc="&lt;script src=&quot;https://connect.facebook.net/x.js&quot;&gt;'
+            b'&lt;/script&gt;"></iframe>',
+            b"data-cookieguard-srcdoc=",
+        ),
+        (
+            b'<table background="https://www.facebook.com/tr?id=1"><tr><td>x</td></tr></table>',
+            b"data-cookieguard-background=",
+        ),
+        (
+            b'<img data-src="https://www.facebook.com/tr?id=1" alt="">',
+            b"data-cookieguard-data-src=",
+        ),
+    ],
+)
+def test_more_url_attributes_are_gated(markup: bytes, renamed: bytes) -> None:
+    out = both(plan(site_for()), b"<!doctype html><body>" + markup + b"</body>")
+    assert renamed in out and b'data-cookieguard="marketing"' in out
+
+
+def test_body_background_is_gated() -> None:
+    page = (
+        b'<!doctype html><html><body background="https://www.facebook.com/tr?id=1"><p>x</p></body>'
+    )
+    out = both(plan(site_for()), page)
+    assert b'<body data-cookieguard="marketing" data-cookieguard-background=' in out
+
+
+def test_svg_script_href_is_gated() -> None:
+    page = (
+        b"<!doctype html><body><svg><script "
+        b'href="https://www.googletagmanager.com/gtag/js?id=G"></script></svg></body>'
+    )
+    out = both(plan(site_for()), page)
+    assert b'<script type="text/plain" data-cookieguard="analytics" href=' in out
+
+
+def test_lazy_loaded_embed_becomes_a_placeholder() -> None:
+    page = (
+        b'<!doctype html><body><iframe src="about:blank" '
+        b'data-src="https://www.youtube.com/embed/abc" width="560"></iframe></body>'
+    )
+    out = both(plan(site_for()), page)
+    assert b'data-cookieguard-provider="YouTube"' in out
+
+
+def test_character_references_in_a_script_src_are_decoded() -> None:
+    page = (
+        b"<!doctype html><body><script "
+        b'src="https://www.googletagmanager.com&#x2F;gtag&#x2F;js?id&#x3D;G"></script></body>'
+    )
+    out = both(plan(site_for()), page)
+    assert b'<script type="text/plain" data-cookieguard="analytics" src=' in out

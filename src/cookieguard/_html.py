@@ -36,7 +36,12 @@ _WS = rb"\t\n\f\r "
 # Tags every pass needs (raw text, comments, the insertion points) ...
 _RAW = b"script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext"
 # ... and the resource tags auto-blocking edits (found from the blocked URL, backwards).
-_RESOURCE_AT = re.compile(rb"<(img|link|source|video|audio|embed|input)(?=[" + _WS + rb"/>])", re.I)
+_RESOURCE_AT = re.compile(
+    rb"<(img|image|link|source|video|audio|embed|input|object|body|table|td|th)(?=["
+    + _WS
+    + rb"/>])",
+    re.IGNORECASE,
+)
 
 
 def _alternation(names: list[bytes]) -> bytes:
@@ -83,6 +88,31 @@ _TAIL = re.compile(
     rb"</body[" + _WS + rb"/]*>[" + _WS + rb"]*(?:</html[" + _WS + rb"]*>[" + _WS + rb"]*)?",
     re.IGNORECASE,
 )
+
+
+_HEAD_POINT = re.compile(rb"<script(?=[" + _WS + rb"/>])|</head(?=[" + _WS + rb"/>])")
+# What may come before the head tags' place for the scanner to agree without scanning: no
+# comment, raw-text element or bogus comment other than the doctype ("<title>" is checked).
+_HEAD_HAZARDS = (b"<!--", b"<?", b"<style", b"<textarea", b"<xmp", b"<iframe", b"<noembed",
+                 b"<noframes", b"<plaintext")  # fmt: skip
+
+
+def _head_point(data: bytes) -> int:
+    """Where the head tags go (before the first ``<script``, else ``</head``) when the first
+    16 KB show it plainly; -1 when only the scanner can tell."""
+    low = data[:16384].lower()
+    m = _HEAD_POINT.search(low)
+    if m is None:
+        return -1
+    before = low[: m.start()]
+    if any(hazard in before for hazard in _HEAD_HAZARDS):
+        return -1
+    if before.count(b"<!") != before.count(b"<!doctype"):
+        return -1
+    title = before.rfind(b"<title")
+    if title >= 0 and before.find(b"</title", title) < 0:
+        return -1
+    return m.start()
 
 
 def _last_body(data: bytes) -> int:
@@ -239,7 +269,7 @@ class Rewriter:
         """Rewrite the final chunk, flushing everything held back."""
         if self._fresh and self._prepare is not None:
             self._prepared(chunk)
-        if self._fresh and self._mode == _DATA and not self._head:
+        if self._fresh and self._mode == _DATA:
             # A whole body: try the fast path first.
             gate = self._gate
             try:
@@ -249,10 +279,17 @@ class Rewriter:
             if hits == []:
                 at = _last_body(chunk)
                 if at >= 0 and _TAIL.fullmatch(chunk, at):
-                    self._fresh = False
-                    self._mode = _PASS
-                    view = memoryview(chunk)
-                    return b"".join((view[:at], self._insert, view[at:]))
+                    head = self._head
+                    where = _head_point(chunk) if head else 0
+                    if 0 <= where <= at:
+                        self._fresh = False
+                        self._mode = _PASS
+                        view = memoryview(chunk)
+                        if not head:
+                            return b"".join((view[:at], self._insert, view[at:]))
+                        return b"".join(
+                            (view[:where], head, view[where:at], self._insert, view[at:])
+                        )
             return self._run(chunk, last=True, hits=hits)
         return self._run(chunk, last=True)
 
@@ -297,9 +334,7 @@ class Rewriter:
             try:
                 self._scan(data, last, hits)
             except Exception:  # a page must never break the app: pass the rest through
-                logger.exception(
-                    "could not rewrite this HTML page; the rest passes unchanged"
-                )
+                logger.exception("could not rewrite this HTML page; the rest passes unchanged")
                 self._out = []
                 self._pending = b""
                 self._held, self._holding, self._shadow, self._shadowing = saved
@@ -400,10 +435,19 @@ class Rewriter:
         hi = 0
         opener = self._opener
         low = data.lower()  # same offsets; ASCII letters only (bytes.lower)
+        floor = 0  # where the markup since the last comment or raw-text element starts
+        skip = 0  # where to look for the next tag from (past an <html>, <head>, <body>)
         while pos < n:
             mode = self._mode
             if mode == _DATA:
-                m = opener.search(low, pos)
+                m = opener.search(low, max(pos, skip))
+                while m is not None:
+                    # A "<title>" or "<!--" written inside another tag's attribute is text.
+                    outer = _enclosing(data, floor, m.start())
+                    if outer < 0:
+                        break
+                    outer_end = _tag_end(data, outer)
+                    m = opener.search(low, outer_end) if outer_end >= 0 else None
                 if gate is not None:
                     while hi < len(hits) and hits[hi] < pos:
                         hi += 1
@@ -433,11 +477,11 @@ class Rewriter:
                     cut = n
                     if not last:
                         k = data.rfind(b"<", max(pos, n - _LONGEST_NAME))
-                        if k >= 0:
+                        if k >= 0 and _enclosing(data, max(floor, pos), k) < 0:
                             cut = k  # maybe the start of a tag we look for
-                        if full is not None:
-                            # Hold back a tag that is not finished: its URL may be cut too.
-                            cut = min(cut, _unfinished_tag(data, pos))
+                        # Hold back a tag that is not finished: a URL or a "<title>" in its
+                        # attributes may be cut too.
+                        cut = min(cut, _unfinished_tag(data, pos))
                     if cut > pos:
                         self._emit(view[pos:cut])
                     pos = cut
@@ -486,8 +530,8 @@ class Rewriter:
                     pos = m.end()
                     continue
                 if name in _DOCUMENT:
-                    self._emit(view[start : m.end()])
-                    pos = m.end()
+                    # Not consumed: its attributes (a body background...) are markup too.
+                    skip = m.end()
                     continue
                 if name == b"noscript":
                     self._noscript += 1
@@ -581,7 +625,7 @@ class Rewriter:
                     break
                 self._emit(view[m.start() : m.end()])
                 self._end_shadow()
-                pos = m.end()
+                pos = floor = m.end()
                 self._mode = _DATA
                 continue
             if mode == _BOGUS:
@@ -591,7 +635,7 @@ class Rewriter:
                     pos = n
                     break
                 self._emit(view[pos : k + 1])
-                pos = k + 1
+                pos = floor = k + 1
                 self._mode = _DATA
                 continue
             # _PASS
@@ -655,23 +699,48 @@ def _unfinished_tag(data: bytes, pos: int) -> int:
     return cut
 
 
+def _enclosing(data: bytes, floor: int, at: int, *, quick: bool = True) -> int:
+    """The start of the tag whose attributes hold offset ``at`` (``"<title>"`` written in an
+    attribute value is text), or -1. Looks back over at most 8 tags within 4 KB.
+
+    ``quick``: first a cheap test that is right unless a ``>`` in an attribute value comes
+    between the tag and ``at`` (used for every tag the scanner stops at)."""
+    floor = max(floor, at - 4096)
+    last_open = data.rfind(b"<", floor, at)
+    if last_open < 0 or (quick and data.rfind(b">", floor, at) > last_open):
+        return -1  # the usual case: the previous tag closed before ``at``
+    found = -1
+    k = at
+    for _ in range(8):
+        k = data.rfind(b"<", floor, k)
+        if k < 0:
+            break
+        if not data[k + 1 : k + 2].isalpha():
+            continue
+        end = _TAG_END.match(data, k + 1)
+        if end is None or end.end() > at:
+            found = k  # the earliest such tag is the one ``at`` is really in
+    return found
+
+
+def _tag_end(data: bytes, start: int) -> int:
+    """Where the start tag at ``start`` ends; -1 if it is not finished in ``data``."""
+    if data.find(b">", start) < 0:
+        return -1
+    end = _TAG_END.match(data, start + 1)
+    return -1 if end is None else end.end()
+
+
 def _resource_at(data: bytes, pos: int, hit: int) -> tuple[int, bytes, int] | None:
     """The resource start tag (``img``, ``link``...) around offset ``hit``, if any.
 
     Returns ``(start, name, end)``; ``end`` is -1 when the tag is not finished in ``data``.
     ``None`` when ``hit`` is in text or in another tag (an ``<a href>`` loads nothing).
     """
-    start = data.rfind(b"<", pos, hit)
-    while start >= 0:
-        if data[start + 1 : start + 2].isalpha():
-            resource = _RESOURCE_AT.match(data, start)
-            if data.find(b">", start) < 0:
-                return (start, b"", -1) if resource is not None else None
-            end = _TAG_END.match(data, start + 1)
-            if end is None:
-                return (start, b"", -1) if resource is not None else None
-            if end.end() <= hit or resource is None:
-                return None
-            return start, resource.group(1).lower(), end.end()
-        start = data.rfind(b"<", pos, start)  # a "<" in text: look further back
-    return None
+    start = _enclosing(data, pos, hit, quick=False)
+    if start < 0:
+        return None
+    resource = _RESOURCE_AT.match(data, start)
+    if resource is None:
+        return None
+    return start, resource.group(1).lower(), _tag_end(data, start)

@@ -154,15 +154,24 @@ _JS_TYPES = frozenset(
 )  # fmt: skip
 #: URL attributes per tag, renamed to ``data-cookieguard-<name>`` while gated.
 _URL_ATTRIBUTES: Mapping[bytes, tuple[bytes, ...]] = {
-    b"img": (b"src", b"srcset"),
-    b"source": (b"src", b"srcset"),
+    b"img": (b"src", b"srcset", b"data-src", b"data-srcset", b"data-lazy-src"),
+    b"image": (b"src", b"href", b"xlink:href"),  # HTML parsers read <image> as <img>; SVG
+    b"source": (b"src", b"srcset", b"data-src", b"data-srcset"),
     b"link": (b"href", b"imagesrcset"),
-    b"iframe": (b"src",),
-    b"video": (b"src",),
+    b"iframe": (b"src", b"srcdoc", b"data-src", b"data-lazy-src"),
+    b"video": (b"src", b"poster"),
     b"audio": (b"src",),
     b"embed": (b"src",),
     b"input": (b"src",),
+    b"object": (b"data",),
+    b"body": (b"background",),
+    b"table": (b"background",),
+    b"td": (b"background",),
+    b"th": (b"background",),
 }
+#: Where a script or an embed takes its URL from (SVG scripts use href; lazy loaders data-src).
+_SCRIPT_URLS = (b"src", b"href", b"xlink:href")
+_EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
 #: Google's tags that Consent Mode "advanced" lets load (cookieless pings until consent).
 GOOGLE_TAGS = frozenset({"Google Analytics", "Google Tag Manager", "Google Ads"})
 _MARK = b"data-cookieguard"
@@ -175,11 +184,22 @@ def _find(attrs: list[Attribute], name: bytes) -> Attribute | None:
     return None
 
 
+def _first(attrs: list[Attribute], names: tuple[bytes, ...]) -> Attribute | None:
+    """The first attribute, in ``names`` order, that is present with a URL-ish value."""
+    for name in names:
+        attr = _find(attrs, name)
+        if attr is not None and attr.value.strip() and not attr.value.strip().startswith(b"about:"):
+            return attr
+    return None
+
+
 def _urls(attr: Attribute) -> list[bytes]:
     """The URLs of an attribute value (several in a ``srcset``)."""
     value = attr.value
     if b"&" in value:
         value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
+    if attr.name == b"srcdoc":
+        return [m.group() for m in _URL_IN_TEXT.finditer(value)]
     if attr.name.endswith(b"srcset"):
         return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
     return [value]
@@ -319,7 +339,7 @@ class TrackerGate:
 
     def needs_content(self, tag: bytes) -> bool:
         attrs = attributes(tag, 7)
-        if _find(attrs, _MARK) is not None or _find(attrs, b"src") is not None:
+        if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
             return False
         kind = _find(attrs, b"type")
         return kind is None or kind.value.strip().lower() in _JS_TYPES
@@ -334,9 +354,9 @@ class TrackerGate:
         kind_value = kind.value.strip().lower() if kind is not None else b""
         if kind_value not in _JS_TYPES:
             return None  # JSON-LD, templates...: not run by the browser
-        src = _find(attrs, b"src")
+        src = _first(attrs, _SCRIPT_URLS)
         if src is not None:
-            vendor = self.blocker.vendor_for_url(src.value.strip())
+            vendor = self.blocker.vendor_for_url(_urls(src)[0])
             if vendor is None:
                 return None
             vendors: tuple[Vendor, ...] = (vendor,)
@@ -381,19 +401,19 @@ class TrackerGate:
     def is_embed(self, tag: bytes) -> bool:
         if not self.blocker.mentions(tag):
             return False
-        src = _find(attributes(tag, 7), b"src")
+        src = _first(attributes(tag, 7), _EMBED_URLS)
         if src is None:
             return False
-        vendor = self.blocker.vendor_for_url(src.value.strip())
+        vendor = self.blocker.vendor_for_url(_urls(src)[0])
         return vendor is not None and vendor.embed
 
     def embed(self, tag: bytes, element: bytes) -> bytes | None:
         attrs = attributes(tag, 7)
         if _find(attrs, _MARK) is not None:
             return None
-        src = _find(attrs, b"src")
-        vendor = self.blocker.vendor_for_url(src.value.strip()) if src is not None else None
-        if vendor is None:
+        src = _first(attrs, _EMBED_URLS)
+        vendor = self.blocker.vendor_for_url(_urls(src)[0]) if src is not None else None
+        if vendor is None or not vendor.embed:
             return None
         width = _find(attrs, b"width")
         height = _find(attrs, b"height")
