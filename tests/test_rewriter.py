@@ -604,7 +604,7 @@ def test_svg_script_href_is_gated() -> None:
         b'href="https://www.googletagmanager.com/gtag/js?id=G"></script></svg></body>'
     )
     out = both(plan(site_for()), page)
-    assert b'<script type="text/plain" data-cookieguard="analytics" href=' in out
+    assert b'<script type="text/plain" data-cookieguard="analytics" data-cookieguard-href=' in out
 
 
 def test_lazy_loaded_embed_becomes_a_placeholder() -> None:

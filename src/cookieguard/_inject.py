@@ -367,8 +367,16 @@ class TrackerGate:
         marks = b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"'
         if kind_value == b"module":
             marks += b' data-cookieguard-type="module"'
-        rest = tag[7:] if kind is None else tag[7 : kind.start] + tag[kind.end :]
-        return tag[:7] + marks + rest
+        cuts = [(kind.start, kind.end, b"")] if kind is not None else []
+        if src is not None and src.name != b"src":
+            # An SVG script: Chromium fetches its href whatever the type; rename it too.
+            cuts.append((src.start, src.start, b"data-cookieguard-"))
+        rest, at = [], 7
+        for start, end, put in sorted(cuts):
+            rest += [tag[at:start], put]
+            at = end
+        rest.append(tag[at:])
+        return tag[:7] + marks + b"".join(rest)
 
     def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
         names = _URL_ATTRIBUTES.get(name)
