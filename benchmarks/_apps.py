@@ -31,27 +31,147 @@ COOKIES = {
 }
 HOST = "127.0.0.1"
 
-# ~20 KB of HTML with the </body> at the end, as a server-rendered page would have.
-HTML = (
-    b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title></head><body>"
-    + b"".join(
-        b'<article class="product"><h2>Product %d</h2><p>A fine thing, well made, cheap.</p>'
-        b'<a href="/p/%d">details</a></article>\n' % (i, i)
-        for i in range(160)
-    )
+# Five trackers as their vendors publish them for copy-and-paste (GA4's gtag.js, Google Tag
+# Manager, Meta Pixel, Hotjar, LinkedIn Insight), placed where the vendors say: the first four
+# in <head>, GTM's <noscript> right after <body>, LinkedIn's before </body>.
+GA4 = b"""<!-- Google tag (gtag.js) -->
+<script async src="https://www.googletagmanager.com/gtag/js?id=G-BENCH12345"></script>
+<script>
+  window.dataLayer = window.dataLayer || [];
+  function gtag(){dataLayer.push(arguments);}
+  gtag('js', new Date());
+
+  gtag('config', 'G-BENCH12345');
+</script>
+"""
+GTM_HEAD = b"""<!-- Google Tag Manager -->
+<script>(function(w,d,s,l,i){w[l]=w[l]||[];w[l].push({'gtm.start':
+new Date().getTime(),event:'gtm.js'});var f=d.getElementsByTagName(s)[0],
+j=d.createElement(s),dl=l!='dataLayer'?'&l='+l:'';j.async=true;j.src=
+'https://www.googletagmanager.com/gtm.js?id='+i+dl;f.parentNode.insertBefore(j,f);
+})(window,document,'script','dataLayer','GTM-BENCH1');</script>
+<!-- End Google Tag Manager -->
+"""
+GTM_BODY = b"""<!-- Google Tag Manager (noscript) -->
+<noscript><iframe src="https://www.googletagmanager.com/ns.html?id=GTM-BENCH1"
+height="0" width="0" style="display:none;visibility:hidden"></iframe></noscript>
+<!-- End Google Tag Manager (noscript) -->
+"""
+META_PIXEL = b"""<!-- Meta Pixel Code -->
+<script>
+!function(f,b,e,v,n,t,s)
+{if(f.fbq)return;n=f.fbq=function(){n.callMethod?
+n.callMethod.apply(n,arguments):n.queue.push(arguments)};
+if(!f._fbq)f._fbq=n;n.push=n;n.loaded=!0;n.version='2.0';
+n.queue=[];t=b.createElement(e);t.async=!0;
+t.src=v;s=b.getElementsByTagName(e)[0];
+s.parentNode.insertBefore(t,s)}(window, document,'script',
+'https://connect.facebook.net/en_US/fbevents.js');
+fbq('init', '123456789012345');
+fbq('track', 'PageView');
+</script>
+<noscript><img height="1" width="1" style="display:none"
+src="https://www.facebook.com/tr?id=123456789012345&ev=PageView&noscript=1"
+/></noscript>
+<!-- End Meta Pixel Code -->
+"""
+HOTJAR = b"""<!-- Hotjar Tracking Code for https://shop.example -->
+<script>
+    (function(h,o,t,j,a,r){
+        h.hj=h.hj||function(){(h.hj.q=h.hj.q||[]).push(arguments)};
+        h._hjSettings={hjid:1234567,hjsv:6};
+        a=o.getElementsByTagName('head')[0];
+        r=o.createElement('script');r.async=1;
+        r.src=t+h._hjSettings.hjid+j+h._hjSettings.hjsv;
+        a.appendChild(r);
+    })(window,document,'https://static.hotjar.com/c/hotjar-','.js?sv=');
+</script>
+"""
+LINKEDIN = b"""<script type="text/javascript">
+_linkedin_partner_id = "1234567";
+window._linkedin_data_partner_ids = window._linkedin_data_partner_ids || [];
+window._linkedin_data_partner_ids.push(_linkedin_partner_id);
+</script><script type="text/javascript">
+(function(l) {
+if (!l){window.lintrk = function(a,b){window.lintrk.q.push([a,b])};
+window.lintrk.q=[]}
+var s = document.getElementsByTagName("script")[0];
+var b = document.createElement("script");
+b.type = "text/javascript";b.async = true;
+b.src = "https://snap.licdn.com/li.lms-analytics/insight.min.js";
+s.parentNode.insertBefore(b, s);})(window.lintrk);
+</script>
+<noscript>
+<img height="1" width="1" style="display:none;" alt=""
+src="https://px.ads.linkedin.com/collect/?pid=1234567&fmt=gif" />
+</noscript>
+"""
+_HEAD = (
+    b"<!doctype html>\n<html lang=en>\n<head>\n<meta charset=utf-8>\n"
+    b'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>Shop</title>\n'
+    b'<link rel="stylesheet" href="/static/site.css">\n<link rel="icon" href="/favicon.ico">\n'
+    b'<script src="/static/app.js" defer></script>\n'
 )
-HTML = HTML + b" " * (20 * 1024 - len(HTML) - len(b"</body></html>")) + b"</body></html>"
+_ITEM = (
+    b'<article class="product"><h2>Product %d</h2><img src="/img/%d.jpg" alt="" width=200>'
+    b'<p>A fine thing, well made, cheap.</p><a href="/p/%d">details</a></article>\n'
+)
+_FOOT = (
+    b'<footer><a href="/privacy">Privacy</a></footer>\n<script src="/static/late.js"></script>\n'
+)
+
+
+def page(size: int, *, trackers: bool) -> bytes:
+    """A server-rendered page of exactly ``size`` bytes, ``</body></html>`` at the end; with
+    ``trackers``, the five vendor snippets where their vendors say to paste them."""
+    head = _HEAD + (GA4 + GTM_HEAD + META_PIXEL + HOTJAR if trackers else b"") + b"</head>\n"
+    start = head + b"<body>\n" + (GTM_BODY if trackers else b"") + b"<main>\n"
+    end = b"</main>\n" + _FOOT + (LINKEDIN if trackers else b"") + b"</body>\n</html>\n"
+    items = []
+    used = len(start) + len(end)
+    i = 0
+    while used + len(_ITEM % (i, i, i)) <= size:
+        items.append(_ITEM % (i, i, i))
+        used += len(items[-1])
+        i += 1
+    return start + b"".join(items) + b" " * (size - used) + end
+
+
+HTML = page(20 * 1024, trackers=False)
 assert len(HTML) == 20 * 1024
+PAGES = {
+    "html": HTML,
+    "html_t": page(20 * 1024, trackers=True),
+    "html100": page(100 * 1024, trackers=False),
+    "html100_t": page(100 * 1024, trackers=True),
+}
 TEXT = b"Hello, world!"
-PATHS = {"text": "/", "cookies": "/cookies", "html": "/page"}
+HELLO = "<p>Hello, World!</p>"  # Flask's quickstart view: a str, so text/html; charset=utf-8
+PATHS = {
+    "text": "/",
+    "cookies": "/cookies",
+    "hello": "/hello",
+    "html": "/page",
+    "html_t": "/page-trackers",
+    "html100": "/page100",
+    "html100_t": "/page100-trackers",
+}
 
 
 def make_policy(**extra: Any) -> Policy:
     return Policy(secret_keys=[SECRET], cookies=COOKIES, receipts=None, **extra)
 
 
-def consent_token(policy: Policy, consent_id: str | None = None) -> str:
-    return ConsentCodec(policy).dumps({"analytics", "preferences"}, consent_id or new_consent_id())
+#: What the benchmark's decided visitor granted: marketing refused, so auto-blocking still
+#: has trackers to look for (Meta Pixel, LinkedIn). ``ALL`` is a visitor who accepted all.
+GRANTED = frozenset({"analytics", "preferences"})
+ALL = frozenset({"analytics", "preferences", "marketing"})
+
+
+def consent_token(
+    policy: Policy, consent_id: str | None = None, granted: frozenset[str] = GRANTED
+) -> str:
+    return ConsentCodec(policy).dumps(set(granted), consent_id or new_consent_id())
 
 
 def starlette_session_value() -> str:
@@ -72,7 +192,9 @@ def flask_session_value() -> str:
     return str(serializer.dumps({"user": "ada", "cart": [1, 2, 3]}))
 
 
-def cookie_header(policy: Policy, session: str, *, consent: bool = True) -> str:
+def cookie_header(
+    policy: Policy, session: str, *, consent: bool = True, granted: frozenset[str] = GRANTED
+) -> str:
     """A decided visitor's steady-state header: 10 declared cookies, all of them allowed.
 
     Without ``consent``: an undecided visitor in the steady state, who has no consent cookie
@@ -92,7 +214,7 @@ def cookie_header(policy: Policy, session: str, *, consent: bool = True) -> str:
         ("_ga_PQR678IJK", "GS1.1.1700000000.5.1.1700000500.0.0.0"),
     ]
     if consent:
-        pairs.insert(3, ("cookie_consent", consent_token(policy)))
+        pairs.insert(3, ("cookie_consent", consent_token(policy, granted=granted)))
     return "; ".join(f"{k}={v}" for k, v in pairs)
 
 
@@ -101,7 +223,7 @@ def cookie_header(policy: Policy, session: str, *, consent: bool = True) -> str:
 
 def starlette_app() -> Callable[..., Any]:
     from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse, Response
+    from starlette.responses import HTMLResponse, PlainTextResponse, Response
     from starlette.routing import Route
 
     async def text(request: Any) -> Response:
@@ -113,14 +235,21 @@ def starlette_app() -> Callable[..., Any]:
         response.set_cookie("_fbp", "fb.1.1700000000.42", max_age=3600)  # marketing: refused
         return response
 
-    async def page(request: Any) -> Response:
-        return Response(HTML, media_type="text/html")
+    async def hello(request: Any) -> Response:
+        return HTMLResponse(HELLO)
+
+    def html(body: bytes) -> Callable[..., Any]:
+        async def page(request: Any) -> Response:
+            return Response(body, media_type="text/html")
+
+        return page
 
     return Starlette(
         routes=[
             Route(PATHS["text"], text),
             Route(PATHS["cookies"], cookies),
-            Route(PATHS["html"], page),
+            Route(PATHS["hello"], hello),
+            *(Route(PATHS[key], html(body)) for key, body in PAGES.items()),
         ]
     )
 
@@ -148,7 +277,7 @@ def asgi_variant(name: str, policy: Policy | None = None) -> Callable[..., Any]:
         return app
     if name == "noop":
         return NoopASGI(app)
-    if name in ("cg_decided", "cg_undecided"):
+    if name.startswith("cg_"):
         from cookieguard.asgi import ConsentMiddleware
 
         return ConsentMiddleware(app, policy=policy or make_policy())
@@ -184,11 +313,20 @@ def flask_app(*, with_session: bool) -> Any:  # flask.Flask, imported lazily
         response.set_cookie("_fbp", "fb.1.1700000000.42", max_age=3600)
         return response
 
-    @app.get(PATHS["html"])
-    def page() -> Any:
+    @app.get(PATHS["hello"])
+    def hello() -> Any:
         if with_session:
             flask.session.get("user")
-        return flask.Response(HTML, mimetype="text/html")
+        return HELLO
+
+    for key, body in PAGES.items():
+
+        def page(body: bytes = body) -> Any:
+            if with_session:
+                flask.session.get("user")
+            return flask.Response(body, mimetype="text/html")
+
+        app.add_url_rule(PATHS[key], key, page, methods=["GET"])
 
     return app
 
@@ -215,7 +353,7 @@ def wsgi_variant(name: str, policy: Policy | None = None) -> Callable[..., Any]:
         return app
     if name == "noop":
         return NoopWSGI(app)
-    if name in ("cg_decided", "cg_undecided"):
+    if name.startswith("cg_"):
         from cookieguard.wsgi import ConsentMiddleware
 
         return ConsentMiddleware(app, policy or make_policy())

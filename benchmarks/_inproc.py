@@ -16,6 +16,7 @@ import asyncio
 import gc
 import io
 import random
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from _apps import (
+    ALL,
+    HELLO,
     HOST,
     PATHS,
     asgi_variant,
@@ -33,8 +36,21 @@ from _apps import (
     wsgi_variant,
 )
 
-VARIANTS = ("bare", "noop", "cg_decided", "cg_undecided", "session")
-RESPONSES = ("text", "cookies", "html")
+VARIANTS = ("bare", "noop", "cg_decided", "cg_all", "cg_undecided", "session")
+RESPONSES = ("text", "cookies", "hello", "html", "html_t", "html100", "html100_t")
+#: Column headings of the responses.
+RESPONSE_LABELS = {
+    "text": "small text",
+    "cookies": "sets 2 cookies",
+    "hello": "Flask-style HTML hello",
+    "html": "20 KB HTML",
+    "html_t": "20 KB HTML, 5 trackers",
+    "html100": "100 KB HTML",
+    "html100_t": "100 KB HTML, 5 trackers",
+}
+# A tag auto-blocking neutralised (the banner's own markup names no category this way).
+_GATED = re.compile(rb'<(?:script|img|iframe)\s[^>]*?data-cookieguard="(?:analytics|marketing)"')
+HTML_RESPONSES = ("hello", "html", "html_t", "html100", "html100_t")
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 _COMMON = [
     ("host", HOST),
@@ -133,12 +149,15 @@ async def _asgi_capture(app: Any, scope: dict[str, Any]) -> tuple[list[tuple[byt
 
 def asgi_cases() -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:
     policy = make_policy()
+    cookies = {
+        "cg_all": cookie_header(policy, starlette_session_value(), granted=ALL),
+        "cg_undecided": cookie_header(policy, starlette_session_value(), consent=False),
+    }
     decided = cookie_header(policy, starlette_session_value())
-    undecided = cookie_header(policy, starlette_session_value(), consent=False)
     cases = {}
     for variant in VARIANTS:
         app = asgi_variant(variant, policy)
-        cookie = undecided if variant == "cg_undecided" else decided
+        cookie = cookies.get(variant, decided)
         for response in RESPONSES:
             cases[(variant, response)] = (app, _asgi_scope(PATHS[response], cookie))
     return cases
@@ -215,12 +234,15 @@ def _wsgi_capture(app: Any, environ: dict[str, Any]) -> tuple[list[tuple[bytes, 
 
 def wsgi_cases() -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:
     policy = make_policy()
+    cookies = {
+        "cg_all": cookie_header(policy, flask_session_value(), granted=ALL),
+        "cg_undecided": cookie_header(policy, flask_session_value(), consent=False),
+    }
     decided = cookie_header(policy, flask_session_value())
-    undecided = cookie_header(policy, flask_session_value(), consent=False)
     cases = {}
     for variant in VARIANTS:
         app = wsgi_variant(variant, policy)
-        cookie = undecided if variant == "cg_undecided" else decided
+        cookie = cookies.get(variant, decided)
         for response in RESPONSES:
             cases[(variant, response)] = (app, _environ(PATHS[response], cookie))
     return cases
@@ -239,18 +261,32 @@ def check(api: str, cases: dict[tuple[str, str], tuple[Any, dict[str, Any]]]) ->
             else:
                 headers, body = _wsgi_capture(app, request)
             cookies = [v.split(b"=", 1)[0] for k, v in headers if k == b"set-cookie"]
-            injected = b'id="cookieguard' in body or b"cookieguard" in body
+            guarded = variant.startswith("cg")
+            injected = b"/_cookieguard/banner.js" in body
+            banner = b'id="cookie-consent"' in body
             where = f"{api} {variant}/{response}"
-            if response == "html":
-                want = variant == "cg_undecided" or variant.startswith("cg")
-                # Decided visitors still get the asset tags (Policy.scripts); undecided the banner.
-                assert injected == want, f"{where}: injected={injected}"
-            if response == "cookies" and variant.startswith("cg"):
-                if variant == "cg_decided":
+            if response in HTML_RESPONSES and response != "hello":
+                # Every visitor gets the asset tags (Policy.scripts), the undecided the banner.
+                assert injected == guarded, f"{where}: injected={injected}"
+                assert banner == (variant == "cg_undecided"), f"{where}: banner={banner}"
+            if response == "hello":
+                # No <html>, <head> or <body>: a fragment (htmx...), which is never edited.
+                assert body == HELLO.encode(), f"{where}: {body[:200]!r}"
+            if response.endswith("_t"):
+                # Auto-blocking: the undecided get every tracker gated (5 scripts, 2 pixels, GTM's
+                # iframe); the decided visitor (analytics and preferences granted) the
+                # marketing ones (Meta's and LinkedIn's script and pixel).
+                gated = len(_GATED.findall(body))
+                want = {"cg_undecided": 8, "cg_decided": 4}.get(variant, 0)
+                assert gated == want, f"{where}: {gated} gated tags, want {want}"
+            if response == "cookies" and guarded:
+                if variant == "cg_all":
+                    assert b"_ga" in cookies and b"_fbp" in cookies, f"{where}: {cookies}"
+                elif variant == "cg_decided":
                     assert b"_ga" in cookies and b"_fbp" not in cookies, f"{where}: {cookies}"
                 else:
                     assert b"_fbp" not in cookies, f"{where}: {cookies}"
-            if response == "cookies" and not variant.startswith("cg"):
+            if response == "cookies" and not guarded:
                 assert b"_ga" in cookies and b"_fbp" in cookies, f"{where}: {cookies}"
     finally:
         loop.close()
@@ -263,10 +299,12 @@ def measure(
     batch_seconds: float,
     clock: str = "cpu",
     seed: int = 6,
+    responses: tuple[str, ...] = RESPONSES,
     progress: Callable[[str], None] = lambda s: None,
 ) -> Result:
     timer = CLOCKS[clock]
     cases = asgi_cases() if api == "asgi" else wsgi_cases()
+    cases = {key: case for key, case in cases.items() if key[1] in responses}
     check(api, cases)
     loop = asyncio.new_event_loop()
 
@@ -280,7 +318,7 @@ def measure(
         # Warm every case (caches, imports, routing), then size batches on the bare app.
         for key in cases:
             run(key, 200)
-        per = run(("bare", "text"), 500) / 500
+        per = run(("bare", responses[0]), 500) / 500
         n = max(50, int(batch_seconds * 1e9 / per))
         times: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
         order = list(cases)

@@ -1,4 +1,5 @@
-"""Requests per second over 127.0.0.1: uvicorn and waitress, bare app vs cookieguard decided.
+"""Requests per second over 127.0.0.1: uvicorn and waitress, bare app vs cookieguard decided,
+on one path of the benchmark apps (run.py loads the 20 KB HTML page).
 
 Each server runs in its own subprocess (``_serve.py``) with one worker; the load comes from
 ``wrk`` in another process (or, without wrk, a small Python load generator in a subprocess).
@@ -29,6 +30,7 @@ WRK = shutil.which("wrk") or ("/usr/bin/wrk" if os.path.exists("/usr/bin/wrk") e
 @dataclass
 class Loopback:
     server: str
+    path: str
     tool: str
     seconds: float
     bare: list[float]  # requests/s per run
@@ -94,7 +96,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stderr.close()
 
 
-def wrk(port: int, cookie: str, seconds: float, connections: int) -> float:
+def wrk(port: int, cookie: str, seconds: float, connections: int, path: str = "/") -> float:
     assert WRK is not None
     out = subprocess.run(
         [
@@ -106,7 +108,7 @@ def wrk(port: int, cookie: str, seconds: float, connections: int) -> float:
             "5s",
             "-H",
             f"Cookie: {cookie}",
-            f"http://127.0.0.1:{port}/",
+            f"http://127.0.0.1:{port}{path}",
         ],
         capture_output=True,
         text=True,
@@ -122,9 +124,16 @@ def wrk(port: int, cookie: str, seconds: float, connections: int) -> float:
     return float(match.group(1))
 
 
-def pyload(port: int, cookie: str, seconds: float, connections: int) -> float:
+def pyload(port: int, cookie: str, seconds: float, connections: int, path: str = "/") -> float:
     out = subprocess.run(
-        [sys.executable, str(HERE / "_pyload.py"), str(port), str(seconds), str(connections)],
+        [
+            sys.executable,
+            str(HERE / "_pyload.py"),
+            str(port),
+            str(seconds),
+            str(connections),
+            path,
+        ],
         input=cookie,
         capture_output=True,
         text=True,
@@ -141,18 +150,19 @@ def measure(
     seconds: float,
     rounds: int,
     connections: int = 8,
+    path: str = "/",
     progress: Callable[[str], None] = lambda s: None,
 ) -> Loopback:
     load = wrk if WRK else pyload
     bare: list[float] = []
     guarded: list[float] = []
     with serving(server, "bare") as (bare_port, _), serving(server, "cg") as (cg_port, _):
-        load(bare_port, cookie, 1, connections)  # warm-up, discarded
-        load(cg_port, cookie, 1, connections)
+        load(bare_port, cookie, 1, connections, path)  # warm-up, discarded
+        load(cg_port, cookie, 1, connections, path)
         for index in range(rounds):
             # Alternate which goes first so slow drift does not favour one side.
             pairs = [(bare, bare_port), (guarded, cg_port)]
             for results, port in pairs if index % 2 == 0 else pairs[::-1]:
-                results.append(load(port, cookie, seconds, connections))
+                results.append(load(port, cookie, seconds, connections, path))
             progress(f"{server} round {index + 1}/{rounds}")
-    return Loopback(server, "wrk" if WRK else "python", seconds, bare, guarded)
+    return Loopback(server, path, "wrk" if WRK else "python", seconds, bare, guarded)

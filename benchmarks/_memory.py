@@ -1,12 +1,15 @@
-"""Resident memory after many requests, each with a distinct, validly signed consent cookie.
+"""Resident memory after many distinct visitors on HTML pages.
 
     python benchmarks/_memory.py [--requests 1000000]   # prints one JSON line
 
 Runs in its own process so the RSS is not polluted by the other benchmarks. Requests go
 through the full ``cookieguard.asgi.ConsentMiddleware`` (one event loop, batches of
-requests per ``run_until_complete``) in front of a minimal pure ASGI app, so everything the
-middleware keeps (decision cache, verified-token cache, name caches) is exercised; every token
-is new, so every request misses both caches and inserts into them.
+requests per ``run_until_complete``) in front of a minimal pure ASGI app serving the 20 KB
+HTML page, so everything the middleware keeps is exercised: seven visitors in eight are
+decided, each with a new validly signed consent cookie (every one misses the decision and
+token caches and inserts into them), some on the page with five trackers (the auto-blocker's
+memos); the rest are undecided, each on a page of its own (``/p/N``: the banner, which names
+the page to come back to, is rendered and cached per path).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _apps import HOST, make_policy
+from _apps import HOST, PAGES, make_policy
 
 
 def rss_mb() -> float:
@@ -33,9 +36,19 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+_PAGE = PAGES["html"]
+_TRACKERS = PAGES["html_t"]
+_HEADERS = [
+    (b"content-type", b"text/html; charset=utf-8"),
+    (b"content-length", str(len(_PAGE)).encode()),
+]
+
+
 async def app(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"ok"})
+    body = _TRACKERS if scope["path"] == "/trackers" else _PAGE
+    headers = list(_HEADERS)
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def main() -> None:
@@ -57,24 +70,36 @@ def main() -> None:
     async def receive() -> Any:
         return {"type": "http.request", "body": b"", "more_body": False}
 
+    sent: list[int] = [0]
+
     async def send(message: Any) -> None:
-        pass
+        if message["type"] == "http.response.body":
+            sent[0] = len(message["body"])
 
     async def batch(start: int, count: int) -> None:
         for number in range(start, start + count):
-            # Distinct 22-character consent ids, cheap to make and never repeated.
-            token = codec.dumps(granted, f"bench{number:017d}")
-            headers = [*common, (b"cookie", f"cookie_consent={token}{rest}".encode())]
+            path = "/trackers" if number % 32 == 1 else "/"
+            undecided = number % 8 == 3
+            if undecided:  # on a page of its own
+                path = f"/p/{number}"
+                headers = [*common, (b"cookie", b"session=abc123")]
+            else:
+                # Distinct 22-character consent ids, cheap to make and never repeated.
+                token = codec.dumps(granted, f"bench{number:017d}")
+                headers = [*common, (b"cookie", f"cookie_consent={token}{rest}".encode())]
             scope: dict[str, Any] = {
                 "type": "http",
                 "method": "GET",
-                "path": "/",
+                "path": path,
+                "query_string": b"",
                 "headers": headers,
             }
             await middleware(scope, receive, send)
             consent = scope.get("cookieguard.consent")
-            if consent is None or not consent.decided:
-                raise RuntimeError("consent cookie was not accepted")
+            if consent is None or consent.decided == undecided:
+                raise RuntimeError("consent cookie was not read as sent")
+            if sent[0] <= len(_PAGE):
+                raise RuntimeError("the page was not edited (no asset tags)")
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(batch(0, args.warmup))
@@ -98,7 +123,7 @@ def main() -> None:
         json.dumps(
             {
                 "requests": args.requests,
-                "path": "asgi ConsentMiddleware (full stack, minimal app)",
+                "path": "asgi ConsentMiddleware (full stack, 20 KB HTML pages)",
                 "rss_before_mb": round(before, 1),
                 "rss_after_mb": round(after, 1),
                 "growth_mb": round(after - before, 2),
@@ -106,6 +131,7 @@ def main() -> None:
                 "seconds": round(elapsed, 1),
                 "decision_cache": len(getattr(guard, "_decisions", ())),
                 "token_cache": len(getattr(guard.codec, "_cache", ())),
+                "banner_cache": len(getattr(middleware.site, "_banner_bytes", ())),
             }
         )
     )

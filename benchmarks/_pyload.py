@@ -1,6 +1,6 @@
 """Fallback load generator when ``wrk`` is missing: keep-alive GETs for a few seconds.
 
-echo COOKIE | python benchmarks/_pyload.py PORT SECONDS CONNECTIONS   # prints requests/s
+echo COOKIE | python benchmarks/_pyload.py PORT SECONDS CONNECTIONS [PATH]   # prints requests/s
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ async def client(port: int, request: bytes, deadline: float, counts: list[int]) 
 
 async def main() -> None:
     port, seconds, connections = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    path = sys.argv[4] if len(sys.argv) > 4 else "/"
     cookie = sys.stdin.read().strip()
-    request = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n".encode(
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\r\n".encode(
         "latin-1"
     )
     counts = [0]

@@ -84,7 +84,7 @@ class ConsentMiddleware:
             return
         if not self._order_checked:
             self._check_order_once(scope)
-        cookie = gpc = host = None
+        cookie = gpc = host = language = None
         rewrite = False
         for raw, value in scope["headers"]:
             key = known(raw) or name(raw)
@@ -97,6 +97,8 @@ class ConsentMiddleware:
                 gpc = value.strip() == b"1"
             elif key == b"host":
                 host = value.decode("latin-1")
+            elif key == b"accept-language":
+                language = value  # read for HTML pages only (the banner's language)
         site = self.site
         secure = scope.get("scheme") in ("https", "wss")
         decision = self._read(cookie, bool(gpc), host or "", secure)
@@ -166,18 +168,21 @@ class ConsentMiddleware:
                 if content_type is None or not maybe_html(content_type):
                     await send(message)
                     return
-                headers = list(headers)
-                message["headers"] = headers
                 status = message["status"]
-                for field, text in site.page_headers(
-                    decision, status=status, content_type=content_type
-                ):
-                    headers.append((field.encode("latin-1"), text.encode("latin-1")))
-                injection = self._injection(scope, decision, status, content_type, encoding)
+                added = site.page_headers(decision, status=status, content_type=content_type)
+                injection = self._injection(
+                    scope, decision, status, content_type, encoding, language
+                )
+                if added or injection is not None:
+                    headers = [*headers]
+                    message["headers"] = headers
+                    for field, text in added:
+                        headers.append((field.encode("latin-1"), text.encode("latin-1")))
                 if injection is None:
                     await send(message)
                     return
-                _add_vary(headers, injection)
+                for vary in injection.vary:
+                    headers.append((b"vary", vary.encode("latin-1")))
                 injector = injection.injector()
                 if has_length:
                     held.append(message)
@@ -197,6 +202,18 @@ class ConsentMiddleware:
                 return
             more = message.get("more_body", False)
             if held:
+                if not more and len(held) == 1:
+                    # The whole body in one message (what most frameworks send): edit it in
+                    # place, no buffer to join.
+                    start = held.pop()
+                    chunk = message.get("body", b"")
+                    body = injector.feed_last(chunk)
+                    if len(body) != len(chunk):
+                        _set_length(start, len(body))
+                    message["body"] = body
+                    await send(start)
+                    await send(message)
+                    return
                 held.append(message)
                 size = sum(len(m.get("body", b"")) for m in held[1:])
                 if more and size <= BUFFER_LIMIT:
@@ -283,11 +300,8 @@ class ConsentMiddleware:
         status: int,
         content_type: str,
         encoding: str | None,
+        language: bytes | None,
     ) -> Injection | None:
-        language = None
-        for key, value in scope["headers"]:
-            if name(key) == b"accept-language":
-                language = value.decode("latin-1")
         return self.site.injection(
             decision,
             method=scope["method"],
@@ -296,7 +310,7 @@ class ConsentMiddleware:
             content_encoding=encoding,
             path=scope["path"],
             query=scope.get("query_string", b"").decode("latin-1"),
-            accept_language=language,
+            accept_language=None if language is None else language.decode("latin-1"),
         )
 
     async def _endpoint(
@@ -377,11 +391,10 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
     held.clear()
     body = b"".join(m.get("body", b"") for m in bodies)
     if done:
+        size = len(body)
         body = injector.feed_last(body)
-        length = str(len(body)).encode()
-        start["headers"] = [
-            (k, length if name(k) == b"content-length" else v) for k, v in start["headers"]
-        ]
+        if len(body) != size:
+            _set_length(start, len(body))
     else:
         injector.stop()
     await send(start)
@@ -402,6 +415,9 @@ async def _give_up(send: Send, held: list[Message], injector: BodyInjector) -> N
         await send({"type": "http.response.body", "body": body, "more_body": True})
 
 
-def _add_vary(headers: Headers, injection: Injection) -> None:
-    for vary in injection.vary:
-        headers.append((b"vary", vary.encode()))
+def _set_length(start: Message, length: int) -> None:
+    """Correct the Content-Length of a held start message for an edited body."""
+    value = str(length).encode()
+    start["headers"] = [
+        (k, value if (known(k) or name(k)) == b"content-length" else v) for k, v in start["headers"]
+    ]
