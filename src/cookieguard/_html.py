@@ -107,6 +107,8 @@ def _head_point(data: bytes) -> int:
     before = low[: m.start()]
     if any(hazard in before for hazard in _HEAD_HAZARDS):
         return -1
+    if _enclosing(data, 0, m.start()) >= 0:
+        return -1
     if before.count(b"<!") != before.count(b"<!doctype"):
         return -1
     title = before.rfind(b"<title")
@@ -278,7 +280,7 @@ class Rewriter:
                 hits = None  # the scan below meets the error again, and passes the page
             if hits == []:
                 at = _last_body(chunk)
-                if at >= 0 and _TAIL.fullmatch(chunk, at):
+                if at >= 0 and _TAIL.fullmatch(chunk, at) and _enclosing(chunk, 0, at) < 0:
                     head = self._head
                     where = _head_point(chunk) if head else 0
                     if 0 <= where <= at:
