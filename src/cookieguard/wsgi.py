@@ -245,9 +245,14 @@ class _Body:
             return body
         status, headers, exc_info = held
         if inject and self.injector is not None:
+            size = len(body)
             body = self.injector.feed_last(body)
-            length = str(len(body))
-            headers = [(k, length if text_name(k) == "content-length" else v) for k, v in headers]
+            if len(body) != size:
+                length = str(len(body))
+                headers = [
+                    (k, length if (known_text(k) or text_name(k)) == "content-length" else v)
+                    for k, v in headers
+                ]
         elif self.injector is not None:
             self.injector.stop()
         self._write = self.start_response(status, headers, exc_info)
