@@ -631,3 +631,18 @@ def test_character_references_in_a_script_src_are_decoded() -> None:
     )
     out = both(plan(site_for()), page)
     assert b'<script type="text/plain" data-cookieguard="analytics" src=' in out
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        # Mustache escapes "/" and "=" in a URL put in a template variable.
+        b'<script src="https:&#x2F;&#x2F;www.googletagmanager.com&#x2F;gtag&#x2F;js?id&#x3D;G">'
+        b"</script>",
+        b'<img src="https:&#47;&#47;www.facebook.com&#47;tr?id=1" alt="">',
+        b'<img src="https:&sol;&sol;www&period;facebook&period;com&sol;tr?id=1" alt="">',
+    ],
+)
+def test_urls_written_with_character_references_are_gated(tag: bytes) -> None:
+    out = both(plan(site_for()), b"<!doctype html><body>" + tag + b"</body>")
+    assert b'data-cookieguard="' in out

@@ -199,7 +199,7 @@ def _urls(attr: Attribute) -> list[bytes]:
     if b"&" in value:
         value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
     if attr.name == b"srcdoc":
-        return [m.group() for m in _URL_IN_TEXT.finditer(value)]
+        return [b"//" + host + path for _, host, path in _urls_in(value)]
     if attr.name.endswith(b"srcset"):
         return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
     return [value]
@@ -211,11 +211,35 @@ _URL_IN_TEXT = re.compile(rb"//([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(/[A-Za-z0-9._
 _URL_IN_JSON = re.compile(rb"\\/\\/([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)((?:\\/[A-Za-z0-9._~%-]*)+)?")
 
 
-def _urls_in(data: bytes) -> list[tuple[bytes, bytes]]:
-    """``(host, path)`` of every URL in ``data`` (a literal prefix keeps the search fast)."""
-    found: list[tuple[bytes, bytes]] = _URL_IN_TEXT.findall(data)
+# Templates that escape "/" (Mustache: "&#x2F;") write URLs a browser decodes before it
+# loads them; rare enough on ordinary pages that a cheap search gates the slow one.
+_ENTITY_SLASH = re.compile(rb"&(?:#(?:[xX]0*2[fF]|0*47);?|sol;)")
+_S = rb"(?:/|&#[xX]0*2[fF];?|&#0*47;?|&sol;)"
+_URL_ENCODED = re.compile(
+    _S + _S + rb"([A-Za-z0-9-]+(?:(?:\.|&#[xX]0*2[eE];?|&#0*46;?|&period;)[A-Za-z0-9-]+)+)"
+    rb"((?:" + _S + rb"[A-Za-z0-9._~%-]*)*)"
+)
+
+
+def _decoded(part: bytes) -> bytes:
+    return html.unescape(part.decode("latin-1")).encode("latin-1", "replace")
+
+
+def _urls_in(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """``(offset, host, path)`` of every URL in ``data``: ``//host/path`` as written, as
+    JSON writes it (``\\/\\/``) and with character references for "/" and "."."""
+    found = [(m.start(), m.group(1), m.group(2) or b"") for m in _URL_IN_TEXT.finditer(data)]
     if b"\\/\\/" in data:
-        found += [(h, p.replace(b"\\/", b"/")) for h, p in _URL_IN_JSON.findall(data)]
+        found += [
+            (m.start(), m.group(1), (m.group(2) or b"").replace(b"\\/", b"/"))
+            for m in _URL_IN_JSON.finditer(data)
+        ]
+    if _ENTITY_SLASH.search(data):
+        found += [
+            (m.start(), _decoded(m.group(1)), _decoded(m.group(2) or b""))
+            for m in _URL_ENCODED.finditer(data)
+            if b"&" in m.group()
+        ]
     return found
 
 
@@ -270,7 +294,7 @@ class Blocker:
         if not self._vendors:
             return False
         seen: set[tuple[bytes, bytes]] = set()
-        for host, path in _urls_in(data):
+        for _, host, path in _urls_in(data):
             key = (host.lower(), path[:64])
             if key in seen:
                 continue
@@ -283,16 +307,11 @@ class Blocker:
         """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
         if not self._vendors:
             return []
-        found = []
-        for m in _URL_IN_TEXT.finditer(data):
-            if self._named(m.group(1).lower(), (m.group(2) or b"")[:64]) is not None:
-                found.append(m.start())
-        if b"\\/\\/" in data:
-            for m in _URL_IN_JSON.finditer(data):
-                path = (m.group(2) or b"").replace(b"\\/", b"/")[:64]
-                if self._named(m.group(1).lower(), path) is not None:
-                    found.append(m.start())
-            found.sort()
+        found = sorted(
+            at
+            for at, host, path in _urls_in(data)
+            if self._named(host.lower(), path[:64]) is not None
+        )
         return found
 
     def vendor_for_url(self, url: bytes) -> Vendor | None:
@@ -307,7 +326,7 @@ class Blocker:
     def vendors_in_text(self, content: bytes) -> tuple[Vendor, ...]:
         """Blocked vendors an inline script loads from (named in a ``//host/path`` URL)."""
         found: dict[str, Vendor] = {}
-        for host, path in _urls_in(content):
+        for _, host, path in _urls_in(content):
             vendor = self._named(host.lower(), path[:64])
             if vendor is not None:
                 found.setdefault(vendor.name, vendor)
