@@ -13,6 +13,7 @@ Durations are written in the visitor's language with CLDR plural rules.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Callable, Mapping
@@ -425,6 +426,15 @@ def declaration_json(policy: Policy, language: str) -> dict[str, Any]:
     }
 
 
+_BREAK_AFTER = re.compile(r"(?<=[^_.\-])([_.\-]+)(?=.)")
+
+
+def _breakable(name: str) -> str:
+    """``name`` escaped, with line-break opportunities after ``_ . -`` (``cookie_<wbr>consent``):
+    long cookie names must not widen the table past a phone screen."""
+    return _BREAK_AFTER.sub(r"\1<wbr>", escape(name))
+
+
 def render_declaration(
     policy: Policy,
     language: str,
@@ -457,9 +467,10 @@ def render_declaration(
     for category in policy.categories:
         mine = [row for row in rows if row.category == category.name]
         label = escape(_label(category, language))
+        ident = f"{prefix}-{escape(category.name)}"
         parts.append(
-            f'<details class="cg-declared" id="{prefix}-{escape(category.name)}"{opened}>'
-            f"<summary>{label} ({len(mine)})</summary>"
+            f'<details class="cg-declared" id="{ident}"{opened}>'
+            f'<summary id="{ident}-summary">{label} ({len(mine)})</summary>'
         )
         if not mine:
             parts.append(f"<p>{escape(text(language, 'none_declared'))}</p></details>")
@@ -468,13 +479,14 @@ def render_declaration(
         for row in mine:
             kind = f' <span class="cg-kind">({storage_word})</span>' if row.storage else ""
             body.append(
-                f'<tr><th scope="row"><code>{escape(row.name)}</code>{kind}</th>'
+                f'<tr><th scope="row"><code>{_breakable(row.name)}</code>{kind}</th>'
                 f"<td>{escape(provider_text(row, language))}</td>"
                 f"<td>{escape(purpose_text(policy, row, language))}</td>"
                 f"<td>{escape(retention_text(row, language))}</td></tr>"
             )
         parts.append(
-            f'<table class="cg-cookies"><caption>{label}</caption>'
+            # Named by its summary: a caption would repeat the label right below it.
+            f'<table class="cg-cookies" aria-labelledby="{ident}-summary">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></details>"
         )
     parts.append("</section>")
