@@ -125,16 +125,8 @@ HOLDS: dict[str, Case] = {
 LEAKS: dict[str, tuple[Case, str]] = {
     "entity-encoded slashes (Mustache escaping)": (
         Case(f'<script src="{GA.replace("/", "&#x2F;").replace("=", "&#x3D;")}"></script>'),
-        "K1: the prefilter and script_tag/is_embed read attribute values raw; a browser "
-        "decodes character references first",
-    ),
-    "entity-encoded path slash": (
-        Case(f'<script src="{GA.replace("/gtag/", "&#x2F;gtag/")}"></script>'),
-        "K1: script src compared without decoding character references",
-    ),
-    "&colon; in the scheme": (
-        Case(f'<script src="{GA.replace(":", "&colon;", 1)}"></script>'),
-        "K1: script src compared without decoding character references",
+        "K1: the //host prefilter reads raw bytes; a browser decodes &#x2F;&#x2F; first "
+        "(mustache.js escapes every / this way)",
     ),
     "entity-encoded pixel URL": (
         Case(f'<img src="{PIXEL.replace("/", "&#47;")}" alt="">'),
@@ -148,58 +140,13 @@ LEAKS: dict[str, tuple[Case, str]] = {
         Case('<script src="' + GA.replace("//", "/\t/") + '"></script>'),
         "K1: URL parsers drop tab and newline anywhere; the prefilter wants //",
     ),
-    "<image> (the parser renames it <img>)": (
-        Case(f'<image src="{PIXEL}">'),
-        "K2: <image> is not among the resource tags",
-    ),
-    "svg <image href>": (
-        Case(f'<svg width="1" height="1"><image href="{PIXEL}" width="1" height="1"/></svg>'),
-        "K2: SVG image href is not gated",
-    ),
     "svg <script href>": (
         Case(f'<svg><script href="{GA}"></script></svg>'),
         "K2: SVG script href is not gated (and the scanner waits for inline content)",
     ),
-    "video poster": (
-        Case(f'<video poster="{PIXEL}"></video>'),
-        "K2: poster is not a gated URL attribute",
-    ),
-    "object data": (
-        Case(f'<object data="{PIXEL}" type="image/gif"></object>'),
-        "K2: <object data> is not gated",
-    ),
-    "iframe srcdoc with a tracker": (
-        Case(
-            '<iframe srcdoc="&lt;script src=&quot;'
-            + GA.replace("&", "&amp;")
-            + '&quot;&gt;&lt;/script&gt;"></iframe>'
-        ),
-        "K2: srcdoc is not gated",
-    ),
-    "body background": (
-        Case(f'<div></div></body><body background="{PIXEL}">', document=True),
-        "K2: background attribute is not gated",
-    ),
     "inline style url()": (
         Case(f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'),
         "K2: CSS url() in style attributes and <style> is not gated",
-    ),
-    "<title> named in a meta description": (
-        Case(
-            '<meta name="description" content="How the <title> tag works">'
-            f'<script src="{GA}"></script><p>x</p>'
-        ),
-        "K3: the opener regex finds <title inside an attribute value: the rest of the "
-        "page is read as RCDATA and nothing in it is gated",
-    ),
-    "<script> named in an attribute": (
-        Case(f'<p title="Use <script> tags"></p><script src="{GA}"></script>'),
-        "K3: <script inside an attribute value starts raw text; the rewriter also writes "
-        'type="text/plain" into the attribute',
-    ),
-    "HTML in an img attribute before src": (
-        Case(f'<img data-caption="<b>Our</b> partners" src="{PIXEL}" alt="">'),
-        "K3: _resource_at stops at the first '<' + letter scanning back, inside the value",
     ),
     "<!--<script> escape in an inline script": (
         Case(
@@ -208,13 +155,6 @@ LEAKS: dict[str, tuple[Case, str]] = {
             "document.head.appendChild(t);\n//--></script>"
         ),
         "K3: script data double-escaped state: the script ends at the second </script>",
-    ),
-    "lazy-loaded YouTube iframe (data-src)": (
-        Case(
-            '<iframe src="about:blank" data-src="https://www.youtube.com/embed/abc" '
-            f'width="560" height="315"></iframe>{LAZY}'
-        ),
-        "K4: embeds are recognised by src only; lazy-load plugins keep the URL in data-src",
     ),
     "Google Maps on a country domain": (
         Case('<iframe src="https://www.google.de/maps/embed?pb=!1m1" width="600"></iframe>'),
@@ -230,9 +170,114 @@ LEAKS: dict[str, tuple[Case, str]] = {
     ),
 }
 
+#: Bypasses fixed since this suite found them: they hold now.
+FIXED: dict[str, Case] = {
+    # K1, fixed in 354c3c0
+    "entity-encoded path slash": Case(
+        f'<script src="{GA.replace("/gtag/", "&#x2F;gtag/")}"></script>'
+    ),
+    # K1, fixed in 354c3c0
+    "&colon; in the scheme": Case(f'<script src="{GA.replace(":", "&colon;", 1)}"></script>'),
+    # K2, fixed in 354c3c0
+    "<image> (the parser renames it <img>)": Case(f'<image src="{PIXEL}">'),
+    # K2, fixed in 354c3c0
+    "svg <image href>": Case(
+        f'<svg width="1" height="1"><image href="{PIXEL}" width="1" height="1"/></svg>'
+    ),
+    # K2, fixed in 354c3c0
+    "video poster": Case(f'<video poster="{PIXEL}"></video>'),
+    # K2, fixed in 354c3c0
+    "object data": Case(f'<object data="{PIXEL}" type="image/gif"></object>'),
+    # K2, fixed in 354c3c0
+    "iframe srcdoc with a tracker": Case(
+        '<iframe srcdoc="&lt;script src=&quot;'
+        + GA.replace("&", "&amp;")
+        + '&quot;&gt;&lt;/script&gt;"></iframe>'
+    ),
+    # K2, fixed in 354c3c0
+    "body background": Case(f'<div></div></body><body background="{PIXEL}">', document=True),
+    # K3, fixed in 354c3c0
+    "<title> named in a meta description": Case(
+        '<meta name="description" content="How the <title> tag works">'
+        f'<script src="{GA}"></script><p>x</p>'
+    ),
+    # K3, fixed in 354c3c0
+    "<script> named in an attribute": Case(
+        f'<p title="Use <script> tags"></p><script src="{GA}"></script>'
+    ),
+    # K3, fixed in 354c3c0
+    "HTML in an img attribute before src": Case(
+        f'<img data-caption="<b>Our</b> partners" src="{PIXEL}" alt="">'
+    ),
+    # K3, fixed in 354c3c0 (tested by test_a_script_tag_named_in_an_attribute_...)
+    "XSS probe": Case(
+        f'<p title="<script> <img src=x onerror=window.__xss=1>">hi</p><script src="{GA}"></script>'
+    ),
+    # K4, fixed in 354c3c0
+    "lazy-loaded YouTube iframe (data-src)": Case(
+        '<iframe src="about:blank" data-src="https://www.youtube.com/embed/abc" '
+        f'width="560" height="315"></iframe>{LAZY}'
+    ),
+}
+
+
+#: Trackers a first-party script (a tag manager) adds at run time, with URLs built so that
+#: no tracker host is written in the page: only an enforced CSP can stop these. Each script
+#: sets window.__ran, so a case never passes because its script did not run.
+SPLIT_PIXEL = "'https://www.face'+'book.com/tr?id=1&ev=PageView'"
+
+
+def runtime(code: str) -> Case:
+    return Case(f"<script>{code};window.__ran=1</script>")
+
+
+CSP_HOLDS: dict[str, Case] = {
+    "a loader whose URL is split across a concatenation": runtime(
+        "var s=document.createElement('script');"
+        "s.src='https://www.google'+'tagmanager.com/gtag/js?id=G-1';document.head.append(s)"
+    ),
+    "new Image() pixel": runtime(f"new Image().src={SPLIT_PIXEL}"),
+    "fetch beacon": runtime(
+        "fetch('https://analytics.tik'+'tok.com/api/v2/pixel',{mode:'no-cors'}).catch(function(){})"
+    ),
+    "injected stylesheet": runtime(
+        "var l=document.createElement('link');l.rel='stylesheet';"
+        "l.href='https://static.hot'+'jar.com/x.css';document.head.append(l)"
+    ),
+}
+CSP_LEAKS: dict[str, tuple[Case, str]] = {
+    "injected <object data>": (
+        runtime(
+            "var o=document.createElement('object');o.type='image/gif';"
+            f"o.data={SPLIT_PIXEL};document.body.append(o)"
+        ),
+        "K8: the consent-aware CSP sends object-src * (ungated)",
+    ),
+    "new Audio() beacon": (
+        runtime(f"new Audio({SPLIT_PIXEL}).load()"),
+        "K8: the consent-aware CSP sends media-src * (ungated)",
+    ),
+    "injected iframe to the pixel endpoint": (
+        runtime(
+            f"var f=document.createElement('iframe');f.src={SPLIT_PIXEL};document.body.append(f)"
+        ),
+        "K8: frame-src keeps every embed vendor's host (www.facebook.com, www.google.com, "
+        "www.tiktok.com) before consent, whatever the path",
+    ),
+    "@font-face from a tracker host": (
+        runtime(
+            "new FontFace('x','url(https://connect.face'+'book.net/x.woff2)').load()"
+            ".catch(function(){})"
+        ),
+        "K8: the consent-aware CSP sends font-src * (ungated)",
+    ),
+}
+CSP_KEYS = {name: f"r{i}" for i, name in enumerate([*CSP_HOLDS, *CSP_LEAKS])}
+
 
 # -- servers and the stub ------------------------------------------------------------------
 
+HOLDS.update(FIXED)
 ALL: dict[str, Case] = {**HOLDS, **{name: case for name, (case, _) in LEAKS.items()}}
 KEYS = {name: f"c{i}" for i, name in enumerate(ALL)}
 BIG = 2 * 1024 * 1024 + 4096  # over the adapters' BUFFER_LIMIT
@@ -240,6 +285,8 @@ BIG = 2 * 1024 * 1024 + 4096  # over the adapters' BUFFER_LIMIT
 
 def build_app() -> Starlette:
     by_key = {KEYS[name]: case for name, case in ALL.items()}
+    by_key.update({CSP_KEYS[name]: case for name, case in CSP_HOLDS.items()})
+    by_key.update({CSP_KEYS[name]: case for name, (case, _) in CSP_LEAKS.items()})
 
     async def case_page(request: Request) -> Response:
         case = by_key[request.path_params["key"]]
@@ -292,6 +339,12 @@ def bare() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
     with Server(ConsentMiddleware(build_app(), policy=policy())) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def enforced() -> Iterator[str]:
+    with Server(ConsentMiddleware(build_app(), policy=policy(csp="enforce"))) as server:
         yield server.url
 
 
@@ -401,4 +454,53 @@ def test_a_page_over_the_buffer_limit_reaches_the_tracker_without_cookieguard(
 )
 def test_a_page_over_the_buffer_limit_is_still_gated(visit: Any, guarded: str) -> None:
     page, recorder = visit(f"{guarded}/big")
+    assert recorder.trackers == []
+    assert page.locator("#cookie-consent").count() == 1
+
+
+# -- injection through the rewriter's output ------------------------------------------------
+
+
+def test_a_script_tag_named_in_an_attribute_never_becomes_markup(
+    visit: Any, guarded: str, bare: str
+) -> None:
+    """K3, fixed in 354c3c0: the rewriter wrote type="text/plain" into the title value; its
+    quote ended the value and the rest, an onerror handler, became markup that ran."""
+    name = "XSS probe"
+    assert name in ALL
+    for url in (bare, guarded):
+        page, _ = visit(f"{url}/case/{KEYS[name]}")
+        assert page.evaluate("window.__xss") is None, url
+        assert page.locator("p[title]").count() == 1
+
+
+# -- runtime injections: the consent-aware CSP -----------------------------------------------
+
+
+@pytest.mark.parametrize("name", [*CSP_HOLDS, *CSP_LEAKS])
+def test_runtime_injection_reaches_the_tracker_without_a_csp(
+    visit: Any, bare: str, name: str
+) -> None:
+    page, recorder = visit(f"{bare}/case/{CSP_KEYS[name]}")
+    assert page.evaluate("window.__ran") == 1
+    assert recorder.trackers, f"{name}: Chromium loaded nothing from a tracker host"
+
+
+@pytest.mark.parametrize("name", list(CSP_HOLDS))
+def test_the_enforced_csp_refuses_runtime_trackers(visit: Any, enforced: str, name: str) -> None:
+    page, recorder = visit(f"{enforced}/case/{CSP_KEYS[name]}")
+    assert page.evaluate("window.__ran") == 1
+    assert recorder.trackers == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=leak(reason.split(": ", 1)[0], reason.split(": ", 1)[1]))
+        for name, (_, reason) in CSP_LEAKS.items()
+    ],
+)
+def test_the_enforced_csp_gap(visit: Any, enforced: str, name: str) -> None:
+    page, recorder = visit(f"{enforced}/case/{CSP_KEYS[name]}")
+    assert page.evaluate("window.__ran") == 1
     assert recorder.trackers == []
