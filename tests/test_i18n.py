@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import string
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cookieguard import Policy
+from cookieguard._banner import render_banner
+from cookieguard._consent import Consent
 from cookieguard._declaration import duration, plural
 from cookieguard._i18n import (
     CATEGORY_TEXTS,
@@ -23,6 +27,9 @@ from cookieguard._i18n import (
     text,
 )
 from cookieguard._policy import DEFAULT_CATEGORIES
+from cookieguard.templates import declaration_html
+
+UNDECIDED = Consent(False, frozenset(), None, 1)
 
 #: The 24 official languages of the EU, plus Norwegian, Turkish, Ukrainian, Arabic and Hebrew.
 EU = [
@@ -216,3 +223,56 @@ def test_a_regional_tag_beats_an_exact_match_of_a_less_wanted_language(
     header: str, expected: str
 ) -> None:
     assert negotiate(header, SHIPPED) == expected
+
+
+# -- a site's own texts -------------------------------------------------------------------------
+
+
+def test_a_site_overrides_texts_and_adds_a_language_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(
+        '[texts.de]\ntitle = "Cookies bei Lumen Stock"\n'
+        '[texts.en]\naccept_all = "Allow everything"\n'
+        '[texts.ca]\ntitle = "Galetes en aquest lloc"\naccept_all = "Accepta-ho tot"\n'
+        '[texts.fa]\ndir = "rtl"\ntitle = "\\u06a9\\u0648\\u06a9\\u06cc"\n',
+        encoding="utf-8",
+    )
+    policy = Policy.from_toml(path, secret_keys=["i18n-test-secret-0123456789"])
+    assert {"ca", "fa"} <= set(policy.languages)  # a language the site translates is offered
+    assert negotiate("ca-ES", policy.languages) == "ca"
+    german = render_banner(policy, UNDECIDED, language="de", next_path="/")
+    assert "Cookies bei Lumen Stock" in german and "Alle akzeptieren" in german
+    catalan = render_banner(policy, UNDECIDED, language="ca", next_path="/")
+    assert "Galetes en aquest lloc" in catalan and "Accepta-ho tot" in catalan
+    assert "Reject all" in catalan  # a text the site left out: English
+    assert 'lang="ca" dir="ltr"' in catalan
+    english = render_banner(policy, UNDECIDED, language="en", next_path="/")
+    assert "Allow everything" in english
+    farsi = render_banner(policy, UNDECIDED, language="fa", next_path="/")
+    assert 'lang="fa" dir="rtl"' in farsi and "Allow everything" in farsi
+    assert "Cookie-Erklärung" in declaration_html(policy, language="de")
+    # Rendering for one site leaves every other site's texts alone.
+    plain = Policy(secret_keys=["i18n-test-secret-0123456789"], receipts=None)
+    assert "Cookies auf dieser Seite" in render_banner(
+        plain, UNDECIDED, language="de", next_path="/"
+    )
+    assert text("en", "accept_all") == "Accept all"
+
+
+@pytest.mark.parametrize(
+    ("texts", "message"),
+    [
+        ({"de": {"titel": "x"}}, "unknown key 'titel' (did you mean 'title'?)"),
+        ({"de": {"parties": "Dritte: {parties}."}}, "placeholders of the English text: {hosts}"),
+        ({"de": {"title": "Cookies {here}"}}, "placeholders of the English text: none"),
+        ({"de": {"title": " "}}, "non-empty string"),
+        ({"german": {"title": "x"}}, "not a language code"),
+        ({"de": "Cookies"}, "must map text keys"),
+        ({"fa": {"dir": "right"}}, "dir must be 'ltr' or 'rtl'"),
+        (["de"], "texts must map a language"),
+    ],
+)
+def test_site_texts_are_validated(texts: Any, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        Policy(secret_keys=["i18n-test-secret-0123456789"], receipts=None, texts=texts)
+    assert message in str(raised.value)

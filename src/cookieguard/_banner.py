@@ -15,7 +15,7 @@ from html import escape
 from urllib.parse import quote
 
 from cookieguard._consent import Consent
-from cookieguard._declaration import duration, render_declaration, third_parties
+from cookieguard._declaration import duration, render_declaration, third_parties, with_site_texts
 from cookieguard._i18n import direction, text
 from cookieguard._policy import Category, Policy, text_for
 from cookieguard.receipts import Receipt
@@ -114,6 +114,7 @@ def _purposes(policy: Policy, language: str) -> str:
     return f'<p>{_t(language, "purposes")}</p><ul class="cg-purposes">{"".join(items)}</ul>'
 
 
+@with_site_texts
 def render_banner(
     policy: Policy, consent: Consent, *, language: str, next_path: str, gpc: bool = False
 ) -> str:
@@ -234,6 +235,7 @@ def _informed(
     )
 
 
+@with_site_texts
 def render_dialog(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
     """The preferences form as a dialog fragment (``GET {prefix}/dialog``).
 
@@ -252,6 +254,7 @@ def render_dialog(policy: Policy, consent: Consent, *, language: str, next_path:
     )
 
 
+@with_site_texts
 def render_preferences_page(
     policy: Policy,
     consent: Consent,

@@ -13,16 +13,17 @@ Durations are written in the visitor's language with CLDR plural rules.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from cookieguard._catalogue import Catalogue, Vendor, catalogue_for, load_catalogue
-from cookieguard._i18n import UNITS, text
+from cookieguard._i18n import UNITS, site_texts, text
 from cookieguard._policy import NECESSARY, Category, CookieInfo, Policy, text_for
 
 __all__ = [
@@ -41,6 +42,24 @@ _HOUR = 3600
 _DAY = 86400
 _YEAR = 365 * _DAY
 _MONTH = _YEAR / 12  # 30.4 days: 183 days read as "6 months", 395 days as "13 months"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def with_site_texts(
+    render: Callable[Concatenate[Policy, _P], _R],
+) -> Callable[Concatenate[Policy, _P], _R]:
+    """Run a renderer that takes the policy first with the site's own texts (``Policy.texts``)
+    laid over the shipped translations."""
+
+    @functools.wraps(render)
+    def rendered(policy: Policy, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with site_texts(policy.texts):
+            return render(policy, *args, **kwargs)
+
+    return rendered
 
 
 # -- plural rules and durations -------------------------------------------------------------
@@ -384,6 +403,7 @@ def retention_text(row: Declared, language: str) -> str:
     return text(language, "not_declared")
 
 
+@with_site_texts
 def declaration_json(policy: Policy, language: str) -> dict[str, Any]:
     """The declaration as JSON-ready data (``GET {prefix}/cookies``)."""
     rows = declaration(policy)
@@ -435,6 +455,7 @@ def _breakable(name: str) -> str:
     return _BREAK_AFTER.sub(r"\1<wbr>", escape(name))
 
 
+@with_site_texts
 def render_declaration(
     policy: Policy,
     language: str,

@@ -6,9 +6,11 @@ Category labels and descriptions are not here: they come from the policy (``text
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 
 from werkzeug.datastructures import LanguageAccept
@@ -157,7 +159,11 @@ SHIPPED: tuple[str, ...] = _load_locales()
 
 
 def direction(language: str) -> str:
-    """``"rtl"`` or ``"ltr"``: the ``dir`` attribute for markup in ``language``."""
+    """``"rtl"`` or ``"ltr"``: the ``dir`` attribute for markup in ``language`` (a site's own
+    language says so with a ``"dir"`` entry in its texts)."""
+    own = _SITE_TEXTS.get()
+    if own is not None and own.get(language, {}).get("dir") in ("ltr", "rtl"):
+        return own[language]["dir"]
     return DIRECTIONS.get(language, "ltr")
 
 
@@ -190,6 +196,35 @@ def _negotiate(accept_language: str, languages: tuple[str, ...]) -> str:
 _ALIASES = {"no": "nb", "nn": "nb"}
 
 
+#: A site's own texts (``Policy.texts``) while its markup is rendered: language -> key -> text.
+_SITE_TEXTS: contextvars.ContextVar[Mapping[str, Mapping[str, str]] | None] = (
+    contextvars.ContextVar("cookieguard_site_texts", default=None)
+)
+
+
+@contextlib.contextmanager
+def site_texts(texts: Mapping[str, Mapping[str, str]]) -> Iterator[None]:
+    """Render with a site's own texts (``Policy.texts``) laid over the shipped ones."""
+    token = _SITE_TEXTS.set(texts or None)
+    try:
+        yield
+    finally:
+        _SITE_TEXTS.reset(token)
+
+
 def text(language: str, key: str) -> str:
-    """An interface text in ``language``, falling back to English, never blank."""
-    return TEXTS.get(language, TEXTS["en"]).get(key) or TEXTS["en"][key]
+    """An interface text in ``language``, never blank: the site's own text (``Policy.texts``),
+    else the shipped one, else the site's English, else the shipped English."""
+    own = _SITE_TEXTS.get()
+    if own is not None:
+        found = own.get(language, {}).get(key)
+        if found:
+            return found
+    shipped = TEXTS.get(language, {}).get(key)
+    if shipped:
+        return shipped
+    if own is not None:
+        found = own.get("en", {}).get(key)
+        if found:
+            return found
+    return TEXTS["en"][key]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
+import string
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from os import PathLike
 from typing import Any, Literal
 
 from cookieguard._cookies import COOKIE_NAME
-from cookieguard._i18n import CATEGORY_TEXTS, SHIPPED
+from cookieguard._i18n import CATEGORY_TEXTS, SHIPPED, TEXTS
 
 #: Text given once, or per language: ``"Analytics"`` or ``{"en": "Analytics", "de": "Statistik"}``.
 Text = str | Mapping[str, str]
@@ -151,6 +153,48 @@ def _cookie_info(what: str, pattern: str, value: Any, known: set[str]) -> Cookie
     )
 
 
+def _fields(value: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(value) if name}
+
+
+def _site_texts(value: Any) -> dict[str, dict[str, str]]:
+    """``Policy.texts`` validated: known keys, non-empty strings, English's placeholders."""
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            "texts must map a language to its texts, e.g. texts={'de': {'title': 'Cookies bei"
+            " uns'}} (in TOML: [texts.de] title = '...')."
+        )
+    known = TEXTS["en"]
+    checked: dict[str, dict[str, str]] = {}
+    for language, entries in value.items():
+        if not isinstance(language, str) or not re.match(r"^[a-z]{2,3}$", language):
+            raise ValueError(f"texts: {language!r} is not a language code like 'de'.")
+        if not isinstance(entries, Mapping):
+            raise ValueError(f"texts: {language!r} must map text keys to texts.")
+        for key, text in entries.items():
+            if key == "dir":
+                if text not in ("ltr", "rtl"):
+                    raise ValueError(f"texts: {language!r} dir must be 'ltr' or 'rtl'.")
+                continue
+            if key not in known:
+                hint = difflib.get_close_matches(str(key), known, 1)
+                did = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise ValueError(
+                    f"texts: {language!r} has unknown key {key!r}{did}; the keys are those of"
+                    " cookieguard/locales/en.json."
+                )
+            if not isinstance(text, str) or not text.strip():
+                raise ValueError(f"texts: {language!r} {key!r} must be a non-empty string.")
+            if _fields(text) != _fields(known[key]):
+                wanted = ", ".join(f"{{{name}}}" for name in sorted(_fields(known[key])))
+                raise ValueError(
+                    f"texts: {language!r} {key!r} must use exactly the placeholders of the"
+                    f" English text: {wanted or 'none'}."
+                )
+        checked[language] = dict(entries)
+    return checked
+
+
 SameSite = Literal["Lax", "Strict", "None"]
 Undeclared = Literal["block", "allow"]
 CspMode = Literal["report", "enforce"]
@@ -208,6 +252,8 @@ class Policy:
     banner: bool = True  # inject the banner into HTML pages of undecided visitors
     scripts: bool = True  # inject the stylesheet and banner.js tags into every HTML page
     languages: Sequence[str] = SHIPPED  # every shipped language; English is the fallback
+    # The site's own interface texts, language -> key -> text: overrides, or a new language.
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     receipts: str | None = "cookieguard-receipts.sqlite3"
     max_body: int = 4096
     cache_size: int = 4096
@@ -323,7 +369,11 @@ class Policy:
             )
         if "en" not in languages:
             languages = ("en", *languages)
+        texts = _site_texts(self.texts)
+        # A language the site translates itself is one it wants offered.
+        languages += tuple(lang for lang in texts if lang not in languages)
         object.__setattr__(self, "languages", languages)
+        object.__setattr__(self, "texts", texts)
         if not isinstance(self.max_body, int) or not 256 <= self.max_body <= 1 << 20:
             raise ValueError(f"max_body must be between 256 and 1048576 bytes: {self.max_body!r}.")
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
