@@ -1,7 +1,8 @@
 """In-process timing: the ASGI and WSGI callables driven directly, no HTTP client.
 
-Every (variant, response) pair runs a batch of requests per round; rounds visit the pairs in a
-shuffled order so that drift on a shared machine hits all variants alike. Overheads are taken
+Every (variant, response) pair runs a batch of requests per round (sized per pair to take
+about the same time); rounds visit the pairs in a shuffled order so that drift on a shared
+machine hits all variants alike. Overheads are taken
 per round against the bare app of the same round (paired), then summarised as the median and
 min-max over rounds.
 
@@ -64,7 +65,7 @@ _COMMON = [
 @dataclass
 class Result:
     api: str
-    batch: int
+    batch: tuple[int, int]  # fewest and most requests per batch (sized per case)
     rounds: int
     times: dict[tuple[str, str], list[float]]  # (variant, response) -> ns/request per round
     clock: str = "cpu"
@@ -315,11 +316,13 @@ def measure(
         return _wsgi_batch(app, request, n, timer)
 
     try:
-        # Warm every case (caches, imports, routing), then size batches on the bare app.
+        # Warm every case (caches, imports, routing), then size each case's batch to about
+        # batch_seconds: a 100 KB page with trackers costs a hundred times a small text.
+        sizes: dict[tuple[str, str], int] = {}
         for key in cases:
-            run(key, 200)
-        per = run(("bare", responses[0]), 500) / 500
-        n = max(50, int(batch_seconds * 1e9 / per))
+            run(key, 100)
+            per = run(key, 100) / 100
+            sizes[key] = max(20, int(batch_seconds * 1e9 / max(per, 1.0)))
         times: dict[tuple[str, str], list[float]] = {key: [] for key in cases}
         order = list(cases)
         rng = random.Random(seed)
@@ -327,8 +330,10 @@ def measure(
             rng.shuffle(order)
             for key in order:
                 gc.collect()
+                n = sizes[key]
                 times[key].append(run(key, n) / n)
             progress(f"{api} round {index + 1}/{rounds}")
     finally:
         loop.close()
-    return Result(api=api, batch=n, rounds=rounds, times=times, clock=clock)
+    batch = (min(sizes.values()), max(sizes.values()))
+    return Result(api=api, batch=batch, rounds=rounds, times=times, clock=clock)

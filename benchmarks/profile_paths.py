@@ -40,7 +40,7 @@ def profile(api: str, visitor: str, response: str, requests: int) -> pstats.Stat
             _inproc._wsgi_batch(app, request, n)
 
     try:
-        run(500)  # warm caches
+        run(min(500, max(50, requests // 4)))  # warm caches
         # This thread's CPU time: time spent descheduled on a shared machine is left out.
         profiler = cProfile.Profile(time.thread_time_ns, 1e-9)
         profiler.enable()

@@ -1,6 +1,6 @@
 """cookieguard's speed budget (issues 6 and 14): one table, every target marked MET or MISSED.
 
-    python benchmarks/run.py                 # the full run (`make bench`), about 6-8 minutes
+    python benchmarks/run.py                 # the full run (`make bench`), 3-4 min when idle
     python benchmarks/run.py --quick         # about a minute, same tables, noisier
     python benchmarks/run.py --memory-requests 200000 --skip-loopback --skip-profiles
 
@@ -134,7 +134,8 @@ def overhead_table(result: _inproc.Result, responses: tuple[str, ...]) -> str:
 
 def table_note(result: _inproc.Result) -> str:
     return (
-        f"{result.rounds} rounds x {result.batch} requests per case, {result.clock} clock; "
+        f"{result.rounds} rounds x {result.batch[0]}-{result.batch[1]} requests per case (a batch"
+        f" of about the same time each), {result.clock} clock; "
         f"peer = {PEER[result.api]} overhead on the same response = x1"
     )
 
@@ -172,7 +173,8 @@ def profile_section(requests: int, top: int, progress: Callable[[str], None]) ->
 
     parts = [
         "cProfile with this thread's CPU clock, "
-        f"{requests:,} requests per case after a warm-up; own µs = time in the function itself "
+        f"{requests:,} requests per case ({max(50, requests // 10):,} on pages with trackers)"
+        " after a warm-up; own µs = time in the function itself "
         "(builtins such as `re.Pattern.search` listed apart when only cookieguard calls them), "
         "cumulative µs = with what it calls. Profiling inflates every call about 2-3x: read "
         "the shares, not the absolute values. Reproduce one with `python "
@@ -180,8 +182,10 @@ def profile_section(requests: int, top: int, progress: Callable[[str], None]) ->
     ]
     for api, visitor, response in PROFILES:
         progress(f"profile {api} {visitor} {response}")
-        stats = profile_paths.profile(api, visitor, response, requests)
-        total, own, rows = profile_paths.summary(stats, requests, top)
+        # Pages with trackers cost a hundred times more per request: fewer of them.
+        n = max(50, requests // 10) if response.endswith("_t") else requests
+        stats = profile_paths.profile(api, visitor, response, n)
+        total, own, rows = profile_paths.summary(stats, n, top)
         parts.append(
             f"**{api.upper()}, {visitor} visitor, {_inproc.RESPONSE_LABELS[response]}** — "
             f"{total:.1f} µs per request under the profiler, {own:.1f} µs ({own / total:.0%}) "
@@ -210,8 +214,8 @@ def kept_sections(path: Path, names: tuple[str, ...]) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="about a minute in all, noisier")
-    parser.add_argument("--rounds", type=int, help="in-process rounds (default 15, quick 5)")
-    parser.add_argument("--batch-ms", type=float, help="target ms per batch (default 40)")
+    parser.add_argument("--rounds", type=int, help="in-process rounds (default 11, quick 5)")
+    parser.add_argument("--batch-ms", type=float, help="target ms per batch (default 30)")
     parser.add_argument(
         "--clock",
         choices=sorted(_inproc.CLOCKS),
@@ -228,7 +232,9 @@ def main() -> int:
         "--loopback-seconds", type=float, help="seconds per load run (default 2, quick 1)"
     )
     parser.add_argument(
-        "--profile-requests", type=int, help="requests per profiled case (default 3000)"
+        "--profile-requests",
+        type=int,
+        help="requests per profiled case (default 2000; a tenth on pages with trackers)",
     )
     parser.add_argument("--skip-loopback", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
@@ -237,12 +243,12 @@ def main() -> int:
     args = parser.parse_args()
 
     quick = args.quick
-    rounds = args.rounds or (5 if quick else 15)
-    batch_s = (args.batch_ms or (10 if quick else 40)) / 1000
+    rounds = args.rounds or (5 if quick else 11)
+    batch_s = (args.batch_ms or (10 if quick else 30)) / 1000
     memory_n = args.memory_requests or (50_000 if quick else 1_000_000)
     loop_s = args.loopback_seconds or (1 if quick else 2)
     loop_rounds = 1 if quick else 5
-    profile_n = args.profile_requests or (500 if quick else 3000)
+    profile_n = args.profile_requests or (300 if quick else 2000)
     started = time.perf_counter()
 
     # The memory run is long and single-threaded: it runs in its own process alongside the
