@@ -149,6 +149,12 @@ def test_every_declared_cookie_and_storage_key_and_the_consent_cookie_are_listed
     assert (by_name["site_ab"].retention, by_name["site_ab"].max_age) == ("", None)
 
 
+def test_the_catalogues_own_words_for_sessions_are_translated() -> None:
+    data = declaration_json(make_policy(cookies={"__utmc": "analytics"}, storage={}), "fr")
+    cookies = {c["name"]: c for cat in data["categories"] for c in cat["cookies"]}
+    assert cookies["__utmc"]["retention"] == "Jusqu'à la fermeture du navigateur"
+
+
 def test_declared_facts_win_over_the_catalogue() -> None:
     policy = make_policy(
         cookies={"_ga": {"category": "analytics", "max_age": 400 * 86400, "provider": "Acme"}}
@@ -178,6 +184,7 @@ def test_texts_in_the_visitors_language_and_not_declared_when_unknown() -> None:
     assert cookies["site_ab"]["retention"] == "nicht angegeben"
     assert cookies["draft"]["retention"] == "Bis der Browser geschlossen wird"
     assert cookies["draft"]["type"] == "storage"
+    assert cookies["mp_*"]["retention"] == "Bis Sie ihn löschen"  # the catalogue's "persistent"
     names = [cat["name"] for cat in data["categories"]]
     assert names == ["necessary", "preferences", "analytics", "marketing"]
     json.dumps(data)  # JSON-ready
@@ -390,6 +397,7 @@ def test_the_template_helper_renders_the_declaration_for_the_request() -> None:
     assert "Förteckning över kakor" in reply.get_data(as_text=True)
     assert declaration_html({}) == ""
     assert declaration_html({"type": "http", "path": "/"}) == ""
+
     async def chosen(request: Request) -> HTMLResponse:
         return HTMLResponse(declaration_html(request.scope, language="fi", open_categories=True))
 

@@ -396,8 +396,11 @@ def retention_text(row: Declared, language: str) -> str:
     """How long it is kept, in ``language``; "not declared" when nobody said."""
     if row.max_age is not None and row.max_age > 0:
         return duration(language, row.max_age)
-    if row.retention.strip().lower() in _SESSION_WORDS:
+    said = row.retention.strip().lower()
+    if said in _SESSION_WORDS or said.startswith("end of session"):
         return text(language, "session")
+    if said in ("persistent", "until cleared", "until deleted"):
+        return text(language, "persistent")  # browser storage: kept until the visitor clears it
     if row.retention.strip():
         return row.retention.strip()  # as declared (the site's or the vendor's own words)
     return text(language, "not_declared")
