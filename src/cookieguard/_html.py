@@ -76,6 +76,8 @@ _CLOSERS = {
     name: re.compile(rb"</" + name + rb"(?=[" + _WS + rb"/>])") for name in _RAW.split(b"|")
 }
 _CLOSERS[b"plaintext"] = re.compile(rb"(?!)")  # everything after <plaintext> is text
+_SCRIPT_CLOSER = _CLOSERS[b"script"]
+_SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?script(?=[" + _WS + rb"/>])")
 _ATTR = re.compile(
     rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
@@ -215,6 +217,7 @@ class Rewriter:
     __slots__ = (
         "_closer",
         "_document",
+        "_escape",
         "_fresh",
         "_gate",
         "_head",
@@ -258,6 +261,7 @@ class Rewriter:
         self._shadow: list[bytes | memoryview] = []  # output after a </body in raw text
         self._shadowing = False
         self._noscript = 0
+        self._escape = 0  # script data escape state: 0 plain, 1 after <!--, 2 double-escaped
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
 
@@ -556,7 +560,8 @@ class Rewriter:
                 if name == b"script":
                     self._head_here()
                     if full is not None and full.needs_content(tag):
-                        closer = _CLOSERS[b"script"].search(low, tag_end)
+                        self._escape = 0
+                        closer = self._script_close(low, tag_end, n)
                         if closer is None and not last:
                             if n - start <= ELEMENT_LIMIT:
                                 break  # wait for the whole inline script
@@ -615,7 +620,10 @@ class Rewriter:
             if mode in (_RAWTEXT, _COMMENT):
                 closing = self._closer if mode == _RAWTEXT else _COMMENT_END
                 assert closing is not None
-                m = closing.search(low, pos)
+                if closing is _SCRIPT_CLOSER:
+                    m = self._script_close(low, pos, n if last else n - _LONGEST_NAME)
+                else:
+                    m = closing.search(low, pos)
                 if m is not None:
                     stop = m.start()
                 elif last:
@@ -668,6 +676,34 @@ class Rewriter:
     def _enter_raw(self, name: bytes) -> None:
         self._mode = _RAWTEXT
         self._closer = _CLOSERS[name]
+        self._escape = 0
+
+    def _script_close(self, low: bytes, pos: int, limit: int) -> re.Match[bytes] | None:
+        """The ``</script`` that really ends a script, looking from ``pos`` (tokens starting
+        before ``limit``). Script data has escape states: after ``<!--`` a ``<script`` makes
+        the next ``</script`` part of the script, until ``-->``
+        (https://html.spec.whatwg.org/multipage/parsing.html#script-data-escaped-state);
+        the state carries over to the next chunk."""
+        state = self._escape
+        for m in _SCRIPT_TOKENS.finditer(low, pos):
+            if m.start() >= limit:
+                break
+            token = m.group()
+            if token == b"<!--":
+                if state == 0:
+                    state = 1
+            elif token == b"-->":
+                state = 0
+            elif token.startswith(b"</"):
+                if state == 2:
+                    state = 1
+                else:
+                    self._escape = 0
+                    return _SCRIPT_CLOSER.match(low, m.start())
+            elif state == 1:
+                state = 2  # <script inside <!-- ...
+        self._escape = state
+        return None
 
     def _too_large(self, name: bytes) -> None:
         logger.warning(
