@@ -210,3 +210,30 @@ def test_secret_keys_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         secret_keys_from_env("CG_TEST_SECRET")
     monkeypatch.setenv("CG_TEST_SECRET", "new" * 8 + ", " + "old" * 8)
     assert secret_keys_from_env("CG_TEST_SECRET") == ["new" * 8, "old" * 8]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"csp_allow": ["cdn.example.com\n"]},
+        {"cookies": {"_ga\n": "analytics"}},
+        {"storage": {"": "analytics"}},
+        {"prefix": "/cg\n"},
+        {"cookie_name": "consent\n"},
+        {"languages": ["en\n"]},
+        {"consent_mode_regions": ["DE\n"]},
+        {"cookie_domain": "shop.example\n"},
+    ],
+)
+def test_a_trailing_newline_is_never_accepted(kwargs: dict[str, object]) -> None:
+    # `re.match` with `$` accepts a final newline; a setting that carries one ends up in a
+    # header (CSP, Set-Cookie) and every page fails in the server (red-team K9).
+    with pytest.raises(ValueError):
+        Policy(secret_keys=[KEY], **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_category_with_a_trailing_newline_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Category("analytics\n", "Analytics")
+    with pytest.raises(ValueError):
+        Category("analytics", "Analytics", hosts=("stats.example\n",))

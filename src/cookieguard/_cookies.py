@@ -205,7 +205,7 @@ def deletion_headers(
     paths = tuple(paths)
     out: list[str] = []
     for name in names:
-        if not COOKIE_NAME.match(name):
+        if not COOKIE_NAME.fullmatch(name):
             continue  # not a name a Set-Cookie could express
         host_prefixed = name.startswith("__Host-")
         needs_secure = secure or host_prefixed or name.startswith("__Secure-")

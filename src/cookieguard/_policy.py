@@ -49,14 +49,14 @@ class Category:
     sale_or_sharing: bool = False
 
     def __post_init__(self) -> None:
-        if not _CATEGORY_NAME.match(self.name):
+        if not _CATEGORY_NAME.fullmatch(self.name):
             raise ValueError(
                 f"Category name {self.name!r} is invalid: use 1-32 lower-case letters, digits,"
                 " '_' or '-', starting with a letter (e.g. 'analytics')."
             )
         object.__setattr__(self, "hosts", tuple(self.hosts))
         for host in self.hosts:
-            if not _HOST.match(host):
+            if not _HOST.fullmatch(host):
                 raise ValueError(f"Category {self.name!r}: host {host!r} is not a host name.")
         _check_text(f"Category {self.name!r} label", self.label, required=True)
         _check_text(f"Category {self.name!r} description", self.description, required=False)
@@ -167,7 +167,7 @@ def _site_texts(value: Any) -> dict[str, dict[str, str]]:
     known = TEXTS["en"]
     checked: dict[str, dict[str, str]] = {}
     for language, entries in value.items():
-        if not isinstance(language, str) or not re.match(r"^[a-z]{2,3}$", language):
+        if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}", language):
             raise ValueError(f"texts: {language!r} is not a language code like 'de'.")
         if not isinstance(entries, Mapping):
             raise ValueError(f"texts: {language!r} must map text keys to texts.")
@@ -313,7 +313,7 @@ class Policy:
         patterns: list[_Pattern] = []
         infos: dict[str, CookieInfo] = {}
         for pattern, value in dict(self.cookies).items():
-            if not isinstance(pattern, str) or not _PATTERN.match(pattern):
+            if not isinstance(pattern, str) or not _PATTERN.fullmatch(pattern):
                 raise ValueError(
                     f"cookies: {pattern!r} is not a cookie name or glob (RFC 6265 token, "
                     "optionally with '*')."
@@ -331,7 +331,7 @@ class Policy:
 
         if not isinstance(self.revision, int) or self.revision < 1:
             raise ValueError(f"revision must be a positive integer, got {self.revision!r}.")
-        if not isinstance(self.cookie_name, str) or not COOKIE_NAME.match(self.cookie_name):
+        if not isinstance(self.cookie_name, str) or not COOKIE_NAME.fullmatch(self.cookie_name):
             raise ValueError(f"cookie_name {self.cookie_name!r} is not a valid cookie name.")
         if not isinstance(self.max_age, int) or self.max_age < 60:
             raise ValueError(f"max_age must be whole seconds >= 60, got {self.max_age!r}.")
@@ -344,9 +344,9 @@ class Policy:
             raise ValueError(
                 "same_site='None' requires secure=True (browsers reject it otherwise)."
             )
-        if self.cookie_domain is not None and not _HOST.match(self.cookie_domain.lstrip(".")):
+        if self.cookie_domain is not None and not _HOST.fullmatch(self.cookie_domain.lstrip(".")):
             raise ValueError(f"cookie_domain {self.cookie_domain!r} is not a host name.")
-        if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
+        if not isinstance(self.prefix, str) or not _PREFIX.fullmatch(self.prefix):
             raise ValueError(
                 f"prefix {self.prefix!r} must be an absolute path like '/_cookieguard' "
                 "with no trailing slash."
@@ -362,7 +362,7 @@ class Policy:
         object.__setattr__(self, "clear_paths", clear_paths)
         languages = tuple(self.languages)
         if not languages or any(
-            not isinstance(lang, str) or not re.match(r"^[a-z]{2,3}$", lang) for lang in languages
+            not isinstance(lang, str) or not re.fullmatch(r"[a-z]{2,3}", lang) for lang in languages
         ):
             raise ValueError(
                 f"languages must be two-letter codes like ('en', 'de'): {languages!r}."
@@ -404,7 +404,7 @@ class Policy:
             raise ValueError("csp_allow must be a list of sources, e.g. ['cdn.example.com'].")
         csp_allow = tuple(self.csp_allow)
         for source in csp_allow:
-            if not isinstance(source, str) or not _CSP_SOURCE.match(source):
+            if not isinstance(source, str) or not _CSP_SOURCE.fullmatch(source):
                 raise ValueError(
                     f"csp_allow: {source!r} is not a CSP host or scheme source "
                     "(e.g. 'cdn.example.com', '*.example.com', 'https://x.example/path', 'data:')."
@@ -472,7 +472,7 @@ class Policy:
             raise ValueError("consent_mode_regions must be a list like ['DE', 'FR', 'US-CA'].")
         regions = tuple(self.consent_mode_regions)
         for region in regions:
-            if not isinstance(region, str) or not _REGION.match(region):
+            if not isinstance(region, str) or not _REGION.fullmatch(region):
                 raise ValueError(
                     f"consent_mode_regions: {region!r} is not an ISO 3166 code like 'DE' "
                     "or 'US-CA'."
