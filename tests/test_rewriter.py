@@ -661,3 +661,15 @@ def test_script_data_escapes_are_followed() -> None:
     out = both(plan(site_for()), page)
     assert out.startswith(b'<!doctype html><body><script type="text/plain" data-cookieguard=')
     assert b"<p>after</p>" in out
+
+
+def test_a_long_inline_script_in_small_chunks() -> None:
+    # Held whole (its content decides), without rescanning it for every small chunk.
+    script = (
+        b"<script>var data = '" + b"x" * 300_000 + b"'; // https://www.facebook.com/tr</script>"
+    )
+    page = b"<!doctype html><body>" + script + b"<p>end</p></body>"
+    injection = plan(site_for())
+    out = streamed(injection, page, 256)
+    assert out == whole(injection, page)
+    assert b'<script type="text/plain" data-cookieguard="marketing">' in out

@@ -233,6 +233,8 @@ class Rewriter:
         "_prepare",
         "_shadow",
         "_shadowing",
+        "_waited",
+        "_waiting",
     )
 
     def __init__(
@@ -254,6 +256,8 @@ class Rewriter:
         self._mode = _DATA
         self._closer: re.Pattern[bytes] | None = None
         self._pending = b""  # input not yet scanned (a partial tag or element)
+        self._waiting: list[bytes] = []  # chunks that cannot end what _pending waits for
+        self._waited = 0
         self._out: list[bytes | memoryview] = []
         self._held: list[bytes | memoryview] = []  # output after a candidate </body
         self._held_size = 0
@@ -326,6 +330,22 @@ class Rewriter:
 
     def _run(self, chunk: bytes, *, last: bool, hits: list[int] | None = None) -> bytes:
         self._fresh = False
+        if (
+            not last
+            and 65536 < len(self._pending) + self._waited < ELEMENT_LIMIT
+            and self._mode != _PASS
+            and b"<" not in chunk
+            and b">" not in chunk
+        ):
+            # Waiting for the end of a long element: a chunk without "<" or ">" cannot
+            # finish it, so do not scan it all again (small chunks would make that quadratic).
+            self._waiting.append(chunk)
+            self._waited += len(chunk)
+            return b""
+        if self._waiting:
+            chunk = b"".join((*self._waiting, chunk))
+            self._waiting = []
+            self._waited = 0
         data = self._pending + chunk if self._pending else chunk
         self._pending = b""
         if self._prepare is not None:
