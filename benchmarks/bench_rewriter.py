@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from cookieguard import Policy  # noqa: E402
-from cookieguard._consent import UNDECIDED, Consent  # noqa: E402
-from cookieguard._core import Decision  # noqa: E402
-from cookieguard._site import Site  # noqa: E402
+from cookieguard import Policy
+from cookieguard._consent import UNDECIDED, Consent
+from cookieguard._core import Decision
+from cookieguard._site import Site
 
 HEAD = (
     b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title>"
