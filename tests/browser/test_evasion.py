@@ -123,15 +123,6 @@ HOLDS: dict[str, Case] = {
 
 #: Markup that reaches a tracker through the middleware: the findings.
 LEAKS: dict[str, tuple[Case, str]] = {
-    "entity-encoded slashes (Mustache escaping)": (
-        Case(f'<script src="{GA.replace("/", "&#x2F;").replace("=", "&#x3D;")}"></script>'),
-        "K1: the //host prefilter reads raw bytes; a browser decodes &#x2F;&#x2F; first "
-        "(mustache.js escapes every / this way)",
-    ),
-    "entity-encoded pixel URL": (
-        Case(f'<img src="{PIXEL.replace("/", "&#47;")}" alt="">'),
-        "K1: the //host prefilter misses &#47;&#47;",
-    ),
     "backslashes for slashes": (
         Case(f'<script src="{GA.replace("/", chr(92))}"></script>'),
         "K1: a browser reads \\ as / in http(s) URLs; the prefilter wants //",
@@ -139,10 +130,6 @@ LEAKS: dict[str, tuple[Case, str]] = {
     "tab between the slashes": (
         Case('<script src="' + GA.replace("//", "/\t/") + '"></script>'),
         "K1: URL parsers drop tab and newline anywhere; the prefilter wants //",
-    ),
-    "svg <script href>": (
-        Case(f'<svg><script href="{GA}"></script></svg>'),
-        "K2: SVG script href is not gated (and the scanner waits for inline content)",
     ),
     "inline style url()": (
         Case(f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'),
@@ -160,6 +147,41 @@ LEAKS: dict[str, tuple[Case, str]] = {
         Case('<iframe src="https://www.google.de/maps/embed?pb=!1m1" width="600"></iframe>'),
         "K4: www.google.<ccTLD>/maps is not in the catalogue",
     ),
+    "percent-encoded dot in the host": (
+        Case(f'<script src="{GA.replace("manager.com", "manager%2Ecom")}"></script>'),
+        "K1: browsers percent-decode the host; the prefilter's host pattern stops at %",
+    ),
+    "https: without slashes on an http page": (
+        Case(f'<img src="{PIXEL.replace("https://", "https:")}" alt="">'),
+        "K1: a special-scheme URL needs no slashes when the page's scheme differs",
+    ),
+    "data: URL iframe with a tracker": (
+        Case(
+            '<iframe src="data:text/html,%3Cscript src='
+            + GA.replace("&", "%26")
+            + '%3E%3C/script%3E"></iframe>'
+        ),
+        "K2: a data: iframe document is not gated (the tracker URL is percent-encoded in it)",
+    ),
+    "<img> breaking out of an SVG <style>": (
+        Case(f'<svg><style><img src="{PIXEL}" alt=""></style></svg>'),
+        "K3: in foreign content <style> is not raw text; <img> breaks out and loads",
+    ),
+    "<img> breaking out of a MathML <style>": (
+        Case(f'<math><style><img src="{PIXEL}" alt=""></style></math>'),
+        "K3: in foreign content <style> is not raw text; <img> breaks out and loads",
+    ),
+    "<base href> on a tracker host": (
+        Case(
+            '<base href="https://www.googletagmanager.com/"><script src="gtag/js?id=G-1"></script>'
+        ),
+        "K2: relative URLs resolved against <base href> are not gated",
+    ),
+    "noscript raw text hides a pixel from the scanner": (
+        Case(f'<noscript><style></noscript><img src="{PIXEL}" alt=""><p></style></p>'),
+        "K3: with scripting on, <noscript> is raw text up to </noscript>; the scanner reads "
+        "it as markup, so a <style> in it swallows the real pixel after it",
+    ),
     "UTF-16 page": (
         Case(
             f'<script src="{GA}"></script><p>x</p>',
@@ -172,6 +194,14 @@ LEAKS: dict[str, tuple[Case, str]] = {
 
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {
+    # K1, fixed in 6cded0d
+    "entity-encoded slashes (Mustache escaping)": Case(
+        f'<script src="{GA.replace("/", "&#x2F;").replace("=", "&#x3D;")}"></script>'
+    ),
+    # K1, fixed in 6cded0d
+    "entity-encoded pixel URL": Case(f'<img src="{PIXEL.replace("/", "&#47;")}" alt="">'),
+    # K2, fixed in 6cded0d
+    "svg <script href>": Case(f'<svg><script href="{GA}"></script></svg>'),
     # K1, fixed in 354c3c0
     "entity-encoded path slash": Case(
         f'<script src="{GA.replace("/gtag/", "&#x2F;gtag/")}"></script>'
