@@ -295,11 +295,6 @@ def test_example_sites_inform_link_their_privacy_page_and_declare_what_they_set(
     context.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `.cg-cookies :is(th, td) { overflow-wrap: anywhere; }` in static/banner.css "
-    "(helper G): long words (Speicherdauer, Browserspeicher) widen the tables past 360 px",
-)
 def test_the_declaration_fits_a_phone_in_every_language(browser: Browser, informed: Server) -> None:
     context = browser.new_context(base_url=informed.url, viewport=PHONE)
     page = context.new_page()
