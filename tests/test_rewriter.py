@@ -531,6 +531,8 @@ def test_bodies_auto_blocking_may_edit_vary_on_cookie() -> None:
     assert "Cookie" in plan(site_for(), frozenset({"analytics"})).vary
     assert "Cookie" in plan(site_for(), EVERYTHING).vary
     assert plan(site_for(auto_block=False), EVERYTHING).vary == ()
+    consent_mode = site_for(auto_block=False, google_consent_mode=True)
+    assert "Cookie" in plan(consent_mode, EVERYTHING).vary
 
 
 def test_policy_type_is_checked() -> None:

@@ -58,8 +58,10 @@ class Site:
         self._banner_bytes: dict[tuple[str, str], bytes] = {}
         self._blockers: dict[frozenset[str], Blocker | None] = {}
         self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
-        # A body that auto-blocking may edit depends on the visitor's choice: never share it.
-        self._vary: tuple[str, ...] = ("Cookie",) if policy.auto_block else ()
+        # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
+        # state, depends on the visitor's choice: never share it between visitors.
+        per_visitor = policy.auto_block or bool(policy.google_consent_mode)
+        self._vary: tuple[str, ...] = ("Cookie",) if per_visitor else ()
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
