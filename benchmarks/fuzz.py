@@ -679,19 +679,32 @@ def _run_chunk(task: tuple[int, int, int]) -> Tally:
     return tally
 
 
-def run(cases: int, seed: int, workers: int) -> tuple[Tally, float]:
-    """Run ``cases`` cases of campaign ``seed``; the totals and the seconds it took."""
+def run(cases: int, seed: int, workers: int, *, progress: bool = False) -> tuple[Tally, float]:
+    """Run ``cases`` cases of campaign ``seed``; the totals and the seconds it took
+    (``progress``: a line on stderr every tenth of the way)."""
     tasks = [(seed, start, min(start + CHUNK, cases)) for start in range(0, cases, CHUNK)]
     total = Tally()
     began = time.perf_counter()
+    step = max(1, len(tasks) // 10)
+
+    def add(done: int, tally: Tally) -> None:
+        total.add(tally)
+        if progress and done % step == 0:
+            elapsed = time.perf_counter() - began
+            print(
+                f"fuzz: {total.cases} cases, {total.problems} problems, {elapsed:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
     if workers <= 1:
-        for task in tasks:
-            total.add(_run_chunk(task))
+        for done, task in enumerate(tasks, 1):
+            add(done, _run_chunk(task))
     else:
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
         with context.Pool(workers) as pool:
-            for tally in pool.imap_unordered(_run_chunk, tasks):
-                total.add(tally)
+            for done, tally in enumerate(pool.imap_unordered(_run_chunk, tasks), 1):
+                add(done, tally)
     return total, time.perf_counter() - began
 
 
@@ -707,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
         Campaign().run_case(args.seed, args.replay, tally)
         print("\n".join(tally.samples) or f"case {args.replay}: no problem")
         return 1 if tally.problems else 0
-    tally, seconds = run(args.cases, args.seed, args.workers)
+    tally, seconds = run(args.cases, args.seed, args.workers, progress=True)
     for sample in tally.samples:
         print(sample, file=sys.stderr)
     print(
