@@ -135,14 +135,6 @@ LEAKS: dict[str, tuple[Case, str]] = {
         Case(f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'),
         "K2: CSS url() in style attributes and <style> is not gated",
     ),
-    "<!--<script> escape in an inline script": (
-        Case(
-            '<script><!--\ndocument.write("<script>var a = 1;</script>");\n'
-            f"var t=document.createElement('script');t.src='{FBEVENTS}';"
-            "document.head.appendChild(t);\n//--></script>"
-        ),
-        "K3: script data double-escaped state: the script ends at the second </script>",
-    ),
     "Google Maps on a country domain": (
         Case('<iframe src="https://www.google.de/maps/embed?pb=!1m1" width="600"></iframe>'),
         "K4: www.google.<ccTLD>/maps is not in the catalogue",
@@ -194,6 +186,12 @@ LEAKS: dict[str, tuple[Case, str]] = {
 
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {
+    # K3, fixed upstream by a11e6db
+    "<!--<script> escape in an inline script": Case(
+        '<script><!--\ndocument.write("<script>var a = 1;</script>");\n'
+        f"var t=document.createElement('script');t.src='{FBEVENTS}';"
+        "document.head.appendChild(t);\n//--></script>"
+    ),
     # K1, fixed in 6cded0d
     "entity-encoded slashes (Mustache escaping)": Case(
         f'<script src="{GA.replace("/", "&#x2F;").replace("=", "&#x3D;")}"></script>'
