@@ -87,8 +87,11 @@ def test_charset_param(content_type: str | None, charset: str | None) -> None:
         ("utf8", "utf-8"),
         ("iso-8859-1", "cp1252"),  # browsers read Latin-1 as windows-1252 (WHATWG Encoding)
         ("us-ascii", "cp1252"),
-        ("shift_jis", "shift_jis"),
-        ("koi8-r", "koi8-r"),
+        ("Shift_JIS", "cp932"),  # WHATWG's Shift_JIS is Microsoft's
+        ("koi8-r", "koi8_r"),
+        ("base64", None),  # Python codecs browsers do not know
+        ("rot13", None),
+        ("undefined", None),
         ("utf-16", None),
         ("utf-16le", None),
         ("iso-2022-jp", None),

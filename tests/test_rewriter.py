@@ -675,3 +675,13 @@ def test_a_long_inline_script_in_small_chunks() -> None:
     out = streamed(injection, page, 256)
     assert out == whole(injection, page)
     assert b'<script type="text/plain" data-cookieguard="marketing">' in out
+
+
+@pytest.mark.parametrize("label", ["base64", "rot13", "undefined", "idna", "zlib_codec"])
+def test_a_meta_charset_only_python_knows_leaves_the_page_alone(label: str) -> None:
+    # Red team K11: these made the insert's encoding raise, and the adapters answer 500.
+    page = (
+        f"<!doctype html><html><head><meta charset='{label}'><title>t</title></head>"
+        "<body><p>x</p></body></html>"
+    ).encode()
+    assert both(plan(site_for(), language="de", content_type="text/html"), page) == page

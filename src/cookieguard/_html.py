@@ -319,12 +319,16 @@ class Rewriter:
         """Learn the page's charset from its first bytes; leave the page alone if unusable."""
         prepare, self._prepare = self._prepare, None
         assert prepare is not None
-        encode = prepare(head)
+        try:
+            encode = prepare(head)
+            if encode is not None:
+                self._insert = encode(self._insert)
+                self._head = encode(self._head)
+        except Exception:  # never a 500 for a page's own markup
+            logger.exception("cookieguard: cannot tell this page's charset; it passes unchanged")
+            encode = None
         if encode is None:
             self.stop()
-        else:
-            self._insert = encode(self._insert)
-            self._head = encode(self._head)
 
     # -- the scanner ------------------------------------------------------------------------
 
