@@ -164,6 +164,9 @@ def test_bogus_comments_and_cdata_hide_what_they_contain() -> None:
                 b"<plaintext>",
                 b"<a ",
                 b"-->",
+                b"<svg>",
+                b"</svg>",
+                b"<style>",
                 b'<p title="x">',
             ]
         ),
@@ -685,3 +688,26 @@ def test_a_meta_charset_only_python_knows_leaves_the_page_alone(label: str) -> N
         "<body><p>x</p></body></html>"
     ).encode()
     assert both(plan(site_for(), language="de", content_type="text/html"), page) == page
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        # Red team: with JavaScript on, <noscript> is raw text up to </noscript>.
+        b'<noscript><style></noscript><img src="https://www.facebook.com/tr?id=1" alt="">'
+        b"<p></style></p>",
+        # In SVG and MathML, <style> is markup: an <img> in it breaks out and loads.
+        b'<svg><style><img src="https://www.facebook.com/tr?id=1" alt=""></style></svg>',
+        b'<math><style><img src="https://www.facebook.com/tr?id=1" alt=""></style></math>',
+        # A data: document that loads a tracker itself.
+        b'<iframe src="data:text/html,%3Cscript src=https://www.googletagmanager.com/gtag/js'
+        b'%3E%3C/script%3E"></iframe>',
+        # Relative URLs after <base href> load from its host.
+        b'<base href="https://www.googletagmanager.com/"><script src="gtag/js?id=G"></script>',
+    ],
+)
+def test_red_team_round_two_bypasses_are_gated(markup: bytes) -> None:
+    out = both(plan(site_for()), b"<!doctype html><body>" + markup + b"</body>")
+    assert not re.search(
+        rb'(?<![-\w])(src|href)="(https://www\.facebook|data:|https://www\.goo)', out
+    )

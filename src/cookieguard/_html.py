@@ -37,7 +37,7 @@ _WS = rb"\t\n\f\r "
 _RAW = b"script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext"
 # ... and the resource tags auto-blocking edits (found from the blocked URL, backwards).
 _RESOURCE_AT = re.compile(
-    rb"<(img|image|link|source|video|audio|embed|input|object|body|table|td|th)(?=["
+    rb"<(img|image|link|source|video|audio|embed|input|object|body|table|td|th|base)(?=["
     + _WS
     + rb"/>])",
     re.IGNORECASE,
@@ -64,8 +64,7 @@ def _opener(names: bytes) -> re.Pattern[bytes]:
     )
 
 
-_OPEN_PLAIN = _opener(_RAW + b"|body|head|html")
-_OPEN_NOSCRIPT = _opener(_RAW + b"|body|head|html|noscript")
+_OPENER = _opener(_RAW + b"|body|head|html|noscript|svg|math")
 #: Where a start tag ends: quotes only open a value right after ``=`` (possessive, so a
 #: missing ``>`` costs one linear scan, never backtracking).
 _TAG_END = re.compile(rb"(?:[^>=]++|=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
@@ -218,6 +217,7 @@ class Rewriter:
         "_closer",
         "_document",
         "_escape",
+        "_foreign",
         "_fresh",
         "_gate",
         "_head",
@@ -252,7 +252,7 @@ class Rewriter:
         # inserts in the page's charset, or None to leave the page alone (a charset we
         # cannot write in).
         self._prepare = prepare
-        self._opener = _OPEN_NOSCRIPT if gate is not None else _OPEN_PLAIN
+        self._opener = _OPENER
         self._mode = _DATA
         self._closer: re.Pattern[bytes] | None = None
         self._pending = b""  # input not yet scanned (a partial tag or element)
@@ -265,6 +265,7 @@ class Rewriter:
         self._shadow: list[bytes | memoryview] = []  # output after a </body in raw text
         self._shadowing = False
         self._noscript = 0
+        self._foreign = 0  # depth of <svg>/<math>
         self._escape = 0  # script data escape state: 0 plain, 1 after <!--, 2 double-escaped
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
@@ -556,6 +557,8 @@ class Rewriter:
                         self._head_here()
                     elif name == b"noscript" and self._noscript:
                         self._noscript -= 1
+                    elif name in _NESTING and self._foreign:
+                        self._foreign -= 1
                     self._emit(view[start : m.end()])
                     pos = m.end()
                     continue
@@ -563,8 +566,11 @@ class Rewriter:
                     # Not consumed: its attributes (a body background...) are markup too.
                     skip = m.end()
                     continue
-                if name == b"noscript":
-                    self._noscript += 1
+                if name in _NESTING:
+                    if name == b"noscript":
+                        self._noscript += 1
+                    else:
+                        self._foreign += 1
                     self._emit(view[start : m.end()])
                     pos = m.end()
                     continue
@@ -698,6 +704,11 @@ class Rewriter:
         return pos
 
     def _enter_raw(self, name: bytes) -> None:
+        if self._noscript or (self._foreign and name != b"script"):
+            # Inside <noscript> a browser with JavaScript reads raw text up to </noscript>,
+            # one without reads markup; in SVG and MathML <style> and the like are markup.
+            # Reading on as markup gates what either browser could load.
+            return
         self._mode = _RAWTEXT
         self._closer = _CLOSERS[name]
         self._escape = 0
@@ -739,6 +750,7 @@ class Rewriter:
 
 
 _DOCUMENT = frozenset({b"html", b"head", b"body"})
+_NESTING = frozenset({b"noscript", b"svg", b"math"})
 
 
 def _unfinished_tag(data: bytes, pos: int) -> int:

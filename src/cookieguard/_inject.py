@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
 
 from cookieguard._cache import Memo, remember
 from cookieguard._catalogue import Catalogue, Vendor
@@ -201,6 +202,7 @@ _URL_ATTRIBUTES: Mapping[bytes, tuple[bytes, ...]] = {
     b"table": (b"background",),
     b"td": (b"background",),
     b"th": (b"background",),
+    b"base": (b"href",),  # relative URLs after it would load from the tracker
 }
 #: Where a script or an embed takes its URL from (SVG scripts use href; lazy loaders data-src).
 _SCRIPT_URLS = (b"src", b"href", b"xlink:href")
@@ -446,6 +448,9 @@ class TrackerGate:
                 vendor = self.blocker.vendor_for_url(url)
                 if vendor is not None:
                     vendors.append(vendor)
+                elif url.lstrip()[:5].lower() == b"data:":
+                    # A data: document (an iframe's) that loads a tracker itself.
+                    vendors += self.blocker.vendors_in_text(unquote_to_bytes(url))
             renamed.append(attr)
         if not vendors:
             return None
