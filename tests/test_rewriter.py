@@ -711,3 +711,9 @@ def test_red_team_round_two_bypasses_are_gated(markup: bytes) -> None:
     assert not re.search(
         rb'(?<![-\w])(src|href)="(https://www\.facebook|data:|https://www\.goo)', out
     )
+
+
+def test_a_percent_encoded_host_is_gated() -> None:
+    page = b'<!doctype html><body><img src="https://www.%66acebook.com/tr?id=1" alt=""></body>'
+    out = both(plan(site_for()), page)
+    assert b'data-cookieguard-src="https://www.%66acebook.com' in out

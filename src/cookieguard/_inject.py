@@ -242,7 +242,8 @@ def _urls(attr: Attribute) -> list[bytes]:
 
 # A host named in an absolute or scheme-relative URL, as written in HTML or in a script
 # (JSON escapes "/" as "\/"): the only way a tag or snippet reaches a third party.
-_URL_IN_TEXT = re.compile(rb"//([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(/[A-Za-z0-9._~%/-]*)?")
+# (Hosts may be percent-encoded: a browser decodes "www.%66acebook.com".)
+_URL_IN_TEXT = re.compile(rb"//([A-Za-z0-9%-]+(?:\.[A-Za-z0-9%-]+)+)(/[A-Za-z0-9._~%/-]*)?")
 _URL_IN_JSON = re.compile(rb"\\/\\/([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)((?:\\/[A-Za-z0-9._~%-]*)+)?")
 
 
