@@ -190,7 +190,7 @@ def set_cookie_line(rng: random.Random) -> Line:
     for av in attributes:
         text += rng.choice(["; ", ";", " ;", ";;", "; "]) + av
     if attributes and rng.random() < 0.03:  # a control character among the attributes
-        cut = rng.randint(len(head) + 1, len(text))
+        cut = rng.randint(text.index(";", len(head)) + 1, len(text))
         text = text[:cut] + rng.choice(CONTROL) + text[cut:]
     return Line(text, name)
 
