@@ -717,3 +717,13 @@ def test_a_percent_encoded_host_is_gated() -> None:
     page = b'<!doctype html><body><img src="https://www.%66acebook.com/tr?id=1" alt=""></body>'
     out = both(plan(site_for()), page)
     assert b'data-cookieguard-src="https://www.%66acebook.com' in out
+
+
+def test_a_style_attribute_loading_a_tracker_is_gated() -> None:
+    page = (
+        b'<!doctype html><body><div class="hero" style="background:url(https://www.facebook.com/'
+        b'tr?id=1)">x</div><a href="https://www.facebook.com/ourpage">us</a></body>'
+    )
+    out = both(plan(site_for()), page)
+    assert b'<div data-cookieguard="marketing" class="hero" data-cookieguard-style=' in out
+    assert b'<a href="https://www.facebook.com/ourpage">' in out

@@ -36,12 +36,7 @@ _WS = rb"\t\n\f\r "
 # Tags every pass needs (raw text, comments, the insertion points) ...
 _RAW = b"script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext"
 # ... and the resource tags auto-blocking edits (found from the blocked URL, backwards).
-_RESOURCE_AT = re.compile(
-    rb"<(img|image|link|source|video|audio|embed|input|object|body|table|td|th|base)(?=["
-    + _WS
-    + rb"/>])",
-    re.IGNORECASE,
-)
+_TAG_AT = re.compile(rb"<([A-Za-z][A-Za-z0-9:_-]*)(?=[" + _WS + rb"/>])")
 
 
 def _alternation(names: list[bytes]) -> bytes:
@@ -184,7 +179,8 @@ class Gate(Protocol):
         """The replacement for a ``<script>`` start tag, or ``None`` to keep it."""
 
     def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
-        """The replacement for a resource start tag (``img``, ``link``...), or ``None``."""
+        """The replacement for a start tag naming a blocked URL (``img``, ``link``, a style
+        attribute...), or ``None``."""
 
     def is_embed(self, tag: bytes) -> bool:
         """True if this ``<iframe>`` start tag is a content embed to replace."""
@@ -806,15 +802,16 @@ def _tag_end(data: bytes, start: int) -> int:
 
 
 def _resource_at(data: bytes, pos: int, hit: int) -> tuple[int, bytes, int] | None:
-    """The resource start tag (``img``, ``link``...) around offset ``hit``, if any.
+    """The start tag (``img``, ``link``, a ``div`` with a style...) around offset ``hit``.
 
     Returns ``(start, name, end)``; ``end`` is -1 when the tag is not finished in ``data``.
-    ``None`` when ``hit`` is in text or in another tag (an ``<a href>`` loads nothing).
+    ``None`` when ``hit`` is in text. The gate decides what in the tag loads (an ``<a href>``
+    loads nothing).
     """
     start = _enclosing(data, pos, hit, quick=False)
     if start < 0:
         return None
-    resource = _RESOURCE_AT.match(data, start)
-    if resource is None:
+    tag = _TAG_AT.match(data, start)
+    if tag is None:
         return None
-    return start, resource.group(1).lower(), _tag_end(data, start)
+    return start, tag.group(1).lower(), _tag_end(data, start)

@@ -233,7 +233,7 @@ def _urls(attr: Attribute) -> list[bytes]:
     value = attr.value
     if b"&" in value:
         value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
-    if attr.name == b"srcdoc":
+    if attr.name in (b"srcdoc", b"style"):
         return [b"//" + host + path for _, host, path in _urls_in(value)]
     if attr.name.endswith(b"srcset"):
         return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
@@ -434,8 +434,8 @@ class TrackerGate:
         return tag[:7] + marks + b"".join(rest)
 
     def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
-        names = _URL_ATTRIBUTES.get(name)
-        if names is None or not self.blocker.mentions(tag):
+        names = (*_URL_ATTRIBUTES.get(name, ()), b"style")  # style: CSS url(...)
+        if not self.blocker.mentions(tag):
             return None
         attrs = attributes(tag, len(name) + 1)
         if _find(attrs, _MARK) is not None:
