@@ -610,7 +610,12 @@ def test_a_wsgi_page_over_the_buffer_limit_is_still_gated() -> None:
         "wsgi.url_scheme": "http",
         "SERVER_PROTOCOL": "HTTP/1.1",
     }
-    body = b"".join(WsgiMiddleware(app, make_policy())(environ, lambda *args: seen.append(args)))
+
+    def start_response(*args: Any) -> Callable[[bytes], object]:
+        seen.append(args)
+        return lambda data: None
+
+    body = b"".join(WsgiMiddleware(app, make_policy())(environ, start_response))
     assert seen and seen[0][0] == "200 OK"
     assert b'type="text/plain"' in body[:4096]
     assert b'id="cookie-consent"' in body
