@@ -467,6 +467,22 @@ class Rewriter:
         while pos < n:
             mode = self._mode
             if mode == _DATA:
+                while hi < len(hits) and hits[hi] < pos:
+                    hi += 1
+                if last and hi >= len(hits) and not (self._head or self._holding or skip > pos):
+                    # Nothing left to edit but the insert: finish like the fast path does.
+                    at = _last_body(data)
+                    if (
+                        at >= pos
+                        and _TAIL.fullmatch(data, at)
+                        and _enclosing(data, floor, at) < 0
+                        and not self._shadowing
+                    ):
+                        self._emit(view[pos:at])
+                        self._body_candidate()
+                        self._emit(view[at:])
+                        pos = n
+                        break
                 m = opener.search(low, max(pos, skip))
                 while m is not None:
                     # A "<title>" or "<!--" written inside another tag's attribute is text.
