@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,22 @@ def leaky_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
     if path == "/static/app.js":
         start_response("200 OK", [("Content-Type", "text/javascript")])
         return [APP_JS]
+    if path == "/broken":
+        start_response("500 Internal Server Error", [("Content-Type", "text/html")])
+        return [b"<!doctype html><title>oops</title><p>oops</p>"]
+    if path == "/away":
+        # Another origin for the same server: "localhost" instead of "127.0.0.1".
+        port = environ["SERVER_PORT"]
+        start_response("302 Found", [("Location", f"http://localhost:{port}/")])
+        return [b""]
+    if path == "/never":
+        # A page whose load event never comes: a script that never finishes loading.
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return [b'<!doctype html><title>never</title><script src="/hang.js"></script>']
+    if path == "/hang.js":
+        time.sleep(6)
+        start_response("200 OK", [("Content-Type", "text/javascript")])
+        return [b""]
     headers = [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Set-Cookie", "_ga=GA1.1.1; Max-Age=31536000; Path=/"),
@@ -199,3 +216,14 @@ def test_secret_prints_a_fresh_key() -> None:
     )
     assert first != second and len(first) >= 40
     Policy(secret_keys=[first])  # good enough to sign with
+
+
+def test_broken_redirected_and_endless_pages_are_reported_not_crashed_on(leaky_site: str) -> None:
+    urls = [leaky_site + "broken", leaky_site + "away", leaky_site + "never"]
+    report = scan(urls, pages=4, depth=0, timeout=120, screenshots=False, page_timeout=2)
+    before = report.phases["before"]
+    errors = "\n".join(before.errors)
+    assert leaky_site + "broken: HTTP 500" in errors
+    assert leaky_site + "away: redirected off-site to http://localhost:" in errors
+    assert leaky_site + "never: " in errors and "Timeout" in errors
+    assert before.pages == [leaky_site + "broken"]  # the error page is still scanned

@@ -104,6 +104,13 @@ def _build_parser() -> _Parser:
     scan.add_argument("--pages", type=_positive, default=20, help="pages to visit (default 20)")
     scan.add_argument("--depth", type=_natural, default=3, help="link depth (default 3)")
     scan.add_argument("--timeout", type=_positive, default=300, help="seconds for the whole scan")
+    scan.add_argument(
+        "--settle",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="after each load, wait up to S seconds for the network to go quiet (default 1)",
+    )
     scan.add_argument("--policy", metavar="FILE", help="cookieguard.toml to classify with")
     scan.add_argument("--json", action="store_true", help="JSON on stdout instead of a table")
     scan.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
@@ -217,6 +224,7 @@ def _scan(args: argparse.Namespace) -> int:
             depth=args.depth,
             timeout=float(args.timeout),
             robots=not args.ignore_robots,
+            settle=args.settle,
             progress=progress_bar(),
         )
     except ScanError as exc:

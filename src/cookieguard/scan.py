@@ -26,6 +26,7 @@ import time
 import urllib.robotparser
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.error import URLError
@@ -262,11 +263,17 @@ def scan(
     timeout: float = 300.0,
     robots: bool = True,
     screenshots: bool = True,
+    settle: float = 1.0,
+    page_timeout: float = 15.0,
     progress: Callable[[str, int, int, str], None] | None = None,
 ) -> ScanReport:
     """Scan ``urls`` (and same-site pages linked from them) in three browser sessions.
 
     ``pages`` and ``depth`` bound the crawl; ``timeout`` bounds the whole scan in seconds.
+    After each page's load event the scan waits for the network to go quiet (500 ms without
+    a request, Playwright's "networkidle"), at most ``settle`` seconds, so beacons sent just
+    after load are seen. A page that has not loaded after ``page_timeout`` seconds, answers
+    with an error status or redirects to another site is reported in the phase's ``errors``.
     Raises :class:`ScanError` when there is no browser or the first page cannot be loaded.
     """
     if not urls:
@@ -274,14 +281,12 @@ def scan(
     for url in urls:
         if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
             raise ScanError(f"not an http(s) URL: {url!r}")
-    if pages < 1 or depth < 0:
-        raise ScanError("--pages must be >= 1 and --depth >= 0")
+    if pages < 1 or depth < 0 or settle < 0:
+        raise ScanError("--pages must be >= 1, --depth and --settle >= 0")
     try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401 - only to say how to install it
     except ImportError:
-        raise ScanError("Playwright is not installed: pip install 'cookieguard[testing]'") from None
-    from cookieguard.testing._browser import launch_args
+        raise ScanError("Playwright is not installed: pip install 'cookieguard[scan]'") from None
 
     classifier = _Classifier(
         policy, catalogue_for(policy) if policy is not None else load_catalogue()
@@ -290,30 +295,53 @@ def scan(
     deadline = time.monotonic() + timeout
     report = ScanReport(list(urls), {}, [], started, 0.0)
     robot_rules = _Robots(robots, timeout=min(5.0, timeout))
-    with sync_playwright() as driver:
-        try:
-            browser = driver.chromium.launch(**launch_args())
-        except PlaywrightError as exc:
-            raise ScanError(f"could not start Chromium: {str(exc).splitlines()[0]}") from None
-        try:
-            crawl: list[str] | None = None
-            for phase_name in PHASES:
-                phase = _Phase(phase_name, browser, classifier, deadline, progress, screenshots)
+
+    def session(name: str, crawl: list[str] | None) -> PhaseResult:
+        """One phase in its own browser: Playwright's sync API is one instance per thread."""
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+
+        from cookieguard.testing._browser import launch_args
+
+        with sync_playwright() as driver:
+            try:
+                browser = driver.chromium.launch(**launch_args())
+            except PlaywrightError as exc:
+                reason = str(exc).splitlines()[0]
+                raise ScanError(f"could not start Chromium: {reason}") from None
+            try:
+                phase = _Phase(
+                    name,
+                    browser,
+                    classifier,
+                    deadline,
+                    progress,
+                    screenshots,
+                    settle,
+                    page_timeout,
+                )
                 try:
                     if crawl is None:
                         phase.crawl(list(urls), pages, depth, robot_rules)
-                        if not phase.result.pages:
-                            errors = phase.result.errors
-                            reason = errors[0] if errors else "no page loaded"
-                            raise ScanError(f"could not load {urls[0]}: {reason}")
-                        crawl = phase.result.pages
                     else:
                         phase.visit_after_choice(crawl)
                 finally:
                     phase.close()
-                report.phases[phase_name] = phase.result
-        finally:
-            browser.close()
+            finally:
+                browser.close()
+        return phase.result
+
+    # The first session finds the pages; the two choices then visit them side by side (the
+    # time goes to waiting for pages to settle, not to the CPU).
+    before = session("before", None)
+    if not before.pages:
+        reason = before.errors[0] if before.errors else "no page loaded"
+        raise ScanError(f"could not load {urls[0]}: {reason}")
+    report.phases["before"] = before
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cookieguard-scan") as pool:
+        choices = {name: pool.submit(session, name, before.pages) for name in PHASES[1:]}
+        for name, future in choices.items():
+            report.phases[name] = future.result()
     report.violations = _violations(report)
     report.seconds = time.time() - started
     return report
@@ -330,8 +358,12 @@ class _Phase:
         deadline: float,
         progress: Callable[[str, int, int, str], None] | None,
         screenshots: bool,
+        settle: float,
+        page_timeout: float,
     ) -> None:
         self.result = PhaseResult(name)
+        self.settle = settle * 1000
+        self.page_timeout = page_timeout * 1000
         self.classifier = classifier
         self.deadline = deadline
         self.progress = progress
@@ -413,14 +445,25 @@ class _Phase:
             return False
         self.current = url
         try:
-            self.page.goto(url, wait_until="load", timeout=min(15_000, left * 1000))
+            response = self.page.goto(
+                url, wait_until="load", timeout=min(self.page_timeout, left * 1000)
+            )
         except Exception as exc:  # one unreachable page must not end the scan
             self.result.errors.append(f"{url}: {str(exc).splitlines()[0]}")
             return False
+        landed = self.page.url
+        if urlsplit(landed)[:2] != urlsplit(url)[:2]:
+            # Redirected to another site: not the site under scan, so neither recorded nor
+            # crawled (its requests until here were recorded like any other).
+            self.result.errors.append(f"{url}: redirected off-site to {landed}")
+            return False
+        if response is not None and response.status >= 400:
+            # Still scanned: an error page can set cookies and load trackers too.
+            self.result.errors.append(f"{url}: HTTP {response.status}")
         # Let scripts that wait for load finish their beacons; a page that never goes idle
         # is still scanned.
         with contextlib.suppress(Exception):
-            self.page.wait_for_load_state("networkidle", timeout=min(3_000, left * 1000))
+            self.page.wait_for_load_state("networkidle", timeout=min(self.settle, left * 1000))
         return True
 
     def _record(self, url: str) -> None:

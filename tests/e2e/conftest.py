@@ -43,7 +43,7 @@ COOKIES = {"likebox": "preferences", "_ga": "analytics", "_ga_js": "analytics", 
 class ExampleServer:
     """``python examples/<name>/app.py`` on a free port, its output kept in a log file."""
 
-    def __init__(self, name: str, workdir: Path) -> None:
+    def __init__(self, name: str, workdir: Path, argv: list[str] | None = None) -> None:
         self.name = name
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -59,7 +59,7 @@ class ExampleServer:
         }
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                [sys.executable, str(EXAMPLES[name])],
+                argv or [sys.executable, str(EXAMPLES[name])],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
