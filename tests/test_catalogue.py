@@ -170,6 +170,15 @@ def test_vendor_for_host(catalogue: Catalogue, host: str, expected: str | None) 
         ("https://www.google.com/maps/embed?pb=!1m18", "Google Maps"),
         ("https://www.google.com/maps", "Google Maps"),
         ("https://www.google.com/mapsearch", None),  # a path prefix is whole segments
+        # Red-team K4: Maps embeds on Google's country domains.
+        ("https://www.google.de/maps/embed?pb=!1m1", "Google Maps"),
+        ("https://www.google.co.uk/maps?q=London&output=embed", "Google Maps"),
+        ("https://www.google.com.au/maps/embed?pb=!1m1", "Google Maps"),
+        ("https://www.google.fr/search?q=x", None),  # only /maps on a country domain
+        # TikTok embeds by their paths only (the whole host in frame-src was red-team K8).
+        ("https://www.tiktok.com/embed/v2/7100000000000000000", "TikTok embeds"),
+        ("https://www.tiktok.com/player/v1/7100000000000000000", "TikTok embeds"),
+        ("https://www.tiktok.com/embed.js", "TikTok embeds"),
         ("https://www.google.com/pagead/1p-conversion/1/", "Google Ads conversions"),
         ("https://user:pw@px.ads.linkedin.com:443/collect?pid=1", "LinkedIn Insight Tag"),
         ("https://analytics.tiktok.com/i18n/pixel/events.js", "TikTok Pixel"),

@@ -135,10 +135,6 @@ LEAKS: dict[str, tuple[Case, str]] = {
         Case(f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'),
         "K2: CSS url() in style attributes and <style> is not gated",
     ),
-    "Google Maps on a country domain": (
-        Case('<iframe src="https://www.google.de/maps/embed?pb=!1m1" width="600"></iframe>'),
-        "K4: www.google.<ccTLD>/maps is not in the catalogue",
-    ),
     "percent-encoded dot in the host": (
         Case(f'<script src="{GA.replace("manager.com", "manager%2Ecom")}"></script>'),
         "K1: browsers percent-decode the host; the prefilter's host pattern stops at %",
@@ -186,6 +182,10 @@ LEAKS: dict[str, tuple[Case, str]] = {
 
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {
+    # K4, fixed: the catalogue lists Google Maps on the common country domains
+    "Google Maps on a country domain": Case(
+        '<iframe src="https://www.google.de/maps/embed?pb=!1m1" width="600"></iframe>'
+    ),
     # K3, fixed upstream by a11e6db
     "<!--<script> escape in an inline script": Case(
         '<script><!--\ndocument.write("<script>var a = 1;</script>");\n'
