@@ -285,7 +285,7 @@ class Rewriter:
                 hits = None  # the scan below meets the error again, and passes the page
             if hits == []:
                 at = _last_body(chunk)
-                if at >= 0 and _TAIL.fullmatch(chunk, at) and _enclosing(chunk, 0, at) < 0:
+                if at >= 0 and _TAIL.fullmatch(chunk, at) and _plainly_markup(chunk, 0, at):
                     head = self._head
                     where = _head_point(chunk) if head else 0
                     if 0 <= where <= at:
@@ -475,7 +475,7 @@ class Rewriter:
                     if (
                         at >= pos
                         and _TAIL.fullmatch(data, at)
-                        and _enclosing(data, floor, at) < 0
+                        and _plainly_markup(data, floor, at)
                         and not self._shadowing
                     ):
                         self._emit(view[pos:at])
@@ -807,6 +807,15 @@ def _enclosing(data: bytes, floor: int, at: int, *, quick: bool = True) -> int:
         if end is None or end.end() > at:
             found = k  # the earliest such tag is the one ``at`` is really in
     return found
+
+
+def _plainly_markup(data: bytes, floor: int, at: int) -> bool:
+    """True when the tag at ``at`` is neither inside another tag nor inside a bogus comment
+    (``<!x`` or ``<?x`` with no ``>`` before it), as far as the fast paths need to know."""
+    if _enclosing(data, floor, at) >= 0:
+        return False
+    gt = max(data.rfind(b">", floor, at), floor)
+    return data.find(b"<!", gt, at) < 0 and data.find(b"<?", gt, at) < 0
 
 
 def _tag_end(data: bytes, start: int) -> int:
