@@ -727,3 +727,27 @@ def test_a_style_attribute_loading_a_tracker_is_gated() -> None:
     out = both(plan(site_for()), page)
     assert b'<div data-cookieguard="marketing" class="hero" data-cookieguard-style=' in out
     assert b'<a href="https://www.facebook.com/ourpage">' in out
+
+
+_TOKENS = [
+    b"<", b">", b"<!--", b"-->", b"<script", b"</script", b"<style", b"</style>", b"<svg>",
+    b"</svg>", b"<noscript>", b"</noscript>", b"<img src=", b"https://www.facebook.com/tr",
+    b"//connect.facebook.net/x.js", b"=", b" ", b"</body>", b"<body>", b"</iframe>",
+    b"<iframe src=https://www.youtube.com/embed/x>", b"&#x2F;", b"\\/\\/", b"<!doctype html>",
+    b"<title>", b"</title>", b"x", b"\n", b"<base href=", b"data:", b"<![CDATA[", b"]]>", b"<?",
+    b"<!", b"style=", b"url(", b"<html", b"<head>", b"</head>", b"<plaintext>",
+]  # fmt: skip
+
+
+def test_random_token_soup_streamed_or_whole_is_the_same_and_never_raises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import random
+
+    rng = random.Random(20261129)
+    with caplog.at_level(logging.ERROR, logger="cookieguard"):
+        for injection in (plan(site_for(google_consent_mode=True)), plan(site_for())):
+            for _ in range(1000):
+                page = b"".join(rng.choice(_TOKENS) for _ in range(rng.randint(0, 40)))
+                assert streamed(injection, page, rng.randint(1, 20)) == whole(injection, page)
+    assert not caplog.records
