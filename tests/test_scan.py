@@ -145,7 +145,7 @@ def test_a_leaky_site_fails_with_every_kind_of_violation(leaky_site: str, tmp_pa
     assert pixel["category"] == "marketing" and pixel["vendor"] == "Meta Pixel"
     # What Chromium reports as the cause: for an Image() it names the document, for a script
     # tag the script.
-    assert pixel["initiator"] in (leaky_site, leaky_site + "static/app.js")
+    assert pixel["initiator"] in (pixel["page"], leaky_site + "static/app.js")
     # No banner to click on this site: the phases say so rather than pretending.
     assert report["phases"]["reject"]["clicked"] is None
     assert any("no reject button" in e for e in report["phases"]["reject"]["errors"])
@@ -227,3 +227,13 @@ def test_broken_redirected_and_endless_pages_are_reported_not_crashed_on(leaky_s
     assert leaky_site + "away: redirected off-site to http://localhost:" in errors
     assert leaky_site + "never: " in errors and "Timeout" in errors
     assert before.pages == [leaky_site + "broken"]  # the error page is still scanned
+
+
+def test_the_pytest_fixture_scans_and_fails_with_the_table(
+    cookieguard_scan: Callable[..., Any], guarded_site: str, leaky_site: str
+) -> None:
+    report = cookieguard_scan(guarded_site, pages=1, depth=0, screenshots=False)
+    assert report.clean
+    with pytest.raises(AssertionError, match=r"violation\(s\):\n== Before a choice") as failed:
+        cookieguard_scan(leaky_site, pages=1, depth=0, screenshots=False)
+    assert "[before] cookie _ga" in str(failed.value)

@@ -27,7 +27,7 @@ import urllib.robotparser
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -173,11 +173,10 @@ class ScanReport:
 
 
 def assert_clean(report: ScanReport) -> None:
-    """Fail a test with every violation listed (for QA suites)."""
+    """Fail a test with the scan's table and every violation listed (for QA suites)."""
     if report.violations:
-        lines = "\n".join(f"  {v}" for v in report.violations)
         raise AssertionError(
-            f"cookieguard scan found {len(report.violations)} violation(s):\n{lines}"
+            f"cookieguard scan found {len(report.violations)} violation(s):\n" + render_text(report)
         )
 
 
@@ -333,12 +332,14 @@ def scan(
 
     # The first session finds the pages; the two choices then visit them side by side (the
     # time goes to waiting for pages to settle, not to the CPU).
-    before = session("before", None)
-    if not before.pages:
-        reason = before.errors[0] if before.errors else "no page loaded"
-        raise ScanError(f"could not load {urls[0]}: {reason}")
-    report.phases["before"] = before
+    # Every session runs in a worker thread, so a caller already driving Playwright's sync
+    # API in its own thread (a pytest-playwright suite) can scan too.
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cookieguard-scan") as pool:
+        before = pool.submit(session, "before", None).result()
+        if not before.pages:
+            reason = before.errors[0] if before.errors else "no page loaded"
+            raise ScanError(f"could not load {urls[0]}: {reason}")
+        report.phases["before"] = before
         choices = {name: pool.submit(session, name, before.pages) for name in PHASES[1:]}
         for name, future in choices.items():
             report.phases[name] = future.result()
@@ -405,7 +406,12 @@ class _Phase:
         frames = (initiator.get("stack") or {}).get("callFrames") or []
         url = next((f.get("url") for f in frames if f.get("url")), None) or initiator.get("url")
         request_url = (event.get("request") or {}).get("url")
-        if url and request_url and len(self.initiators) < 10_000:
+        if (
+            url
+            and request_url
+            and request_url not in self.initiators
+            and len(self.initiators) < 10_000
+        ):
             self.initiators[request_url] = url
 
     def _on_request(self, request: Any) -> None:
@@ -427,7 +433,7 @@ class _Phase:
                 host=host,
                 page=self.current,
                 resource_type=request.resource_type,
-                initiator=self.initiators.get(url),
+                initiator=None,  # filled in by close(): DevTools may tell us later
                 category=category,
                 vendor=vendor,
             )
@@ -621,6 +627,12 @@ class _Phase:
 
     def close(self) -> None:
         self.context.close()
+        # DevTools' requestWillBeSent may arrive after Playwright's request event: name each
+        # request's initiator only now that both have been seen.
+        self.result.requests[:] = [
+            replace(r, initiator=self.initiators.get(r.url)) if r.initiator is None else r
+            for r in self.result.requests
+        ]
 
 
 def _violations(report: ScanReport) -> list[Violation]:

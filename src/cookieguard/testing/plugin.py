@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
     from cookieguard import Policy
+    from cookieguard.scan import ScanReport
     from cookieguard.testing.pages import ConsentBanner
 
 SeedConsent = Callable[["BrowserContext", str, Iterable[str]], str]
@@ -156,6 +157,27 @@ def seed_consent(cookieguard_policy: Policy) -> SeedConsent:
         return seed_consent_cookie(context, cookieguard_policy, base_url, categories)
 
     return seed
+
+
+@pytest.fixture
+def cookieguard_scan(request: pytest.FixtureRequest) -> Callable[..., ScanReport]:
+    """``cookieguard_scan(url, pages=10)``: scan the site under test in a real Chromium
+    (before a choice, after Reject all, after Accept all) and fail the test with the scan's
+    table when anything optional is stored or loaded before a choice or after Reject all.
+
+    Without a URL it scans pytest-playwright's ``base_url``. Options are those of
+    :func:`cookieguard.scan.scan`; the report is returned for further checks.
+    """
+    from cookieguard.scan import assert_clean, scan
+
+    def run(*urls: str, **options: Any) -> ScanReport:
+        if not urls:
+            urls = (str(request.getfixturevalue("base_url")),)
+        report = scan(list(urls), **options)
+        assert_clean(report)
+        return report
+
+    return run
 
 
 # -- fixtures on top of pytest-playwright ------------------------------------------------
