@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from waitress.server import create_server
 
@@ -26,6 +27,7 @@ from cookieguard.scan import render_suggestion, scan
 from cookieguard.wsgi import ConsentMiddleware
 
 KEY = "scan-test-key-0123456789"
+SCHEMA = Path(__file__).resolve().parents[1] / "docs" / "scan-report.schema.json"
 
 PAGE = """<!doctype html><html lang="en"><head><title>{title}</title></head><body>
 <h1>{title}</h1>
@@ -124,6 +126,7 @@ def test_a_leaky_site_fails_with_every_kind_of_violation(leaky_site: str, tmp_pa
     done = run_scan(leaky_site, "--json", "--html", str(report_file), "--pages", "5")
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert not report["clean"]
     seen = {(v["phase"], v["kind"], v["subject"]) for v in report["violations"]}
     for phase in ("before", "reject"):
