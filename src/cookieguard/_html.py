@@ -322,7 +322,7 @@ class Rewriter:
                 self._insert = encode(self._insert)
                 self._head = encode(self._head)
         except Exception:  # never a 500 for a page's own markup
-            logger.exception("cookieguard: cannot tell this page's charset; it passes unchanged")
+            logger.exception("cannot tell this page's charset; it passes unchanged")
             encode = None
         if encode is None:
             self.stop()
