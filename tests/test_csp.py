@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from cookieguard._csp import (
     host_sources,
     is_document,
     parse_reports,
+    path_sources,
 )
 from cookieguard._endpoints import Request
 from cookieguard._site import Site
@@ -60,6 +62,29 @@ def allows_host(value: str, directive: str, host: str) -> bool:
         if source == host or (source.startswith("*.") and host.endswith(source[1:])):
             return True
         if source == "*" and "." in host:
+            return True
+    return False
+
+
+def allows_url(value: str, directive: str, url: str) -> bool:
+    """True if ``url`` matches a source of ``directive``, paths included (CSP3 6.7.2.8-12,
+    scheme-less sources only, as we write them)."""
+    split = urlsplit(url)
+    host, path = split.hostname or "", split.path or "/"
+    for source in effective(value, directive):
+        if source in ("*", "'self'", "data:", "blob:") or source.startswith("'"):
+            continue
+        source_host, slash, source_path = source.partition("/")
+        if not (
+            source_host == host or (source_host.startswith("*.") and host.endswith(source_host[1:]))
+        ):
+            continue
+        if not slash:
+            return True
+        source_path = "/" + source_path
+        if source_path.endswith("/") and path.startswith(source_path):
+            return True
+        if path == source_path:
             return True
     return False
 
@@ -119,7 +144,16 @@ def test_hosts_under_one_domain_merge_unless_a_refused_host_shares_it() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["evil.com; script-src *", "a b.com", "'unsafe-inline'", "x.com,y.com", "", "-a.com"]
+    "bad",
+    [
+        "evil.com; script-src *",
+        "a b.com",
+        "'unsafe-inline'",
+        "x.com,y.com",
+        "",
+        "-a.com",
+        "evil.com\n",
+    ],
 )
 def test_malformed_hosts_never_reach_the_header(bad: str) -> None:
     assert host_sources([bad, "ok.example"]) == ("ok.example", "*.ok.example")
@@ -216,10 +250,81 @@ def test_embed_hosts_stay_framable_for_click_to_load() -> None:
     assert "frame-src" not in directives(granted)
 
 
-def test_ungated_fetch_directives_are_not_narrowed() -> None:
-    parsed = directives(ContentSecurity(csp_policy()).value(frozenset()))
-    for directive in ("font-src", "media-src", "object-src", "manifest-src"):
-        assert "*" in parsed[directive]
+GATED_TOO = ("font-src", "media-src", "object-src", "manifest-src", "worker-src")
+
+
+def test_fonts_media_objects_and_manifests_are_gated_like_scripts() -> None:
+    """Red-team K8: font-src/media-src/object-src * let @font-face, new Audio(url) and an
+    injected <object data> reach Meta before consent. They fall back to default-src now."""
+    policy = csp_policy(csp_allow=["fonts.example-cdn.net"])
+    security = ContentSecurity(policy)
+    none = security.value(frozenset())
+    parsed = directives(none)
+    for directive in GATED_TOO:
+        assert directive not in parsed  # the default-src fallback (CSP3 section 6.8.3)
+        assert "*" not in effective(none, directive)
+        assert "'self'" in effective(none, directive)
+        assert "data:" in effective(none, directive)
+        assert allows_host(none, directive, "fonts.example-cdn.net")  # csp_allow: the way out
+        assert not allows_host(none, directive, "connect.facebook.net")
+        assert not allows_host(none, directive, "www.facebook.com")
+    granted = security.value(frozenset({"marketing"}))
+    for directive in GATED_TOO:
+        assert allows_host(granted, directive, "connect.facebook.net")
+
+
+def test_shared_embed_hosts_are_framable_by_their_embed_paths_only() -> None:
+    """Red-team K8: frame-src held www.facebook.com, www.google.com and www.tiktok.com whole,
+    so an injected <iframe src=https://www.facebook.com/tr?...> reached the pixel."""
+    value = ContentSecurity(csp_policy()).value(frozenset())
+    for url in (
+        "https://www.google.com/maps/embed?pb=!1m18",
+        "https://maps.google.com/maps/embed?pb=1",
+        "https://www.google.de/maps/embed?pb=!1m1",
+        "https://www.google.co.uk/maps/embed/v1/place?q=x",
+        "https://www.facebook.com/plugins/page.php?href=x",
+        "https://www.facebook.com/v2.0/plugins/like.php?href=x",
+        "https://www.tiktok.com/embed/v2/7100000000000000000",
+        "https://www.tiktok.com/player/v1/7100000000000000000",
+        "https://www.youtube.com/embed/abc",
+    ):
+        assert allows_url(value, "frame-src", url), url
+    for url in (
+        "https://www.facebook.com/tr?id=1&ev=PageView",
+        "https://www.facebook.com/pluginsx/",
+        "https://www.google.com/pagead/1p-conversion/1/",
+        "https://www.google.de/pagead/1p-user-list/1/",
+        "https://www.google.com/",
+        "https://www.tiktok.com/@someone",
+    ):
+        assert not allows_url(value, "frame-src", url), url
+        assert not allows_url(value, "img-src", url), url
+    # Granted, the vendor's hosts are allowed whole (they are in default-src).
+    granted = ContentSecurity(csp_policy()).value(frozenset({"marketing"}))
+    assert allows_url(granted, "frame-src", "https://www.facebook.com/tr?id=1")
+
+
+def test_granted_hosts_keep_their_subdomains_framable() -> None:
+    # frame-src repeats the granted hosts as domain wildcards (Hotjar frames vars.hotjar.com).
+    value = ContentSecurity(csp_policy()).value(frozenset({"analytics"}))
+    assert "frame-src" in directives(value)
+    assert allows_host(value, "frame-src", "vars.hotjar.com")
+    assert allows_host(value, "frame-src", "www.googletagmanager.com")
+    assert allows_host(value, "frame-src", "www.youtube.com")  # click-to-load
+    assert not allows_url(value, "frame-src", "https://www.facebook.com/tr?id=1")
+
+
+def test_path_sources() -> None:
+    assert path_sources("www.google.com", ["/maps"]) == ("www.google.com/maps/",)
+    assert path_sources("WWW.Google.com.", ["/maps/"]) == ("www.google.com/maps/",)
+    assert path_sources("www.tiktok.com", ["/embed.js", "/player"]) == (
+        "www.tiktok.com/embed.js",
+        "www.tiktok.com/player/",
+    )
+    # Separators, quotes, spaces and control characters never reach the header.
+    bad = ["/a;script-src *", "/a,b", "/a b", "/a'", "/a\n", "maps", "/a\r\nX: y"]
+    assert path_sources("www.google.com", bad) == ()
+    assert path_sources("bad host", ["/maps"]) == ()
 
 
 def test_our_policy_never_refuses_inline_code() -> None:

@@ -22,9 +22,11 @@ one. A browser enforces every policy it receives, so a load must pass both (CSP3
 - ``'strict-dynamic'`` in the app's policy lets its trusted scripts load anything; ours still
   stops them loading trackers the visitor refused. That is the point.
 
-The host list is written once, in ``default-src``, which the five gated directives fall back
-to; ``frame-src`` is written out only when it differs (click-to-load embeds), and the fetch
-directives we do not gate (fonts, media, objects, manifests) are opened again. The header
+The host list is written once, in ``default-src``, which every fetch directive falls back to
+(CSP3 section 6.8.3); ``frame-src`` is written out only when it differs (click-to-load embeds).
+Fonts, media, objects and manifests are gated too: ``font-src *`` or ``media-src *`` let a
+run-time ``@font-face`` or ``new Audio(url)`` reach a tracker before consent (red-team K8), so
+a site that loads fonts or media from a CDN lists it in ``Policy(csp_allow=...)``. The header
 depends only on the set of granted categories, so it is built once per set.
 
 **After a choice.** A page's policy cannot be widened once it has loaded, so on pages with
@@ -32,7 +34,10 @@ depends only on the set of granted categories, so it is built once per set.
 carries ``data-cookieguard-csp="enforce"``); the next page's policy allows the new hosts. In
 ``report`` mode nothing is blocked and gated scripts start in place, without a reload.
 Click-to-load embeds are the exception: "Load once" must work without a grant, so their hosts
-stay allowed in ``frame-src`` (only there) while auto-blocking makes placeholders.
+stay allowed in ``frame-src`` (only there) while auto-blocking makes placeholders. An embed
+vendor on a shared host (Google Maps on ``www.google.com``, Facebook plugins on
+``www.facebook.com``) is allowed by its path prefixes only (``www.google.com/maps/``, CSP3
+section 6.7.2.8), so an injected ``<iframe src=https://www.facebook.com/tr?...>`` is refused.
 """
 
 from __future__ import annotations
@@ -66,13 +71,12 @@ REPORT_HEADER = "content-security-policy-report-only"
 #: ours a host-only policy (inline code and eval stay the app's own policy's business).
 _KEEP = ("'self'", "'unsafe-inline'", "'unsafe-eval'", "data:", "blob:")
 _FRAME_KEEP = ("'self'", "data:", "blob:")
-#: Fetch directives that would fall back to default-src but carry no tracker we gate.
-_UNGATED = (
-    "font-src * data: blob:; media-src * data: blob:; object-src * data: blob:; manifest-src *"
-)
 _HTML = ("text/html", "application/xhtml+xml")
 # A host as the catalogue and Category(hosts=...) give it; anything else never reaches a header.
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+# A URL path a CSP path-part may carry as is: RFC 3986 pchars without "," and ";" (which end a
+# source or a directive, CSP3 section 2.3.1) and without quotes.
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&()*+=:@%/-]*$")
 _SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "ne", "net", "or", "org"})
 # Domains where anyone can publish: never widened to a wildcard.
 _SHARED_HOSTING = frozenset(
@@ -118,7 +122,7 @@ def host_sources(
     publish (``cloudfront.net``). ``broad`` does that for single hosts too (used for
     ``frame-src`` only, where a vendor's whole domain is an acceptable allowance).
     """
-    clean = {h for h in (h.lower().rstrip(".") for h in hosts) if _HOST.match(h)}
+    clean = {h for h in (h.lower().rstrip(".") for h in hosts) if _HOST.fullmatch(h)}
     refused_domains = {_registrable(h.lower().rstrip(".")) for h in refused} - {""}
     groups: dict[str, set[str]] = {}
     for host in clean:
@@ -142,6 +146,29 @@ def host_sources(
             sources.append(host)
         if not host.startswith("www."):  # nothing is served from below a www host
             sources.append("*." + host)
+    return tuple(sources)
+
+
+def path_sources(host: str, paths: Iterable[str]) -> tuple[str, ...]:
+    """CSP sources that allow what lies below ``paths`` of ``host`` only.
+
+    In CSP a path ending in ``/`` is a prefix and any other is exact (CSP3 section 6.7.2.12).
+    A catalogue path names a folder (``/maps``: ``/maps/embed?pb=...``) and becomes a prefix
+    (``www.google.com/maps/``); one naming a file (``/embed.js``) stays exact. The bare
+    folder itself (the legacy ``/maps?q=...&output=embed``) is left out to keep the header
+    small. Malformed hosts and paths never reach the header.
+    """
+    host = host.lower().rstrip(".")
+    if not _HOST.fullmatch(host):
+        return ()
+    sources: list[str] = []
+    for path in paths:
+        if not _PATH.fullmatch(path):
+            continue
+        if "." in path.rsplit("/", 1)[-1]:
+            sources.append(host + path)
+        else:
+            sources.append(host + path.rstrip("/") + "/")
     return tuple(sources)
 
 
@@ -187,10 +214,14 @@ class ContentSecurity:
         self._always = tuple(self.catalogue.hosts_for(NECESSARY))
         # Click-to-load embeds ("Load once") put the original iframe back without granting the
         # category; a CSP cannot be widened after the page loaded, so when the HTML rewriter
-        # makes placeholders, the embed vendors' hosts stay allowed in frame-src (only there).
+        # makes placeholders, the embed vendors' hosts stay allowed in frame-src (only there):
+        # whole hosts for vendors that own theirs, path prefixes on shared hosts.
         self._frames: tuple[str, ...] = ()
+        self._frame_paths: tuple[tuple[str, tuple[str, ...]], ...] = ()
         if policy.auto_block:
-            self._frames = tuple(h for v in self.catalogue.vendors if v.embed for h in v.hosts)
+            embeds = [v for v in self.catalogue.vendors if v.embed]
+            self._frames = tuple(h for v in embeds if not v.paths for h in v.hosts)
+            self._frame_paths = tuple((h, v.paths) for v in embeds if v.paths for h in v.hosts)
 
     def value(self, granted: frozenset[str]) -> str:
         """The policy text for a visitor who granted ``granted``."""
@@ -204,17 +235,32 @@ class ContentSecurity:
         }.difference(hosts)
         extra = self._allow
         sources = " ".join(_unique((*_KEEP, *host_sources(hosts, refused), *extra)))
-        # One host list in default-src, which script-src, connect-src, img-src, style-src and
-        # frame-src fall back to (CSP3 section 6.8.3): five copies of a hundred hosts would make
-        # a header that proxies with 4-8 KB header buffers refuse. The other fetch directives
-        # are opened again below, so fonts and media load as without us.
+        # One host list in default-src, which every fetch directive (scripts, connections,
+        # images, styles, frames, fonts, media, objects, manifests, workers) falls back to
+        # (CSP3 section 6.8.3): copies of a hundred hosts per directive would make a header
+        # that proxies with 4-8 KB header buffers refuse.
         parts = ["default-src " + sources]
-        if not set(self._frames) <= set(hosts):
+        granted_hosts = set(hosts)
+        frame_paths = [
+            source
+            for host, paths in self._frame_paths
+            if not _covered(host, granted_hosts)
+            for source in path_sources(host, paths)
+        ]
+        if frame_paths or not set(self._frames) <= granted_hosts:
             frames = host_sources(
                 [*hosts, *self._frames], refused.difference(self._frames), broad=True
             )
-            parts.append("frame-src " + " ".join(_unique((*_FRAME_KEEP, *frames, *extra))))
-        parts.append(_UNGATED)
+            # The granted vendors' hosts are written a second time here; their frames come
+            # from subdomains (vars.hotjar.com), so a domain's wildcard is enough and its bare
+            # name is kept only for embeds and necessary hosts: that keeps the header in size.
+            bare = {*self._frames, *self._always}
+            frames = tuple(
+                s for s in frames if s.startswith("*.") or s in bare or f"*.{s}" not in frames
+            )
+            parts.append(
+                "frame-src " + " ".join(_unique((*_FRAME_KEEP, *frames, *frame_paths, *extra)))
+            )
         # report-uri is read by every browser; report-to would need a Reporting-Endpoints
         # header on an https origin, and browsers that see report-to ignore report-uri, so a
         # plain-http origin would lose its reports. The endpoint accepts both formats anyway.
@@ -230,6 +276,11 @@ class ContentSecurity:
             with self._lock:
                 remember(self._cache, granted, found, _MEMO_SIZE)
         return found
+
+
+def _covered(host: str, hosts: set[str]) -> bool:
+    """True if ``host`` or one of its parent domains is in ``hosts``."""
+    return host in hosts or any(parent in hosts for parent in _parents(host))
 
 
 def _unique(items: Iterable[str]) -> tuple[str, ...]:

@@ -49,6 +49,18 @@ FRAME_JS = """
   document.body.appendChild(f);
 })();
 """
+#: A run-time iframe to a Google Ads path on the host the Maps embed shares (red-team K8).
+PAGEAD_JS = """
+(function () {
+  var f = document.createElement('iframe');
+  f.src = 'https://www.google.de/pagead/1p-user-list/1/?random=1';
+  document.body.appendChild(f);
+})();
+"""
+MAP = (
+    '<iframe width="600" height="450" title="Map" '
+    'src="https://www.google.de/maps/embed?pb=!1m18!1m12"></iframe>'
+)
 EMBED = (
     '<iframe width="560" height="315" src="https://www.youtube.com/embed/abc" title="Video">'
     "</iframe>"
@@ -84,6 +96,12 @@ def build_site(mode: str) -> ConsentMiddleware:
     async def embeds(request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE.format(scripts=EMBED + '<script src="/static/frame.js"></script>'))
 
+    async def maps(request: Request) -> HTMLResponse:
+        return HTMLResponse(PAGE.format(scripts=MAP + '<script src="/static/pagead.js"></script>'))
+
+    async def pagead(request: Request) -> Response:
+        return Response(PAGEAD_JS, media_type="text/javascript")
+
     async def inject(request: Request) -> Response:
         return Response(INJECT_JS, media_type="text/javascript")
 
@@ -97,6 +115,8 @@ def build_site(mode: str) -> ConsentMiddleware:
             Path("/embeds", embeds),
             Path("/static/inject.js", inject),
             Path("/static/frame.js", frame),
+            Path("/maps", maps),
+            Path("/static/pagead.js", pagead),
         ]
     )
     policy = Policy(
@@ -326,6 +346,26 @@ def test_click_to_load_embed_loads_once_under_the_enforced_policy(
     assert embeds.hits == ["https://www.youtube.com/embed/abc"]
     assert ads.hits == []
     assert not any("youtube" in v for v in violations(page)), violations(page)
+    assert page.evaluate("window.cookieguard.consent.categories.marketing") is False
+
+
+def test_a_map_on_a_shared_host_loads_once_by_its_path_and_nothing_else_there_loads(
+    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+) -> None:
+    """Red-team K8/K4: frame-src allows www.google.de/maps/ (a CSP path source), not the whole
+    host, so "Load once" shows the map while an ads iframe on the same host stays refused."""
+    server, _ = enforcing
+    page, _stub = visit(server.url)
+    google = Stub("<!doctype html><title>map</title><p>map</p>", "text/html")
+    page.context.route("https://www.google.de/**", google)
+    page.goto("/maps")
+    until(page, "window.cookieguard && window.cookieguard.ready")
+    until(page, "window.__violations.some((v) => v.includes('www.google.de'))")
+    assert google.hits == []
+    page.get_by_role("button", name="Load once").click()
+    page.frame_locator("iframe[src*='/maps/embed']").get_by_text("map").wait_for()
+    assert google.hits == ["https://www.google.de/maps/embed?pb=!1m18!1m12"]
+    assert not any("/maps" in v for v in violations(page)), violations(page)
     assert page.evaluate("window.cookieguard.consent.categories.marketing") is False
 
 
