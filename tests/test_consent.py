@@ -122,3 +122,62 @@ def test_wrong_shapes_signed_with_the_right_key() -> None:
 def test_other_salt_is_undecided() -> None:
     serializer = URLSafeTimedSerializer(OLD, salt="someone.else")
     assert codec().loads(serializer.dumps([1, ["analytics"], 1, CID])).consent == UNDECIDED
+
+
+# -- re-asking rules (issue 12 item 6) ---------------------------------------------------
+
+DAY = 24 * 3600
+
+
+def test_reject_all_holds_for_reject_max_age_not_max_age() -> None:
+    # Refusal kept for a year, grants for six months (the EU one-click-refusal proposal asks
+    # that a refusal is not re-asked for at least six months).
+    c = codec(max_age=183 * DAY, reject_max_age=365 * DAY)
+    now = time.time()
+    issued = now - 200 * DAY
+    refused = c.dumps(set(), CID, now=issued)
+    granted = c.dumps({"analytics"}, CID, now=issued)
+    assert c.loads(refused, now=now).consent.decided
+    assert not c.loads(granted, now=now).consent.decided
+    assert not c.loads(refused, now=issued + 366 * DAY).consent.decided
+
+
+def test_a_category_with_a_shorter_life_asks_again_when_it_ends() -> None:
+    from cookieguard import DEFAULT_CATEGORIES, Category
+
+    thirteen_months = 395 * DAY
+    categories = [
+        c if c.name != "analytics" else Category("analytics", "Analytics", max_age=thirteen_months)
+        for c in DEFAULT_CATEGORIES
+    ]
+    policy = Policy(secret_keys=[OLD], max_age=500 * DAY, categories=categories)
+    c = ConsentCodec(policy)
+    now = time.time()
+    issued = now - 400 * DAY
+    assert not c.loads(
+        c.dumps({"analytics", "preferences"}, CID, now=issued), now=now
+    ).consent.decided
+    assert c.loads(c.dumps({"preferences"}, CID, now=issued), now=now).consent.decided
+    assert policy.lifetime(frozenset({"analytics", "marketing"})) == thirteen_months
+    assert policy.lifetime(frozenset()) == 500 * DAY
+
+
+def test_the_consent_cookie_lives_as_long_as_the_choice() -> None:
+    from cookieguard._core import Guard
+
+    guard = Guard(Policy(secret_keys=[OLD], max_age=183 * DAY, reject_max_age=365 * DAY))
+    refused = guard.consent_cookie(frozenset(), CID, secure=False)
+    granted = guard.consent_cookie(frozenset({"analytics"}), CID, secure=False)
+    assert f"Max-Age={365 * DAY}" in refused
+    assert f"Max-Age={183 * DAY}" in granted
+
+
+def test_lifetimes_are_validated() -> None:
+    import pytest
+
+    from cookieguard import Category
+
+    with pytest.raises(ValueError, match="reject_max_age"):
+        Policy(secret_keys=[OLD], reject_max_age=10)
+    with pytest.raises(ValueError, match="max_age must be whole seconds"):
+        Category("analytics", "Analytics", max_age=1.5)  # type: ignore[arg-type]

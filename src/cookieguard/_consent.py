@@ -113,7 +113,6 @@ class ConsentCodec:
     def _verify(self, token: str, clock: float) -> tuple[Verdict, float]:
         if not token or len(token) > 512:
             return _NO_CONSENT, 0.0
-        max_age = self._policy.max_age
         resign = False
         try:
             payload, signed_at = self._newest.loads(token, return_timestamp=True)
@@ -126,13 +125,15 @@ class ConsentCodec:
                 return _NO_CONSENT, 0.0
             resign = True
         issued = int(signed_at.timestamp())
-        # Expiry is checked here, against the same clock as the cache, not by itsdangerous.
-        if issued > clock + 300 or clock - issued > max_age:
-            return _NO_CONSENT, 0.0
         consent = self._consent_from(payload, issued)
         if consent is None:
             return _NO_CONSENT, 0.0
-        return Verdict(consent, resign), issued + max_age
+        # Expiry is checked here, against the same clock as the cache, not by itsdangerous;
+        # how long a choice holds depends on what it granted (Policy.lifetime).
+        lifetime = self._policy.lifetime(consent.granted)
+        if issued > clock + 300 or clock - issued > lifetime:
+            return _NO_CONSENT, 0.0
+        return Verdict(consent, resign), issued + lifetime
 
     def _consent_from(self, payload: object, issued: int) -> Consent | None:
         # Right key, wrong shape (or an old version): treat as no consent.

@@ -109,7 +109,7 @@ class Guard:
         decision = self._decide(cookie_header, gpc, host, secure)
         consent = decision.consent
         if consent.issued_at is not None:
-            expires = float(consent.issued_at + self.policy.max_age)
+            expires = float(consent.issued_at + self.policy.lifetime(consent.granted))
         else:  # undecided: re-read now and then (a token signed "in the future" may mature)
             expires = now + 300.0
         if len(cookie_header) <= _MAX_CACHED_HEADER:
@@ -325,7 +325,7 @@ class Guard:
         return dump_cookie(
             policy.cookie_name,
             token,
-            max_age=policy.max_age,
+            max_age=policy.lifetime(frozenset(granted)),
             path="/",
             domain=policy.cookie_domain,
             secure=secure if policy.secure is None else policy.secure,

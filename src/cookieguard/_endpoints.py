@@ -325,7 +325,7 @@ class Endpoints:
         expires = None
         if consent.decided and consent.issued_at is not None:
             expires = datetime.fromtimestamp(
-                consent.issued_at + self.policy.max_age, UTC
+                consent.issued_at + self.policy.lifetime(consent.granted), UTC
             ).isoformat()
         return {
             "decided": consent.decided,

@@ -39,7 +39,10 @@ class Category:
     """A purpose a visitor can agree to, such as ``analytics``.
 
     ``sale_or_sharing`` marks purposes that Global Privacy Control (``Sec-GPC: 1``) refuses.
-    ``hosts`` names the third parties involved, shown in the banner text.
+    ``hosts`` names the third parties involved, shown in the banner text. ``max_age`` (seconds)
+    caps how long a grant of this category holds before the visitor is asked again, where a
+    purpose needs a shorter life than the policy's ``max_age`` (CNIL: audience measurement at
+    most 13 months).
     """
 
     name: str
@@ -47,6 +50,7 @@ class Category:
     description: Text = ""
     hosts: tuple[str, ...] = ()
     sale_or_sharing: bool = False
+    max_age: int | None = None
 
     def __post_init__(self) -> None:
         if not _CATEGORY_NAME.fullmatch(self.name):
@@ -60,6 +64,11 @@ class Category:
                 raise ValueError(f"Category {self.name!r}: host {host!r} is not a host name.")
         _check_text(f"Category {self.name!r} label", self.label, required=True)
         _check_text(f"Category {self.name!r} description", self.description, required=False)
+        if self.max_age is not None and (type(self.max_age) is not int or self.max_age < 60):
+            raise ValueError(
+                f"Category {self.name!r}: max_age must be whole seconds >= 60 or None, "
+                f"got {self.max_age!r}."
+            )
 
     @property
     def locked(self) -> bool:
@@ -258,6 +267,7 @@ class Policy:
     max_body: int = 4096
     cache_size: int = 4096
     privacy_url: str | None = None
+    reject_max_age: int | None = None  # how long "Reject all" holds; None: max_age
     # Round 2: third parties, vendors' signals, browser storage.
     auto_block: bool = True  # neutralise catalogued trackers in HTML until their category
     csp: CspMode | None = None  # consent-aware Content-Security-Policy
@@ -277,6 +287,7 @@ class Policy:
     _globs: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     _optional: frozenset[str] = field(init=False, repr=False, compare=False)
     _gpc_denied: frozenset[str] = field(init=False, repr=False, compare=False)
+    _lifetimes: dict[frozenset[str], int] = field(init=False, repr=False, compare=False)
     _cookie_infos: dict[str, CookieInfo] = field(init=False, repr=False, compare=False)
     _storage_infos: dict[str, CookieInfo] = field(init=False, repr=False, compare=False)
 
@@ -335,6 +346,14 @@ class Policy:
             raise ValueError(f"cookie_name {self.cookie_name!r} is not a valid cookie name.")
         if not isinstance(self.max_age, int) or self.max_age < 60:
             raise ValueError(f"max_age must be whole seconds >= 60, got {self.max_age!r}.")
+        if self.reject_max_age is not None and (
+            type(self.reject_max_age) is not int or self.reject_max_age < 60
+        ):
+            raise ValueError(
+                f"reject_max_age must be whole seconds >= 60 or None (= max_age), "
+                f"got {self.reject_max_age!r}."
+            )
+        object.__setattr__(self, "_lifetimes", {})
         if self.same_site not in ("Lax", "Strict", "None"):
             raise ValueError(
                 f"same_site must be 'Lax', 'Strict' or 'None' (case as written), "
@@ -484,6 +503,24 @@ class Policy:
 
     # -- lookups ---------------------------------------------------------------------------
 
+    def lifetime(self, granted: frozenset[str]) -> int:
+        """Seconds a choice granting ``granted`` holds before the visitor is asked again.
+
+        A refusal of everything optional holds ``reject_max_age`` (default ``max_age``); a
+        grant holds ``max_age``, or less when a granted category has its own ``max_age``.
+        """
+        found = self._lifetimes.get(granted)
+        if found is None:
+            optional = granted & self._optional
+            limits = [
+                c.max_age for c in self.categories if c.name in optional and c.max_age is not None
+            ]
+            base = self.max_age if optional else (self.reject_max_age or self.max_age)
+            found = min([base, *limits])
+            if len(self._lifetimes) < 1024:  # at most 2**n sets; bounded all the same
+                self._lifetimes[granted] = found
+        return found
+
     @property
     def optional_categories(self) -> frozenset[str]:
         """Every category a visitor can refuse (all but ``necessary``)."""
@@ -585,7 +622,7 @@ def _as_list(value: Any, source: str) -> Iterable[Any]:
 def _category_from(item: Any, source: str) -> Category:
     if not isinstance(item, dict):
         raise ValueError(f"{source}: each [[categories]] entry must be a table.")
-    fields = {"name", "label", "description", "hosts", "sale_or_sharing"}
+    fields = {"name", "label", "description", "hosts", "sale_or_sharing", "max_age"}
     unknown = sorted(set(item) - fields)
     if unknown:
         raise ValueError(
@@ -599,6 +636,7 @@ def _category_from(item: Any, source: str) -> Category:
         description=item.get("description", ""),
         hosts=tuple(item.get("hosts", ())),
         sale_or_sharing=bool(item.get("sale_or_sharing", False)),
+        max_age=item.get("max_age"),
     )
 
 
