@@ -238,13 +238,8 @@ def test_asset_tag_settings() -> None:
     assert script(make_policy(csp="report"))["data-cookieguard-csp"] == "report"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Site.__init__ (_site.py, not G's) sends Vary: Cookie only with auto_block; the "
-    "Consent Mode tag differs per visitor too: `if policy.auto_block or "
-    "policy.google_consent_mode`",
-)
 def test_a_page_with_the_consent_mode_tag_is_never_shared_between_visitors() -> None:
+    """Fixed in 4a7a7e1: Vary: Cookie was sent only with auto_block."""
     policy = make_policy(google_consent_mode=True, auto_block=False)
     for driver in drivers(policy).values():
         response = driver.get("/html", cookie=consent_cookie(policy, {"analytics"}))

@@ -148,9 +148,7 @@ LEAKS: dict[str, tuple[Case, str]] = {
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {
     # K2, fixed in 15fdd10
-    "inline style url()": Case(
-        f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'
-    ),
+    "inline style url()": Case(f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'),
     # K1, fixed in 4c17377
     "percent-encoded dot in the host": Case(
         f'<script src="{GA.replace("manager.com", "manager%2Ecom")}"></script>'
