@@ -525,7 +525,8 @@ def test_reporting_api_batch_is_taken(driver: Driver, caplog: pytest.LogCaptureF
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "would block region1.google-analytics.com (connect-src)" in text
     assert "'analytics'" in text
-    assert "cdn.acme.example" in text and "csp_allow=['cdn.acme.example']" in text
+    # A host the catalogue does not know: named, but no csp_allow advice from one page (K10).
+    assert "cdn.acme.example" in text and "csp_allow" not in text
 
 
 @pytest.mark.parametrize(
@@ -615,7 +616,9 @@ def report_request(body: bytes, kind: str = "application/csp-report") -> Request
     )
 
 
-def test_a_flood_gets_429_then_nothing_more_is_parsed() -> None:
+def test_a_flood_gets_429_then_nothing_more_is_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cookieguard import _csp
+
     reports = CspReports(csp_policy(), per_window=5)
     request = report_request(csp2_report())
     statuses = [reports.receive(request).status for _ in range(8)]
@@ -623,20 +626,131 @@ def test_a_flood_gets_429_then_nothing_more_is_parsed() -> None:
     reply = reports.receive(request)
     assert ("retry-after", "60") in reply.headers
     assert reports.summary()[0]["count"] == 5
+    # 20 times per_window requests in all: then a 429 before the body is even parsed.
+    for i in range(5 * 20 - 9):
+        reports.receive(report_request(csp2_report(f"https://h{i}.example/")))
+    parsed: list[bytes] = []
+    monkeypatch.setattr(_csp, "parse_reports", lambda body: parsed.append(body))
+    assert reports.receive(report_request(csp2_report("https://new.example/"))).status == 429
+    assert parsed == []
 
 
-def test_distinct_violations_kept_are_bounded(caplog: pytest.LogCaptureFixture) -> None:
+def test_distinct_violations_kept_are_bounded_and_logging_is_too(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from cookieguard import _csp
 
     reports = CspReports(csp_policy(), per_window=10_000)
     with caplog.at_level(logging.WARNING, logger="cookieguard"):
-        for i in range(_csp._MAX_DISTINCT + 50):
+        for i in range(_csp._MAX_DISTINCT * 3):
             reply = reports.receive(report_request(csp2_report(f"https://h{i}.example/x.js")))
             assert reply.status == 204
-    assert len(reports.summary()) == _csp._MAX_DISTINCT
-    full = [r for r in caplog.records if "no longer logged" in r.getMessage()]
+    assert len(reports.summary()) <= _csp._MAX_DISTINCT
+    assert {row["blocked"] for row in reports.summary()} >= {f"h{3071}.example"}  # the newest
+    full = [r for r in caplog.records if "not logged" in r.getMessage()]
     assert len(full) == 1
-    assert len(caplog.records) == _csp._MAX_DISTINCT + 1
+    assert len(caplog.records) == _csp._LOG_PER_WINDOW + 1
+
+
+def test_eviction_keeps_catalogued_and_frequently_reported_violations() -> None:
+    from cookieguard import _csp
+
+    reports = CspReports(csp_policy(), per_window=10_000)
+    for _ in range(3):
+        reports.receive(report_request(csp2_report("https://fonts.real-cdn.example/a.woff2")))
+    reports.receive(report_request(csp2_report(PIXEL)))
+    for i in range(_csp._MAX_DISTINCT * 4):  # forged, each once
+        reports.receive(report_request(csp2_report(f"https://junk{i}.attacker.example/x.js")))
+    kept = {row["blocked"]: row["count"] for row in reports.summary()}
+    assert kept["connect.facebook.net"] == 1  # catalogued: evicted last
+    assert kept["fonts.real-cdn.example"] == 3  # reported more often than the junk
+    assert len(kept) <= _csp._MAX_DISTINCT
+
+
+def test_csp_allow_advice_needs_a_second_page(caplog: pytest.LogCaptureFixture) -> None:
+    """Red-team K10: one forged report made a log line advising csp_allow=['attacker...']."""
+    reports = CspReports(csp_policy())
+    host = "https://cdn.acme.example/a.js"
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        for _ in range(3):
+            assert reports.receive(report_request(csp2_report(host))).status == 204
+        assert not [r for r in caplog.records if "csp_allow" in r.getMessage()]
+        other = csp2_report(host, **{"document-uri": "https://shop.example.com/about"})
+        assert reports.receive(report_request(other)).status == 204
+        reports.receive(report_request(other))
+    advice = [r.getMessage() for r in caplog.records if "csp_allow" in r.getMessage()]
+    assert len(advice) == 1, advice
+    assert "csp_allow=['cdn.acme.example']" in advice[0]
+    assert "/about" in advice[0] and "/checkout" in advice[0]
+    assert "not authenticated" in advice[0]
+    row = reports.summary()[0]
+    assert (row["count"], row["pages"]) == (5, 2)
+
+
+def host_request(body: bytes, *headers: tuple[str, str]) -> Request:
+    return Request(
+        method="POST",
+        path="/_cookieguard/csp-report",
+        query="",
+        headers=(("content-type", "application/csp-report"), *headers),
+        scheme="https",
+        decision=Decision(UNDECIDED),
+        body=body,
+    )
+
+
+def test_reports_count_only_for_pages_of_this_site(caplog: pytest.LogCaptureFixture) -> None:
+    reports = CspReports(csp_policy())
+    ours = csp2_report()  # document-uri https://shop.example.com/checkout
+    theirs = csp2_report(**{"document-uri": "https://other.example/"})
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        assert reports.receive(host_request(theirs, ("host", "shop.example.com"))).status == 403
+        assert reports.receive(host_request(theirs, ("host", "shop.example.com"))).status == 403
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1 and "X-Forwarded-Host" in refused[0]
+    assert reports.summary() == []
+    assert reports.receive(host_request(ours, ("host", "SHOP.example.com:8443"))).status == 204
+    # Behind a proxy that rewrites Host: the original arrives in X-Forwarded-Host.
+    proxied = host_request(
+        ours, ("host", "127.0.0.1:8000"), ("x-forwarded-host", "shop.example.com, edge")
+    )
+    assert reports.receive(proxied).status == 204
+    assert reports.summary()[0]["count"] == 2
+    # A batch with pages of both: ours are taken, theirs dropped.
+    batch = json.dumps(
+        [
+            {
+                "type": "csp-violation",
+                "body": {
+                    "blockedURL": PIXEL,
+                    "documentURL": url,
+                    "effectiveDirective": "script-src-elem",
+                },
+            }
+            for url in ("https://other.example/", "https://shop.example.com/x")
+        ]
+    ).encode()
+    assert reports.receive(host_request(batch, ("host", "shop.example.com"))).status == 204
+    assert sum(row["count"] for row in reports.summary()) == 3
+
+
+def test_the_budget_is_per_page_and_blocked_host() -> None:
+    """Red-team K10: one client spending the global budget got every browser's report 429'd."""
+    reports = CspReports(csp_policy(), per_window=5)
+    flood = report_request(csp2_report("https://junk.attacker.example/x.js"))
+    assert [reports.receive(flood).status for _ in range(7)] == [204] * 5 + [429] * 2
+    assert reports.receive(report_request(csp2_report())).status == 204  # another host
+    elsewhere = csp2_report(**{"document-uri": "https://shop.example.com/"})
+    assert reports.receive(report_request(elsewhere)).status == 204  # the same, another page
+
+
+def test_forged_directive_names_are_one_entry() -> None:
+    reports = CspReports(csp_policy(), per_window=10_000)
+    for i in range(50):
+        reports.receive(report_request(csp2_report(PIXEL, f"script-src-{i} x" + "y" * 60)))
+        reports.receive(report_request(csp2_report(PIXEL, f"x{i};<b>")))
+    directives_seen = {row["directive"] for row in reports.summary()}
+    assert "unknown" in directives_seen and len(directives_seen) <= 51
 
 
 def test_a_batch_entry_without_a_blocked_url_is_skipped() -> None:

@@ -49,7 +49,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -323,10 +323,14 @@ _MAX_BODY = 64 * 1024  # on top of Policy.max_body, which the adapters enforce f
 _MAX_REPORTS_PER_BODY = 20  # a Reporting API batch; the rest is ignored
 _MAX_BRACKETS = 256  # reports nest three deep; more brackets is a hostile body
 _WINDOW = 60.0  # seconds
-_PER_WINDOW = 120  # report requests accepted per window, across all clients
-_MAX_DISTINCT = 1024  # distinct (host, directive, disposition) kept and logged
+_PER_WINDOW = 120  # reports of one violation on one page counted per window
+_TOTAL_FACTOR = 20  # report requests per window, all together: _PER_WINDOW times this
+_MAX_BUCKETS = 4096  # (page, violation) budgets tracked per window
+_MAX_DISTINCT = 1024  # distinct (host, directive, disposition) kept
+_LOG_PER_WINDOW = 60  # new-violation log lines per window
 _FIELD_LIMIT = 200  # characters of any reported value we keep or log
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DIRECTIVE = re.compile(r"[a-z][a-z0-9-]{0,39}")  # "script-src-elem"; anything else: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +341,7 @@ class Violation:
     directive: str  # "script-src", "img-src"...
     disposition: str  # "enforce" or "report"
     page: str  # the path of the page it happened on
+    site: str = ""  # the host of that page ("" when the report names none)
 
 
 @dataclass(slots=True)
@@ -345,6 +350,8 @@ class _Seen:
     count: int
     category: str | None
     vendor: str | None
+    pages: set[str] = field(default_factory=set)  # the first two distinct pages
+    order: int = 0
 
 
 class CspReports:
@@ -352,18 +359,41 @@ class CspReports:
 
     Accepts CSP2 reports (``application/csp-report``: ``{"csp-report": {...}}``) and Reporting
     API batches (``application/reports+json``: ``[{"type": "csp-violation", "body": {...}}]``).
-    Work is bounded everywhere: body size, bracket count before parsing, reports per body,
-    requests per minute (a flood gets 429), and distinct violations kept in memory.
+
+    Reports are not authenticated: anyone can post one, naming any host. So (red-team K10):
+
+    - a report counts only for a page of this site: its document's host must be the request's
+      ``Host`` or ``X-Forwarded-Host`` (a browser sends ``report-uri`` reports to the page's
+      own origin); another site pointing its ``report-uri`` here is refused with 403;
+    - the budget is per page and violation (``per_window`` reports of one blocked host on one
+      page a minute), so a flood of one forged report cannot get every browser's reports
+      refused; ``per_window * 20`` requests a minute in all still bound the work (429 before
+      parsing, ``Retry-After``);
+    - the table of distinct violations stays bounded by evicting the least-reported entry,
+      catalogued vendors last, so forged hosts cannot crowd out real violations for good;
+    - a host the catalogue does not know is logged without advice; the ``csp_allow`` hint
+      comes once it was reported from two different pages;
+    - at most ``_LOG_PER_WINDOW`` new violations are logged a minute.
+
+    What is left: every value in a report can be forged, and without the client's address
+    (the adapters do not pass it) one client varying pages and hosts can still spend the
+    total budget or the log budget; rate-limit ``{prefix}/csp-report`` per client at the
+    reverse proxy for that.
     """
 
     def __init__(self, policy: Policy, *, per_window: int = _PER_WINDOW) -> None:
         self.policy = policy
         self._catalogue: Catalogue | None = None
         self._per_window = per_window
+        self._total_per_window = per_window * _TOTAL_FACTOR
         self._window_start = 0.0
         self._window_count = 0
+        self._buckets: dict[tuple[str, str, str], int] = {}
+        self._logged = 0
+        self._log_full = False
         self._seen: dict[tuple[str, str, str], _Seen] = {}
-        self._full_logged = False
+        self._added = 0
+        self._foreign_logged = False
         self._lock = threading.Lock()
 
     def receive(self, request: Request) -> Reply:
@@ -379,24 +409,47 @@ class CspReports:
         if len(body) > _MAX_BODY:
             return error(413, f"report body over {_MAX_BODY} bytes")
         if not self._admit():
-            reply = error(429, "too many reports; try again later")
-            return Reply(429, (*reply.headers, ("retry-after", str(int(_WINDOW)))), reply.body)
+            return _too_many()
         violations = parse_reports(body)
         if violations is None:
             return error(400, "not a CSP violation report")
-        for violation in violations:
+        ours = _own_site(violations, request)
+        if violations and not ours:
+            self._log_foreign(violations[0].site, request)
+            return error(403, "reports are taken for pages of this site only")
+        taken = [v for v in ours if self._within_budget(v)]
+        if ours and not taken:
+            return _too_many()
+        for violation in taken:
             self._note(violation)
         return Reply(204, (("cache-control", "no-store"),), b"")
 
     def _admit(self) -> bool:
+        """The total budget, checked before parsing; starts a new window when one ended."""
         now = time.monotonic()
         with self._lock:
             if now - self._window_start >= _WINDOW:
                 self._window_start = now
                 self._window_count = 0
-            if self._window_count >= self._per_window:
+                self._buckets.clear()
+                self._logged = 0
+                self._log_full = False
+            if self._window_count >= self._total_per_window:
                 return False
             self._window_count += 1
+            return True
+
+    def _within_budget(self, violation: Violation) -> bool:
+        key = (violation.site, violation.page, violation.blocked)
+        with self._lock:
+            used = self._buckets.get(key)
+            if used is None:
+                if len(self._buckets) >= _MAX_BUCKETS:
+                    return False
+                used = 0
+            if used >= self._per_window:
+                return False
+            self._buckets[key] = used + 1
             return True
 
     def _note(self, violation: Violation) -> None:
@@ -405,29 +458,68 @@ class CspReports:
             seen = self._seen.get(key)
             if seen is not None:
                 seen.count += 1
-                return
-            if len(self._seen) >= _MAX_DISTINCT:
-                first_full = not self._full_logged
-                self._full_logged = True
-                seen = None
+                if violation.page in seen.pages or len(seen.pages) >= 2:
+                    return
+                seen.pages.add(violation.page)
+                # A second page reporting a host the catalogue does not know: now advise.
+                advise = seen.vendor is None and "." in violation.blocked
+                log = advise and self._may_log()
             else:
-                first_full = False
+                if len(self._seen) >= _MAX_DISTINCT:
+                    self._evict()
                 vendor = self._vendor(violation.blocked)
+                self._added += 1
                 seen = _Seen(
                     violation,
                     1,
                     vendor.category if vendor is not None else None,
                     vendor.name if vendor is not None else None,
+                    {violation.page},
+                    self._added,
                 )
                 self._seen[key] = seen
-        if seen is not None:
-            _log(seen)
-        elif first_full:
+                advise = False
+                log = self._may_log()
+        if log:
+            _log(seen, advise=advise)
+
+    def _evict(self) -> None:
+        """Drop the least-reported eighth of the table: hosts the catalogue does not know
+        first, then the fewest reports, the oldest on a tie. (An eighth at a time, so a flood
+        of new forged hosts costs one sort per 128 of them, not a scan per report.)"""
+        ranked = sorted(
+            self._seen.items(),
+            key=lambda item: (item[1].vendor is not None, item[1].count, item[1].order),
+        )
+        for key, _ in ranked[: max(1, _MAX_DISTINCT // 8)]:
+            del self._seen[key]
+
+    def _may_log(self) -> bool:
+        """One more log line this window? (Called with the lock held.)"""
+        if self._logged < _LOG_PER_WINDOW:
+            self._logged += 1
+            return True
+        if not self._log_full:
+            self._log_full = True
             logger.warning(
-                "%d distinct CSP violations seen; new ones are no longer logged "
-                "until the process restarts.",
-                _MAX_DISTINCT,
+                "Over %d new CSP violations this minute: the rest are counted but not logged "
+                "until the next minute. Reports can be forged; a flood of them looks like this.",
+                _LOG_PER_WINDOW,
             )
+        return False
+
+    def _log_foreign(self, site: str, request: Request) -> None:
+        with self._lock:
+            if self._foreign_logged:
+                return
+            self._foreign_logged = True
+        logger.warning(
+            "CSP report for a page on %r refused: the request came for Host %r. Reports count "
+            "only for pages of this site; behind a proxy that rewrites Host, pass the original "
+            "in X-Forwarded-Host (nginx: proxy_set_header Host $host). Logged once.",
+            site,
+            _clean(request.header("host") or ""),
+        )
 
     def _vendor(self, blocked: str) -> Any:
         if "." not in blocked:
@@ -437,24 +529,59 @@ class CspReports:
         return self._catalogue.vendor_for_host(blocked)
 
     def summary(self) -> list[dict[str, Any]]:
-        """Every distinct violation seen so far, most frequent first (for tools and tests)."""
+        """Every distinct violation kept, most frequent first (for tools and tests)."""
         with self._lock:
             seen = sorted(self._seen.values(), key=lambda s: -s.count)
-        return [
-            {
-                "blocked": s.violation.blocked,
-                "directive": s.violation.directive,
-                "disposition": s.violation.disposition,
-                "page": s.violation.page,
-                "count": s.count,
-                "category": s.category,
-                "vendor": s.vendor,
-            }
-            for s in seen
-        ]
+            rows = [
+                {
+                    "blocked": s.violation.blocked,
+                    "directive": s.violation.directive,
+                    "disposition": s.violation.disposition,
+                    "page": s.violation.page,
+                    "pages": len(s.pages),
+                    "count": s.count,
+                    "category": s.category,
+                    "vendor": s.vendor,
+                }
+                for s in seen
+            ]
+        return rows
 
 
-def _log(seen: _Seen) -> None:
+def _too_many() -> Reply:
+    from cookieguard._endpoints import Reply, error
+
+    reply = error(429, "too many reports; try again later")
+    return Reply(429, (*reply.headers, ("retry-after", str(int(_WINDOW)))), reply.body)
+
+
+def _own_site(violations: list[Violation], request: Request) -> list[Violation]:
+    """The violations reported for pages of the host this request came to.
+
+    A browser sends a ``report-uri`` report to the page's own origin (the URI is relative),
+    so the page's host is the request's ``Host``, or ``X-Forwarded-Host`` behind a proxy.
+    Without either header (a bare test harness) there is nothing to compare: all count.
+    """
+    hosts = {
+        host
+        for value in (request.header("host"), request.header("x-forwarded-host"))
+        if value
+        for host in (_hostname(part) for part in value.split(","))
+        if host
+    }
+    if not hosts:
+        return violations
+    return [v for v in violations if v.site in hosts]
+
+
+def _hostname(value: str) -> str:
+    try:
+        return urlsplit("//" + value.strip()).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _log(seen: _Seen, *, advise: bool = False) -> None:
     v = seen.violation
     verb = "blocked" if v.disposition == "enforce" else "would block"
     if seen.vendor is not None:
@@ -468,16 +595,26 @@ def _log(seen: _Seen) -> None:
             seen.category,
             seen.category,
         )
+    elif advise:
+        logger.warning(
+            "CSP %s %s (%s) on pages %s: not in the tracker catalogue. If the site needs it, "
+            "add it to Policy(csp_allow=[%r]); if it tracks, declare it with "
+            "Category(hosts=[...]) or Policy(trackers=[...]). Reports are not authenticated: "
+            "check that your pages really load it first.",
+            verb,
+            v.blocked,
+            v.directive,
+            ", ".join(sorted(seen.pages)),
+            v.blocked,
+        )
     elif "." in v.blocked:
         logger.warning(
-            "CSP %s %s (%s) on %s: not in the tracker catalogue. If the site "
-            "needs it, add it to Policy(csp_allow=[%r]); if it tracks, declare it with "
-            "Category(hosts=[...]) or Policy(trackers=[...]).",
+            "CSP %s %s (%s) on %s: not in the tracker catalogue (reported from one page so "
+            "far; advice follows if another page reports it too).",
             verb,
             v.blocked,
             v.directive,
             v.page,
-            v.blocked,
         )
     else:
         logger.warning("CSP %s %s (%s) on %s.", verb, v.blocked, v.directive, v.page)
@@ -546,9 +683,10 @@ def _violation(body: Mapping[str, Any], keys: tuple[str, str, str, str, str]) ->
     disposition = body.get(disposition_key)
     return Violation(
         blocked=_blocked(blocked),
-        directive=_clean(directive.split(" ", 1)[0]).lower() or "unknown",
+        directive=_directive(directive),
         disposition="report" if disposition == "report" else "enforce",
         page=_path(page) if isinstance(page, str) else "?",
+        site=_hostname_of(page) if isinstance(page, str) else "",
     )
 
 
@@ -563,6 +701,20 @@ def _blocked(value: str) -> str:
         return host or "?"
     # CSP2 reports give a bare scheme or keyword: "inline", "eval", "data", "blob".
     return value.split(":", 1)[0].lower() or "?"
+
+
+def _directive(value: str) -> str:
+    """A directive name as reported (the first word of a CSP2 violated-directive), or
+    ``unknown``: forged names must not make every report a new table entry."""
+    name = value.split(" ", 1)[0].lower()
+    return name if _DIRECTIVE.fullmatch(name) else "unknown"
+
+
+def _hostname_of(url: str) -> str:
+    try:
+        return (urlsplit(_clean(url)).hostname or "")[:_FIELD_LIMIT]
+    except ValueError:
+        return ""
 
 
 def _path(url: str) -> str:
