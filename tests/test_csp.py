@@ -656,11 +656,16 @@ def test_eviction_keeps_catalogued_and_frequently_reported_violations() -> None:
     from cookieguard import _csp
 
     reports = CspReports(csp_policy(), per_window=10_000)
+
+    def junk(start: int, stop: int) -> None:  # forged, each once
+        for i in range(start, stop):
+            reports.receive(report_request(csp2_report(f"https://junk{i}.attacker.example/")))
+
+    junk(0, _csp._MAX_DISTINCT)  # the table is full before the real violations arrive
     for _ in range(3):
         reports.receive(report_request(csp2_report("https://fonts.real-cdn.example/a.woff2")))
     reports.receive(report_request(csp2_report(PIXEL)))
-    for i in range(_csp._MAX_DISTINCT * 4):  # forged, each once
-        reports.receive(report_request(csp2_report(f"https://junk{i}.attacker.example/x.js")))
+    junk(_csp._MAX_DISTINCT, _csp._MAX_DISTINCT * 4)
     kept = {row["blocked"]: row["count"] for row in reports.summary()}
     assert kept["connect.facebook.net"] == 1  # catalogued: evicted last
     assert kept["fonts.real-cdn.example"] == 3  # reported more often than the junk
@@ -742,6 +747,21 @@ def test_the_budget_is_per_page_and_blocked_host() -> None:
     assert reports.receive(report_request(csp2_report())).status == 204  # another host
     elsewhere = csp2_report(**{"document-uri": "https://shop.example.com/"})
     assert reports.receive(report_request(elsewhere)).status == 204  # the same, another page
+
+
+def test_a_full_budget_table_takes_new_reports_untracked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Forged keys filling the per-window table must not refuse every new real one: past the
+    # table's bound reports are taken untracked (the total budget still bounds the work).
+    from cookieguard import _csp
+
+    monkeypatch.setattr(_csp, "_MAX_BUCKETS", 10)
+    reports = CspReports(csp_policy(), per_window=2)
+    for i in range(10):
+        assert reports.receive(report_request(csp2_report(f"https://j{i}.example/"))).status == 204
+    for _ in range(3):
+        assert reports.receive(report_request(csp2_report())).status == 204
+    assert reports.receive(report_request(csp2_report("https://j0.example/"))).status == 204
+    assert reports.receive(report_request(csp2_report("https://j0.example/"))).status == 429
 
 
 def test_forged_directive_names_are_one_entry() -> None:

@@ -445,7 +445,9 @@ class CspReports:
             used = self._buckets.get(key)
             if used is None:
                 if len(self._buckets) >= _MAX_BUCKETS:
-                    return False
+                    # Untracked, but taken: the total budget still bounds the work, and a
+                    # flood of forged keys must not refuse every new real one (K10).
+                    return True
                 used = 0
             if used >= self._per_window:
                 return False
