@@ -464,6 +464,11 @@ class Rewriter:
         low = data.lower()  # same offsets; ASCII letters only (bytes.lower)
         floor = 0  # where the markup since the last comment or raw-text element starts
         skip = 0  # where to look for the next tag from (past an <html>, <head>, <body>)
+        # The last tag search: the next tag from ``searched`` on is ``next_tag`` (None: there
+        # is none). It stays right while the scan moves forward up to that tag, so blocked
+        # URLs between two tags (in links, in text) cost no new search each: linear work.
+        searched = -1
+        next_tag: re.Match[bytes] | None = None
         while pos < n:
             mode = self._mode
             if mode == _DATA:
@@ -483,14 +488,19 @@ class Rewriter:
                         self._emit(view[at:])
                         pos = n
                         break
-                m = opener.search(low, max(pos, skip))
-                while m is not None:
-                    # A "<title>" or "<!--" written inside another tag's attribute is text.
-                    outer = _enclosing(data, floor, m.start())
-                    if outer < 0:
-                        break
-                    outer_end = _tag_end(data, outer)
-                    m = opener.search(low, outer_end) if outer_end >= 0 else None
+                look = max(pos, skip)
+                if 0 <= searched <= look and (next_tag is None or look <= next_tag.start()):
+                    m = next_tag
+                else:
+                    m = opener.search(low, look)
+                    while m is not None:
+                        # A "<title>" or "<!--" written inside another tag's attribute is text.
+                        outer = _enclosing(data, floor, m.start())
+                        if outer < 0:
+                            break
+                        outer_end = _tag_end(data, outer)
+                        m = opener.search(low, outer_end) if outer_end >= 0 else None
+                    searched, next_tag = look, m
                 if gate is not None:
                     while hi < len(hits) and hits[hi] < pos:
                         hi += 1
