@@ -314,6 +314,19 @@ def test_granted_hosts_keep_their_subdomains_framable() -> None:
     assert not allows_url(value, "frame-src", "https://www.facebook.com/tr?id=1")
 
 
+def test_site_declared_hosts_keep_their_bare_name_in_frame_src() -> None:
+    categories = (
+        Category("analytics", "Analytics", hosts=("stats.example",)),
+        Category("marketing", "Marketing"),
+    )
+    value = ContentSecurity(csp_policy(categories=categories, cookies={})).value(
+        frozenset({"analytics"})
+    )
+    assert "frame-src" in directives(value)  # the embeds (marketing) are not granted
+    assert allows_host(value, "frame-src", "stats.example")
+    assert allows_host(value, "frame-src", "www.stats.example")
+
+
 def test_path_sources() -> None:
     assert path_sources("www.google.com", ["/maps"]) == ("www.google.com/maps/",)
     assert path_sources("WWW.Google.com.", ["/maps/"]) == ("www.google.com/maps/",)

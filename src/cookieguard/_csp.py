@@ -218,6 +218,8 @@ class ContentSecurity:
         # whole hosts for vendors that own theirs, path prefixes on shared hosts.
         self._frames: tuple[str, ...] = ()
         self._frame_paths: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        # Hosts the site declares itself keep their bare name in frame-src (see value()).
+        self._declared = frozenset(h for c in policy.categories for h in c.hosts)
         if policy.auto_block:
             embeds = [v for v in self.catalogue.vendors if v.embed]
             self._frames = tuple(h for v in embeds if not v.paths for h in v.hosts)
@@ -253,8 +255,9 @@ class ContentSecurity:
             )
             # The granted vendors' hosts are written a second time here; their frames come
             # from subdomains (vars.hotjar.com), so a domain's wildcard is enough and its bare
-            # name is kept only for embeds and necessary hosts: that keeps the header in size.
-            bare = {*self._frames, *self._always}
+            # name is kept only for embeds, necessary and site-declared hosts: that keeps the
+            # header in size.
+            bare = {*self._frames, *self._always, *self._declared}
             frames = tuple(
                 s for s in frames if s.startswith("*.") or s in bare or f"*.{s}" not in frames
             )
