@@ -4,9 +4,15 @@
   'use strict';
   const tag = document.currentScript?.dataset || {};
   const prefix = tag.cookieguardPrefix || '/_cookieguard';
+  // Absolute: a <base href> restored on consent must not send our requests elsewhere.
+  const root = location.origin + prefix;
   const banner = document.getElementById('cookie-consent');
   const here = location.pathname + location.search;
-  const preferences = prefix + '/preferences?next=' + encodeURIComponent(here);
+  const preferences = root + '/preferences?next=' + encodeURIComponent(here);
+  // data-cookieguard-<name>: an attribute the server renamed to keep it from loading
+  // (src, srcset, data-src, xlink:href, poster, style...), unless it is one of our own.
+  const XLINK = 'http://www.w3.org/1999/xlink';
+  const renamed = /^data-cookieguard-(?!(?:type|embed|provider|width|height|action|category|original|note)$)/;
   const ran = new Set(); // categories whose scripts, embeds or resources run on this page
   let state = null;     // what {prefix}/consent last said
   let choices = 0;      // so a slow first read cannot undo a choice
@@ -22,7 +28,7 @@
       headers: {'Content-Type': 'application/json'},
       body: JSON.stringify(body),
     };
-    const response = await fetch(prefix + '/consent', init);
+    const response = await fetch(root + '/consent', init);
     if (!response.ok) throw new Error('cookieguard: consent ' + response.status);
     return response.json();
   }
@@ -43,12 +49,15 @@
   function run(old) {
     const script = document.createElement('script');
     for (const {name, value} of old.attributes) {
-      if (name !== 'type' && name !== 'data-cookieguard-type') script.setAttribute(name, value);
+      // An SVG <script>'s renamed href becomes an HTML script's src.
+      if (name !== 'type' && name !== 'data-cookieguard-type') {
+        script.setAttribute(renamed.test(name) ? 'src' : name, value);
+      }
     }
     if (old.dataset.cookieguardType === 'module') script.type = 'module';
     script.nonce = old.nonce; // the attribute reads "" once loaded
     script.async = false;
-    script.text = old.text;
+    script.text = old.textContent;
     const inline = !script.src && script.type !== 'module';
     queue = queue.then(() => inline && last).then(() => {
       old.replaceWith(script);
@@ -69,18 +78,33 @@
     return first;
   }
 
+  // The renamed attributes get their names back; srcset first, so an image fetches only
+  // the candidate it picks. A <link> reads imagesrcset only when inserted: a copy is.
+  function restore(gated) {
+    const element = gated.localName === 'link' ? gated.cloneNode() : gated;
+    element.removeAttribute('data-cookieguard');
+    const names = [...element.attributes].filter(({name}) => renamed.test(name));
+    names.sort((a, b) => b.name.endsWith('srcset') - a.name.endsWith('srcset'));
+    for (const {name, value} of names) {
+      element.removeAttribute(name);
+      const original = name.slice(17);
+      if (original.startsWith('xlink:')) element.setAttributeNS(XLINK, original, value);
+      else element.setAttribute(original, value);
+    }
+    if (element !== gated) gated.replaceWith(element);
+    if (element.localName === 'source') element.parentElement.load?.();
+    if (element.localName === 'style') element.removeAttribute('type'); // was text/plain
+  }
+
   function activate() {
+    // <base> first: URLs restored or scripts run after it resolve against it, as meant.
+    for (const selector of ['base', ':not(script)']) {
+      for (const element of document.querySelectorAll(selector + '[data-cookieguard]')) {
+        if (granted(element.dataset.cookieguard)) restore(element);
+      }
+    }
     for (const old of document.querySelectorAll('script[type="text/plain"][data-cookieguard]')) {
       if (granted(old.dataset.cookieguard)) run(old);
-    }
-    for (const element of document.querySelectorAll('[data-cookieguard]:not(script)')) {
-      if (!granted(element.dataset.cookieguard)) continue;
-      element.removeAttribute('data-cookieguard');
-      for (const name of ['srcset', 'src', 'href']) {
-        const value = element.getAttribute('data-cookieguard-' + name);
-        if (value !== null) element.setAttribute(name, value);
-      }
-      if (element.localName === 'source') element.parentElement.load?.();
     }
     for (const embed of document.querySelectorAll('[data-cookieguard-embed]')) {
       if (granted(embed.dataset.cookieguardEmbed)) {
@@ -164,7 +188,7 @@
   }
 
   async function load() {
-    const response = await fetch(prefix + '/dialog?next=' + encodeURIComponent(here));
+    const response = await fetch(root + '/dialog?next=' + encodeURIComponent(here));
     if (!response.ok) throw new Error('cookieguard: dialog ' + response.status);
     const template = document.createElement('template');
     template.innerHTML = await response.text();
