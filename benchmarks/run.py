@@ -446,7 +446,8 @@ def main() -> int:
     command = "python benchmarks/run.py" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"Python {platform.python_version()}, {platform.machine()}, {_cpus()} CPUs"
-    footer = f"`{command}` (= `make bench`) — {stamp} — {machine} — {elapsed:.0f} s"
+    alias = "" if sys.argv[1:] else " (= `make bench`)"
+    footer = f"`{command}`{alias} — {stamp} — {machine} — {elapsed:.0f} s"
     text = "\n\n".join(sections) + "\n\n" + footer + "\n"
     print(text)
     if args.output:
