@@ -15,7 +15,7 @@ demo: bootstrap
 	PORT=$(PORT) $(PY) examples/demo.py
 
 bench: bootstrap
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 fuzz: bootstrap
 	$(PY) benchmarks/fuzz.py $(FUZZ_ARGS)
