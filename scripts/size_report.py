@@ -3,7 +3,10 @@
 Exits 1 when the two together are over the budget, so CI catches growth. The design aims
 at 4 KB gzip; round 2 (module scripts in order, withdrawal with storage clearing, resources
 and click-to-load embeds, vendor signals, the phone layout and the cookie declaration's
-styles) took it to about 5.5 KB, so the budget is 5.75 KB until someone finds the bytes.
+styles) took it to 5,665 B, and restoring every attribute the rewriter renames (data-src,
+srcdoc, poster, object data, background, style, <base href>, SVG hrefs...) to about 6,070 B
+after the savings found without touching readability. Of that, comments are about 1.1 KB
+of banner.js and 0.3 KB of banner.css: the file ships readable, unminified. Budget: 6 KB.
 consent-mode.js is listed on its own: only sites with Google Consent Mode on load it, so it
 is not in the budget.
 Usage: python scripts/size_report.py [--budget BYTES]
@@ -20,7 +23,7 @@ from pathlib import Path
 STATIC = Path(__file__).resolve().parents[1] / "static"
 FILES = ("banner.js", "banner.css")
 OPTIONAL = ("consent-mode.js",)
-BUDGET = 5888
+BUDGET = 6144
 
 
 def measure(folder: Path = STATIC, names: Sequence[str] = FILES) -> list[tuple[str, int, int]]:

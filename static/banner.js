@@ -1,18 +1,16 @@
-/* cookieguard: enhances the server-rendered banner, which works without this file.
- * No dependencies, no build step, no inline code or style writes (CSP-safe). */
+/* cookieguard: enhances the server-rendered banner, which works without it. CSP-safe:
+ * no inline code or style writes. */
 (() => {
   'use strict';
   const tag = document.currentScript?.dataset || {};
   const prefix = tag.cookieguardPrefix || '/_cookieguard';
-  // Absolute: a <base href> restored on consent must not send our requests elsewhere.
-  const root = location.origin + prefix;
+  const root = location.origin + prefix; // absolute: a restored <base href> must not move it
   const banner = document.getElementById('cookie-consent');
   const here = location.pathname + location.search;
   const preferences = root + '/preferences?next=' + encodeURIComponent(here);
-  // data-cookieguard-<name>: an attribute the server renamed to keep it from loading
-  // (src, srcset, data-src, xlink:href, poster, style...), unless it is one of our own.
-  const XLINK = 'http://www.w3.org/1999/xlink';
-  const renamed = /^data-cookieguard-(?!(?:type|embed|provider|width|height|action|category|original|note)$)/;
+  // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
+  // nothing, unless <name> is one of ours.
+  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note)$)/;
   const ran = new Set(); // categories whose scripts, embeds or resources run on this page
   let state = null;     // what {prefix}/consent last said
   let choices = 0;      // so a slow first read cannot undo a choice
@@ -22,18 +20,22 @@
   let last = null;      // Promise: the last external script activated has run
   let queue = Promise.resolve();
 
+  async function get(path, init) {
+    const response = await fetch(root + path, init);
+    if (!response.ok) throw new Error('cookieguard: ' + path + ' ' + response.status);
+    return response;
+  }
+
   async function consent(body) {
     const init = body && {
       method: 'POST',
       headers: {'Content-Type': 'application/json'},
       body: JSON.stringify(body),
     };
-    const response = await fetch(root + '/consent', init);
-    if (!response.ok) throw new Error('cookieguard: consent ' + response.status);
-    return response.json();
+    return (await get('/consent', init)).json();
   }
 
-  const on = (s) => Object.keys(s.categories).filter((name) => s.categories[name]);
+  const on = (s) => (s ? Object.keys(s.categories).filter((name) => s.categories[name]) : []);
 
   // "analytics marketing": all must be granted. What activates is noted as running here.
   function granted(names) {
@@ -49,10 +51,8 @@
   function run(old) {
     const script = document.createElement('script');
     for (const {name, value} of old.attributes) {
-      // An SVG <script>'s renamed href becomes an HTML script's src.
-      if (name !== 'type' && name !== 'data-cookieguard-type') {
-        script.setAttribute(renamed.test(name) ? 'src' : name, value);
-      }
+      // A renamed URL (an SVG script's href) is the new script's src.
+      if (name !== 'type') script.setAttribute(renamed.test(name) ? 'src' : name, value);
     }
     if (old.dataset.cookieguardType === 'module') script.type = 'module';
     script.nonce = old.nonce; // the attribute reads "" once loaded
@@ -69,6 +69,21 @@
     });
   }
 
+  // Renamed attributes get their names back (SVG 2 reads href as xlink:href). Their order
+  // does not matter: an image picks among src and srcset once both are set. A <link> reads
+  // imagesrcset only when inserted: a restored copy is.
+  function restore(gated) {
+    const element = gated.localName === 'link' ? gated.cloneNode() : gated;
+    element.removeAttribute('data-cookieguard');
+    for (const {name, value} of [...element.attributes].filter((a) => renamed.test(a.name))) {
+      element.removeAttribute(name);
+      element.setAttribute(name.slice(17).replace('xlink:', ''), value);
+    }
+    if (element !== gated) gated.replaceWith(element);
+    if (element.localName === 'source') element.parentElement.load?.();
+    if (element.localName === 'style') element.removeAttribute('type'); // was text/plain
+  }
+
   // Click-to-load: the placeholder gives way to the original in its <template>.
   function swap(embed) {
     for (const name of embed.dataset.cookieguardEmbed.split(' ')) ran.add(name);
@@ -78,33 +93,13 @@
     return first;
   }
 
-  // The renamed attributes get their names back; srcset first, so an image fetches only
-  // the candidate it picks. A <link> reads imagesrcset only when inserted: a copy is.
-  function restore(gated) {
-    const element = gated.localName === 'link' ? gated.cloneNode() : gated;
-    element.removeAttribute('data-cookieguard');
-    const names = [...element.attributes].filter(({name}) => renamed.test(name));
-    names.sort((a, b) => b.name.endsWith('srcset') - a.name.endsWith('srcset'));
-    for (const {name, value} of names) {
-      element.removeAttribute(name);
-      const original = name.slice(17);
-      if (original.startsWith('xlink:')) element.setAttributeNS(XLINK, original, value);
-      else element.setAttribute(original, value);
-    }
-    if (element !== gated) gated.replaceWith(element);
-    if (element.localName === 'source') element.parentElement.load?.();
-    if (element.localName === 'style') element.removeAttribute('type'); // was text/plain
-  }
-
   function activate() {
-    // <base> first: URLs restored or scripts run after it resolve against it, as meant.
-    for (const selector of ['base', ':not(script)']) {
-      for (const element of document.querySelectorAll(selector + '[data-cookieguard]')) {
-        if (granted(element.dataset.cookieguard)) restore(element);
-      }
-    }
-    for (const old of document.querySelectorAll('script[type="text/plain"][data-cookieguard]')) {
-      if (granted(old.dataset.cookieguard)) run(old);
+    // In document order, so a restored <base href> applies to what follows it.
+    const gated = '[data-cookieguard]:not(script), script[type="text/plain"][data-cookieguard]';
+    for (const element of document.querySelectorAll(gated)) {
+      if (!granted(element.dataset.cookieguard)) continue;
+      if (element.localName === 'script') run(element);
+      else restore(element);
     }
     for (const embed of document.querySelectorAll('[data-cookieguard-embed]')) {
       if (granted(embed.dataset.cookieguardEmbed)) {
@@ -133,8 +128,7 @@
     }
   }
 
-  // For tag managers, and Meta Pixel if present. consent-mode.js (Google, Microsoft UET)
-  // listens for cookieguard:change.
+  // Tag managers and Meta Pixel; consent-mode.js (Google, UET) listens for cookieguard:change.
   function signal() {
     (window.dataLayer = window.dataLayer || []).push({
       event: 'cookieguard_consent',
@@ -144,7 +138,7 @@
   }
 
   function apply(next, changed) {
-    const before = state ? on(state) : [];
+    const before = on(state);
     state = next;
     forget();
     signal();
@@ -181,17 +175,9 @@
     return next;
   }
 
-  function sync(element) {
-    for (const box of element.querySelectorAll('input[name="category"]')) {
-      box.checked = Boolean(state && state.categories[box.value]);
-    }
-  }
-
   async function load() {
-    const response = await fetch(root + '/dialog?next=' + encodeURIComponent(here));
-    if (!response.ok) throw new Error('cookieguard: dialog ' + response.status);
     const template = document.createElement('template');
-    template.innerHTML = await response.text();
+    template.innerHTML = await (await get('/dialog?next=' + encodeURIComponent(here))).text();
     const element = template.content.querySelector('dialog');
     document.body.append(element);
     element.addEventListener('close', () => {
@@ -204,7 +190,9 @@
     opener = from || document.activeElement;
     dialog = dialog || load().catch((error) => { dialog = null; throw error; });
     const element = await dialog;
-    sync(element);
+    for (const box of element.querySelectorAll('input[name="category"]')) {
+      box.checked = Boolean(state?.categories[box.value]);
+    }
     if (!element.open) element.showModal();
     element.querySelector('.cg-switch:enabled, button').focus();
   }
@@ -214,15 +202,9 @@
     const placeholder = button.closest('[data-cookieguard-embed]');
     if (action === 'load_once') return swap(placeholder)?.focus();
     const frame = placeholder.querySelector('template').content.firstElementChild;
-    const categories = [...(state ? on(state) : []), button.dataset.cookieguardCategory];
+    const categories = [...on(state), button.dataset.cookieguardCategory];
     await choose({action: 'save', categories, source: 'banner'});
     if (frame?.isConnected) frame.focus();
-  }
-
-  function opensPreferences(element) {
-    const action = element.dataset.cookieguardAction;
-    if (action) return action === 'open' || action === 'customize';
-    return element.origin === location.origin && element.pathname === prefix + '/preferences';
   }
 
   document.addEventListener('click', (event) => {
@@ -233,8 +215,13 @@
       embed(element, action).catch(() => location.assign(preferences));
       return;
     }
-    if (!opensPreferences(element)) return;
-    if (event.button || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    // Our buttons and links, and any link to the preferences page, open the dialog.
+    const opens = action
+      ? action === 'open' || action === 'customize'
+      : element.origin === location.origin && element.pathname === prefix + '/preferences';
+    if (!opens || event.button || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) {
+      return;
+    }
     event.preventDefault();
     // No dialog? The preferences page then.
     open(element).catch(() => location.assign(element.href || preferences));
