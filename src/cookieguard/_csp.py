@@ -1,10 +1,10 @@
 """The consent-aware Content-Security-Policy and its ``{prefix}/csp-report`` endpoint.
 
 ``Policy(csp="report" | "enforce")`` adds a policy to every HTML page that lets the browser
-load scripts, styles, images, frames and connections only from ``'self'``, the hosts of
-``necessary``, the hosts of the categories this visitor granted (from the tracker catalogue and
-``Category(hosts=...)``) and ``Policy.csp_allow``. A tracker that a tag manager or any other
-script injects at run time is then refused by the browser itself.
+load scripts, styles, images, frames, connections, fonts, media and objects only from
+``'self'``, the hosts of ``necessary``, the hosts of the categories this visitor granted (from
+the tracker catalogue and ``Category(hosts=...)``) and ``Policy.csp_allow``. A tracker that
+a tag manager or any other script injects at run time is then refused by the browser itself.
 
 **Merging with the app's own CSP.** We never edit the app's header: ours is sent as a second
 one. A browser enforces every policy it receives, so a load must pass both (CSP3 section 8.1,
@@ -37,7 +37,8 @@ Click-to-load embeds are the exception: "Load once" must work without a grant, s
 stay allowed in ``frame-src`` (only there) while auto-blocking makes placeholders. An embed
 vendor on a shared host (Google Maps on ``www.google.com``, Facebook plugins on
 ``www.facebook.com``) is allowed by its path prefixes only (``www.google.com/maps/``, CSP3
-section 6.7.2.8), so an injected ``<iframe src=https://www.facebook.com/tr?...>`` is refused.
+"path-part matching", #match-paths), so an injected
+``<iframe src=https://www.facebook.com/tr?...>`` is refused.
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def host_sources(
 def path_sources(host: str, paths: Iterable[str]) -> tuple[str, ...]:
     """CSP sources that allow what lies below ``paths`` of ``host`` only.
 
-    In CSP a path ending in ``/`` is a prefix and any other is exact (CSP3 section 6.7.2.12).
+    In CSP a path ending in ``/`` is a prefix and any other is exact (CSP3 "path-part
+    matching", https://www.w3.org/TR/CSP3/#match-paths).
     A catalogue path names a folder (``/maps``: ``/maps/embed?pb=...``) and becomes a prefix
     (``www.google.com/maps/``); one naming a file (``/embed.js``) stays exact. The bare
     folder itself (the legacy ``/maps?q=...&output=embed``) is left out to keep the header
