@@ -406,6 +406,75 @@ def test_flask_under_waitress_refuses_then_loads_the_pixel(browser: Browser) -> 
             context.close()
 
 
+# -- other ways a run-time tracker could load (fetch directives beyond the five gated) ------
+
+#: A tracker URL the HTML rewriter cannot see (built at run time).
+TRACKER = "'https://connect.face'+'book.net/x'"
+RUNTIME: dict[str, str] = {
+    "<link rel=prefetch>": "var l=document.createElement('link');l.rel='prefetch';"
+    f"l.href={TRACKER};document.head.append(l)",
+    "<link rel=preload as=font>": "var l=document.createElement('link');l.rel='preload';"
+    f"l.as='font';l.crossOrigin='anonymous';l.href={TRACKER}+'.woff2';document.head.append(l)",
+    "sendBeacon": f"navigator.sendBeacon({TRACKER},'x')",
+    "EventSource": f"new EventSource({TRACKER})",
+    "<embed src>": "var e=document.createElement('embed');e.type='image/gif';"
+    f"e.src={TRACKER};document.body.append(e)",
+    "@import in a <style>": "var s=document.createElement('style');"
+    f"s.textContent='@import url('+{TRACKER}+'.css);';document.head.append(s)",
+    "<video poster>": f"var v=document.createElement('video');v.poster={TRACKER};"
+    "document.body.append(v)",
+    "<video src>": f"var v=document.createElement('video');v.src={TRACKER}+'.mp4';"
+    "v.preload='auto';document.body.append(v)",
+}
+RUNTIME_KEYS = {name: str(i) for i, name in enumerate(RUNTIME)}
+
+
+def runtime_app() -> Starlette:
+    async def case(request: Request) -> HTMLResponse:
+        name = list(RUNTIME)[int(request.path_params["key"])]
+        script = f"<script>{RUNTIME[name]};window.__ran=1</script>"
+        return HTMLResponse(PAGE.format(scripts=script))
+
+    return Starlette(routes=[Path("/runtime/{key}", case)])
+
+
+@pytest.fixture(scope="module")
+def runtime_sites() -> Iterator[tuple[str, str]]:
+    policy = Policy(secret_keys=["browser-csp-secret-0123456789"], receipts=None, csp="enforce")
+    with Server(runtime_app()) as bare, Server(ConsentMiddleware(runtime_app(), policy)) as ours:
+        yield bare.url, ours.url
+
+
+@pytest.mark.parametrize("name", list(RUNTIME))
+def test_other_fetch_kinds_reach_the_tracker_without_a_csp(
+    runtime_sites: tuple[str, str], visit: Visit, name: str
+) -> None:
+    """Control: each injection really loads from the tracker host in Chromium."""
+    page, stub = visit(runtime_sites[0])
+    page.goto(f"/runtime/{RUNTIME_KEYS[name]}")
+    until(page, "window.__ran === 1")
+    for _ in range(40):
+        if stub.hits:
+            break
+        page.wait_for_timeout(50)
+    assert stub.hits, name
+
+
+@pytest.mark.parametrize("name", list(RUNTIME))
+def test_the_enforced_csp_refuses_other_fetch_kinds(
+    runtime_sites: tuple[str, str], visit: Visit, name: str
+) -> None:
+    """Red-team K8 and beyond: fonts, media, objects, prefetches, beacons and imports fall
+    back to default-src, so none reaches the tracker before consent. (An injected
+    <link rel=manifest> is not fetched by Chromium at all, so it is no case here.)"""
+    page, stub = visit(runtime_sites[1])
+    page.goto(f"/runtime/{RUNTIME_KEYS[name]}")
+    until(page, "window.__ran === 1")
+    until(page, "window.__violations.some((v) => v.includes('connect.facebook.net'))")
+    page.wait_for_timeout(300)
+    assert stub.hits == [], name
+
+
 # -- report -------------------------------------------------------------------------------
 
 
