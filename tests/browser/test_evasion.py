@@ -123,18 +123,6 @@ HOLDS: dict[str, Case] = {
 
 #: Markup that reaches a tracker through the middleware: the findings.
 LEAKS: dict[str, tuple[Case, str]] = {
-    "backslashes for slashes": (
-        Case(f'<script src="{GA.replace("/", chr(92))}"></script>'),
-        "K1: a browser reads \\ as / in http(s) URLs; the prefilter wants //",
-    ),
-    "tab between the slashes": (
-        Case('<script src="' + GA.replace("//", "/\t/") + '"></script>'),
-        "K1: URL parsers drop tab and newline anywhere; the prefilter wants //",
-    ),
-    "https: without slashes on an http page": (
-        Case(f'<img src="{PIXEL.replace("https://", "https:")}" alt="">'),
-        "K1: a special-scheme URL needs no slashes when the page's scheme differs",
-    ),
     "UTF-16 page": (
         Case(
             f'<script src="{GA}"></script><p>x</p>',
@@ -147,6 +135,12 @@ LEAKS: dict[str, tuple[Case, str]] = {
 
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {
+    # K1, fixed: the prefilter reads URLs the way the WHATWG URL parser does
+    "backslashes for slashes": Case(f'<script src="{GA.replace("/", chr(92))}"></script>'),
+    "tab between the slashes": Case('<script src="' + GA.replace("//", "/\t/") + '"></script>'),
+    "https: without slashes on an http page": Case(
+        f'<img src="{PIXEL.replace("https://", "https:")}" alt="">'
+    ),
     # K2, fixed in 15fdd10
     "inline style url()": Case(f'<div style="width:1px;height:1px;background:url({PIXEL})"></div>'),
     # K1, fixed in 4c17377
