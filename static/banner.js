@@ -10,7 +10,7 @@
   const preferences = root + '/preferences?next=' + encodeURIComponent(here);
   // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
   // nothing, unless <name> is one of ours.
-  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note)$)/;
+  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|wait|regions|redact|passthrough)$)/;
   const ran = new Set(); // categories whose scripts, embeds or resources run on this page
   let state = null;     // what {prefix}/consent last said
   let choices = 0;      // so a slow first read cannot undo a choice

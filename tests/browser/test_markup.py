@@ -22,6 +22,7 @@ from cookieguard._banner import (
 )
 from cookieguard._consent import Consent
 from cookieguard._i18n import TEXTS, negotiate, text
+from cookieguard._inject import _URL_ATTRIBUTES
 from cookieguard._policy import DEFAULT_CATEGORIES, Category
 from cookieguard.receipts import Receipt
 from cookieguard.testing import _browser
@@ -165,6 +166,23 @@ def test_no_inline_script_or_style_anywhere() -> None:
     for script in re.findall(r"<script[^>]*>", html):
         assert " src=" in script
     assert "javascript:" not in html
+
+
+def test_banner_js_gives_back_renamed_attributes_but_never_its_own() -> None:
+    """banner.js restores any ``data-cookieguard-<name>`` of a gated element as ``<name>``,
+    except the contract's own names: every one the package writes must be excluded, and no
+    attribute the rewriter renames may be."""
+    source = (ROOT / "static" / "banner.js").read_text("utf-8")
+    found = re.search(r"/\^data-cookieguard-\(\?!\(([a-z|]+)\)\$\)/", source)
+    assert found is not None, "banner.js's `renamed` pattern changed shape"
+    excluded = set(found.group(1).split("|"))
+    written: set[str] = set()
+    for path in (ROOT / "src" / "cookieguard").rglob("*.py"):
+        written |= set(re.findall(r"data-cookieguard-([a-z]+(?:-[a-z]+)*)", path.read_text()))
+    renamed = {name.decode() for names in _URL_ATTRIBUTES.values() for name in names}
+    renamed.add("style")
+    assert written - renamed - excluded == set()
+    assert excluded & renamed == set()
 
 
 def test_size_report_is_within_budget() -> None:
