@@ -3,6 +3,10 @@
 ``static/banner.js`` only enhances this markup, so the names it relies on are a contract:
 the root ``id="cookie-consent"``, the ``data-cookieguard-action`` values, the dialog id
 ``cookie-preferences-dialog``, ``name="category"`` switches and ``data-cookieguard-note``.
+On an element marked ``data-cookieguard="CATS"`` (by the rewriter or by hand), banner.js
+gives every other ``data-cookieguard-<name>`` back its name once CATS are granted, except
+the names this package writes itself (``-type``, ``-action``, ``-prefix``...); a marked
+``<style type="text/plain">`` loses its type.
 Everything that comes from the policy or the request is HTML-escaped here; no inline style or
 script is ever emitted (pages stay valid under ``Content-Security-Policy: default-src 'self'``).
 """
