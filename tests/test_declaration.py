@@ -410,11 +410,6 @@ def test_the_template_helper_renders_the_declaration_for_the_request() -> None:
     assert "Cookie declaration" in declaration_html(policy, language="xx")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_site.py (helper F) must pass gpc=consent.gpc to render_banner and key its banner "
-    "caches by it; until then the injected banner omits the GPC notice (never shows it wrongly)",
-)
 def test_the_injected_banner_says_gpc_was_honoured_only_to_gpc_browsers() -> None:
     async def page(request: Request) -> HTMLResponse:
         return HTMLResponse("<html><body><main>shop</main></body></html>")

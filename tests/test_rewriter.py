@@ -826,3 +826,52 @@ def test_random_token_soup_streamed_or_whole_is_the_same_and_never_raises(
                 page = b"".join(rng.choice(_TOKENS) for _ in range(rng.randint(0, 40)))
                 assert streamed(injection, page, rng.randint(1, 20)) == whole(injection, page)
     assert not caplog.records
+
+
+# -- catalogue categories the policy lacks --------------------------------------------------
+
+GA_PAGE = (
+    b'<!doctype html><body><script async src="https://www.googletagmanager.com/gtag/js?id=G-1">'
+    b"</script></body>"
+)
+
+
+def stats_only(**overrides: Any) -> Site:
+    """A site whose one optional category is "stats" (the catalogue says "analytics")."""
+    return site_for(
+        cookies={"_ga": "stats"},
+        categories=[Category("stats", label="Statistics", description="Visits, counted.")],
+        **overrides,
+    )
+
+
+def test_vendors_of_a_category_the_policy_lacks_are_always_blocked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # From the catalogue's author: refused = optional - granted let Google Analytics through
+    # for every visitor of a site without an "analytics" category.
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        site = stats_only()
+    for granted in (None, frozenset({"stats"})):
+        out = both(plan(site, granted), GA_PAGE)
+        assert b'type="text/plain" data-cookieguard="analytics"' in out, granted
+    said = [r.getMessage() for r in caplog.records if "does not have" in r.getMessage()]
+    assert len(said) == 2  # analytics and marketing, once each
+    assert "'analytics'" in said[0] and "Google Analytics" in said[0]
+    assert "Policy(trackers=[{'name':" in said[0]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cookieguard"):
+        stats_only()  # the same policy shape again: said once per process
+    assert not [r for r in caplog.records if "does not have" in r.getMessage()]
+
+
+def test_vendors_mapped_to_the_sites_category_follow_it() -> None:
+    site = stats_only(trackers=[{"name": "Google Analytics", "category": "stats"},
+                                {"name": "Google Tag Manager", "category": "stats"}])  # fmt: skip
+    assert b'data-cookieguard="stats"' in both(plan(site), GA_PAGE)
+    assert both(plan(site, frozenset({"stats"})), GA_PAGE).count(b"text/plain") == 0
+
+
+def test_the_injected_banner_varies_on_the_gpc_signal() -> None:
+    # The banner says when Sec-GPC was honoured: a shared cache must key on the header too.
+    assert "Sec-GPC" in plan(site_for()).vary

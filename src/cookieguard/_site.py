@@ -23,7 +23,7 @@ from cookieguard._inject import (
     unsupported,
     wants_injection,
 )
-from cookieguard._policy import Category, Policy, text_for
+from cookieguard._policy import NECESSARY, Category, Policy, text_for
 from cookieguard._vendors import head_tags
 from cookieguard.receipts import ReceiptStore, open_store
 
@@ -54,14 +54,17 @@ class Site:
         )
         self.endpoints = Endpoints(self.guard, store)
         self._assets = asset_tags(policy, self.endpoints.version).encode()
-        self._banners: dict[tuple[str, str], str] = {}
-        self._banner_bytes: dict[tuple[str, str], bytes] = {}
+        self._banners: dict[tuple[str, str, bool], str] = {}
+        self._banner_bytes: dict[tuple[str, str, bool], bytes] = {}
         self._blockers: dict[frozenset[str], Blocker | None] = {}
         self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
         # state, depends on the visitor's choice: never share it between visitors.
         per_visitor = policy.auto_block or bool(policy.google_consent_mode)
         self._vary: tuple[str, ...] = ("Cookie",) if per_visitor else ()
+        # Catalogued vendors in categories the policy does not have (a site that names its
+        # categories "stats" and "ads") can never be granted: fail closed, always refuse them.
+        self._unmapped = _unmapped_categories(policy) if policy.auto_block else frozenset()
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
@@ -103,8 +106,9 @@ class Site:
         insert = assets
         if banner:
             insert = self._banner(consent, language, next_path) + assets
-            # The banner depends on the visitor's cookie and language: no shared caching.
-            vary: tuple[str, ...] = ("Cookie", "Accept-Language")
+            # The banner depends on the visitor's cookie, language and Global Privacy
+            # Control signal (it says when the signal was honoured): no shared caching.
+            vary: tuple[str, ...] = ("Cookie", "Accept-Language", "Sec-GPC")
         else:
             vary = ("Cookie", "Accept-Language") if blocker is not None else self._vary
         return Injection(
@@ -124,7 +128,7 @@ class Site:
         except KeyError:
             pass
         policy = self.policy
-        refused = policy.optional_categories - granted
+        refused = (policy.optional_categories | self._unmapped) - granted
         blocker: Blocker | None = None
         if refused:
             exempt = GOOGLE_TAGS if policy.google_consent_mode == "advanced" else frozenset()
@@ -153,11 +157,11 @@ class Site:
         return found
 
     def _banner(self, consent: Consent, language: str, next_path: str) -> bytes:
-        key = (language, next_path)
+        key = (language, next_path, consent.gpc)
         markup = self._banner_bytes.get(key)
         if markup is None:
             markup = render_banner(
-                self.policy, consent, language=language, next_path=next_path
+                self.policy, consent, language=language, next_path=next_path, gpc=consent.gpc
             ).encode()
             remember(self._banner_bytes, key, markup, 1024)  # bounded: paths come from visitors
         return markup
@@ -177,17 +181,47 @@ class Site:
             return ""
         language = negotiate(accept_language, self.policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
-        # The banner of an undecided visitor depends only on language and page.
-        key = (language, next_path)
+        # The banner of an undecided visitor depends only on language, page and GPC signal.
+        key = (language, next_path, consent.gpc)
         markup = self._banners.get(key)
         if markup is None:
-            markup = render_banner(self.policy, consent, language=language, next_path=next_path)
+            markup = render_banner(
+                self.policy, consent, language=language, next_path=next_path, gpc=consent.gpc
+            )
             remember(self._banners, key, markup, 1024)  # bounded: paths come from visitors
         return markup
 
     def asset_markup(self) -> str:
         """The stylesheet and ``banner.js`` tags (the same on every page)."""
         return self._assets.decode()
+
+
+_told: dict[tuple[frozenset[str], frozenset[str]], None] = {}
+
+
+def _unmapped_categories(policy: Policy) -> frozenset[str]:
+    """The catalogue's categories the policy lacks (its vendors are then always blocked),
+    said once per process for each such policy shape."""
+    catalogue = catalogue_for(policy)
+    have = policy.optional_categories | {NECESSARY}
+    missing = frozenset(v.category for v in catalogue.vendors) - have
+    key = (missing, policy.optional_categories)
+    if missing and key not in _told:
+        remember(_told, key, None, 64)
+        for category in sorted(missing):
+            example = next(v.name for v in catalogue.vendors if v.category == category)
+            logger.warning(
+                "the tracker catalogue files %s under %r, a category this policy does not "
+                "have (it has %s): auto-blocking refuses them for every visitor, whatever "
+                "they grant. Map them to one of yours with Policy(trackers=[{'name': %r, "
+                "'category': ...}, ...]) for each vendor, or add Category(%r, ...).",
+                ", ".join(sorted(v.name for v in catalogue.vendors if v.category == category)),
+                category,
+                ", ".join(sorted(policy.optional_categories)) or "none",
+                example,
+                category,
+            )
+    return missing
 
 
 def _label(category: Category, language: str) -> str:
