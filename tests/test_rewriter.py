@@ -875,3 +875,58 @@ def test_vendors_mapped_to_the_sites_category_follow_it() -> None:
 def test_the_injected_banner_varies_on_the_gpc_signal() -> None:
     # The banner says when Sec-GPC was honoured: a shared cache must key on the header too.
     assert "Sec-GPC" in plan(site_for()).vary
+
+
+# -- <style> elements -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("style", "expected"),
+    [
+        (
+            b"<style>.hero{background:url(https://www.facebook.com/tr?id=1)}</style>",
+            b'<style type="text/plain" data-cookieguard="marketing">.hero{background:url(',
+        ),
+        (
+            b'<style type="text/css" media="all">@import "//connect.facebook.net/x.css";</style>',
+            b'<style type="text/plain" data-cookieguard="marketing" media="all">@import',
+        ),
+        (
+            b"<STYLE>a{background:url(https:\\\\www.facebook.com\\tr)}</STYLE>",
+            b'<STYLE type="text/plain" data-cookieguard="marketing">a{',
+        ),
+    ],
+)
+def test_a_style_element_loading_from_a_tracker_is_made_inert(
+    style: bytes, expected: bytes
+) -> None:
+    # Red team K2: CSS url() and @import in a <style> element loaded before consent.
+    page = b"<!doctype html><head>" + style + b"</head><body><p>x</p></body>"
+    out = both(plan(site_for()), page)
+    assert expected in out
+    assert both(plan(site_for(), EVERYTHING), page) == whole(plan(site_for(), EVERYTHING), page)
+    assert style in both(plan(site_for(), EVERYTHING), page)
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        b"<style>p{color:red}</style>",
+        b"<style>p{background:url(https://cdn.example.com/a.png)}</style>",
+        b'<style type="text/x-template">{{ url("https://www.facebook.com/tr") }}</style>',
+        b'<style data-cookieguard="necessary">a{background:url(//www.facebook.com/tr)}</style>',
+    ],
+)
+def test_other_style_elements_are_left_alone(style: bytes) -> None:
+    page = b"<!doctype html><head>" + style + b"</head><body><p>x</p></body>"
+    assert style in both(plan(site_for()), page)
+
+
+def test_a_style_element_cut_across_chunks_is_judged_whole() -> None:
+    style = (
+        b"<style>" + b"p{color:red}" * 2000 + b"a{background:url(//www.facebook.com/tr)}</style>"
+    )
+    page = b"<!doctype html><head>" + style + b"</head><body><p>x</p></body>"
+    assert b'<style type="text/plain" data-cookieguard="marketing">p{' in both(
+        plan(site_for()), page
+    )

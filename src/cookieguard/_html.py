@@ -178,6 +178,9 @@ class Gate(Protocol):
     def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
         """The replacement for a ``<script>`` start tag, or ``None`` to keep it."""
 
+    def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
+        """The replacement for a ``<style>`` start tag given its CSS, or ``None`` to keep it."""
+
     def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
         """The replacement for a start tag naming a blocked URL (``img``, ``link``, a style
         attribute...), or ``None``."""
@@ -662,6 +665,23 @@ class Rewriter:
                     self._emit(view[start:tag_end] if new is None else new)
                     pos = tag_end
                     self._enter_raw(b"iframe")
+                    continue
+                if name == b"style" and full is not None and not (self._noscript or self._foreign):
+                    # CSS in a <style> element loads what its url() and @import name: the
+                    # verdict is on the whole element, so wait for it (as for inline scripts).
+                    closer = _CLOSERS[b"style"].search(low, tag_end)
+                    if closer is None and not last:
+                        if n - start <= ELEMENT_LIMIT:
+                            break
+                        self._too_large(name)
+                        self._emit(view[start:])
+                        pos = n
+                        break
+                    content_end = closer.start() if closer is not None else n
+                    new = gate.style_tag(tag, data[tag_end:content_end]) if gate else None
+                    self._emit(view[start:tag_end] if new is None else new)
+                    pos = self._text(low, view, tag_end, content_end, content_end)
+                    self._enter_raw(b"style")
                     continue
                 # A raw-text element (style, textarea, title...) or a tag we keep as is.
                 self._emit(view[start:tag_end])

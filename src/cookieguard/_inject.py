@@ -475,6 +475,27 @@ class TrackerGate:
         rest.append(tag[at:])
         return tag[:7] + marks + b"".join(rest)
 
+    def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
+        # A <style> whose type is not CSS is inert (HTML "update a style block"); one that
+        # loads from a blocked host (url(), @import) is made so: type="text/plain", the
+        # categories in data-cookieguard, the CSS untouched. banner.js puts a copy without
+        # the type in its place once every category is granted.
+        if not self.blocker.mentions(content):
+            return None
+        attrs = attributes(tag, 6)
+        if _find(attrs, _MARK) is not None:
+            return None
+        kind = _find(attrs, b"type")
+        if kind is not None and kind.value.strip().lower() not in (b"", b"text/css"):
+            return None
+        vendors = self.blocker.vendors_in_text(content)
+        if not vendors:
+            return None
+        rest = tag[6:] if kind is None else tag[6 : kind.start].rstrip() + tag[kind.end :]
+        return (
+            tag[:6] + b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"' + rest
+        )
+
     def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
         names = (*_URL_ATTRIBUTES.get(name, ()), b"style")  # style: CSS url(...)
         if not self.blocker.mentions(tag):

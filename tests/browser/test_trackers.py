@@ -206,3 +206,43 @@ def test_javascript_off_loads_no_pixel(visit: Any) -> None:
     html = page.content()
     assert 'data-cookieguard-src="https://www.facebook.com/tr' in html
     assert set(recorder.hosts) <= set(FRIENDS)  # Chromium fetches no script with JS off
+
+
+STYLED = (
+    "<!doctype html><html><head><title>t</title><style>"
+    "body{background:url(https://www.facebook.com/tr?id=1&ev=PageView)}</style></head>"
+    "<body><p>styled</p></body></html>"
+)
+
+
+@pytest.mark.parametrize("guarded", [False, True], ids=["bare", "guarded"])
+def test_a_style_element_naming_a_pixel_loads_it_only_without_cookieguard(
+    browser: Browser, guarded: bool
+) -> None:
+    """Red team K2: CSS url() in a <style> element loaded the pixel before consent."""
+
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(STYLED)
+
+    app = Starlette(routes=[AppRoute("/", page)])
+    seen: list[str] = []
+
+    def record(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+            return
+        seen.append(route.request.url)
+        route.fulfill(body=GIF, content_type="image/gif")
+
+    with Server(ConsentMiddleware(app, policy=policy()) if guarded else app) as server:
+        context = browser.new_context()
+        try:
+            context.route("**/*", record)
+            tab = context.new_page()
+            tab.goto(server.url + "/")
+            tab.wait_for_load_state("load")
+            tab.wait_for_timeout(300)
+            assert tab.locator("p").first.inner_text() == "styled"
+        finally:
+            context.close()
+    assert bool([u for u in seen if "facebook.com" in u]) is not guarded
