@@ -42,9 +42,9 @@ KEY = "k" * 20
         ),
         ({"auto_block": "yes"}, "auto_block"),
         ({"csp": "strict"}, "csp must be"),
-        ({"csp_allow": "cdn.example.com"}, "list of sources"),
-        ({"csp_allow": ["'unsafe-inline'"]}, "not a CSP host"),
-        ({"csp_allow": ["a.example; script-src *"]}, "not a CSP host"),
+        ({"csp_allow": "cdn.example.com"}, "must be a list"),
+        ({"csp_allow": ["'unsafe-inline'"]}, "is not a CSP host"),
+        ({"csp_allow": ["a.example; script-src *"]}, "is not a CSP host"),
         ({"trackers": [{"hosts": ["x.example"]}]}, "'name'"),
         ({"trackers": [{"name": "X", "category": "ads"}]}, "unknown category 'ads'"),
         (

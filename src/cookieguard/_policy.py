@@ -419,15 +419,13 @@ class Policy:
             raise ValueError(f"auto_block must be True or False, got {self.auto_block!r}.")
         if self.csp not in (None, "report", "enforce"):
             raise ValueError(f"csp must be None, 'report' or 'enforce', got {self.csp!r}.")
-        if isinstance(self.csp_allow, str):
-            raise ValueError("csp_allow must be a list of sources, e.g. ['cdn.example.com'].")
-        csp_allow = tuple(self.csp_allow)
-        for source in csp_allow:
-            if not isinstance(source, str) or not _CSP_SOURCE.fullmatch(source):
-                raise ValueError(
-                    f"csp_allow: {source!r} is not a CSP host or scheme source "
-                    "(e.g. 'cdn.example.com', '*.example.com', 'https://x.example/path', 'data:')."
-                )
+        csp_allow = _strings(
+            "csp_allow",
+            self.csp_allow,
+            _CSP_SOURCE,
+            "a CSP host or scheme source (e.g. 'cdn.example.com', '*.example.com', "
+            "'https://x.example/path', 'data:')",
+        )
         object.__setattr__(self, "csp_allow", csp_allow)
         trackers = tuple(self.trackers)
         for entry in trackers:
@@ -487,15 +485,12 @@ class Policy:
                 )
         defaults = {k: c for k, c in DEFAULT_CONSENT_MODE.items() if c in known}
         object.__setattr__(self, "consent_mode", {**defaults, **mapping})
-        if isinstance(self.consent_mode_regions, str):
-            raise ValueError("consent_mode_regions must be a list like ['DE', 'FR', 'US-CA'].")
-        regions = tuple(self.consent_mode_regions)
-        for region in regions:
-            if not isinstance(region, str) or not _REGION.fullmatch(region):
-                raise ValueError(
-                    f"consent_mode_regions: {region!r} is not an ISO 3166 code like 'DE' "
-                    "or 'US-CA'."
-                )
+        regions = _strings(
+            "consent_mode_regions",
+            self.consent_mode_regions,
+            _REGION,
+            "an ISO 3166 code like 'DE' or 'US-CA'",
+        )
         object.__setattr__(self, "consent_mode_regions", regions)
         for flag in ("ads_data_redaction", "url_passthrough"):
             if not isinstance(getattr(self, flag), bool):
@@ -611,6 +606,17 @@ class Policy:
             return cls(**data)
         except TypeError as exc:
             raise ValueError(f"{source}: {exc}") from None
+
+
+def _strings(field: str, value: Any, grammar: re.Pattern[str], what: str) -> tuple[str, ...]:
+    """``value`` as a tuple of strings that each match ``grammar`` whole, or a ValueError."""
+    if isinstance(value, str):
+        raise ValueError(f"{field} must be a list, not a single string: each item is {what}.")
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str) or not grammar.fullmatch(item):
+            raise ValueError(f"{field}: {item!r} is not {what}.")
+    return items
 
 
 def _as_list(value: Any, source: str) -> Iterable[Any]:
