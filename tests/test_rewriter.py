@@ -930,3 +930,16 @@ def test_a_style_element_cut_across_chunks_is_judged_whole() -> None:
     assert b'<style type="text/plain" data-cookieguard="marketing">p{' in both(
         plan(site_for()), page
     )
+
+
+@pytest.mark.parametrize("outer", [b"svg", b"math", b"noscript"])
+def test_a_style_element_in_foreign_content_or_noscript_is_gated_and_read_as_markup(
+    outer: bytes,
+) -> None:
+    # SVG and MathML <style> sheets apply to the whole document; a <noscript> one without JS.
+    inner = b"<style>body{background:url(https://www.facebook.com/tr?id=1)}"
+    pixel = b'<img src="https://www.facebook.com/tr?id=2" alt="">'
+    page = b"<!doctype html><body><" + outer + b">" + inner + pixel + b"</style></" + outer + b">"
+    out = both(plan(site_for()), page + b"</body>")
+    assert b'<style type="text/plain" data-cookieguard="marketing">body{' in out
+    assert b'<img data-cookieguard="marketing" data-cookieguard-src=' in out

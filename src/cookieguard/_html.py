@@ -666,20 +666,27 @@ class Rewriter:
                     pos = tag_end
                     self._enter_raw(b"iframe")
                     continue
-                if name == b"style" and full is not None and not (self._noscript or self._foreign):
+                if name == b"style" and full is not None:
                     # CSS in a <style> element loads what its url() and @import name: the
                     # verdict is on the whole element, so wait for it (as for inline scripts).
+                    # In SVG/MathML and <noscript> it applies too, but is read on as markup.
                     closer = _CLOSERS[b"style"].search(low, tag_end)
+                    markup = bool(self._noscript or self._foreign)
                     if closer is None and not last:
                         if n - start <= ELEMENT_LIMIT:
                             break
-                        self._too_large(name)
-                        self._emit(view[start:])
-                        pos = n
-                        break
+                        if not markup:  # raw text to the end of the page: give up
+                            self._too_large(name)
+                            self._emit(view[start:])
+                            pos = n
+                            break
+                        # </svg> may end it unclosed: judge on what is here, read on.
                     content_end = closer.start() if closer is not None else n
                     new = gate.style_tag(tag, data[tag_end:content_end]) if gate else None
                     self._emit(view[start:tag_end] if new is None else new)
+                    if markup:
+                        pos = tag_end
+                        continue
                     pos = self._text(low, view, tag_end, content_end, content_end)
                     self._enter_raw(b"style")
                     continue
