@@ -943,3 +943,11 @@ def test_a_style_element_in_foreign_content_or_noscript_is_gated_and_read_as_mar
     out = both(plan(site_for()), page + b"</body>")
     assert b'<style type="text/plain" data-cookieguard="marketing">body{' in out
     assert b'<img data-cookieguard="marketing" data-cookieguard-src=' in out
+
+
+def test_an_embed_of_a_category_the_policy_lacks_offers_load_once_only() -> None:
+    page = b'<!doctype html><body><iframe src="https://www.youtube.com/embed/x"></iframe></body>'
+    lacking = both(plan(stats_only()), page)
+    assert b'data-cookieguard-action="load_once"' in lacking
+    assert b'data-cookieguard-action="allow"' not in lacking  # it could never be granted
+    assert b'data-cookieguard-action="allow"' in both(plan(site_for()), page)

@@ -39,10 +39,12 @@ def placeholder_parts(
     language: str,
     prefix: str,
     next_path: str,
+    allow: bool = True,
 ) -> tuple[str, str]:
     """The placeholder markup before and after the original iframe (which goes in between).
 
-    ``labels`` are the translated names of ``categories``, in the same order.
+    ``labels`` are the translated names of ``categories``, in the same order; ``allow=False``
+    leaves out the "Always allow" buttons (categories the visitor cannot grant).
     """
     cats = " ".join(categories)
     label = ", ".join(labels)
@@ -54,11 +56,12 @@ def placeholder_parts(
         size_attrs += f' data-cookieguard-width="{escape(width)}"'
     if height:
         size_attrs += f' data-cookieguard-height="{escape(height)}"'
-    allow = "".join(
+    buttons = "".join(
         f'<button type="button" class="cg-button" data-cookieguard-action="allow"'
         f' data-cookieguard-category="{escape(category)}">'
         f"{escape(text(language, 'embed_allow').format(category=category_label))}</button>"
         for category, category_label in zip(categories, labels, strict=True)
+        if allow
     )
     settings = f"{prefix}/preferences?next={quote(next_path, safe='/')}"
     before = (
@@ -67,7 +70,7 @@ def placeholder_parts(
         f'<p class="cg-embed-text">{message}</p>'
         f'<div class="cg-actions"><button type="button" class="cg-button"'
         f' data-cookieguard-action="load_once">{escape(text(language, "embed_load_once"))}'
-        f"</button>{allow}</div>"
+        f"</button>{buttons}</div>"
         f'<a href="{escape(settings)}" data-cookieguard-action="open">'
         f"{escape(text(language, 'settings'))}</a>"
         "<template data-cookieguard-original>"

@@ -412,6 +412,10 @@ class Blocker:
         # costs ~0.1 µs a byte on every tracker snippet, and no published snippet needs it.
         return tuple(found.values())
 
+    def grantable(self, category: str) -> bool:
+        """True if the visitor can grant ``category`` (the policy has it)."""
+        return category in self._labels
+
     def label(self, category: str, language: str) -> str:
         """The visitor-facing name of a category."""
         labeller = self._labels.get(category)
@@ -548,6 +552,8 @@ class TrackerGate:
         height = _find(attrs, b"height")
         language = self.language
         before, after = placeholder_parts(
+            # A category the policy lacks cannot be granted: "Load once" only.
+            allow=self.blocker.grantable(vendor.category),
             provider=vendor.name,
             categories=(vendor.category,),
             labels=(self.blocker.label(vendor.category, language),),
