@@ -243,6 +243,12 @@ def test_a_style_element_naming_a_pixel_loads_it_only_without_cookieguard(
             tab.wait_for_load_state("load")
             tab.wait_for_timeout(300)
             assert tab.locator("p").first.inner_text() == "styled"
+            assert bool([u for u in seen if "facebook.com" in u]) is not guarded
+            if guarded:  # banner.js applies the sheet once marketing is granted, no reload
+                tab.evaluate("window.__same_page = true")
+                tab.click('[data-cookieguard-action="accept_all"]')
+                tab.wait_for_timeout(500)
+                assert tab.evaluate("window.__same_page") is True
+                assert [u for u in seen if "facebook.com" in u]
         finally:
             context.close()
-    assert bool([u for u in seen if "facebook.com" in u]) is not guarded
