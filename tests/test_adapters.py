@@ -83,7 +83,7 @@ def test_asgi_split_cookie_headers_are_joined() -> None:
     assert seen == [f"cookie_consent={token}; _ga=1".encode()]
 
 
-def test_asgi_large_buffered_body_falls_back_to_passthrough() -> None:
+def test_asgi_large_buffered_body_is_still_edited_and_streams_without_a_length() -> None:
     from cookieguard import _inject
 
     big = b"<html><body>" + b"x" * (_inject.BUFFER_LIMIT + 10) + b"</body></html>"
@@ -99,8 +99,12 @@ def test_asgi_large_buffered_body_falls_back_to_passthrough() -> None:
     from tests.harness import AsgiDriver
 
     response = AsgiDriver(AsgiMiddleware(app, policy=make_policy())).get("/")
-    assert response.body == big
-    assert response.header("content-length") == str(len(big))
+    # Past the buffer the length can no longer be corrected, but the page is still edited
+    # (red-team K6: unedited, its trackers would load and the banner would be missing).
+    assert response.header("content-length") is None
+    assert b'id="cookie-consent"' in response.body
+    assert response.body.startswith(big[: -len(b"</body></html>")])
+    assert response.body.endswith(b"</body></html>")
 
 
 def test_asgi_client_disconnect_during_body_read() -> None:

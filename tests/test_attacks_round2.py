@@ -559,12 +559,6 @@ def test_a_meta_charset_no_browser_knows_never_breaks_the_page(label: str) -> No
 # -- K6: an HTML body over the buffer limit -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="K6: a body with Content-Length over BUFFER_LIMIT sent in parts is released "
-    "unedited (wsgi _Body.__iter__ -> _release(inject=False); asgi _flush -> stop()): "
-    "trackers load and there is no banner",
-)
 def test_a_wsgi_page_over_the_buffer_limit_is_still_gated() -> None:
     part = b"<p>" + b"x" * 65_000 + b"</p>\n"
     parts = [b'<!doctype html><html><body><script src="' + GA + b'"></script>']

@@ -384,8 +384,9 @@ async def _send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
 async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, done: bool) -> None:
     """Send a held start message and the body buffered behind it.
 
-    A complete body is injected and its Content-Length corrected; one that grew past the
-    buffer limit goes out as the app wrote it and the rest streams through untouched.
+    A complete body is injected and its Content-Length corrected. One that grew past the
+    buffer limit is still edited (unedited, its trackers would load and it would show no
+    banner) and streams on without a Content-Length: the server frames it (chunked).
     """
     start, bodies = held[0], held[1:]
     held.clear()
@@ -396,7 +397,10 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
         if len(body) != size:
             _set_length(start, len(body))
     else:
-        injector.stop()
+        start["headers"] = [
+            (k, v) for k, v in start["headers"] if (known(k) or name(k)) != b"content-length"
+        ]
+        body = injector.feed(body)
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": not done})
 

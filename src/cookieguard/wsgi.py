@@ -238,13 +238,23 @@ class _Body:
             accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
         )
 
-    def _release(self, *, inject: bool, body: bytes) -> bytes:
-        """Send held headers; return ``body`` (injected when ``inject``)."""
+    def _release(self, *, inject: bool, body: bytes, stream: bool = False) -> bytes:
+        """Send held headers; return ``body`` (injected when ``inject``).
+
+        ``stream``: the body outgrew the buffer. It is still edited (an unedited page would
+        load its trackers and show no banner), streamed on without a Content-Length, which
+        the server then frames itself (chunked, PEP 3333 allows it).
+        """
         held, self._held = self._held, None
         if held is None:
             return body
         status, headers, exc_info = held
-        if inject and self.injector is not None:
+        if stream and self.injector is not None:
+            headers = [
+                (k, v) for k, v in headers if (known_text(k) or text_name(k)) != "content-length"
+            ]
+            body = self.injector.feed(body)
+        elif inject and self.injector is not None:
             size = len(body)
             body = self.injector.feed_last(body)
             if len(body) != size:
@@ -266,7 +276,7 @@ class _Body:
                 buffered.append(chunk)
                 size += len(chunk)
                 if size > BUFFER_LIMIT:
-                    yield self._release(inject=False, body=b"".join(buffered))
+                    yield self._release(inject=True, body=b"".join(buffered), stream=True)
                     buffered = []
                 continue
             yield chunk if self.injector is None else self.injector.feed(chunk)

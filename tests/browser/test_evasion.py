@@ -462,11 +462,6 @@ def test_a_page_over_the_buffer_limit_reaches_the_tracker_without_cookieguard(
     assert recorder.trackers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="K6: an HTML body with Content-Length over BUFFER_LIMIT (2 MB) passes unedited: "
-    "no auto-blocking and no banner",
-)
 def test_a_page_over_the_buffer_limit_is_still_gated(visit: Any, guarded: str) -> None:
     page, recorder = visit(f"{guarded}/big")
     assert recorder.trackers == []
