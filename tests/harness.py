@@ -7,7 +7,7 @@ import io
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from cookieguard import Policy
 from cookieguard import asgi as cg_asgi
@@ -296,7 +296,7 @@ def _iterate(result: Iterable[bytes]) -> Iterator[bytes]:
 
 def drivers(policy: Policy) -> dict[str, Driver]:
     return {
-        "asgi": AsgiDriver(cg_asgi.ConsentMiddleware(asgi_app, policy=policy)),
+        "asgi": AsgiDriver(cg_asgi.ConsentMiddleware(cast(Any, asgi_app), policy=policy)),
         "wsgi": WsgiDriver(cg_wsgi.ConsentMiddleware(wsgi_app, policy)),
     }
 
@@ -310,7 +310,9 @@ class UvicornServer:
     ``lifespan="on"`` runs the app's start-up; :attr:`started` then tells whether it passed.
     """
 
-    def __init__(self, app: Any, *, lifespan: str = "off", ws: str = "none") -> None:
+    def __init__(
+        self, app: Any, *, lifespan: Literal["auto", "on", "off"] = "off", ws: str = "none"
+    ) -> None:
         import socket
         import threading
 
@@ -322,7 +324,7 @@ class UvicornServer:
         config = uvicorn.Config(
             app,
             lifespan=lifespan,
-            ws=ws,  # type: ignore[arg-type]
+            ws=ws,
             http="h11",
             log_level="warning",
             log_config=None,
@@ -362,7 +364,7 @@ class WaitressServer:
     def __init__(self, app: Any) -> None:
         import threading
 
-        import waitress
+        import waitress  # type: ignore[import-untyped]
 
         self.server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
         self.port: int = self.server.effective_port
