@@ -436,8 +436,13 @@ def test_meta_charset_is_sniffed_when_the_header_has_none() -> None:
 
 @pytest.mark.parametrize("charset", ["utf-16", "x-unknown-charset", "iso-2022-jp"])
 def test_unwritable_charsets_leave_the_page_alone(
-    charset: str, caplog: pytest.LogCaptureFixture
+    charset: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Said once per process and label: start from a process that has not said it yet (an
+    # earlier test may have served such a page).
+    from cookieguard import _inject
+
+    monkeypatch.setattr(_inject, "_warned", {})
     site = site_for()
     with caplog.at_level(logging.WARNING, logger="cookieguard"):
         injection = site.injection(
