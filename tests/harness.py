@@ -366,7 +366,15 @@ class WaitressServer:
 
         import waitress  # type: ignore[import-untyped]
 
-        self.server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+        self.server: Any = waitress.create_server(
+            # poll(), not select(): closing the server while its loop waits gives POLLNVAL,
+            # not an EBADF that kills the thread (a teardown flake under pytest).
+            app,
+            host="127.0.0.1",
+            port=0,
+            threads=2,
+            asyncore_use_poll=True,
+        )
         self.port: int = self.server.effective_port
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

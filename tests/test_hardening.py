@@ -71,7 +71,7 @@ def uvicorn_server(app: Any) -> Iterator[int]:
 
 @contextmanager
 def waitress_server(app: Any) -> Iterator[int]:
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=2)
+    server: Any = create_server(app, host="127.0.0.1", port=0, threads=2, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

@@ -87,7 +87,7 @@ def quiet_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
 
 
 def serve(app: Callable[..., Any]) -> tuple[str, Callable[[], None]]:
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    server = create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     port = server.effective_port  # type: ignore[union-attr]
