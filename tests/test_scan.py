@@ -240,3 +240,17 @@ def test_the_pytest_fixture_scans_and_fails_with_the_table(
     with pytest.raises(AssertionError, match=r"violation\(s\):\n== Before a choice") as failed:
         cookieguard_scan(leaky_site, pages=1, depth=0, screenshots=False)
     assert "[before] cookie _ga" in str(failed.value)
+
+
+def test_a_catalogued_tracker_is_recorded_even_when_it_looks_first_party() -> None:
+    from cookieguard._catalogue import load_catalogue
+    from cookieguard.scan import _Classifier, _recorded
+
+    classify = _Classifier(None, load_catalogue()).host
+    maps = "https://www.google.co.uk/maps/embed?pb=1"
+    category, vendor = classify(maps)
+    assert (category, vendor) == ("marketing", "Google Maps")
+    # A shop under co.uk: by the two-label rule Google's host is "the same site".
+    assert _recorded("www.google.co.uk", "shop.example.co.uk", vendor)
+    assert not _recorded("cdn.shop.example", "www.shop.example", None)
+    assert _recorded("cdn.elsewhere.example", "www.shop.example", None)

@@ -224,6 +224,12 @@ def _site_of(host: str) -> str:
     return ".".join(labels[-2:]) if len(labels) >= 2 else host
 
 
+def _recorded(host: str, page_host: str, vendor: str | None) -> bool:
+    """Whether a request counts: to another site, or to a catalogued tracker whatever its
+    party (``_site_of`` is rough: under ``co.uk`` every site looks like the same one)."""
+    return vendor is not None or _site_of(host) != _site_of(page_host)
+
+
 class _Robots:
     def __init__(self, enabled: bool, timeout: float) -> None:
         self.enabled = enabled
@@ -420,13 +426,12 @@ class _Phase:
         if parts.scheme not in ("http", "https") or not self.current:
             return
         host = normalise_host(parts.netloc)
-        page_host = normalise_host(urlsplit(self.current).netloc)
-        if not host or _site_of(host) == _site_of(page_host) or url in self.requests_seen:
+        if not host or url in self.requests_seen or len(self.requests_seen) >= 5_000:
             return
-        if len(self.requests_seen) >= 5_000:
+        category, vendor = self.classifier.host(url)
+        if not _recorded(host, normalise_host(urlsplit(self.current).netloc), vendor):
             return
         self.requests_seen.add(url)
-        category, vendor = self.classifier.host(url)
         self.result.requests.append(
             RequestSeen(
                 url=url[:500],
