@@ -8,6 +8,7 @@ so that only the middleware differs.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import sys
@@ -119,31 +120,75 @@ _ITEM = (
 _FOOT = (
     b'<footer><a href="/privacy">Privacy</a></footer>\n<script src="/static/late.js"></script>\n'
 )
+#: A form in the middle of every page's product list. On the "every page different" pages its
+#: token changes with every request (a CSRF token, always the same length); on the others it
+#: is the same every time, so the two kinds of page differ in nothing else.
+_FORM = (
+    b'<form method="post" action="/cart"><input type="hidden" name="csrf_token" value="%s">'
+    b"<button>Add to cart</button></form>\n"
+)
+TOKEN_DIGITS = 20
+_FIXED_FORM = _FORM % (b"0" * TOKEN_DIGITS)
+_FORM_SIZE = len(_FIXED_FORM)
+#: One counter for every page of this process: no two "every page different" pages are equal.
+_TOKENS = itertools.count(1)
 
 
-def page(size: int, *, trackers: bool) -> bytes:
-    """A server-rendered page of exactly ``size`` bytes, ``</body></html>`` at the end; with
+def page_parts(size: int, *, trackers: bool) -> tuple[bytes, bytes]:
+    """A server-rendered page of exactly ``size`` bytes, ``</body></html>`` at the end, cut
+    in two in the middle of its product list, where the form goes (``Template.render``); with
     ``trackers``, the five vendor snippets where their vendors say to paste them."""
     head = _HEAD + (GA4 + GTM_HEAD + META_PIXEL + HOTJAR if trackers else b"") + b"</head>\n"
     start = head + b"<body>\n" + (GTM_BODY if trackers else b"") + b"<main>\n"
     end = b"</main>\n" + _FOOT + (LINKEDIN if trackers else b"") + b"</body>\n</html>\n"
     items = []
-    used = len(start) + len(end)
+    used = len(start) + len(end) + _FORM_SIZE
     i = 0
     while used + len(_ITEM % (i, i, i)) <= size:
         items.append(_ITEM % (i, i, i))
         used += len(items[-1])
         i += 1
-    return start + b"".join(items) + b" " * (size - used) + end
+    half = len(items) // 2
+    before = start + b"".join(items[:half])
+    return before, b"".join(items[half:]) + b" " * (size - used) + end
+
+
+def page(size: int, *, trackers: bool) -> bytes:
+    """The page in one piece, with the fixed token (the kind served identically)."""
+    before, after = page_parts(size, trackers=trackers)
+    return b"".join((before, _FIXED_FORM, after))
+
+
+class Template:
+    """A page as a template engine serves it: ``render`` returns a **new** bytes object for
+    every request, joined from its parts, so nothing downstream can recognise a page by the
+    identity of the object or by the hash that CPython caches on a long-lived one.
+
+    ``unique``: every rendering differs (a per-request token of fixed length in the middle,
+    like a CSRF token), so no cache keyed on the body's content can ever hit; the length is
+    the same every time.
+    """
+
+    def __init__(self, size: int, *, trackers: bool, unique: bool = False) -> None:
+        self.size = size
+        self.unique = unique
+        self.before, self.after = page_parts(size, trackers=trackers)
+
+    def render(self) -> bytes:
+        token = b"%0*d" % (TOKEN_DIGITS, next(_TOKENS) if self.unique else 0)
+        return b"".join((self.before, _FORM % token, self.after))
 
 
 HTML = page(20 * 1024, trackers=False)
 assert len(HTML) == 20 * 1024
+#: Response key -> the page served there. ``_u``: every page different.
 PAGES = {
-    "html": HTML,
-    "html_t": page(20 * 1024, trackers=True),
-    "html100": page(100 * 1024, trackers=False),
-    "html100_t": page(100 * 1024, trackers=True),
+    "html": Template(20 * 1024, trackers=False),
+    "html_u": Template(20 * 1024, trackers=False, unique=True),
+    "html_t": Template(20 * 1024, trackers=True),
+    "html_t_u": Template(20 * 1024, trackers=True, unique=True),
+    "html100": Template(100 * 1024, trackers=False),
+    "html100_t": Template(100 * 1024, trackers=True),
 }
 TEXT = b"Hello, world!"
 HELLO = "<p>Hello, World!</p>"  # Flask's quickstart view: a str, so text/html; charset=utf-8
@@ -152,7 +197,9 @@ PATHS = {
     "cookies": "/cookies",
     "hello": "/hello",
     "html": "/page",
+    "html_u": "/page-unique",
     "html_t": "/page-trackers",
+    "html_t_u": "/page-trackers-unique",
     "html100": "/page100",
     "html100_t": "/page100-trackers",
 }
@@ -238,9 +285,9 @@ def starlette_app() -> Callable[..., Any]:
     async def hello(request: Any) -> Response:
         return HTMLResponse(HELLO)
 
-    def html(body: bytes) -> Callable[..., Any]:
+    def html(template: Template) -> Callable[..., Any]:
         async def page(request: Any) -> Response:
-            return Response(body, media_type="text/html")
+            return Response(template.render(), media_type="text/html")
 
         return page
 
@@ -249,7 +296,7 @@ def starlette_app() -> Callable[..., Any]:
             Route(PATHS["text"], text),
             Route(PATHS["cookies"], cookies),
             Route(PATHS["hello"], hello),
-            *(Route(PATHS[key], html(body)) for key, body in PAGES.items()),
+            *(Route(PATHS[key], html(template)) for key, template in PAGES.items()),
         ]
     )
 
@@ -319,12 +366,12 @@ def flask_app(*, with_session: bool) -> Any:  # flask.Flask, imported lazily
             flask.session.get("user")
         return HELLO
 
-    for key, body in PAGES.items():
+    for key, template in PAGES.items():
 
-        def page(body: bytes = body) -> Any:
+        def page(template: Template = template) -> Any:
             if with_session:
                 flask.session.get("user")
-            return flask.Response(body, mimetype="text/html")
+            return flask.Response(template.render(), mimetype="text/html")
 
         app.add_url_rule(PATHS[key], key, page, methods=["GET"])
 

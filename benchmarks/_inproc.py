@@ -38,20 +38,37 @@ from _apps import (
 )
 
 VARIANTS = ("bare", "noop", "cg_decided", "cg_all", "cg_undecided", "session")
-RESPONSES = ("text", "cookies", "hello", "html", "html_t", "html100", "html100_t")
+RESPONSES = (
+    "text",
+    "cookies",
+    "hello",
+    "html",
+    "html_u",
+    "html_t",
+    "html_t_u",
+    "html100",
+    "html100_t",
+)
 #: Column headings of the responses.
 RESPONSE_LABELS = {
     "text": "small text",
     "cookies": "sets 2 cookies",
     "hello": "Flask-style HTML hello",
     "html": "20 KB HTML",
+    "html_u": "20 KB HTML, every page different",
     "html_t": "20 KB HTML, 5 trackers",
+    "html_t_u": "20 KB HTML, 5 trackers, every page different",
     "html100": "100 KB HTML",
     "html100_t": "100 KB HTML, 5 trackers",
 }
 # A tag auto-blocking neutralised (the banner's own markup names no category this way).
 _GATED = re.compile(rb'<(?:script|img|iframe)\s[^>]*?data-cookieguard="(?:analytics|marketing)"')
-HTML_RESPONSES = ("hello", "html", "html_t", "html100", "html100_t")
+HTML_RESPONSES = ("hello", "html", "html_u", "html_t", "html_t_u", "html100", "html100_t")
+#: Pages whose every rendering differs (a per-request token in the middle): no content cache
+#: can hit on them.
+UNIQUE_RESPONSES = ("html_u", "html_t_u")
+#: Pages carrying the five vendors' tracker snippets.
+TRACKER_RESPONSES = ("html_t", "html_t_u", "html100_t")
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 _COMMON = [
     ("host", HOST),
@@ -255,12 +272,15 @@ def wsgi_cases() -> dict[tuple[str, str], tuple[Any, dict[str, Any]]]:
 def check(api: str, cases: dict[tuple[str, str], tuple[Any, dict[str, Any]]]) -> None:
     """Fail loudly if a variant does not do what the benchmark claims it measures."""
     loop = asyncio.new_event_loop()
+
+    def capture(app: Any, request: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        if api == "asgi":
+            return loop.run_until_complete(_asgi_capture(app, request))
+        return _wsgi_capture(app, request)
+
     try:
         for (variant, response), (app, request) in cases.items():
-            if api == "asgi":
-                headers, body = loop.run_until_complete(_asgi_capture(app, request))
-            else:
-                headers, body = _wsgi_capture(app, request)
+            headers, body = capture(app, request)
             cookies = [v.split(b"=", 1)[0] for k, v in headers if k == b"set-cookie"]
             guarded = variant.startswith("cg")
             injected = b"/_cookieguard/banner.js" in body
@@ -270,10 +290,17 @@ def check(api: str, cases: dict[tuple[str, str], tuple[Any, dict[str, Any]]]) ->
                 # Every visitor gets the asset tags (Policy.scripts), the undecided the banner.
                 assert injected == guarded, f"{where}: injected={injected}"
                 assert banner == (variant == "cg_undecided"), f"{where}: banner={banner}"
+                # "Every page different" means it, through the middleware too (a content cache
+                # must never serve a stale token); the other pages come out the same each time.
+                again = capture(app, request)[1]
+                differ = again != body
+                want_differ = response in UNIQUE_RESPONSES
+                assert differ == want_differ, f"{where}: two responses differ={differ}"
+                assert len(again) == len(body), f"{where}: {len(again)} != {len(body)} bytes"
             if response == "hello":
                 # No <html>, <head> or <body>: a fragment (htmx...), which is never edited.
                 assert body == HELLO.encode(), f"{where}: {body[:200]!r}"
-            if response.endswith("_t"):
+            if response in TRACKER_RESPONSES:
                 # Auto-blocking: the undecided get every tracker gated (5 scripts, 2 pixels, GTM's
                 # iframe); the decided visitor (analytics and preferences granted) the
                 # marketing ones (Meta's and LinkedIn's script and pixel).

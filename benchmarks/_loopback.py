@@ -2,7 +2,8 @@
 on one path of the benchmark apps (run.py loads the 20 KB HTML page).
 
 Each server runs in its own subprocess (``_serve.py``) with one worker; the load comes from
-``wrk`` in another process (or, without wrk, a small Python load generator in a subprocess).
+``wrk`` in another process when it is on PATH (``apt-get install wrk``), else a small Python
+load generator in a subprocess (``--load-tool`` in run.py picks one).
 Bare and cookieguard servers run side by side and are loaded alternately, a few seconds at a
 time; every server is killed at the end, also on error.
 """
@@ -96,8 +97,27 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stderr.close()
 
 
+def parse_wrk(out: str) -> float:
+    """Requests/s from wrk's report; an error if any response was not 2xx/3xx or any socket
+    failed (a server that drops connections must not look fast)."""
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{out}")
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if sockets and any(int(n) for n in sockets.groups()):
+        raise RuntimeError(f"wrk saw socket errors:\n{out}")
+    return float(match.group(1))
+
+
 def wrk(port: int, cookie: str, seconds: float, connections: int, path: str = "/") -> float:
-    assert WRK is not None
+    """One wrk run (1 thread, keep-alive, bounded in time) against 127.0.0.1 only."""
+    if WRK is None:
+        raise RuntimeError("wrk is not installed (apt-get install wrk)")
     out = subprocess.run(
         [
             WRK,
@@ -115,13 +135,7 @@ def wrk(port: int, cookie: str, seconds: float, connections: int, path: str = "/
         timeout=seconds + 30,
         check=True,
     ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
-        raise RuntimeError(f"wrk printed no Requests/sec:\n{out}")
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"wrk saw {errors.group(1)} error responses:\n{out}")
-    return float(match.group(1))
+    return parse_wrk(out)
 
 
 def pyload(port: int, cookie: str, seconds: float, connections: int, path: str = "/") -> float:
@@ -151,9 +165,15 @@ def measure(
     rounds: int,
     connections: int = 8,
     path: str = "/",
+    tool: str = "auto",
     progress: Callable[[str], None] = lambda s: None,
 ) -> Loopback:
-    load = wrk if WRK else pyload
+    """``tool``: ``wrk``, ``python`` (the fallback generator) or ``auto`` (wrk when on PATH)."""
+    if tool == "auto":
+        tool = "wrk" if WRK else "python"
+    if tool not in TOOLS:
+        raise ValueError(f"load tool {tool!r}: use one of auto, {', '.join(TOOLS)}")
+    load = TOOLS[tool]
     bare: list[float] = []
     guarded: list[float] = []
     with serving(server, "bare") as (bare_port, _), serving(server, "cg") as (cg_port, _):
@@ -165,4 +185,13 @@ def measure(
             for results, port in pairs if index % 2 == 0 else pairs[::-1]:
                 results.append(load(port, cookie, seconds, connections, path))
             progress(f"{server} round {index + 1}/{rounds}")
-    return Loopback(server, path, "wrk" if WRK else "python", seconds, bare, guarded)
+    label = (
+        f"wrk, 1 thread, {connections} connections"
+        if tool == "wrk"
+        else (f"python load generator, {connections} connections")
+    )
+    return Loopback(server, path, label, seconds, bare, guarded)
+
+
+#: Load generators by name.
+TOOLS: dict[str, Callable[[int, str, float, int, str], float]] = {"wrk": wrk, "python": pyload}

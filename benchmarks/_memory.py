@@ -4,12 +4,16 @@
 
 Runs in its own process so the RSS is not polluted by the other benchmarks. Requests go
 through the full ``cookieguard.asgi.ConsentMiddleware`` (one event loop, batches of
-requests per ``run_until_complete``) in front of a minimal pure ASGI app serving the 20 KB
-HTML page, so everything the middleware keeps is exercised: seven visitors in eight are
-decided, each with a new validly signed consent cookie (every one misses the decision and
-token caches and inserts into them), some on the page with five trackers (the auto-blocker's
-memos); the rest are undecided, each on a page of its own (``/p/N``: the banner, which names
-the page to come back to, is rendered and cached per path).
+requests per ``run_until_complete``) in front of a minimal pure ASGI app serving 20 KB HTML
+pages, each a new bytes object per request (as a template renders it), so everything the
+middleware keeps is exercised: seven visitors in eight are decided, each with a new validly
+signed consent cookie (every one misses the decision and token caches and inserts into
+them), some on the page with five trackers (the auto-blocker's memos); the rest are
+undecided, each on a page of its own (``/p/N``: the banner, which names the page to come
+back to, is rendered and cached per path). A quarter of all requests get a page that differs
+from every other (a per-request token in the middle, like a CSRF token), an eighth of those
+with the trackers: every one is new content to any cache keyed on the body, so a bound such
+a cache lacks shows as RSS growth.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -36,19 +41,101 @@ def rss_mb() -> float:
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
-_PAGE = PAGES["html"]
-_TRACKERS = PAGES["html_t"]
+_SIZE = PAGES["html"].size
+#: Path -> the page served there (every other path: the plain 20 KB page).
+_ROUTES = {
+    "/trackers": PAGES["html_t"],
+    "/unique": PAGES["html_u"],
+    "/unique-trackers": PAGES["html_t_u"],
+}
 _HEADERS = [
     (b"content-type", b"text/html; charset=utf-8"),
-    (b"content-length", str(len(_PAGE)).encode()),
+    (b"content-length", str(_SIZE).encode()),
 ]
 
 
+def route(number: int) -> tuple[str, bool]:
+    """(path, undecided) of request ``number``: per 32 requests, 8 on a page that differs
+    from every other (one with trackers), one more on the page with trackers, 4 undecided
+    visitors on paths of their own, the rest decided on the plain page."""
+    if number % 4 == 0:
+        return ("/unique-trackers" if number % 32 == 0 else "/unique"), False
+    if number % 8 == 3:
+        return f"/p/{number}", True
+    return ("/trackers" if number % 32 == 1 else "/"), False
+
+
+MIX = (
+    "Per 32 requests through the ASGI middleware: 8 on 20 KB pages that differ from every "
+    "other (a per-request token in the middle; 1 of them with the five trackers), 1 on the "
+    "page with trackers, 4 undecided visitors each on a path of their own (banner), 19 "
+    "decided on the plain 20 KB page; every decided visitor has a consent cookie never seen "
+    "before, every page is a new bytes object."
+)
+
+
+_TOKEN = re.compile(rb'name="csrf_token" value="(\d+)"')
+#: The token of the page the app rendered last (to check the middleware sent that page).
+_rendered: list[bytes] = [b""]
+
+
 async def app(scope: Any, receive: Any, send: Any) -> None:
-    body = _TRACKERS if scope["path"] == "/trackers" else _PAGE
+    body = _ROUTES.get(scope["path"], PAGES["html"]).render()
+    _rendered[0] = body
     headers = list(_HEADERS)
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _token(body: bytes) -> bytes:
+    match = _TOKEN.search(body)
+    return b"" if match is None else match.group(1)
+
+
+def _caches(root: object, depth: int = 3) -> dict[str, Any]:
+    """Every container kept by cookieguard objects reachable from ``root`` (attributes of
+    attributes, ``depth`` deep): attribute path -> the object (a dict, a set, a bounded
+    cache with ``limit`` and ``budget``...)."""
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+
+    def visit(obj: object, where: str, depth: int) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        names = list(getattr(obj, "__dict__", {})) + [
+            name for cls in type(obj).__mro__ for name in getattr(cls, "__slots__", ())
+        ]
+        for name in names:
+            value = getattr(obj, name, None)
+            path = f"{where}.{name}"
+            if hasattr(value, "budget") or isinstance(value, (dict, set, list)):
+                found[path] = value
+            elif type(value).__module__.startswith("cookieguard") and depth > 0:
+                visit(value, path, depth - 1)
+
+    visit(root, type(root).__name__, depth)
+    return found
+
+
+def _sizes(root: object) -> dict[str, int]:
+    return {path: len(value) for path, value in _caches(root).items()}
+
+
+def census(root: object, grown: dict[str, int]) -> str:
+    """The caches that hold entries now: every bounded one, and any other container that grew
+    since ``grown`` was taken; largest first."""
+    rows = []
+    for path, value in _caches(root).items():
+        bounded = hasattr(value, "budget")
+        if not value or (not bounded and len(value) <= grown.get(path, 0)):
+            continue
+        text = f"{path.split('.', 1)[-1]} {len(value):,}"
+        if bounded:
+            size, budget = getattr(value, "size", 0), value.budget
+            text += f" (~{size / 1048576:.1f} of {budget / 1048576:.1f} MB)"
+        rows.append((len(value), text))
+    return ", ".join(text for _, text in sorted(rows, reverse=True)) or "none"
 
 
 def main() -> None:
@@ -70,18 +157,16 @@ def main() -> None:
     async def receive() -> Any:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    sent: list[int] = [0]
+    sent: list[bytes] = [b""]
 
     async def send(message: Any) -> None:
         if message["type"] == "http.response.body":
-            sent[0] = len(message["body"])
+            sent[0] = message["body"]
 
     async def batch(start: int, count: int) -> None:
         for number in range(start, start + count):
-            path = "/trackers" if number % 32 == 1 else "/"
-            undecided = number % 8 == 3
+            path, undecided = route(number)
             if undecided:  # on a page of its own
-                path = f"/p/{number}"
                 headers = [*common, (b"cookie", b"session=abc123")]
             else:
                 # Distinct 22-character consent ids, cheap to make and never repeated.
@@ -98,11 +183,14 @@ def main() -> None:
             consent = scope.get("cookieguard.consent")
             if consent is None or consent.decided == undecided:
                 raise RuntimeError("consent cookie was not read as sent")
-            if sent[0] <= len(_PAGE):
+            if len(sent[0]) <= _SIZE:
                 raise RuntimeError("the page was not edited (no asset tags)")
+            if _token(sent[0]) != _token(_rendered[0]):
+                raise RuntimeError("the middleware sent another page than the app rendered")
 
     loop = asyncio.new_event_loop()
     loop.run_until_complete(batch(0, args.warmup))
+    warm = _sizes(middleware)
     gc.collect()
     before = rss_mb()
     samples: list[tuple[int, float]] = []
@@ -118,20 +206,18 @@ def main() -> None:
     loop.close()
     gc.collect()
     after = rss_mb()
-    guard = middleware.site.guard
     print(
         json.dumps(
             {
                 "requests": args.requests,
                 "path": "asgi ConsentMiddleware (full stack, 20 KB HTML pages)",
+                "mix": MIX,
                 "rss_before_mb": round(before, 1),
                 "rss_after_mb": round(after, 1),
                 "growth_mb": round(after - before, 2),
                 "samples": samples,
                 "seconds": round(elapsed, 1),
-                "decision_cache": len(getattr(guard, "_decisions", ())),
-                "token_cache": len(getattr(guard.codec, "_cache", ())),
-                "banner_cache": len(getattr(middleware.site, "_banner_bytes", ())),
+                "caches": census(middleware, grown=warm),
             }
         )
     )

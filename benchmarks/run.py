@@ -46,21 +46,29 @@ class Target:
     measure: str
     value: float | None  # None: not measured in this run
     detail: str
-    limit: float
-    at_most: bool  # True: value <= limit; False: value >= limit
+    limit: float | None  # None: information, no target
+    at_most: bool = True  # True: value <= limit; False: value >= limit
     fmt: str = "{:.3f}"
 
     @property
     def met(self) -> bool | None:
-        if self.value is None:
+        if self.value is None or self.limit is None:
             return None
         return self.value <= self.limit if self.at_most else self.value >= self.limit
 
+    @property
+    def status(self) -> str:
+        if self.value is None:
+            return "not run"
+        if self.limit is None:
+            return "info"
+        return "MET" if self.met else "MISSED"
+
     def row(self) -> list[str]:
-        status = {True: "MET", False: "MISSED", None: "not run"}[self.met]
         value = "—" if self.value is None else self.fmt.format(self.value)
         sign = "≤" if self.at_most else "≥"
-        return [self.measure, value, self.detail, f"{sign} {self.fmt.format(self.limit)}", status]
+        limit = "—" if self.limit is None else f"{sign} {self.fmt.format(self.limit)}"
+        return [self.measure, value, self.detail, limit, self.status]
 
 
 def log(message: str) -> None:
@@ -98,6 +106,23 @@ LABELS = {
 PEER = {"asgi": "Starlette SessionMiddleware", "wsgi": "Flask session"}
 COOKIE_PATH = ("text", "cookies")
 HTML_PATH = _inproc.HTML_RESPONSES
+#: How the pages are served, said under the in-process tables (what keeps them honest).
+PAGES_NOTE = (
+    "Every HTML page, in every variant (the bare app too, so overheads stay comparable) and "
+    "in every run (in-process, loopback, memory, profiles), is a new bytes object per "
+    "request, joined from its parts as a template renders it: nothing can recognise a page "
+    "by the identity of the object or by the hash CPython caches on a long-lived one, so a "
+    "cache of the rewrite keyed on the body pays for reading the body each time. Every "
+    "20 KB and 100 KB page has an add-to-cart form with a 20-digit token in the middle of its "
+    "product list; on the pages marked *every page different* the token changes with every "
+    "request (like a CSRF token, same length), so a content cache never hits there: those "
+    "columns are what a page costs the first time it is seen (the rows marked info above)."
+)
+#: The HTML cases in two tables (one would be too wide to read).
+HTML_TABLES = (
+    ("hello", "html", "html_u", "html_t", "html_t_u"),
+    ("html100", "html100_t"),
+)
 #: The HTML cases profiled for RESULTS.md: (api, visitor, response).
 PROFILES = [
     *(
@@ -156,7 +181,7 @@ def ratio_detail(result: _inproc.Result, variant: str, response: str) -> str:
 
 
 def ratio_target(
-    measure: str, result: _inproc.Result, variant: str, response: str, limit: float
+    measure: str, result: _inproc.Result, variant: str, response: str, limit: float | None
 ) -> Target:
     return Target(
         measure,
@@ -183,7 +208,7 @@ def profile_section(requests: int, top: int, progress: Callable[[str], None]) ->
     for api, visitor, response in PROFILES:
         progress(f"profile {api} {visitor} {response}")
         # Pages with trackers cost a hundred times more per request: fewer of them.
-        n = max(50, requests // 10) if response.endswith("_t") else requests
+        n = max(50, requests // 10) if response in _inproc.TRACKER_RESPONSES else requests
         stats = profile_paths.profile(api, visitor, response, n)
         total, own, rows = profile_paths.summary(stats, n, top)
         parts.append(
@@ -195,20 +220,63 @@ def profile_section(requests: int, top: int, progress: Callable[[str], None]) ->
     return "\n\n".join(parts)
 
 
-def kept_sections(path: Path, names: tuple[str, ...]) -> list[str]:
-    """Sections of an existing RESULTS.md that other benchmarks wrote (kept as they are)."""
-    if not path.exists():
-        return []
-    text = path.read_text()
-    kept = []
-    for name in names:
-        marker = f"\n## {name}\n"
-        at = text.find(marker)
-        if at < 0:
-            continue
-        end = text.find("\n## ", at + len(marker))
-        kept.append(text[at + 1 : None if end < 0 else end].strip())
-    return kept
+#: The level-2 headings run.py writes; any other section of RESULTS.md was written by hand.
+GENERATED = (
+    "Targets (issue 14: speed on real pages)",
+    "Cookie-path targets (issue 6)",
+    "In-process overhead over the bare app",
+    "Memory",
+    "Loopback errors",
+    "Where the time goes (profiles of the HTML cases)",
+)
+
+
+def _blocks(text: str) -> list[tuple[str, str, str]]:
+    """(heading level ``##``/``###`` or "" before the first, heading text, block text) for each
+    block of a Markdown file, a block running from its heading to the next ## or ### one."""
+    blocks: list[tuple[str, str, str]] = []
+    level, heading, lines = "", "", []
+    for line in text.splitlines():
+        if line.startswith(("## ", "### ")):
+            blocks.append((level, heading, "\n".join(lines).strip()))
+            level, _, heading = line.partition(" ")
+            heading, lines = heading.strip(), [line]
+        else:
+            lines.append(line)
+    blocks.append((level, heading, "\n".join(lines).strip()))
+    return blocks
+
+
+def carry_over(old: str, new: str, generated: tuple[str, ...] = GENERATED) -> str:
+    """``new`` (run.py's sections) with the hand-written parts of ``old`` carried over: a
+    ``###`` section written by hand inside a generated ``##`` one (the analysis of a run) goes
+    back at the end of that section; a ``##`` section run.py does not write (``Load``) goes,
+    with its subsections, after everything generated."""
+    parents: dict[str, list[str]] = {}
+    tail: list[str] = []
+    parent, parent_generated = "", True
+    for level, heading, block in _blocks(old):
+        if level == "##":
+            parent, parent_generated = heading, heading in generated
+            if not parent_generated:
+                tail.append(block)
+        elif level == "###":
+            if not parent_generated:
+                tail.append(block)
+            elif parent in generated:
+                parents.setdefault(parent, []).append(block)
+    out: list[str] = []
+    current = ""
+    for level, heading, block in _blocks(new):
+        if level == "##":
+            out += parents.pop(current, [])
+            current = heading
+        if block:
+            out.append(block)
+    out += parents.pop(current, [])
+    for blocks in parents.values():  # a section this run did not write: keep its analysis
+        out += blocks
+    return "\n\n".join(out + tail).strip() + "\n"
 
 
 def main() -> int:
@@ -230,6 +298,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--loopback-seconds", type=float, help="seconds per load run (default 2, quick 1)"
+    )
+    parser.add_argument(
+        "--load-tool",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="loopback load generator: wrk when on PATH (default), else the python one",
     )
     parser.add_argument(
         "--profile-requests",
@@ -300,6 +374,7 @@ def main() -> int:
                     seconds=loop_s,
                     rounds=loop_rounds,
                     path=PATHS["html"],
+                    tool=args.load_tool,
                     progress=log,
                 )
             except Exception as error:  # report, keep going: the other sections still count
@@ -351,7 +426,7 @@ def main() -> int:
             if lb is None
             else (
                 f"{statistics.median(lb.guarded):,.0f} ÷ {statistics.median(lb.bare):,.0f} req/s"
-                f" on {lb.path} ({lb.tool} load generator; median of {len(lb.bare)} back-to-back"
+                f" on {lb.path} ({lb.tool}; median of {len(lb.bare)} back-to-back"
                 f" pairs of {lb.seconds:g} s, range {min(lb.ratios()):.3f}-{max(lb.ratios()):.3f})"
             )
         )
@@ -372,14 +447,32 @@ def main() -> int:
             if memory is None
             else (
                 f"{memory['rss_before_mb']} → {memory['rss_after_mb']} MB via {memory['path']};"
-                f" caches: decisions {memory['decision_cache']}, tokens {memory['token_cache']},"
-                f" banners {memory['banner_cache']} entries"
+                f" caches (entries): {memory['caches']}"
             ),
             50.0,
             at_most=True,
             fmt="{:.1f}",
         )
     )
+    # Information, no target: the same pages with a per-request token in the middle, so a
+    # cache of the rewrite keyed on the body's content never hits (what a site with CSRF
+    # tokens or per-visitor markup pays on every page).
+    targets += [
+        ratio_target(
+            "decided visitor, 20 KB HTML, every page different, ASGI",
+            asgi,
+            "cg_decided",
+            "html_u",
+            None,
+        ),
+        ratio_target(
+            "20 KB with five trackers, undecided, every page different, ASGI",
+            asgi,
+            "cg_undecided",
+            "html_t_u",
+            None,
+        ),
+    ]
     earlier = [
         ratio_target(
             "ASGI decided overhead ÷ SessionMiddleware overhead (small text)",
@@ -426,16 +519,18 @@ def main() -> int:
         "nothing to block. The five trackers are GA4 (gtag.js), Google Tag Manager, Meta "
         "Pixel, Hotjar and LinkedIn Insight as their vendors publish them. The HTML hello is "
         "Flask's quickstart view (`<p>Hello, World!</p>`, text/html): a fragment, never edited.",
+        PAGES_NOTE,
     ]
     for result in (asgi, wsgi):
         sections += [
             overhead_table(result, COOKIE_PATH),
-            overhead_table(result, HTML_PATH),
+            *(overhead_table(result, responses) for responses in HTML_TABLES),
             table_note(result),
         ]
     if memory is not None:
         sections += [
             "## Memory",
+            f"{memory['mix']}\n\n"
             f"RSS growth (MB) after n visitors: {memory['samples']} ({memory['seconds']} s)",
         ]
     if loop_errors:
@@ -452,10 +547,8 @@ def main() -> int:
     print(text)
     if args.output:
         output = Path(args.output)
-        kept = kept_sections(output, ("Load",))
-        output.write_text(
-            "# cookieguard benchmark results\n\n" + "\n\n".join([text.rstrip(), *kept]) + "\n"
-        )
+        old = output.read_text() if output.exists() else ""
+        output.write_text(carry_over(old, "# cookieguard benchmark results\n\n" + text))
         log(f"wrote {args.output}")
     return 0
 
