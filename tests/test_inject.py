@@ -7,7 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cookieguard._inject import (
-    BodyInjector,
     Injection,
     charset_param,
     codec_for,
@@ -24,7 +23,7 @@ WANT = b"<html><body><p>hi</p>[X]</BODY></html>"
 def test_any_chunking_injects_once(cuts: list[int]) -> None:
     points = sorted(set(cuts))
     chunks = [PAGE[a:b] for a, b in zip([0, *points], [*points, len(PAGE)], strict=True)]
-    injector = BodyInjector(b"[X]")
+    injector = Injection(b"[X]").injector()
     out = b"".join(injector.feed(c) for c in chunks) + injector.finish()
     assert out == WANT
 
@@ -35,11 +34,14 @@ def test_no_body_tag_leaves_fragment_untouched() -> None:
 
 def test_insert_goes_before_the_last_closing_tag_in_a_whole_body() -> None:
     page = b"<body><script>'</body>'</script></body>"
-    assert BodyInjector(b"[X]").feed_last(page) == b"<body><script>'</body>'</script>[X]</body>"
+    assert (
+        Injection(b"[X]").injector().feed_last(page)
+        == b"<body><script>'</body>'</script>[X]</body>"
+    )
 
 
 def test_stop_passes_through() -> None:
-    injector = BodyInjector(b"[X]")
+    injector = Injection(b"[X]").injector()
     injector.stop()
     assert injector.feed(PAGE) == PAGE
 

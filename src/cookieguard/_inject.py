@@ -27,8 +27,6 @@ logger = logging.getLogger("cookieguard")
 #: larger ones pass through untouched.
 BUFFER_LIMIT = 2 * 1024 * 1024
 
-#: The adapters' name for the streaming rewriter.
-BodyInjector = Rewriter
 
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 
@@ -583,7 +581,8 @@ class Injection:
     ``insert`` (UTF-8) goes before the real ``</body>`` (or at the end of a page without
     one); ``head`` before the first ``<script`` (else before ``</head>``, else with
     ``insert``); ``blocker`` neutralises trackers of refused categories. ``charset`` is the
-    Content-Type's (``None``: sniffed from the page, UTF-8 when it names none).
+    Content-Type's (``None``: sniffed from the page, UTF-8 when it names none). ``memo``
+    (shared by every plan of a site) keeps the edits of bodies seen before.
     """
 
     insert: bytes
@@ -593,8 +592,21 @@ class Injection:
     charset: str | None = None
     language: str = "en"
     next_path: str = field(default="/")
+    memo: Memo[tuple[object, ...], tuple[bytes, bytes]] | None = field(default=None, compare=False)
+    # Everything besides the body that the edited body depends on: the memo's key.
+    context: tuple[object, ...] = field(init=False, compare=False)
 
-    def injector(self) -> Rewriter:
+    def __post_init__(self) -> None:
+        context: tuple[object, ...] = (self.insert, self.head, self.blocker, self.charset)
+        if self.blocker is not None:
+            context += (self.language, self.next_path)  # in click-to-load placeholders
+        object.__setattr__(self, "context", context)
+
+    def injector(self) -> Editor:
+        """A fresh editor for this response's body."""
+        return Editor(self)
+
+    def rewriter(self) -> Rewriter:
         """A fresh streaming rewriter for this response's body."""
         gate = (
             TrackerGate(self.blocker, self.language, self.next_path)
@@ -607,6 +619,77 @@ class Injection:
         if gate is not None:
             gate.codec = codec
         return Rewriter(transcode(self.insert, codec), head=transcode(self.head, codec), gate=gate)
+
+    def rewrite(self, body: bytes) -> bytes:
+        """A whole body, edited.
+
+        A site serves the same bytes to many visitors (a page not personalised, a cached
+        view): the edit of a body seen before under the same plan is looked up instead of
+        done again. The key holds the body's length and ends, not a hash of it (hashing 20 KB
+        costs more than comparing it); a hit is compared byte for byte with the body it was
+        made from, so two bodies that share a key only ever cost a miss. Bodies that differ
+        on every request (a CSRF token) share one slot per key and so do not crowd out the rest.
+        """
+        memo = self.memo
+        if memo is None or type(body) is not bytes or len(body) > MEMO_LIMIT:
+            return self.rewriter().feed_last(body)
+        key = (self.context, len(body), body[:_SAMPLE], body[-_SAMPLE:])
+        hit = memo.get(key)
+        if hit is not None and hit[0] == body:
+            return hit[1]
+        out = self.rewriter().feed_last(body)
+        memo.put(key, (body, out), len(body) + (0 if out is body else len(out)))
+        return out
+
+
+#: The edited-body memo: at most this many bytes (bodies and their edits) per site, ...
+OUTPUT_BUDGET = 8 * 1024 * 1024
+#: ... bodies up to this size (larger ones are edited every time).
+MEMO_LIMIT = OUTPUT_BUDGET // 8 - 1024
+_SAMPLE = 64
+
+
+class Editor:
+    """What the adapters feed one response's body to.
+
+    A body that arrives whole (what most frameworks send: :meth:`feed_last` first) goes
+    through :meth:`Injection.rewrite` and its memo; a streamed one through a
+    :class:`~cookieguard._html.Rewriter`, made on the first :meth:`feed`.
+    """
+
+    __slots__ = ("_plan", "_rewriter", "_whole")
+
+    def __init__(self, plan: Injection) -> None:
+        self._plan = plan
+        self._rewriter: Rewriter | None = None
+        self._whole = False  # a whole body went through rewrite()
+
+    def _streaming(self) -> Rewriter:
+        rewriter = self._rewriter
+        if rewriter is None:
+            rewriter = self._rewriter = self._plan.rewriter()
+            if self._whole:
+                rewriter.stop()  # the body has ended: anything more passes unchanged
+        return rewriter
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Edit one chunk; returns what may be sent now (possibly ``b""``)."""
+        return self._streaming().feed(chunk)
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """Edit the final chunk (or the whole body), flushing everything held back."""
+        if self._rewriter is None and not self._whole:
+            self._whole = True
+            return self._plan.rewrite(chunk)
+        return self._streaming().feed_last(chunk)
+
+    def finish(self) -> bytes:
+        """Everything held back, once the body has ended."""
+        return self._streaming().finish()
+
+    def stop(self) -> None:
+        """Pass everything from now on through unchanged (no insert either)."""
+        self._streaming().stop()
 
 
 def _sniffer(gate: TrackerGate | None) -> Callable[[bytes], Callable[[bytes], bytes] | None]:
@@ -621,3 +704,7 @@ def _sniffer(gate: TrackerGate | None) -> Callable[[bytes], Callable[[bytes], by
         return lambda data: transcode(data, codec)
 
     return prepare
+
+
+#: The adapters' name for what edits a body.
+BodyInjector = Editor

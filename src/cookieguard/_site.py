@@ -7,7 +7,7 @@ import logging
 from typing import cast
 
 from cookieguard._banner import asset_tags, render_banner
-from cookieguard._cache import remember
+from cookieguard._cache import Memo, remember
 from cookieguard._catalogue import catalogue_for
 from cookieguard._consent import Consent
 from cookieguard._core import Decision, Guard
@@ -16,6 +16,7 @@ from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
 from cookieguard._i18n import negotiate
 from cookieguard._inject import (
     GOOGLE_TAGS,
+    OUTPUT_BUDGET,
     Blocker,
     Injection,
     charset_param,
@@ -30,6 +31,18 @@ from cookieguard.receipts import ReceiptStore, open_store
 logger = logging.getLogger("cookieguard")
 
 _DEFAULT = object()
+
+
+class _Nothing:
+    """A cached "leave this body alone" (falsy, unlike a plan)."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_NOTHING = _Nothing()
 
 
 class Site:
@@ -58,6 +71,11 @@ class Site:
         self._banner_bytes: dict[tuple[str, str, bool], bytes] = {}
         self._blockers: dict[frozenset[str], Blocker | None] = {}
         self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
+        # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
+        # bodies of pages served identically again and again (see Injection.rewrite).
+        self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 1 << 20)
+        self._context_free: dict[frozenset[str], bool] = {}
+        self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, OUTPUT_BUDGET)
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
         # state, depends on the visitor's choice: never share it between visitors.
         per_visitor = policy.auto_block or bool(policy.google_consent_mode)
@@ -65,6 +83,13 @@ class Site:
         # Catalogued vendors in categories the policy does not have (a site that names its
         # categories "stats" and "ads") can never be granted: fail closed, always refuse them.
         self._unmapped = _unmapped_categories(policy) if policy.auto_block else frozenset()
+
+    def cache_stats(self) -> dict[str, tuple[int, int]]:
+        """Entries and estimated bytes of every memo this site keeps (for tests and ops)."""
+        stats = self.guard.cache_stats()
+        stats["plans"] = (len(self._plans), self._plans.size)
+        stats["edited_bodies"] = (len(self._outputs), self._outputs.size)
+        return stats
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
@@ -84,23 +109,60 @@ class Site:
         query: str,
         accept_language: str | None,
     ) -> Injection | None:
-        """What to edit in this response's HTML, or ``None`` to leave the body alone."""
-        policy = self.policy
+        """What to edit in this response's HTML, or ``None`` to leave the body alone.
+
+        Plans are cached: a decided visitor's depends only on their choice and the
+        Content-Type (the page and language matter once auto-blocking writes a placeholder,
+        and then they are part of the key); a banner's on the page, language and GPC too.
+        """
+        if method == "HEAD" or not wants_injection(status, content_type, content_encoding):
+            return None
         consent = decision.consent
+        policy = self.policy
+        if (policy.banner and not consent.decided) or (
+            policy.auto_block and not self._context_free.get(consent.granted, False)
+        ):
+            key: tuple[object, ...] = (
+                consent.decided,
+                consent.granted,
+                consent.gpc,
+                content_type,
+                accept_language,
+                path,
+                query,
+            )
+            size = len(content_type or "") + len(accept_language or "") + len(path) + len(query)
+        else:
+            key = (consent.decided, consent.granted, content_type)
+            size = len(content_type or "")
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(consent, content_type, path, query, accept_language)
+            self._plans.put(key, plan, size)
+        return plan if isinstance(plan, Injection) else None
+
+    def _plan(
+        self,
+        consent: Consent,
+        content_type: str | None,
+        path: str,
+        query: str,
+        accept_language: str | None,
+    ) -> Injection | _Nothing:
+        policy = self.policy
         banner = policy.banner and not consent.decided
         blocker = self._blocker(consent.granted) if policy.auto_block else None
-        if not (banner or policy.scripts or blocker) or method == "HEAD":
-            return None
-        if not wants_injection(status, content_type, content_encoding):
-            return None
+        if not (banner or policy.scripts or blocker):
+            return _NOTHING
         charset = charset_param(content_type)
         if charset is not None and codec_for(charset) is None:
             unsupported(charset)
-            return None
+            return _NOTHING
         head = self._head(consent)
         assets = self._assets if policy.scripts else b""
+        memo = self._outputs
         if not banner and blocker is None:
-            return Injection(assets, head=head, charset=charset, vary=self._vary)
+            return Injection(assets, head=head, charset=charset, vary=self._vary, memo=memo)
         language = negotiate(accept_language, policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
         insert = assets
@@ -119,6 +181,7 @@ class Site:
             charset=charset,
             language=language,
             next_path=next_path,
+            memo=memo,
         )
 
     def _blocker(self, granted: frozenset[str]) -> Blocker | None:
@@ -127,6 +190,14 @@ class Site:
             return self._blockers[granted]
         except KeyError:
             pass
+        blocker = self._new_blocker(granted)
+        # Bounded: at most one entry per subset of the policy's categories, capped anyway.
+        remember(self._blockers, granted, blocker, 256)
+        # A decided visitor's plan needs the page and language only when there is a blocker.
+        remember(self._context_free, granted, blocker is None, 256)
+        return blocker
+
+    def _new_blocker(self, granted: frozenset[str]) -> Blocker | None:
         policy = self.policy
         refused = (policy.optional_categories | self._unmapped) - granted
         blocker: Blocker | None = None
@@ -141,8 +212,6 @@ class Site:
                 prefix=policy.prefix,
             )
             blocker = built if built.active else None
-        # Bounded: at most one entry per subset of the policy's categories, capped anyway.
-        remember(self._blockers, granted, blocker, 256)
         return blocker
 
     def _head(self, consent: Consent) -> bytes:
