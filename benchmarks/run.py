@@ -235,7 +235,7 @@ def _blocks(text: str) -> list[tuple[str, str, str]]:
     """(heading level ``##``/``###`` or "" before the first, heading text, block text) for each
     block of a Markdown file, a block running from its heading to the next ## or ### one."""
     blocks: list[tuple[str, str, str]] = []
-    level, heading, lines = "", "", []
+    level, heading, lines = "", "", list[str]()
     for line in text.splitlines():
         if line.startswith(("## ", "### ")):
             blocks.append((level, heading, "\n".join(lines).strip()))
