@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 from urllib.parse import unquote_to_bytes
 
 from cookieguard._cache import Memo, remember
@@ -260,7 +261,10 @@ _URL_IN_TEXT = re.compile(rb"/[/\\\t\n\r]" + _GAP + rb"[/\\]?" + _GAP + _HOST)
 #: in a body holding a backslash.
 _URL_BACKSLASH = re.compile(rb"\\" + _GAP + rb"[/\\]" + _GAP + _HOST)
 #: "https:host": a colon, no slashes; the scheme before it is checked in ``_urls_in``.
-_URL_NO_SLASH = re.compile(rb":" + _GAP + _HOST)
+#: Only after "s", "p" or a dropped tab/CR/LF can a colon end "http(s)": the lookbehind
+#: drops the CSS and JavaScript colons ("display:none", "a?b:c") without a call each. (It
+#: comes after the colon: a pattern that starts with one is tried at every byte.)
+_URL_NO_SLASH = re.compile(rb":(?<=[sSpP\t\n\r]:)" + _GAP + _HOST)
 _SCHEME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
 
@@ -357,6 +361,13 @@ class Blocker:
         )
         self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
+        #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
+        self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 2 << 20)
+
+    def remember(self, key: tuple[bytes | None, ...], verdict: tuple[object], size: int) -> None:
+        """Keep a verdict of :class:`TrackerGate` (elements over 16 KB are judged each time)."""
+        if size <= 16384:
+            self.verdicts.put(key, verdict, size)
 
     @property
     def active(self) -> bool:
@@ -444,14 +455,61 @@ class TrackerGate:
     def positions(self, data: bytes) -> list[int]:
         return self.blocker.positions(data)
 
+    # Every verdict below depends only on the blocker and the bytes it is given (not on the
+    # page's language or charset, which only embed() uses): the same snippet pasted on every
+    # page of a site is judged once per blocker (bounded memo), however the pages differ.
+
     def needs_content(self, tag: bytes) -> bool:
+        key = (b"n", tag)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            hit = (self._needs_content(tag),)
+            self.blocker.remember(key, hit, len(tag))
+        return cast(bool, hit[0])
+
+    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+        key = (b"s", tag, content)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            new = self._script_tag(tag, content)
+            hit = (new,)
+            self.blocker.remember(key, hit, len(tag) + len(content or b"") + len(new or b""))
+        return cast("bytes | None", hit[0])
+
+    def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
+        key = (b"c", tag, content)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            new = self._style_tag(tag, content)
+            hit = (new,)
+            self.blocker.remember(key, hit, len(tag) + len(content) + len(new or b""))
+        return cast("bytes | None", hit[0])
+
+    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
+        key = (b"t", name, tag)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            new = self._start_tag(name, tag)
+            hit = (new,)
+            self.blocker.remember(key, hit, len(tag) + len(new or b""))
+        return cast("bytes | None", hit[0])
+
+    def is_embed(self, tag: bytes) -> bool:
+        key = (b"e", tag)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            hit = (self._is_embed(tag),)
+            self.blocker.remember(key, hit, len(tag))
+        return cast(bool, hit[0])
+
+    def _needs_content(self, tag: bytes) -> bool:
         attrs = attributes(tag, 7)
         if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
             return False
         kind = _find(attrs, b"type")
         return kind is None or kind.value.strip().lower() in _JS_TYPES
 
-    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+    def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
         if not self.blocker.mentions(tag if content is None else content):
             return None
         attrs = attributes(tag, 7)
@@ -485,7 +543,7 @@ class TrackerGate:
         rest.append(tag[at:])
         return tag[:7] + marks + b"".join(rest)
 
-    def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
+    def _style_tag(self, tag: bytes, content: bytes) -> bytes | None:
         # A <style> whose type is not CSS is inert (HTML "update a style block"); one that
         # loads from a blocked host (url(), @import) is made so: type="text/plain", the
         # categories in data-cookieguard, the CSS untouched. banner.js puts a copy without
@@ -506,7 +564,7 @@ class TrackerGate:
             tag[:6] + b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"' + rest
         )
 
-    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
+    def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
         names = (*_URL_ATTRIBUTES.get(name, ()), b"style")  # style: CSS url(...)
         if not self.blocker.mentions(tag):
             return None
@@ -537,7 +595,7 @@ class TrackerGate:
         parts.append(tag[cut:])
         return b"".join(parts)
 
-    def is_embed(self, tag: bytes) -> bool:
+    def _is_embed(self, tag: bytes) -> bool:
         if not self.blocker.mentions(tag):
             return False
         src = _first(attributes(tag, 7), _EMBED_URLS)
