@@ -217,3 +217,16 @@ def test_a_body_over_the_memo_limit_is_edited_every_time_and_not_kept() -> None:
     out = edit(site, undecided, huge)
     assert re.search(rb'id="cookie-consent"', out)
     assert site.cache_stats()["edited_bodies"] == (0, 0)
+
+
+def test_tracker_verdicts_stay_bounded_and_stay_right() -> None:
+    """Verdicts are kept per tag bytes: thousands of distinct pixels fill a bounded memo,
+    and every one of them is still gated on a page of its own."""
+    site = Site(make_policy())
+    undecided = site.guard.read(None)
+    for i in range(3000):
+        pixel = b'<img src="https://www.facebook.com/tr?id=%d" alt="">' % i
+        out = edit(site, undecided, twin(pixel + b"x" * 2000), path="/p")
+        assert b'data-cookieguard-src="https://www.facebook.com/tr?id=%d"' % i in out
+    entries, size = site.cache_stats()["tracker_verdicts"]
+    assert 0 < entries <= 4096 and size <= 2 << 20

@@ -89,6 +89,11 @@ class Site:
         stats = self.guard.cache_stats()
         stats["plans"] = (len(self._plans), self._plans.size)
         stats["edited_bodies"] = (len(self._outputs), self._outputs.size)
+        blockers = [b for b in list(self._blockers.values()) if b is not None]
+        stats["tracker_verdicts"] = (
+            sum(len(b.verdicts) for b in blockers),
+            sum(b.verdicts.size for b in blockers),
+        )
         return stats
 
     def respond(self, request: Request) -> Reply:
