@@ -229,4 +229,4 @@ def test_tracker_verdicts_stay_bounded_and_stay_right() -> None:
         out = edit(site, undecided, twin(pixel + b"x" * 2000), path="/p")
         assert b'data-cookieguard-src="https://www.facebook.com/tr?id=%d"' % i in out
     entries, size = site.cache_stats()["tracker_verdicts"]
-    assert 0 < entries <= 4096 and size <= 2 << 20
+    assert 0 < entries <= 4096 and size <= 1 << 20

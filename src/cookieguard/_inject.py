@@ -362,7 +362,7 @@ class Blocker:
         self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
-        self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 2 << 20)
+        self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 1 << 20)
 
     def remember(self, key: tuple[bytes | None, ...], verdict: tuple[object], size: int) -> None:
         """Keep a verdict of :class:`TrackerGate` (elements over 16 KB are judged each time)."""
