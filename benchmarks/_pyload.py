@@ -1,6 +1,8 @@
 """Fallback load generator when ``wrk`` is missing: keep-alive GETs for a few seconds.
 
-echo COOKIE | python benchmarks/_pyload.py PORT SECONDS CONNECTIONS [PATH]   # prints requests/s
+echo COOKIE | python benchmarks/_pyload.py PORT SECONDS CONNECTIONS [PATH]
+
+prints requests/s and the number of requests.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ async def main() -> None:
     start = time.monotonic()
     deadline = start + seconds
     await asyncio.gather(*(client(port, request, deadline, counts) for _ in range(connections)))
-    print(counts[0] / (time.monotonic() - start))
+    print(counts[0] / (time.monotonic() - start), counts[0])
 
 
 if __name__ == "__main__":

@@ -306,6 +306,12 @@ def main() -> int:
         help="loopback load generator: wrk when on PATH (default), else the python one",
     )
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="loopback: let the scheduler place servers and load generator (default: pinned"
+        " to different CPUs)",
+    )
+    parser.add_argument(
         "--profile-requests",
         type=int,
         help="requests per profiled case (default 2000; a tenth on pages with trackers)",
@@ -375,6 +381,7 @@ def main() -> int:
                     rounds=loop_rounds,
                     path=PATHS["html"],
                     tool=args.load_tool,
+                    pin=not args.no_pin,
                     progress=log,
                 )
             except Exception as error:  # report, keep going: the other sections still count
@@ -427,7 +434,10 @@ def main() -> int:
             else (
                 f"{statistics.median(lb.guarded):,.0f} ÷ {statistics.median(lb.bare):,.0f} req/s"
                 f" on {lb.path} ({lb.tool}; median of {len(lb.bare)} back-to-back"
-                f" pairs of {lb.seconds:g} s, range {min(lb.ratios()):.3f}-{max(lb.ratios()):.3f})"
+                f" pairs of {lb.seconds:g} s, range {min(lb.ratios()):.3f}-{max(lb.ratios()):.3f});"
+                f" server CPU per request {statistics.median(lb.bare_cpu):.0f} µs bare,"
+                f" {statistics.median(lb.guarded_cpu):.0f} µs guarded: CPU-bound ratio"
+                f" {lb.cpu_ratio:.3f}"
             )
         )
         targets.append(

@@ -10,6 +10,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -160,14 +161,14 @@ Transfer/sec:     89.90MB
 
 
 def test_parse_wrk() -> None:
-    assert _loopback.parse_wrk(_WRK.format(extra="")) == pytest.approx(4498.12)
+    assert _loopback.parse_wrk(_WRK.format(extra="")) == (pytest.approx(4498.12), 4500)
     with pytest.raises(RuntimeError, match="error responses"):
         _loopback.parse_wrk(_WRK.format(extra="  Non-2xx or 3xx responses: 3\n"))
     socket = "  Socket errors: connect 0, read 2, write 0, timeout 0\n"
     with pytest.raises(RuntimeError, match="socket errors"):
         _loopback.parse_wrk(_WRK.format(extra=socket))
     quiet = "  Socket errors: connect 0, read 0, write 0, timeout 0\n"
-    assert _loopback.parse_wrk(_WRK.format(extra=quiet)) == pytest.approx(4498.12)
+    assert _loopback.parse_wrk(_WRK.format(extra=quiet)) == (pytest.approx(4498.12), 4500)
     with pytest.raises(RuntimeError, match="no Requests/sec"):
         _loopback.parse_wrk("wrk: connection refused")
 
@@ -229,3 +230,32 @@ def test_a_run_keeps_the_hand_written_sections() -> None:
     # A run over its own output changes nothing; a first run has nothing to keep.
     assert run.carry_over(out, new) == out
     assert run.carry_over("", new) == new
+
+
+def test_servers_and_load_generator_get_different_cpus() -> None:
+    assert _loopback.split_cpus({0}) is None
+    assert _loopback.split_cpus({3, 1}) == (frozenset({1}), frozenset({3}))
+    assert _loopback.split_cpus({0, 1, 2, 3}) == (frozenset({0}), frozenset({1, 2, 3}))
+
+
+def test_process_cpu_time_counts_every_thread() -> None:
+    import os
+    import threading
+
+    def spin() -> None:
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+
+    before = _loopback.process_cpu_us(os.getpid())
+    worker = threading.Thread(target=spin)
+    worker.start()
+    worker.join()
+    assert _loopback.process_cpu_us(os.getpid()) - before >= 30_000  # ticks of 10 ms
+
+
+def test_cpu_ratio_is_bare_over_guarded_cpu_per_request() -> None:
+    lb = _loopback.Loopback("uvicorn", "/", "wrk", 1, [100, 100, 100], [90, 80, 95])
+    lb.bare_cpu, lb.guarded_cpu = [100.0, 100.0, 100.0], [125.0, 110.0, 200.0]
+    assert lb.ratio == pytest.approx(0.9)
+    assert lb.cpu_ratio == pytest.approx(0.8)
