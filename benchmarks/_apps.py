@@ -2,7 +2,8 @@
 
 Each factory returns a fresh callable; the same Cookie header (a typical 10-cookie header of a
 decided visitor, whose ``session`` cookie is also valid for the peer) is sent to every variant
-so that only the middleware differs.
+so that only the middleware differs. Every HTML page is served by a ``Template``: a new bytes
+object per request, as a template engine renders it (``PAGES``; ``_u``: every page different).
 """
 
 from __future__ import annotations

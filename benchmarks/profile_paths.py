@@ -4,8 +4,9 @@
         [--requests 20000] [--top 25] [--sort tottime] [--markdown]
 
 ``all`` is the decided visitor who accepted all (nothing to auto-block). RESPONSE is one of
-``_inproc.RESPONSES`` (text, cookies, hello, html, html_t, html100, html100_t; ``_t`` pages
-carry five vendors' tracker snippets). Profiles only the middleware's
+``_inproc.RESPONSES`` (text, cookies, hello, html, html_u, html_t, html_t_u, html100,
+html100_t; ``_t`` pages carry five vendors' tracker snippets, ``_u`` pages differ on every
+request, so a cache keyed on the body never hits). Profiles only the middleware's
 share as far as cProfile can tell it apart: look at the ``cookieguard`` rows (tottime) against
 the total of the bare app's rows. ``--markdown`` prints the compact table ``run.py`` puts in
 RESULTS.md: the top functions inside cookieguard, per request.

@@ -5,17 +5,22 @@
     python benchmarks/run.py --memory-requests 200000 --skip-loopback --skip-profiles
 
 Cases: small text and a response setting two cookies (the cookie path); Flask's HTML hello,
-20 KB and 100 KB pages with and without five vendors' tracker snippets (the HTML path); each
-for the bare app, a no-op middleware (the floor), cookieguard with three visitors and the
-peer (Starlette's SessionMiddleware, Flask's session); loopback req/s on the 20 KB page under
-uvicorn and waitress; RSS over a million distinct visitors on HTML pages; a profile of each
-HTML case.
+20 KB and 100 KB pages with and without five vendors' tracker snippets, and 20 KB pages that
+differ on every request (a per-request token in the middle, so no cache keyed on the body
+ever hits: reported as information) (the HTML path); each for the bare app, a no-op
+middleware (the floor), cookieguard with three visitors and the peer (Starlette's
+SessionMiddleware, Flask's session); loopback req/s on the 20 KB page under uvicorn and
+waitress (wrk when on PATH, else a Python load generator; server and load pinned to
+different CPUs); RSS over a million distinct visitors on HTML pages, a quarter of them on
+pages seen once; a profile of each HTML case. Every HTML page is a new bytes object per
+request, in every variant (see ``_apps.Template``).
 
 All variants of one section are measured in the same run, interleaved (shuffled each round),
 several rounds. Overheads are paired per round against the bare app of the same round and
 reported as median [min-max] over rounds; ratios are median overhead ÷ median peer overhead
 (in-process time is this thread's CPU time by default, see --clock).
-The table is also written to benchmarks/RESULTS.md with the command and date.
+The table is also written to benchmarks/RESULTS.md with the command and date; sections of
+that file written by hand (an analysis under a generated section, ``## Load``) are kept.
 """
 
 from __future__ import annotations
