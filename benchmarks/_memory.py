@@ -122,13 +122,22 @@ def _sizes(root: object) -> dict[str, int]:
     return {path: len(value) for path, value in _caches(root).items()}
 
 
-def census(root: object, grown: dict[str, int]) -> str:
-    """The caches that hold entries now: every bounded one, and any other container that grew
-    since ``grown`` was taken; largest first."""
-    rows = []
+def census(root: Any, grown: dict[str, int]) -> str:
+    """What the middleware keeps, largest first: ``Site.cache_stats()`` (entries and estimated
+    bytes of every memo, when the site has it; else every bounded cache found on the way) and
+    any other container that grew since ``grown`` was taken (a growing plain dict or set is
+    where an unbounded cache would hide)."""
+    rows: list[tuple[int, str]] = []
+    stats = getattr(getattr(root, "site", None), "cache_stats", None)
+    if stats is not None:
+        for name, (entries, size) in stats().items():
+            if entries:
+                rows.append((entries, f"{name} {entries:,} (~{size / 1048576:.1f} MB)"))
     for path, value in _caches(root).items():
         bounded = hasattr(value, "budget")
-        if not value or (not bounded and len(value) <= grown.get(path, 0)):
+        if not value or (bounded and stats is not None):
+            continue
+        if not bounded and len(value) <= grown.get(path, 0):
             continue
         text = f"{path.split('.', 1)[-1]} {len(value):,}"
         if bounded:

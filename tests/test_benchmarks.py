@@ -146,7 +146,7 @@ def test_memory_script_runs_and_names_its_caches() -> None:
     report = json.loads(out.strip().splitlines()[-1])
     assert report["requests"] == 300
     assert len(report["samples"]) == 10
-    assert "guard" in report["caches"], report["caches"]
+    assert "decisions" in report["caches"], report["caches"]
 
 
 _WRK = """Running 1s test @ http://127.0.0.1:8000/page
