@@ -142,9 +142,11 @@ def parse_wrk(out: str) -> tuple[float, int]:
 
 def split_cpus(available: set[int]) -> tuple[frozenset[int], frozenset[int]] | None:
     """(the server's CPU, the load generator's CPUs), or None on a single CPU. Pinned apart,
-    the two do not fight over one core nor migrate between runs: on this 2-CPU machine the
-    spread of five wrk ratios went from 0.56-0.95 (waitress) and 0.90-1.58 (uvicorn) to
-    0.85-0.97 and 0.83-0.88."""
+    the two never fight over one core and do not migrate between runs. On the shared 2-CPU
+    machine of issue 14 (other jobs running), over two sets of 5 pairs per server and tool,
+    pinning narrowed the spread of the CPU-bound ratio (``Loopback.cpu_ratio``) in most
+    cases but not that of req/s, which other jobs move either way (``--no-pin`` to compare).
+    """
     if len(available) < 2:
         return None
     first, *rest = sorted(available)
