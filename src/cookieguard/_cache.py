@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -40,38 +40,41 @@ class Memo(Generic[K, V]):
     key and value; :data:`ENTRY_OVERHEAD` is added). An entry larger than an eighth of the
     budget is not kept at all. Reads take no lock; writes do, so the byte count stays exact
     across threads.
+
+    ``get`` is the values dict's own bound ``get`` (a hit costs one C call, no Python frame:
+    it runs several times on every request); costs live in a second dict, written in step
+    under the lock.
     """
 
-    __slots__ = ("_entries", "_lock", "budget", "limit", "size")
+    __slots__ = ("_costs", "_lock", "_values", "budget", "get", "limit", "size")
 
     def __init__(self, limit: int, budget: int) -> None:
         self.limit = limit
         self.budget = budget
         self.size = 0  # estimated bytes held
-        self._entries: dict[K, tuple[V, int]] = {}
+        self._values: dict[K, V] = {}
+        self._costs: dict[K, int] = {}
         self._lock = threading.Lock()
+        #: ``get(key)``: the value cached for ``key``, or ``None``.
+        self.get: Callable[[K], V | None] = self._values.get
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._values)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._entries
+        return key in self._values
 
     def __iter__(self) -> Iterator[K]:
         """The cached keys, oldest first (over a copy: safe while other threads write)."""
-        return iter(list(self._entries))
-
-    def get(self, key: K) -> V | None:
-        """The value cached for ``key``, or ``None``."""
-        hit = self._entries.get(key)
-        return None if hit is None else hit[0]
+        return iter(list(self._values))
 
     def pop(self, key: K) -> None:
         """Forget ``key`` if it is cached."""
         with self._lock:
-            hit = self._entries.pop(key, None)
-            if hit is not None:
-                self.size -= hit[1]
+            self._values.pop(key, None)
+            cost = self._costs.pop(key, None)
+            if cost is not None:
+                self.size -= cost
 
     def put(self, key: K, value: V, size: int) -> None:
         """Cache ``value`` for ``key``; ``size`` is the bytes of text the entry holds."""
@@ -79,18 +82,23 @@ class Memo(Generic[K, V]):
         if self.limit <= 0 or cost * 8 > self.budget:
             return
         with self._lock:
-            entries = self._entries
-            old = entries.pop(key, None)
+            values = self._values
+            costs = self._costs
+            old = costs.pop(key, None)
             if old is not None:
-                self.size -= old[1]
-            while entries and (len(entries) >= self.limit or self.size + cost > self.budget):
-                oldest = next(iter(entries))
-                self.size -= entries.pop(oldest)[1]
-            entries[key] = (value, cost)
+                del values[key]
+                self.size -= old
+            while costs and (len(costs) >= self.limit or self.size + cost > self.budget):
+                oldest = next(iter(costs))
+                del values[oldest]
+                self.size -= costs.pop(oldest)
+            values[key] = value
+            costs[key] = cost
             self.size += cost
 
     def clear(self) -> None:
         """Drop every entry."""
         with self._lock:
-            self._entries.clear()
+            self._values.clear()
+            self._costs.clear()
             self.size = 0

@@ -24,7 +24,7 @@ from cookieguard._cookies import (
     deletion_time,
     set_cookie_name,
 )
-from cookieguard._policy import Policy
+from cookieguard._policy import NECESSARY, Policy
 
 logger = logging.getLogger("cookieguard")
 
@@ -39,6 +39,7 @@ _MAX_LOGGED_NAMES = 1024
 _MAX_LOGGED_NAME = 128  # longer names are logged (and remembered) cut short
 _MEMO_SIZE = 4096
 _MAX_CACHED_HEADER = 2048  # longer Cookie headers are decided afresh every time
+_MAX_KEY_HOST = MAX_HOST + 7  # a longer Host value is no host name, even with a port
 # Byte budgets of the memos (estimates of the text they hold, see cookieguard._cache).
 _DECISION_BUDGET = 4 << 20
 _SMALL_BUDGET = 1 << 20
@@ -62,6 +63,10 @@ _BARE = Decision(UNDECIDED)
 _BARE_GPC = Decision(UNDECIDED_GPC)
 
 
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
 class Guard:
     """Applies one :class:`Policy` to requests and responses. Safe to share across threads."""
 
@@ -73,11 +78,14 @@ class Guard:
         self._deletions: Memo[tuple[str, str, bool], tuple[str, ...]] = Memo(
             _MEMO_SIZE, _SMALL_BUDGET
         )
-        self._decisions: Memo[tuple[str, bool, str, bool], tuple[Decision, float]] = Memo(
-            policy.cache_size, _DECISION_BUDGET
-        )
+        # Keyed by (Cookie header, GPC, host, HTTPS): str from WSGI, bytes from ASGI.
+        self._decisions: Memo[
+            tuple[str | bytes, bool, str | bytes, bool], tuple[Decision, float]
+        ] = Memo(policy.cache_size, _DECISION_BUDGET)
+        self._cached_decision = self._decisions.get  # bound once: read() runs per request
         # Set-Cookie value -> (category, deletion time): what the verdict needs, clock-free.
         self._set_cookies: Memo[str, tuple[str, float | None]] = Memo(_MEMO_SIZE, _SMALL_BUDGET)
+        self._set_cookie_facts = self._set_cookies.get
         self._allow_undeclared = policy.undeclared == "allow"
         # Names no policy pattern declares are looked up in the known-tracker catalogue.
         self._catalogue = catalogue_for(policy)
@@ -90,22 +98,36 @@ class Guard:
         return path.startswith(self._endpoint_prefix) or path == "/.well-known/gpc.json"
 
     def read(
-        self, cookie_header: str | None, gpc: bool = False, host: str = "", secure: bool = False
+        self,
+        cookie_header: str | bytes | None,
+        gpc: bool = False,
+        host: str | bytes = "",
+        secure: bool = False,
     ) -> Decision:
         """Read the visitor's consent and decide which request cookies the app may see.
+
+        ``cookie_header`` and ``host`` may be the raw bytes of the request (Latin-1, as ASGI
+        hands them over): a hit in the cache then needs no decoding.
 
         A visitor sends the same ``Cookie`` header request after request, so whole decisions
         are cached (bounded, dropped when the consent inside expires).
         """
         if not cookie_header:
             return _BARE_GPC if gpc else _BARE
-        if len(host) > MAX_HOST + 7:
+        if len(host) > _MAX_KEY_HOST:
             host = ""  # not a host name (cookie_domains ignores it): keep it out of the key
         key = (cookie_header, gpc, host, secure)
-        now = time.time()
-        hit = self._decisions.get(key)
-        if hit is not None and now < hit[1]:
+        hit = self._cached_decision(key)
+        if hit is not None and time.time() < hit[1]:
             return hit[0]
+        return self._read(key)
+
+    def _read(self, key: tuple[str | bytes, bool, str | bytes, bool]) -> Decision:
+        """:meth:`read` without the cache: decide, then remember the decision."""
+        raw_header, gpc, raw_host, secure = key
+        cookie_header = _text(raw_header)
+        host = _text(raw_host)
+        now = time.time()
         decision = self._decide(cookie_header, gpc, host, secure)
         consent = decision.consent
         if consent.issued_at is not None:
@@ -251,7 +273,7 @@ class Guard:
         """
         # An app sends the same few Set-Cookie values over and over: remember what the
         # verdict needs that does not depend on the clock or the visitor.
-        hit = self._set_cookies.get(value)
+        hit = self._set_cookie_facts(value)
         if hit is None:
             hit = (self._category(set_cookie_name(value)), deletion_time(value))
             self._set_cookies.put(value, hit, len(value))
@@ -259,7 +281,7 @@ class Guard:
         if category is _UNDECLARED:
             if self._allow_undeclared:
                 return True
-        elif consent.allows(category):
+        elif category == NECESSARY or category in consent.granted:  # Consent.allows, inline
             return True
         if deletes_from is None:
             return False
@@ -271,7 +293,7 @@ class Guard:
         Bounded per response (:data:`MAX_DELETIONS` values, :data:`MAX_DELETION_BYTES`
         bytes): whole names only, in order; names left over are expired on later responses.
         """
-        if len(host) > MAX_HOST + 7:
+        if len(host) > _MAX_KEY_HOST:
             host = ""
         out: list[str] = []
         size = 0

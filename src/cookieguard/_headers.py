@@ -15,7 +15,30 @@ in entries and name length; request header names come from visitors).
 
 from __future__ import annotations
 
-__all__ = ["known", "known_text", "name", "text_name"]
+from cookieguard._inject import maybe_html
+
+__all__ = [
+    "ACCEPT_LANGUAGE",
+    "CONTENT_ENCODING",
+    "CONTENT_LENGTH",
+    "CONTENT_TYPE",
+    "COOKIE",
+    "COOKIE_RESPELLED",
+    "HOST",
+    "OTHER",
+    "SEC_GPC",
+    "SET_COOKIE",
+    "html_type",
+    "known",
+    "known_html_type",
+    "known_role",
+    "known_text",
+    "known_text_role",
+    "name",
+    "role",
+    "text_name",
+    "text_role",
+]
 
 _MEMO_ENTRIES = 1024
 _MEMO_NAME_LENGTH = 64
@@ -59,12 +82,106 @@ def text_name(raw: str) -> str:
     return found
 
 
+# -- roles: what an adapter does with a field, in one lookup ----------------------------------
+#
+# The adapters' loops over request and response headers ask one question per field: "is
+# this one of the few I act on, and which?". A role answers it with a single dict lookup of
+# the raw name (``known_role(raw)``), and ``OTHER`` (falsy) lets every other field go by
+# with one test. The roles are small ints compared by identity.
+
+OTHER = 0
+COOKIE = 1  # request Cookie, spelled b"cookie"
+COOKIE_RESPELLED = 2  # request Cookie in another spelling (b"Cookie", b" cookie")
+HOST = 3
+SEC_GPC = 4
+ACCEPT_LANGUAGE = 5
+SET_COOKIE = 6
+CONTENT_TYPE = 7
+CONTENT_ENCODING = 8
+CONTENT_LENGTH = 9
+
+_ROLE_OF_NAME = {
+    "cookie": COOKIE,
+    "host": HOST,
+    "sec-gpc": SEC_GPC,
+    "accept-language": ACCEPT_LANGUAGE,
+    "set-cookie": SET_COOKIE,
+    "content-type": CONTENT_TYPE,
+    "content-encoding": CONTENT_ENCODING,
+    "content-length": CONTENT_LENGTH,
+}
+_ROLE_OF_BYTES = {key.encode("latin-1"): value for key, value in _ROLE_OF_NAME.items()}
+
+_roles: dict[bytes, int] = {}
+_text_roles: dict[str, int] = {}
+
+#: ``known_role(raw)``: the role of an ASGI header name seen before, else ``None``
+#: (then ask :func:`role`, which is always right).
+known_role = _roles.get
+#: ``known_text_role(raw)``: the same for WSGI names.
+known_text_role = _text_roles.get
+
+
+def role(raw: bytes) -> int:
+    """What the adapters do with the ASGI header named ``raw`` (see :func:`name`)."""
+    found = _roles.get(raw)
+    if found is not None:
+        return found
+    normal = name(raw)
+    found = _ROLE_OF_BYTES.get(normal, OTHER)
+    if found == COOKIE and normal != raw:
+        found = COOKIE_RESPELLED
+    if len(raw) <= _MEMO_NAME_LENGTH and len(_roles) < _MEMO_ENTRIES:
+        _roles[raw] = found
+    return found
+
+
+def text_role(raw: str) -> int:
+    """What the adapters do with the WSGI header named ``raw`` (see :func:`text_name`)."""
+    found = _text_roles.get(raw)
+    if found is not None:
+        return found
+    found = _ROLE_OF_NAME.get(text_name(raw), OTHER)
+    if len(raw) <= _MEMO_NAME_LENGTH and len(_text_roles) < _MEMO_ENTRIES:
+        _text_roles[raw] = found
+    return found
+
+
+# -- Content-Type: could this body be HTML? -------------------------------------------------
+
+_MAX_TYPES = 256
+_html_types: dict[str | bytes, str] = {}
+
+#: ``known_html_type(value)``: what :func:`html_type` said about this Content-Type value
+#: before, else ``None``.
+known_html_type = _html_types.get
+
+
+def html_type(value: str | bytes) -> str:
+    """A response's Content-Type as text (leading whitespace gone) if its body may be HTML
+    we edit (:func:`cookieguard._inject.maybe_html`), else ``""``.
+
+    A site sends the same few Content-Types over and over, so verdicts are remembered (a
+    bounded memo: one lookup instead of decoding, lower-casing and comparing each time).
+    """
+    found = _html_types.get(value)
+    if found is not None:
+        return found
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).lstrip()
+    found = text if maybe_html(text) else ""
+    if len(value) <= _MEMO_NAME_LENGTH and len(_html_types) < _MAX_TYPES:
+        _html_types[value] = found
+    return found
+
+
 def _learn(*names: str) -> None:
     for lower in names:
         title = "-".join(part.capitalize() for part in lower.split("-"))
         for spelling in (lower, title):
             name(spelling.encode("latin-1"))
             text_name(spelling)
+            role(spelling.encode("latin-1"))
+            text_role(spelling)
 
 
 # The names the adapters look for, as servers and frameworks usually spell them.
@@ -84,4 +201,35 @@ _learn(
     "vary",
     "cache-control",
     "location",
+    # Other fields browsers and servers commonly send: known, they cost one lookup each.
+    "referer",
+    "origin",
+    "dnt",
+    "priority",
+    "pragma",
+    "upgrade-insecure-requests",
+    "if-none-match",
+    "if-modified-since",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "sec-fetch-dest",
+    "sec-fetch-user",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "x-real-ip",
+    "x-request-id",
+    "date",
+    "server",
+    "etag",
+    "last-modified",
+    "expires",
+    "content-security-policy",
+    "strict-transport-security",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
 )

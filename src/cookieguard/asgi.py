@@ -10,8 +10,23 @@ from typing import Any
 from cookieguard._consent import Consent
 from cookieguard._core import Decision
 from cookieguard._endpoints import Reply, Request
-from cookieguard._headers import known, name
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
+from cookieguard._headers import (
+    ACCEPT_LANGUAGE,
+    CONTENT_ENCODING,
+    CONTENT_LENGTH,
+    CONTENT_TYPE,
+    COOKIE,
+    COOKIE_RESPELLED,
+    HOST,
+    SEC_GPC,
+    SET_COOKIE,
+    html_type,
+    known_html_type,
+    known_role,
+    name,
+    role,
+)
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
 from cookieguard.receipts import ReceiptStore
@@ -22,6 +37,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
+
+_SECURE = ("https", "wss")
 
 __all__ = ["ConsentMiddleware"]
 
@@ -84,128 +101,80 @@ class ConsentMiddleware:
             return
         if not self._order_checked:
             self._check_order_once(scope)
-        cookie = gpc = host = language = None
-        rewrite = False
-        for raw, value in scope["headers"]:
-            key = known(raw) or name(raw)
-            if key == b"cookie":
-                # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
-                text = value.decode("latin-1")
-                cookie = text if cookie is None else cookie + "; " + text
-                rewrite = rewrite or key != raw
-            elif key == b"sec-gpc":
-                gpc = value.strip() == b"1"
-            elif key == b"host":
-                host = value.decode("latin-1")
-            elif key == b"accept-language":
-                language = value  # read for HTML pages only (the banner's language)
-        site = self.site
-        secure = scope.get("scheme") in ("https", "wss")
-        decision = self._read(cookie, bool(gpc), host or "", secure)
 
+        # The request's headers, read once: the fields the decision needs, and the
+        # Accept-Language the banner needs (decoded for HTML pages only).
+        cookie = gpc = host = language = None
+        respelled = False
+        for raw, value in scope["headers"]:
+            what = known_role(raw)
+            if what is None:
+                what = role(raw)
+            if not what:
+                continue
+            if what in (COOKIE, COOKIE_RESPELLED):
+                # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
+                cookie = value if cookie is None else cookie + b"; " + value
+                respelled = respelled or what == COOKIE_RESPELLED
+            elif what == HOST:
+                host = value
+            elif what == ACCEPT_LANGUAGE:
+                language = value
+            elif what == SEC_GPC:
+                gpc = value.strip() == b"1"
+        # Raw bytes to the core: a cached decision is found without decoding them.
+        decision = self._read(cookie, gpc is True, host or b"", scope.get("scheme") in _SECURE)
         if kind == "http" and self._is_endpoint(scope["path"]):
-            await self._endpoint(scope, receive, send, decision)
+            await self._endpoint(scope, receive, send, decision)  # reads the cookies as sent
+            return
+        scope["cookieguard.consent"] = decision.consent
+        scope["cookieguard.site"] = self.site
+        if decision.cookie_header is not None or respelled:
+            # One lower-case Cookie field replaces every spelling the client sent.
+            headers = [(k, v) for k, v in scope["headers"] if not _is_cookie(k)]
+            if decision.cookie_header is not None:
+                cookie = decision.cookie_header.encode("latin-1")
+            if cookie:
+                headers.append((b"cookie", cookie))
+            scope["headers"] = headers
+        if kind == "websocket":
+            await self.app(scope, receive, self._websocket_send(decision.consent, send))
             return
 
-        scope["cookieguard.consent"] = decision.consent
-        scope["cookieguard.site"] = site
-        if decision.cookie_header is not None or rewrite:
-            # One lower-case Cookie field replaces every spelling the client sent.
-            headers = [(k, v) for k, v in scope["headers"] if (known(k) or name(k)) != b"cookie"]
-            kept = cookie if decision.cookie_header is None else decision.cookie_header
-            if kept:
-                headers.append((b"cookie", kept.encode("latin-1")))
-            scope["headers"] = headers
+        # Everything below runs on every response: the common one (no Set-Cookie to gate,
+        # nothing to add, not HTML) costs one loop over its header names and one test.
         consent = decision.consent
         keep = self._keep
-        if kind == "websocket":
-
-            async def send_websocket(message: Message) -> None:
-                # The handshake answer and a denial response (the websocket.http.response
-                # extension) are HTTP responses: their Set-Cookie is gated the same way.
-                if message["type"] in ("websocket.accept", "websocket.http.response.start"):
-                    headers = message.get("headers")
-                    if headers:
-                        message["headers"] = _gate(headers, keep, consent, ())
-                await send(message)
-
-            await self.app(scope, receive, send_websocket)
-            return
-
-        extra = (
-            [(b"set-cookie", c.encode("latin-1")) for c in decision.set_cookies]
-            if decision.set_cookies
-            else ()
-        )
+        extra = self._extra(decision) if decision.set_cookies else None
+        site = self.site
         injector: BodyInjector | None = None
-        held: list[Message] = []  # start + body messages buffered to fix Content-Length
+        held: list[Message] | None = None  # start + body messages, to fix Content-Length
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal injector
-            event = message["type"]
-            if event == "http.response.start":
-                headers = message.get("headers", ())
-                refused = has_length = False
-                content_type = encoding = None
-                for raw, value in headers:
-                    key = known(raw) or name(raw)
-                    if key == b"set-cookie":
-                        # Verdicts are memoised: asking again in _gate costs a lookup.
-                        refused = refused or not keep(consent, value.decode("latin-1"))
-                    elif key == b"content-type":
-                        content_type = value.decode("latin-1").lstrip()
-                    elif key == b"content-encoding":
-                        encoding = value.decode("latin-1")
-                    elif key == b"content-length":
-                        has_length = True
-                if refused:
-                    headers = _gate(headers, keep, consent, extra)
-                    message["headers"] = headers
-                elif extra:
-                    headers = [*headers, *extra]
-                    message["headers"] = headers
-                # Only HTML is ever edited: everything else leaves here.
-                if content_type is None or not maybe_html(content_type):
+            nonlocal injector, held
+            if message["type"] != "http.response.start":
+                if injector is None:
                     await send(message)
                     return
-                status = message["status"]
-                added = site.page_headers(decision, status=status, content_type=content_type)
-                injection = self._injection(
-                    scope, decision, status, content_type, encoding, language
-                )
-                if added or injection is not None:
-                    headers = [*headers]
-                    message["headers"] = headers
-                    for field, text in added:
-                        headers.append((field.encode("latin-1"), text.encode("latin-1")))
-                if injection is None:
+                if message["type"] != "http.response.body":
+                    # A file handed to the server (http.response.pathsend, zerocopysend) or
+                    # any other extension: the body is not ours to edit. The server must
+                    # get the start first, then the bytes held so far, then the message.
+                    await _give_up(send, held, injector)
+                    injector = held = None
                     await send(message)
                     return
-                for vary in injection.vary:
-                    headers.append((b"vary", vary.encode("latin-1")))
-                injector = injection.injector()
-                if has_length:
-                    held.append(message)
+                more = message.get("more_body", False)
+                if held is None:
+                    chunk = message.get("body", b"")
+                    message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
+                    await send(message)
                     return
-                await send(message)
-                return
-            if injector is None:
-                await send(message)
-                return
-            if event != "http.response.body":
-                # A file handed to the server (http.response.pathsend, zerocopysend) or any
-                # other extension: the body is not ours to edit. The server must get the
-                # start first, then the bytes held so far, then the message untouched.
-                await _give_up(send, held, injector)
-                injector = None
-                await send(message)
-                return
-            more = message.get("more_body", False)
-            if held:
                 if not more and len(held) == 1:
-                    # The whole body in one message (what most frameworks send): edit it in
-                    # place, no buffer to join.
-                    start = held.pop()
+                    # The whole body in one message (what most frameworks send): edit it
+                    # in place, no buffer to join.
+                    start = held[0]
+                    held = None
                     chunk = message.get("body", b"")
                     body = injector.feed_last(chunk)
                     if len(body) != len(chunk):
@@ -215,17 +184,107 @@ class ConsentMiddleware:
                     await send(message)
                     return
                 held.append(message)
-                size = sum(len(m.get("body", b"")) for m in held[1:])
-                if more and size <= BUFFER_LIMIT:
+                if more and sum(len(m.get("body", b"")) for m in held[1:]) <= BUFFER_LIMIT:
                     return
                 await _flush(send, held, injector, done=not more)
+                held = None
                 return
-            chunk = message.get("body", b"")
-            body = injector.feed(chunk) if more else injector.feed_last(chunk)
-            message["body"] = body
+
+            headers = message.get("headers")
+            if headers is None:
+                headers = ()
+            elif type(headers) is not list and type(headers) is not tuple:
+                # Any iterable will do for the server (ASGI spec), but it is read twice here.
+                headers = message["headers"] = list(headers)
+            content_type = encoding = None
+            has_length = False
+            refused: list[bytes] | None = None
+            for raw, value in headers:
+                what = known_role(raw)
+                if what is None:
+                    what = role(raw)
+                if not what:
+                    continue
+                if what == SET_COOKIE:
+                    if not keep(consent, value.decode("latin-1")):
+                        refused = [value] if refused is None else [*refused, value]
+                elif what == CONTENT_TYPE:
+                    content_type = value
+                elif what == CONTENT_LENGTH:
+                    has_length = True
+                elif what == CONTENT_ENCODING:
+                    encoding = value
+            if refused is not None:
+                headers = message["headers"] = _gate(headers, refused)
+                if extra is not None:
+                    headers.extend(extra)
+            elif extra is not None:
+                headers = message["headers"] = [*headers, *extra]
+            # Only HTML is ever edited: everything else leaves here.
+            if content_type is None:
+                await send(message)
+                return
+            text_type = known_html_type(content_type)
+            if text_type is None:
+                text_type = html_type(content_type)
+            if not text_type:
+                await send(message)
+                return
+            status = message["status"]
+            added = site.page_headers(decision, status=status, content_type=text_type)
+            injection = site.injection(
+                decision,
+                method=scope["method"],
+                status=status,
+                content_type=text_type,
+                content_encoding=None if encoding is None else encoding.decode("latin-1"),
+                path=scope["path"],
+                query=scope.get("query_string", b"").decode("latin-1"),
+                accept_language=None if language is None else language.decode("latin-1"),
+            )
+            if injection is None:
+                if added:
+                    message["headers"] = [*headers, *_encoded(added)]
+                await send(message)
+                return
+            # Our own list from here: the app may reuse its header list across responses.
+            headers = message["headers"] = [
+                *headers,
+                *_encoded(added),
+                *[(b"vary", field.encode("latin-1")) for field in injection.vary],
+            ]
+            injector = injection.injector()
+            if has_length:
+                held = [message]
+                return
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    def _extra(self, decision: Decision) -> Headers:
+        """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
+        return [(b"set-cookie", value.encode("latin-1")) for value in decision.set_cookies]
+
+    def _websocket_send(self, consent: Consent, send: Send) -> Send:
+        keep = self._keep
+
+        async def send_websocket(message: Message) -> None:
+            # The handshake answer and a denial response (the websocket.http.response
+            # extension) are HTTP responses: their Set-Cookie is gated the same way.
+            if message["type"] in ("websocket.accept", "websocket.http.response.start"):
+                headers = message.get("headers")
+                if headers:
+                    headers = list(headers)
+                    refused = [
+                        v
+                        for k, v in headers
+                        if role(k) == SET_COOKIE and not keep(consent, v.decode("latin-1"))
+                    ]
+                    if refused:
+                        message["headers"] = _gate(headers, refused)
+            await send(message)
+
+        return send_websocket
 
     # -- middleware order -------------------------------------------------------------------
 
@@ -293,26 +352,6 @@ class ConsentMiddleware:
 
     # -- pages and endpoints ----------------------------------------------------------------
 
-    def _injection(
-        self,
-        scope: Scope,
-        decision: Decision,
-        status: int,
-        content_type: str,
-        encoding: str | None,
-        language: bytes | None,
-    ) -> Injection | None:
-        return self.site.injection(
-            decision,
-            method=scope["method"],
-            status=status,
-            content_type=content_type,
-            content_encoding=encoding,
-            path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            accept_language=None if language is None else language.decode("latin-1"),
-        )
-
     async def _endpoint(
         self, scope: Scope, receive: Receive, send: Send, decision: Decision
     ) -> None:
@@ -357,21 +396,18 @@ class ConsentMiddleware:
         await _send_reply(send, reply, head=scope["method"] == "HEAD")
 
 
-def _gate(
-    headers: Iterable[tuple[bytes, bytes]],
-    keep: Callable[[Consent, str], bool],
-    consent: Consent,
-    extra: Iterable[tuple[bytes, bytes]],
-) -> Headers:
-    """``headers`` without the ``Set-Cookie`` fields ``consent`` does not allow, plus
-    ``extra``."""
-    kept = [
-        (k, v)
-        for k, v in headers
-        if (known(k) or name(k)) != b"set-cookie" or keep(consent, v.decode("latin-1"))
-    ]
-    kept.extend(extra)
-    return kept
+def _gate(headers: Iterable[tuple[bytes, bytes]], refused: list[bytes]) -> Headers:
+    """``headers`` without the ``Set-Cookie`` fields whose values are in ``refused``."""
+    return [(k, v) for k, v in headers if v not in refused or role(k) != SET_COOKIE]
+
+
+def _is_cookie(raw: bytes) -> bool:
+    what = role(raw)
+    return what in (COOKIE, COOKIE_RESPELLED)
+
+
+def _encoded(pairs: Iterable[tuple[str, str]]) -> Headers:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
 
 
 async def _send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
@@ -397,15 +433,13 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
         if len(body) != size:
             _set_length(start, len(body))
     else:
-        start["headers"] = [
-            (k, v) for k, v in start["headers"] if (known(k) or name(k)) != b"content-length"
-        ]
+        start["headers"] = [(k, v) for k, v in start["headers"] if role(k) != CONTENT_LENGTH]
         body = injector.feed(body)
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": not done})
 
 
-async def _give_up(send: Send, held: list[Message], injector: BodyInjector) -> None:
+async def _give_up(send: Send, held: list[Message] | None, injector: BodyInjector) -> None:
     """Stop editing mid-response: send what is held back, as the app wrote it."""
     injector.stop()
     if held:
@@ -420,8 +454,9 @@ async def _give_up(send: Send, held: list[Message], injector: BodyInjector) -> N
 
 
 def _set_length(start: Message, length: int) -> None:
-    """Correct the Content-Length of a held start message for an edited body."""
-    value = str(length).encode()
-    start["headers"] = [
-        (k, value if (known(k) or name(k)) == b"content-length" else v) for k, v in start["headers"]
-    ]
+    """Correct the Content-Length of a held start message (whose header list is ours) for
+    an edited body."""
+    headers = start["headers"]
+    for i, (k, _) in enumerate(headers):
+        if role(k) == CONTENT_LENGTH:
+            headers[i] = (k, str(length).encode())
