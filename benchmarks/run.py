@@ -10,10 +10,10 @@ differ on every request (a per-request token in the middle, so no cache keyed on
 ever hits: reported as information) (the HTML path); each for the bare app, a no-op
 middleware (the floor), cookieguard with three visitors and the peer (Starlette's
 SessionMiddleware, Flask's session); loopback req/s on the 20 KB page under uvicorn and
-waitress (wrk when on PATH, else a Python load generator; server and load pinned to
-different CPUs); RSS over a million distinct visitors on HTML pages, a quarter of them on
-pages seen once; a profile of each HTML case. Every HTML page is a new bytes object per
-request, in every variant (see ``_apps.Template``).
+waitress, and on its every-page-different twin (wrk when on PATH, else a Python load
+generator; server and load pinned to different CPUs); RSS over a million distinct visitors
+on HTML pages, a quarter of them on pages seen once; a profile of each HTML case. Every HTML
+page is a new bytes object per request, in every variant (see ``_apps.Template``).
 
 All variants of one section are measured in the same run, interleaved (shuffled each round),
 several rounds. Overheads are paired per round against the bare app of the same round and
@@ -26,6 +26,7 @@ that file written by hand (an analysis under a generated section, ``## Load``) a
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import shlex
@@ -110,6 +111,8 @@ LABELS = {
 }
 PEER = {"asgi": "Starlette SessionMiddleware", "wsgi": "Flask session"}
 COOKIE_PATH = ("text", "cookies")
+#: Pages loaded over loopback: the target's, then its every-page-different twin (info).
+LOOPBACK = ("html", "html_u")
 HTML_PATH = _inproc.HTML_RESPONSES
 #: How the pages are served, said under the in-process tables (what keeps them honest).
 PAGES_NOTE = (
@@ -194,6 +197,19 @@ def ratio_target(
         ratio_detail(result, variant, response),
         limit,
         at_most=True,
+    )
+
+
+def loopback_detail(lb: _loopback.Loopback | None) -> str:
+    if lb is None:
+        return "not run"
+    return (
+        f"{statistics.median(lb.guarded):,.0f} ÷ {statistics.median(lb.bare):,.0f} req/s"
+        f" on {lb.path} ({lb.tool}; median of {len(lb.bare)} back-to-back"
+        f" pairs of {lb.seconds:g} s, range {min(lb.ratios()):.3f}-{max(lb.ratios()):.3f});"
+        f" server CPU per request {statistics.median(lb.bare_cpu):.0f} µs bare,"
+        f" {statistics.median(lb.guarded_cpu):.0f} µs guarded: CPU-bound ratio"
+        f" {lb.cpu_ratio:.3f}"
     )
 
 
@@ -372,25 +388,26 @@ def main() -> int:
             memory_error = f"exit status {memory_process.returncode}: {err[-2000:]}"
             log(memory_error)
 
-    loopbacks: dict[str, _loopback.Loopback] = {}
+    loopbacks: dict[tuple[str, str], _loopback.Loopback] = {}
     loop_errors: list[str] = []
     if not args.skip_loopback:
         cookie = cookie_header(make_policy(), starlette_session_value())
-        for server in ("uvicorn", "waitress"):
-            log(f"loopback {server}: {loop_rounds} x 2 runs of {loop_s:g} s")
+        # The 20 KB page (the target), then the same page differing on every request (info).
+        for response, server in itertools.product(LOOPBACK, ("uvicorn", "waitress")):
+            log(f"loopback {server} {response}: {loop_rounds} x 2 runs of {loop_s:g} s")
             try:
-                loopbacks[server] = _loopback.measure(
+                loopbacks[(server, response)] = _loopback.measure(
                     server,
                     cookie,
                     seconds=loop_s,
                     rounds=loop_rounds,
-                    path=PATHS["html"],
+                    path=PATHS[response],
                     tool=args.load_tool,
                     pin=not args.no_pin,
                     progress=log,
                 )
             except Exception as error:  # report, keep going: the other sections still count
-                loop_errors.append(f"{server}: {type(error).__name__}: {error}")
+                loop_errors.append(f"{server} {response}: {type(error).__name__}: {error}")
                 log(loop_errors[-1])
 
     targets = [
@@ -432,24 +449,12 @@ def main() -> int:
         ),
     ]
     for server in ("uvicorn", "waitress"):
-        lb = loopbacks.get(server)
-        detail = (
-            "not run"
-            if lb is None
-            else (
-                f"{statistics.median(lb.guarded):,.0f} ÷ {statistics.median(lb.bare):,.0f} req/s"
-                f" on {lb.path} ({lb.tool}; median of {len(lb.bare)} back-to-back"
-                f" pairs of {lb.seconds:g} s, range {min(lb.ratios()):.3f}-{max(lb.ratios()):.3f});"
-                f" server CPU per request {statistics.median(lb.bare_cpu):.0f} µs bare,"
-                f" {statistics.median(lb.guarded_cpu):.0f} µs guarded: CPU-bound ratio"
-                f" {lb.cpu_ratio:.3f}"
-            )
-        )
+        lb = loopbacks.get((server, "html"))
         targets.append(
             Target(
                 f"{server} req/s over loopback on the 20 KB page, decided ÷ bare",
                 None if lb is None else lb.ratio,
-                detail,
+                loopback_detail(lb),
                 0.95,
                 at_most=False,
             )
@@ -486,6 +491,17 @@ def main() -> int:
             "cg_undecided",
             "html_t_u",
             None,
+        ),
+        *(
+            Target(
+                f"{server} req/s over loopback, 20 KB, every page different, decided ÷ bare",
+                None if lb is None else lb.ratio,
+                loopback_detail(lb),
+                None,
+                at_most=False,
+            )
+            for server in ("uvicorn", "waitress")
+            for lb in [loopbacks.get((server, "html_u"))]
         ),
     ]
     earlier = [
