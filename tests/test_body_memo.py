@@ -17,7 +17,7 @@ import pytest
 
 from cookieguard import ConsentCodec
 from cookieguard._core import Decision
-from cookieguard._inject import MEMO_LIMIT, OUTPUT_BUDGET, Injection
+from cookieguard._inject import Injection
 from cookieguard._site import Site
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
@@ -205,7 +205,7 @@ def test_the_memo_stays_within_its_budget_under_distinct_pages() -> None:
     for i in range(400):  # 400 different 60 KB pages: 24 MB of bodies
         edit(site, undecided, twin(b"%06d" % i + big), path=f"/p/{i}")
     size = site.cache_stats()["edited_bodies"][1]
-    assert 0 < size <= OUTPUT_BUDGET
+    assert 0 < size <= make_policy().page_cache
     plans, plan_bytes = site.cache_stats()["plans"]
     assert plans <= 1024 and plan_bytes <= 1 << 20
 
@@ -213,7 +213,7 @@ def test_the_memo_stays_within_its_budget_under_distinct_pages() -> None:
 def test_a_body_over_the_memo_limit_is_edited_every_time_and_not_kept() -> None:
     site = Site(make_policy())
     undecided = site.guard.read(None)
-    huge = twin(b"<p>" + b"y" * MEMO_LIMIT + b"</p>")
+    huge = twin(b"<p>" + b"y" * (make_policy().page_cache // 8) + b"</p>")
     out = edit(site, undecided, huge)
     assert re.search(rb'id="cookie-consent"', out)
     assert site.cache_stats()["edited_bodies"] == (0, 0)
@@ -230,3 +230,14 @@ def test_tracker_verdicts_stay_bounded_and_stay_right() -> None:
         assert b'data-cookieguard-src="https://www.facebook.com/tr?id=%d"' % i in out
     entries, size = site.cache_stats()["tracker_verdicts"]
     assert 0 < entries <= 4096 and size <= 1 << 20
+
+
+def test_page_cache_zero_turns_the_memo_off_and_bad_values_are_refused() -> None:
+    site = Site(make_policy(page_cache=0))
+    undecided = site.guard.read(None)
+    assert b'id="cookie-consent"' in edit(site, undecided, CLEAN)
+    assert b'id="cookie-consent"' in edit(site, undecided, CLEAN)
+    assert site.cache_stats()["edited_bodies"] == (0, 0)
+    for bad in (-1, 1.5, "8MB", True):
+        with pytest.raises(ValueError, match="page_cache"):
+            make_policy(page_cache=bad)

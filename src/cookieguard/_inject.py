@@ -697,8 +697,8 @@ class Injection:
         on every request (a CSRF token) share one slot per key and so do not crowd out the rest.
         """
         memo = self.memo
-        if memo is None or type(body) is not bytes or len(body) > MEMO_LIMIT:
-            return self.rewriter().feed_last(body)
+        if memo is None or type(body) is not bytes or len(body) * 8 > memo.budget:
+            return self.rewriter().feed_last(body)  # (the memo keeps nothing over an eighth)
         key = (self.context, len(body), body[:_SAMPLE], body[-_SAMPLE:])
         hit = memo.get(key)
         if hit is not None and hit[0] == body:
@@ -708,10 +708,6 @@ class Injection:
         return out
 
 
-#: The edited-body memo: at most this many bytes (bodies and their edits) per site, ...
-OUTPUT_BUDGET = 8 * 1024 * 1024
-#: ... bodies up to this size (larger ones are edited every time).
-MEMO_LIMIT = OUTPUT_BUDGET // 8 - 1024
 _SAMPLE = 64
 
 

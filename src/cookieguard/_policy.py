@@ -266,6 +266,8 @@ class Policy:
     receipts: str | None = "cookieguard-receipts.sqlite3"
     max_body: int = 4096
     cache_size: int = 4096
+    # Bytes of edited HTML kept for pages served again byte for byte (0: edit every time).
+    page_cache: int = 8 * 1024 * 1024
     privacy_url: str | None = None
     reject_max_age: int | None = None  # how long "Reject all" holds; None: max_age
     # Round 2: third parties, vendors' signals, browser storage.
@@ -397,6 +399,11 @@ class Policy:
             raise ValueError(f"max_body must be between 256 and 1048576 bytes: {self.max_body!r}.")
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be >= 0, got {self.cache_size!r}.")
+        if type(self.page_cache) is not int or self.page_cache < 0:
+            raise ValueError(
+                f"page_cache must be a number of bytes >= 0 (0 turns it off), "
+                f"got {self.page_cache!r}."
+            )
         if self.privacy_url is not None and (
             not isinstance(self.privacy_url, str) or any(c in self.privacy_url for c in '\r\n<>"')
         ):

@@ -16,7 +16,6 @@ from cookieguard._endpoints import Endpoints, Reply, Request, safe_next
 from cookieguard._i18n import negotiate
 from cookieguard._inject import (
     GOOGLE_TAGS,
-    OUTPUT_BUDGET,
     Blocker,
     Injection,
     charset_param,
@@ -75,7 +74,7 @@ class Site:
         # bodies of pages served identically again and again (see Injection.rewrite).
         self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 1 << 20)
         self._context_free: dict[frozenset[str], bool] = {}
-        self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, OUTPUT_BUDGET)
+        self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, policy.page_cache)
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
         # state, depends on the visitor's choice: never share it between visitors.
         per_visitor = policy.auto_block or bool(policy.google_consent_mode)
@@ -165,7 +164,7 @@ class Site:
             return _NOTHING
         head = self._head(consent)
         assets = self._assets if policy.scripts else b""
-        memo = self._outputs
+        memo = self._outputs if policy.page_cache else None
         if not banner and blocker is None:
             return Injection(assets, head=head, charset=charset, vary=self._vary, memo=memo)
         language = negotiate(accept_language, policy.languages)
