@@ -33,6 +33,8 @@ lint:
 typecheck:
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tests/browser scripts/size_report.py
+	MYPYPATH=src:benchmarks $(VENV)/bin/mypy --strict benchmarks/_*.py benchmarks/run.py \
+		benchmarks/profile_paths.py tests/test_benchmarks.py
 
 coverage: bootstrap
 	$(PY) -m coverage run --branch --source=cookieguard -m pytest tests/test_*.py -q
