@@ -119,7 +119,13 @@ class Site:
         Content-Type (the page and language matter once auto-blocking writes a placeholder,
         and then they are part of the key); a banner's on the page, language and GPC too.
         """
-        if method == "HEAD" or not wants_injection(status, content_type, content_encoding):
+        if method == "HEAD" or not content_type:
+            return None
+        # A 200 without Content-Encoding needs no check here: the Content-Type's verdict is
+        # part of the cached plan below.
+        if (content_encoding is not None or status != 200) and not wants_injection(
+            status, content_type, content_encoding
+        ):
             return None
         consent = decision.consent
         policy = self.policy
@@ -154,6 +160,8 @@ class Site:
         accept_language: str | None,
     ) -> Injection | _Nothing:
         policy = self.policy
+        if not wants_injection(200, content_type, None):
+            return _NOTHING
         banner = policy.banner and not consent.decided
         blocker = self._blocker(consent.granted) if policy.auto_block else None
         if not (banner or policy.scripts or blocker):
