@@ -86,8 +86,9 @@ def text_name(raw: str) -> str:
 #
 # The adapters' loops over request and response headers ask one question per field: "is
 # this one of the few I act on, and which?". A role answers it with a single dict lookup of
-# the raw name (``known_role(raw)``), and ``OTHER`` (falsy) lets every other field go by
-# with one test. The roles are small ints compared by identity.
+# the raw name (``known_role(raw)``), and ``OTHER`` lets every other field go by with one
+# test. Roles are compared by identity (``what is COOKIE``): the memo holds these very
+# objects, and ``is`` costs less than ``==`` on ints in the interpreter's loop.
 
 OTHER = 0
 COOKIE = 1  # request Cookie, spelled b"cookie"
@@ -129,7 +130,7 @@ def role(raw: bytes) -> int:
         return found
     normal = name(raw)
     found = _ROLE_OF_BYTES.get(normal, OTHER)
-    if found == COOKIE and normal != raw:
+    if found is COOKIE and normal != raw:
         found = COOKIE_RESPELLED
     if len(raw) <= _MEMO_NAME_LENGTH and len(_roles) < _MEMO_ENTRIES:
         _roles[raw] = found

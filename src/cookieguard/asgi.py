@@ -18,6 +18,7 @@ from cookieguard._headers import (
     COOKIE,
     COOKIE_RESPELLED,
     HOST,
+    OTHER,
     SEC_GPC,
     SET_COOKIE,
     html_type,
@@ -108,19 +109,19 @@ class ConsentMiddleware:
         respelled = False
         for raw, value in scope["headers"]:
             what = known_role(raw)
-            if what is None:
-                what = role(raw)
-            if not what:
+            if what is OTHER:
                 continue
-            if what in (COOKIE, COOKIE_RESPELLED):
+            if what is None:
+                what = role(raw)  # a name not seen before
+            if what is COOKIE or what is COOKIE_RESPELLED:
                 # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
                 cookie = value if cookie is None else cookie + b"; " + value
-                respelled = respelled or what == COOKIE_RESPELLED
-            elif what == HOST:
+                respelled = respelled or what is COOKIE_RESPELLED
+            elif what is HOST:
                 host = value
-            elif what == ACCEPT_LANGUAGE:
+            elif what is ACCEPT_LANGUAGE:
                 language = value
-            elif what == SEC_GPC:
+            elif what is SEC_GPC:
                 gpc = value.strip() == b"1"
         # Raw bytes to the core: a cached decision is found without decoding them.
         decision = self._read(cookie, gpc is True, host or b"", scope.get("scheme") in _SECURE)
@@ -143,123 +144,129 @@ class ConsentMiddleware:
 
         # Everything below runs on every response: the common one (no Set-Cookie to gate,
         # nothing to add, not HTML) costs one loop over its header names and one test.
-        consent = decision.consent
-        keep = self._keep
-        extra = self._extra(decision) if decision.set_cookies else None
-        site = self.site
         injector: BodyInjector | None = None
         held: list[Message] | None = None  # start + body messages, to fix Content-Length
 
         async def send_wrapper(message: Message) -> None:
             nonlocal injector, held
-            if message["type"] != "http.response.start":
-                if injector is None:
-                    await send(message)
-                    return
-                if message["type"] != "http.response.body":
-                    # A file handed to the server (http.response.pathsend, zerocopysend) or
-                    # any other extension: the body is not ours to edit. The server must
-                    # get the start first, then the bytes held so far, then the message.
-                    await _give_up(send, held, injector)
-                    injector = held = None
-                    await send(message)
-                    return
-                more = message.get("more_body", False)
-                if held is None:
-                    chunk = message.get("body", b"")
-                    message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
-                    await send(message)
-                    return
-                if not more and len(held) == 1:
-                    # The whole body in one message (what most frameworks send): edit it
-                    # in place, no buffer to join.
-                    start = held[0]
-                    held = None
-                    chunk = message.get("body", b"")
-                    body = injector.feed_last(chunk)
-                    if len(body) != len(chunk):
-                        _set_length(start, len(body))
-                    message["body"] = body
-                    await send(start)
-                    await send(message)
-                    return
-                held.append(message)
-                if more and sum(len(m.get("body", b"")) for m in held[1:]) <= BUFFER_LIMIT:
-                    return
-                await _flush(send, held, injector, done=not more)
+            if message["type"] == "http.response.start":
+                edit = self._start(message, decision, scope, language)
+                if edit is not None:
+                    injector, hold = edit
+                    if hold:
+                        held = [message]
+                        return
+                await send(message)
+                return
+            if injector is None:
+                await send(message)
+                return
+            if message["type"] != "http.response.body":
+                # A file handed to the server (http.response.pathsend, zerocopysend) or
+                # any other extension: the body is not ours to edit. The server must
+                # get the start first, then the bytes held so far, then the message.
+                await _give_up(send, held, injector)
+                injector = held = None
+                await send(message)
+                return
+            more = message.get("more_body", False)
+            if held is None:
+                chunk = message.get("body", b"")
+                message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
+                await send(message)
+                return
+            if not more and len(held) == 1:
+                # The whole body in one message (what most frameworks send): edit it
+                # in place, no buffer to join.
+                start = held[0]
                 held = None
-                return
-
-            headers = message.get("headers")
-            if headers is None:
-                headers = ()
-            elif type(headers) is not list and type(headers) is not tuple:
-                # Any iterable will do for the server (ASGI spec), but it is read twice here.
-                headers = message["headers"] = list(headers)
-            content_type = encoding = None
-            has_length = False
-            refused: list[bytes] | None = None
-            for raw, value in headers:
-                what = known_role(raw)
-                if what is None:
-                    what = role(raw)
-                if not what:
-                    continue
-                if what == SET_COOKIE:
-                    if not keep(consent, value.decode("latin-1")):
-                        refused = [value] if refused is None else [*refused, value]
-                elif what == CONTENT_TYPE:
-                    content_type = value
-                elif what == CONTENT_LENGTH:
-                    has_length = True
-                elif what == CONTENT_ENCODING:
-                    encoding = value
-            if refused is not None:
-                headers = message["headers"] = _gate(headers, refused)
-                if extra is not None:
-                    headers.extend(extra)
-            elif extra is not None:
-                headers = message["headers"] = [*headers, *extra]
-            # Only HTML is ever edited: everything else leaves here.
-            if content_type is None:
+                chunk = message.get("body", b"")
+                body = injector.feed_last(chunk)
+                if len(body) != len(chunk):
+                    _set_length(start, len(body))
+                message["body"] = body
+                await send(start)
                 await send(message)
                 return
-            text_type = known_html_type(content_type)
-            if text_type is None:
-                text_type = html_type(content_type)
-            if not text_type:
-                await send(message)
+            held.append(message)
+            if more and sum(len(m.get("body", b"")) for m in held[1:]) <= BUFFER_LIMIT:
                 return
-            status = message["status"]
-            added = site.page_headers(decision, status=status, content_type=text_type)
-            injection = site.injection(
-                decision,
-                method=scope["method"],
-                status=status,
-                content_type=text_type,
-                content_encoding=None if encoding is None else encoding.decode("latin-1"),
-                path=scope["path"],
-                query=scope.get("query_string", b"").decode("latin-1"),
-                accept_language=None if language is None else language.decode("latin-1"),
-            )
-            if injection is None:
-                if added:
-                    message["headers"] = [*headers, *_encoded(added)]
-                await send(message)
-                return
-            # Our own list from here: the app may reuse its header list across responses.
-            headers = message["headers"] = [
-                *headers,
-                *_encoded(added),
-                *[(b"vary", field.encode("latin-1")) for field in injection.vary],
-            ]
-            injector = injection.injector()
-            if has_length:
-                held = [message]
-                return
-            await send(message)
+            await _flush(send, held, injector, done=not more)
+            held = None
+            return
 
         await self.app(scope, receive, send_wrapper)
+
+    def _start(
+        self, message: Message, decision: Decision, scope: Scope, language: bytes | None
+    ) -> tuple[BodyInjector, bool] | None:
+        """Gate the ``Set-Cookie`` fields of a response start message (in place) and add the
+        page headers; for an HTML body to edit, return its injector and whether to hold the
+        message back until the body's new length is known."""
+        consent = decision.consent
+        keep = self._keep
+        headers = message.get("headers")
+        if headers is None:
+            headers = ()
+        elif type(headers) is not list and type(headers) is not tuple:
+            # Any iterable will do for the server (ASGI spec), but it is read twice here.
+            headers = message["headers"] = list(headers)
+        content_type = encoding = None
+        has_length = False
+        refused: list[bytes] | None = None
+        for raw, value in headers:
+            what = known_role(raw)
+            if what is OTHER:
+                continue
+            if what is None:
+                what = role(raw)  # a name not seen before
+            if what is SET_COOKIE:
+                if not keep(consent, value.decode("latin-1")):
+                    refused = [value] if refused is None else [*refused, value]
+            elif what is CONTENT_TYPE:
+                content_type = value
+            elif what is CONTENT_LENGTH:
+                has_length = True
+            elif what is CONTENT_ENCODING:
+                encoding = value
+        if refused is not None:
+            headers = message["headers"] = _gate(headers, refused)
+            if decision.set_cookies:
+                headers.extend(self._extra(decision))
+        elif decision.set_cookies:
+            headers = message["headers"] = [*headers, *self._extra(decision)]
+        # Only HTML is ever edited: everything else leaves here.
+        if content_type is None:
+            return None
+        text_type = known_html_type(content_type)
+        if text_type is None:
+            text_type = html_type(content_type)
+        if not text_type:
+            return None
+        site = self.site
+        status = message["status"]
+        added = site.page_headers(decision, status=status, content_type=text_type)
+        injection = site.injection(
+            decision,
+            method=scope["method"],
+            status=status,
+            content_type=text_type,
+            content_encoding=None if encoding is None else encoding.decode("latin-1"),
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            accept_language=None if language is None else language.decode("latin-1"),
+        )
+        if injection is None:
+            if added:
+                message["headers"] = [*headers, *_encoded(added)]
+            return None
+        # Our own list from here: the app may reuse its header list across responses.
+        headers = message["headers"] = [
+            *headers,
+            *_encoded(added),
+            *[(b"vary", field.encode("latin-1")) for field in injection.vary],
+        ]
+        return injection.injector(), has_length
 
     def _extra(self, decision: Decision) -> Headers:
         """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
@@ -278,7 +285,7 @@ class ConsentMiddleware:
                     refused = [
                         v
                         for k, v in headers
-                        if role(k) == SET_COOKIE and not keep(consent, v.decode("latin-1"))
+                        if role(k) is SET_COOKIE and not keep(consent, v.decode("latin-1"))
                     ]
                     if refused:
                         message["headers"] = _gate(headers, refused)
@@ -398,12 +405,16 @@ class ConsentMiddleware:
 
 def _gate(headers: Iterable[tuple[bytes, bytes]], refused: list[bytes]) -> Headers:
     """``headers`` without the ``Set-Cookie`` fields whose values are in ``refused``."""
-    return [(k, v) for k, v in headers if v not in refused or role(k) != SET_COOKIE]
+    return [
+        (k, v)
+        for k, v in headers
+        if v not in refused or (known_role(k) or role(k)) is not SET_COOKIE
+    ]
 
 
 def _is_cookie(raw: bytes) -> bool:
     what = role(raw)
-    return what in (COOKIE, COOKIE_RESPELLED)
+    return what is COOKIE or what is COOKIE_RESPELLED
 
 
 def _encoded(pairs: Iterable[tuple[str, str]]) -> Headers:
@@ -433,7 +444,7 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
         if len(body) != size:
             _set_length(start, len(body))
     else:
-        start["headers"] = [(k, v) for k, v in start["headers"] if role(k) != CONTENT_LENGTH]
+        start["headers"] = [(k, v) for k, v in start["headers"] if role(k) is not CONTENT_LENGTH]
         body = injector.feed(body)
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": not done})
@@ -458,5 +469,5 @@ def _set_length(start: Message, length: int) -> None:
     an edited body."""
     headers = start["headers"]
     for i, (k, _) in enumerate(headers):
-        if role(k) == CONTENT_LENGTH:
+        if role(k) is CONTENT_LENGTH:
             headers[i] = (k, str(length).encode())

@@ -9,8 +9,18 @@ from typing import Any, cast
 
 from cookieguard._core import Decision
 from cookieguard._endpoints import Request
-from cookieguard._headers import known_text, text_name
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection, maybe_html
+from cookieguard._headers import (
+    CONTENT_ENCODING,
+    CONTENT_LENGTH,
+    CONTENT_TYPE,
+    OTHER,
+    SET_COOKIE,
+    html_type,
+    known_html_type,
+    known_text_role,
+    text_role,
+)
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
 from cookieguard.receipts import ReceiptStore
@@ -46,56 +56,85 @@ class ConsentMiddleware:
         self._keep = self.site.guard.keep_set_cookie
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        site = self.site
-        secure = environ.get("wsgi.url_scheme") == "https"
+        gpc = environ.get("HTTP_SEC_GPC")
         decision = self._read(
             environ.get("HTTP_COOKIE"),
-            gpc=environ.get("HTTP_SEC_GPC", "").strip() == "1",
-            host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-            secure=secure,
+            gpc is not None and gpc.strip() == "1",
+            environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+            environ.get("wsgi.url_scheme") == "https",
         )
-        path = environ.get("PATH_INFO", "")
-        if self._is_endpoint(path):
+        if self._is_endpoint(environ.get("PATH_INFO", "")):
             return self._endpoint(environ, start_response, decision)
 
         environ["cookieguard.consent"] = decision.consent
-        environ["cookieguard.site"] = site
+        environ["cookieguard.site"] = self.site
         if decision.cookie_header is not None:
             if decision.cookie_header:
                 environ["HTTP_COOKIE"] = decision.cookie_header
             else:
                 del environ["HTTP_COOKIE"]
 
-        extra = [("Set-Cookie", c) for c in decision.set_cookies] if decision.set_cookies else ()
-        consent = decision.consent
-        keep = self._keep
-        body = _Body(site, environ, decision, start_response)
+        # Made only for a body that may be edited (an HTML response, or an app that calls
+        # start_response late); every other response goes straight to the server.
+        body: _Body | None = None
+        started = False
 
         def wrapped_start_response(
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            has_cookies = has_length = False
+            nonlocal body, started
+            consent = decision.consent
+            keep = self._keep
             content_type = encoding = None
+            has_length = False
+            refused: list[str] | None = None
             for key, value in headers:
-                lower = known_text(key) or text_name(key)
-                if lower == "set-cookie":
-                    has_cookies = True
-                elif lower == "content-type":
-                    content_type = value.lstrip()
-                elif lower == "content-encoding":
-                    encoding = value
-                elif lower == "content-length":
+                what = known_text_role(key)
+                if what is OTHER:
+                    continue
+                if what is None:
+                    what = text_role(key)  # a name not seen before
+                if what is SET_COOKIE:
+                    if not keep(consent, value):
+                        refused = [value] if refused is None else [*refused, value]
+                elif what is CONTENT_TYPE:
+                    content_type = value
+                elif what is CONTENT_LENGTH:
                     has_length = True
-            if has_cookies or extra:
+                elif what is CONTENT_ENCODING:
+                    encoding = value
+            if refused is not None:
                 headers = [
-                    (k, v) for k, v in headers if text_name(k) != "set-cookie" or keep(consent, v)
+                    (k, v)
+                    for k, v in headers
+                    if v not in refused or (known_text_role(k) or text_role(k)) is not SET_COOKIE
                 ]
-                headers.extend(extra)
-            return body.start(status, headers, exc_info, content_type, encoding, has_length)
+                if decision.set_cookies:
+                    headers.extend(("Set-Cookie", c) for c in decision.set_cookies)
+            elif decision.set_cookies:
+                headers = [*headers, *(("Set-Cookie", c) for c in decision.set_cookies)]
+            text_type = None if content_type is None else known_html_type(content_type)
+            if text_type is None:
+                text_type = "" if content_type is None else html_type(content_type)
+            if body is None:
+                if not text_type or (started and exc_info is not None):
+                    # Not HTML, or an error page after headers went out (PEP 3333: the
+                    # server re-raises if they did): nothing to edit.
+                    started = True
+                    return start_response(status, headers, exc_info)
+                body = _Body(self.site, environ, decision, start_response)
+            started = True
+            return body.start(status, headers, exc_info, text_type, encoding, has_length)
 
         result = self.app(environ, wrapped_start_response)
-        if body.started and body.injector is None:
-            return result  # nothing to edit: hand back the app's iterable as it is
+        if body is None:
+            if started:
+                return result  # nothing to edit: hand back the app's iterable as it is
+            # start_response not called yet (a generator app calls it on its first step):
+            # the wrapper finds this body then.
+            body = _Body(self.site, environ, decision, start_response)
+        elif body.started and body.injector is None:
+            return result
         body.result = result
         return body
 
@@ -164,11 +203,23 @@ def _status_code(status: str) -> int | None:
 
 
 class _Body:
-    """The response body when the banner may be injected.
+    """The response body when the banner may be injected (made only for HTML responses).
 
     With a Content-Length the body is buffered (up to a limit) so the length can be
     corrected before the headers go out; without one it streams through an injector.
     """
+
+    __slots__ = (
+        "_held",
+        "_write",
+        "decision",
+        "environ",
+        "injector",
+        "result",
+        "site",
+        "start_response",
+        "started",
+    )
 
     def __init__(
         self, site: Site, environ: dict[str, Any], decision: Decision, start_response: StartResponse
@@ -188,16 +239,18 @@ class _Body:
         status: str,
         headers: Headers,
         exc_info: ExcInfo | None,
-        content_type: str | None,
+        content_type: str,
         encoding: str | None,
         has_length: bool,
     ) -> Callable[[bytes], object]:
+        """``start_response`` for this body; ``content_type`` is the response's type if it
+        may be HTML (:func:`cookieguard._headers.html_type`), else ``""``."""
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.
             return self.start_response(status, headers, exc_info)
         self.started = True
         injection = None
-        if content_type is not None and maybe_html(content_type):
+        if content_type:
             code = _status_code(status)
             if code is not None:
                 extra = self.site.page_headers(
@@ -250,19 +303,14 @@ class _Body:
             return body
         status, headers, exc_info = held
         if stream and self.injector is not None:
-            headers = [
-                (k, v) for k, v in headers if (known_text(k) or text_name(k)) != "content-length"
-            ]
+            headers = [(k, v) for k, v in headers if text_role(k) is not CONTENT_LENGTH]
             body = self.injector.feed(body)
         elif inject and self.injector is not None:
             size = len(body)
             body = self.injector.feed_last(body)
             if len(body) != size:
                 length = str(len(body))
-                headers = [
-                    (k, length if (known_text(k) or text_name(k)) == "content-length" else v)
-                    for k, v in headers
-                ]
+                headers = [(k, length if text_role(k) is CONTENT_LENGTH else v) for k, v in headers]
         elif self.injector is not None:
             self.injector.stop()
         self._write = self.start_response(status, headers, exc_info)
