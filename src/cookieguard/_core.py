@@ -63,6 +63,10 @@ _BARE = Decision(UNDECIDED)
 _BARE_GPC = Decision(UNDECIDED_GPC)
 
 
+#: What :meth:`Guard.read` caches decisions by: (Cookie header, GPC, host, HTTPS).
+DecisionKey = tuple[str | bytes | None, bool, str | bytes, bool]
+
+
 def _text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
 
@@ -79,10 +83,14 @@ class Guard:
             _MEMO_SIZE, _SMALL_BUDGET
         )
         # Keyed by (Cookie header, GPC, host, HTTPS): str from WSGI, bytes from ASGI.
-        self._decisions: Memo[
-            tuple[str | bytes, bool, str | bytes, bool], tuple[Decision, float]
-        ] = Memo(policy.cache_size, _DECISION_BUDGET)
-        self._cached_decision = self._decisions.get  # bound once: read() runs per request
+        self._decisions: Memo[DecisionKey, tuple[Decision, float]] = Memo(
+            policy.cache_size, _DECISION_BUDGET
+        )
+        #: ``cached((cookie_header, gpc, host, secure))``: ``(decision, expires)`` if
+        #: :meth:`read` has a decision cached for exactly these arguments, else ``None``.
+        #: The adapters look here first (a hit costs one C call) and call :meth:`read` when
+        #: it misses or ``expires`` (Unix time) has passed.
+        self.cached = self._decisions.get
         # Set-Cookie value -> (category, deletion time): what the verdict needs, clock-free.
         self._set_cookies: Memo[str, tuple[str, float | None]] = Memo(_MEMO_SIZE, _SMALL_BUDGET)
         self._set_cookie_facts = self._set_cookies.get
@@ -117,7 +125,7 @@ class Guard:
         if len(host) > _MAX_KEY_HOST:
             host = ""  # not a host name (cookie_domains ignores it): keep it out of the key
         key = (cookie_header, gpc, host, secure)
-        hit = self._cached_decision(key)
+        hit = self.cached(key)
         if hit is not None and time.time() < hit[1]:
             return hit[0]
         return self._read(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -89,6 +90,7 @@ class ConsentMiddleware:
         self._order_checked = False
         # Bound once: these run on every request.
         self._read = self.site.guard.read
+        self._cached = self.site.guard.cached
         self._is_endpoint = self.site.guard.is_endpoint
         self._keep = self.site.guard.keep_set_cookie
 
@@ -124,7 +126,9 @@ class ConsentMiddleware:
             elif what is SEC_GPC:
                 gpc = value.strip() == b"1"
         # Raw bytes to the core: a cached decision is found without decoding them.
-        decision = self._read(cookie, gpc is True, host or b"", scope.get("scheme") in _SECURE)
+        key = (cookie, gpc is True, host or b"", scope.get("scheme") in _SECURE)
+        hit = self._cached(key)
+        decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
         if kind == "http" and self._is_endpoint(scope["path"]):
             await self._endpoint(scope, receive, send, decision)  # reads the cookies as sent
             return

@@ -3,6 +3,7 @@ ConsentMiddleware(app.wsgi_app, policy)``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, cast
@@ -52,17 +53,20 @@ class ConsentMiddleware:
         self.site = Site(policy, receipts=receipts)
         # Bound once: these run on every request.
         self._read = self.site.guard.read
+        self._cached = self.site.guard.cached
         self._is_endpoint = self.site.guard.is_endpoint
         self._keep = self.site.guard.keep_set_cookie
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         gpc = environ.get("HTTP_SEC_GPC")
-        decision = self._read(
+        key = (
             environ.get("HTTP_COOKIE"),
             gpc is not None and gpc.strip() == "1",
             environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
             environ.get("wsgi.url_scheme") == "https",
         )
+        hit = self._cached(key)
+        decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
         if self._is_endpoint(environ.get("PATH_INFO", "")):
             return self._endpoint(environ, start_response, decision)
 
