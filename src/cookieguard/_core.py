@@ -29,6 +29,7 @@ from cookieguard._policy import NECESSARY, Policy
 logger = logging.getLogger("cookieguard")
 
 _UNDECLARED = ""  # cache marker: a cookie name no pattern declares
+GPC_PATH = "/.well-known/gpc.json"  # where the GPC support declaration is served
 _MAX_CLEARED = 64  # names expired per response
 # Deletions per response, and their bytes: proxies refuse large response headers (nginx's
 # default proxy buffer is 4-8 KB). Cookies left over are expired on the next responses, as
@@ -98,12 +99,15 @@ class Guard:
         # Names no policy pattern declares are looked up in the known-tracker catalogue.
         self._catalogue = catalogue_for(policy)
         self._endpoint_prefix = policy.prefix + "/"
+        #: Every path :meth:`is_endpoint` accepts starts with one of these: a quick first
+        #: test for ``str.startswith`` (it also lets "/.well-known/gpc.json..." through).
+        self.endpoint_starts = (self._endpoint_prefix, GPC_PATH)
 
     # -- requests --------------------------------------------------------------------------
 
     def is_endpoint(self, path: str) -> bool:
         """True if cookieguard itself answers ``path``."""
-        return path.startswith(self._endpoint_prefix) or path == "/.well-known/gpc.json"
+        return path.startswith(self._endpoint_prefix) or path == GPC_PATH
 
     def read(
         self,

@@ -91,6 +91,7 @@ class ConsentMiddleware:
         # Bound once: these run on every request.
         self._read = self.site.guard.read
         self._cached = self.site.guard.cached
+        self._endpoint_starts = self.site.guard.endpoint_starts
         self._is_endpoint = self.site.guard.is_endpoint
         self._keep = self.site.guard.keep_set_cookie
 
@@ -107,31 +108,37 @@ class ConsentMiddleware:
 
         # The request's headers, read once: the fields the decision needs, and the
         # Accept-Language the banner needs (decoded for HTML pages only).
-        cookie = gpc = host = language = None
-        respelled = False
+        cookie = language = None
+        host = b""
+        gpc = respelled = False
         for raw, value in scope["headers"]:
             what = known_role(raw)
             if what is OTHER:
                 continue
             if what is None:
                 what = role(raw)  # a name not seen before
-            if what is COOKIE or what is COOKIE_RESPELLED:
-                # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
+            # HTTP/2 may split Cookie into several fields (RFC 9113 section 8.2.3).
+            if what is COOKIE:
                 cookie = value if cookie is None else cookie + b"; " + value
-                respelled = respelled or what is COOKIE_RESPELLED
             elif what is HOST:
                 host = value
             elif what is ACCEPT_LANGUAGE:
                 language = value
             elif what is SEC_GPC:
                 gpc = value.strip() == b"1"
+            elif what is COOKIE_RESPELLED:
+                cookie = value if cookie is None else cookie + b"; " + value
+                respelled = True
         # Raw bytes to the core: a cached decision is found without decoding them.
-        key = (cookie, gpc is True, host or b"", scope.get("scheme") in _SECURE)
+        key = (cookie, gpc, host, scope.get("scheme") in _SECURE)
         hit = self._cached(key)
         decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
-        if kind == "http" and self._is_endpoint(scope["path"]):
-            await self._endpoint(scope, receive, send, decision)  # reads the cookies as sent
-            return
+        if kind == "http":
+            path = scope["path"]
+            if path.startswith(self._endpoint_starts) and self._is_endpoint(path):
+                # The endpoint reads the cookies as they were sent.
+                await self._endpoint(scope, receive, send, decision)
+                return
         scope["cookieguard.consent"] = decision.consent
         scope["cookieguard.site"] = self.site
         if decision.cookie_header is not None or respelled:
@@ -207,30 +214,25 @@ class ConsentMiddleware:
         """Gate the ``Set-Cookie`` fields of a response start message (in place) and add the
         page headers; for an HTML body to edit, return its injector and whether to hold the
         message back until the body's new length is known."""
-        consent = decision.consent
-        keep = self._keep
-        headers = message.get("headers")
-        if headers is None:
-            headers = ()
-        elif type(headers) is not list and type(headers) is not tuple:
+        headers = message.get("headers", ())
+        if type(headers) is not list and type(headers) is not tuple:
             # Any iterable will do for the server (ASGI spec), but it is read twice here.
             headers = message["headers"] = list(headers)
-        content_type = encoding = None
+        content_type = encoding = refused = None
         has_length = False
-        refused: list[bytes] | None = None
         for raw, value in headers:
             what = known_role(raw)
             if what is OTHER:
                 continue
             if what is None:
                 what = role(raw)  # a name not seen before
-            if what is SET_COOKIE:
-                if not keep(consent, value.decode("latin-1")):
-                    refused = [value] if refused is None else [*refused, value]
-            elif what is CONTENT_TYPE:
+            if what is CONTENT_TYPE:
                 content_type = value
             elif what is CONTENT_LENGTH:
                 has_length = True
+            elif what is SET_COOKIE:
+                if not self._keep(decision.consent, value.decode("latin-1")):
+                    refused = [value] if refused is None else [*refused, value]
             elif what is CONTENT_ENCODING:
                 encoding = value
         if refused is not None:

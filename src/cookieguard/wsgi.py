@@ -54,6 +54,7 @@ class ConsentMiddleware:
         # Bound once: these run on every request.
         self._read = self.site.guard.read
         self._cached = self.site.guard.cached
+        self._endpoint_starts = self.site.guard.endpoint_starts
         self._is_endpoint = self.site.guard.is_endpoint
         self._keep = self.site.guard.keep_set_cookie
 
@@ -67,7 +68,8 @@ class ConsentMiddleware:
         )
         hit = self._cached(key)
         decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
-        if self._is_endpoint(environ.get("PATH_INFO", "")):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self._endpoint_starts) and self._is_endpoint(path):
             return self._endpoint(environ, start_response, decision)
 
         environ["cookieguard.consent"] = decision.consent
@@ -87,24 +89,21 @@ class ConsentMiddleware:
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal body, started
-            consent = decision.consent
-            keep = self._keep
-            content_type = encoding = None
+            content_type = encoding = refused = None
             has_length = False
-            refused: list[str] | None = None
             for key, value in headers:
                 what = known_text_role(key)
                 if what is OTHER:
                     continue
                 if what is None:
                     what = text_role(key)  # a name not seen before
-                if what is SET_COOKIE:
-                    if not keep(consent, value):
-                        refused = [value] if refused is None else [*refused, value]
-                elif what is CONTENT_TYPE:
+                if what is CONTENT_TYPE:
                     content_type = value
                 elif what is CONTENT_LENGTH:
                     has_length = True
+                elif what is SET_COOKIE:
+                    if not self._keep(decision.consent, value):
+                        refused = [value] if refused is None else [*refused, value]
                 elif what is CONTENT_ENCODING:
                     encoding = value
             if refused is not None:
