@@ -90,7 +90,7 @@ def text_name(raw: str) -> str:
 # test. Roles are compared by identity (``what is COOKIE``): the memo holds these very
 # objects, and ``is`` costs less than ``==`` on ints in the interpreter's loop.
 
-OTHER = 0
+OTHER = 10  # truthy like every role: ``known_role(raw) or role(raw)`` calls role() once
 COOKIE = 1  # request Cookie, spelled b"cookie"
 COOKIE_RESPELLED = 2  # request Cookie in another spelling (b"Cookie", b" cookie")
 HOST = 3

@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
+from cookieguard._cache import remember
 from cookieguard._consent import Consent
 from cookieguard._core import Decision
 from cookieguard._endpoints import Reply, Request
@@ -267,11 +268,7 @@ class ConsentMiddleware:
                 message["headers"] = [*headers, *_encoded(added)]
             return None
         # Our own list from here: the app may reuse its header list across responses.
-        headers = message["headers"] = [
-            *headers,
-            *_encoded(added),
-            *[(b"vary", field.encode("latin-1")) for field in injection.vary],
-        ]
+        headers = message["headers"] = [*headers, *_encoded(added), *_vary(injection.vary)]
         return injection.injector(), has_length
 
     def _extra(self, decision: Decision) -> Headers:
@@ -423,8 +420,26 @@ def _is_cookie(raw: bytes) -> bool:
     return what is COOKIE or what is COOKIE_RESPELLED
 
 
-def _encoded(pairs: Iterable[tuple[str, str]]) -> Headers:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs]
+_ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
+_VARY: dict[tuple[str, ...], tuple[tuple[bytes, bytes], ...]] = {}
+
+
+def _encoded(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """Header pairs the site adds, as ASGI bytes (remembered: the site adds the same few)."""
+    found = _ENCODED.get(pairs)
+    if found is None:
+        found = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs)
+        remember(_ENCODED, pairs, found, 64)
+    return found
+
+
+def _vary(names: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """``Vary`` fields for ``names``, as ASGI bytes (remembered like :func:`_encoded`)."""
+    found = _VARY.get(names)
+    if found is None:
+        found = tuple((b"vary", name.encode("latin-1")) for name in names)
+        remember(_VARY, names, found, 64)
+    return found
 
 
 async def _send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
@@ -474,6 +489,7 @@ def _set_length(start: Message, length: int) -> None:
     """Correct the Content-Length of a held start message (whose header list is ours) for
     an edited body."""
     headers = start["headers"]
+    value = str(length).encode()
     for i, (k, _) in enumerate(headers):
-        if role(k) is CONTENT_LENGTH:
-            headers[i] = (k, str(length).encode())
+        if (known_role(k) or role(k)) is CONTENT_LENGTH:
+            headers[i] = (k, value)

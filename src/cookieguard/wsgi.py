@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, cast
 
+from cookieguard._cache import remember
 from cookieguard._core import Decision
 from cookieguard._endpoints import Request
 from cookieguard._headers import (
@@ -198,6 +199,18 @@ _REASONS = {
 }
 
 
+_VARY: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _vary(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """``Vary`` fields for ``names`` (remembered: a site varies on the same few)."""
+    found = _VARY.get(names)
+    if found is None:
+        found = tuple(("Vary", name) for name in names)
+        remember(_VARY, names, found, 64)
+    return found
+
+
 def _status_code(status: str) -> int | None:
     try:
         return int(status.split(None, 1)[0])
@@ -268,7 +281,7 @@ class _Body:
             self._held = None
             self._write = self.start_response(status, headers, exc_info)
             return self._write
-        headers = [*headers, *(("Vary", name) for name in injection.vary)]
+        headers = [*headers, *_vary(injection.vary)]
         self.injector = injection.injector()
         if has_length:
             self._held = (status, headers, exc_info)
@@ -306,14 +319,21 @@ class _Body:
             return body
         status, headers, exc_info = held
         if stream and self.injector is not None:
-            headers = [(k, v) for k, v in headers if text_role(k) is not CONTENT_LENGTH]
+            headers = [
+                (k, v)
+                for k, v in headers
+                if (known_text_role(k) or text_role(k)) is not CONTENT_LENGTH
+            ]
             body = self.injector.feed(body)
         elif inject and self.injector is not None:
             size = len(body)
             body = self.injector.feed_last(body)
             if len(body) != size:
                 length = str(len(body))
-                headers = [(k, length if text_role(k) is CONTENT_LENGTH else v) for k, v in headers]
+                headers = [
+                    (k, length if (known_text_role(k) or text_role(k)) is CONTENT_LENGTH else v)
+                    for k, v in headers
+                ]
         elif self.injector is not None:
             self.injector.stop()
         self._write = self.start_response(status, headers, exc_info)
