@@ -395,3 +395,26 @@ def test_memo_get_follows_put_pop_and_clear() -> None:
     assert get("c") is None and len(memo) == 0 and memo.size == 0
     memo.put("d", 5, 1)
     assert get("d") == 5  # the bound get stays valid across clear()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "_ga=1; Max-Age=60",
+        "_ga=; Max-Age=0",
+        "_fbp=1; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        "likebox=1; Path=/",
+        "undeclared=1",
+        "caf\xe9=1",
+        "=_ga=GA1.1; Max-Age=31536000",
+    ],
+)
+def test_set_cookie_verdicts_for_raw_bytes_match_text(value: str) -> None:
+    """ASGI hands Set-Cookie values to the core as bytes (no decoding on a memo hit)."""
+    policy = make_policy()
+    guard = Guard(policy)
+    token = ConsentCodec(policy).dumps({"preferences"}, CID)
+    for consent in (guard.read(None).consent, guard.read(f"cookie_consent={token}").consent):
+        expected = guard.keep_set_cookie(consent, value)
+        assert guard.keep_set_cookie(consent, value.encode("latin-1")) is expected
+        assert guard.keep_set_cookie(consent, value.encode("latin-1")) is expected  # memo

@@ -93,7 +93,9 @@ class Guard:
         #: it misses or ``expires`` (Unix time) has passed.
         self.cached = self._decisions.get
         # Set-Cookie value -> (category, deletion time): what the verdict needs, clock-free.
-        self._set_cookies: Memo[str, tuple[str, float | None]] = Memo(_MEMO_SIZE, _SMALL_BUDGET)
+        self._set_cookies: Memo[str | bytes, tuple[str, float | None]] = Memo(
+            _MEMO_SIZE, _SMALL_BUDGET
+        )
         self._set_cookie_facts = self._set_cookies.get
         self._allow_undeclared = policy.undeclared == "allow"
         # Names no policy pattern declares are looked up in the known-tracker catalogue.
@@ -276,18 +278,20 @@ class Guard:
 
     # -- responses -------------------------------------------------------------------------
 
-    def keep_set_cookie(self, consent: Consent, value: str) -> bool:
+    def keep_set_cookie(self, consent: Consent, value: str | bytes) -> bool:
         """True if the app's ``Set-Cookie: value`` may reach the visitor.
 
         Cookies of granted categories pass; deletions always pass (removing a cookie never
         needs consent); everything else is dropped. A deletion is what every browser reads
         as one (:func:`cookieguard._cookies.deletion_time`, RFC 6265 section 5.2).
+        ``value`` may be the raw bytes of an ASGI header (Latin-1).
         """
         # An app sends the same few Set-Cookie values over and over: remember what the
         # verdict needs that does not depend on the clock or the visitor.
         hit = self._set_cookie_facts(value)
         if hit is None:
-            hit = (self._category(set_cookie_name(value)), deletion_time(value))
+            text = _text(value)
+            hit = (self._category(set_cookie_name(text)), deletion_time(text))
             self._set_cookies.put(value, hit, len(value))
         category, deletes_from = hit
         if category is _UNDECLARED:

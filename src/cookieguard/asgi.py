@@ -232,7 +232,7 @@ class ConsentMiddleware:
             elif what is CONTENT_LENGTH:
                 has_length = True
             elif what is SET_COOKIE:
-                if not self._keep(decision.consent, value.decode("latin-1")):
+                if not self._keep(decision.consent, value):
                     refused = [value] if refused is None else [*refused, value]
             elif what is CONTENT_ENCODING:
                 encoding = value
@@ -286,9 +286,7 @@ class ConsentMiddleware:
                 if headers:
                     headers = list(headers)
                     refused = [
-                        v
-                        for k, v in headers
-                        if role(k) is SET_COOKIE and not keep(consent, v.decode("latin-1"))
+                        v for k, v in headers if role(k) is SET_COOKIE and not keep(consent, v)
                     ]
                     if refused:
                         message["headers"] = _gate(headers, refused)
