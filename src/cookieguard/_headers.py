@@ -9,8 +9,10 @@ which waitress forwards as it is. Every name either adapter reads or rewrites go
 browser could take for ``set-cookie`` is treated as one here too.
 
 This runs for every header of every request and response, so the answers are remembered:
-``known(raw) or name(raw)`` costs one dict lookup for a name seen before (the memo is bounded
-in entries and name length; request header names come from visitors).
+the adapters ask for a field's *role* (:func:`role`, :func:`text_role`: which of the few
+fields they act on it is, if any), and ``known_role(raw)`` answers with one dict lookup for
+a name seen before (the memos are bounded in entries and name length; request header names
+come from visitors, and a name the full memo cannot keep is worked out again each time).
 """
 
 from __future__ import annotations
