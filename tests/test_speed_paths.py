@@ -418,3 +418,24 @@ def test_set_cookie_verdicts_for_raw_bytes_match_text(value: str) -> None:
         expected = guard.keep_set_cookie(consent, value)
         assert guard.keep_set_cookie(consent, value.encode("latin-1")) is expected
         assert guard.keep_set_cookie(consent, value.encode("latin-1")) is expected  # memo
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["Content-Length"], ["content-length", "Content-Length"], ["Content-Length"] * 2],
+)
+def test_wsgi_every_content_length_field_is_corrected_after_an_edit(names: list[str]) -> None:
+    """The one Content-Length field is found by identity; several (a malformed response)
+    by role, so none keeps the old length."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = [("Content-Type", "text/html")]
+        headers += [(name, str(len(PAGE))) for name in names]
+        start_response("200 OK", headers)
+        return [PAGE]
+
+    got: list[Any] = []
+    body = b"".join(WsgiMiddleware(app, make_policy())({"PATH_INFO": "/"}, _recording(got)))
+    assert b'id="cookie-consent"' in body
+    lengths = [v for k, v in got[0] if k.lower() == "content-length"]
+    assert lengths == [str(len(body))] * len(names)

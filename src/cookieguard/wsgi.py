@@ -90,8 +90,7 @@ class ConsentMiddleware:
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal body, started
-            content_type = encoding = refused = None
-            has_length = False
+            content_type = encoding = refused = length = None
             for key, value in headers:
                 what = known_text_role(key)
                 if what is OTHER:
@@ -101,7 +100,8 @@ class ConsentMiddleware:
                 if what is CONTENT_TYPE:
                     content_type = value
                 elif what is CONTENT_LENGTH:
-                    has_length = True
+                    # The field to correct after an edit (several: look them up by role).
+                    length = key if length is None else _SEVERAL
                 elif what is SET_COOKIE:
                     if not self._keep(decision.consent, value):
                         refused = [value] if refused is None else [*refused, value]
@@ -128,7 +128,7 @@ class ConsentMiddleware:
                     return start_response(status, headers, exc_info)
                 body = _Body(self.site, environ, decision, start_response)
             started = True
-            return body.start(status, headers, exc_info, text_type, encoding, has_length)
+            return body.start(status, headers, exc_info, text_type, encoding, length)
 
         result = self.app(environ, wrapped_start_response)
         if body is None:
@@ -200,6 +200,7 @@ _REASONS = {
 
 
 _VARY: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+_SEVERAL = "\0several"  # a response with more than one Content-Length field (not a name)
 
 
 def _vary(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
@@ -227,6 +228,7 @@ class _Body:
 
     __slots__ = (
         "_held",
+        "_length",
         "_write",
         "decision",
         "environ",
@@ -248,6 +250,7 @@ class _Body:
         self.injector: BodyInjector | None = None
         self.result: Iterable[bytes] = ()
         self._held: tuple[str, Headers, ExcInfo | None] | None = None
+        self._length = _SEVERAL
         self._write: Callable[[bytes], object] | None = None
 
     def start(
@@ -257,10 +260,11 @@ class _Body:
         exc_info: ExcInfo | None,
         content_type: str,
         encoding: str | None,
-        has_length: bool,
+        length: str | None,
     ) -> Callable[[bytes], object]:
         """``start_response`` for this body; ``content_type`` is the response's type if it
-        may be HTML (:func:`cookieguard._headers.html_type`), else ``""``."""
+        may be HTML (:func:`cookieguard._headers.html_type`), else ``""``; ``length`` the
+        name of its Content-Length field (``None``: it has none)."""
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.
             return self.start_response(status, headers, exc_info)
@@ -283,7 +287,8 @@ class _Body:
             return self._write
         headers = [*headers, *_vary(injection.vary)]
         self.injector = injection.injector()
-        if has_length:
+        if length is not None:
+            self._length = length
             self._held = (status, headers, exc_info)
             return self._write_held
         self._write = self.start_response(status, headers, exc_info)
@@ -330,10 +335,14 @@ class _Body:
             body = self.injector.feed_last(body)
             if len(body) != size:
                 length = str(len(body))
-                headers = [
-                    (k, length if (known_text_role(k) or text_role(k)) is CONTENT_LENGTH else v)
-                    for k, v in headers
-                ]
+                field = self._length
+                if field is _SEVERAL:
+                    headers = [
+                        (k, length if (known_text_role(k) or text_role(k)) is CONTENT_LENGTH else v)
+                        for k, v in headers
+                    ]
+                else:  # the one field the app sent, found by identity
+                    headers = [(k, length if k is field else v) for k, v in headers]
         elif self.injector is not None:
             self.injector.stop()
         self._write = self.start_response(status, headers, exc_info)
