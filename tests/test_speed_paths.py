@@ -439,3 +439,39 @@ def test_wsgi_every_content_length_field_is_corrected_after_an_edit(names: list[
     assert b'id="cookie-consent"' in body
     lengths = [v for k, v in got[0] if k.lower() == "content-length"]
     assert lengths == [str(len(body))] * len(names)
+
+
+@pytest.mark.parametrize("refused", [False, True])
+@pytest.mark.parametrize(
+    "names",
+    [[b"content-length"], [b"Content-Length", b"content-length"], [b"content-length"] * 2],
+)
+def test_asgi_every_content_length_field_is_corrected_after_an_edit(
+    names: list[bytes], refused: bool
+) -> None:
+    """The one Content-Length field is remembered by its index in the final header list
+    (after the gate dropped a refused Set-Cookie before it, and deletions were added); several
+    (a malformed response) are looked for by role when the body is in. None keeps the old
+    length."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"set-cookie", b"_fbp=1; Path=/")] if refused else []
+        headers += [(b"content-type", b"text/html"), (b"x-before", b"1")]
+        headers += [(name, str(len(PAGE)).encode()) for name in names]
+        headers.append((b"x-after", b"2"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE})
+
+    # A decided visitor with a withdrawn cookie: the decision adds deletions at the end too.
+    token = ConsentCodec(make_policy()).dumps({"analytics"}, CID).encode()
+    middleware = AsgiMiddleware(app, policy=make_policy())
+    for _ in range(2):  # the second time from the cached plan and edited page
+        sent = run(_asgi_collect(middleware, _scope(b"cookie_consent=" + token + b"; _fbp=1")))
+        body = sent[1]["body"]
+        assert body != PAGE  # the asset tags went in
+        headers = sent[0]["headers"]
+        lengths = [v for k, v in headers if k.lower() == b"content-length"]
+        assert lengths == [str(len(body)).encode()] * len(names)
+        assert (b"x-before", b"1") in headers and (b"x-after", b"2") in headers
+        assert any(k == b"set-cookie" and v.startswith(b"_fbp=;") for k, v in headers)
+        assert (b"set-cookie", b"_fbp=1; Path=/") not in headers

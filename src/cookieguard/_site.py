@@ -104,20 +104,21 @@ class Site:
     def injection(
         self,
         decision: Decision,
-        *,
         method: str,
         status: int,
         content_type: str | None,
         content_encoding: str | None,
         path: str,
-        query: str,
-        accept_language: str | None,
+        query: str | bytes,
+        accept_language: str | bytes | None,
     ) -> Injection | None:
         """What to edit in this response's HTML, or ``None`` to leave the body alone.
 
         Plans are cached: a decided visitor's depends only on their choice and the
         Content-Type (the page and language matter once auto-blocking writes a placeholder,
         and then they are part of the key); a banner's on the page, language and GPC too.
+        ``query`` and ``accept_language`` may be the raw bytes of an ASGI request (decoded
+        as Latin-1 only when a plan is made).
         """
         if method == "HEAD" or not content_type:
             return None
@@ -156,9 +157,13 @@ class Site:
         consent: Consent,
         content_type: str | None,
         path: str,
-        query: str,
-        accept_language: str | None,
+        query: str | bytes,
+        accept_language: str | bytes | None,
     ) -> Injection | _Nothing:
+        if isinstance(query, bytes):
+            query = query.decode("latin-1")
+        if isinstance(accept_language, bytes):
+            accept_language = accept_language.decode("latin-1")
         policy = self.policy
         if not wants_injection(200, content_type, None):
             return _NOTHING

@@ -158,15 +158,17 @@ class ConsentMiddleware:
         # nothing to add, not HTML) costs one loop over its header names and one test.
         injector: BodyInjector | None = None
         held: list[Message] | None = None  # start + body messages, to fix Content-Length
+        length_at = -1  # where the held start's Content-Length field is (-1: look for it)
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal injector, held
+            nonlocal injector, held, length_at
             if message["type"] == "http.response.start":
                 edit = self._start(message, decision, scope, language)
                 if edit is not None:
-                    injector, hold = edit
-                    if hold:
+                    injector, at = edit
+                    if at is not None:  # it has a Content-Length: hold it back
                         held = [message]
+                        length_at = at
                         return
                 await send(message)
                 return
@@ -195,7 +197,7 @@ class ConsentMiddleware:
                 chunk = message.get("body", b"")
                 body = injector.feed_last(chunk)
                 if len(body) != len(chunk):
-                    _set_length(start, len(body))
+                    _set_length(start, len(body), length_at)
                 message["body"] = body
                 await send(start)
                 await send(message)
@@ -211,16 +213,18 @@ class ConsentMiddleware:
 
     def _start(
         self, message: Message, decision: Decision, scope: Scope, language: bytes | None
-    ) -> tuple[BodyInjector, bool] | None:
+    ) -> tuple[BodyInjector, int | None] | None:
         """Gate the ``Set-Cookie`` fields of a response start message (in place) and add the
-        page headers; for an HTML body to edit, return its injector and whether to hold the
-        message back until the body's new length is known."""
+        page headers; for an HTML body to edit, return its injector and, when the message
+        has a Content-Length (to hold it back until the body's new length is known), that
+        field's index in the final header list (-1: look for it then)."""
         headers = message.get("headers", ())
         if type(headers) is not list and type(headers) is not tuple:
             # Any iterable will do for the server (ASGI spec), but it is read twice here.
             headers = message["headers"] = list(headers)
         content_type = encoding = refused = None
-        has_length = False
+        length: tuple[bytes, bytes] | None = None  # the Content-Length field
+        lengths = 0
         for raw, value in headers:
             what = known_role(raw)
             if what is OTHER:
@@ -230,7 +234,8 @@ class ConsentMiddleware:
             if what is CONTENT_TYPE:
                 content_type = value
             elif what is CONTENT_LENGTH:
-                has_length = True
+                length = (raw, value)
+                lengths += 1
             elif what is SET_COOKIE:
                 if not self._keep(decision.consent, value):
                     refused = [value] if refused is None else [*refused, value]
@@ -255,21 +260,29 @@ class ConsentMiddleware:
         added = site.page_headers(decision, status=status, content_type=text_type)
         injection = site.injection(
             decision,
-            method=scope["method"],
-            status=status,
-            content_type=text_type,
-            content_encoding=None if encoding is None else encoding.decode("latin-1"),
-            path=scope["path"],
-            query=scope.get("query_string", b"").decode("latin-1"),
-            accept_language=None if language is None else language.decode("latin-1"),
+            scope["method"],
+            status,
+            text_type,
+            None if encoding is None else encoding.decode("latin-1"),
+            scope["path"],
+            scope.get("query_string", b""),  # raw bytes: decoded only for a new plan
+            language,
         )
         if injection is None:
             if added:
                 message["headers"] = [*headers, *_encoded(added)]
             return None
         # Our own list from here: the app may reuse its header list across responses.
-        headers = message["headers"] = [*headers, *_encoded(added), *_vary(injection.vary)]
-        return injection.injector(), has_length
+        if added:
+            message["headers"] = [*headers, *_encoded(added), *injection.vary_fields]
+        else:
+            message["headers"] = [*headers, *injection.vary_fields]
+        if length is None:
+            return injection.injector(), None
+        # Found by a C-level search in the list the fields above were appended to, so the
+        # edited length costs no loop later (several Content-Length fields: looked for then).
+        at = headers.index(length) if lengths == 1 else -1
+        return injection.injector(), at
 
     def _extra(self, decision: Decision) -> Headers:
         """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
@@ -419,7 +432,6 @@ def _is_cookie(raw: bytes) -> bool:
 
 
 _ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
-_VARY: dict[tuple[str, ...], tuple[tuple[bytes, bytes], ...]] = {}
 
 
 def _encoded(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
@@ -428,15 +440,6 @@ def _encoded(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], .
     if found is None:
         found = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs)
         remember(_ENCODED, pairs, found, 64)
-    return found
-
-
-def _vary(names: tuple[str, ...]) -> tuple[tuple[bytes, bytes], ...]:
-    """``Vary`` fields for ``names``, as ASGI bytes (remembered like :func:`_encoded`)."""
-    found = _VARY.get(names)
-    if found is None:
-        found = tuple((b"vary", name.encode("latin-1")) for name in names)
-        remember(_VARY, names, found, 64)
     return found
 
 
@@ -461,7 +464,7 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
         size = len(body)
         body = injector.feed_last(body)
         if len(body) != size:
-            _set_length(start, len(body))
+            _set_length(start, len(body), -1)
     else:
         start["headers"] = [(k, v) for k, v in start["headers"] if role(k) is not CONTENT_LENGTH]
         body = injector.feed(body)
@@ -483,11 +486,14 @@ async def _give_up(send: Send, held: list[Message] | None, injector: BodyInjecto
         await send({"type": "http.response.body", "body": body, "more_body": True})
 
 
-def _set_length(start: Message, length: int) -> None:
+def _set_length(start: Message, length: int, at: int) -> None:
     """Correct the Content-Length of a held start message (whose header list is ours) for
-    an edited body."""
+    an edited body; ``at`` is the field's index (-1: every such field, looked for)."""
     headers = start["headers"]
     value = str(length).encode()
+    if at >= 0:
+        headers[at] = (headers[at][0], value)
+        return
     for i, (k, _) in enumerate(headers):
         if (known_role(k) or role(k)) is CONTENT_LENGTH:
             headers[i] = (k, value)
