@@ -661,12 +661,14 @@ class Injection:
     memo: Memo[tuple[object, ...], tuple[bytes, bytes]] | None = field(default=None, compare=False)
     # Everything besides the body that the edited body depends on: the memo's key.
     context: tuple[object, ...] = field(init=False, compare=False)
-    #: ``vary`` as ASGI header fields, made once per plan.
+    #: ``vary`` as ASGI and as WSGI header fields, made once per plan.
     vary_fields: tuple[tuple[bytes, bytes], ...] = field(init=False, compare=False)
+    vary_pairs: tuple[tuple[str, str], ...] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         fields = tuple((b"vary", name.encode("latin-1")) for name in self.vary)
         object.__setattr__(self, "vary_fields", fields)
+        object.__setattr__(self, "vary_pairs", tuple(("Vary", name) for name in self.vary))
         context: tuple[object, ...] = (self.insert, self.head, self.blocker, self.charset)
         if self.blocker is not None:
             context += (self.language, self.next_path)  # in click-to-load placeholders

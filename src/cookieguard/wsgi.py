@@ -22,7 +22,7 @@ from cookieguard._headers import (
     known_text_role,
     text_role,
 )
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
 from cookieguard.receipts import ReceiptStore
@@ -199,24 +199,24 @@ _REASONS = {
 }
 
 
-_VARY: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 _SEVERAL = "\0several"  # a response with more than one Content-Length field (not a name)
 
 
-def _vary(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    """``Vary`` fields for ``names`` (remembered: a site varies on the same few)."""
-    found = _VARY.get(names)
-    if found is None:
-        found = tuple(("Vary", name) for name in names)
-        remember(_VARY, names, found, 64)
-    return found
+_CODES: dict[str, int | None] = {}
 
 
 def _status_code(status: str) -> int | None:
+    """The number of a WSGI status line (remembered: an app sends the same few)."""
     try:
-        return int(status.split(None, 1)[0])
+        return _CODES[status]
+    except KeyError:
+        pass
+    try:
+        code: int | None = int(status.split(None, 1)[0])
     except (ValueError, IndexError):
-        return None
+        code = None
+    remember(_CODES, status, code, 64)
+    return code
 
 
 class _Body:
@@ -273,19 +273,28 @@ class _Body:
         if content_type:
             code = _status_code(status)
             if code is not None:
-                extra = self.site.page_headers(
-                    self.decision, status=code, content_type=content_type
-                )
+                site = self.site
+                extra = site.page_headers(self.decision, status=code, content_type=content_type)
                 if extra:
                     headers = [*headers, *extra]
                 if exc_info is None:
-                    injection = self._injection(code, content_type, encoding)
+                    environ = self.environ
+                    injection = site.injection(
+                        self.decision,
+                        environ.get("REQUEST_METHOD", "GET"),
+                        code,
+                        content_type,
+                        encoding,
+                        environ.get("PATH_INFO", ""),
+                        environ.get("QUERY_STRING", ""),
+                        environ.get("HTTP_ACCEPT_LANGUAGE"),
+                    )
         if injection is None:
             self.injector = None
             self._held = None
             self._write = self.start_response(status, headers, exc_info)
             return self._write
-        headers = [*headers, *_vary(injection.vary)]
+        headers = [*headers, *injection.vary_pairs]
         self.injector = injection.injector()
         if length is not None:
             self._length = length
@@ -298,19 +307,6 @@ class _Body:
         # A legacy app writing directly: give up on injection, send what it wrote.
         self._release(inject=False, body=b"")
         return cast(Callable[[bytes], object], self._write)(data)
-
-    def _injection(self, code: int, content_type: str, encoding: str | None) -> Injection | None:
-        environ = self.environ
-        return self.site.injection(
-            self.decision,
-            method=environ.get("REQUEST_METHOD", "GET"),
-            status=code,
-            content_type=content_type,
-            content_encoding=encoding,
-            path=environ.get("PATH_INFO", ""),
-            query=environ.get("QUERY_STRING", ""),
-            accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
-        )
 
     def _release(self, *, inject: bool, body: bytes, stream: bool = False) -> bytes:
         """Send held headers; return ``body`` (injected when ``inject``).
