@@ -72,7 +72,7 @@ class Site:
         self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
         # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
         # bodies of pages served identically again and again (see Injection.rewrite).
-        self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 1 << 20)
+        self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 4 << 20)
         self._context_free: dict[frozenset[str], bool] = {}
         self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, policy.page_cache)
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
@@ -149,7 +149,9 @@ class Site:
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plan(consent, content_type, path, query, accept_language)
-            self._plans.put(key, plan, size)
+            # A plan holds its banner's bytes (a few KB): they count against the budget too.
+            held = len(plan.insert) + len(plan.head) if isinstance(plan, Injection) else 0
+            self._plans.put(key, plan, size + held)
         return plan if isinstance(plan, Injection) else None
 
     def _plan(
@@ -257,6 +259,8 @@ class Site:
     ) -> tuple[tuple[str, str], ...]:
         """Headers both adapters add to every HTML response, edited or not (e.g. the
         consent-aware Content-Security-Policy). Empty when there is nothing to add."""
+        if self.policy.csp is None:
+            return ()
         return csp_headers(self.policy, decision.consent.granted, status, content_type)
 
     def banner_markup(
