@@ -475,3 +475,19 @@ def test_asgi_every_content_length_field_is_corrected_after_an_edit(
         assert (b"x-before", b"1") in headers and (b"x-after", b"2") in headers
         assert any(k == b"set-cookie" and v.startswith(b"_fbp=;") for k, v in headers)
         assert (b"set-cookie", b"_fbp=1; Path=/") not in headers
+
+
+def test_asgi_a_message_after_the_whole_body_passes_as_sent() -> None:
+    """The whole-body path edits the page once; a stray body message after the last one (a
+    protocol error the server will refuse) is not edited as a new page."""
+    stray = b"<html><body>late</body></html>"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/html"), (b"content-length", str(len(PAGE)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE})
+        await send({"type": "http.response.body", "body": stray})
+
+    sent = run(_asgi_collect(AsgiMiddleware(app, policy=make_policy()), _scope()))
+    assert b'id="cookie-consent"' in sent[1]["body"]
+    assert sent[2]["body"] == stray

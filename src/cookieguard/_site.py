@@ -73,7 +73,7 @@ class Site:
         # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
         # bodies of pages served identically again and again (see Injection.rewrite).
         self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 4 << 20)
-        self._context_free: dict[frozenset[str], bool] = {}
+        self._page_free: dict[tuple[bool, frozenset[str]], bool] = {}
         self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, policy.page_cache)
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
         # state, depends on the visitor's choice: never share it between visitors.
@@ -129,10 +129,12 @@ class Site:
         ):
             return None
         consent = decision.consent
-        policy = self.policy
-        if (policy.banner and not consent.decided) or (
-            policy.auto_block and not self._context_free.get(consent.granted, False)
-        ):
+        shape = (consent.decided, consent.granted)
+        short = self._page_free.get(shape)
+        if short is None:
+            short = self._is_page_free(consent)
+            remember(self._page_free, shape, short, 512)
+        if not short:
             key: tuple[object, ...] = (
                 consent.decided,
                 consent.granted,
@@ -212,9 +214,15 @@ class Site:
         blocker = self._new_blocker(granted)
         # Bounded: at most one entry per subset of the policy's categories, capped anyway.
         remember(self._blockers, granted, blocker, 256)
-        # A decided visitor's plan needs the page and language only when there is a blocker.
-        remember(self._context_free, granted, blocker is None, 256)
         return blocker
+
+    def _is_page_free(self, consent: Consent) -> bool:
+        """True if this visitor's plan does not depend on the page or their language: no
+        banner to show, and no blocker that could write a click-to-load placeholder."""
+        policy = self.policy
+        if policy.banner and not consent.decided:
+            return False
+        return not policy.auto_block or self._blocker(consent.granted) is None
 
     def _new_blocker(self, granted: frozenset[str]) -> Blocker | None:
         policy = self.policy

@@ -29,7 +29,7 @@ from cookieguard._headers import (
     name,
     role,
 )
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector
+from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
 from cookieguard._policy import Policy
 from cookieguard._site import _DEFAULT, Site
 from cookieguard.receipts import ReceiptStore
@@ -156,50 +156,60 @@ class ConsentMiddleware:
 
         # Everything below runs on every response: the common one (no Set-Cookie to gate,
         # nothing to add, not HTML) costs one loop over its header names and one test.
-        injector: BodyInjector | None = None
+        plan: Injection | None = None  # what to edit in this response's HTML body
+        injector: BodyInjector | None = None  # made only for a body that is not sent whole
         held: list[Message] | None = None  # start + body messages, to fix Content-Length
         length_at = -1  # where the held start's Content-Length field is (-1: look for it)
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal injector, held, length_at
+            nonlocal plan, injector, held, length_at
             if message["type"] == "http.response.start":
                 edit = self._start(message, decision, scope, language)
                 if edit is not None:
-                    injector, at = edit
+                    plan, at = edit
                     if at is not None:  # it has a Content-Length: hold it back
                         held = [message]
                         length_at = at
                         return
+                    injector = plan.injector()  # no length: the body streams through
+                await send(message)
+                return
+            if plan is None:
                 await send(message)
                 return
             if injector is None:
-                await send(message)
-                return
+                if (
+                    held is not None
+                    and len(held) == 1
+                    and message["type"] == "http.response.body"
+                    and not message.get("more_body", False)
+                ):
+                    # The whole body in one message (what most frameworks send): edit it in
+                    # place (the page memo's path), no buffer to join.
+                    start = held[0]
+                    held = None
+                    chunk = message.get("body", b"")
+                    body = plan.rewrite(chunk)
+                    plan = None  # the body has ended: anything after it passes as sent
+                    if len(body) != len(chunk):
+                        _set_length(start, len(body), length_at)
+                    message["body"] = body
+                    await send(start)
+                    await send(message)
+                    return
+                injector = plan.injector()
             if message["type"] != "http.response.body":
                 # A file handed to the server (http.response.pathsend, zerocopysend) or
                 # any other extension: the body is not ours to edit. The server must
                 # get the start first, then the bytes held so far, then the message.
                 await _give_up(send, held, injector)
-                injector = held = None
+                plan = injector = held = None
                 await send(message)
                 return
             more = message.get("more_body", False)
             if held is None:
                 chunk = message.get("body", b"")
                 message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
-                await send(message)
-                return
-            if not more and len(held) == 1:
-                # The whole body in one message (what most frameworks send): edit it
-                # in place, no buffer to join.
-                start = held[0]
-                held = None
-                chunk = message.get("body", b"")
-                body = injector.feed_last(chunk)
-                if len(body) != len(chunk):
-                    _set_length(start, len(body), length_at)
-                message["body"] = body
-                await send(start)
                 await send(message)
                 return
             held.append(message)
@@ -213,9 +223,9 @@ class ConsentMiddleware:
 
     def _start(
         self, message: Message, decision: Decision, scope: Scope, language: bytes | None
-    ) -> tuple[BodyInjector, int | None] | None:
+    ) -> tuple[Injection, int | None] | None:
         """Gate the ``Set-Cookie`` fields of a response start message (in place) and add the
-        page headers; for an HTML body to edit, return its injector and, when the message
+        page headers; for an HTML body to edit, return its plan and, when the message
         has a Content-Length (to hold it back until the body's new length is known), that
         field's index in the final header list (-1: look for it then)."""
         headers = message.get("headers", ())
@@ -278,11 +288,10 @@ class ConsentMiddleware:
         else:
             message["headers"] = [*headers, *injection.vary_fields]
         if length is None:
-            return injection.injector(), None
+            return injection, None
         # Found by a C-level search in the list the fields above were appended to, so the
         # edited length costs no loop later (several Content-Length fields: looked for then).
-        at = headers.index(length) if lengths == 1 else -1
-        return injection.injector(), at
+        return injection, headers.index(length) if lengths == 1 else -1
 
     def _extra(self, decision: Decision) -> Headers:
         """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
