@@ -272,8 +272,9 @@ def test_withdrawal_reloads_and_clears_declared_storage(
         "theme_choice",
     ]
 
-    # Withdraw analytics (its tracker ran here); keep preferences.
-    page.evaluate("cookieguard.update(['preferences'])")
+    # Withdraw analytics (its tracker ran here); keep preferences. The choice reloads the
+    # page: not awaited, or the reload can destroy the context evaluate() waits in.
+    page.evaluate("() => { cookieguard.update(['preferences']); }")
     page.wait_for_function("() => performance.getEntriesByType('navigation')[0].type === 'reload'")
     assert len(loads) == 2
     state = ready(page)
@@ -335,7 +336,7 @@ def test_enforced_csp_reloads_after_a_grant_only(page: Page, enforced_site: str)
     page.evaluate("cookieguard.update('reject_all')")
     page.wait_for_timeout(200)
     assert len(loads) == 1  # nothing newly allowed: the page's policy still fits
-    page.evaluate("cookieguard.update(['analytics'])")
+    page.evaluate("() => { cookieguard.update(['analytics']); }")  # reloads: not awaited
     page.wait_for_function("() => performance.getEntriesByType('navigation')[0].type === 'reload'")
     assert len(loads) == 2
     ready(page)
