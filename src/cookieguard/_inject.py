@@ -666,13 +666,9 @@ class Injection:
     vary_pairs: tuple[tuple[str, str], ...] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        # One field for all the names (RFC 9110 section 12.5.5: a list, the same as several
-        # fields): servers such as uvicorn's h11 validate every header field they send.
-        names = ", ".join(self.vary)
-        object.__setattr__(
-            self, "vary_fields", ((b"vary", names.encode("latin-1")),) if names else ()
-        )
-        object.__setattr__(self, "vary_pairs", (("Vary", names),) if names else ())
+        fields = tuple((b"vary", name.encode("latin-1")) for name in self.vary)
+        object.__setattr__(self, "vary_fields", fields)
+        object.__setattr__(self, "vary_pairs", tuple(("Vary", name) for name in self.vary))
         context: tuple[object, ...] = (self.insert, self.head, self.blocker, self.charset)
         if self.blocker is not None:
             context += (self.language, self.next_path)  # in click-to-load placeholders
