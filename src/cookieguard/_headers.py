@@ -31,10 +31,8 @@ __all__ = [
     "SEC_GPC",
     "SET_COOKIE",
     "html_type",
-    "known",
     "known_html_type",
     "known_role",
-    "known_text",
     "known_text_role",
     "name",
     "role",
@@ -47,11 +45,6 @@ _MEMO_NAME_LENGTH = 64
 
 _names: dict[bytes, bytes] = {}
 _text_names: dict[str, str] = {}
-
-#: ``known(raw)``: the normalised ASGI name if ``raw`` was seen before, else ``None``.
-known = _names.get
-#: ``known_text(raw)``: the same for WSGI names.
-known_text = _text_names.get
 
 
 def name(raw: bytes) -> bytes:

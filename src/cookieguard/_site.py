@@ -33,12 +33,9 @@ _DEFAULT = object()
 
 
 class _Nothing:
-    """A cached "leave this body alone" (falsy, unlike a plan)."""
+    """A cached "leave this body alone" (a miss in the plan memo is ``None``)."""
 
     __slots__ = ()
-
-    def __bool__(self) -> bool:
-        return False
 
 
 _NOTHING = _Nothing()
