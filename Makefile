@@ -3,13 +3,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: test demo bench fuzz load catalogue lint typecheck size bootstrap coverage
+# `make docs` serves the documentation site (docs/, mkdocs.yml) on http://127.0.0.1:$(DOCS_PORT).
+DOCS_PORT ?= 8000
+
+.PHONY: docs test demo bench fuzz load catalogue lint typecheck size bootstrap coverage
 
 bootstrap:
 	bash scripts/bootstrap.sh
 
 test: bootstrap
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+docs: bootstrap
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 demo: bootstrap
 	PORT=$(PORT) $(PY) examples/demo.py

@@ -1,0 +1,108 @@
+"""The documentation site: it builds with ``mkdocs build --strict`` (broken links and anchors
+fail), every page is in the nav, and the configuration reference is generated from ``Policy``
+(an undocumented field fails loudly)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cookieguard import Policy
+from scripts import docs_hooks
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+
+def _nav_files() -> set[str]:
+    """The pages mkdocs.yml's nav names (every ``- Title: page.md`` line under ``nav:``)."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    nav = text[text.index("\nnav:\n") :]
+    return set(re.findall(r"(?m)^\s+- (?:[^:\n]+: )?(\S+\.md)\s*$", nav))
+
+
+def test_every_page_is_in_the_nav() -> None:
+    """A page nobody can reach from the nav is an orphan: list them all as the error."""
+    in_nav = _nav_files()
+    pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
+    orphans = sorted(pages - in_nav)
+    assert not orphans, f"docs pages missing from the nav in mkdocs.yml: {orphans}"
+
+
+def test_every_nav_entry_exists_or_is_an_announced_page() -> None:
+    in_nav = _nav_files()
+    missing = sorted(f for f in in_nav if not (DOCS / f).exists())
+    assert set(missing) <= docs_hooks.OPTIONAL_PAGES, (
+        f"nav entries without a page (only {sorted(docs_hooks.OPTIONAL_PAGES)} may be absent "
+        f"while being written): {missing}"
+    )
+
+
+def test_site_builds_strict(tmp_path: Path) -> None:
+    """``mkdocs build --strict``: a broken link, a missing anchor, a page left out of the nav
+    or an undocumented ``Policy`` field fails the build."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]),
+        "NO_MKDOCS_2_WARNING": "1",
+    }
+    site = tmp_path / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    reference = (site / "configuration" / "index.html").read_text(encoding="utf-8")
+    public = [f.name for f in dataclasses.fields(Policy) if f.init and not f.name.startswith("_")]
+    absent = [name for name in public if f'id="{name}"' not in reference]
+    assert not absent, f"configuration reference lacks sections for {absent}"
+    assert docs_hooks.MARKER not in reference
+
+
+def test_the_reference_is_read_from_attribute_docstrings() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Example:
+        mode: str = "calm"
+        """How it behaves. Any further sentences stay in the section.
+
+        A second paragraph."""
+        size: int = 4096
+        """How big.
+
+        Default: 4 KiB"""
+
+    fields = docs_hooks.policy_fields(Example)
+    assert [(f.name, f.type, f.default) for f in fields] == [
+        ("mode", "str", '`"calm"`'),
+        ("size", "int", "4 KiB"),
+    ]
+    page = docs_hooks.render(fields)
+    assert '| [`mode`](#mode) | `"calm"` | How it behaves. |' in page
+    assert "### `size` {#size}" in page and "A second paragraph." in page
+
+
+def test_an_undocumented_field_fails_loudly_naming_every_one() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Example:
+        documented: int = 1
+        """Has its text."""
+        bare_one: int = 2
+        bare_two: tuple[str, ...] = tuple(f"value-{i}" for i in range(20))
+        """Documented, but its default is too long to show without a ``Default:`` line."""
+
+    with pytest.raises(docs_hooks.UndocumentedFields) as caught:
+        docs_hooks.policy_fields(Example)
+    message = str(caught.value)
+    assert re.search(r"bare_one: no docstring", message)
+    assert re.search(r"bare_two: default too long", message)
+    assert "documented:" not in message
