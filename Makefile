@@ -6,7 +6,7 @@ PORT ?= 8000
 # `make docs` serves the documentation site (docs/, mkdocs.yml) on http://127.0.0.1:$(DOCS_PORT).
 DOCS_PORT ?= 8000
 
-.PHONY: docs test demo bench fuzz load catalogue lint typecheck size bootstrap coverage
+.PHONY: check docs test demo bench fuzz load catalogue lint typecheck size bootstrap coverage
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -35,15 +35,21 @@ catalogue: bootstrap
 lint:
 	$(VENV)/bin/ruff check src tests scripts benchmarks examples
 	$(VENV)/bin/ruff format --check src tests scripts benchmarks examples
+	$(VENV)/bin/lint-imports
+
+# The fast lane (no bootstrap, no browser, no PostgreSQL, no real servers): under a minute.
+check: lint
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -m "not browser and not postgres and not servers" $(PYTEST_ARGS)
 
 typecheck:
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tests/browser scripts/size_report.py
 	MYPYPATH=src:benchmarks $(VENV)/bin/mypy --strict benchmarks/_*.py benchmarks/run.py \
-		benchmarks/profile_paths.py tests/test_benchmarks.py
+		benchmarks/profile_paths.py tests/tools/test_benchmarks.py
 
 coverage: bootstrap
-	$(PY) -m coverage run --branch --source=cookieguard -m pytest tests/test_*.py -q
+	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers"
 	$(PY) -m coverage report -m
 
 size:

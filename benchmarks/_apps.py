@@ -21,7 +21,7 @@ from typing import Any
 sys.path.insert(0, os.environ.get("BENCH_SRC") or str(Path(__file__).resolve().parents[1] / "src"))
 
 from cookieguard import ConsentCodec, Policy
-from cookieguard._consent import new_consent_id
+from cookieguard.core._consent import new_consent_id
 
 SECRET = "x" * 32
 COOKIES = {

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from cookieguard import Policy  # noqa: E402
-from cookieguard._csp import content_security  # noqa: E402
-from cookieguard._site import Site  # noqa: E402
+from cookieguard.csp._csp import content_security  # noqa: E402
+from cookieguard.site._site import Site  # noqa: E402
 
 SECRET = "bench-csp-secret-0123456789"
 

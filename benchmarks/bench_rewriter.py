@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from cookieguard import Policy
-from cookieguard._consent import UNDECIDED, Consent
-from cookieguard._core import Decision
-from cookieguard._site import Site
+from cookieguard.core._consent import UNDECIDED, Consent
+from cookieguard.core._guard import Decision
+from cookieguard.site._site import Site
 
 HEAD = (
     b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title>"

@@ -53,11 +53,10 @@ if str(ROOT / "src") not in sys.path:
     sys.path.append(str(ROOT / "src"))
 
 from cookieguard import ConsentCodec, Policy  # noqa: E402
-from cookieguard._catalogue import catalogue_for  # noqa: E402
-from cookieguard._consent import Consent  # noqa: E402
-from cookieguard._cookies import cookie_date, is_deletion  # noqa: E402
-from cookieguard._core import MAX_DELETION_BYTES, MAX_DELETIONS  # noqa: E402
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware  # noqa: E402
+from cookieguard.core._consent import Consent  # noqa: E402
+from cookieguard.core._cookies import cookie_date, is_deletion  # noqa: E402
+from cookieguard.core._guard import MAX_DELETION_BYTES, MAX_DELETIONS  # noqa: E402
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware  # noqa: E402
 from tests import rfc6265  # noqa: E402
 
@@ -367,7 +366,7 @@ class Campaign:
         logging.getLogger("cookieguard").setLevel(logging.CRITICAL)
         self.policy = make_policy()
         self.tokens = Tokens(self.policy)
-        self.catalogue = catalogue_for(self.policy)  # undeclared trackers it knows are gated
+        self.catalogue = self.policy.catalogue  # undeclared trackers it knows are gated
         self.lines: list[str] = []  # Set-Cookie lines the app sends on this case
         self.seen: dict[str, Any] = {}
         self.wsgi = WsgiMiddleware(self._wsgi_app, self.policy, receipts=None)

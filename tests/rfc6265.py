@@ -1,6 +1,6 @@
 """An independent reading of RFC 6265 (and the RFC 6265bis changes browsers ship), for tests.
 
-Written from the RFC text, not from ``cookieguard._cookies``: a character-by-character
+Written from the RFC text, not from ``cookieguard.core._cookies``: a character-by-character
 tokenizer for section 5.1.1 (no regular expressions), the section 5.2 loop over the
 unparsed attributes as the RFC words it, and the section 5.3 step 3 choice of expiry. Used
 only by the tests and the fuzz campaign (``benchmarks/fuzz.py``) to check the middleware's

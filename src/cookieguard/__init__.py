@@ -5,8 +5,8 @@ Wrap a WSGI app with :class:`cookieguard.wsgi.ConsentMiddleware` or an ASGI app 
 This module imports no web framework.
 """
 
-from cookieguard._consent import UNDECIDED, Consent, ConsentCodec
-from cookieguard._policy import (
+from cookieguard.core._consent import UNDECIDED, Consent, ConsentCodec
+from cookieguard.core._policy import (
     DEFAULT_CATEGORIES,
     NECESSARY,
     Category,

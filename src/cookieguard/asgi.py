@@ -9,10 +9,9 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from cookieguard._cache import remember
-from cookieguard._consent import Consent
-from cookieguard._core import Decision
-from cookieguard._endpoints import Reply, Request
-from cookieguard._headers import (
+from cookieguard.core._consent import Consent
+from cookieguard.core._guard import Decision
+from cookieguard.core._headers import (
     ACCEPT_LANGUAGE,
     CONTENT_ENCODING,
     CONTENT_LENGTH,
@@ -29,10 +28,11 @@ from cookieguard._headers import (
     name,
     role,
 )
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector, Injection
-from cookieguard._policy import Policy
-from cookieguard._site import _DEFAULT, Site
+from cookieguard.core._messages import Reply, Request
+from cookieguard.core._policy import Policy
+from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector, Injection
 from cookieguard.receipts import ReceiptStore
+from cookieguard.site._site import _DEFAULT, Site
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -199,7 +199,7 @@ def _export(store: ReceiptStore, consent_id: str, fmt: str) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from cookieguard._policy import Policy
+    from cookieguard.core._policy import Policy
     from cookieguard.scan import (
         ScanError,
         progress_bar,

@@ -15,10 +15,10 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from cookieguard import Consent, get_consent
-from cookieguard._frameworks import declare_necessary
-from cookieguard._policy import Policy
-from cookieguard._site import _DEFAULT
+from cookieguard.core._frameworks import declare_necessary
+from cookieguard.core._policy import Policy
 from cookieguard.receipts import ReceiptStore
+from cookieguard.site._site import _DEFAULT
 from cookieguard.wsgi import ConsentMiddleware
 
 __all__ = ["banner", "consent", "flask_cookie_names", "install", "with_flask_cookies"]

@@ -33,8 +33,8 @@ from urllib.error import URLError
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.request import Request, urlopen
 
-from cookieguard._catalogue import Catalogue, catalogue_for, load_catalogue, normalise_host
-from cookieguard._policy import NECESSARY, Policy
+from cookieguard.catalogue._catalogue import Catalogue, load_catalogue, normalise_host
+from cookieguard.core._policy import NECESSARY, Policy
 
 __all__ = [
     "PHASES",
@@ -293,9 +293,7 @@ def scan(
     except ImportError:
         raise ScanError("Playwright is not installed: pip install 'cookieguard[scan]'") from None
 
-    classifier = _Classifier(
-        policy, catalogue_for(policy) if policy is not None else load_catalogue()
-    )
+    classifier = _Classifier(policy, policy.catalogue if policy is not None else load_catalogue())
     started = time.time()
     deadline = time.monotonic() + timeout
     report = ScanReport(list(urls), {}, [], started, 0.0)

@@ -24,11 +24,11 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
 from cookieguard import Consent, get_consent
-from cookieguard._frameworks import declare_necessary
-from cookieguard._policy import Policy
-from cookieguard._site import _DEFAULT
 from cookieguard.asgi import ConsentMiddleware
+from cookieguard.core._frameworks import declare_necessary
+from cookieguard.core._policy import Policy
 from cookieguard.receipts import ReceiptStore
+from cookieguard.site._site import _DEFAULT
 
 __all__ = ["banner", "consent", "install", "starlette_cookie_names", "with_starlette_cookies"]
 

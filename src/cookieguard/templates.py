@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cookieguard import get_consent
-from cookieguard._policy import Policy
+from cookieguard.core._policy import Policy
 
 __all__ = ["banner_html", "declaration_html"]
 
@@ -47,7 +47,7 @@ def banner_html(scope_or_environ: Mapping[str, Any]) -> str:
     Returns an empty string outside cookieguard's middleware. The result is already escaped
     HTML: mark it safe in your template engine (``Markup(...)`` in Jinja).
     """
-    from cookieguard._site import Site
+    from cookieguard.site._site import Site
 
     site = scope_or_environ.get("cookieguard.site")
     if not isinstance(site, Site):
@@ -72,9 +72,9 @@ def declaration_html(
     static page. ``heading_level`` is the level of its heading (``2`` gives ``<h2>``);
     ``open_categories=True`` shows every category expanded.
     """
-    from cookieguard._declaration import render_declaration
-    from cookieguard._i18n import negotiate
-    from cookieguard._site import Site
+    from cookieguard.core._i18n import negotiate
+    from cookieguard.site._site import Site
+    from cookieguard.ui._declaration import render_declaration
 
     if isinstance(source, Policy):
         policy = source

@@ -9,9 +9,8 @@ from types import TracebackType
 from typing import Any, cast
 
 from cookieguard._cache import remember
-from cookieguard._core import Decision
-from cookieguard._endpoints import Request
-from cookieguard._headers import (
+from cookieguard.core._guard import Decision
+from cookieguard.core._headers import (
     CONTENT_ENCODING,
     CONTENT_LENGTH,
     CONTENT_TYPE,
@@ -22,10 +21,11 @@ from cookieguard._headers import (
     known_text_role,
     text_role,
 )
-from cookieguard._inject import BUFFER_LIMIT, BodyInjector
-from cookieguard._policy import Policy
-from cookieguard._site import _DEFAULT, Site
+from cookieguard.core._messages import Request
+from cookieguard.core._policy import Policy
+from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector
 from cookieguard.receipts import ReceiptStore
+from cookieguard.site._site import _DEFAULT, Site
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Headers = list[tuple[str, str]]
@@ -263,7 +263,7 @@ class _Body:
         length: str | None,
     ) -> Callable[[bytes], object]:
         """``start_response`` for this body; ``content_type`` is the response's type if it
-        may be HTML (:func:`cookieguard._headers.html_type`), else ``""``; ``length`` the
+        may be HTML (:func:`cookieguard.core._headers.html_type`), else ``""``; ``length`` the
         name of its Content-Length field (``None``: it has none)."""
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.

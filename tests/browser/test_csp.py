@@ -22,8 +22,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route as Path
 
 from cookieguard import Policy
-from cookieguard._csp import CspReports
 from cookieguard.asgi import ConsentMiddleware
+from cookieguard.csp._csp import CspReports
 from tests.browser.site import RECORDER, Server
 
 PIXEL = "https://connect.facebook.net/en_US/fbevents.js"

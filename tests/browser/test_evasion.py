@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route as AppRoute
 
-from cookieguard._catalogue import load_catalogue
 from cookieguard.asgi import ConsentMiddleware
+from cookieguard.catalogue._catalogue import load_catalogue
 from tests.browser.site import Server, policy
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-EVADE1"

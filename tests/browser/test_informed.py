@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
-from cookieguard._i18n import SHIPPED
+from cookieguard.core._i18n import SHIPPED
 from tests.browser.site import RECORDER, Server, build_app
 from tests.browser.test_banner import run_axe
 from tests.e2e.conftest import GTAG_STAND_IN, ExampleServer

@@ -14,18 +14,18 @@ from pathlib import Path
 import pytest
 
 from cookieguard import Policy
-from cookieguard._banner import (
+from cookieguard.core._consent import Consent
+from cookieguard.core._i18n import TEXTS, negotiate, text
+from cookieguard.core._policy import DEFAULT_CATEGORIES, Category
+from cookieguard.html._inject import _URL_ATTRIBUTES
+from cookieguard.receipts import Receipt
+from cookieguard.testing import _browser
+from cookieguard.ui._banner import (
     asset_tags,
     render_banner,
     render_dialog,
     render_preferences_page,
 )
-from cookieguard._consent import Consent
-from cookieguard._i18n import TEXTS, negotiate, text
-from cookieguard._inject import _URL_ATTRIBUTES
-from cookieguard._policy import DEFAULT_CATEGORIES, Category
-from cookieguard.receipts import Receipt
-from cookieguard.testing import _browser
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "markup-test-secret-0123456789"

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, override_settings
 
 from cookieguard import Policy
-from cookieguard._consent import UNDECIDED
+from cookieguard.core._consent import UNDECIDED
 from cookieguard.django import (
     ConfigurationError,
     assets_html,

@@ -21,7 +21,6 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
-from cookieguard._site import Site
 from cookieguard.django._middleware import (
     ConfigurationError,
     ConsentMiddleware,
@@ -30,6 +29,7 @@ from cookieguard.django._middleware import (
     framework_cookie_names,
     policy_from_settings,
 )
+from cookieguard.site._site import Site
 
 __all__ = [
     "ConfigurationError",

@@ -21,14 +21,15 @@ from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.cache import patch_vary_headers
 
-from cookieguard._consent import UNDECIDED, Consent
-from cookieguard._cookies import set_cookie_name
-from cookieguard._core import Decision
-from cookieguard._endpoints import Reply, Request
-from cookieguard._frameworks import declare_necessary
-from cookieguard._inject import BodyInjector, maybe_html
-from cookieguard._policy import Policy
-from cookieguard._site import Site
+from cookieguard.core._consent import UNDECIDED, Consent
+from cookieguard.core._cookies import set_cookie_name
+from cookieguard.core._frameworks import declare_necessary
+from cookieguard.core._guard import Decision
+from cookieguard.core._headers import maybe_html
+from cookieguard.core._messages import Reply, Request
+from cookieguard.core._policy import Policy
+from cookieguard.html._inject import BodyInjector
+from cookieguard.site._site import Site
 
 logger = logging.getLogger("cookieguard")
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from cookieguard._consent import ConsentCodec, new_consent_id
+from cookieguard.core._consent import ConsentCodec, new_consent_id
 from cookieguard.testing.pages import ConsentBanner, PreferencesPanel
 
 if TYPE_CHECKING:

@@ -1,0 +1,771 @@
+"""What cookieguard edits in an HTML response, and the rewriter that does it in one pass.
+
+:class:`Injection` is the plan for one response (the banner and asset tags, the vendor head
+tags, the tracker gate, the page's charset); :meth:`Injection.injector` gives the streaming
+rewriter (``cookieguard.html._scanner.Rewriter``) the adapters feed. :class:`Blocker` holds the
+auto-blocking decisions for one set of refused categories, built once and shared.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import cast
+from urllib.parse import unquote_to_bytes
+
+from cookieguard._cache import Memo, remember
+from cookieguard.catalogue._catalogue import Catalogue, Vendor
+from cookieguard.core._headers import HTML_TYPES as _HTML_TYPES
+from cookieguard.core._policy import NECESSARY
+from cookieguard.html._embeds import placeholder_parts, size
+from cookieguard.html._scanner import Attribute, Rewriter, attributes
+
+logger = logging.getLogger("cookieguard")
+
+#: Bodies with a Content-Length up to this size are buffered so the length stays exact;
+#: larger ones pass through untouched.
+BUFFER_LIMIT = 2 * 1024 * 1024
+
+
+def wants_injection(status: int, content_type: str | None, content_encoding: str | None) -> bool:
+    """True for a response whose body is HTML we may edit.
+
+    Compressed bodies are left alone (we would have to decompress them), and so are
+    responses without a body to show (1xx, 204, 206, 3xx).
+    """
+    if status < 200 or 300 <= status < 400 or status in (204, 206):
+        return False
+    if content_encoding and content_encoding.strip().lower() != "identity":
+        return False
+    if not content_type:
+        return False
+    return content_type.split(";", 1)[0].strip().lower() in _HTML_TYPES
+
+
+# -- charsets ------------------------------------------------------------------------------
+
+_CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*[\"']?([^\"';\s]+)", re.IGNORECASE)
+# The WHATWG prescan looks for a <meta charset> in the first 1024 bytes
+# (https://html.spec.whatwg.org/multipage/parsing.html#prescan-a-byte-stream-to-determine-its-encoding).
+_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:+-]+)", re.IGNORECASE)
+# The WHATWG Encoding Standard's labels (https://encoding.spec.whatwg.org/#names-and-labels)
+# of the ASCII-compatible, stateless encodings, and the Python codec for each. A label that is
+# not here (utf-16, iso-2022-jp, or anything only Python knows: "base64", "rot13"...) means
+# the page is left alone: a browser would not read our insert the way we wrote it.
+_ENCODINGS: dict[str, tuple[str, ...]] = {
+    "utf-8": ("unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8",
+              "x-unicode20utf8"),
+    "cp866": ("866", "cp866", "csibm866", "ibm866"),
+    "iso8859_2": ("csisolatin2", "iso-8859-2", "iso-ir-101", "iso8859-2", "iso88592",
+                  "iso_8859-2", "iso_8859-2:1987", "l2", "latin2"),
+    "iso8859_3": ("csisolatin3", "iso-8859-3", "iso-ir-109", "iso8859-3", "iso88593",
+                  "iso_8859-3", "iso_8859-3:1988", "l3", "latin3"),
+    "iso8859_4": ("csisolatin4", "iso-8859-4", "iso-ir-110", "iso8859-4", "iso88594",
+                  "iso_8859-4", "iso_8859-4:1988", "l4", "latin4"),
+    "iso8859_5": ("csisolatincyrillic", "cyrillic", "iso-8859-5", "iso-ir-144", "iso8859-5",
+                  "iso88595", "iso_8859-5", "iso_8859-5:1988"),
+    "iso8859_6": ("arabic", "asmo-708", "csiso88596e", "csiso88596i", "csisolatinarabic",
+                  "ecma-114", "iso-8859-6", "iso-8859-6-e", "iso-8859-6-i", "iso-ir-127",
+                  "iso8859-6", "iso88596", "iso_8859-6", "iso_8859-6:1987"),
+    "iso8859_7": ("csisolatingreek", "ecma-118", "elot_928", "greek", "greek8", "iso-8859-7",
+                  "iso-ir-126", "iso8859-7", "iso88597", "iso_8859-7", "iso_8859-7:1987",
+                  "sun_eu_greek"),
+    "iso8859_8": ("csiso88598e", "csisolatinhebrew", "hebrew", "iso-8859-8", "iso-8859-8-e",
+                  "iso-ir-138", "iso8859-8", "iso88598", "iso_8859-8", "iso_8859-8:1988",
+                  "visual", "csiso88598i", "iso-8859-8-i", "logical"),
+    "iso8859_10": ("csisolatin6", "iso-8859-10", "iso-ir-157", "iso8859-10", "iso885910",
+                   "l6", "latin6"),
+    "iso8859_13": ("iso-8859-13", "iso8859-13", "iso885913"),
+    "iso8859_14": ("iso-8859-14", "iso8859-14", "iso885914"),
+    "iso8859_15": ("csisolatin9", "iso-8859-15", "iso8859-15", "iso885915", "iso_8859-15",
+                   "l9"),
+    "iso8859_16": ("iso-8859-16",),
+    "koi8_r": ("cskoi8r", "koi", "koi8", "koi8-r", "koi8_r"),
+    "koi8_u": ("koi8-ru", "koi8-u"),
+    "mac_roman": ("csmacintosh", "mac", "macintosh", "x-mac-roman"),
+    "cp874": ("dos-874", "iso-8859-11", "iso8859-11", "iso885911", "tis-620", "windows-874"),
+    "cp1250": ("cp1250", "windows-1250", "x-cp1250"),
+    "cp1251": ("cp1251", "windows-1251", "x-cp1251"),
+    # Browsers read Latin-1 and ASCII labels as windows-1252.
+    "cp1252": ("ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819",
+               "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1",
+               "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"),
+    "cp1253": ("cp1253", "windows-1253", "x-cp1253"),
+    "cp1254": ("cp1254", "csisolatin5", "iso-8859-9", "iso-ir-148", "iso8859-9", "iso88599",
+               "iso_8859-9", "iso_8859-9:1989", "l5", "latin5", "windows-1254", "x-cp1254"),
+    "cp1255": ("cp1255", "windows-1255", "x-cp1255"),
+    "cp1256": ("cp1256", "windows-1256", "x-cp1256"),
+    "cp1257": ("cp1257", "windows-1257", "x-cp1257"),
+    "cp1258": ("cp1258", "windows-1258", "x-cp1258"),
+    "mac_cyrillic": ("x-mac-cyrillic", "x-mac-ukrainian"),
+    "gbk": ("chinese", "csgb2312", "csiso58gb231280", "gb2312", "gb_2312", "gb_2312-80", "gbk",
+            "iso-ir-58", "x-gbk"),
+    "gb18030": ("gb18030",),
+    "big5hkscs": ("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"),
+    "euc_jp": ("cseucpkdfmtjapanese", "euc-jp", "x-euc-jp"),
+    "cp932": ("csshiftjis", "ms932", "ms_kanji", "shift-jis", "shift_jis", "sjis", "windows-31j",
+              "x-sjis"),
+    "cp949": ("cseuckr", "csksc56011987", "euc-kr", "iso-ir-149", "korean", "ks_c_5601-1987",
+              "ks_c_5601-1989", "ksc5601", "ksc_5601", "windows-949"),
+}  # fmt: skip
+_LABELS = {label: codec for codec, labels in _ENCODINGS.items() for label in labels}
+_warned: dict[str, None] = {}
+
+
+def charset_param(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type, if any."""
+    if not content_type or ";" not in content_type:
+        return None
+    m = _CHARSET_PARAM.search(content_type)
+    return m.group(1) if m else None
+
+
+def codec_for(label: str) -> str | None:
+    """The Python codec to write a page labelled ``label`` in, or ``None`` if we cannot."""
+    return _LABELS.get(label.strip().lower())
+
+
+def unsupported(label: str) -> None:
+    """Say once per label that pages in it are left alone."""
+    key = label[:40]
+    if key not in _warned:
+        remember(_warned, key, None, 256)
+        logger.warning(
+            "HTML in charset %r cannot be edited safely; such pages are sent "
+            "unchanged (no banner, no auto-blocking). Serve them as UTF-8 to fix this.",
+            key,
+        )
+
+
+def sniff_charset(head: bytes) -> str:
+    """The charset label a browser would find in the first bytes of a page (UTF-8 if none)."""
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    m = _META_CHARSET.search(head, 0, 1024)
+    return m.group(1).decode("ascii") if m else "utf-8"
+
+
+_transcoded: dict[tuple[bytes, str], bytes] = {}
+
+
+def transcode(data: bytes, codec: str) -> bytes:
+    """UTF-8 ``data`` written in ``codec``; characters it lacks become character references."""
+    if codec == "utf-8" or data.isascii():
+        return data
+    key = (data, codec)
+    found = _transcoded.get(key)
+    if found is None:
+        found = data.decode("utf-8").encode(codec, "xmlcharrefreplace")
+        if len(data) <= 64 * 1024:
+            remember(_transcoded, key, found, 256)
+    return found
+
+
+# -- auto-blocking -------------------------------------------------------------------------
+
+# https://mimesniff.spec.whatwg.org/#javascript-mime-type, plus "module" and the empty type.
+_JS_TYPES = frozenset(
+    {
+        b"", b"module", b"application/ecmascript", b"application/javascript",
+        b"application/x-ecmascript", b"application/x-javascript", b"text/ecmascript",
+        b"text/javascript", b"text/javascript1.0", b"text/javascript1.1", b"text/javascript1.2",
+        b"text/javascript1.3", b"text/javascript1.4", b"text/javascript1.5", b"text/jscript",
+        b"text/livescript", b"text/x-ecmascript", b"text/x-javascript",
+    }
+)  # fmt: skip
+#: URL attributes per tag, renamed to ``data-cookieguard-<name>`` while gated.
+_URL_ATTRIBUTES: Mapping[bytes, tuple[bytes, ...]] = {
+    b"img": (b"src", b"srcset", b"data-src", b"data-srcset", b"data-lazy-src"),
+    b"image": (b"src", b"href", b"xlink:href"),  # HTML parsers read <image> as <img>; SVG
+    b"source": (b"src", b"srcset", b"data-src", b"data-srcset"),
+    b"link": (b"href", b"imagesrcset"),
+    b"iframe": (b"src", b"srcdoc", b"data-src", b"data-lazy-src"),
+    b"video": (b"src", b"poster"),
+    b"audio": (b"src",),
+    b"embed": (b"src",),
+    b"input": (b"src",),
+    b"object": (b"data",),
+    b"body": (b"background",),
+    b"table": (b"background",),
+    b"td": (b"background",),
+    b"th": (b"background",),
+    b"base": (b"href",),  # relative URLs after it would load from the tracker
+}
+#: Where a script or an embed takes its URL from (SVG scripts use href; lazy loaders data-src).
+_SCRIPT_URLS = (b"src", b"href", b"xlink:href")
+_EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
+#: Google's tags that Consent Mode "advanced" lets load (cookieless pings until consent).
+GOOGLE_TAGS = frozenset({"Google Analytics", "Google Tag Manager", "Google Ads"})
+_MARK = b"data-cookieguard"
+
+
+def _find(attrs: list[Attribute], name: bytes) -> Attribute | None:
+    for attr in attrs:
+        if attr.name == name:
+            return attr
+    return None
+
+
+def _first(attrs: list[Attribute], names: tuple[bytes, ...]) -> Attribute | None:
+    """The first attribute, in ``names`` order, that is present with a URL-ish value."""
+    for name in names:
+        attr = _find(attrs, name)
+        if attr is not None and attr.value.strip() and not attr.value.strip().startswith(b"about:"):
+            return attr
+    return None
+
+
+def _urls(attr: Attribute) -> list[bytes]:
+    """The URLs of an attribute value (several in a ``srcset``)."""
+    value = attr.value
+    if b"&" in value:
+        value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
+    if attr.name in (b"srcdoc", b"style"):
+        return [b"//" + host + path for _, host, path in _urls_in(value)]
+    if attr.name.endswith(b"srcset"):
+        return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
+    return [value]
+
+
+# A host named in an absolute or scheme-relative URL, as written in HTML or in a script: the
+# only way a tag or snippet reaches a third party. Found the way the WHATWG URL parser reads
+# URLs (https://url.spec.whatwg.org/#concept-basic-url-parser), not the way they usually
+# look: tab, CR and LF anywhere are dropped; "\" is "/" in http(s) URLs (and JSON writes "/"
+# as "\/"); "https:host" needs no slashes when the page's scheme differs (we cannot know
+# it here, so it always counts); the host may be percent-encoded ("www.%66acebook.com",
+# "www%2Egoogletagmanager%2Ecom"). These are candidates only: every verdict is the
+# catalogue's, on the whole URL through ``split_url``. Each pattern starts at a byte that no
+# later part of it matches, so a failed try costs the run it read once: linear work.
+_GAP = rb"[\t\n\r]*"
+_HOST = (
+    rb"((?:[A-Za-z0-9@-][A-Za-z0-9@\t\n\r-]*[.%]|%)[A-Za-z0-9%.@\t\n\r-]*)"
+    rb"(?::[0-9\t\n\r]*)?([/\\][A-Za-z0-9._~%/\\\t\n\r-]*)?"
+)
+#: "//host", "/\\host", "/<tab>/host"... (the usual case first: "/" starts the search, the
+#: fastest there is; one pattern for all of them costs a third more than "//" alone, where
+#: a search of its own for each form would cost a whole pass over the body each).
+_URL_IN_TEXT = re.compile(rb"/[/\\\t\n\r]" + _GAP + rb"[/\\]?" + _GAP + _HOST)
+#: "\\host", "\\/host" (JSON's "\/\/host"), with tab, CR or LF between: only searched for
+#: in a body holding a backslash.
+_URL_BACKSLASH = re.compile(rb"\\" + _GAP + rb"[/\\]" + _GAP + _HOST)
+#: "https:host": a colon, no slashes; the scheme before it is checked in ``_urls_in``.
+#: Only after "s", "p" or a dropped tab/CR/LF can a colon end "http(s)": the lookbehind
+#: drops the CSS and JavaScript colons ("display:none", "a?b:c") without a call each. (It
+#: comes after the colon: a pattern that starts with one is tried at every byte.)
+_URL_NO_SLASH = re.compile(rb":(?<=[sSpP\t\n\r]:)" + _GAP + _HOST)
+_SCHEME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+
+
+def _http_scheme_before(data: bytes, colon: int) -> bool:
+    """True if the scheme ending at ``colon`` is ``http`` or ``https`` (tab, CR and LF may be
+    written within it; a browser drops them)."""
+    bare = data[max(0, colon - 24) : colon].translate(None, b"\t\n\r").lower()
+    for scheme in (b"https", b"http"):
+        if bare.endswith(scheme):
+            # The whole scheme, not the end of a longer one ("xhttp:").
+            return len(bare) == len(scheme) or bare[-len(scheme) - 1] not in _SCHEME_CHARS
+    return False
+
+
+# Templates that escape "/" (Mustache: "&#x2F;") write URLs a browser decodes before it
+# loads them; rare enough on ordinary pages that a cheap search gates the slow one.
+_ENTITY_SLASH = re.compile(rb"&(?:#(?:[xX]0*2[fF]|0*47);?|sol;)")
+_S = rb"(?:/|&#[xX]0*2[fF];?|&#0*47;?|&sol;)"
+_URL_ENCODED = re.compile(
+    _S + _S + rb"([A-Za-z0-9-]+(?:(?:\.|&#[xX]0*2[eE];?|&#0*46;?|&period;)[A-Za-z0-9-]+)+)"
+    rb"((?:" + _S + rb"[A-Za-z0-9._~%-]*)*)"
+)
+
+
+def _decoded(part: bytes) -> bytes:
+    return html.unescape(part.decode("latin-1")).encode("latin-1", "replace")
+
+
+def _path(written: bytes | None) -> bytes:
+    """A path as the URL parser reads it: tab, CR and LF dropped, ``\\`` read as ``/``."""
+    if not written:
+        return b""
+    if b"\\" in written:
+        written = written.replace(b"\\/", b"/").replace(b"\\", b"/")  # JSON "\/" too
+    return written.translate(None, b"\t\n\r")
+
+
+def _urls_in(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """``(offset, host, path)`` of every URL in ``data``: ``//host/path`` as written, with
+    backslashes, tab/CR/LF or no slashes as a browser still reads it, as JSON writes it
+    (``\\/\\/``) and with character references for "/" and "."."""
+    return list(_each_url(data))
+
+
+def _each_url(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
+    """:func:`_urls_in`, one at a time (a caller looking for one blocked host stops early).
+
+    Each pass runs only when the byte it cannot match without is in ``data``: a one-byte
+    test is a ``memchr``, far cheaper than a regex pass that fails at every "/" of a page.
+    """
+    if b"/" in data:
+        for m in _URL_IN_TEXT.finditer(data):
+            yield m.start(), m.group(1), _path(m.group(2))
+    if b"\\" in data:
+        for m in _URL_BACKSLASH.finditer(data):
+            yield m.start(), m.group(1), _path(m.group(2))
+    if b":" in data:
+        for m in _URL_NO_SLASH.finditer(data):
+            if _http_scheme_before(data, m.start()):
+                yield m.start(), m.group(1), _path(m.group(2))
+    if b"&" in data and _ENTITY_SLASH.search(data):
+        for m in _URL_ENCODED.finditer(data):
+            if b"&" in m.group():
+                yield m.start(), _decoded(m.group(1)), _decoded(m.group(2) or b"")
+
+
+class Blocker:
+    """Auto-blocking for one set of refused categories: which vendors, found how.
+
+    Built once per set and shared by every response (thread-safe: memo writes are locked).
+    Every verdict depends only on the bytes of the element it is about, so the result is the
+    same however the body is chunked; and an element that names no blocked vendor's host
+    after ``//`` (:meth:`mentions`) is never edited, which makes that one regex search the
+    prefilter: a page naming no blocked host is not parsed at all.
+    """
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        blocked: frozenset[str],
+        *,
+        exempt: frozenset[str] = frozenset(),
+        labels: Mapping[str, Callable[[str], str]] | None = None,
+        prefix: str = "/_cookieguard",
+    ) -> None:
+        self.catalogue = catalogue
+        self.blocked = blocked
+        self.prefix = prefix
+        self._labels = labels or {}
+        self._vendors = frozenset(
+            v.name
+            for v in catalogue.vendors
+            if v.category in blocked and v.category != NECESSARY and v.name not in exempt
+        )
+        self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
+        self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
+        #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
+        self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 1 << 20)
+
+    def remember(self, key: tuple[bytes | None, ...], verdict: tuple[object], size: int) -> None:
+        """Keep a verdict of :class:`TrackerGate` (elements over 16 KB are judged each time)."""
+        if size <= 16384:
+            self.verdicts.put(key, verdict, size)
+
+    @property
+    def active(self) -> bool:
+        """False when no catalogued vendor falls in the refused categories."""
+        return bool(self._vendors)
+
+    def _named(self, host: bytes, path: bytes | None) -> Vendor | None:
+        key = host + (path or b"")
+        hit = self._hosts.get(key)
+        if hit is None and key not in self._hosts:
+            url = "https://" + key.decode("ascii")
+            found = self.catalogue.vendor_for_url(url)
+            hit = found if found is not None and found.name in self._vendors else None
+            self._hosts.put(key, hit, len(key))
+        return hit
+
+    def mentions(self, data: bytes) -> bool:
+        """True if ``data`` names a blocked vendor's host in a URL (``//host/path``)."""
+        if not self._vendors:
+            return False
+        seen: set[tuple[bytes, bytes]] = set()
+        for _, host, path in _each_url(data):
+            key = (host.lower(), path[:64])
+            if key in seen:
+                continue
+            seen.add(key)
+            if self._named(*key) is not None:
+                return True
+        return False
+
+    def positions(self, data: bytes) -> list[int]:
+        """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
+        if not self._vendors:
+            return []
+        found = sorted(
+            at
+            for at, host, path in _each_url(data)
+            if self._named(host.lower(), path[:64]) is not None
+        )
+        return found
+
+    def vendor_for_url(self, url: bytes) -> Vendor | None:
+        """The blocked vendor ``url`` (an attribute value) loads from, or ``None``."""
+        hit = self._urls.get(url)
+        if hit is None and url not in self._urls:
+            found = self.catalogue.vendor_for_url(url.decode("latin-1"))
+            hit = found if found is not None and found.name in self._vendors else None
+            self._urls.put(url, hit, len(url))
+        return hit
+
+    def vendors_in_text(self, content: bytes) -> tuple[Vendor, ...]:
+        """Blocked vendors an inline script loads from (named in a ``//host/path`` URL)."""
+        found: dict[str, Vendor] = {}
+        for _, host, path in _each_url(content):
+            vendor = self._named(host.lower(), path[:64])
+            if vendor is not None:
+                found.setdefault(vendor.name, vendor)
+        # Not Catalogue.vendors_in_text: its scan also finds hosts written without "//", but
+        # costs ~0.1 µs a byte on every tracker snippet, and no published snippet needs it.
+        return tuple(found.values())
+
+    def grantable(self, category: str) -> bool:
+        """True if the visitor can grant ``category`` (the policy has it)."""
+        return category in self._labels
+
+    def label(self, category: str, language: str) -> str:
+        """The visitor-facing name of a category."""
+        labeller = self._labels.get(category)
+        return labeller(language) if labeller is not None else category
+
+
+def _categories(vendors: tuple[Vendor, ...] | list[Vendor]) -> bytes:
+    return " ".join(sorted({v.category for v in vendors})).encode()
+
+
+@dataclass(slots=True)
+class TrackerGate:
+    """The per-response side of a :class:`Blocker`: language, page and charset."""
+
+    blocker: Blocker
+    language: str = "en"
+    next_path: str = "/"
+    codec: str = "utf-8"
+
+    def positions(self, data: bytes) -> list[int]:
+        return self.blocker.positions(data)
+
+    # Every verdict below depends only on the blocker and the bytes it is given (not on the
+    # page's language or charset, which only embed() uses): the same snippet pasted on every
+    # page of a site is judged once per blocker (bounded memo), however the pages differ.
+
+    def needs_content(self, tag: bytes) -> bool:
+        key = (b"n", tag)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            hit = (self._needs_content(tag),)
+            self.blocker.remember(key, hit, len(tag))
+        return cast(bool, hit[0])
+
+    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+        key = (b"s", tag, content)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            new = self._script_tag(tag, content)
+            hit = (new,)
+            self.blocker.remember(key, hit, len(tag) + len(content or b"") + len(new or b""))
+        return cast("bytes | None", hit[0])
+
+    def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
+        key = (b"c", tag, content)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            new = self._style_tag(tag, content)
+            hit = (new,)
+            self.blocker.remember(key, hit, len(tag) + len(content) + len(new or b""))
+        return cast("bytes | None", hit[0])
+
+    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
+        key = (b"t", name, tag)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            new = self._start_tag(name, tag)
+            hit = (new,)
+            self.blocker.remember(key, hit, len(tag) + len(new or b""))
+        return cast("bytes | None", hit[0])
+
+    def is_embed(self, tag: bytes) -> bool:
+        key = (b"e", tag)
+        hit = self.blocker.verdicts.get(key)
+        if hit is None:
+            hit = (self._is_embed(tag),)
+            self.blocker.remember(key, hit, len(tag))
+        return cast(bool, hit[0])
+
+    def _needs_content(self, tag: bytes) -> bool:
+        attrs = attributes(tag, 7)
+        if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
+            return False
+        kind = _find(attrs, b"type")
+        return kind is None or kind.value.strip().lower() in _JS_TYPES
+
+    def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+        if not self.blocker.mentions(tag if content is None else content):
+            return None
+        attrs = attributes(tag, 7)
+        if _find(attrs, _MARK) is not None:
+            return None  # the site marked it itself (data-cookieguard="necessary" opts out)
+        kind = _find(attrs, b"type")
+        kind_value = kind.value.strip().lower() if kind is not None else b""
+        if kind_value not in _JS_TYPES:
+            return None  # JSON-LD, templates...: not run by the browser
+        src = _first(attrs, _SCRIPT_URLS)
+        if src is not None:
+            vendor = self.blocker.vendor_for_url(_urls(src)[0])
+            if vendor is None:
+                return None
+            vendors: tuple[Vendor, ...] = (vendor,)
+        else:
+            vendors = self.blocker.vendors_in_text(content or b"")
+            if not vendors:
+                return None
+        marks = b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"'
+        if kind_value == b"module":
+            marks += b' data-cookieguard-type="module"'
+        cuts = [(kind.start, kind.end, b"")] if kind is not None else []
+        if src is not None and src.name != b"src":
+            # An SVG script: Chromium fetches its href whatever the type; rename it too.
+            cuts.append((src.start, src.start, b"data-cookieguard-"))
+        rest, at = [], 7
+        for start, end, put in sorted(cuts):
+            rest += [tag[at:start], put]
+            at = end
+        rest.append(tag[at:])
+        return tag[:7] + marks + b"".join(rest)
+
+    def _style_tag(self, tag: bytes, content: bytes) -> bytes | None:
+        # A <style> whose type is not CSS is inert (HTML "update a style block"); one that
+        # loads from a blocked host (url(), @import) is made so: type="text/plain", the
+        # categories in data-cookieguard, the CSS untouched. banner.js puts a copy without
+        # the type in its place once every category is granted.
+        if not self.blocker.mentions(content):
+            return None
+        attrs = attributes(tag, 6)
+        if _find(attrs, _MARK) is not None:
+            return None
+        kind = _find(attrs, b"type")
+        if kind is not None and kind.value.strip().lower() not in (b"", b"text/css"):
+            return None
+        vendors = self.blocker.vendors_in_text(content)
+        if not vendors:
+            return None
+        rest = tag[6:] if kind is None else tag[6 : kind.start].rstrip() + tag[kind.end :]
+        return (
+            tag[:6] + b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"' + rest
+        )
+
+    def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
+        names = (*_URL_ATTRIBUTES.get(name, ()), b"style")  # style: CSS url(...)
+        if not self.blocker.mentions(tag):
+            return None
+        attrs = attributes(tag, len(name) + 1)
+        if _find(attrs, _MARK) is not None:
+            return None
+        vendors: list[Vendor] = []
+        renamed: list[Attribute] = []
+        for attr in attrs:
+            if attr.name not in names or attr.name in (a.name for a in renamed):
+                continue
+            for url in _urls(attr):
+                vendor = self.blocker.vendor_for_url(url)
+                if vendor is not None:
+                    vendors.append(vendor)
+                elif url.lstrip()[:5].lower() == b"data:":
+                    # A data: document (an iframe's) that loads a tracker itself.
+                    vendors += self.blocker.vendors_in_text(unquote_to_bytes(url))
+            renamed.append(attr)
+        if not vendors:
+            return None
+        # Rename every URL attribute of the tag, so nothing of it loads.
+        cut = len(name) + 1
+        parts = [tag[:cut], b' data-cookieguard="', _categories(vendors), b'"']
+        for attr in sorted(renamed, key=lambda a: a.start):
+            parts += [tag[cut : attr.start], b"data-cookieguard-"]
+            cut = attr.start
+        parts.append(tag[cut:])
+        return b"".join(parts)
+
+    def _is_embed(self, tag: bytes) -> bool:
+        if not self.blocker.mentions(tag):
+            return False
+        src = _first(attributes(tag, 7), _EMBED_URLS)
+        if src is None:
+            return False
+        vendor = self.blocker.vendor_for_url(_urls(src)[0])
+        return vendor is not None and vendor.embed
+
+    def embed(self, tag: bytes, element: bytes) -> bytes | None:
+        attrs = attributes(tag, 7)
+        if _find(attrs, _MARK) is not None:
+            return None
+        src = _first(attrs, _EMBED_URLS)
+        vendor = self.blocker.vendor_for_url(_urls(src)[0]) if src is not None else None
+        if vendor is None or not vendor.embed:
+            return None
+        width = _find(attrs, b"width")
+        height = _find(attrs, b"height")
+        language = self.language
+        before, after = placeholder_parts(
+            # A category the policy lacks cannot be granted: "Load once" only.
+            allow=self.blocker.grantable(vendor.category),
+            provider=vendor.name,
+            categories=(vendor.category,),
+            labels=(self.blocker.label(vendor.category, language),),
+            width=size(width.value.decode("latin-1")) if width is not None else "",
+            height=size(height.value.decode("latin-1")) if height is not None else "",
+            language=language,
+            prefix=self.blocker.prefix,
+            next_path=self.next_path,
+        )
+        codec = self.codec
+        return b"".join(
+            (
+                before.encode(codec, "xmlcharrefreplace"),
+                element,
+                after.encode(codec, "xmlcharrefreplace"),
+            )
+        )
+
+
+# -- the plan for one response -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Injection:
+    """What to edit in one HTML response, and the headers that go with it.
+
+    ``insert`` (UTF-8) goes before the real ``</body>`` (or at the end of a page without
+    one); ``head`` before the first ``<script`` (else before ``</head>``, else with
+    ``insert``); ``blocker`` neutralises trackers of refused categories. ``charset`` is the
+    Content-Type's (``None``: sniffed from the page, UTF-8 when it names none). ``memo``
+    (shared by every plan of a site) keeps the edits of bodies seen before.
+    """
+
+    insert: bytes
+    vary: tuple[str, ...] = ()  # header names the body now depends on
+    head: bytes = b""
+    blocker: Blocker | None = None
+    charset: str | None = None
+    language: str = "en"
+    next_path: str = field(default="/")
+    memo: Memo[tuple[object, ...], tuple[bytes, bytes]] | None = field(default=None, compare=False)
+    # Everything besides the body that the edited body depends on: the memo's key.
+    context: tuple[object, ...] = field(init=False, compare=False)
+    #: ``vary`` as ASGI and as WSGI header fields, made once per plan.
+    vary_fields: tuple[tuple[bytes, bytes], ...] = field(init=False, compare=False)
+    vary_pairs: tuple[tuple[str, str], ...] = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = tuple((b"vary", name.encode("latin-1")) for name in self.vary)
+        object.__setattr__(self, "vary_fields", fields)
+        object.__setattr__(self, "vary_pairs", tuple(("Vary", name) for name in self.vary))
+        context: tuple[object, ...] = (self.insert, self.head, self.blocker, self.charset)
+        if self.blocker is not None:
+            context += (self.language, self.next_path)  # in click-to-load placeholders
+        object.__setattr__(self, "context", context)
+
+    def injector(self) -> Editor:
+        """A fresh editor for this response's body."""
+        return Editor(self)
+
+    def rewriter(self) -> Rewriter:
+        """A fresh streaming rewriter for this response's body."""
+        gate = (
+            TrackerGate(self.blocker, self.language, self.next_path)
+            if self.blocker is not None
+            else None
+        )
+        if self.charset is None:
+            return Rewriter(self.insert, head=self.head, gate=gate, prepare=_sniffer(gate))
+        codec = codec_for(self.charset) or "utf-8"  # Site checked it is writable
+        if gate is not None:
+            gate.codec = codec
+        return Rewriter(transcode(self.insert, codec), head=transcode(self.head, codec), gate=gate)
+
+    def rewrite(self, body: bytes) -> bytes:
+        """A whole body, edited.
+
+        A site serves the same bytes to many visitors (a page not personalised, a cached
+        view): the edit of a body seen before under the same plan is looked up instead of
+        done again. The key holds the body's length and ends, not a hash of it (hashing 20 KB
+        costs more than comparing it); a hit is compared byte for byte with the body it was
+        made from, so two bodies that share a key only ever cost a miss. Bodies that differ
+        on every request (a CSRF token) share one slot per key and so do not crowd out the rest.
+        """
+        memo = self.memo
+        if memo is None or type(body) is not bytes or len(body) * 8 > memo.budget:
+            return self.rewriter().feed_last(body)  # (the memo keeps nothing over an eighth)
+        key = (self.context, len(body), body[:_SAMPLE], body[-_SAMPLE:])
+        hit = memo.get(key)
+        if hit is not None and hit[0] == body:
+            return hit[1]
+        out = self.rewriter().feed_last(body)
+        memo.put(key, (body, out), len(body) + (0 if out is body else len(out)))
+        return out
+
+
+_SAMPLE = 64
+
+
+class Editor:
+    """What the adapters feed one response's body to.
+
+    A body that arrives whole (what most frameworks send: :meth:`feed_last` first) goes
+    through :meth:`Injection.rewrite` and its memo; a streamed one through a
+    :class:`~cookieguard.html._scanner.Rewriter`, made on the first :meth:`feed`.
+    """
+
+    __slots__ = ("_plan", "_rewriter", "_whole")
+
+    def __init__(self, plan: Injection) -> None:
+        self._plan = plan
+        self._rewriter: Rewriter | None = None
+        self._whole = False  # a whole body went through rewrite()
+
+    def _streaming(self) -> Rewriter:
+        rewriter = self._rewriter
+        if rewriter is None:
+            rewriter = self._rewriter = self._plan.rewriter()
+            if self._whole:
+                rewriter.stop()  # the body has ended: anything more passes unchanged
+        return rewriter
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Edit one chunk; returns what may be sent now (possibly ``b""``)."""
+        return self._streaming().feed(chunk)
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """Edit the final chunk (or the whole body), flushing everything held back."""
+        if self._rewriter is None and not self._whole:
+            self._whole = True
+            return self._plan.rewrite(chunk)
+        return self._streaming().feed_last(chunk)
+
+    def finish(self) -> bytes:
+        """Everything held back, once the body has ended."""
+        return self._streaming().finish()
+
+    def stop(self) -> None:
+        """Pass everything from now on through unchanged (no insert either)."""
+        self._streaming().stop()
+
+
+def _sniffer(gate: TrackerGate | None) -> Callable[[bytes], Callable[[bytes], bytes] | None]:
+    def prepare(head: bytes) -> Callable[[bytes], bytes] | None:
+        label = sniff_charset(head)
+        codec = codec_for(label)
+        if codec is None:
+            unsupported(label)
+            return None
+        if gate is not None:
+            gate.codec = codec
+        return lambda data: transcode(data, codec)
+
+    return prepare
+
+
+#: The adapters' name for what edits a body.
+BodyInjector = Editor

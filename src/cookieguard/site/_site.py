@@ -1,0 +1,334 @@
+"""Everything both adapters need, built once from a :class:`Policy`."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import cast
+
+from cookieguard._cache import Memo, remember
+from cookieguard.core._consent import Consent
+from cookieguard.core._guard import Decision, Guard
+from cookieguard.core._i18n import negotiate
+from cookieguard.core._messages import Reply, Request
+from cookieguard.core._policy import NECESSARY, Category, Policy, text_for
+from cookieguard.csp._csp import page_headers as csp_headers
+from cookieguard.html._inject import (
+    GOOGLE_TAGS,
+    Blocker,
+    Injection,
+    charset_param,
+    codec_for,
+    unsupported,
+    wants_injection,
+)
+from cookieguard.receipts import ReceiptStore, open_store
+from cookieguard.site._endpoints import Endpoints, safe_next
+from cookieguard.ui._banner import asset_tags, render_banner
+from cookieguard.ui._vendors import head_tags
+
+logger = logging.getLogger("cookieguard")
+
+_DEFAULT = object()
+
+
+class _Nothing:
+    """A cached "leave this body alone" (a miss in the plan memo is ``None``)."""
+
+    __slots__ = ()
+
+
+_NOTHING = _Nothing()
+
+
+class Site:
+    """The policy applied: consent reading, endpoints and HTML injection in one place.
+
+    ``receipts`` overrides the store named by ``policy.receipts`` (pass ``None`` to keep no
+    receipts).
+    """
+
+    def __init__(self, policy: Policy, *, receipts: ReceiptStore | object | None = _DEFAULT):
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"policy must be a cookieguard.Policy, got {type(policy).__name__}; "
+                "build one with Policy(secret_keys=[...], cookies={...})."
+            )
+        self.policy = policy
+        self.guard = Guard(policy)
+        store = (
+            _open_store(policy.receipts)
+            if receipts is _DEFAULT
+            else cast(ReceiptStore | None, receipts)
+        )
+        self.endpoints = Endpoints(self.guard, store)
+        self._assets = asset_tags(policy, self.endpoints.version).encode()
+        self._banners: dict[tuple[str, str, bool], str] = {}
+        self._banner_bytes: dict[tuple[str, str, bool], bytes] = {}
+        self._blockers: dict[frozenset[str], Blocker | None] = {}
+        self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
+        # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
+        # bodies of pages served identically again and again (see Injection.rewrite).
+        self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 4 << 20)
+        self._page_free: dict[tuple[bool, frozenset[str]], bool] = {}
+        self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, policy.page_cache)
+        # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
+        # state, depends on the visitor's choice: never share it between visitors.
+        per_visitor = policy.auto_block or bool(policy.google_consent_mode)
+        self._vary: tuple[str, ...] = ("Cookie",) if per_visitor else ()
+        # Catalogued vendors in categories the policy does not have (a site that names its
+        # categories "stats" and "ads") can never be granted: fail closed, always refuse them.
+        self._unmapped = _unmapped_categories(policy) if policy.auto_block else frozenset()
+
+    def cache_stats(self) -> dict[str, tuple[int, int]]:
+        """Entries and estimated bytes of every memo this site keeps (for tests and ops)."""
+        stats = self.guard.cache_stats()
+        stats["plans"] = (len(self._plans), self._plans.size)
+        stats["edited_bodies"] = (len(self._outputs), self._outputs.size)
+        blockers = [b for b in list(self._blockers.values()) if b is not None]
+        stats["tracker_verdicts"] = (
+            sum(len(b.verdicts) for b in blockers),
+            sum(b.verdicts.size for b in blockers),
+        )
+        return stats
+
+    def respond(self, request: Request) -> Reply:
+        return self.endpoints.respond(request)
+
+    def too_large(self) -> Reply:
+        return self.endpoints.too_large()
+
+    def injection(
+        self,
+        decision: Decision,
+        method: str,
+        status: int,
+        content_type: str | None,
+        content_encoding: str | None,
+        path: str,
+        query: str | bytes,
+        accept_language: str | bytes | None,
+    ) -> Injection | None:
+        """What to edit in this response's HTML, or ``None`` to leave the body alone.
+
+        Plans are cached: a decided visitor's depends only on their choice and the
+        Content-Type (the page and language matter once auto-blocking writes a placeholder,
+        and then they are part of the key); a banner's on the page, language and GPC too.
+        ``query`` and ``accept_language`` may be the raw bytes of an ASGI request (decoded
+        as Latin-1 only when a plan is made).
+        """
+        if method == "HEAD" or not content_type:
+            return None
+        # A 200 without Content-Encoding needs no check here: the Content-Type's verdict is
+        # part of the cached plan below.
+        if (content_encoding is not None or status != 200) and not wants_injection(
+            status, content_type, content_encoding
+        ):
+            return None
+        consent = decision.consent
+        shape = (consent.decided, consent.granted)
+        short = self._page_free.get(shape)
+        if short is None:
+            short = self._is_page_free(consent)
+            remember(self._page_free, shape, short, 512)
+        if not short:
+            key: tuple[object, ...] = (
+                consent.decided,
+                consent.granted,
+                consent.gpc,
+                content_type,
+                accept_language,
+                path,
+                query,
+            )
+            size = len(content_type or "") + len(accept_language or "") + len(path) + len(query)
+        else:
+            key = (consent.decided, consent.granted, content_type)
+            size = len(content_type or "")
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(consent, content_type, path, query, accept_language)
+            # A plan holds its banner's bytes (a few KB): they count against the budget too.
+            held = len(plan.insert) + len(plan.head) if isinstance(plan, Injection) else 0
+            self._plans.put(key, plan, size + held)
+        return plan if isinstance(plan, Injection) else None
+
+    def _plan(
+        self,
+        consent: Consent,
+        content_type: str | None,
+        path: str,
+        query: str | bytes,
+        accept_language: str | bytes | None,
+    ) -> Injection | _Nothing:
+        if isinstance(query, bytes):
+            query = query.decode("latin-1")
+        if isinstance(accept_language, bytes):
+            accept_language = accept_language.decode("latin-1")
+        policy = self.policy
+        if not wants_injection(200, content_type, None):
+            return _NOTHING
+        banner = policy.banner and not consent.decided
+        blocker = self._blocker(consent.granted) if policy.auto_block else None
+        if not (banner or policy.scripts or blocker):
+            return _NOTHING
+        charset = charset_param(content_type)
+        if charset is not None and codec_for(charset) is None:
+            unsupported(charset)
+            return _NOTHING
+        head = self._head(consent)
+        assets = self._assets if policy.scripts else b""
+        memo = self._outputs if policy.page_cache else None
+        if not banner and blocker is None:
+            return Injection(assets, head=head, charset=charset, vary=self._vary, memo=memo)
+        language = negotiate(accept_language, policy.languages)
+        next_path = safe_next(path + ("?" + query if query else ""))
+        insert = assets
+        if banner:
+            insert = self._banner(consent, language, next_path) + assets
+            # The banner depends on the visitor's cookie, language and Global Privacy
+            # Control signal (it says when the signal was honoured): no shared caching.
+            vary: tuple[str, ...] = ("Cookie", "Accept-Language", "Sec-GPC")
+        else:
+            vary = ("Cookie", "Accept-Language") if blocker is not None else self._vary
+        return Injection(
+            insert,
+            vary=vary,
+            head=head,
+            blocker=blocker,
+            charset=charset,
+            language=language,
+            next_path=next_path,
+            memo=memo,
+        )
+
+    def _blocker(self, granted: frozenset[str]) -> Blocker | None:
+        """Auto-blocking for a visitor who granted ``granted`` (``None``: nothing to block)."""
+        try:
+            return self._blockers[granted]
+        except KeyError:
+            pass
+        blocker = self._new_blocker(granted)
+        # Bounded: at most one entry per subset of the policy's categories, capped anyway.
+        remember(self._blockers, granted, blocker, 256)
+        return blocker
+
+    def _is_page_free(self, consent: Consent) -> bool:
+        """True if this visitor's plan does not depend on the page or their language: no
+        banner to show, and no blocker that could write a click-to-load placeholder."""
+        policy = self.policy
+        if policy.banner and not consent.decided:
+            return False
+        return not policy.auto_block or self._blocker(consent.granted) is None
+
+    def _new_blocker(self, granted: frozenset[str]) -> Blocker | None:
+        policy = self.policy
+        refused = (policy.optional_categories | self._unmapped) - granted
+        blocker: Blocker | None = None
+        if refused:
+            exempt = GOOGLE_TAGS if policy.google_consent_mode == "advanced" else frozenset()
+            labels = {c.name: functools.partial(_label, c) for c in policy.categories}
+            built = Blocker(
+                policy.catalogue,
+                frozenset(refused),
+                exempt=exempt,
+                labels=labels,
+                prefix=policy.prefix,
+            )
+            blocker = built if built.active else None
+        return blocker
+
+    def _head(self, consent: Consent) -> bytes:
+        """The vendor signals before the page's first script (``b""`` when none are on)."""
+        if not self.policy.google_consent_mode:
+            return b""
+        key = (consent.decided, consent.granted)
+        found = self._heads.get(key)
+        if found is None:
+            found = head_tags(self.policy, consent).encode()
+            remember(self._heads, key, found, 256)
+        return found
+
+    def _banner(self, consent: Consent, language: str, next_path: str) -> bytes:
+        key = (language, next_path, consent.gpc)
+        markup = self._banner_bytes.get(key)
+        if markup is None:
+            markup = render_banner(
+                self.policy, consent, language=language, next_path=next_path, gpc=consent.gpc
+            ).encode()
+            remember(self._banner_bytes, key, markup, 1024)  # bounded: paths come from visitors
+        return markup
+
+    def page_headers(
+        self, decision: Decision, *, status: int, content_type: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        """Headers both adapters add to every HTML response, edited or not (e.g. the
+        consent-aware Content-Security-Policy). Empty when there is nothing to add."""
+        if self.policy.csp is None:
+            return ()
+        return csp_headers(self.policy, decision.consent.granted, status, content_type)
+
+    def banner_markup(
+        self, consent: Consent, accept_language: str | None, path: str, query: str
+    ) -> str:
+        """The banner for one request (empty once the visitor has decided)."""
+        if consent.decided:
+            return ""
+        language = negotiate(accept_language, self.policy.languages)
+        next_path = safe_next(path + ("?" + query if query else ""))
+        # The banner of an undecided visitor depends only on language, page and GPC signal.
+        key = (language, next_path, consent.gpc)
+        markup = self._banners.get(key)
+        if markup is None:
+            markup = render_banner(
+                self.policy, consent, language=language, next_path=next_path, gpc=consent.gpc
+            )
+            remember(self._banners, key, markup, 1024)  # bounded: paths come from visitors
+        return markup
+
+    def asset_markup(self) -> str:
+        """The stylesheet and ``banner.js`` tags (the same on every page)."""
+        return self._assets.decode()
+
+
+_told: dict[tuple[frozenset[str], frozenset[str]], None] = {}
+
+
+def _unmapped_categories(policy: Policy) -> frozenset[str]:
+    """The catalogue's categories the policy lacks (its vendors are then always blocked),
+    said once per process for each such policy shape."""
+    catalogue = policy.catalogue
+    have = policy.optional_categories | {NECESSARY}
+    missing = frozenset(v.category for v in catalogue.vendors) - have
+    key = (missing, policy.optional_categories)
+    if missing and key not in _told:
+        remember(_told, key, None, 64)
+        for category in sorted(missing):
+            example = next(v.name for v in catalogue.vendors if v.category == category)
+            logger.warning(
+                "the tracker catalogue files %s under %r, a category this policy does not "
+                "have (it has %s): auto-blocking refuses them for every visitor, whatever "
+                "they grant. Map them to one of yours with Policy(trackers=[{'name': %r, "
+                "'category': ...}, ...]) for each vendor, or add Category(%r, ...).",
+                ", ".join(sorted(v.name for v in catalogue.vendors if v.category == category)),
+                category,
+                ", ".join(sorted(policy.optional_categories)) or "none",
+                example,
+                category,
+            )
+    return missing
+
+
+def _label(category: Category, language: str) -> str:
+    return text_for(category.label, language).strip() or category.name
+
+
+def _open_store(target: str | None) -> ReceiptStore | None:
+    if target is None:
+        return None
+    if not isinstance(target, str):
+        raise ValueError(
+            f"Policy.receipts must be a path, sqlite:///path, postgresql://... or None; "
+            f"got {type(target).__name__} (pass a store object as receipts= to the middleware)."
+        )
+    return open_store(target)

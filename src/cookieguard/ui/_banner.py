@@ -1,0 +1,306 @@
+"""Server-rendered banner markup and the preferences page (both work without JavaScript).
+
+``static/banner.js`` only enhances this markup, so the names it relies on are a contract:
+the root ``id="cookie-consent"``, the ``data-cookieguard-action`` values, the dialog id
+``cookie-preferences-dialog``, ``name="category"`` switches and ``data-cookieguard-note``.
+On an element marked ``data-cookieguard="CATS"`` (by the rewriter or by hand), banner.js
+gives every other ``data-cookieguard-<name>`` back its name once CATS are granted, except
+the names this package writes itself (``-type``, ``-action``, ``-prefix``...); a marked
+``<style type="text/plain">`` loses its type.
+Everything that comes from the policy or the request is HTML-escaped here; no inline style or
+script is ever emitted (pages stay valid under ``Content-Security-Policy: default-src 'self'``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from html import escape
+from urllib.parse import quote
+
+from cookieguard.core._consent import Consent
+from cookieguard.core._i18n import direction, text
+from cookieguard.core._policy import Category, Policy, text_for
+from cookieguard.receipts import Receipt
+from cookieguard.ui._declaration import duration, render_declaration, third_parties, with_site_texts
+
+
+def _t(language: str, key: str) -> str:
+    return escape(text(language, key))
+
+
+def _label(category: Category, language: str) -> str:
+    # Policy validation guarantees a non-empty label; the name is a last resort, never blank.
+    return text_for(category.label, language).strip() or category.name
+
+
+def _preferences_url(policy: Policy, next_path: str) -> str:
+    return f"{policy.prefix}/preferences?next={quote(next_path, safe='/')}"
+
+
+def _lang(language: str) -> str:
+    """``lang`` and ``dir`` attributes: Arabic and Hebrew are laid out right to left."""
+    return f'lang="{escape(language)}" dir="{direction(language)}"'
+
+
+def _parties(policy: Policy, language: str) -> str:
+    """``Name (Label)`` for every third party: catalogued vendors by name (``Google Analytics``),
+    other declared hosts as written; in declaration order."""
+    names = []
+    for party in third_parties(policy):
+        labels = []
+        for name in party.categories:
+            try:
+                labels.append(_label(policy.category(name), language))
+            except KeyError:  # a catalogue vendor's category the site does not have
+                labels.append(name)
+        names.append(f"{party.name} ({', '.join(labels)})")
+    return ", ".join(names)
+
+
+def _gpc_refused(policy: Policy, language: str) -> str:
+    return ", ".join(_label(c, language) for c in policy.categories if c.sale_or_sharing)
+
+
+def _gpc_notice(policy: Policy, language: str) -> str:
+    """Global Privacy Control honoured, and what it refused (CCPA regulations 7025(c)(6))."""
+    refused = _gpc_refused(policy, language)
+    if not refused:
+        return ""
+    notice = text(language, "gpc_honoured").format(categories=refused)
+    return f'<p class="cg-gpc" data-cookieguard-gpc>{escape(notice)}</p>'
+
+
+def _withdraw(policy: Policy, language: str, next_path: str) -> str:
+    """The withdrawal sentence with the link to the preferences page in place of ``{settings}``."""
+    link = (
+        f'<a href="{escape(_preferences_url(policy, next_path))}"'
+        f' data-cookieguard-action="open">{_t(language, "settings")}</a>'
+    )
+    before, found, after = text(language, "withdraw").partition("{settings}")
+    sentence = f"{escape(before)}{link}{escape(after)}" if found else f"{escape(before)} {link}"
+    if policy.privacy_url:
+        sentence += f' <a href="{escape(policy.privacy_url)}">{_t(language, "privacy")}</a>'
+    return sentence
+
+
+def _actions(language: str, *buttons: tuple[str, str]) -> str:
+    """Equal first-layer buttons: same element, class and weight for every choice."""
+    return (
+        '<div class="cg-actions">'
+        + "".join(
+            f'<button type="submit" class="cg-button" {attrs}>{_t(language, key)}</button>'
+            for key, attrs in buttons
+        )
+        + "</div>"
+    )
+
+
+def _choice(action: str) -> tuple[str, str]:
+    return action, f'name="action" value="{action}" data-cookieguard-action="{action}"'
+
+
+def _purposes(policy: Policy, language: str) -> str:
+    """What each optional category is for, from its label and description."""
+    items = []
+    for category in policy.categories:
+        if category.locked:
+            continue
+        description = text_for(category.description, language).strip()
+        label = escape(_label(category, language))
+        items.append(
+            f"<li><b>{label}</b>: {escape(description)}</li>"
+            if description
+            else f"<li><b>{label}</b></li>"
+        )
+    if not items:
+        return f"<p>{_t(language, 'intro_necessary')}</p>"
+    return f'<p>{_t(language, "purposes")}</p><ul class="cg-purposes">{"".join(items)}</ul>'
+
+
+@with_site_texts
+def render_banner(
+    policy: Policy, consent: Consent, *, language: str, next_path: str, gpc: bool = False
+) -> str:
+    """The first-layer banner: a real form with Accept all / Reject all / Customize.
+
+    It informs in short sentences generated from the policy (EDPB cookie banner taskforce
+    report, 2023; CNIL guidelines, 2020): the purposes, the third parties by name, how long the
+    choice is kept, that it can be withdrawn at any time in "Cookie settings", and the privacy
+    policy. ``gpc=True`` (a ``Sec-GPC: 1`` request) adds the notice that the signal was honoured;
+    the caller must then not share the markup with other visitors.
+
+    Without JavaScript the first two post the form (303 back to ``next_path``) and Customize
+    opens the preferences page; ``banner.js`` turns them into in-page actions.
+    """
+    parties = _parties(policy, language)
+    parties_p = (
+        f"<p>{escape(text(language, 'parties').format(hosts=parties))}</p>" if parties else ""
+    )
+    kept = escape(text(language, "kept").format(period=duration(language, policy.max_age)))
+    gpc_p = _gpc_notice(policy, language) if gpc else ""
+    customize = (
+        "customize",
+        f'formmethod="get" formaction="{escape(policy.prefix)}/preferences"'
+        ' data-cookieguard-action="customize"',
+    )
+    return (
+        f'<section id="cookie-consent" class="cg-banner" aria-labelledby="cg-title"'
+        f" {_lang(language)}>"
+        f'<form method="post" action="{escape(policy.prefix)}/consent">'
+        f'<h2 id="cg-title">{_t(language, "title")}</h2>'
+        f'<div class="cg-body">{gpc_p}{_purposes(policy, language)}{parties_p}'
+        f"<p>{kept} {_withdraw(policy, language, next_path)}</p></div>"
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        '<input type="hidden" name="source" value="banner">'
+        + _actions(language, _choice("accept_all"), _choice("reject_all"), customize)
+        + "</form>"
+        # Shown by banner.js when the browser refuses cookies (nothing to say without JS).
+        f'<p class="cg-note" role="status" data-cookieguard-note hidden>'
+        f"{_t(language, 'no_cookies')}</p>"
+        "</section>"
+    )
+
+
+def asset_tags(policy: Policy, version: str) -> str:
+    """The stylesheet and script tags every HTML page gets (no inline code: CSP-safe).
+
+    The script tag's data attributes tell ``banner.js`` the policy's page-level settings:
+    ``prefix``; ``csp`` (``report``/``enforce``: an enforced consent-aware CSP needs a reload
+    after a grant); ``reload`` (reload a page whose running scripts lost consent).
+    """
+    prefix = escape(policy.prefix)
+    v = escape(version)
+    extra = ""
+    if policy.csp:
+        extra += f' data-cookieguard-csp="{escape(policy.csp)}"'
+    if policy.reload_on_withdrawal:
+        extra += ' data-cookieguard-reload="1"'
+    return (
+        f'<link rel="stylesheet" href="{prefix}/banner.css?v={v}">'
+        f'<script src="{prefix}/banner.js?v={v}" data-cookieguard-prefix="{prefix}"{extra} defer>'
+        "</script>"
+    )
+
+
+def _category_rows(policy: Policy, consent: Consent, language: str) -> str:
+    rows = []
+    for category in policy.categories:
+        name = escape(category.name)
+        label = escape(_label(category, language))
+        description = text_for(category.description, language).strip()
+        described = f' aria-describedby="cg-d-{name}"' if description else ""
+        if category.locked:
+            # Shown as a switch that is on and cannot be turned off; it is never submitted.
+            control = f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
+            control += f" checked disabled{described}>"
+            label += f' <span class="cg-always">({_t(language, "always_on")})</span>'
+        elif consent.gpc and category.name in policy.gpc_denied:
+            # Global Privacy Control refused it: off, and locked for this browser.
+            control = f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
+            control += f" disabled data-cookieguard-gpc{described}>"
+            label += f' <span class="cg-always">({_t(language, "gpc_locked")})</span>'
+        else:
+            checked = " checked" if consent.allows(category.name) else ""
+            control = (
+                f'<input type="checkbox" role="switch" class="cg-switch" id="cg-c-{name}"'
+                f' name="category" value="{name}"{checked}{described}>'
+            )
+        desc = f'<p id="cg-d-{name}">{escape(description)}</p>' if description else ""
+        rows.append(
+            f'<div class="cg-category">{control}<label for="cg-c-{name}">{label}</label>'
+            f"{desc}</div>"
+        )
+    return "".join(rows)
+
+
+def _choice_form(policy: Policy, consent: Consent, language: str, next_path: str) -> str:
+    return (
+        f'<form method="post" action="{escape(policy.prefix)}/consent">'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        '<input type="hidden" name="source" value="preferences">'
+        f'<fieldset class="cg-fieldset"><legend>{_t(language, "choose")}</legend>'
+        f"{_category_rows(policy, consent, language)}</fieldset>"
+        + _actions(language, _choice("save"), _choice("accept_all"), _choice("reject_all"))
+        + "</form>"
+    )
+
+
+def _informed(
+    policy: Policy, consent: Consent, language: str, id_prefix: str, level: int
+) -> tuple[str, str]:
+    """What the preferences page and dialog add to the choice: the GPC notice, how long the
+    choice is kept, and the cookie declaration (one ``<details>`` per category)."""
+    gpc = _gpc_notice(policy, language) if consent.gpc else ""
+    kept = escape(text(language, "kept").format(period=duration(language, policy.max_age)))
+    return gpc, (
+        f"<p>{kept}</p>"
+        + render_declaration(policy, language, heading_level=level, id_prefix=id_prefix)
+    )
+
+
+@with_site_texts
+def render_dialog(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
+    """The preferences form as a dialog fragment (``GET {prefix}/dialog``).
+
+    ``banner.js`` inserts it and calls ``showModal()``; the close button is a
+    ``method="dialog"`` form, so closing needs no script of its own.
+    """
+    gpc, informed = _informed(policy, consent, language, "cg-dialog-decl", 3)
+    return (
+        f'<dialog id="cookie-preferences-dialog" class="cg-dialog"'
+        f' aria-labelledby="cg-dialog-title" {_lang(language)}>'
+        f'<h2 id="cg-dialog-title">{_t(language, "preferences_title")}</h2>'
+        f"{gpc}{_choice_form(policy, consent, language, next_path)}{informed}"
+        '<form method="dialog" class="cg-close">'
+        f'<button type="submit" class="cg-button">{_t(language, "close")}</button></form>'
+        "</dialog>"
+    )
+
+
+@with_site_texts
+def render_preferences_page(
+    policy: Policy,
+    consent: Consent,
+    *,
+    language: str,
+    next_path: str,
+    history: Sequence[Receipt],
+    version: str,
+) -> str:
+    """A complete page where a visitor sees, changes or withdraws their choice."""
+    if consent.id:
+        ident = (
+            f'<p>{_t(language, "consent_id")}: <code id="cg-consent-id">{escape(consent.id)}'
+            "</code></p>"
+        )
+    else:
+        ident = f"<p>{_t(language, 'undecided')}</p>"
+    items = []
+    for receipt in history:
+        when = receipt.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        granted = ", ".join(receipt.granted) or "-"
+        items.append(f"<li>{escape(when)}: {_t(language, 'granted')} {escape(granted)}</li>")
+    if items:
+        hist = f'<ol class="cg-history">{"".join(items)}</ol>'
+    else:
+        hist = f"<p>{_t(language, 'no_history')}</p>"
+    privacy = (
+        f' · <a href="{escape(policy.privacy_url)}">{_t(language, "privacy")}</a>'
+        if policy.privacy_url
+        else ""
+    )
+    title = _t(language, "preferences_title")
+    gpc, informed = _informed(policy, consent, language, "cg-decl", 2)
+    return (
+        f'<!doctype html><html {_lang(language)}><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        f"<title>{title}</title>{asset_tags(policy, version)}</head>"
+        f'<body class="cg-page"><main id="cookie-preferences">'
+        f"<h1>{title}</h1>{gpc}{ident}"
+        f"{_choice_form(policy, consent, language, next_path)}{informed}"
+        f"<h2>{_t(language, 'history')}</h2>{hist}"
+        f'<p><a href="{escape(next_path)}">{_t(language, "back")}</a>{privacy}</p>'
+        "</main></body></html>"
+    )

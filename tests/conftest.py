@@ -1,0 +1,39 @@
+"""Lanes of the suite: tests that need a browser, PostgreSQL or real servers are marked so
+`make check` can leave them out (`-m "not browser and not postgres and not servers"`).
+
+Marks come from where a test lives and what it uses, so a new test lands in the right lane
+without remembering to mark it; a module may also mark itself (``pytestmark``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+# Folders whose every test drives a real Chromium.
+_BROWSER_FOLDERS = ("browser", "e2e", "django/browser")
+# Fixtures that mean a real Chromium, a PostgreSQL cluster, or a server on a socket.
+_BROWSER_FIXTURES = frozenset({"page", "context", "new_context", "browser", "visitor"})
+_POSTGRES_FIXTURES = frozenset({"pg_cluster", "pg_url"})
+_SERVER_FIXTURES = frozenset({"server", "example", "live_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            where = item.path.resolve().relative_to(HERE).as_posix()
+        except ValueError:
+            continue
+        used = frozenset(getattr(item, "fixturenames", ()))
+        if where.startswith(_BROWSER_FOLDERS) or used & _BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        postgres_param = any("postgres" in str(value) for value in params.values())
+        if used & _POSTGRES_FIXTURES or ("store_url" in used and postgres_param):
+            item.add_marker(pytest.mark.postgres)
+        if used & _SERVER_FIXTURES:
+            item.add_marker(pytest.mark.servers)
