@@ -121,31 +121,6 @@ def _split_default(doc: str) -> tuple[str | None, str]:
     return default, "\n\n".join(kept).strip()
 
 
-def readme_table() -> dict[str, tuple[str, str]]:
-    """``{field: (default, text)}`` from the README's "Configuration reference" table, where
-    the fields were documented before they had docstrings (a transition: fields documented in
-    the class never read it)."""
-    readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    start = text.find("## Configuration reference")
-    rows: dict[str, tuple[str, str]] = {}
-    if start < 0:
-        return rows
-    for line in text[start:].splitlines()[1:]:
-        if line.startswith("## "):
-            break
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if len(cells) != 3 or not cells[0].startswith("`"):
-            continue
-        for name in cells[0].split(","):
-            # The README's own anchors mean nothing here; its Speed section is a page now.
-            rows[name.strip().strip("`")] = (
-                cells[1],
-                cells[2].replace("](#speed)", "](performance.md)"),
-            )
-    return rows
-
-
 def policy_fields(cls: type | None = None) -> list[FieldDoc]:
     """Every public ``Policy`` argument with its documentation, in declaration order.
 
@@ -154,16 +129,12 @@ def policy_fields(cls: type | None = None) -> list[FieldDoc]:
     """
     cls = cls or _policy_class()
     docs = attribute_docstrings(cls)
-    fallback = readme_table()
     hints = typing.get_type_hints(cls)
     fields = [f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")]
     result: list[FieldDoc] = []
     problems: list[str] = []
     for field in fields:
         doc = docs.get(field.name, "")
-        if not doc and field.name in fallback:
-            old_default, old_text = fallback[field.name]
-            doc = f"{old_text}\n\nDefault: {old_default}"
         if not doc:
             problems.append(f"{field.name}: no docstring (a string literal under the field)")
             continue

@@ -248,45 +248,139 @@ class Policy:
     ``secret_keys`` signs the consent cookie; give several to rotate (newest first: it signs,
     the others still verify). ``cookies`` maps a cookie name or glob (``_ga_*``) to a category.
     Raise ``revision`` to ask every visitor again.
+
+    Each field is documented by the string under it, written in Markdown: the docs site's
+    configuration reference is generated from these (``scripts/docs_hooks.py``), and a field
+    without one fails the docs build.
     """
 
     secret_keys: Sequence[str | bytes]
+    """Keys that sign the consent cookie, newest first: the newest signs, all verify, and a
+    cookie signed with an older key is re-signed with the newest. Each is at least 16
+    characters; give a list, never a single string (`secret_keys_from_env()` reads them from
+    `COOKIEGUARD_SECRET`; `python -m cookieguard secret` makes one)."""
     cookies: Mapping[str, str | Mapping[str, Any]] = field(default_factory=dict)
+    """Cookie name or glob (`_ga_*`) → category; exact names win over globs.
+
+    A value is a category name, or a mapping that also states what the
+    [cookie declaration](informed-consent.md#the-cookie-declaration) shows:
+    `{"category": "preferences", "provider": "this site", "max_age": 31536000,
+    "purpose": {"en": "Remembers your likes."}}`. Cookies no pattern names are handled by
+    `undeclared`. The consent cookie itself is always necessary and cannot be listed."""
     categories: Sequence[Category] = DEFAULT_CATEGORIES
+    """The purposes a visitor can agree to, as `Category(name, label, description="", hosts=(),
+    sale_or_sharing=False, max_age=None)`.
+
+    Labels and descriptions are a string or one per language (`{"en": ..., "de": ...}`);
+    `hosts` are third parties blocked until the category is granted; `sale_or_sharing`
+    categories are refused to `Sec-GPC: 1` visitors; `max_age` gives grants of this category a
+    shorter life. `necessary` is always present and locked on. See
+    [Defining categories](configuration.md#defining-categories).
+
+    Default: necessary, preferences, analytics, marketing (marketing is sale or sharing)"""
     revision: int = 1
+    """The policy's revision, a positive integer. Raise it to ask every visitor again: a consent
+    given under an older revision counts as undecided."""
     cookie_name: str = "cookie_consent"
+    """The name of the consent cookie (always `Path=/`, `HttpOnly`, the `same_site` below, and
+    `Secure` as `secure` says)."""
     max_age: int = _SIX_MONTHS
+    """How long a choice holds, in whole seconds (at least 60); an older consent cookie means
+    undecided, and the visitor is asked again.
+
+    Default: 183 days (about six months)"""
     same_site: SameSite = "Lax"
-    secure: bool | None = None  # None: Secure on HTTPS requests only
+    """The consent cookie's `SameSite`: `"Lax"`, `"Strict"` or `"None"` (as written).
+    `"None"` cannot be combined with `secure=False`: browsers reject such cookies."""
+    secure: bool | None = None
+    """The consent cookie's `Secure` attribute. `None`: on HTTPS requests only (as the app sees
+    them: behind a TLS-terminating proxy, see [Deployment](deployment.md#behind-a-proxy-or-a-cdn));
+    `True` or `False` to force."""
     cookie_domain: str | None = None
+    """`Domain` for the consent cookie (to share one choice across subdomains); also cleared on
+    withdrawal. `None`: a host-only cookie."""
     prefix: str = "/_cookieguard"
+    """Where cookieguard's [endpoints](endpoints.md) live: an absolute path with no trailing
+    slash."""
     undeclared: Undeclared = "block"
+    """What happens to cookies no pattern in `cookies` declares. `"block"`: hidden from the app
+    and never set, with one log line per name saying how to declare it. `"allow"`: passed
+    through. Either way, cookies the tracker catalogue recognises are gated under their
+    vendor's category."""
     clear_paths: Sequence[str] = ("/",)
-    banner: bool = True  # inject the banner into HTML pages of undecided visitors
-    scripts: bool = True  # inject the stylesheet and banner.js tags into every HTML page
-    languages: Sequence[str] = SHIPPED  # every shipped language; English is the fallback
-    # The site's own interface texts, language -> key -> text: overrides, or a new language.
+    """Paths at which withdrawn cookies are expired, besides the host and its parent domains
+    (absolute paths)."""
+    banner: bool = True
+    """Insert the banner into HTML pages of undecided visitors. `False` to
+    [place it yourself](banner.md#placing-it-yourself)."""
+    scripts: bool = True
+    """Insert the stylesheet and `banner.js` tags into every HTML page. `False` to place them
+    yourself (with `banner=False`)."""
+    languages: Sequence[str] = SHIPPED
+    """Interface languages (two- or three-letter codes), chosen per visitor by
+    `Accept-Language`, English as the fallback (always included). Languages you add in `texts`
+    are offered too.
+
+    Default: every shipped language (29)"""
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Your own interface texts: language → text key → text. Override any shipped text, or add
+    a language the package does not ship (see
+    [Your own texts](informed-consent.md#your-own-texts))."""
     receipts: str | None = "cookieguard-receipts.sqlite3"
+    """Where [consent receipts](receipts.md) are written: a SQLite path, `sqlite:///path`,
+    `postgresql://...`, or `None` to keep none. The adapters' `receipts=` argument takes an
+    opened store instead."""
     max_body: int = 4096
+    """The largest consent POST body accepted, in bytes (256 to 1,048,576); a larger one is
+    answered 413. Also bounds CSP report bodies."""
     cache_size: int = 4096
-    # Bytes of edited HTML kept for pages served again byte for byte (0: edit every time).
+    """Entries in the cache of verified consent cookies and decisions (0 disables it). Every
+    cache is bounded by bytes as well."""
     page_cache: int = 8 * 1024 * 1024
+    """Bytes of edited HTML kept for pages served again byte for byte (0: edit every time).
+    See [Speed](performance.md#what-an-html-response-costs).
+
+    Default: 8 MiB"""
     privacy_url: str | None = None
-    reject_max_age: int | None = None  # how long "Reject all" holds; None: max_age
-    # Round 2: third parties, vendors' signals, browser storage.
-    auto_block: bool = True  # neutralise catalogued trackers in HTML until their category
-    csp: CspMode | None = None  # consent-aware Content-Security-Policy
-    csp_allow: Sequence[str] = ()  # extra CSP sources every page may load
-    trackers: Sequence[Mapping[str, Any]] = ()  # catalogue entries to add or override (by name)
-    # Storage key or glob -> category (or a mapping like ``cookies``); read back as categories.
+    """A link to your privacy policy, shown in the banner and the preferences."""
+    reject_max_age: int | None = None
+    """How long a refusal of everything optional holds before the visitor is asked again, in
+    whole seconds (at least 60). `None`: the same as `max_age`."""
+    auto_block: bool = True
+    """Neutralise catalogued [trackers](trackers.md) (and `Category(hosts=...)`) in HTML until
+    their category is granted."""
+    csp: CspMode | None = None
+    """A [consent-aware Content-Security-Policy](csp.md) on every HTML page: `"report"`
+    (report-only) or `"enforce"`. `None`: off."""
+    csp_allow: Sequence[str] = ()
+    """Extra CSP sources every page may load: hosts (`"js.stripe.com"`, `"*.example.org"`,
+    optionally with scheme, port or path) or scheme sources (`"data:"`)."""
+    trackers: Sequence[Mapping[str, Any]] = ()
+    """Tracker-catalogue entries to add, override (same `name`) or remove (`"disabled": True`).
+    See [The tracker catalogue](trackers.md#the-tracker-catalogue)."""
     storage: Mapping[str, Any] = field(default_factory=dict)
-    reload_on_withdrawal: bool = True  # reload a page whose running scripts lost consent
+    """`localStorage`/`sessionStorage` key or glob → category (or a mapping like `cookies`);
+    keys of refused categories are removed in the browser."""
+    reload_on_withdrawal: bool = True
+    """Reload a page whose already-running scripts lost their consent when the visitor withdraws
+    it."""
     google_consent_mode: bool | Literal["advanced"] = False
+    """Google Consent Mode v2 signals: `True` (basic) or `"advanced"`. See
+    [Consent Mode](consent-mode.md)."""
     consent_mode: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CONSENT_MODE))
-    consent_mode_regions: Sequence[str] = ()  # ISO 3166 codes the defaults apply to; () = all
+    """Google consent type → the category that grants it. A type whose category the site lacks
+    stays denied.
+
+    Default: `ad_storage`, `ad_user_data`, `ad_personalization` → marketing;
+    `analytics_storage` → analytics; `functionality_storage`, `personalization_storage` →
+    preferences; `security_storage` → necessary"""
+    consent_mode_regions: Sequence[str] = ()
+    """ISO 3166 region codes (`"DE"`, `"US-CA"`) the undecided Consent Mode defaults apply to;
+    empty: everywhere."""
     ads_data_redaction: bool = False
+    """Google Consent Mode's `ads_data_redaction` option."""
     url_passthrough: bool = False
+    """Google Consent Mode's `url_passthrough` option."""
 
     # Lookups precomputed for the hot path.
     _exact: dict[str, str] = field(init=False, repr=False, compare=False)
