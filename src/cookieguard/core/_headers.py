@@ -17,6 +17,8 @@ come from visitors, and a name the full memo cannot keep is worked out again eac
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
     "ACCEPT_LANGUAGE",
     "CONTENT_ENCODING",
@@ -28,6 +30,7 @@ __all__ = [
     "OTHER",
     "SEC_GPC",
     "SET_COOKIE",
+    "Role",
     "html_type",
     "known_html_type",
     "known_role",
@@ -93,16 +96,37 @@ def text_name(raw: str) -> str:
 # test. Roles are compared by identity (``what is COOKIE``): the memo holds these very
 # objects, and ``is`` costs less than ``==`` on ints in the interpreter's loop.
 
-OTHER = 10  # truthy like every role: ``known_role(raw) or role(raw)`` calls role() once
-COOKIE = 1  # request Cookie, spelled b"cookie"
-COOKIE_RESPELLED = 2  # request Cookie in another spelling (b"Cookie", b" cookie")
-HOST = 3
-SEC_GPC = 4
-ACCEPT_LANGUAGE = 5
-SET_COOKIE = 6
-CONTENT_TYPE = 7
-CONTENT_ENCODING = 8
-CONTENT_LENGTH = 9
+
+class Role(enum.Enum):
+    """Which of the few header fields the adapters act on a field is (``OTHER``: none).
+
+    Members are compared by identity (``what is Role.COOKIE``), as fast as a bare int and
+    named in a debugger. Every member is truthy, so ``known_role(raw) or role(raw)`` calls
+    :func:`role` only on a miss.
+    """
+
+    OTHER = "other"
+    COOKIE = "cookie"  # request Cookie, spelled b"cookie"
+    COOKIE_RESPELLED = "cookie (respelled)"  # b"Cookie", b" cookie"
+    HOST = "host"
+    SEC_GPC = "sec-gpc"
+    ACCEPT_LANGUAGE = "accept-language"
+    SET_COOKIE = "set-cookie"
+    CONTENT_TYPE = "content-type"
+    CONTENT_ENCODING = "content-encoding"
+    CONTENT_LENGTH = "content-length"
+
+
+OTHER = Role.OTHER
+COOKIE = Role.COOKIE
+COOKIE_RESPELLED = Role.COOKIE_RESPELLED
+HOST = Role.HOST
+SEC_GPC = Role.SEC_GPC
+ACCEPT_LANGUAGE = Role.ACCEPT_LANGUAGE
+SET_COOKIE = Role.SET_COOKIE
+CONTENT_TYPE = Role.CONTENT_TYPE
+CONTENT_ENCODING = Role.CONTENT_ENCODING
+CONTENT_LENGTH = Role.CONTENT_LENGTH
 
 _ROLE_OF_NAME = {
     "cookie": COOKIE,
@@ -116,8 +140,8 @@ _ROLE_OF_NAME = {
 }
 _ROLE_OF_BYTES = {key.encode("latin-1"): value for key, value in _ROLE_OF_NAME.items()}
 
-_roles: dict[bytes, int] = {}
-_text_roles: dict[str, int] = {}
+_roles: dict[bytes, Role] = {}
+_text_roles: dict[str, Role] = {}
 
 #: ``known_role(raw)``: the role of an ASGI header name seen before, else ``None``
 #: (then ask :func:`role`, which is always right).
@@ -126,7 +150,7 @@ known_role = _roles.get
 known_text_role = _text_roles.get
 
 
-def role(raw: bytes) -> int:
+def role(raw: bytes) -> Role:
     """What the adapters do with the ASGI header named ``raw`` (see :func:`name`)."""
     found = _roles.get(raw)
     if found is not None:
@@ -140,7 +164,7 @@ def role(raw: bytes) -> int:
     return found
 
 
-def text_role(raw: str) -> int:
+def text_role(raw: str) -> Role:
     """What the adapters do with the WSGI header named ``raw`` (see :func:`text_name`)."""
     found = _text_roles.get(raw)
     if found is not None:
