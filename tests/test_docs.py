@@ -113,3 +113,23 @@ def test_every_policy_field_is_documented_in_the_class() -> None:
     documented = [f.name for f in docs_hooks.policy_fields(Policy)]
     public = [f.name for f in dataclasses.fields(Policy) if f.init and not f.name.startswith("_")]
     assert documented == public
+
+
+README = ROOT / "README.md"
+
+
+def test_the_readme_is_a_five_minute_read_that_links_to_the_site() -> None:
+    text = README.read_text(encoding="utf-8")
+    lines = text.count("\n")
+    assert lines < 200, f"README.md has {lines} lines; move detail into docs/"
+    assert "make test" in text  # CI runs `make test`; the README says how to run it
+    for framework in ("### Flask", "### Starlette / FastAPI", "### Django"):
+        assert framework in text
+
+
+def test_every_relative_link_in_the_readme_resolves() -> None:
+    text = README.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(((?!https?:|#)[^)#\s]+)(?:#[^)]*)?\)", text)
+    assert targets, "the README links to no docs page"
+    missing = sorted({t for t in targets if not (ROOT / t).exists()})
+    assert not missing, f"README.md links to files that do not exist: {missing}"

@@ -1,4 +1,5 @@
-"""The settings docs/django.md tells readers to copy pass cookieguard's own system checks."""
+"""The settings docs/django.md and the README tell readers to copy pass cookieguard's own
+system checks."""
 
 from __future__ import annotations
 
@@ -6,25 +7,28 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from django.test import override_settings
 
 from cookieguard.django.apps import check_settings
 
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "django.md"
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = ROOT / "docs" / "django.md"
 
 
-def _documented_middleware() -> list[str]:
-    """The ``MIDDLEWARE = [...]`` list of the page's settings example, as Python data."""
-    text = PAGE.read_text(encoding="utf-8")
+def _documented_middleware(page: Path = PAGE) -> list[str]:
+    """The ``MIDDLEWARE = [...]`` list of a page's settings example, as Python data."""
+    text = page.read_text(encoding="utf-8")
     found = re.search(r"(?ms)^MIDDLEWARE = (\[.*?^\])", text)
-    assert found, "docs/django.md has no MIDDLEWARE = [...] example"
+    assert found, f"{page.name} has no MIDDLEWARE = [...] example"
     value = ast.literal_eval(found.group(1))
     assert isinstance(value, list)
     return [str(path) for path in value]
 
 
-def test_the_documented_middleware_order_passes_the_system_checks() -> None:
-    middleware = _documented_middleware()
+@pytest.mark.parametrize("page", [PAGE, ROOT / "README.md"], ids=lambda p: p.name)
+def test_the_documented_middleware_order_passes_the_system_checks(page: Path) -> None:
+    middleware = _documented_middleware(page)
     assert "cookieguard.django.ConsentMiddleware" in middleware
     # The example shows compression, which must come before ours (E002 otherwise).
     assert middleware.index("django.middleware.gzip.GZipMiddleware") < middleware.index(
