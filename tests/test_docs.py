@@ -133,3 +133,31 @@ def test_every_relative_link_in_the_readme_resolves() -> None:
     assert targets, "the README links to no docs page"
     missing = sorted({t for t in targets if not (ROOT / t).exists()})
     assert not missing, f"README.md links to files that do not exist: {missing}"
+
+
+def _blocks(page: str, language: str) -> list[str]:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
+
+
+@pytest.mark.parametrize("page", ["flask.md", "starlette.md"])
+def test_the_getting_started_example_runs(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first example of each getting-started page builds a working, guarded app."""
+    monkeypatch.setenv("COOKIEGUARD_SECRET", "a-secret-for-the-docs-tests-0123")
+    namespace: dict[str, object] = {"__name__": "docs_example"}
+    exec(compile(_blocks(page, "python")[0], page, "exec"), namespace)
+    assert "app" in namespace
+
+
+def test_the_configuration_examples_make_policies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COOKIEGUARD_SECRET", "a-secret-for-the-docs-tests-0123")
+    monkeypatch.chdir(tmp_path)
+    python = _blocks("configuration.md", "python")
+    (tmp_path / "cookieguard.toml").write_text(_blocks("configuration.md", "toml")[0])
+    namespace: dict[str, object] = {}
+    exec(compile(python[0], "configuration.md", "exec"), namespace)
+    exec(compile(python[1], "configuration.md", "exec"), namespace)  # from_toml, same names
+    policy = namespace["policy"]
+    assert isinstance(policy, Policy) and policy.revision == 2
