@@ -161,3 +161,21 @@ def test_the_configuration_examples_make_policies(
     exec(compile(python[1], "configuration.md", "exec"), namespace)  # from_toml, same names
     policy = namespace["policy"]
     assert isinstance(policy, Policy) and policy.revision == 2
+
+
+#: A file of this repository named in the docs: ``tests/e2e/conftest.py``,
+#: ``benchmarks/bench_csp.py``, ``cookieguard/locales/en.json`` (inside the package).
+_REPO_PATH = re.compile(
+    r"(?<![\w/.-])((?:src|tests|benchmarks|scripts|examples|docs|static|cookieguard)/"
+    r"[\w/.-]*\w)"
+)
+
+
+def test_files_the_docs_name_exist() -> None:
+    """Pages name test files, benchmarks and scripts; after a move they must follow."""
+    stale: list[str] = []
+    for page in [README, *sorted(DOCS.rglob("*.md"))]:
+        for path in set(_REPO_PATH.findall(page.read_text(encoding="utf-8"))):
+            if not ((ROOT / path).exists() or (ROOT / "src" / path).exists()):
+                stale.append(f"{page.relative_to(ROOT)}: {path}")
+    assert not stale, "docs name files that do not exist:\n" + "\n".join(sorted(stale))
