@@ -8,8 +8,9 @@
 
 The store defaults to the ``COOKIEGUARD_RECEIPTS`` environment variable. Exit status: 0 on
 success, 1 when the store fails, 2 for bad arguments (with a message, never a traceback).
-``scan`` exits 0 when the site is clean, 1 on violations, 2 when it could not scan (one-line
-reason on stderr); results go to stdout, progress to stderr.
+``scan`` exits 0 when the site is clean, 1 on violations, 2 when it could not scan or could not
+finish a phase (a page that did not load, no banner button, robots.txt unreadable, the time
+limit; the reasons are in the output); results go to stdout, progress to stderr.
 """
 
 from __future__ import annotations
@@ -241,4 +242,4 @@ def _scan(args: argparse.Namespace) -> int:
         sys.stdout.write(render_text(report))
     if args.suggest:
         sys.stdout.write(render_suggestion(report))
-    return 1 if report.violations else 0
+    return report.exit_status

@@ -20,18 +20,22 @@ from __future__ import annotations
 import base64
 import contextlib
 import fnmatch
+import http.client
+import json
+import os
 import re
+import signal
+import socket
+import ssl
 import sys
+import threading
 import time
 import urllib.robotparser
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
-from urllib.error import URLError
 from urllib.parse import urldefrag, urljoin, urlsplit
-from urllib.request import Request, urlopen
 
 from cookieguard.catalogue._catalogue import Catalogue, load_catalogue, normalise_host
 from cookieguard.core._policy import NECESSARY, Policy
@@ -52,6 +56,8 @@ __all__ = [
 #: The three browser sessions of a scan, in order.
 PHASES = ("before", "reject", "accept")
 USER_AGENT_TOKEN = "cookieguard-scan"
+#: Seconds a phase may overrun the scan's deadline before its browser is ended.
+_DEADLINE_GRACE = 2.0
 #: Slack on declared lifetimes: a browser rounds, servers' clocks drift.
 _LIFETIME_SLACK = 24 * 3600
 
@@ -80,6 +86,15 @@ _CSP_WATCH = """
 
 class ScanError(Exception):
     """The site could not be scanned at all (no browser, first page unreachable)."""
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: every character that is not printable (escape
+    sequences, carriage returns, newlines, bidi overrides, zero-width characters) written as a
+    Python escape, so a site cannot retitle the window, clear the screen or fake a line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)
@@ -127,7 +142,7 @@ class Violation:
     detail: str
 
     def __str__(self) -> str:
-        return f"[{self.phase}] {self.kind} {self.subject}: {self.detail}"
+        return printable(f"[{self.phase}] {self.kind} {self.subject}: {self.detail}")
 
 
 @dataclass
@@ -140,6 +155,9 @@ class PhaseResult:
     csp: list[dict[str, str]] = field(default_factory=list)
     clicked: str | None = None  # the button pressed to make the choice
     errors: list[str] = field(default_factory=list)
+    #: Why the phase could not finish (a page that did not load, no button to click, a time
+    #: limit, robots.txt unreadable); also listed in ``errors``. Empty for a finished phase.
+    unfinished: list[str] = field(default_factory=list)
     screenshot: bytes | None = None  # PNG of the banner (or the page) on the first page
 
 
@@ -155,6 +173,21 @@ class ScanReport:
     def clean(self) -> bool:
         return not self.violations
 
+    @property
+    def complete(self) -> bool:
+        """Whether every phase finished: a scan that did not can miss violations."""
+        return not any(phase.unfinished for phase in self.phases.values()) and len(
+            self.phases
+        ) == len(PHASES)
+
+    @property
+    def exit_status(self) -> int:
+        """``cookieguard scan``'s status: 1 on violations (they stand even if the scan did not
+        finish), else 2 when a phase could not finish, else 0."""
+        if self.violations:
+            return 1
+        return 0 if self.complete else 2
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json`` (screenshots left out)."""
         phases = {}
@@ -165,6 +198,7 @@ class ScanReport:
         return {
             "urls": self.urls,
             "clean": self.clean,
+            "complete": self.complete,
             "violations": [asdict(v) for v in self.violations],
             "phases": phases,
             "started": self.started,
@@ -173,11 +207,14 @@ class ScanReport:
 
 
 def assert_clean(report: ScanReport) -> None:
-    """Fail a test with the scan's table and every violation listed (for QA suites)."""
+    """Fail a test with the scan's table and every violation listed (for QA suites); a scan
+    that could not finish a phase fails too (it may have missed what it was looking for)."""
     if report.violations:
         raise AssertionError(
             f"cookieguard scan found {len(report.violations)} violation(s):\n" + render_text(report)
         )
+    if not report.complete:
+        raise AssertionError("cookieguard scan could not finish:\n" + render_text(report))
 
 
 class _Classifier:
@@ -231,10 +268,23 @@ def _recorded(host: str, page_host: str, vendor: str | None) -> bool:
 
 
 class _Robots:
-    def __init__(self, enabled: bool, timeout: float) -> None:
+    """Each origin's robots.txt (RFC 9309), fetched once and never past the scan's deadline.
+
+    A 4xx answer allows everything; an answer the scan could not read (5xx, a network error,
+    too slow) means "disallow everything" as section 2.3.1.4 asks, and the crawl reports it as
+    unfinished: the scan then stops at the start pages.
+    """
+
+    #: At most this many seconds for one robots.txt (redirects included).
+    LIMIT = 5.0
+    MAX_BYTES = 512 * 1024
+
+    def __init__(self, enabled: bool, deadline: float) -> None:
         self.enabled = enabled
-        self.timeout = timeout
-        self._parsers: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self.deadline = deadline
+        self._parsers: dict[str, urllib.robotparser.RobotFileParser] = {}
+        #: Origin -> why its robots.txt could not be read (taken by the crawl to report once).
+        self.failed: dict[str, str] = {}
 
     def allows(self, url: str) -> bool:
         if not self.enabled:
@@ -242,21 +292,87 @@ class _Robots:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._parsers:
-            self._parsers[origin] = self._fetch(origin + "/robots.txt")
-        parser = self._parsers[origin]
-        return parser is None or parser.can_fetch(USER_AGENT_TOKEN, url)
+            parser = urllib.robotparser.RobotFileParser()
+            try:
+                text = self._fetch(origin + "/robots.txt")
+            except _RobotsUnreadable as exc:
+                text = "User-agent: *\nDisallow: /\n"
+                self.failed[origin] = str(exc)
+            parser.parse((text or "").splitlines())  # None: no rules, everything allowed
+            self._parsers[origin] = parser
+        return self._parsers[origin].can_fetch(USER_AGENT_TOKEN, url)
 
-    def _fetch(self, url: str) -> urllib.robotparser.RobotFileParser | None:
-        try:
-            with urlopen(
-                Request(url, headers={"User-Agent": USER_AGENT_TOKEN}), timeout=self.timeout
-            ) as reply:  # http(s) only: checked by scan()
-                text = reply.read(512 * 1024).decode("utf-8", "replace")
-        except (URLError, OSError, ValueError):
-            return None  # no robots.txt (or unreachable): everything allowed
-        parser = urllib.robotparser.RobotFileParser()
-        parser.parse(text.splitlines())
-        return parser
+    def _fetch(self, url: str) -> str | None:
+        """The text of robots.txt, ``None`` for "no rules" (4xx); raises _RobotsUnreadable.
+
+        http.client rather than urlopen: a socket timeout bounds one read, not a body dripped a
+        byte at a time, so a timer shuts the socket down when the time is up.
+        """
+        budget = min(self.LIMIT, self.deadline - time.monotonic())
+        give_up = time.monotonic() + budget
+        first = url
+        for _ in range(5):  # RFC 9309 2.3.1.2: follow at least five redirects
+            parts = urlsplit(url)
+            left = give_up - time.monotonic()
+            if parts.scheme not in ("http", "https") or not parts.hostname or left <= 0:
+                break
+            connection: http.client.HTTPConnection
+            if parts.scheme == "https":
+                connection = http.client.HTTPSConnection(
+                    parts.hostname, parts.port, timeout=left, context=ssl.create_default_context()
+                )
+            else:
+                connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=left)
+            timer = threading.Timer(left, _shut_down, (connection,))
+            timer.daemon = True
+            timer.start()
+            try:
+                connection.request(
+                    "GET",
+                    urlsplit(url)._replace(scheme="", netloc="", fragment="").geturl() or "/",
+                    headers={"User-Agent": USER_AGENT_TOKEN},
+                )
+                reply = connection.getresponse()
+                location = reply.getheader("Location")
+                if 300 <= reply.status < 400 and location:
+                    url = urljoin(url, location)
+                    continue
+                if 400 <= reply.status < 500:
+                    return None
+                if not 200 <= reply.status < 300:
+                    raise _RobotsUnreadable(f"{first}: HTTP {reply.status}")
+                body = bytearray()
+                while len(body) < self.MAX_BYTES:
+                    chunk = reply.read1(min(65536, self.MAX_BYTES - len(body)))
+                    if time.monotonic() >= give_up:
+                        break
+                    if not chunk:
+                        return body.decode("utf-8", "replace")
+                    body += chunk
+                else:
+                    return body.decode("utf-8", "replace")  # the first 512 KB (2.5: >= 500 KiB)
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                if time.monotonic() < give_up:
+                    raise _RobotsUnreadable(f"{first}: {exc or type(exc).__name__}") from None
+            finally:
+                timer.cancel()
+                connection.close()
+            break
+        if time.monotonic() >= give_up:
+            raise _RobotsUnreadable(f"{first}: no complete answer within {max(budget, 0):.1f} s")
+        raise _RobotsUnreadable(f"{first}: too many redirects or not http(s)")
+
+
+class _RobotsUnreadable(Exception):
+    pass
+
+
+def _shut_down(connection: http.client.HTTPConnection) -> None:
+    """Interrupt a read in progress on ``connection`` (close() alone does not wake it)."""
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def scan(
@@ -297,9 +413,12 @@ def scan(
     started = time.time()
     deadline = time.monotonic() + timeout
     report = ScanReport(list(urls), {}, [], started, 0.0)
-    robot_rules = _Robots(robots, timeout=min(5.0, timeout))
+    robot_rules = _Robots(robots, deadline)
+    # Chromium's process id per phase: when a phase outlives the deadline (a page whose script
+    # never yields blocks every call into it), ending its browser ends its calls.
+    browsers: dict[str, int] = {}
 
-    def session(name: str, crawl: list[str] | None) -> PhaseResult:
+    def session(result: PhaseResult, crawl: list[str] | None) -> None:
         """One phase in its own browser: Playwright's sync API is one instance per thread."""
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -308,13 +427,20 @@ def scan(
 
         with sync_playwright() as driver:
             try:
-                browser = driver.chromium.launch(**launch_args())
+                browser = driver.chromium.launch(
+                    **launch_args(), timeout=max(1.0, deadline - time.monotonic()) * 1000
+                )
             except PlaywrightError as exc:
                 reason = str(exc).splitlines()[0]
-                raise ScanError(f"could not start Chromium: {reason}") from None
+                raise ScanError(printable(f"could not start Chromium: {reason}")) from None
             try:
+                with contextlib.suppress(Exception):  # best effort: the deadline still holds
+                    info = browser.new_browser_cdp_session().send("SystemInfo.getProcessInfo")
+                    browsers[result.name] = next(
+                        int(p["id"]) for p in info["processInfo"] if p["type"] == "browser"
+                    )
                 phase = _Phase(
-                    name,
+                    result,
                     browser,
                     classifier,
                     deadline,
@@ -331,22 +457,56 @@ def scan(
                 finally:
                     phase.close()
             finally:
-                browser.close()
-        return phase.result
+                with contextlib.suppress(Exception):
+                    browser.close()
 
-    # The first session finds the pages; the two choices then visit them side by side (the
-    # time goes to waiting for pages to settle, not to the CPU).
-    # Every session runs in a worker thread, so a caller already driving Playwright's sync
-    # API in its own thread (a pytest-playwright suite) can scan too.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cookieguard-scan") as pool:
-        before = pool.submit(session, "before", None).result()
-        if not before.pages:
-            reason = before.errors[0] if before.errors else "no page loaded"
-            raise ScanError(f"could not load {urls[0]}: {reason}")
-        report.phases["before"] = before
-        choices = {name: pool.submit(session, name, before.pages) for name in PHASES[1:]}
-        for name, future in choices.items():
-            report.phases[name] = future.result()
+    def run(crawls: dict[str, list[str] | None]) -> None:
+        """The sessions side by side (the time goes to waiting for pages, not to the CPU), in
+        daemon threads: a caller already driving Playwright's sync API in its own thread (a
+        pytest-playwright suite) can scan too, and a session stuck in a hostile page can be
+        left behind. None outlives the deadline by more than a few seconds."""
+        failures: dict[str, BaseException] = {}
+
+        def work(name: str, crawl: list[str] | None) -> None:
+            try:
+                session(report.phases[name], crawl)
+            except ScanError as exc:
+                failures[name] = exc
+            except Exception as exc:  # the browser went away (or was ended below)
+                _unfinish(report.phases[name], f"stopped: {str(exc).splitlines()[0]}")
+
+        threads = []
+        for name, crawl in crawls.items():
+            report.phases[name] = PhaseResult(name)
+            thread = threading.Thread(
+                target=work, args=(name, crawl), name=f"cookieguard-scan-{name}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        for thread in threads:
+            thread.join(max(0.0, deadline + _DEADLINE_GRACE - time.monotonic()))
+        for name, thread in zip(crawls, threads, strict=True):
+            if thread.is_alive():
+                _unfinish(report.phases[name], f"did not finish within --timeout {timeout:g} s")
+                pid = browsers.get(name)
+                if pid is not None:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+                thread.join(_DEADLINE_GRACE)
+        for exc in failures.values():
+            raise exc
+
+    run({"before": None})
+    before = report.phases["before"]
+    if not before.pages:
+        reason = before.errors[0] if before.errors else "no page loaded"
+        raise ScanError(printable(f"could not load {urls[0]}: {reason}"))
+    if deadline - time.monotonic() > 1:
+        run(dict.fromkeys(PHASES[1:], before.pages))
+    else:
+        for name in PHASES[1:]:
+            report.phases[name] = PhaseResult(name)
+            _unfinish(report.phases[name], f"not started: --timeout {timeout:g} s reached")
     report.violations = _violations(report)
     report.seconds = time.time() - started
     return report
@@ -357,7 +517,7 @@ class _Phase:
 
     def __init__(
         self,
-        name: str,
+        result: PhaseResult,
         browser: Any,
         classifier: _Classifier,
         deadline: float,
@@ -366,7 +526,7 @@ class _Phase:
         settle: float,
         page_timeout: float,
     ) -> None:
-        self.result = PhaseResult(name)
+        self.result = result
         self.settle = settle * 1000
         self.page_timeout = page_timeout * 1000
         self.classifier = classifier
@@ -380,14 +540,18 @@ class _Phase:
         self.storage_seen: set[tuple[str, str]] = set()
         self.requests_seen: set[str] = set()
         self.initiators: dict[str, str] = {}
-        self.page = self.context.new_page()
         self.current = ""
-        self.page.on("response", self._on_response)
-        self.page.on("request", self._on_request)
+        # Requests and responses of every page of the context (a popup the site opens too), as
+        # the browser reports them: nothing a page's script can hide.
+        self.context.on("response", self._on_response)
+        self.context.on("request", self._on_request)
+        self.page = self.context.new_page()
+        self.cdp: Any = None
+        with contextlib.suppress(Exception):  # then storage is reported as not readable
+            self.cdp = self.context.new_cdp_session(self.page)
         try:
-            cdp = self.context.new_cdp_session(self.page)
-            cdp.send("Network.enable")
-            cdp.on("Network.requestWillBeSent", self._on_cdp_request)
+            self.cdp.send("Network.enable")
+            self.cdp.on("Network.requestWillBeSent", self._on_cdp_request)
         except Exception:  # initiators are a nicety; a scan works without them
             pass
 
@@ -447,10 +611,17 @@ class _Phase:
     def _time_left(self) -> float:
         return self.deadline - time.monotonic()
 
+    def _ms(self, limit: float) -> float:
+        """A wait of ``limit`` milliseconds cut to what is left of the scan's time."""
+        return max(1.0, min(limit, self._time_left() * 1000))
+
+    def _unfinished(self, reason: str) -> None:
+        _unfinish(self.result, reason)
+
     def _load(self, url: str) -> bool:
         left = self._time_left()
         if left <= 1:
-            self.result.errors.append(f"time limit reached before {url}")
+            self._unfinished(f"time limit reached before {url}")
             return False
         self.current = url
         try:
@@ -458,7 +629,7 @@ class _Phase:
                 url, wait_until="load", timeout=min(self.page_timeout, left * 1000)
             )
         except Exception as exc:  # one unreachable page must not end the scan
-            self.result.errors.append(f"{url}: {str(exc).splitlines()[0]}")
+            self._unfinished(f"{url}: {str(exc).splitlines()[0]}")
             return False
         landed = self.page.url
         if urlsplit(landed)[:2] != urlsplit(url)[:2]:
@@ -472,7 +643,7 @@ class _Phase:
         # Let scripts that wait for load finish their beacons; a page that never goes idle
         # is still scanned.
         with contextlib.suppress(Exception):
-            self.page.wait_for_load_state("networkidle", timeout=min(self.settle, left * 1000))
+            self.page.wait_for_load_state("networkidle", timeout=self._ms(self.settle))
         return True
 
     def _record(self, url: str) -> None:
@@ -502,25 +673,57 @@ class _Phase:
                     declared_max_age=max_age,
                 )
             )
+        keys = self._storage(url)
         try:
-            keys = self.page.evaluate(
-                "() => { const out = {local: [], session: []};"
-                " try { out.local = Object.keys(localStorage); } catch (e) {}"
-                " try { out.session = Object.keys(sessionStorage); } catch (e) {}"
-                " return out; }"
-            )
             csp = self.page.evaluate("() => window.__cookieguardScanCsp || []")
         except Exception:  # a page that navigated away meanwhile
-            keys, csp = {"local": [], "session": []}, []
+            csp = []
         for area in ("local", "session"):
-            for key in keys.get(area, [])[:1000]:
-                if (area, key) in self.storage_seen:
+            for name in keys.get(area, [])[:1000]:
+                if (area, name) in self.storage_seen:
                     continue
-                self.storage_seen.add((area, key))
-                category, vendor = self.classifier.storage(key)
-                self.result.storage.append(StorageSeen(area, key, url, category, vendor))
+                self.storage_seen.add((area, name))
+                category, vendor = self.classifier.storage(name)
+                self.result.storage.append(StorageSeen(area, name, url, category, vendor))
         for item in csp[:200]:
             self.result.csp.append({"page": url, **{k: str(v) for k, v in item.items()}})
+
+    def _storage(self, url: str) -> dict[str, list[str]]:
+        """Every frame's localStorage and sessionStorage keys, read by DevTools from the browser's
+        storage, not by a script in the page: a page can replace ``Object.keys`` or
+        ``Storage.prototype`` for its own scripts, not for the browser."""
+        keys: dict[str, list[str]] = {"local": [], "session": []}
+        try:
+            tree = self.cdp.send("Page.getFrameTree")["frameTree"]
+        except Exception as exc:
+            self._unfinished(f"{url}: storage not readable: {str(exc).splitlines()[0]}")
+            return keys
+        frames = [tree]
+        while frames:
+            node = frames.pop()
+            frames.extend(node.get("childFrames") or [])
+            frame = node["frame"]
+            origin = frame.get("securityOrigin") or ""
+            if "://" not in origin:
+                continue  # about:blank, data: and sandboxed frames have no storage of their own
+            try:
+                storage_id = self.cdp.send(
+                    "Storage.getStorageKeyForFrame", {"frameId": frame["id"]}
+                )
+            except Exception:
+                storage_id = {"securityOrigin": origin}
+            for area, local in (("local", True), ("session", False)):
+                try:
+                    entries = self.cdp.send(
+                        "DOMStorage.getDOMStorageItems",
+                        {"storageId": {**storage_id, "isLocalStorage": local}},
+                    )["entries"]
+                except Exception as exc:
+                    if node is tree:
+                        self._unfinished(f"{url}: {area}Storage not readable: {exc}")
+                    continue
+                keys[area].extend(str(entry[0]) for entry in entries)
+        return keys
 
     def _links(self) -> list[str]:
         try:
@@ -541,9 +744,18 @@ class _Phase:
         queue = deque((urldefrag(u)[0], 0) for u in start)
         queued = {u for u, _ in queue}
         first = True
-        while queue and len(self.result.pages) < limit and self._time_left() > 1:
+        while queue and len(self.result.pages) < limit:
+            if self._time_left() <= 1:
+                self._unfinished(f"time limit reached with {len(queue)} page(s) left to visit")
+                break
             url, level = queue.popleft()
             if not first and not robots.allows(url):
+                origin = "{}://{}".format(*urlsplit(url)[:2])
+                if origin in robots.failed:
+                    self._unfinished(
+                        f"robots.txt unreadable ({robots.failed.pop(origin)}): "
+                        "pages beyond the start page(s) not visited"
+                    )
                 continue
             self._report(len(self.result.pages), limit, url)
             if not self._load(url):
@@ -596,21 +808,21 @@ class _Phase:
                 button = locator.first
                 if not button.is_visible():
                     continue
-                label = " ".join(button.inner_text().split())
-                button.click(timeout=5_000)
+                label = " ".join(button.inner_text(timeout=self._ms(5_000)).split())
+                button.click(timeout=self._ms(5_000))
             except Exception:  # try the next way of finding the button
                 continue
             # A choice is stored in a cookie (by a fetch, or by a form post that navigates):
             # wait until the jar changes so the next navigation cannot cut the choice off.
             for _ in range(50):
-                if self._jar() != jar:
+                if self._jar() != jar or self._time_left() <= 1:
                     break
                 self.page.wait_for_timeout(100)
             with contextlib.suppress(Exception):
-                self.page.wait_for_load_state("load", timeout=5_000)
-                self.page.wait_for_load_state("networkidle", timeout=3_000)
+                self.page.wait_for_load_state("load", timeout=self._ms(5_000))
+                self.page.wait_for_load_state("networkidle", timeout=self._ms(3_000))
             return label or action
-        self.result.errors.append(f"no {'accept' if accept else 'reject'} button found")
+        self._unfinished(f"no {'accept' if accept else 'reject'} button found")
         return None
 
     def _jar(self) -> set[tuple[str, str]]:
@@ -622,9 +834,9 @@ class _Phase:
         try:
             banner = self.page.locator("#cookie-consent")
             if banner.count() and banner.first.is_visible():
-                self.result.screenshot = banner.first.screenshot(timeout=5_000)
+                self.result.screenshot = banner.first.screenshot(timeout=self._ms(5_000))
             else:
-                self.result.screenshot = self.page.screenshot(timeout=5_000)
+                self.result.screenshot = self.page.screenshot(timeout=self._ms(5_000))
         except Exception:  # a report without a picture is still a report
             pass
 
@@ -636,6 +848,11 @@ class _Phase:
             replace(r, initiator=self.initiators.get(r.url)) if r.initiator is None else r
             for r in self.result.requests
         ]
+
+
+def _unfinish(result: PhaseResult, reason: str) -> None:
+    result.errors.append(reason)
+    result.unfinished.append(reason)
 
 
 def _violations(report: ScanReport) -> list[Violation]:
@@ -697,7 +914,11 @@ def _violations(report: ScanReport) -> list[Violation]:
 
 
 def render_text(report: ScanReport) -> str:
-    """The terminal table: one block per phase, then the verdict."""
+    """The terminal table: one block per phase, then the verdict.
+
+    Everything a site controls (names, keys, hosts, URLs, button labels, error texts) goes
+    through :func:`printable`: one place, so no field can be forgotten.
+    """
     lines: list[str] = []
     for name, phase in report.phases.items():
         title = {
@@ -711,8 +932,8 @@ def render_text(report: ScanReport) -> str:
             lines.append(f"  {'cookie':<28} {'domain':<26} {'by':<7} {'category':<12} vendor")
             for c in phase.cookies:
                 lines.append(
-                    f"  {c.name[:28]:<28} {c.domain[:26]:<26} {c.set_by:<7} "
-                    f"{c.category or '?':<12} {c.vendor or ''}"
+                    f"  {printable(c.name)[:28]:<28} {printable(c.domain)[:26]:<26} "
+                    f"{c.set_by:<7} {c.category or '?':<12} {c.vendor or ''}"
                 )
         for s in phase.storage:
             lines.append(f"  {s.area}Storage {s.key}  {s.category or '?'}  {s.vendor or ''}")
@@ -725,10 +946,16 @@ def render_text(report: ScanReport) -> str:
             lines.append(f"  CSP blocked {v.get('blocked', '')} ({v.get('directive', '')})")
         for error in phase.errors:
             lines.append(f"  ! {error}")
+    lines = [printable(line) for line in lines]
     if report.violations:
         lines.append(f"{len(report.violations)} violation(s):")
         lines.extend(f"  {v}" for v in report.violations)
-    else:
+    if not report.complete:
+        unfinished = sum(len(phase.unfinished) for phase in report.phases.values())
+        lines.append(
+            f"incomplete: {unfinished} problem(s) kept the scan from finishing (see '!' above)"
+        )
+    elif not report.violations:
         lines.append("clean: nothing optional before a choice or after Reject all")
     return "\n".join(lines) + "\n"
 
@@ -748,7 +975,9 @@ def render_suggestion(report: ScanReport) -> str:
     out = ["[cookies]"]
     for pattern in sorted(rows):
         category, note = rows[pattern]
-        out.append(f'"{pattern}" = "{category}"  # {note}')
+        # A JSON string is a valid TOML basic string: a name with quotes or control characters
+        # stays one key on one line.
+        out.append(f'{json.dumps(pattern)} = "{category}"  # {printable(note)}')
     return "\n".join(out) + "\n"
 
 
@@ -875,7 +1104,8 @@ def progress_bar(stream: Any = None) -> Callable[[str, int, int, str], None]:
     def show(phase: str, done: int, total: int, url: str) -> None:
         width = 20
         filled = min(width, width * done // max(total, 1))
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {phase:<6} {done + 1}/{total} {url}"
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {phase:<6} {done + 1}/{total} "
+        line += printable(url)
         if tty:
             out.write("\r" + line[:118].ljust(118))
         else:
