@@ -18,6 +18,7 @@ import ast
 import dataclasses
 import inspect
 import logging
+import re
 import sys
 import textwrap
 import types
@@ -178,6 +179,145 @@ def render(fields: list[FieldDoc] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+# -- the Python API page ---------------------------------------------------------------------
+
+API_MARKER = "<!-- api-reference -->"
+
+#: The public modules (DESIGN: these import paths are a promise), in reading order.
+PUBLIC_MODULES = (
+    "cookieguard",
+    "cookieguard.asgi",
+    "cookieguard.wsgi",
+    "cookieguard.flask",
+    "cookieguard.starlette",
+    "cookieguard.django",
+    "cookieguard.templates",
+    "cookieguard.testing",
+    "cookieguard.receipts",
+    "cookieguard.scan",
+)
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def markdown_from_docstring(doc: str) -> str:
+    """The package's docstrings are reST-flavoured prose: make them read right in Markdown
+    (roles such as :class:`~a.B` become code, a paragraph ending in ``::`` introduces the
+    indented code block after it)."""
+    doc = _ROLE.sub(lambda m: f"`{m.group(1).rsplit('.', 1)[-1]}`", doc)
+    doc = doc.replace("``", "`")
+    doc = re.sub(r"::\n", ":\n", doc)
+    # Doctest lines (">>> ") would read as a quote in Markdown: fence them as code.
+    return re.sub(
+        r"(?m)((?:^>>> .*\n?|^\.\.\. .*\n?)+)",
+        lambda m: "```pycon\n" + m.group(1).rstrip("\n") + "\n```\n",
+        doc,
+    )
+
+
+class _Shown:
+    """An annotation printed as written (``inspect`` would quote a string one)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _as_written(annotation: Any) -> Any:
+    if annotation is inspect.Parameter.empty:
+        return annotation
+    # The modules use ``from __future__ import annotations``: annotations are the source text.
+    return _Shown(annotation if isinstance(annotation, str) else format_type(annotation))
+
+
+def _short_default(default: Any) -> Any:
+    if default is inspect.Parameter.empty or len(repr(default)) <= _LONGEST_DEFAULT:
+        return default
+    return _Shown("...")  # e.g. Policy's categories: the configuration page says what
+
+
+def _signature(name: str, obj: Any, *, method: bool = False) -> str:
+    """``name(params) -> result`` with annotations as written in the source, without
+    ``self``/``cls`` for a method."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return name
+    params = [
+        p.replace(annotation=_as_written(p.annotation), default=_short_default(p.default))
+        for p in signature.parameters.values()
+    ]
+    if method and params and params[0].name in ("self", "cls"):
+        params = params[1:]
+    signature = signature.replace(
+        parameters=params, return_annotation=_as_written(signature.return_annotation)
+    )
+    one_line = f"{name}{signature}"
+    if len(one_line) <= 88:
+        return one_line
+    # One parameter a line, as ruff-format would write the call.
+    shown = [str(p) for p in signature.parameters.values()]
+    kinds = [p.kind for p in signature.parameters.values()]
+    if inspect.Parameter.KEYWORD_ONLY in kinds and inspect.Parameter.VAR_POSITIONAL not in kinds:
+        shown.insert(kinds.index(inspect.Parameter.KEYWORD_ONLY), "*")
+    result = signature.return_annotation
+    tail = "" if result is inspect.Signature.empty else f" -> {result!r}"
+    return f"{name}(\n" + "".join(f"    {p},\n" for p in shown) + f"){tail}"
+
+
+def _members(cls: type) -> list[str]:
+    out = []
+    for key, value in vars(cls).items():
+        if key.startswith("_"):
+            continue
+        func = getattr(value, "__func__", None) or getattr(value, "fget", None) or value
+        if not callable(func):
+            continue
+        doc = inspect.getdoc(func) or ""
+        summary = markdown_from_docstring(doc.split("\n\n", 1)[0]).replace("\n", " ")
+        shown = key if isinstance(value, property) else _signature(key, func, method=True)
+        out.append(f"- `{shown}`" + (f": {summary}" if summary else ""))
+    return out
+
+
+def render_api() -> str:
+    """Every name in the public modules' ``__all__``: signature and docstring."""
+    _policy_class()  # puts this checkout's src first on sys.path
+    import importlib
+
+    out: list[str] = []
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        out += [f"## `{module_name}` {{#{module_name}}}", ""]
+        doc = inspect.getdoc(module)
+        if doc:
+            out += [markdown_from_docstring(doc), ""]
+        for name in module.__all__:
+            obj = getattr(module, name)
+            anchor = f"{module_name}.{name}"
+            out += [f"### `{name}` {{#{anchor}}}", ""]
+            if inspect.isclass(obj) or callable(obj):
+                out += ["```python", _signature(name, obj), "```", ""]
+                text = inspect.getdoc(obj) or ""
+                if text.startswith(f"{name}("):  # a dataclass's generated __doc__: no docs
+                    text = ""
+                if text:
+                    out += [markdown_from_docstring(text), ""]
+                if obj is _policy_class():
+                    out += ["Every field: [Configuration](configuration.md#every-setting).", ""]
+                elif inspect.isclass(obj) and not issubclass(obj, BaseException):
+                    members = _members(obj)
+                    if members:
+                        out += [*members, ""]
+            else:
+                value = repr(obj)
+                shown = value if len(value) <= 80 else f"{value[:77]}..."
+                out += [f"`{shown}`", ""]
+    return "\n".join(out)
+
+
 # -- MkDocs hooks ------------------------------------------------------------------------------
 
 
@@ -205,10 +345,12 @@ def on_config(config: Any) -> Any:
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
-    """Put the generated configuration reference where docs/configuration.md asks for it."""
-    if MARKER not in markdown:
-        return markdown
-    return markdown.replace(MARKER, render())
+    """Put the generated references where docs/configuration.md and docs/api.md ask."""
+    if MARKER in markdown:
+        markdown = markdown.replace(MARKER, render())
+    if API_MARKER in markdown:
+        markdown = markdown.replace(API_MARKER, render_api())
+    return markdown
 
 
 def main(argv: list[str] | None = None, emit: Callable[[str], object] = print) -> int:

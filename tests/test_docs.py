@@ -5,6 +5,7 @@ fail), every page is in the nav, and the configuration reference is generated fr
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import re
 import subprocess
@@ -67,6 +68,13 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     absent = [name for name in public if f'id="{name}"' not in reference]
     assert not absent, f"configuration reference lacks sections for {absent}"
     assert docs_hooks.MARKER not in reference
+    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+    names = [
+        f"{module}.{name}"
+        for module in docs_hooks.PUBLIC_MODULES
+        for name in importlib.import_module(module).__all__
+    ]
+    assert names and not [n for n in names if f'id="{n}"' not in api]
 
 
 def test_the_reference_is_read_from_attribute_docstrings() -> None:
@@ -140,12 +148,12 @@ def _blocks(page: str, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, re.DOTALL)
 
 
-@pytest.mark.parametrize("page", ["flask.md", "starlette.md"])
-def test_the_getting_started_example_runs(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("doc_page", ["flask.md", "starlette.md"])
+def test_the_getting_started_example_runs(doc_page: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first example of each getting-started page builds a working, guarded app."""
     monkeypatch.setenv("COOKIEGUARD_SECRET", "a-secret-for-the-docs-tests-0123")
     namespace: dict[str, object] = {"__name__": "docs_example"}
-    exec(compile(_blocks(page, "python")[0], page, "exec"), namespace)
+    exec(compile(_blocks(doc_page, "python")[0], doc_page, "exec"), namespace)
     assert "app" in namespace
 
 

@@ -26,9 +26,9 @@ def _documented_middleware(page: Path = PAGE) -> list[str]:
     return [str(path) for path in value]
 
 
-@pytest.mark.parametrize("page", [PAGE, ROOT / "README.md"], ids=lambda p: p.name)
-def test_the_documented_middleware_order_passes_the_system_checks(page: Path) -> None:
-    middleware = _documented_middleware(page)
+@pytest.mark.parametrize("doc", [PAGE, ROOT / "README.md"], ids=lambda p: p.name)
+def test_the_documented_middleware_order_passes_the_system_checks(doc: Path) -> None:
+    middleware = _documented_middleware(doc)
     assert "cookieguard.django.ConsentMiddleware" in middleware
     # The example shows compression, which must come before ours (E002 otherwise).
     assert middleware.index("django.middleware.gzip.GZipMiddleware") < middleware.index(
