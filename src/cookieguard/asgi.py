@@ -95,6 +95,9 @@ class ConsentMiddleware:
         self._endpoint_starts = self.site.guard.endpoint_starts
         self._is_endpoint = self.site.guard.is_endpoint
         self._keep = self.site.guard.keep_set_cookie
+        regions = self.site.guard.regions
+        self._rule = regions.unknown  # the one rule when the policy reads no region
+        self._locate = regions.from_pairs if regions.headers else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -130,8 +133,9 @@ class ConsentMiddleware:
             elif what is COOKIE_RESPELLED:
                 cookie = value if cookie is None else cookie + b"; " + value
                 respelled = True
+        rule = self._rule if self._locate is None else self._locate(scope["headers"])[1]
         # Raw bytes to the core: a cached decision is found without decoding them.
-        key = (cookie, gpc, host, scope.get("scheme") in _SECURE)
+        key = (cookie, gpc, host, scope.get("scheme") in _SECURE, rule)
         hit = self._cached(key)
         decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
         if kind == "http":

@@ -58,14 +58,23 @@ class ConsentMiddleware:
         self._endpoint_starts = self.site.guard.endpoint_starts
         self._is_endpoint = self.site.guard.is_endpoint
         self._keep = self.site.guard.keep_set_cookie
+        regions = self.site.guard.regions
+        self._rule = regions.unknown  # the one rule when the policy reads no region
+        self._region_keys = tuple(  # PEP 3333: HTTP_ + the name upper-cased, '-' as '_'
+            "HTTP_" + header.upper().replace("-", "_") for header in regions.headers
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         gpc = environ.get("HTTP_SEC_GPC")
+        rule = self._rule
+        if self._region_keys:
+            rule = self.site.guard.rule(*[environ.get(k) for k in self._region_keys])
         key = (
             environ.get("HTTP_COOKIE"),
             gpc is not None and gpc.strip() == "1",
             environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
             environ.get("wsgi.url_scheme") == "https",
+            rule,
         )
         hit = self._cached(key)
         decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)

@@ -144,7 +144,10 @@ def test_guard_reads_raw_bytes_like_text() -> None:
     assert raw == text
     assert raw.cookie_header == f"cookie_consent={token}; _ga=1"
     assert guard.read(header.encode("latin-1"), False, b"shop.example.com", True) is raw
-    assert guard.cached((header.encode("latin-1"), False, b"shop.example.com", True)) is not None
+    assert (
+        guard.cached((header.encode("latin-1"), False, b"shop.example.com", True, "opt-in"))
+        is not None
+    )
 
 
 def test_guard_raw_host_too_long_is_no_host() -> None:

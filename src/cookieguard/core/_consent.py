@@ -12,6 +12,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from cookieguard._cache import Memo
 from cookieguard.core._policy import NECESSARY, Policy
+from cookieguard.core._regions import Rule
 
 _SALT = "cookieguard.consent"
 _VERSION = 1
@@ -22,8 +23,9 @@ class Consent:
     """What one visitor agreed to, as seen on this request.
 
     ``granted`` never includes categories refused by Global Privacy Control on this request;
-    ``necessary`` is always allowed. An undecided visitor has ``decided`` false, no id and
-    nothing optional granted.
+    ``necessary`` is always allowed. An undecided visitor has ``decided`` false and no id;
+    what it is granted is its region's default: nothing optional under ``rule="opt-in"``,
+    every optional category (less GPC's refusals) under ``"opt-out"`` and ``"notice"``.
     """
 
     decided: bool
@@ -32,6 +34,7 @@ class Consent:
     revision: int = 0
     issued_at: int | None = None  # Unix time the choice was signed
     gpc: bool = False
+    rule: Rule = "opt-in"  # the visitor's region's rule (see cookieguard.core._regions)
 
     def allows(self, category: str) -> bool:
         """True if cookies of ``category`` may be used."""

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from werkzeug.http import dump_cookie
 
 from cookieguard._cache import Memo
-from cookieguard.core._consent import UNDECIDED, UNDECIDED_GPC, Consent, ConsentCodec
+from cookieguard.core._consent import Consent, ConsentCodec
 from cookieguard.core._cookies import (
     MAX_HOST,
     cookie_domains,
@@ -24,6 +24,7 @@ from cookieguard.core._cookies import (
     set_cookie_name,
 )
 from cookieguard.core._policy import NECESSARY, Policy
+from cookieguard.core._regions import OPT_IN, RULES, Rule
 
 logger = logging.getLogger("cookieguard")
 
@@ -59,12 +60,9 @@ class Decision:
     set_cookies: tuple[str, ...] = ()
 
 
-_BARE = Decision(UNDECIDED)
-_BARE_GPC = Decision(UNDECIDED_GPC)
-
-
-#: What :meth:`Guard.read` caches decisions by: (Cookie header, GPC, host, HTTPS).
-DecisionKey = tuple[str | bytes | None, bool, str | bytes, bool]
+#: What :meth:`Guard.read` caches decisions by: (Cookie header, GPC, host, HTTPS, the
+#: region's rule).
+DecisionKey = tuple[str | bytes | None, bool, str | bytes, bool, Rule]
 
 
 def _text(value: str | bytes) -> str:
@@ -77,16 +75,23 @@ class Guard:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.codec = ConsentCodec(policy)
+        #: Where visitors are and which rule applies (``headers`` empty: no geo).
+        self.regions = policy.region_lookup
+        # An undecided visitor's consent per (rule, GPC): the region's default.
+        self._undecided = {
+            (rule, gpc): self._default(rule, gpc) for rule in RULES for gpc in (False, True)
+        }
+        self._bare = {key: Decision(consent) for key, consent in self._undecided.items()}
         self._categories: Memo[str, str] = Memo(_MEMO_SIZE, _SMALL_BUDGET // 2)
         self._logged: set[str] = set()
         self._deletions: Memo[tuple[str, str, bool], tuple[str, ...]] = Memo(
             _MEMO_SIZE, _SMALL_BUDGET
         )
-        # Keyed by (Cookie header, GPC, host, HTTPS): str from WSGI, bytes from ASGI.
+        # Keyed by (Cookie header, GPC, host, HTTPS, rule): str from WSGI, bytes from ASGI.
         self._decisions: Memo[DecisionKey, tuple[Decision, float]] = Memo(
             policy.cache_size, _DECISION_BUDGET
         )
-        #: ``cached((cookie_header, gpc, host, secure))``: ``(decision, expires)`` if
+        #: ``cached((cookie_header, gpc, host, secure, rule))``: ``(decision, expires)`` if
         #: :meth:`read` has a decision cached for exactly these arguments, else ``None``.
         #: The adapters look here first (a hit costs one C call) and call :meth:`read` when
         #: it misses or ``expires`` (Unix time) has passed.
@@ -116,32 +121,37 @@ class Guard:
         gpc: bool = False,
         host: str | bytes = "",
         secure: bool = False,
+        rule: Rule | None = None,
     ) -> Decision:
         """Read the visitor's consent and decide which request cookies the app may see.
 
         ``cookie_header`` and ``host`` may be the raw bytes of the request (Latin-1, as ASGI
-        hands them over): a hit in the cache then needs no decoding.
+        hands them over): a hit in the cache then needs no decoding. ``rule`` is the
+        visitor's region's (:meth:`rule`; ``None``: the policy's ``unknown_region``): it
+        decides what an undecided visitor is granted. A choice, once made, wins over it.
 
         A visitor sends the same ``Cookie`` header request after request, so whole decisions
         are cached (bounded, dropped when the consent inside expires).
         """
+        if rule is None:
+            rule = self.regions.unknown
         if not cookie_header:
-            return _BARE_GPC if gpc else _BARE
+            return self._bare[rule, gpc]
         if len(host) > _MAX_KEY_HOST:
             host = ""  # not a host name (cookie_domains ignores it): keep it out of the key
-        key = (cookie_header, gpc, host, secure)
+        key = (cookie_header, gpc, host, secure, rule)
         hit = self.cached(key)
         if hit is not None and time.time() < hit[1]:
             return hit[0]
         return self._read(key)
 
-    def _read(self, key: tuple[str | bytes, bool, str | bytes, bool]) -> Decision:
+    def _read(self, key: tuple[str | bytes, bool, str | bytes, bool, Rule]) -> Decision:
         """:meth:`read` without the cache: decide, then remember the decision."""
-        raw_header, gpc, raw_host, secure = key
+        raw_header, gpc, raw_host, secure, rule = key
         cookie_header = _text(raw_header)
         host = _text(raw_host)
         now = time.time()
-        decision = self._decide(cookie_header, gpc, host, secure)
+        decision = self._decide(cookie_header, gpc, host, secure, rule)
         consent = decision.consent
         if consent.issued_at is not None:
             expires = float(consent.issued_at + self.policy.lifetime(consent.granted))
@@ -152,20 +162,21 @@ class Guard:
             self._decisions.put(key, (decision, expires), size)
         return decision
 
-    def _decide(self, cookie_header: str, gpc: bool, host: str, secure: bool) -> Decision:
+    def _decide(
+        self, cookie_header: str, gpc: bool, host: str, secure: bool, rule: Rule
+    ) -> Decision:
         pieces, token = self._split(cookie_header)
         resign: str | None = None
-        if token is None:
-            consent = UNDECIDED_GPC if gpc else UNDECIDED
-        else:
+        consent = self._undecided[rule, gpc]
+        if token is not None:
             verdict = self.codec.loads(token)
-            consent = verdict.consent
-            if verdict.resign and consent.id is not None:
-                resign = self.consent_cookie(
-                    consent.granted, consent.id, secure=secure, issued_at=consent.issued_at
-                )
-            if gpc:
-                consent = self.with_gpc(consent)
+            if verdict.consent.decided:
+                consent = verdict.consent
+                if verdict.resign and consent.id is not None:
+                    resign = self.consent_cookie(
+                        consent.granted, consent.id, secure=secure, issued_at=consent.issued_at
+                    )
+                consent = self.with_gpc(consent, rule) if gpc else replace(consent, rule=rule)
 
         kept, clear = self._sort(pieces, consent)
         set_cookies: tuple[str, ...] = ()
@@ -214,8 +225,9 @@ class Guard:
                 clear.append(name)
         return kept, clear
 
-    def with_gpc(self, consent: Consent) -> Consent:
-        """``consent`` as Global Privacy Control leaves it: sale/sharing purposes refused."""
+    def with_gpc(self, consent: Consent, rule: Rule | None = None) -> Consent:
+        """``consent`` as Global Privacy Control leaves it: sale/sharing purposes refused
+        (under ``rule``, by default the consent's own)."""
         return Consent(
             consent.decided,
             consent.granted - self.policy.gpc_denied,
@@ -223,7 +235,23 @@ class Guard:
             consent.revision,
             consent.issued_at,
             gpc=True,
+            rule=consent.rule if rule is None else rule,
         )
+
+    def _default(self, rule: Rule, gpc: bool) -> Consent:
+        """An undecided visitor's consent under ``rule``: nothing optional where the law asks
+        for consent first (opt-in); everything optional until they opt out (opt-out, notice),
+        except what Global Privacy Control refuses, a binding opt-out of sale and sharing
+        (CCPA Regulations section 7025)."""
+        granted = frozenset() if rule == OPT_IN else self.policy.optional_categories
+        if gpc:
+            granted -= self.policy.gpc_denied
+        return Consent(False, granted, gpc=gpc, rule=rule)
+
+    def rule(self, country: str | bytes | None, subdivision: str | bytes | None = None) -> Rule:
+        """The rule for a visitor whose region headers hold ``country`` and ``subdivision``
+        (ignored, and ``unknown_region``'s rule, when the policy reads no region)."""
+        return self.regions.locate(country, subdivision)[1]
 
     def _category(self, name: str) -> str:
         category = self._categories.get(name)

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar, cast
 from cookieguard.catalogue import Catalogue, load_catalogue, merge
 from cookieguard.core._cookies import COOKIE_NAME
 from cookieguard.core._i18n import CATEGORY_TEXTS, SHIPPED, TEXTS
+from cookieguard.core._regions import DEFAULT_REGIONS, RegionLookup, Rule, check_regions
 
 _T = TypeVar("_T")
 
@@ -381,6 +382,21 @@ class Policy:
     """Google Consent Mode's `ads_data_redaction` option."""
     url_passthrough: bool = False
     """Google Consent Mode's `url_passthrough` option."""
+    region_header: str | None = None
+    """Where the visitor's [region](regions.md) comes from: a provider (`"cloudflare"`,
+    `"cloudfront"`, `"vercel"`, `"appengine"`, `"fastly"`) or the name of the header your
+    proxy sets (`"X-Country"`, holding `DE` or `US-CA`). Only name a header a trusted proxy
+    or CDN sets (and overwrites). `None`: no geo; every visitor gets `unknown_region`'s rule
+    and region headers are ignored, so a client cannot choose its own region."""
+    regions: Mapping[str, Rule] = field(default_factory=lambda: dict(DEFAULT_REGIONS))
+    """Region code → rule: `"opt-in"`, `"opt-out"` or `"notice"`. Codes are ISO 3166-1
+    alpha-2 (`"DE"`) or with an ISO 3166-2 subdivision (`"US-CA"`); a subdivision's rule beats
+    its country's. Read only when `region_header` is set. See [Regions](regions.md).
+
+    Default: EEA, UK and Switzerland opt-in; the US states with comprehensive privacy laws
+    opt-out"""
+    unknown_region: Rule = "opt-in"
+    """The rule for a visitor whose region is unknown, malformed or not in `regions`."""
 
     # Lookups precomputed for the hot path.
     _exact: dict[str, str] = field(init=False, repr=False, compare=False)
@@ -507,6 +523,7 @@ class Policy:
         ):
             raise ValueError(f"privacy_url {self.privacy_url!r} is not a usable URL.")
         self._check_round_two(known)
+        self._check_regions()
         # Precomputed lookups for the hot path.
         object.__setattr__(self, "_exact", {p.pattern: p.category for p in patterns if p.exact})
         object.__setattr__(
@@ -599,7 +616,17 @@ class Policy:
             if not isinstance(getattr(self, flag), bool):
                 raise ValueError(f"{flag} must be True or False.")
 
+    def _check_regions(self) -> None:
+        header, table = check_regions(self.region_header, self.regions, self.unknown_region)
+        object.__setattr__(self, "region_header", header)
+        object.__setattr__(self, "regions", table)
+
     # -- lookups ---------------------------------------------------------------------------
+
+    @functools.cached_property
+    def region_lookup(self) -> RegionLookup:
+        """The region headers to read and each region's rule (built once per policy)."""
+        return RegionLookup(self.region_header, self.regions, self.unknown_region)
 
     @functools.cached_property
     def catalogue(self) -> Catalogue:

@@ -28,6 +28,7 @@ from cookieguard.core._guard import Decision
 from cookieguard.core._headers import maybe_html
 from cookieguard.core._messages import Reply, Request
 from cookieguard.core._policy import Policy
+from cookieguard.core._regions import Rule
 from cookieguard.html._inject import BodyInjector
 from cookieguard.site._site import Site
 
@@ -276,6 +277,11 @@ class ConsentMiddleware:
         guard = self.site.guard
         self._read = guard.read
         self._is_endpoint = guard.is_endpoint
+        # The region headers as Django's META names them (HTTP_ + upper case, '-' as '_').
+        self._region_keys = tuple(
+            "HTTP_" + header.upper().replace("-", "_") for header in guard.regions.headers
+        )
+        self._locate = guard.rule
         self._keep = guard.keep_set_cookie
         self._async = iscoroutinefunction(get_response)
         if self._async:
@@ -312,7 +318,14 @@ class ConsentMiddleware:
             # DisallowedHost here, before Django answers that with its own 400.
             host=meta.get("HTTP_HOST") or meta.get("SERVER_NAME", ""),
             secure=request.is_secure(),
+            rule=self._rule(meta),
         )
+
+    def _rule(self, meta: Mapping[str, Any]) -> Rule | None:
+        """The visitor's region's rule (``None``: the policy reads no region)."""
+        if not self._region_keys:
+            return None
+        return self._locate(*[meta.get(key) for key in self._region_keys])
 
     def _publish(self, request: HttpRequest, decision: Decision) -> None:
         """Give the app the consent and only the cookies it may read. (Endpoints skip this:

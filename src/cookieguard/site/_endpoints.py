@@ -145,7 +145,9 @@ class Endpoints:
         consent_id = old.id or new_consent_id()
         secure = self._secure(request)
         issued_at = int(time.time())  # one clock reading for the cookie and the reply
-        new = Consent(True, frozenset(granted), consent_id, policy.revision, issued_at, gpc=gpc)
+        new = Consent(
+            True, frozenset(granted), consent_id, policy.revision, issued_at, gpc=gpc, rule=old.rule
+        )
 
         cookies = [
             self.guard.consent_cookie(granted, consent_id, secure=secure, issued_at=issued_at)
@@ -254,6 +256,7 @@ class Endpoints:
             "consent_id": consent.id,
             "expires": expires,
             "gpc": consent.gpc,
+            "rule": consent.rule,  # the visitor's region's rule (what applies before a choice)
             # For banner.js: storage keys to clear per category, and vendors' consent signals.
             "storage": self._storage,
             "consent_mode": consent_mode_types(self.policy, consent),

@@ -63,8 +63,8 @@ class Site:
         )
         self.endpoints = Endpoints(self.guard, store)
         self._assets = asset_tags(policy, self.endpoints.version).encode()
-        self._banners: dict[tuple[str, str, bool], str] = {}
-        self._banner_bytes: dict[tuple[str, str, bool], bytes] = {}
+        self._banners: dict[tuple[str, str, bool, str], str] = {}
+        self._banner_bytes: dict[tuple[str, str, bool, str], bytes] = {}
         self._blockers: dict[frozenset[str], Blocker | None] = {}
         self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
         # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
@@ -79,6 +79,10 @@ class Site:
         # Catalogued vendors in categories the policy does not have (a site that names its
         # categories "stats" and "ads") can never be granted: fail closed, always refuse them.
         self._unmapped = _unmapped_categories(policy) if policy.auto_block else frozenset()
+        # An undecided visitor's page depends on their region's rule (what is granted, which
+        # banner): it varies on the region headers wherever the rule can differ.
+        regions = policy.region_lookup
+        self._region_vary: tuple[str, ...] = regions.headers if regions.varies else ()
 
     def cache_stats(self) -> dict[str, tuple[int, int]]:
         """Entries and estimated bytes of every memo this site keeps (for tests and ops)."""
@@ -131,11 +135,14 @@ class Site:
         if short is None:
             short = self._is_page_free(consent)
             remember(self._page_free, shape, short, 512)
+        # The rule is in every key: a plan made for an opt-out visitor (its banner, its
+        # Vary) must never be served to an opt-in one, even where both grant the same.
         if not short:
             key: tuple[object, ...] = (
                 consent.decided,
                 consent.granted,
                 consent.gpc,
+                consent.rule,
                 content_type,
                 accept_language,
                 path,
@@ -143,7 +150,7 @@ class Site:
             )
             size = len(content_type or "") + len(accept_language or "") + len(path) + len(query)
         else:
-            key = (consent.decided, consent.granted, content_type)
+            key = (consent.decided, consent.granted, consent.rule, content_type)
             size = len(content_type or "")
         plan = self._plans.get(key)
         if plan is None:
@@ -179,8 +186,10 @@ class Site:
         head = self._head(consent)
         assets = self._assets if policy.scripts else b""
         memo = self._outputs if policy.page_cache else None
+        by_region = () if consent.decided else self._region_vary
+        vary: tuple[str, ...] = (*self._vary, *by_region) if by_region else self._vary
         if not banner and blocker is None:
-            return Injection(assets, head=head, charset=charset, vary=self._vary, memo=memo)
+            return Injection(assets, head=head, charset=charset, vary=vary, memo=memo)
         language = negotiate(accept_language, policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
         insert = assets
@@ -188,9 +197,11 @@ class Site:
             insert = self._banner(consent, language, next_path) + assets
             # The banner depends on the visitor's cookie, language and Global Privacy
             # Control signal (it says when the signal was honoured): no shared caching.
-            vary: tuple[str, ...] = ("Cookie", "Accept-Language", "Sec-GPC")
+            vary = ("Cookie", "Accept-Language", "Sec-GPC")
         else:
             vary = ("Cookie", "Accept-Language") if blocker is not None else self._vary
+        if by_region:
+            vary = (*vary, *by_region)
         return Injection(
             insert,
             vary=vary,
@@ -250,7 +261,7 @@ class Site:
         return found
 
     def _banner(self, consent: Consent, language: str, next_path: str) -> bytes:
-        key = (language, next_path, consent.gpc)
+        key = (language, next_path, consent.gpc, consent.rule)
         markup = self._banner_bytes.get(key)
         if markup is None:
             markup = render_banner(
@@ -276,8 +287,9 @@ class Site:
             return ""
         language = negotiate(accept_language, self.policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
-        # The banner of an undecided visitor depends only on language, page and GPC signal.
-        key = (language, next_path, consent.gpc)
+        # The banner of an undecided visitor depends only on language, page, GPC signal and
+        # the region's rule.
+        key = (language, next_path, consent.gpc, consent.rule)
         markup = self._banners.get(key)
         if markup is None:
             markup = render_banner(

@@ -19,7 +19,7 @@ from html import escape
 from urllib.parse import quote
 
 from cookieguard.core._consent import Consent
-from cookieguard.core._i18n import direction, text
+from cookieguard.core._i18n import TEXTS, direction, text
 from cookieguard.core._policy import Category, Policy, text_for
 from cookieguard.receipts import Receipt
 from cookieguard.ui._declaration import duration, render_declaration, third_parties, with_site_texts
@@ -132,7 +132,14 @@ def render_banner(
 
     Without JavaScript the first two post the form (303 back to ``next_path``) and Customize
     opens the preferences page; ``banner.js`` turns them into in-page actions.
+
+    A visitor whose region's rule is not opt-in (``consent.rule``) gets that rule's variant
+    instead (:func:`_opt_out_notice`, :func:`_notice`), under the same root id.
     """
+    if consent.rule == "opt-out":
+        return _opt_out_notice(policy, consent, language=language, next_path=next_path, gpc=gpc)
+    if consent.rule == "notice":
+        return _notice(policy, consent, language=language, next_path=next_path, gpc=gpc)
     parties = _parties(policy, language)
     parties_p = (
         f"<p>{escape(text(language, 'parties').format(hosts=parties))}</p>" if parties else ""
@@ -160,6 +167,110 @@ def render_banner(
         f"{_t(language, 'no_cookies')}</p>"
         "</section>"
     )
+
+
+def _marked(language: str, key: str, escaped: str) -> str:
+    """``escaped`` (text ``key``, rendered), with ``lang="en"`` around it while ``language``
+    ships the English wording (the opt-out texts follow the California regulations' English
+    where no translation is shipped: marked as English, never passed off as translated)."""
+    if language != "en" and text(language, key) == TEXTS["en"][key]:
+        return f'<span lang="en">{escaped}</span>'
+    return escaped
+
+
+def _t_marked(language: str, key: str) -> str:
+    return _marked(language, key, _t(language, key))
+
+
+def _purpose_names(policy: Policy, language: str) -> str:
+    return ", ".join(_label(c, language) for c in policy.categories if not c.locked)
+
+
+def _keep_granted(granted: frozenset[str]) -> str:
+    """The categories a dismissal or an opt-out keeps, as checked switches no one sees: they
+    post with the form, and banner.js sends them (it reads ``name="category"``, checked)."""
+    return "".join(
+        f'<input type="checkbox" name="category" value="{escape(name)}" checked hidden>'
+        for name in sorted(granted)
+    )
+
+
+def _variant(
+    policy: Policy,
+    rule: str,
+    language: str,
+    next_path: str,
+    body: str,
+    kept: str,
+    actions: str,
+) -> str:
+    return (
+        f'<section id="cookie-consent" class="cg-banner cg-{rule}" data-cookieguard-rule="{rule}"'
+        f' aria-labelledby="cg-title" {_lang(language)}>'
+        f'<form method="post" action="{escape(policy.prefix)}/consent">'
+        f'<div class="cg-body">{body}</div>'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">'
+        f'<input type="hidden" name="source" value="banner">{kept}'
+        f'<div class="cg-actions">{actions}</div>'
+        "</form>"
+        f'<p class="cg-note" role="status" data-cookieguard-note hidden>'
+        f"{_t(language, 'no_cookies')}</p>"
+        "</section>"
+    )
+
+
+def _opt_out_notice(
+    policy: Policy, consent: Consent, *, language: str, next_path: str, gpc: bool
+) -> str:
+    """Where the law lets processing run until the visitor opts out (``rule="opt-out"``): a
+    small notice with the "Do Not Sell or Share My Personal Information" control and the
+    "Your Privacy Choices" link (California Civil Code 1798.135(a); CCPA Regulations 7013,
+    7015) instead of the banner.
+
+    "Do Not Sell or Share" is one click: it saves a choice that keeps every granted category
+    except the sale/sharing ones (``Category(sale_or_sharing=True)``). "Your Privacy Choices"
+    opens the preferences, where each category can be turned off.
+    """
+    keep = consent.granted - policy.gpc_denied  # gpc_denied: the sale/sharing categories
+    intro = text(language, "optout_intro").format(purposes=_purpose_names(policy, language))
+    choices = (
+        f'<a class="cg-button" href="{escape(_preferences_url(policy, next_path))}"'
+        f' data-cookieguard-action="open">{_t_marked(language, "privacy_choices")}</a>'
+    )
+    dnss = (
+        '<button type="submit" class="cg-button" name="action" value="save"'
+        ' data-cookieguard-action="opt_out" data-cookieguard-dnss>'
+        f"{_t_marked(language, 'optout_link')}</button>"
+    )
+    privacy = (
+        f' <a href="{escape(policy.privacy_url)}">{_t(language, "privacy")}</a>'
+        if policy.privacy_url
+        else ""
+    )
+    body = (
+        f'<h2 id="cg-title">{_t_marked(language, "privacy_choices")}</h2>'
+        f"{_gpc_notice(policy, language) if gpc else ''}"
+        f"<p>{_marked(language, 'optout_intro', escape(intro))}{privacy}</p>"
+    )
+    actions = dnss + choices
+    return _variant(policy, "opt-out", language, next_path, body, _keep_granted(keep), actions)
+
+
+def _notice(policy: Policy, consent: Consent, *, language: str, next_path: str, gpc: bool) -> str:
+    """Where a notice is enough (``rule="notice"``): what cookies are used for, how to change
+    it, and one button that dismisses the notice (saving what is granted)."""
+    intro = text(language, "notice_intro").format(purposes=_purpose_names(policy, language))
+    body = (
+        f'<h2 id="cg-title">{_t(language, "title")}</h2>'
+        f"{_gpc_notice(policy, language) if gpc else ''}"
+        f"<p>{_marked(language, 'notice_intro', escape(intro))}"
+        f" {_withdraw(policy, language, next_path)}</p>"
+    )
+    ok = (
+        '<button type="submit" class="cg-button" name="action" value="save"'
+        f' data-cookieguard-action="dismiss">{_t(language, "notice_ok")}</button>'
+    )
+    return _variant(policy, "notice", language, next_path, body, _keep_granted(consent.granted), ok)
 
 
 def asset_tags(policy: Policy, version: str) -> str:
