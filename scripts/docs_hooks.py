@@ -18,6 +18,7 @@ import ast
 import dataclasses
 import inspect
 import logging
+import os
 import re
 import sys
 import textwrap
@@ -318,6 +319,38 @@ def render_api() -> str:
     return "\n".join(out)
 
 
+# -- the command line page ------------------------------------------------------------------
+
+CLI_MARKER = "<!-- cli-reference -->"
+
+
+def render_cli() -> str:
+    """``cookieguard --help`` and every subcommand's help, as the command prints them."""
+    _policy_class()  # puts this checkout's src first on sys.path
+    import argparse
+
+    from cookieguard import cli
+
+    def walk(parser: argparse.ArgumentParser, words: list[str]) -> list[str]:
+        out = [f"## `{' '.join(words)}`", "", "```text", parser.format_help().rstrip(), "```", ""]
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    out += walk(sub, [*words, name])
+        return out
+
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"  # argparse wraps help to the terminal: make it the page's
+    try:
+        lines = walk(cli._build_parser(), ["cookieguard"])
+    finally:
+        if previous is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = previous
+    return "\n".join([markdown_from_docstring(inspect.getdoc(cli) or ""), "", *lines])
+
+
 # -- MkDocs hooks ------------------------------------------------------------------------------
 
 
@@ -345,11 +378,13 @@ def on_config(config: Any) -> Any:
 
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
-    """Put the generated references where docs/configuration.md and docs/api.md ask."""
+    """Put the generated references where docs/configuration.md, api.md and cli.md ask."""
     if MARKER in markdown:
         markdown = markdown.replace(MARKER, render())
     if API_MARKER in markdown:
         markdown = markdown.replace(API_MARKER, render_api())
+    if CLI_MARKER in markdown:
+        markdown = markdown.replace(CLI_MARKER, render_cli())
     return markdown
 
 

@@ -75,6 +75,9 @@ def test_site_builds_strict(tmp_path: Path) -> None:
         for name in importlib.import_module(module).__all__
     ]
     assert names and not [n for n in names if f'id="{n}"' not in api]
+    cli = (site / "cli" / "index.html").read_text(encoding="utf-8")
+    for command in ("cookieguard receipts purge", "cookieguard scan", "cookieguard secret"):
+        assert f"usage: {command}" in cli
 
 
 def test_the_reference_is_read_from_attribute_docstrings() -> None:
