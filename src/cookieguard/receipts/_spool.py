@@ -53,12 +53,16 @@ class SpooledStore:
     ``error``) with an error log line, so one bad row never holds up the others. Read them
     with :meth:`quarantined`.
 
-    Several processes may share one spool file: appends and replays hold an ``flock``.
+    Several processes may share one spool file: appends hold an ``flock`` on it for the
+    length of one append; one replay at a time (per spool, across processes) holds
+    ``<spool>.replay.lock`` and takes the spool's lock only to read it and, at the end, to
+    drop what it replayed (receipts appended meanwhile are kept).
 
-    With a bounded primary (:class:`PostgresStore` gives up after ``max_wait`` seconds),
-    one ``record()`` waits at most that long for its own attempt, plus as long again when
-    another thread's replay attempt holds the spool; receipts recorded while the store is
-    known to be down go straight to the spool.
+    One ``record()`` waits at most ``max_wait`` seconds (the primary's own ``max_wait``, for
+    :class:`PostgresStore` its three timeouts; a SQLite file's ``busy_timeout``), plus one
+    fsynced append: a receipt recorded while the store is known to be down (or while older
+    receipts wait) is appended to the spool, and the replay runs in a background thread that
+    ``record()`` waits for only while its ``max_wait`` lasts.
     """
 
     def __init__(
@@ -77,9 +81,14 @@ class SpooledStore:
         else:
             self.quarantine_path = os.path.abspath(os.fspath(quarantine_path))
         self.retry_interval = retry_interval
-        self._lock = threading.Lock()
+        self.max_wait = float(
+            getattr(primary, "max_wait", None) or getattr(primary, "busy_timeout", None) or 10.0
+        )
+        self._lock = threading.Lock()  # one replay at a time in this process
+        self._state = threading.Lock()  # _outage and _next_retry; never held during I/O
         self._outage = False  # a warning was logged and no replay has succeeded since
         self._next_retry = 0.0
+        self._replayer: threading.Thread | None = None
 
     def __repr__(self) -> str:
         return f"SpooledStore({self.primary!r}, spool_path={self.spool_path!r})"
@@ -95,6 +104,10 @@ class SpooledStore:
     def _locked_spool(self) -> contextlib.AbstractContextManager[int]:
         """The spool file, opened for read and append, locked against other processes."""
         return _locked(self.spool_path)
+
+    def _replay_lock(self) -> contextlib.AbstractContextManager[int]:
+        """Held for a whole replay: one replay of this spool at a time, across processes."""
+        return _locked(self.spool_path.removesuffix(".jsonl") + ".replay.lock")
 
     def _append(self, receipt: Receipt) -> None:
         line = json.dumps(receipt_to_dict(receipt), separators=(",", ":")) + "\n"
@@ -179,12 +192,18 @@ class SpooledStore:
     def _read(self, fd: int) -> list[Receipt]:
         size = os.fstat(fd).st_size
         raw = os.pread(fd, size, 0) if size else b""
+        return [receipt for receipt, _ in self._parse(raw)]
+
+    def _parse(self, raw: bytes) -> list[tuple[Receipt, int]]:
+        """The receipts in ``raw``, each with the offset just past its line."""
         receipts = []
+        offset = 0
         for number, line in enumerate(raw.split(b"\n"), start=1):
+            offset += len(line) + 1
             if not line.strip():
                 continue
             try:
-                receipts.append(receipt_from_dict(json.loads(line)))
+                receipts.append((receipt_from_dict(json.loads(line)), min(offset, len(raw))))
             except (ValueError, KeyError, TypeError) as exc:
                 # Only a write cut short by a crash looks like this, and its record() never
                 # returned, so nobody was told that receipt was kept.
@@ -207,21 +226,30 @@ class SpooledStore:
         """Move every spooled receipt into the primary store now; return how many went in.
 
         A receipt the primary refuses for good is quarantined instead (not counted).
-        Raises whatever the primary raises for an outage; the spool is then left as it was.
+        Raises whatever the primary raises for an outage; the spool then keeps every receipt
+        not yet committed.
         """
-        with self._lock:
+        with self._lock, self._replay_lock():
             return self._replay()
 
     def _replay(self) -> int:
-        stored = 0
+        # The spool's own lock is held only to read it and to drop what went in: appends
+        # (other threads' record()) never wait for the primary.
         with self._locked_spool() as fd:
-            receipts = self._read(fd)
+            size = os.fstat(fd).st_size
+            raw = os.pread(fd, size, 0) if size else b""
+        receipts = self._parse(raw)
+        stored = done = 0
+        try:
             for start in range(0, len(receipts), _REPLAY_BATCH):
-                stored += self._write_batch(receipts[start : start + _REPLAY_BATCH])
-            # Everything is committed in the primary (or quarantined): only now may the
-            # spool forget it.
-            os.ftruncate(fd, 0)
-            os.fsync(fd)
+                batch = receipts[start : start + _REPLAY_BATCH]
+                stored += self._write_batch([receipt for receipt, _ in batch])
+                done = batch[-1][1]
+            done = size  # every line read (a torn one skipped) is dealt with
+        finally:
+            # What is committed in the primary (or quarantined), and only that, may go.
+            if done:
+                self._drop(done)
         if receipts or self._outage:
             logger.info(
                 "receipts store %r is back; replayed %d receipt(s) from %s",
@@ -232,11 +260,38 @@ class SpooledStore:
         self._outage = False
         return stored
 
+    def _drop(self, offset: int) -> None:
+        """Forget the spool's first ``offset`` bytes (replayed), keeping what follows."""
+        with self._locked_spool() as fd:
+            size = os.fstat(fd).st_size
+            if size <= offset:
+                os.ftruncate(fd, 0)
+                os.fsync(fd)
+                return
+            # Receipts were appended during the replay: the rest goes to a new file that
+            # replaces the spool in one rename (a crash leaves the old file or the new one);
+            # a writer waiting for the old file's lock sees it was replaced and reopens.
+            rest = os.pread(fd, size - offset, offset)
+            temporary = self.spool_path + ".tmp"
+            out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                if os.write(out, rest) != len(rest):
+                    raise OSError(f"short write to {temporary}")
+                os.fsync(out)
+            finally:
+                os.close(out)
+            os.replace(temporary, self.spool_path)
+            _fsync_dir(os.path.dirname(self.spool_path))
+
     # -- the store -------------------------------------------------------------------------
 
     def record(self, receipt: Receipt) -> None:
-        """Keep ``receipt`` in the primary store, or durably in the spool if that fails."""
+        """Keep ``receipt`` in the primary store, or durably in the spool if that fails.
+
+        Waits at most :attr:`max_wait` seconds plus one fsynced append (see the class).
+        """
         check_receipt(receipt)
+        started = time.monotonic()
         if not self._outage and not self._spool_size():
             try:
                 self.primary.record(receipt)
@@ -245,47 +300,54 @@ class SpooledStore:
                 self._quarantine(receipt, exc)
                 return
             except Exception as exc:  # any failure: the visitor's choice must still be kept
-                with self._lock:
-                    self._spool(receipt, exc)
-                return
-        with self._lock:
-            now = time.monotonic()
-            if self._spool_size() and now >= self._next_retry:
-                self._next_retry = now + self.retry_interval
-                try:
-                    self._replay()
-                except Exception as exc:
-                    self._spool(receipt, exc)
-                    return
-            if self._spool_size():
-                # Still waiting to retry: queue behind the earlier receipts, keeping order.
-                self._spool(receipt, None)
-                return
-            try:
-                self.primary.record(receipt)
-            except ReceiptRejected as exc:
-                self._quarantine(receipt, exc)
-                return
-            except Exception as exc:
                 self._spool(receipt, exc)
                 return
-            # Another process may have replayed the shared spool for us.
-            self._outage = False
+        # The store is down or older receipts wait: queue behind them (order is kept), then
+        # let a replay run if one is due, waiting for it only while max_wait lasts.
+        self._spool(receipt, None)
+        replayer = self._start_replay()
+        if replayer is not None:
+            replayer.join(max(0.0, self.max_wait - (time.monotonic() - started)))
+
+    def _start_replay(self) -> threading.Thread | None:
+        with self._state:
+            now = time.monotonic()
+            running = self._replayer is not None and self._replayer.is_alive()
+            if running or now < self._next_retry or not self._spool_size():
+                return None
+            self._next_retry = now + self.retry_interval
+            self._replayer = threading.Thread(
+                target=self._background_replay, name="cookieguard-receipts-replay", daemon=True
+            )
+            self._replayer.start()
+            return self._replayer
+
+    def _background_replay(self) -> None:
+        try:
+            with self._lock, self._replay_lock():
+                self._replay()
+        except Exception as exc:  # an outage still: the receipts stay in the spool
+            self._failed(exc)
+
+    def _failed(self, error: Exception) -> None:
+        """Note an outage of the primary: retry later, warn once per outage."""
+        with self._state:
+            self._next_retry = time.monotonic() + self.retry_interval
+            if self._outage:
+                return
+            self._outage = True
+        logger.warning(
+            "cannot write consent receipts to %r (%s: %s); keeping them"
+            " in the local spool %s and replaying them once the store is back",
+            self.primary,
+            type(error).__name__,
+            _one_line(error),
+            self.spool_path,
+        )
 
     def _spool(self, receipt: Receipt, error: Exception | None) -> None:
-        # Called with self._lock held.
         if error is not None:
-            self._next_retry = time.monotonic() + self.retry_interval
-            if not self._outage:
-                self._outage = True
-                logger.warning(
-                    "cannot write consent receipts to %r (%s: %s); keeping them"
-                    " in the local spool %s and replaying them once the store is back",
-                    self.primary,
-                    type(error).__name__,
-                    _one_line(error),
-                    self.spool_path,
-                )
+            self._failed(error)
         try:
             self._append(receipt)
         except OSError as exc:
@@ -341,16 +403,32 @@ def _receipt_ids(raw: bytes) -> set[str]:
 
 @contextlib.contextmanager
 def _locked(path: str) -> Iterator[int]:
-    """``path`` opened for read and append (created if missing), under an exclusive flock."""
-    created = not os.path.exists(path)
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    """``path`` opened for read and append (created if missing), under an exclusive flock.
+
+    A replay may replace the file (see ``SpooledStore._drop``) while this waits for the lock:
+    then the lock is on a file nobody reads any more, so it opens the path again.
+    """
+    while True:
+        created = not os.path.exists(path)
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if created:
+                # The new directory entry must reach the disk too, or a crash could lose
+                # the whole file even though its contents were fsynced.
+                _fsync_dir(os.path.dirname(path))
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if current:
+            break
+        os.close(fd)
     try:
-        if created:
-            # The new directory entry must reach the disk too, or a crash could lose
-            # the whole file even though its contents were fsynced.
-            _fsync_dir(os.path.dirname(path))
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
         yield fd
     finally:
         os.close(fd)  # closing drops the flock
