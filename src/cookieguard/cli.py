@@ -4,6 +4,8 @@
     cookieguard receipts export --consent-id ID [--format json|csv] [--store URL]
     cookieguard scan URL [URL...] [--pages N] [--depth N] [--policy FILE] [--json]
                                   [--html FILE] [--suggest] [--timeout S] [--ignore-robots]
+    cookieguard stats [--since WHEN] [--until WHEN] [--by day|week|month] [--revision N]
+                      [--min-group N] [--json | --html FILE] [--store URL]
     cookieguard secret
 
 The store defaults to the ``COOKIEGUARD_RECEIPTS`` environment variable. Exit status: 0 on
@@ -119,6 +121,8 @@ def _build_parser() -> _Parser:
     scan.add_argument("--ignore-robots", action="store_true", help="do not honour robots.txt")
     scan.set_defaults(parser=scan)
 
+    _add_stats_parser(commands, store_help)
+
     secret = commands.add_parser("secret", help="print a fresh random secret key")
     secret.set_defaults(parser=secret)
     return parser
@@ -164,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "scan":
             return _scan(args)
+        if args.command == "stats":
+            return _stats(args)
         store = _open(args.parser, args.store)
         if args.action == "purge":
             return _purge(store, args.older_than)
@@ -243,3 +249,71 @@ def _scan(args: argparse.Namespace) -> int:
     if args.suggest:
         sys.stdout.write(render_suggestion(report))
     return report.exit_status
+
+
+# -- cookieguard stats (issue 22; docs/statistics.md) -------------------------------------------
+
+
+def _when(text: str) -> str:
+    from cookieguard.receipts import parse_when
+
+    try:
+        parse_when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _add_stats_parser(commands: argparse._SubParsersAction[_Parser], store_help: str) -> None:
+    stats = commands.add_parser(
+        "stats", help="consent statistics: choices, grant rates, banner views (counts only)"
+    )
+    stats.add_argument("--since", type=_when, default="30d", metavar="WHEN",
+                       help="first day (UTC): a date or a duration back (default 30d)")  # fmt: skip
+    stats.add_argument("--until", type=_when, metavar="WHEN",
+                       help="last day, inclusive (default: today)")  # fmt: skip
+    stats.add_argument("--by", choices=("day", "week", "month"), default="day")
+    stats.add_argument("--revision", type=_natural, metavar="N", help="one policy revision")
+    stats.add_argument("--min-group", type=_positive, default=10, metavar="N",
+                       help="merge groups of fewer choices than N (default 10)")  # fmt: skip
+    output = stats.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="JSON (docs/stats.schema.json)")
+    output.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    stats.add_argument("--store", metavar="URL", help=store_help)
+    stats.set_defaults(parser=stats)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from cookieguard.receipts import consent_stats, render_stats_text
+
+    store = _open(args.parser, args.store)
+    try:
+        report = consent_stats(
+            store,
+            since=args.since,
+            until=args.until,
+            by=args.by,
+            revision=args.revision,
+            min_group=args.min_group,
+        )
+    except ValueError as exc:
+        raise _UsageError(args.parser, str(exc)) from None
+    finally:
+        store.close()
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    elif args.html:
+        from cookieguard.receipts import render_stats_html
+
+        try:
+            page = render_stats_html(report)
+        except ImportError as exc:
+            raise _UsageError(args.parser, str(exc)) from None
+        with open(args.html, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        print(f"wrote {args.html}", file=sys.stderr)
+    else:
+        sys.stdout.write(render_stats_text(report))
+    return 0

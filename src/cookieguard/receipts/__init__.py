@@ -15,9 +15,13 @@ from cookieguard.receipts._postgres import PostgresStore
 from cookieguard.receipts._retention import parse_age
 from cookieguard.receipts._spool import SpooledStore
 from cookieguard.receipts._sqlite import SQLiteStore
+from cookieguard.receipts._stats import ConsentStats, consent_stats, parse_when
+from cookieguard.receipts._stats_html import render_stats_html
+from cookieguard.receipts._stats_text import render_stats_text
 
 __all__ = [
     "USER_AGENT_LIMIT",
+    "ConsentStats",
     "Method",
     "PostgresStore",
     "Receipt",
@@ -26,9 +30,13 @@ __all__ = [
     "ReceiptStore",
     "SQLiteStore",
     "SpooledStore",
+    "consent_stats",
     "hash_ip",
     "open_store",
     "parse_age",
+    "parse_when",
     "receipts_to_csv",
     "receipts_to_json",
+    "render_stats_html",
+    "render_stats_text",
 ]

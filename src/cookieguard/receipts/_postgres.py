@@ -6,8 +6,8 @@ import contextlib
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cookieguard.receipts._model import (
@@ -24,10 +24,13 @@ if TYPE_CHECKING:
     import psycopg
 
 #: Bumped by each migration in ``_MIGRATIONS``; kept in ``cookieguard_meta``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Any constant works; it only has to be the same for every process creating the schema.
 _SCHEMA_LOCK_KEY = 0x636F6F6B6965  # "cookie"
+
+# The previous-day marker for a visitor's first receipt of a revision (see _stats).
+FIRST = "0001-01-01"
 
 # migrations[n] takes the schema from version n to n + 1.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -51,7 +54,131 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX cookieguard_receipts_consent_time ON cookieguard_receipts (consent_id, time)",
         "CREATE INDEX cookieguard_receipts_time ON cookieguard_receipts (time)",
     ),
+    # 2: consent statistics (docs/statistics.md). Counts only, no identifier: one row per
+    # UTC day, revision, language, choice, previous receipt's day and what was withdrawn.
+    # A trigger keeps it in step with every insert (ON CONFLICT DO NOTHING on a known
+    # receipt does not fire it); existing receipts are counted once here.
+    (
+        """
+        CREATE TABLE cookieguard_consent_stats (
+            day        date NOT NULL,
+            revision   integer NOT NULL,
+            language   text NOT NULL,
+            granted    text[] NOT NULL,
+            denied     text[] NOT NULL,
+            prev_day   date NOT NULL,
+            withdrawn  text[] NOT NULL,
+            n          bigint NOT NULL,
+            PRIMARY KEY (day, revision, language, granted, denied, prev_day, withdrawn)
+        )
+        """,
+        f"""
+        CREATE FUNCTION cookieguard_count_receipt() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            prev record;
+        BEGIN
+            -- The same visitor's previous receipt of this revision, if any.
+            SELECT time, granted INTO prev FROM cookieguard_receipts
+            WHERE consent_id = NEW.consent_id AND revision = NEW.revision
+              AND (time, seq) < (NEW.time, NEW.seq)
+            ORDER BY time DESC, seq DESC LIMIT 1;
+            INSERT INTO cookieguard_consent_stats AS s
+                (day, revision, language, granted, denied, prev_day, withdrawn, n)
+            VALUES (
+                (NEW.time AT TIME ZONE 'UTC')::date, NEW.revision, NEW.language,
+                NEW.granted, NEW.denied,
+                coalesce((prev.time AT TIME ZONE 'UTC')::date, date '{FIRST}'),
+                array(SELECT unnest(prev.granted) EXCEPT SELECT unnest(NEW.granted)
+                      ORDER BY 1),
+                1)
+            ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+            DO UPDATE SET n = s.n + 1;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER cookieguard_receipts_count AFTER INSERT ON cookieguard_receipts
+        FOR EACH ROW EXECUTE FUNCTION cookieguard_count_receipt()
+        """,
+        # Receipts kept before this version are counted by the first report (a big table
+        # would outlast any request's statement timeout here): remember where they end.
+        """
+        INSERT INTO cookieguard_meta (key, value)
+        SELECT 'stats_backlog', max(seq)::text FROM cookieguard_receipts HAVING count(*) > 0
+        """,
+        # Banner views of undecided visitors, counted per UTC hour (no identifier at all).
+        """
+        CREATE TABLE cookieguard_impressions (
+            hour      timestamptz NOT NULL,
+            revision  integer NOT NULL,
+            language  text NOT NULL,
+            n         bigint NOT NULL,
+            PRIMARY KEY (hour, revision, language)
+        )
+        """,
+    ),
 )
+
+# Counts the receipts kept before migration 2 (seq <= upto), once, on the first report.
+_BACKFILL = f"""
+    INSERT INTO cookieguard_consent_stats AS s
+        (day, revision, language, granted, denied, prev_day, withdrawn, n)
+    SELECT (time AT TIME ZONE 'UTC')::date, revision, language, granted, denied,
+           coalesce((prev_time AT TIME ZONE 'UTC')::date, date '{FIRST}'),
+           array(SELECT unnest(prev_granted) EXCEPT SELECT unnest(granted) ORDER BY 1),
+           count(*)
+    FROM (
+        SELECT seq, time, revision, language, granted, denied,
+               lag(time) OVER w AS prev_time, lag(granted) OVER w AS prev_granted
+        FROM cookieguard_receipts
+        WINDOW w AS (PARTITION BY consent_id, revision ORDER BY time, seq)
+    ) AS r
+    WHERE seq <= %s
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+    DO UPDATE SET n = s.n + excluded.n
+"""
+
+# The report's grouping, per --by: the first day of each period (ISO weeks start Monday).
+_BUCKET = {
+    "day": "day",
+    "week": "date_trunc('week', day)::date",
+    "month": "date_trunc('month', day)::date",
+}
+
+# A receipt is a choice when the same visitor's previous receipt of the revision is older
+# than the period (or there is none); otherwise a withdrawal if it took a category back.
+_STATS_QUERY = """
+    SELECT {bucket} AS bucket, revision, language,
+           CASE WHEN prev_day < %(since)s THEN 'choice'
+                WHEN withdrawn <> '{{}}' THEN 'withdrawal' ELSE 'change' END AS kind,
+           CASE WHEN prev_day < %(since)s THEN granted ELSE '{{}}' END,
+           CASE WHEN prev_day < %(since)s THEN denied ELSE '{{}}' END,
+           CASE WHEN prev_day < %(since)s THEN '{{}}' ELSE withdrawn END,
+           sum(n)
+    FROM cookieguard_consent_stats
+    WHERE day >= %(since)s AND day < %(until)s
+      AND (%(revision)s::integer IS NULL OR revision = %(revision)s::integer)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+_IMPRESSIONS_QUERY = """
+    SELECT {bucket} AS bucket, revision, language, sum(n)
+    FROM (SELECT (hour AT TIME ZONE 'UTC')::date AS day, revision, language, n
+          FROM cookieguard_impressions
+          WHERE hour >= (%(since)s::date)::timestamp AT TIME ZONE 'UTC'
+            AND hour < (%(until)s::date)::timestamp AT TIME ZONE 'UTC'
+            AND (%(revision)s::integer IS NULL OR revision = %(revision)s::integer)) AS h
+    GROUP BY 1, 2, 3
+"""
+
+_ADD_IMPRESSIONS = """
+    INSERT INTO cookieguard_impressions AS i (hour, revision, language, n)
+    VALUES (%s, %s, %s, %s)
+    ON CONFLICT (hour, revision, language) DO UPDATE SET n = i.n + excluded.n
+"""
 
 _COLUMNS = (
     "receipt_id, consent_id, time, granted, denied, revision, language, method, path,"
@@ -460,6 +587,63 @@ class PostgresStore:
                 return cur.rowcount
 
         return self._run("purge", work, bounded=False)
+
+    def _read_unbounded(
+        self, what: str, sql: str, params: dict[str, object]
+    ) -> list[tuple[Any, ...]]:
+        def work(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+            with conn.transaction():
+                conn.execute("SET LOCAL statement_timeout = 0")
+                # Receipts kept before the statistics existed are counted once, by the
+                # first report (migration 2); a concurrent report waits on the row lock.
+                backlog = conn.execute(
+                    "SELECT value FROM cookieguard_meta WHERE key = 'stats_backlog' FOR UPDATE"
+                ).fetchone()
+                if backlog is not None:
+                    conn.execute(_BACKFILL, (int(backlog[0]),))
+                    conn.execute("DELETE FROM cookieguard_meta WHERE key = 'stats_backlog'")
+                return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+
+        return self._run(what, work, bounded=False)
+
+    def statistics_rows(
+        self, since: date, until: date, by: str, revision: int | None
+    ) -> list[tuple[Any, ...]]:
+        """Grouped counts of receipts from ``since`` to ``until`` (exclusive), for the report.
+
+        Rows ``(period start, revision, language, kind, granted, denied, withdrawn, n)``;
+        see :func:`cookieguard.receipts.consent_stats`. A report is an administrative
+        read: it runs without the statement timeout.
+        """
+        params: dict[str, object] = {"since": since, "until": until, "revision": revision}
+        return self._read_unbounded(
+            "read statistics from", _STATS_QUERY.format(bucket=_BUCKET[by]), params
+        )
+
+    def impression_rows(
+        self, since: date, until: date, by: str, revision: int | None
+    ) -> list[tuple[Any, ...]]:
+        """Banner views per ``(period start, revision, language)`` from ``since`` to ``until``."""
+        params: dict[str, object] = {"since": since, "until": until, "revision": revision}
+        return self._read_unbounded(
+            "read impressions from", _IMPRESSIONS_QUERY.format(bucket=_BUCKET[by]), params
+        )
+
+    def add_impressions(self, counts: Mapping[tuple[datetime, int, str], int]) -> None:
+        """Add banner views per ``(UTC hour, revision, language)`` in one transaction."""
+        rows = [
+            (utc(hour).replace(minute=0, second=0, microsecond=0), revision, language, n)
+            for (hour, revision, language), n in counts.items()
+            if n
+        ]
+        if not rows:
+            return
+
+        def work(conn: psycopg.Connection[Any]) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(_ADD_IMPRESSIONS, rows)
+
+        self._run("count impressions in", work)
 
     def close(self) -> None:
         """Close every pooled connection; connections in use close when released."""

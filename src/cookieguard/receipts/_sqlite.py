@@ -6,8 +6,9 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
 
 from cookieguard.receipts._model import (
     Receipt,
@@ -20,31 +21,146 @@ from cookieguard.receipts._model import (
 )
 
 #: Bumped by each migration in ``_MIGRATIONS``; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# The previous receipt of the same visitor for the same revision, and the categories the
+# new receipt takes back from it (granted then, not now): what ``consent_stats`` counts.
+_PREVIOUS = """
+    SELECT time, granted FROM receipts
+    WHERE consent_id = NEW.consent_id AND revision = NEW.revision
+      AND (time < NEW.time OR (time = NEW.time AND seq < NEW.seq))
+    ORDER BY time DESC, seq DESC LIMIT 1
+"""
 
 # One entry per schema version: migrations[n] takes a database from version n to n + 1.
 # Times are ISO 8601 UTC text of fixed width, so text order is time order (for purge
 # and history) and the file stays readable with the plain sqlite3 shell.
-_MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE receipts (
-        seq         INTEGER PRIMARY KEY,
-        receipt_id  TEXT NOT NULL UNIQUE,
-        consent_id  TEXT NOT NULL,
-        time        TEXT NOT NULL,
-        granted     TEXT NOT NULL,
-        denied      TEXT NOT NULL,
-        revision    INTEGER NOT NULL,
-        language    TEXT NOT NULL,
-        method      TEXT NOT NULL,
-        path        TEXT NOT NULL,
-        user_agent  TEXT NOT NULL,
-        ip_hash     TEXT
-    );
-    CREATE INDEX receipts_consent_time ON receipts (consent_id, time);
-    CREATE INDEX receipts_time ON receipts (time);
-    """,
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """
+        CREATE TABLE receipts (
+            seq         INTEGER PRIMARY KEY,
+            receipt_id  TEXT NOT NULL UNIQUE,
+            consent_id  TEXT NOT NULL,
+            time        TEXT NOT NULL,
+            granted     TEXT NOT NULL,
+            denied      TEXT NOT NULL,
+            revision    INTEGER NOT NULL,
+            language    TEXT NOT NULL,
+            method      TEXT NOT NULL,
+            path        TEXT NOT NULL,
+            user_agent  TEXT NOT NULL,
+            ip_hash     TEXT
+        )
+        """,
+        "CREATE INDEX receipts_consent_time ON receipts (consent_id, time)",
+        "CREATE INDEX receipts_time ON receipts (time)",
+    ),
+    # 2: consent statistics (docs/statistics.md). Counts only, no identifier: one row per
+    # UTC day, revision, language, choice, previous receipt's day and what was withdrawn.
+    # A trigger keeps it in step with every insert (INSERT OR IGNORE of a known receipt
+    # does not fire it); existing receipts are counted once here.
+    (
+        """
+        CREATE TABLE consent_stats (
+            day        TEXT NOT NULL,
+            revision   INTEGER NOT NULL,
+            language   TEXT NOT NULL,
+            granted    TEXT NOT NULL,
+            denied     TEXT NOT NULL,
+            prev_day   TEXT NOT NULL,
+            withdrawn  TEXT NOT NULL,
+            n          INTEGER NOT NULL,
+            PRIMARY KEY (day, revision, language, granted, denied, prev_day, withdrawn)
+        ) WITHOUT ROWID
+        """,
+        f"""
+        CREATE TRIGGER receipts_count AFTER INSERT ON receipts BEGIN
+            INSERT INTO consent_stats
+                (day, revision, language, granted, denied, prev_day, withdrawn, n)
+            SELECT substr(NEW.time, 1, 10), NEW.revision, NEW.language, NEW.granted,
+                   NEW.denied, coalesce(substr(p.time, 1, 10), '0001-01-01'),
+                   (SELECT json_group_array(value) FROM json_each(p.granted)
+                    WHERE value NOT IN (SELECT value FROM json_each(NEW.granted))),
+                   1
+            FROM (SELECT 1) LEFT JOIN ({_PREVIOUS}) AS p ON 1
+            WHERE 1
+            ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+            DO UPDATE SET n = n + 1;
+        END
+        """,
+        # Receipts kept before this version are counted by the first report (a big file
+        # would hold the write lock too long here): remember where they end.
+        "CREATE TABLE consent_stats_backlog (upto INTEGER NOT NULL)",
+        "INSERT INTO consent_stats_backlog SELECT max(seq) FROM receipts HAVING count(*) > 0",
+        # Banner views of undecided visitors, counted per UTC hour (no identifier at all).
+        """
+        CREATE TABLE impressions (
+            hour      TEXT NOT NULL,
+            revision  INTEGER NOT NULL,
+            language  TEXT NOT NULL,
+            n         INTEGER NOT NULL,
+            PRIMARY KEY (hour, revision, language)
+        ) WITHOUT ROWID
+        """,
+    ),
 )
+
+# Counts the receipts kept before migration 2 (seq <= upto), once, on the first report.
+_BACKFILL = """
+    INSERT INTO consent_stats
+        (day, revision, language, granted, denied, prev_day, withdrawn, n)
+    SELECT substr(time, 1, 10), revision, language, granted, denied,
+           coalesce(substr(prev_time, 1, 10), '0001-01-01'),
+           (SELECT json_group_array(value) FROM json_each(prev_granted)
+            WHERE value NOT IN (SELECT value FROM json_each(r.granted))),
+           count(*)
+    FROM (
+        SELECT seq, time, revision, language, granted, denied,
+               lag(time) OVER w AS prev_time, lag(granted) OVER w AS prev_granted
+        FROM receipts
+        WINDOW w AS (PARTITION BY consent_id, revision ORDER BY time, seq)
+    ) AS r
+    WHERE seq <= ?
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+    DO UPDATE SET n = n + excluded.n
+"""
+
+# The report's grouping, per --by: the first day of each period (ISO weeks start Monday).
+_BUCKET = {
+    "day": "day",
+    "week": "date(day, '-' || ((CAST(strftime('%w', day) AS INTEGER) + 6) % 7) || ' days')",
+    "month": "substr(day, 1, 7) || '-01'",
+}
+
+# A receipt is a choice when the same visitor's previous receipt of the revision is older
+# than the period (or there is none); otherwise a withdrawal if it took a category back.
+_STATS_QUERY = """
+    SELECT {bucket} AS bucket, revision, language,
+           CASE WHEN prev_day < :since THEN 'choice'
+                WHEN withdrawn <> '[]' THEN 'withdrawal' ELSE 'change' END AS kind,
+           CASE WHEN prev_day < :since THEN granted ELSE '[]' END,
+           CASE WHEN prev_day < :since THEN denied ELSE '[]' END,
+           CASE WHEN prev_day < :since THEN '[]' ELSE withdrawn END,
+           sum(n)
+    FROM consent_stats
+    WHERE day >= :since AND day < :until AND (:revision IS NULL OR revision = :revision)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+_IMPRESSIONS_QUERY = """
+    SELECT {bucket} AS bucket, revision, language, sum(n)
+    FROM (SELECT substr(hour, 1, 10) AS day, revision, language, n FROM impressions
+          WHERE hour >= :since AND hour < :until
+            AND (:revision IS NULL OR revision = :revision))
+    GROUP BY 1, 2, 3
+"""
+
+_ADD_IMPRESSIONS = """
+    INSERT INTO impressions (hour, revision, language, n) VALUES (?, ?, ?, ?)
+    ON CONFLICT (hour, revision, language) DO UPDATE SET n = n + excluded.n
+"""
 
 _COLUMNS = (
     "receipt_id, consent_id, time, granted, denied, revision, language, method, path,"
@@ -150,9 +266,8 @@ class SQLiteStore:
                     f" cookieguard understands ({SCHEMA_VERSION}); upgrade cookieguard"
                 )
             for number in range(version, SCHEMA_VERSION):
-                for statement in _MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in _MIGRATIONS[number]:
+                    conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
@@ -230,6 +345,83 @@ class SQLiteStore:
                     f"cannot purge SQLite receipts file {self.path!r}: {exc}"
                 ) from exc
         return deleted
+
+    def _read(self, what: str, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._connect()
+            try:
+                return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+            except sqlite3.Error as exc:
+                raise ReceiptError(
+                    f"cannot {what} SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
+
+    def statistics_rows(
+        self, since: date, until: date, by: str, revision: int | None
+    ) -> list[tuple[Any, ...]]:
+        """Grouped counts of receipts from ``since`` to ``until`` (exclusive), for the report.
+
+        Rows ``(period start, revision, language, kind, granted, denied, withdrawn, n)``;
+        see :func:`cookieguard.receipts.consent_stats`.
+        """
+        self._count_backlog()
+        params = {"since": since.isoformat(), "until": until.isoformat(), "revision": revision}
+        return self._read("read statistics from", _STATS_QUERY.format(bucket=_BUCKET[by]), params)
+
+    def _count_backlog(self) -> None:
+        """Count receipts kept before the statistics existed (once; see migration 2)."""
+        with self._lock:
+            conn = self._connect()
+            try:
+                if conn.execute("SELECT 1 FROM consent_stats_backlog").fetchone() is None:
+                    return
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for (upto,) in conn.execute("SELECT upto FROM consent_stats_backlog"):
+                        conn.execute(_BACKFILL, (upto,))
+                    conn.execute("DELETE FROM consent_stats_backlog")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise ReceiptError(
+                    f"cannot count old receipts in SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
+
+    def impression_rows(
+        self, since: date, until: date, by: str, revision: int | None
+    ) -> list[tuple[Any, ...]]:
+        """Banner views per ``(period start, revision, language)`` from ``since`` to ``until``."""
+        params = {"since": since.isoformat(), "until": until.isoformat(), "revision": revision}
+        sql = _IMPRESSIONS_QUERY.format(bucket=_BUCKET[by])
+        return self._read("read impressions from", sql, params)
+
+    def add_impressions(self, counts: Mapping[tuple[datetime, int, str], int]) -> None:
+        """Add banner views per ``(UTC hour, revision, language)`` in one transaction."""
+        rows = [
+            (utc(hour).strftime("%Y-%m-%dT%H:00"), revision, language, n)
+            for (hour, revision, language), n in counts.items()
+            if n
+        ]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany(_ADD_IMPRESSIONS, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise ReceiptError(
+                    f"cannot write impressions to SQLite receipts file {self.path!r}: {exc}"
+                ) from exc
 
     def close(self) -> None:
         """Close the connection; the store reopens it if used again."""
