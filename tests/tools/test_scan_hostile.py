@@ -17,12 +17,15 @@ import pytest
 
 from cookieguard import Policy
 from cookieguard.wsgi import ConsentMiddleware
-from tests.test_scan import KEY, serve
+from tests.tools.test_scan import KEY, serve
 
 PAGE = """<!doctype html><html lang="en"><head><title>hostile</title></head><body>
 <h1>hostile</h1><a href="/about">About</a>
 <script src="/static/site.js"></script>
 </body></html>"""
+
+# A real Chromium (through the CLI) against real local servers.
+pytestmark = [pytest.mark.browser, pytest.mark.servers]
 
 App = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
