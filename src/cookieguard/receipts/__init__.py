@@ -1,6 +1,7 @@
 """Consent receipts: proof of what each visitor agreed to, and when."""
 
 from cookieguard.receipts._export import receipts_to_csv, receipts_to_json
+from cookieguard.receipts._impressions import ImpressionCounter, impression_counter
 from cookieguard.receipts._model import (
     USER_AGENT_LIMIT,
     Method,
@@ -22,6 +23,7 @@ from cookieguard.receipts._stats_text import render_stats_text
 __all__ = [
     "USER_AGENT_LIMIT",
     "ConsentStats",
+    "ImpressionCounter",
     "Method",
     "PostgresStore",
     "Receipt",
@@ -32,6 +34,7 @@ __all__ = [
     "SpooledStore",
     "consent_stats",
     "hash_ip",
+    "impression_counter",
     "open_store",
     "parse_age",
     "parse_when",

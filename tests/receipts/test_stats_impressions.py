@@ -1,0 +1,128 @@
+"""Banner views: counted in memory, written in batches, never on the page view's time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cookieguard.receipts import (
+    ImpressionCounter,
+    SQLiteStore,
+    consent_stats,
+    impression_counter,
+    open_store,
+)
+from tests.receipts._helpers import make_receipt, raw_store
+
+HOUR = datetime(2026, 11, 2, 9, tzinfo=UTC).timestamp()
+
+
+class SlowStore:
+    """A store whose writes wait until ``release`` is set, or fail while ``down``."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.down = False
+        self.written: dict[tuple[datetime, int, str], int] = {}
+
+    def add_impressions(self, counts: Mapping[tuple[datetime, int, str], int]) -> None:
+        self.release.wait(10)
+        if self.down:
+            raise OSError("connection refused")
+        for key, n in counts.items():
+            self.written[key] = self.written.get(key, 0) + n
+
+
+def test_views_are_added_per_hour_and_reported(store_url: str) -> None:
+    store = raw_store(store_url)
+    now = [HOUR + 10]
+    counter = ImpressionCounter(store, interval=60, clock=lambda: now[0])
+    threads = [
+        threading.Thread(target=lambda: [counter.count(3, "de") for _ in range(250)])
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    now[0] = HOUR + 3600 + 5  # the next hour
+    counter.count(3, "en")
+    counter.count(4, "de")
+    assert counter.flush() == 1002
+    counter.count(3, "de")
+    counter.close()  # writes the rest
+    for n in range(10):
+        store.record(make_receipt(f"visitor-{n:04d}-x", time=datetime.fromtimestamp(HOUR, UTC)))
+    day = datetime.fromtimestamp(HOUR, UTC).date()
+    report = consent_stats(store, since=day, until=day)
+    assert report.total.banner_views == 1003
+    assert report.to_dict()["impressions"] == {
+        "banner_views": 1003,
+        "choices": 10,
+        "choice_rate": round(10 / 1003, 4),
+        "basis": "page views",
+    }
+    assert {g.label: g.counts.banner_views for g in report.revisions} == {"3": 1002, "4": 1}
+    store.close()
+
+
+def test_a_page_view_never_waits_on_the_store() -> None:
+    slow = SlowStore()
+    counter = ImpressionCounter(slow, interval=0.01)
+    counter.count(1, "en")
+    time.sleep(0.1)  # the flusher is now stuck in the store
+    started = time.perf_counter()
+    for _ in range(10_000):
+        counter.count(1, "en")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0  # about 5 ms on a laptop; the store would block for 10 s
+    assert counter.pending() == 10_000
+    slow.release.set()
+    counter.close()
+    assert sum(slow.written.values()) == 10_001
+
+
+def test_counts_survive_an_outage_and_the_background_thread_writes_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slow = SlowStore()
+    slow.release.set()
+    slow.down = True
+    counter = ImpressionCounter(slow, interval=0.02)
+    for _ in range(5):
+        counter.count(2, "fr")
+    deadline = time.monotonic() + 5
+    while "could not store banner view counts" not in caplog.text:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert counter.pending() == 5
+    slow.down = False
+    while sum(slow.written.values()) < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert counter.pending() == 0
+    counter.close()
+    assert sum(slow.written.values()) == 5
+
+
+def test_a_counter_for_a_spooled_store_writes_to_its_primary(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    store = open_store(str(path))
+    counter = impression_counter(store, interval=60)
+    assert counter is not None
+    counter.count(1, "en")
+    counter.close()
+    store.close()
+    direct = SQLiteStore(path)
+    day = datetime.now(UTC).date()
+    rows = direct.impression_rows(day, day + timedelta(days=1), "day", None)
+    assert [(lang, n) for _, _, lang, n in rows] == [("en", 1)]
+    direct.close()
+    assert impression_counter(object()) is None
+    with pytest.raises(ValueError, match="interval must be a positive"):
+        ImpressionCounter(SlowStore(), interval=0)
