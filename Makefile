@@ -40,7 +40,7 @@ lint:
 # The fast lane (no bootstrap, no browser, no PostgreSQL, no real servers): under a minute.
 check: lint
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not browser and not postgres and not servers" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not browser and not postgres and not servers and not install" $(PYTEST_ARGS)
 
 typecheck:
 	$(VENV)/bin/mypy
@@ -49,7 +49,7 @@ typecheck:
 		benchmarks/profile_paths.py tests/tools/test_benchmarks.py
 
 coverage: bootstrap
-	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers"
+	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers and not install"
 	$(PY) -m coverage report -m
 
 size:
