@@ -1,5 +1,6 @@
-"""Lanes of the suite: tests that need a browser, PostgreSQL or real servers are marked so
-`make check` can leave them out (`-m "not browser and not postgres and not servers and not install"`).
+"""Lanes of the suite: tests that need a browser, PostgreSQL, real servers or a fresh install
+are marked (``browser``, ``postgres``, ``servers``, ``install``) so `make check` can leave them
+out.
 
 Marks come from where a test lives and what it uses, so a new test lands in the right lane
 without remembering to mark it; a module may also mark itself (``pytestmark``).

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.install
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 GTAG = '<script async src="https://www.googletagmanager.com/gtag/js?id=G-TEST"></script>'
+PLAIN = "<!doctype html><html><body><p>hi</p></body></html>"
 PAGE = f"<!doctype html><html><head>{GTAG}</head><body><p>hello</p></body></html>"
 
 
@@ -109,10 +110,11 @@ def _clean_env() -> dict[str, str]:
 # texts and a pasted tracker snippet look like through the quick start's app.
 _CHECKS = """
 import json
+GATED = '<script type="text/plain" data-cookieguard="analytics"'
 def report(status, page, asset_status, asset_type, german, tracked, origin):
     print(json.dumps({"status": status, "banner": 'id="cookie-consent"' in page,
                       "asset": [asset_status, asset_type], "german": "Alle akzeptieren" in german,
-                      "gtag_gated": '<script type="text/plain" data-cookieguard="analytics"' in tracked,
+                      "gtag_gated": GATED in tracked,
                       "origin": origin}))
 """
 
@@ -194,7 +196,7 @@ def _django_script() -> str:
         from django.http import HttpResponse
         from django.urls import path
         urlpatterns = [
-            path("page", lambda r: HttpResponse("<!doctype html><html><body><p>hi</p></body></html>")),
+            path("page", lambda r: HttpResponse({PLAIN!r})),
             path("tracked", lambda r: HttpResponse({PAGE!r})),
         ]
         from django.core.management import call_command
