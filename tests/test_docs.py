@@ -205,3 +205,43 @@ def test_the_regions_page_says_planned_exactly_while_policy_lacks_regions() -> N
         else "docs/regions.md documents regions, but Policy has no region_header/regions/"
         "unknown_region"
     )
+
+
+def _keywords(text: str, call: str) -> set[str]:
+    """The keyword arguments written directly inside every ``call(...)`` in ``text``."""
+    found: set[str] = set()
+    for start in (m.end() for m in re.finditer(rf"(?<![\w.]){call}\(", text)):
+        depth, at, quote = 1, start, ""
+        while at < len(text) and depth:
+            ch = text[at]
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "\"'`":
+                quote = ch
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            elif depth == 1:
+                word = re.match(r"([a-z_]+)\s*=(?!=)", text[at:])
+                if word and not re.match(r"[\w.]", text[at - 1]):
+                    found.add(word.group(1))
+            at += 1
+    return found
+
+
+def test_settings_the_docs_pass_to_policy_and_category_exist() -> None:
+    """A setting renamed or removed in the code must not live on in an example."""
+    from cookieguard import Category
+
+    known = {
+        "Policy": {f.name for f in dataclasses.fields(Policy)},
+        "Category": {f.name for f in dataclasses.fields(Category)},
+    }
+    unknown = []
+    for page in [README, *sorted(DOCS.rglob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        for call, names in known.items():
+            for keyword in sorted(_keywords(text, call) - names):
+                unknown.append(f"{page.relative_to(ROOT)}: {call}({keyword}=...)")
+    assert not unknown, "docs pass settings that do not exist:\n" + "\n".join(unknown)
