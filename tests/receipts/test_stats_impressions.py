@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from cookieguard.receipts import (
 )
 from tests.receipts._helpers import make_receipt, raw_store
 
+FORM = ("Content-Type", "application/x-www-form-urlencoded")
 HOUR = datetime(2026, 11, 2, 9, tzinfo=UTC).timestamp()
 
 
@@ -126,3 +128,49 @@ def test_a_counter_for_a_spooled_store_writes_to_its_primary(tmp_path: Path) -> 
     assert impression_counter(object()) is None
     with pytest.raises(ValueError, match="interval must be a positive"):
         ImpressionCounter(SlowStore(), interval=0)
+
+
+@pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+def test_the_middleware_counts_each_banner_it_shows(adapter: str, tmp_path: Path) -> None:
+    """One view per HTML page shown to an undecided visitor; none once they chose."""
+    from cookieguard import asgi as cg_asgi
+    from cookieguard import wsgi as cg_wsgi
+    from tests.harness import AsgiDriver, WsgiDriver, asgi_app, make_policy, wsgi_app
+
+    store = open_store(str(tmp_path / "r.sqlite3"))
+    policy = make_policy()
+    if adapter == "asgi":
+        middleware: Any = cg_asgi.ConsentMiddleware(asgi_app, policy=policy, receipts=store)
+        driver: Any = AsgiDriver(middleware)
+    else:
+        middleware = cg_wsgi.ConsentMiddleware(wsgi_app, policy, receipts=store)
+        driver = WsgiDriver(middleware)
+    counter = middleware.site.impressions
+    assert counter is not None
+    for language in ("de", "de", "fr-CH", "en"):
+        page = driver.get("/html", headers=[("Accept-Language", language)])
+        assert 'id="cookie-consent"' in page.text
+    driver.request("HEAD", "/html")  # no body, no banner shown
+    chose = driver.request(
+        "POST", "/_cookieguard/consent", headers=[FORM], body=b"action=reject_all"
+    )
+    cookie = next(c.split(";")[0] for c in chose.set_cookies if c.startswith("cookie_consent="))
+    assert 'id="cookie-consent"' not in driver.get("/html", cookie=cookie).text
+    assert counter.flush() == 4
+    counter.close()
+    day = datetime.now(UTC).date()
+    rows = SQLiteStore(tmp_path / "r.sqlite3").impression_rows(
+        day, day + timedelta(days=1), "day", None
+    )
+    assert sorted((lang, n) for _, _, lang, n in rows) == [("de", 2), ("en", 1), ("fr", 1)]
+    store.close()
+
+
+def test_no_counter_without_a_store_or_a_banner(tmp_path: Path) -> None:
+    from cookieguard.site._site import Site
+    from tests.harness import make_policy
+
+    assert Site(make_policy(receipts=None)).impressions is None
+    store = open_store(str(tmp_path / "r.sqlite3"))
+    assert Site(make_policy(banner=False), receipts=store).impressions is None
+    store.close()

@@ -42,9 +42,10 @@ class ImpressionCounter:
     """Counts banner views for ``store`` without making a page view wait on it.
 
     :meth:`count` is called where the first layer is shown to an undecided visitor; it
-    never does I/O. The first call starts a daemon thread that calls :meth:`flush` every
-    ``interval`` seconds; :meth:`close` (also run at interpreter exit) flushes what is
-    left. After ``fork()`` the child starts with no counts and its own thread.
+    never does I/O. It starts a daemon thread that calls :meth:`flush` every ``interval``
+    seconds and ends once a flush finds nothing to write; :meth:`close` (also run at
+    interpreter exit) flushes what is left. After ``fork()`` the child starts with no
+    counts and its own thread.
     """
 
     def __init__(
@@ -92,9 +93,15 @@ class ImpressionCounter:
         thread.start()
 
     def _run(self) -> None:
-        while not self._closed:
+        while True:
             self._wake.wait(self.interval)
-            self.flush()
+            written = self.flush()
+            with self._lock:
+                # Idle (nothing written, nothing waiting) or closed: end; count() starts a
+                # new thread when views come again, so a quiet site holds no thread.
+                if self._closed or not (written or self._counts):
+                    self._thread = None
+                    return
 
     def flush(self) -> int:
         """Write the counts now; return how many views were written.

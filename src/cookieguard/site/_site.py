@@ -22,7 +22,7 @@ from cookieguard.html._inject import (
     unsupported,
     wants_injection,
 )
-from cookieguard.receipts import ReceiptStore, open_store
+from cookieguard.receipts import ReceiptStore, impression_counter, open_store
 from cookieguard.site._endpoints import Endpoints, safe_next
 from cookieguard.ui._banner import asset_tags, render_banner
 from cookieguard.ui._vendors import head_tags
@@ -62,6 +62,11 @@ class Site:
             else cast(ReceiptStore | None, receipts)
         )
         self.endpoints = Endpoints(self.guard, store)
+        # Banner views of undecided visitors, counted per hour beside the receipts
+        # (issue 22, docs/statistics.md): in memory here, written by a background thread.
+        self.impressions = (
+            impression_counter(store) if policy.banner and store is not None else None
+        )
         self._assets = asset_tags(policy, self.endpoints.version).encode()
         self._banners: dict[tuple[str, str, bool, str], str] = {}
         self._banner_bytes: dict[tuple[str, str, bool, str], bytes] = {}
@@ -158,7 +163,11 @@ class Site:
             # A plan holds its banner's bytes (a few KB): they count against the budget too.
             held = len(plan.insert) + len(plan.head) if isinstance(plan, Injection) else 0
             self._plans.put(key, plan, size + held)
-        return plan if isinstance(plan, Injection) else None
+        if isinstance(plan, Injection):
+            if not consent.decided and self.impressions is not None:
+                self.impressions.count(self.policy.revision, plan.language)
+            return plan
+        return None
 
     def _plan(
         self,
