@@ -80,5 +80,6 @@ def test_csv_export_columns_and_formula_guard() -> None:
     assert row["consent_id"] == "-starts-with-dash-0"  # ids are ours: never altered
     assert row["denied"] == "marketing" and row["revision"] == "3"
     assert receipts_to_csv([]).splitlines() == [
-        "receipt_id,consent_id,time,granted,denied,revision,language,method,path,user_agent,ip_hash"
+        "receipt_id,consent_id,time,granted,denied,revision,language,method,path,user_agent,ip_hash,"
+        "region,rule"
     ]

@@ -253,7 +253,11 @@ def _schema_1_store(url: str, receipts: list[Any]) -> None:
                 conn.execute(statement)
             conn.execute("INSERT INTO cookieguard_meta VALUES ('schema_version', '1')")
             with conn.cursor() as cur:
-                cur.executemany(_postgres._INSERT, [_postgres._row(r) for r in receipts])
+                cur.executemany(
+                    f"INSERT INTO cookieguard_receipts ({V1_COLUMNS})"
+                    f" VALUES ({', '.join(['%s'] * 11)})",
+                    [_postgres._row(r)[:11] for r in receipts],  # schema 1's columns
+                )
         return
     from cookieguard.receipts import _sqlite
 
@@ -261,8 +265,18 @@ def _schema_1_store(url: str, receipts: list[Any]) -> None:
         for statement in _sqlite._MIGRATIONS[0]:
             lite.execute(statement)
         lite.execute("PRAGMA user_version = 1")
-        lite.executemany(_sqlite._INSERT, [_sqlite._row(r) for r in receipts])
+        lite.executemany(
+            f"INSERT INTO receipts ({V1_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            [_sqlite._row(r)[:11] for r in receipts],  # schema 1's columns
+        )
     lite.close()
+
+
+#: The receipts columns of schema 1 (later migrations add more).
+V1_COLUMNS = (
+    "receipt_id, consent_id, time, granted, denied, revision, language, method, path,"
+    " user_agent, ip_hash"
+)
 
 
 def test_terminal_table_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,8 @@ CSV_FIELDS = (
     "path",
     "user_agent",
     "ip_hash",
+    "region",
+    "rule",
 )
 
 # Path, user agent and language come from the visitor. A cell starting with one of these
@@ -50,6 +52,8 @@ def receipts_to_csv(receipts: Iterable[Receipt]) -> str:
         data["granted"] = " ".join(data["granted"])
         data["denied"] = " ".join(data["denied"])
         data["ip_hash"] = data["ip_hash"] or ""
+        data["region"] = data["region"] or ""
+        data["rule"] = data["rule"] or ""
         for name in _VISITOR_FIELDS:
             if str(data[name]).startswith(_FORMULA_START):
                 data[name] = "'" + data[name]

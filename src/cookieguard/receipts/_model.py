@@ -31,6 +31,10 @@ _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,128}")
 _CATEGORY = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 # PostgreSQL ``integer``; SQLite would take more, but a receipt must fit every store.
 _REVISION_MAX = 2**31 - 1
+# Where the visitor was (ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision) and
+# the rule that applied there (cookieguard.core._regions; this layer sits below the core).
+_REGION = re.compile(r"[A-Z]{2}(?:-[A-Z0-9]{1,3})?")
+_RULES = frozenset({"opt-in", "opt-out", "notice"})
 # Unicode category Cc: C0 controls (NUL among them), DEL and C1 controls.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
@@ -67,6 +71,11 @@ class Receipt:
 
     ``receipt_id`` identifies this one record. Stores use it as their primary key and
     insert idempotently, so a receipt replayed from the local spool is never stored twice.
+
+    ``region`` is where the visitor was, as the site's trusted region header said (``"US-CA"``;
+    ``None``: unknown, or the site reads no region); ``rule`` the rule that applied there
+    before the choice (``"opt-in"``, ``"opt-out"``, ``"notice"``; ``None`` in receipts kept
+    before regions existed).
     """
 
     consent_id: str
@@ -80,6 +89,8 @@ class Receipt:
     user_agent: str
     ip_hash: str | None = None
     receipt_id: str = field(default_factory=_new_receipt_id)
+    region: str | None = None
+    rule: str | None = None
 
 
 class ReceiptStore(Protocol):
@@ -148,6 +159,16 @@ def check_receipt(receipt: Receipt) -> None:
             "Receipt.ip_hash must be None or up to 128 visible ASCII characters"
             f" (see hash_ip), got {receipt.ip_hash!r}"
         )
+    if receipt.region is not None and not (
+        isinstance(receipt.region, str) and _REGION.fullmatch(receipt.region)
+    ):
+        raise ValueError(
+            f"Receipt.region must be None or a region code like 'US-CA', got {receipt.region!r}"
+        )
+    if receipt.rule is not None and receipt.rule not in _RULES:
+        raise ValueError(
+            f"Receipt.rule must be None or one of {sorted(_RULES)}, got {receipt.rule!r}"
+        )
     if receipt.method not in _METHODS:
         raise ValueError(
             f"Receipt.method must be one of {sorted(_METHODS)}, got {receipt.method!r}"
@@ -211,6 +232,8 @@ def receipt_to_dict(receipt: Receipt) -> dict[str, Any]:
         "path": clean_text(receipt.path, PATH_LIMIT),
         "user_agent": clean_text(receipt.user_agent, USER_AGENT_LIMIT),
         "ip_hash": receipt.ip_hash,
+        "region": receipt.region,
+        "rule": receipt.rule,
     }
 
 
@@ -228,4 +251,7 @@ def receipt_from_dict(data: Mapping[str, Any]) -> Receipt:
         path=str(data["path"]),
         user_agent=str(data["user_agent"]),
         ip_hash=None if data["ip_hash"] is None else str(data["ip_hash"]),
+        # Receipts spooled or exported before regions existed have neither.
+        region=None if data.get("region") is None else str(data["region"]),
+        rule=None if data.get("rule") is None else str(data["rule"]),
     )

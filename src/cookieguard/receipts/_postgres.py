@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import psycopg
 
 #: Bumped by each migration in ``_MIGRATIONS``; kept in ``cookieguard_meta``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Any constant works; it only has to be the same for every process creating the schema.
 _SCHEMA_LOCK_KEY = 0x636F6F6B6965  # "cookie"
@@ -119,6 +119,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 3: where the visitor was and the rule that applied there (docs/regions.md); NULL in
+    # receipts kept before.
+    ("ALTER TABLE cookieguard_receipts ADD COLUMN region text, ADD COLUMN rule text",),
 )
 
 # Counts the receipts kept before migration 2 (seq <= upto), once, on the first report.
@@ -182,12 +185,12 @@ _ADD_IMPRESSIONS = """
 
 _COLUMNS = (
     "receipt_id, consent_id, time, granted, denied, revision, language, method, path,"
-    " user_agent, ip_hash"
+    " user_agent, ip_hash, region, rule"
 )
 # Idempotent on the primary key: a receipt replayed from the spool is never stored twice.
 _INSERT = (
     f"INSERT INTO cookieguard_receipts ({_COLUMNS})"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    f" VALUES ({', '.join(['%s'] * 13)})"
     " ON CONFLICT (receipt_id) DO NOTHING"
 )
 
@@ -284,11 +287,16 @@ def _row(receipt: Receipt) -> tuple[object, ...]:
         data["path"],
         data["user_agent"],
         data["ip_hash"],
+        data["region"],
+        data["rule"],
     )
 
 
 def _receipt(row: Sequence[Any]) -> Receipt:
-    (receipt_id, consent_id, time, granted, denied, revision, language, method, path, ua, ip) = row
+    (receipt_id, consent_id, time, granted, denied, revision, language, method, path, ua, ip) = row[
+        :11
+    ]
+    region, rule = row[11:13]
     return receipt_from_dict(
         {
             "receipt_id": receipt_id,
@@ -302,6 +310,8 @@ def _receipt(row: Sequence[Any]) -> Receipt:
             "path": path,
             "user_agent": ua,
             "ip_hash": ip,
+            "region": region,
+            "rule": rule,
         }
     )
 

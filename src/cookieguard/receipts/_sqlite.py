@@ -21,7 +21,7 @@ from cookieguard.receipts._model import (
 )
 
 #: Bumped by each migration in ``_MIGRATIONS``; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The previous receipt of the same visitor for the same revision, and the categories the
 # new receipt takes back from it (granted then, not now): what ``consent_stats`` counts.
@@ -104,6 +104,12 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID
         """,
     ),
+    # 3: where the visitor was and the rule that applied there (docs/regions.md); NULL in
+    # receipts kept before.
+    (
+        "ALTER TABLE receipts ADD COLUMN region TEXT",
+        "ALTER TABLE receipts ADD COLUMN rule TEXT",
+    ),
 )
 
 # Counts the receipts kept before migration 2 (seq <= upto), once, on the first report.
@@ -164,10 +170,10 @@ _ADD_IMPRESSIONS = """
 
 _COLUMNS = (
     "receipt_id, consent_id, time, granted, denied, revision, language, method, path,"
-    " user_agent, ip_hash"
+    " user_agent, ip_hash, region, rule"
 )
 # INSERT OR IGNORE on the unique receipt_id: replaying a spooled receipt twice is harmless.
-_INSERT = f"INSERT OR IGNORE INTO receipts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT OR IGNORE INTO receipts ({_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 
 #: How long a writer waits for another process's lock before giving up.
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -187,6 +193,8 @@ def _row(receipt: Receipt) -> tuple[object, ...]:
         data["path"],
         data["user_agent"],
         data["ip_hash"],
+        data["region"],
+        data["rule"],
     )
 
 

@@ -234,6 +234,8 @@ class Endpoints:
                         "language": r.language,
                         "method": r.method,
                         "path": r.path,
+                        "region": r.region,
+                        "rule": r.rule,
                     }
                     for r in history
                 ],
@@ -290,6 +292,8 @@ class Endpoints:
             method=source,  # type: ignore[arg-type]
             path=safe_next(_referer_path(request.header("referer"))),
             user_agent=(request.header("user-agent") or "")[:USER_AGENT_LIMIT],
+            region=self.guard.regions.from_pairs(request.headers)[0],
+            rule=request.decision.consent.rule,
         )
         try:
             self.store.record(receipt)
