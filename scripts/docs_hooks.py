@@ -17,14 +17,16 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import textwrap
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -377,20 +379,45 @@ def on_config(config: Any) -> Any:
     return config
 
 
+#: The generated pages' Markdown, by marker; made afresh for every build (``on_pre_build``).
+_generated: dict[str, str] = {}
+
+
+def generate_all() -> dict[str, str]:
+    """Every generated reference, by the marker it replaces."""
+    return {MARKER: render(), API_MARKER: render_api(), CLI_MARKER: render_cli()}
+
+
+def on_pre_build(config: Any) -> None:
+    """Generate the references in a fresh interpreter, from this checkout's ``src``: under
+    ``mkdocs serve`` an edited docstring shows on the next rebuild (an import in this process
+    would keep the first version), and a problem fails the build with its own message."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, __file__, "--json"], capture_output=True, text=True, env=env, check=False
+    )
+    if done.returncode != 0:
+        from mkdocs.exceptions import PluginError
+
+        raise PluginError(
+            f"scripts/docs_hooks.py could not generate the references:\n{done.stderr}"
+        )
+    _generated.clear()
+    _generated.update(json.loads(done.stdout))
+
+
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
     """Put the generated references where docs/configuration.md, api.md and cli.md ask."""
-    if MARKER in markdown:
-        markdown = markdown.replace(MARKER, render())
-    if API_MARKER in markdown:
-        markdown = markdown.replace(API_MARKER, render_api())
-    if CLI_MARKER in markdown:
-        markdown = markdown.replace(CLI_MARKER, render_cli())
+    for marker, text in _generated.items():
+        markdown = markdown.replace(marker, text)
     return markdown
 
 
-def main(argv: list[str] | None = None, emit: Callable[[str], object] = print) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Print the configuration reference (``--json``: every reference, by marker)."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        emit(render())
+        print(json.dumps(generate_all()) if "--json" in args else render())
     except UndocumentedFields as exc:
         print(exc, file=sys.stderr)
         return 1
