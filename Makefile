@@ -6,7 +6,7 @@ PORT ?= 8000
 # `make docs` serves the documentation site (docs/, mkdocs.yml) on http://127.0.0.1:$(DOCS_PORT).
 DOCS_PORT ?= 8000
 
-.PHONY: check docs test demo bench fuzz load catalogue lint typecheck size bootstrap coverage
+.PHONY: check docs test demo bench fuzz load catalogue catalogue-check lint typecheck size bootstrap coverage
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -29,8 +29,15 @@ fuzz: bootstrap
 load: bootstrap
 	$(PY) benchmarks/load.py $(LOAD_ARGS)
 
+# Rebuild src/cookieguard/data/trackers.json from scripts/catalogue_sources/.
+# `make catalogue CATALOGUE_ARGS=--check` (or `make catalogue-check`) only verifies: exit 1 if
+# the shipped file differs from what the sources build, 2 if a source is invalid (a vendor
+# without docs URLs, hosts or a known category). The test suite runs the check too.
 catalogue: bootstrap
-	$(PY) scripts/build_catalogue.py
+	$(PY) scripts/build_catalogue.py $(CATALOGUE_ARGS)
+
+catalogue-check:
+	$(PY) scripts/build_catalogue.py --check
 
 lint:
 	$(VENV)/bin/ruff check src tests scripts benchmarks examples

@@ -26,7 +26,15 @@ SOURCES = ROOT / "scripts" / "catalogue_sources"
 DATA = ROOT / "src" / "cookieguard" / "data"
 FACTS = SOURCES / "open-cookie-database.facts.csv"  # a copy of ../shared/data, see README
 FACTS_LICENCE_NAME = "open-cookie-database.LICENSE"
-VENDOR_FILES = ("analytics.toml", "marketing.toml", "embeds.toml")
+# Read in this order (the first vendor claiming a host or cookie wins); every *.toml but
+# catalogue.toml must be listed here, so a new file cannot be left out of the build unnoticed.
+VENDOR_FILES = (
+    "analytics.toml",
+    "marketing.toml",
+    "embeds.toml",
+    "support.toml",
+    "social.toml",
+)
 CATEGORIES = ("necessary", "preferences", "analytics", "marketing")
 FORMAT = 1
 MIN_NAME = 4  # shorter plain-word OCD names ("sp", "fid") are taken only from ocd_names
@@ -53,7 +61,8 @@ Changes made: only the factual columns were used; cookies set on a vendor's own 
 left out; rows were grouped by vendor, wildcard names written as globs ("_ga_*"), and
 retention periods converted to seconds where they state one. Script, pixel and iframe hosts,
 categories and embed flags are cookieguard's own, taken from each vendor's documentation
-(the "docs" of each entry).
+(the "docs" of each entry). No tracker list under a non-commercial licence (such as
+Disconnect's, or any list under CC BY-NC) was used.
 
 Distributed on an "AS IS" BASIS, WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND.
 """
@@ -68,6 +77,8 @@ _UNITS = {
     "year": 365 * 86400,
 }
 _RETENTION = re.compile(r"\b(\d+)\s*(second|minute|hour|day|week|month|year)s?\b", re.I)
+# An RFC 6265 cookie name (a token) plus the glob characters "*?[]".
+_COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _VENDOR_KEYS = {
     "name",
@@ -83,6 +94,7 @@ _VENDOR_KEYS = {
     "ocd_skip",
     "cookies",
     "storage",
+    "snippet",
 }
 
 
@@ -138,6 +150,8 @@ def _cookies(entry: dict[str, Any], facts: dict[str, list[dict[str, str]]]) -> l
                 continue  # set on the vendor's own domain: the site's server never sees it
             elif len(cookie) < MIN_NAME and cookie.isalnum():
                 continue  # "sp", "i", "fid": too generic to claim a site's own cookie
+            if not _COOKIE_NAME.match(cookie):
+                continue  # "active_template::*", "Site History": no Cookie header carries it
             pattern = cookie + "*" if row["Wildcard match"].strip() == "1" else cookie
             if pattern not in cookies:
                 cookies[pattern] = _fact(pattern, row["Retention period"].strip(), storage=False)
@@ -151,6 +165,8 @@ def _cookies(entry: dict[str, Any], facts: dict[str, list[dict[str, str]]]) -> l
             if not isinstance(item, dict) or set(item) - {"pattern", "retention"}:
                 raise SourceError(f"{name}: {key} items are {{ pattern = ..., retention = ... }}.")
             pattern = item["pattern"]
+            if not storage and not _COOKIE_NAME.match(pattern):
+                raise SourceError(f"{name}: {pattern!r} is not a cookie name (RFC 6265 token).")
             fact = _fact(pattern, item.get("retention", ""), storage=storage)
             cookies[("storage:" if storage else "") + pattern] = fact
     return list(cookies.values())
@@ -182,8 +198,16 @@ def vendor(entry: dict[str, Any], facts: dict[str, list[dict[str, str]]]) -> dic
     paths = entry.get("paths", [])
     if not all(isinstance(p, str) and p.startswith("/") for p in paths):
         raise SourceError(f"{name}: paths must start with '/'.")
-    if not entry.get("docs"):
-        raise SourceError(f"{name}: give the vendor documentation the hosts come from (docs).")
+    docs = entry.get("docs")
+    if not docs or not all(
+        isinstance(d, str) and d.startswith(("https://", "http://")) for d in docs
+    ):
+        raise SourceError(f"{name}: give the vendor documentation the hosts come from (docs URLs).")
+    snippet = entry.get("snippet")
+    if snippet is not None and not (
+        isinstance(snippet, str) and any(host in snippet.lower() for host in hosts)
+    ):
+        raise SourceError(f"{name}: snippet must be the published tag, loading from its hosts.")
     provider, privacy = _privacy(entry, facts)
     result: dict[str, Any] = {
         "name": name,
@@ -200,14 +224,34 @@ def vendor(entry: dict[str, Any], facts: dict[str, list[dict[str, str]]]) -> dic
     return result
 
 
+def vendor_tables() -> list[dict[str, Any]]:
+    """Every ``[[vendor]]`` table of the source files, in build order."""
+    unlisted = sorted(
+        path.name
+        for path in SOURCES.glob("*.toml")
+        if path.name != "catalogue.toml" and path.name not in VENDOR_FILES
+    )
+    if unlisted:
+        raise SourceError(f"{unlisted}: not in VENDOR_FILES of scripts/build_catalogue.py.")
+    tables: list[dict[str, Any]] = []
+    for file_name in VENDOR_FILES:
+        tables.extend(tomllib.loads((SOURCES / file_name).read_text("utf-8")).get("vendor", []))
+    return tables
+
+
+def snippets() -> dict[str, str]:
+    """Vendor name -> the snippet its documentation publishes (IDs replaced), where given.
+
+    Kept in the sources only: the tests paste each into a page and check that it is gated.
+    """
+    return {t["name"]: t["snippet"] for t in vendor_tables() if isinstance(t.get("snippet"), str)}
+
+
 def build(facts_path: Path = FACTS) -> dict[str, str]:
     """File name -> text of every generated file in the data folder."""
     facts = read_facts(facts_path)
     meta = tomllib.loads((SOURCES / "catalogue.toml").read_text("utf-8"))["catalogue"]
-    vendors: list[dict[str, Any]] = []
-    for file_name in VENDOR_FILES:
-        tables = tomllib.loads((SOURCES / file_name).read_text("utf-8")).get("vendor", [])
-        vendors.extend(vendor(entry, facts) for entry in tables)
+    vendors = [vendor(entry, facts) for entry in vendor_tables()]
     names = [v["name"] for v in vendors]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import re
+import shutil
 import subprocess
 import sys
 from importlib import resources
@@ -23,12 +25,14 @@ from cookieguard.catalogue._catalogue import (
     merge,
     split_url,
 )
+from cookieguard._core import Guard
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "k" * 32
 CATEGORIES = {"necessary", "preferences", "analytics", "marketing"}
 COOKIE_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z?\[\]]+$")
 HOST = re.compile(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$")
+FACTS = "open-cookie-database.facts.csv"
 
 
 def _build_script() -> ModuleType:
@@ -610,22 +614,133 @@ def test_build_rejects_bad_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (sources / name).write_text("", "utf-8")
     monkeypatch.setattr(build, "SOURCES", sources)
     monkeypatch.setattr(build, "DATA", tmp_path / "out")
+    valid = 'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]\ndocs = ["https://a"]\n'
     cases = [
         'name = "A"\ncategory = "ads"\nhosts = ["a.example"]\ndocs = ["https://a"]',
         'name = "A"\ncategory = "analytics"\nhosts = ["A.example"]\ndocs = ["https://a"]',
         'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]',
-        'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]\ndocs = ["x"]\nocd = ["Nope"]',
-        'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]\ndocs = ["x"]\n'
-        'ocd = ["Hotjar"]\nocd_names = ["_nope"]',
-        'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]\ndocs = ["x"]\nextra = 1',
+        'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]\ndocs = ["x"]',  # no URL
+        valid + 'ocd = ["Nope"]',
+        valid + 'ocd = ["Hotjar"]\nocd_names = ["_nope"]',
+        valid + "extra = 1",
+        valid + "snippet = '<script src=\"https://b.example/x.js\"></script>'",  # not its host
+        valid + 'cookies = [{ pattern = "a b", retention = "1 day" }]',  # not a cookie name
+        valid + 'cookies = [{ pattern = "crisp-client/*", retention = "1 day" }]',
     ]
     for case in cases:
         (sources / "analytics.toml").write_text("[[vendor]]\n" + case + "\n", "utf-8")
         assert build.main([]) == 2, case
-    valid = 'name = "A"\ncategory = "analytics"\nhosts = ["a.example"]\ndocs = ["x"]\n'
     (sources / "analytics.toml").write_text(f"[[vendor]]\n{valid}[[vendor]]\n{valid}", "utf-8")
     assert build.main([]) == 2  # duplicate names
     assert not (tmp_path / "out").exists()
+    # A source file the build does not list would be left out silently: refused instead.
+    (sources / "analytics.toml").write_text(f"[[vendor]]\n{valid}", "utf-8")
+    (sources / "forgotten.toml").write_text(f"[[vendor]]\n{valid}", "utf-8")
+    assert build.main([]) == 2
+    (sources / "forgotten.toml").unlink()
+    assert build.main([]) == 0
+    assert build.main(["--check"]) == 0
+
+
+def test_build_skips_open_cookie_database_names_no_cookie_header_carries() -> None:
+    facts = _build_script().read_facts(ROOT / "scripts" / "catalogue_sources" / FACTS)
+    odd = {r["Cookie / Data Key name"] for rows in facts.values() for r in rows}
+    assert {"active_template::", "Site History"} <= odd  # in the source data...
+    shipped = {f.pattern for v in load_catalogue().vendors for f in v.cookies}
+    assert not {"active_template::*", "Site History"} & shipped  # ...never in the catalogue
+
+
+def test_snippets_are_kept_in_the_sources_only() -> None:
+    build = _build_script()
+    snippets = build.snippets()
+    assert snippets["AddThis"].startswith("<script") and "s7.addthis.com" in snippets["AddThis"]
+    shipped = json.loads(build.build()["trackers.json"])
+    assert all("snippet" not in vendor for vendor in shipped["vendors"])
+
+
+def test_make_catalogue_check_verifies_the_shipped_file() -> None:
+    make = shutil.which("make")
+    if make is None:  # pragma: no cover - make is part of the dev setup (Makefile)
+        pytest.fail("make is not installed; the Makefile's catalogue-check target needs it")
+    for target in (["catalogue-check"], ["catalogue", "CATALOGUE_ARGS=--check", "-o", "bootstrap"]):
+        result = subprocess.run(
+            [make, "-s", "-C", str(ROOT), *target, f"PY={sys.executable}"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert result.returncode == 0, (target, result.stdout, result.stderr)
+
+
+# --- what the log advises for a cookie the policy does not declare ----------------------------
+
+
+def _advice(caplog: pytest.LogCaptureFixture, policy: Policy, header: str) -> dict[str, str]:
+    caplog.set_level(logging.WARNING, logger="cookieguard")
+    Guard(policy).read(header)
+    said = {}
+    for record in caplog.records:
+        message = record.getMessage()
+        if message.startswith("cookie "):
+            said[message.split("'")[1]] = message
+    return said
+
+
+def test_a_catalogued_cookie_gets_its_category_never_necessary(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Issue 20: AddThis's __atuvc was advised Policy(cookies={'__atuvc': 'necessary'}), and
+    # the log said "a analytics cookie".
+    said = _advice(
+        caplog,
+        Policy(secret_keys=[KEY]),
+        "__atuvc=1; _gid=2; intercom-id-abc=3; __stid=4; crisp-client%2Fsession%2Fx=5",
+    )
+    assert "knows it as a marketing cookie of AddThis (Oracle)" in said["__atuvc"]
+    assert "Policy(cookies={'__atuvc': 'marketing'})" in said["__atuvc"]
+    assert "knows it as an analytics cookie of Google Analytics" in said["_gid"]
+    assert "knows it as an analytics cookie of Intercom" in said["intercom-id-abc"]
+    assert "Policy(cookies={'intercom-id-*': 'analytics'})" in said["intercom-id-abc"]  # its glob
+    assert "knows it as a marketing cookie of ShareThis" in said["__stid"]
+    assert "a preferences cookie of Crisp" in said["crisp-client%2Fsession%2Fx"]
+    for message in said.values():
+        assert "'necessary'}" not in message and " a analytics" not in message
+        assert "not 'necessary'" in message
+
+
+def test_a_catalogued_cookie_of_a_category_the_policy_lacks_names_the_policys_own(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    policy = Policy(secret_keys=[KEY], categories=[Category("stats", label="Statistics")])
+    (said,) = _advice(caplog, policy, "_gid=1").values()
+    assert "This policy has no 'analytics' category" in said
+    assert "Policy(cookies={'_gid': ...}) naming 'stats'" in said
+    assert "'necessary'}" not in said
+
+
+def test_an_unknown_cookie_is_offered_necessary_only_with_its_condition(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (said,) = _advice(caplog, Policy(secret_keys=[KEY]), "homegrown=1").values()
+    assert "so it is blocked" in said
+    assert "Policy(cookies={'homegrown': 'necessary'}) only if the site cannot work" in said
+    assert "('analytics', 'marketing' or 'preferences')" in said
+
+
+def test_every_declaration_the_log_can_advise_is_a_valid_policy() -> None:
+    catalogue = load_catalogue()
+    cookies = {
+        fact.pattern: vendor.category
+        for vendor in catalogue.vendors
+        for fact in vendor.cookies
+        if not fact.storage
+    }
+    assert len(cookies) > 300
+    policy = Policy(secret_keys=[KEY], cookies=cookies)
+    for pattern in cookies:
+        name = pattern.replace("*", "x").replace("[0-9]", "1").replace("?", "x")
+        assert policy.category_of(name) is not None, pattern
 
 
 def test_an_empty_catalogue_finds_nothing() -> None:

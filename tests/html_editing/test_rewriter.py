@@ -861,7 +861,7 @@ def test_vendors_of_a_category_the_policy_lacks_are_always_blocked(
         out = both(plan(site, granted), GA_PAGE)
         assert b'type="text/plain" data-cookieguard="analytics"' in out, granted
     said = [r.getMessage() for r in caplog.records if "does not have" in r.getMessage()]
-    assert len(said) == 2  # analytics and marketing, once each
+    assert len(said) == 3  # analytics, marketing and preferences (chat widgets), once each
     assert "'analytics'" in said[0] and "Google Analytics" in said[0]
     assert "Policy(trackers=[{'name':" in said[0]
     caplog.clear()

@@ -15,6 +15,7 @@ from typing import Any
 from werkzeug.http import dump_cookie
 
 from cookieguard._cache import Memo
+from cookieguard.catalogue import Vendor
 from cookieguard.core._consent import Consent, ConsentCodec
 from cookieguard.core._cookies import (
     MAX_HOST,
@@ -264,29 +265,44 @@ class Guard:
                 # A tracker the site forgot to declare: gated (and expired) by the vendor's
                 # category, whatever Policy.undeclared says.
                 found = known[0].category
-                self._log_catalogued(name, known[0].name, known[0].provider, found)
+                self._log_catalogued(name, known[1].pattern, known[0], found)
             else:
                 found = _UNDECLARED
                 self._log_undeclared(name)
         self._categories.put(name, found, len(name) + len(found))
         return found
 
-    def _log_catalogued(self, name: str, vendor: str, provider: str, category: str) -> None:
+    def _log_catalogued(self, name: str, pattern: str, vendor: Vendor, category: str) -> None:
         name = name[:_MAX_LOGGED_NAME]
         if name in self._logged or len(self._logged) >= _MAX_LOGGED_NAMES:
             return
         self._logged.add(name)
+        # Never advise "necessary" here: a tracker's cookie is not strictly necessary, and a
+        # site that declared it so would set it for every visitor (issue 20).
+        optional = sorted(self.policy.optional_categories)
+        if category in optional:
+            advice = f"Declare it with Policy(cookies={{{pattern!r}: {category!r}}}) to keep that"
+            others = [c for c in optional if c != category]
+            if others:
+                advice += f" (or {_either(others)})"
+        else:
+            advice = (
+                f"This policy has no {category!r} category: declare it with "
+                f"Policy(cookies={{{pattern!r}: ...}})"
+            )
+            if optional:
+                advice += f" naming {_either(optional)}"
         logger.warning(
-            "cookie %r is not declared in the policy; the tracker catalogue knows it as a "
-            "%s cookie of %s (%s), so it is gated as %s. Declare it with "
-            "Policy(cookies={%r: %r}) (or another category) to decide yourself.",
+            "cookie %r is not declared in the policy; the tracker catalogue knows it as %s %s "
+            "cookie of %s (%s), so it is gated as %s. %s; not 'necessary', which would set "
+            "it for every visitor without consent.",
             name,
+            _article(category),
             category,
-            vendor,
-            provider,
+            vendor.name,
+            vendor.provider,
             category,
-            name,
-            category,
+            advice,
         )
 
     def _log_undeclared(self, name: str) -> None:
@@ -295,12 +311,17 @@ class Guard:
             return
         self._logged.add(name)
         verb = "allowed" if self._allow_undeclared else "blocked"
+        # The tracker catalogue does not know it: it may be the site's own session or CSRF
+        # cookie, so "necessary" is offered, but only with its condition and beside the rest.
+        optional = sorted(self.policy.optional_categories)
         logger.warning(
             "cookie %r is not declared in the policy, so it is %s. Declare it "
-            "with Policy(cookies={%r: 'necessary'}) (or another category).",
+            "with Policy(cookies={%r: 'necessary'}) only if the site cannot work without it "
+            "(a session or CSRF cookie); else with the category it serves%s.",
             name,
             verb,
             name,
+            f" ({_either(optional)})" if optional else "",
         )
 
     # -- responses -------------------------------------------------------------------------
@@ -397,3 +418,16 @@ class Guard:
             httponly=True,
             samesite=policy.same_site,
         )
+
+
+def _article(word: str) -> str:
+    """ "an" before a vowel sound as written ("an analytics cookie"), else "a"."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _either(names: list[str]) -> str:
+    """``['a', 'b', 'c']`` as "'a', 'b' or 'c'"."""
+    quoted = [repr(name) for name in names]
+    if len(quoted) == 1:
+        return quoted[0]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
