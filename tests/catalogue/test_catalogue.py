@@ -25,7 +25,7 @@ from cookieguard.catalogue._catalogue import (
     merge,
     split_url,
 )
-from cookieguard._core import Guard
+from cookieguard.core._guard import Guard
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "k" * 32

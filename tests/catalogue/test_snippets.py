@@ -24,15 +24,15 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from cookieguard._catalogue import Catalogue, Vendor, load_catalogue
-from cookieguard._consent import UNDECIDED
-from cookieguard._core import Decision
-from cookieguard._site import Site
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
+from cookieguard.catalogue import Catalogue, Vendor, load_catalogue
+from cookieguard.core._consent import UNDECIDED
+from cookieguard.core._guard import Decision
+from cookieguard.site._site import Site
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
 from tests.harness import make_policy
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 JS_TYPES = {"", "text/javascript", "application/javascript", "module", "text/ecmascript"}
 
 
