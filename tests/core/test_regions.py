@@ -323,3 +323,18 @@ def test_the_opt_out_notice_keeps_all_but_sale_and_sharing_and_says_gpc_was_hono
     assert 'data-cookieguard-action="open">Your Privacy Choices</a>' in insert
     assert "data-cookieguard-gpc" not in insert
     assert "data-cookieguard-gpc" in plan(site, "opt-out", gpc=True).insert.decode()
+
+
+def test_any_spelling_of_a_region_header_is_read_and_visitor_names_stay_bounded() -> None:
+    lookup = RegionLookup("cloudflare", {"US-CA": "opt-out"}, "opt-in")
+    for name in (
+        b"CF-IPCountry",
+        b"cf-ipcountry",
+        b" cf-ipcountry",
+        "Cf-Ipcountry",
+        "cf-ipcountry",
+    ):
+        assert lookup.from_pairs([(name, "US"), ("CF-Region-Code", "CA")]) == ("US-CA", "opt-out")
+    for n in range(5000):  # names a visitor makes up: remembered up to a bound
+        lookup.from_pairs([(f"x-made-up-{n}".encode(), b"1")])
+    assert len(lookup._index) <= 512

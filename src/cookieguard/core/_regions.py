@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cookieguard._cache import remember
+from cookieguard.core._headers import name, text_name
 
 Rule = Literal["opt-in", "opt-out", "notice"]
 OPT_IN: Rule = "opt-in"
@@ -147,6 +148,10 @@ class RegionLookup:
             self.headers = (provider.country,)
             if provider.subdivision is not None:
                 self.headers += (provider.subdivision,)
+        # Each name as ASGI (bytes) and WSGI/endpoints (str) spell it lower-case -> its place.
+        self._index: dict[str | bytes, int] = {}
+        for at, header in enumerate(self.headers):
+            self._index[header] = self._index[header.encode("latin-1")] = at
         #: Whether the rule can differ between visitors (responses then vary on ``headers``).
         self.varies = bool(self.headers) and any(r != unknown for r in self.table.values())
         self._located: dict[tuple[str | bytes | None, str | bytes | None], tuple[str | None, Rule]]
@@ -176,6 +181,15 @@ class RegionLookup:
                 remember(self._located, key, found, _MEMO)
         return found
 
+    def _place(self, raw: str | bytes) -> int:
+        """Where header ``raw`` goes (-1: nowhere), learnt for next time (bounded: names come
+        from visitors)."""
+        normal = name(raw) if isinstance(raw, bytes) else text_name(raw)
+        at = self._index.get(normal, -1)
+        if len(self._index) < _MEMO and len(raw) <= 64:
+            self._index[raw] = at
+        return at
+
     def from_pairs(
         self, headers: Iterable[tuple[str | bytes, str | bytes]]
     ) -> tuple[str | None, Rule]:
@@ -183,15 +197,19 @@ class RegionLookup:
         or bytes). A header sent twice with different values is ambiguous: unknown."""
         if not self.headers:
             return None, self.unknown
-        values: list[str | bytes | None] = [None] * len(self.headers)
+        index = self._index
+        values: list[str | bytes | None] = [None, None]
         for raw, value in headers:
-            name = (raw.decode("latin-1") if isinstance(raw, bytes) else raw).strip().lower()
-            if name in self.headers:
-                at = self.headers.index(name)
-                if values[at] is not None and values[at] != value:
-                    return None, self.unknown
-                values[at] = value
-        return self.locate(*values)
+            # One dict lookup per header for a name seen before (-1: not a region header).
+            at = index.get(raw)
+            if at is None:
+                at = self._place(raw)
+            if at < 0:
+                continue
+            if values[at] is not None and values[at] != value:
+                return None, self.unknown
+            values[at] = value
+        return self.locate(values[0], values[1])
 
 
 def check_regions(header: Any, table: Any, unknown: Any) -> tuple[str | None, dict[str, Rule]]:
