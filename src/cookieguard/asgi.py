@@ -30,6 +30,7 @@ from cookieguard.core._headers import (
 )
 from cookieguard.core._messages import Reply, Request
 from cookieguard.core._policy import Policy
+from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector, Injection
 from cookieguard.receipts import ReceiptStore
 from cookieguard.site._site import _DEFAULT, Site
@@ -164,9 +165,13 @@ class ConsentMiddleware:
         injector: BodyInjector | None = None  # made only for a body that is not sent whole
         held: list[Message] | None = None  # start + body messages, to fix Content-Length
         length_at = -1  # where the held start's Content-Length field is (-1: look for it)
+        cut = False  # a streamed page failed after its headers left: the rest is dropped
+        # A streamed page's start, held until its first body message has been edited: a
+        # page that fails there can still go out under the enforcing CSP (fail closed).
+        waiting: Message | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal plan, injector, held, length_at
+            nonlocal plan, injector, held, length_at, cut, waiting
             if message["type"] == "http.response.start":
                 edit = self._start(message, decision, scope, language)
                 if edit is not None:
@@ -176,10 +181,13 @@ class ConsentMiddleware:
                         length_at = at
                         return
                     injector = plan.injector()  # no length: the body streams through
+                    waiting = message
+                    return
                 await send(message)
                 return
             if plan is None:
-                await send(message)
+                if not cut:
+                    await send(message)
                 return
             if injector is None:
                 if (
@@ -193,7 +201,11 @@ class ConsentMiddleware:
                     start = held[0]
                     held = None
                     chunk = message.get("body", b"")
-                    body = plan.rewrite(chunk)
+                    try:
+                        body = plan.rewrite(chunk)
+                    except Uneditable as failure:
+                        body = chunk
+                        self._fail_closed(start, decision, scope, failure)
                     plan = None  # the body has ended: anything after it passes as sent
                     if len(body) != len(chunk):
                         _set_length(start, len(body), length_at)
@@ -206,6 +218,10 @@ class ConsentMiddleware:
                 # A file handed to the server (http.response.pathsend, zerocopysend) or
                 # any other extension: the body is not ours to edit. The server must
                 # get the start first, then the bytes held so far, then the message.
+                if waiting is not None:
+                    held, waiting = [waiting], None
+                if held:
+                    self._fail_closed(held[0], decision, scope, _HANDED_OVER)
                 await _give_up(send, held, injector)
                 plan = injector = held = None
                 await send(message)
@@ -213,13 +229,39 @@ class ConsentMiddleware:
             more = message.get("more_body", False)
             if held is None:
                 chunk = message.get("body", b"")
-                message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
+                try:
+                    message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
+                except Uneditable as failure:
+                    plan = injector = None
+                    if waiting is not None:
+                        # Nothing has left yet: as the app wrote it, under the CSP.
+                        self._fail_closed(waiting, decision, scope, failure)
+                        await send(waiting)
+                        waiting = None
+                        await send(message)
+                        return
+                    # The headers have left: a page that cannot be edited is cut off here
+                    # rather than sent on live (fail closed).
+                    self.site.fail_closed(decision, scope["path"], failure)
+                    cut = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                    return
+                if waiting is not None:
+                    await send(waiting)
+                    waiting = None
                 await send(message)
                 return
             held.append(message)
             if more and sum(len(m.get("body", b"")) for m in held[1:]) <= BUFFER_LIMIT:
                 return
-            await _flush(send, held, injector, done=not more)
+            try:
+                await _flush(send, held, injector, done=not more)
+            except Uneditable as failure:
+                # Nothing has left yet: the page goes out as the app wrote it, under the CSP.
+                self._fail_closed(held[0], decision, scope, failure)
+                for sent in held:
+                    await send(sent)
+                plan = injector = None
             held = None
             return
 
@@ -282,6 +324,9 @@ class ConsentMiddleware:
             scope.get("query_string", b""),  # raw bytes: decoded only for a new plan
             language,
         )
+        if injection is not None and injection.failure is not None:
+            added = (*added, *site.fail_closed(decision, scope["path"], injection.failure))
+            injection = None
         if injection is None:
             if added:
                 message["headers"] = [*headers, *_encoded(added)]
@@ -296,6 +341,15 @@ class ConsentMiddleware:
         # Found by a C-level search in the list the fields above were appended to, so the
         # edited length costs no loop later (several Content-Length fields: looked for then).
         return injection, headers.index(length) if lengths == 1 else -1
+
+    def _fail_closed(
+        self, start: Message, decision: Decision, scope: Scope, failure: Uneditable
+    ) -> None:
+        """A held page that cannot be edited goes out as the app wrote it, with the headers
+        the site fails closed with (a CSP that enforces the visitor's grants)."""
+        added = self.site.fail_closed(decision, scope["path"], failure)
+        if added:
+            start["headers"] = [*start["headers"], *_encoded(added)]
 
     def _extra(self, decision: Decision) -> Headers:
         """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
@@ -430,6 +484,9 @@ class ConsentMiddleware:
         await _send_reply(send, reply, head=scope["method"] == "HEAD")
 
 
+_HANDED_OVER = Uneditable("error", "the app handed the body to the server (pathsend)")
+
+
 def _gate(headers: Iterable[tuple[bytes, bytes]], refused: list[bytes]) -> Headers:
     """``headers`` without the ``Set-Cookie`` fields whose values are in ``refused``."""
     return [
@@ -471,16 +528,16 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
     banner) and streams on without a Content-Length: the server frames it (chunked).
     """
     start, bodies = held[0], held[1:]
-    held.clear()
     body = b"".join(m.get("body", b"") for m in bodies)
     if done:
         size = len(body)
-        body = injector.feed_last(body)
+        body = injector.feed_last(body)  # (Uneditable: the caller sends what it held)
         if len(body) != size:
             _set_length(start, len(body), -1)
     else:
-        start["headers"] = [(k, v) for k, v in start["headers"] if role(k) is not CONTENT_LENGTH]
         body = injector.feed(body)
+        start["headers"] = [(k, v) for k, v in start["headers"] if role(k) is not CONTENT_LENGTH]
+    held.clear()
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": not done})
 

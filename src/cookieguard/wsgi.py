@@ -23,6 +23,7 @@ from cookieguard.core._headers import (
 )
 from cookieguard.core._messages import Request
 from cookieguard.core._policy import Policy
+from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector
 from cookieguard.receipts import ReceiptStore
 from cookieguard.site._site import _DEFAULT, Site
@@ -208,6 +209,8 @@ _REASONS = {
 }
 
 
+_WRITTEN = Uneditable("error", "the app wrote the body with write(), which is not edited")
+
 _SEVERAL = "\0several"  # a response with more than one Content-Length field (not a name)
 
 
@@ -238,6 +241,7 @@ class _Body:
     __slots__ = (
         "_held",
         "_length",
+        "_streamed",
         "_write",
         "decision",
         "environ",
@@ -260,6 +264,7 @@ class _Body:
         self.result: Iterable[bytes] = ()
         self._held: tuple[str, Headers, ExcInfo | None] | None = None
         self._length = _SEVERAL
+        self._streamed = False
         self._write: Callable[[bytes], object] | None = None
 
     def start(
@@ -298,6 +303,9 @@ class _Body:
                         environ.get("QUERY_STRING", ""),
                         environ.get("HTTP_ACCEPT_LANGUAGE"),
                     )
+                    if injection is not None and injection.failure is not None:
+                        headers = self._fail_closed(headers, injection.failure)
+                        injection = None
         if injection is None:
             self.injector = None
             self._held = None
@@ -305,15 +313,27 @@ class _Body:
             return self._write
         headers = [*headers, *injection.vary_pairs]
         self.injector = injection.injector()
+        # Held until the body is known (with a Content-Length, to correct it) or, streamed,
+        # until its first chunk is edited: a page that fails there can still go out under
+        # the enforcing CSP (fail closed). The server sends nothing before either.
+        self._streamed = length is None
         if length is not None:
             self._length = length
-            self._held = (status, headers, exc_info)
-            return self._write_held
-        self._write = self.start_response(status, headers, exc_info)
-        return self._write
+        self._held = (status, headers, exc_info)
+        return self._write_held
+
+    def _fail_closed(self, headers: Headers, failure: Uneditable) -> Headers:
+        """The headers a page that cannot be edited goes out with (see Site.fail_closed)."""
+        path = self.environ.get("PATH_INFO", "")
+        added = self.site.fail_closed(self.decision, path, failure)
+        return [*headers, *added] if added else headers
 
     def _write_held(self, data: bytes) -> object:
-        # A legacy app writing directly: give up on injection, send what it wrote.
+        # A legacy app writing directly: give up on injection, send what it wrote (under
+        # the enforcing CSP: it is not edited).
+        if self._held is not None:
+            status, headers, exc_info = self._held
+            self._held = (status, self._fail_closed(headers, _WRITTEN), exc_info)
         self._release(inject=False, body=b"")
         return cast(Callable[[bytes], object], self._write)(data)
 
@@ -328,16 +348,28 @@ class _Body:
         if held is None:
             return body
         status, headers, exc_info = held
+        try:
+            edited = body
+            if stream and self.injector is not None:
+                edited = self.injector.feed(body)
+            elif inject and self.injector is not None:
+                edited = self.injector.feed_last(body)
+        except Uneditable as failure:
+            # Nothing has left yet: the page goes out as the app wrote it, under the CSP.
+            self.injector = None
+            headers = self._fail_closed(headers, failure)
+            self._write = self.start_response(status, headers, exc_info)
+            return body
         if stream and self.injector is not None:
             headers = [
                 (k, v)
                 for k, v in headers
                 if (known_text_role(k) or text_role(k)) is not CONTENT_LENGTH
             ]
-            body = self.injector.feed(body)
+            body = edited
         elif inject and self.injector is not None:
             size = len(body)
-            body = self.injector.feed_last(body)
+            body = edited
             if len(body) != size:
                 length = str(len(body))
                 field = self._length
@@ -357,6 +389,9 @@ class _Body:
         buffered: list[bytes] = []
         size = 0
         for chunk in self.result:
+            if self._held is not None and self._streamed:
+                yield self._release(inject=True, body=chunk, stream=True)
+                continue
             if self._held is not None:
                 buffered.append(chunk)
                 size += len(chunk)
@@ -364,11 +399,27 @@ class _Body:
                     yield self._release(inject=True, body=b"".join(buffered), stream=True)
                     buffered = []
                 continue
-            yield chunk if self.injector is None else self.injector.feed(chunk)
+            if self.injector is None:
+                yield chunk
+                continue
+            try:
+                yield self.injector.feed(chunk)
+            except Uneditable as failure:
+                self._cut(failure)
+                return
         if self._held is not None:
             yield self._release(inject=True, body=b"".join(buffered))
         elif self.injector is not None:
-            yield self.injector.finish()
+            try:
+                yield self.injector.finish()
+            except Uneditable as failure:
+                self._cut(failure)
+
+    def _cut(self, failure: Uneditable) -> None:
+        """The headers have left: a page that cannot be edited is cut off here rather than
+        sent on live (fail closed)."""
+        self.injector = None
+        self.site.fail_closed(self.decision, self.environ.get("PATH_INFO", ""), failure)
 
     def close(self) -> None:
         close = getattr(self.result, "close", None)

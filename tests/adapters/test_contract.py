@@ -411,8 +411,13 @@ def test_small_streamed_page_gets_the_banner(driver: Driver) -> None:
     assert response.text.endswith("</body></html>")
 
 
-def test_compressed_and_non_html_bodies_untouched(driver: Driver) -> None:
-    assert driver.get("/gzip").body == b"\x1f\x8b\x08"
+def test_a_damaged_compressed_page_fails_closed_and_other_bodies_pass(driver: Driver) -> None:
+    """A gzip body cut short cannot be edited: it goes out as the app wrote it, under a CSP
+    that enforces the visitor's (empty) grants (issue 19 item 1)."""
+    response = driver.get("/gzip")
+    assert response.body == b"\x1f\x8b\x08"
+    assert "googletagmanager" not in (response.header("content-security-policy") or "x")
+    assert response.header("content-security-policy") is not None
     assert driver.get("/").body == b"hello"
 
 

@@ -30,7 +30,7 @@ def _documented_middleware(page: Path = PAGE) -> list[str]:
 def test_the_documented_middleware_order_passes_the_system_checks(doc: Path) -> None:
     middleware = _documented_middleware(doc)
     assert "cookieguard.django.ConsentMiddleware" in middleware
-    # The example shows compression, which must come before ours (E002 otherwise).
+    # The example shows compression before ours (after it works too: pages are decoded).
     assert middleware.index("django.middleware.gzip.GZipMiddleware") < middleware.index(
         "cookieguard.django.ConsentMiddleware"
     )
@@ -39,11 +39,11 @@ def test_the_documented_middleware_order_passes_the_system_checks(doc: Path) -> 
     assert [p.id for p in problems] == [], [p.msg for p in problems]
 
 
-def test_consent_middleware_first_is_refused_when_gzip_is_used() -> None:
-    """The README used to say to list ConsentMiddleware "FIRST": with GZipMiddleware in the
-    list that order is refused (E002), which is why the page puts compression before it."""
+def test_consent_middleware_first_passes_with_gzip_after_it() -> None:
+    """ConsentMiddleware first, GZipMiddleware after it (inside): compressed pages are
+    decoded, edited and compressed again, so this order is no longer refused (issue 19)."""
     middleware = _documented_middleware()
     middleware.remove("cookieguard.django.ConsentMiddleware")
     with override_settings(MIDDLEWARE=["cookieguard.django.ConsentMiddleware", *middleware]):
         problems = check_settings()
-    assert [p.id for p in problems] == ["cookieguard.E002"]
+    assert [p.id for p in problems] == []

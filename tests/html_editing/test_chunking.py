@@ -6,14 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cookieguard.html._inject import (
-    Injection,
-    charset_param,
-    codec_for,
-    sniff_charset,
-    transcode,
-    wants_injection,
-)
+from cookieguard.html._charsets import charset_param, choose, codec_for, prescan, transcode
+from cookieguard.html._inject import Injection, wants_injection
 
 PAGE = b"<html><body><p>hi</p></BODY></html>"
 WANT = b"<html><body><p>hi</p>[X]</BODY></html>"
@@ -54,7 +48,7 @@ def test_stop_passes_through() -> None:
         (200, "application/xhtml+xml", None, True),
         (200, "text/plain", None, False),
         (200, None, None, False),
-        (200, "text/html", "gzip", False),
+        (200, "text/html", "gzip", True),  # decoded, edited, encoded back
         (204, "text/html", None, False),
         (206, "text/html", None, False),
         (304, "text/html", None, False),
@@ -94,9 +88,12 @@ def test_charset_param(content_type: str | None, charset: str | None) -> None:
         ("base64", None),  # Python codecs browsers do not know
         ("rot13", None),
         ("undefined", None),
-        ("utf-16", None),
-        ("utf-16le", None),
-        ("iso-2022-jp", None),
+        ("utf-7", None),
+        ("utf-16", "utf_16_le"),  # the WHATWG's "utf-16" is little-endian
+        ("utf-16le", "utf_16_le"),
+        ("UTF-16BE", "utf_16_be"),
+        ("iso-2022-jp", "iso2022_jp"),
+        ("iso-2022-kr", "replacement"),
         ("x-no-such-charset", None),
     ],
 )
@@ -104,14 +101,25 @@ def test_codec_for(label: str, codec: str | None) -> None:
     assert codec_for(label) == codec
 
 
-def test_sniff_charset() -> None:
-    assert sniff_charset(b'<meta charset="windows-1252"><title>x</title>') == "windows-1252"
+def test_choose_follows_the_whatwg_order() -> None:
+    """BOM, then the Content-Type's label, then the <meta> prescan, then UTF-8."""
+    assert choose(None, b'<meta charset="windows-1252"><title>x</title>') == "cp1252"
     meta = b'<meta http-equiv="Content-Type" content="text/html; charset=ISO-8859-15">'
-    assert sniff_charset(meta) == "ISO-8859-15"
-    assert sniff_charset(b"\xef\xbb\xbf<p>") == "utf-8"
-    assert sniff_charset(b"\xff\xfe<\x00") == "utf-16"
-    assert sniff_charset(b"<p>no meta</p>") == "utf-8"
-    assert sniff_charset(b" " * 1100 + b'<meta charset="koi8-r">') == "utf-8"  # first 1 KB only
+    assert choose(None, meta) == "iso8859_15"
+    assert choose(None, b"\xef\xbb\xbf<p>") == "utf-8"
+    assert choose(None, b"\xff\xfe<\x00") == "utf_16_le"
+    assert choose(None, b"\xfe\xff\x00<") == "utf_16_be"
+    assert choose("utf-8", b"\xff\xfe<\x00") == "utf_16_le"  # the BOM beats the header
+    assert choose("koi8-r", b'<meta charset="cp1252">') == "koi8_r"  # the header beats <meta>
+    assert choose(None, b"<p>no meta</p>") == "utf-8"
+    assert choose(None, b" " * 1100 + b'<meta charset="koi8-r">') == "utf-8"  # first 1 KB only
+    # Labels no browser knows are skipped, as a browser skips them; comments too.
+    assert choose("utf-7", b'<meta charset="utf-7"><meta charset="koi8-r">') == "koi8_r"
+    assert choose(None, b'<!-- <meta charset="koi8-r"> --><p>') == "utf-8"
+    # A <meta> cannot say UTF-16 (the bytes it is read from are ASCII-compatible).
+    assert prescan(b'<meta charset="utf-16">') == "utf-8"
+    assert prescan(b'<meta charset="x-user-defined">') == "cp1252"
+    assert prescan(b"<meta name=x content='charset=koi8-r'>") is None  # no http-equiv
 
 
 def test_transcode() -> None:

@@ -183,16 +183,16 @@ def test_head_requests_and_other_types_are_never_planned() -> None:
     }
     assert site.injection(undecided, method="HEAD", content_type="text/html", **request) is None
     assert site.injection(undecided, method="GET", content_type="text/css", **request) is None
+    # Compressed pages and pages in UTF-16 are planned (decoded, edited, encoded back), with
+    # the codings in the plan; a plan for each is cached.
     gzip = dict(request, content_encoding="gzip")
-    assert site.injection(undecided, method="GET", content_type="text/html", **gzip) is None
-    # A charset nobody can write in is "leave it alone", cached as such.
     for _ in range(2):
-        assert (
-            site.injection(
-                undecided, method="GET", content_type="text/html; charset=utf-16", **request
-            )
-            is None
+        found = site.injection(undecided, method="GET", content_type="text/html", **gzip)
+        assert found is not None and found.codings == ("gzip",)
+        wide = site.injection(
+            undecided, method="GET", content_type="text/html; charset=utf-16", **request
         )
+        assert wide is not None and wide.charset == "utf-16"
 
 
 # -- bounds -----------------------------------------------------------------------------------

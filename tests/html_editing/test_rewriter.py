@@ -20,6 +20,7 @@ from cookieguard import Policy
 from cookieguard.core._consent import UNDECIDED, Consent
 from cookieguard.core._guard import Decision
 from cookieguard.core._policy import DEFAULT_CATEGORIES, Category
+from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import ELEMENT_LIMIT, Rewriter
 from cookieguard.site._site import Site
@@ -434,34 +435,7 @@ def test_meta_charset_is_sniffed_when_the_header_has_none() -> None:
     assert b"Pr&#233;f&#233;rences" in out
 
 
-@pytest.mark.parametrize("charset", ["utf-16", "x-unknown-charset", "iso-2022-jp"])
-def test_unwritable_charsets_leave_the_page_alone(
-    charset: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Said once per process and label: start from a process that has not said it yet (an
-    # earlier test may have served such a page).
-    from cookieguard.html import _inject
-
-    monkeypatch.setattr(_inject, "_warned", {})
-    site = site_for()
-    with caplog.at_level(logging.WARNING, logger="cookieguard"):
-        injection = site.injection(
-            Decision(UNDECIDED),
-            method="GET",
-            status=200,
-            content_type=f"text/html; charset={charset}",
-            content_encoding=None,
-            path="/",
-            query="",
-            accept_language=None,
-        )
-    assert injection is None
-    assert charset in caplog.text
-
-
-def test_utf16_page_without_a_charset_header_is_left_alone() -> None:
-    page = "<!doctype html><body>x</body>".encode("utf-16")
-    assert both(plan(site_for(), content_type="text/html"), page) == page
+# Pages in UTF-16, ISO-2022-JP and labels no browser knows: tests/html_editing/test_codings.py
 
 
 # -- bad input -----------------------------------------------------------------------------
@@ -486,15 +460,17 @@ def test_malformed_html_never_raises(page: bytes) -> None:
     both(plan(site_for()), page)
 
 
-def test_a_huge_inline_script_passes_through_with_a_log_line(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # Inline scripts are held until their end (their content decides): bounded.
+def test_a_huge_inline_script_is_past_the_limits(caplog: pytest.LogCaptureFixture) -> None:
+    # Inline scripts are held until their end (their content decides): bounded. Past the
+    # bound the page cannot be edited: the adapters fail closed (issue 19 item 1).
     page = b"<!doctype html><body><script>" + b"x" * (2 * ELEMENT_LIMIT) + b"</script></body>"
     injection = plan(site_for())
-    with caplog.at_level(logging.WARNING, logger="cookieguard"):
-        out = streamed(injection, page, 64 * 1024)
-    assert out == page + injection.insert  # the banner is never dropped
+    with (
+        caplog.at_level(logging.WARNING, logger="cookieguard"),
+        pytest.raises(Uneditable) as failure,
+    ):
+        streamed(injection, page, 64 * 1024)
+    assert failure.value.cause == "limit"
     assert "passes unchanged" in caplog.text
 
 
@@ -685,14 +661,18 @@ def test_a_long_inline_script_in_small_chunks() -> None:
     assert b'<script type="text/plain" data-cookieguard="marketing">' in out
 
 
-@pytest.mark.parametrize("label", ["base64", "rot13", "undefined", "idna", "zlib_codec"])
-def test_a_meta_charset_only_python_knows_leaves_the_page_alone(label: str) -> None:
+@pytest.mark.parametrize("label", ["base64", "rot13", "undefined", "idna", "zlib_codec", "utf-7"])
+def test_a_meta_charset_only_python_knows_is_skipped_as_a_browser_skips_it(label: str) -> None:
     # Red team K11: these made the insert's encoding raise, and the adapters answer 500.
+    # A browser ignores a label the WHATWG does not know; so does the gate (issue 19: a
+    # <meta charset=utf-7> page went out unedited), which edits it as the default, UTF-8.
     page = (
         f"<!doctype html><html><head><meta charset='{label}'><title>t</title></head>"
         "<body><p>x</p></body></html>"
     ).encode()
-    assert both(plan(site_for(), language="de", content_type="text/html"), page) == page
+    injection = plan(site_for(), language="de", content_type="text/html")
+    out = both(injection, page)
+    assert out == page.replace(b"</body>", injection.insert + b"</body>")
 
 
 @pytest.mark.parametrize(

@@ -200,12 +200,15 @@ def is_document(status: int, content_type: str | None) -> bool:
 class ContentSecurity:
     """The consent-aware CSP of one policy: the header for a granted set, built once per set."""
 
-    def __init__(self, policy: Policy, catalogue: Catalogue | None = None) -> None:
-        if policy.csp is None:
+    def __init__(
+        self, policy: Policy, catalogue: Catalogue | None = None, *, enforce: bool = False
+    ) -> None:
+        if policy.csp is None and not enforce:
             raise ValueError("ContentSecurity needs Policy(csp='report' or 'enforce').")
         self._allow = tuple(policy.csp_allow)
         self.catalogue = catalogue if catalogue is not None else policy.catalogue
-        self.header_name = ENFORCE_HEADER if policy.csp == "enforce" else REPORT_HEADER
+        enforce = enforce or policy.csp == "enforce"
+        self.header_name = ENFORCE_HEADER if enforce else REPORT_HEADER
         self._report_uri = policy.prefix + "/csp-report"
         self._optional = policy.optional_categories
         self._cache: dict[frozenset[str], Headers] = {}
@@ -293,6 +296,18 @@ def _unique(items: Iterable[str]) -> tuple[str, ...]:
 def content_security(policy: Policy) -> ContentSecurity:
     """The :class:`ContentSecurity` of ``policy`` (built once per policy, kept with it)."""
     return policy.derived(ContentSecurity)
+
+
+def _enforcing(policy: Policy) -> ContentSecurity:
+    return ContentSecurity(policy, enforce=True)
+
+
+def fail_closed_headers(policy: Policy, granted: frozenset[str]) -> Headers:
+    """The CSP that enforces ``granted`` whatever ``Policy.csp`` says: what a page the HTML
+    gate could not edit is sent with (empty when the policy already enforces it)."""
+    if policy.csp == "enforce":
+        return ()
+    return policy.derived(_enforcing).headers(granted)
 
 
 def page_headers(

@@ -29,6 +29,7 @@ from cookieguard.core._headers import maybe_html
 from cookieguard.core._messages import Reply, Request
 from cookieguard.core._policy import Policy
 from cookieguard.core._regions import Rule
+from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import BodyInjector
 from cookieguard.site._site import Site
 
@@ -61,13 +62,6 @@ COOKIE_FREE_MIDDLEWARE = frozenset(
         "whitenoise.middleware.WhiteNoiseMiddleware",
         "corsheaders.middleware.CorsMiddleware",
         "debug_toolbar.middleware.DebugToolbarMiddleware",
-        "compression_middleware.middleware.CompressionMiddleware",
-    }
-)
-#: Middleware that must sit before ours: they compress bodies, which would hide the HTML.
-_MUST_BE_OUTSIDE = frozenset(
-    {
-        "django.middleware.gzip.GZipMiddleware",
         "compression_middleware.middleware.CompressionMiddleware",
     }
 )
@@ -168,7 +162,8 @@ def check_middleware_order(middleware: Iterable[str]) -> None:
 
     Middleware listed before ``ConsentMiddleware`` handles the response after it: any cookie
     it sets is never seen. Only :data:`COOKIE_FREE_MIDDLEWARE` (and entries in
-    ``settings.COOKIEGUARD_OUTER_MIDDLEWARE``) may come first; GZipMiddleware must.
+    ``settings.COOKIEGUARD_OUTER_MIDDLEWARE``) may come first. Compression may sit on either
+    side: a compressed page is decoded, edited and compressed again.
     """
     entries = list(middleware)
     ours = next((i for i, path in enumerate(entries) if _is_ours(path)), None)
@@ -185,12 +180,6 @@ def check_middleware_order(middleware: Iterable[str]) -> None:
             "first (only SecurityMiddleware, GZipMiddleware, WhiteNoiseMiddleware and other "
             "cookie-free middleware may come before it; name any such middleware of yours in "
             "settings.COOKIEGUARD_OUTER_MIDDLEWARE)."
-        )
-    after = [path for path in entries[ours + 1 :] if path in _MUST_BE_OUTSIDE]
-    if after:
-        raise ConfigurationError(
-            f"MIDDLEWARE lists {', '.join(after)} after {entries[ours]}: pages would be "
-            "compressed before the banner can be added. Move it before ConsentMiddleware."
         )
 
 
@@ -406,6 +395,9 @@ class ConsentMiddleware:
             query=str(meta.get("QUERY_STRING", "")),
             accept_language=banner_language(request),
         )
+        if injection is not None and injection.failure is not None:
+            self._fail_closed(request, decision, response, injection.failure)
+            return response
         if injection is None:
             return response
         patch_vary_headers(response, injection.vary)
@@ -415,38 +407,70 @@ class ConsentMiddleware:
             # (the server then frames the body itself: chunked, or close-delimited).
             if "Content-Length" in response.headers:
                 del response.headers["Content-Length"]
+
+            def cut(failure: Uneditable) -> None:
+                self.site.fail_closed(decision, request.path, failure)
+
             if response.is_async:
                 chunks = cast(AsyncIterator[bytes], response.streaming_content)
-                response.streaming_content = _inject_async(chunks, injector)
+                response.streaming_content = _inject_async(chunks, injector, cut)
             else:
                 iterator = cast(Iterator[bytes], response.streaming_content)
-                response.streaming_content = _inject_sync(iterator, injector)
+                response.streaming_content = _inject_sync(iterator, injector, cut)
             return response
         if isinstance(response, HttpResponse):
-            response.content = injector.feed_last(response.content)
+            try:
+                response.content = injector.feed_last(response.content)
+            except Uneditable as failure:
+                self._fail_closed(request, decision, response, failure)
+                return response
             if "Content-Length" in response.headers:
                 response.headers["Content-Length"] = str(len(response.content))
         return response
 
+    def _fail_closed(
+        self,
+        request: HttpRequest,
+        decision: Decision,
+        response: HttpResponseBase,
+        failure: Uneditable,
+    ) -> None:
+        """A page that cannot be edited goes out as the app wrote it, under a CSP that
+        enforces the visitor's grants (see Site.fail_closed)."""
+        for name, value in self.site.fail_closed(decision, request.path, failure):
+            _add_header(response, name, value)
 
-def _inject_sync(chunks: Iterator[bytes], injector: BodyInjector) -> Iterator[bytes]:
-    for chunk in chunks:
-        out = injector.feed(chunk)
-        if out:
-            yield out
-    tail = injector.finish()
+
+def _inject_sync(
+    chunks: Iterator[bytes], injector: BodyInjector, cut: Callable[[Uneditable], None]
+) -> Iterator[bytes]:
+    # The headers have left: a page that cannot be edited is cut off where it failed
+    # rather than sent on live (fail closed).
+    try:
+        for chunk in chunks:
+            out = injector.feed(chunk)
+            if out:
+                yield out
+        tail = injector.finish()
+    except Uneditable as failure:
+        cut(failure)
+        return
     if tail:
         yield tail
 
 
 async def _inject_async(
-    chunks: AsyncIterator[bytes], injector: BodyInjector
+    chunks: AsyncIterator[bytes], injector: BodyInjector, cut: Callable[[Uneditable], None]
 ) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        out = injector.feed(chunk)
-        if out:
-            yield out
-    tail = injector.finish()
+    try:
+        async for chunk in chunks:
+            out = injector.feed(chunk)
+            if out:
+                yield out
+        tail = injector.finish()
+    except Uneditable as failure:
+        cut(failure)
+        return
     if tail:
         yield tail
 

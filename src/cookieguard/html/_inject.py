@@ -16,10 +16,20 @@ from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import unquote_to_bytes
 
-from cookieguard._cache import Memo, remember
+from cookieguard._cache import Memo
 from cookieguard.catalogue._catalogue import Catalogue, Vendor
 from cookieguard.core._headers import HTML_TYPES as _HTML_TYPES
 from cookieguard.core._policy import NECESSARY
+from cookieguard.html._charsets import (
+    PRESCAN,
+    REPLACEMENT,
+    TRANSCODED,
+    Transcoder,
+    choose,
+    python_codec,
+    transcode,
+)
+from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
 from cookieguard.html._scanner import Attribute, Rewriter, attributes
 
@@ -31,139 +41,16 @@ BUFFER_LIMIT = 2 * 1024 * 1024
 
 
 def wants_injection(status: int, content_type: str | None, content_encoding: str | None) -> bool:
-    """True for a response whose body is HTML we may edit.
+    """True for a response whose body is HTML we may edit (compressed or not: a coding we
+    cannot decode fails closed, see :class:`Uneditable`).
 
-    Compressed bodies are left alone (we would have to decompress them), and so are
-    responses without a body to show (1xx, 204, 206, 3xx).
+    Responses without a body to show (1xx, 204, 206, 3xx) are left alone.
     """
     if status < 200 or 300 <= status < 400 or status in (204, 206):
-        return False
-    if content_encoding and content_encoding.strip().lower() != "identity":
         return False
     if not content_type:
         return False
     return content_type.split(";", 1)[0].strip().lower() in _HTML_TYPES
-
-
-# -- charsets ------------------------------------------------------------------------------
-
-_CHARSET_PARAM = re.compile(r";\s*charset\s*=\s*[\"']?([^\"';\s]+)", re.IGNORECASE)
-# The WHATWG prescan looks for a <meta charset> in the first 1024 bytes
-# (https://html.spec.whatwg.org/multipage/parsing.html#prescan-a-byte-stream-to-determine-its-encoding).
-_META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:+-]+)", re.IGNORECASE)
-# The WHATWG Encoding Standard's labels (https://encoding.spec.whatwg.org/#names-and-labels)
-# of the ASCII-compatible, stateless encodings, and the Python codec for each. A label that is
-# not here (utf-16, iso-2022-jp, or anything only Python knows: "base64", "rot13"...) means
-# the page is left alone: a browser would not read our insert the way we wrote it.
-_ENCODINGS: dict[str, tuple[str, ...]] = {
-    "utf-8": ("unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8",
-              "x-unicode20utf8"),
-    "cp866": ("866", "cp866", "csibm866", "ibm866"),
-    "iso8859_2": ("csisolatin2", "iso-8859-2", "iso-ir-101", "iso8859-2", "iso88592",
-                  "iso_8859-2", "iso_8859-2:1987", "l2", "latin2"),
-    "iso8859_3": ("csisolatin3", "iso-8859-3", "iso-ir-109", "iso8859-3", "iso88593",
-                  "iso_8859-3", "iso_8859-3:1988", "l3", "latin3"),
-    "iso8859_4": ("csisolatin4", "iso-8859-4", "iso-ir-110", "iso8859-4", "iso88594",
-                  "iso_8859-4", "iso_8859-4:1988", "l4", "latin4"),
-    "iso8859_5": ("csisolatincyrillic", "cyrillic", "iso-8859-5", "iso-ir-144", "iso8859-5",
-                  "iso88595", "iso_8859-5", "iso_8859-5:1988"),
-    "iso8859_6": ("arabic", "asmo-708", "csiso88596e", "csiso88596i", "csisolatinarabic",
-                  "ecma-114", "iso-8859-6", "iso-8859-6-e", "iso-8859-6-i", "iso-ir-127",
-                  "iso8859-6", "iso88596", "iso_8859-6", "iso_8859-6:1987"),
-    "iso8859_7": ("csisolatingreek", "ecma-118", "elot_928", "greek", "greek8", "iso-8859-7",
-                  "iso-ir-126", "iso8859-7", "iso88597", "iso_8859-7", "iso_8859-7:1987",
-                  "sun_eu_greek"),
-    "iso8859_8": ("csiso88598e", "csisolatinhebrew", "hebrew", "iso-8859-8", "iso-8859-8-e",
-                  "iso-ir-138", "iso8859-8", "iso88598", "iso_8859-8", "iso_8859-8:1988",
-                  "visual", "csiso88598i", "iso-8859-8-i", "logical"),
-    "iso8859_10": ("csisolatin6", "iso-8859-10", "iso-ir-157", "iso8859-10", "iso885910",
-                   "l6", "latin6"),
-    "iso8859_13": ("iso-8859-13", "iso8859-13", "iso885913"),
-    "iso8859_14": ("iso-8859-14", "iso8859-14", "iso885914"),
-    "iso8859_15": ("csisolatin9", "iso-8859-15", "iso8859-15", "iso885915", "iso_8859-15",
-                   "l9"),
-    "iso8859_16": ("iso-8859-16",),
-    "koi8_r": ("cskoi8r", "koi", "koi8", "koi8-r", "koi8_r"),
-    "koi8_u": ("koi8-ru", "koi8-u"),
-    "mac_roman": ("csmacintosh", "mac", "macintosh", "x-mac-roman"),
-    "cp874": ("dos-874", "iso-8859-11", "iso8859-11", "iso885911", "tis-620", "windows-874"),
-    "cp1250": ("cp1250", "windows-1250", "x-cp1250"),
-    "cp1251": ("cp1251", "windows-1251", "x-cp1251"),
-    # Browsers read Latin-1 and ASCII labels as windows-1252.
-    "cp1252": ("ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819",
-               "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1",
-               "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"),
-    "cp1253": ("cp1253", "windows-1253", "x-cp1253"),
-    "cp1254": ("cp1254", "csisolatin5", "iso-8859-9", "iso-ir-148", "iso8859-9", "iso88599",
-               "iso_8859-9", "iso_8859-9:1989", "l5", "latin5", "windows-1254", "x-cp1254"),
-    "cp1255": ("cp1255", "windows-1255", "x-cp1255"),
-    "cp1256": ("cp1256", "windows-1256", "x-cp1256"),
-    "cp1257": ("cp1257", "windows-1257", "x-cp1257"),
-    "cp1258": ("cp1258", "windows-1258", "x-cp1258"),
-    "mac_cyrillic": ("x-mac-cyrillic", "x-mac-ukrainian"),
-    "gbk": ("chinese", "csgb2312", "csiso58gb231280", "gb2312", "gb_2312", "gb_2312-80", "gbk",
-            "iso-ir-58", "x-gbk"),
-    "gb18030": ("gb18030",),
-    "big5hkscs": ("big5", "big5-hkscs", "cn-big5", "csbig5", "x-x-big5"),
-    "euc_jp": ("cseucpkdfmtjapanese", "euc-jp", "x-euc-jp"),
-    "cp932": ("csshiftjis", "ms932", "ms_kanji", "shift-jis", "shift_jis", "sjis", "windows-31j",
-              "x-sjis"),
-    "cp949": ("cseuckr", "csksc56011987", "euc-kr", "iso-ir-149", "korean", "ks_c_5601-1987",
-              "ks_c_5601-1989", "ksc5601", "ksc_5601", "windows-949"),
-}  # fmt: skip
-_LABELS = {label: codec for codec, labels in _ENCODINGS.items() for label in labels}
-_warned: dict[str, None] = {}
-
-
-def charset_param(content_type: str | None) -> str | None:
-    """The ``charset`` parameter of a Content-Type, if any."""
-    if not content_type or ";" not in content_type:
-        return None
-    m = _CHARSET_PARAM.search(content_type)
-    return m.group(1) if m else None
-
-
-def codec_for(label: str) -> str | None:
-    """The Python codec to write a page labelled ``label`` in, or ``None`` if we cannot."""
-    return _LABELS.get(label.strip().lower())
-
-
-def unsupported(label: str) -> None:
-    """Say once per label that pages in it are left alone."""
-    key = label[:40]
-    if key not in _warned:
-        remember(_warned, key, None, 256)
-        logger.warning(
-            "HTML in charset %r cannot be edited safely; such pages are sent "
-            "unchanged (no banner, no auto-blocking). Serve them as UTF-8 to fix this.",
-            key,
-        )
-
-
-def sniff_charset(head: bytes) -> str:
-    """The charset label a browser would find in the first bytes of a page (UTF-8 if none)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    m = _META_CHARSET.search(head, 0, 1024)
-    return m.group(1).decode("ascii") if m else "utf-8"
-
-
-_transcoded: dict[tuple[bytes, str], bytes] = {}
-
-
-def transcode(data: bytes, codec: str) -> bytes:
-    """UTF-8 ``data`` written in ``codec``; characters it lacks become character references."""
-    if codec == "utf-8" or data.isascii():
-        return data
-    key = (data, codec)
-    found = _transcoded.get(key)
-    if found is None:
-        found = data.decode("utf-8").encode(codec, "xmlcharrefreplace")
-        if len(data) <= 64 * 1024:
-            remember(_transcoded, key, found, 256)
-    return found
 
 
 # -- auto-blocking -------------------------------------------------------------------------
@@ -640,8 +527,11 @@ class Injection:
     ``insert`` (UTF-8) goes before the real ``</body>`` (or at the end of a page without
     one); ``head`` before the first ``<script`` (else before ``</head>``, else with
     ``insert``); ``blocker`` neutralises trackers of refused categories. ``charset`` is the
-    Content-Type's (``None``: sniffed from the page, UTF-8 when it names none). ``memo``
-    (shared by every plan of a site) keeps the edits of bodies seen before.
+    Content-Type's label (``None``: none; the page's charset is chosen from its first bytes the
+    way a browser does, :func:`cookieguard.html._charsets.choose`). ``codings`` are the body's
+    content codings, undone before the edit and applied again after. ``failure`` says why the
+    body cannot be edited at all (the adapters then fail closed before sending anything).
+    ``memo`` (shared by every plan of a site) keeps the edits of bodies seen before.
     """
 
     insert: bytes
@@ -652,6 +542,8 @@ class Injection:
     language: str = "en"
     next_path: str = field(default="/")
     memo: Memo[tuple[object, ...], tuple[bytes, bytes]] | None = field(default=None, compare=False)
+    codings: tuple[str, ...] = ()
+    failure: Uneditable | None = field(default=None, compare=False)
     # Everything besides the body that the edited body depends on: the memo's key.
     context: tuple[object, ...] = field(init=False, compare=False)
     #: ``vary`` as ASGI and as WSGI header fields, made once per plan.
@@ -662,7 +554,13 @@ class Injection:
         fields = tuple((b"vary", name.encode("latin-1")) for name in self.vary)
         object.__setattr__(self, "vary_fields", fields)
         object.__setattr__(self, "vary_pairs", tuple(("Vary", name) for name in self.vary))
-        context: tuple[object, ...] = (self.insert, self.head, self.blocker, self.charset)
+        context: tuple[object, ...] = (
+            self.insert,
+            self.head,
+            self.blocker,
+            self.charset,
+            self.codings,
+        )
         if self.blocker is not None:
             context += (self.language, self.next_path)  # in click-to-load placeholders
         object.__setattr__(self, "context", context)
@@ -671,22 +569,20 @@ class Injection:
         """A fresh editor for this response's body."""
         return Editor(self)
 
-    def rewriter(self) -> Rewriter:
-        """A fresh streaming rewriter for this response's body."""
+    def rewriter(self, codec: str = "utf-8") -> Rewriter:
+        """A fresh streaming rewriter for a body in ``codec`` (as ``choose`` names it; a
+        transcoded page is edited as UTF-8)."""
+        if codec in TRANSCODED:
+            codec = "utf-8"
         gate = (
-            TrackerGate(self.blocker, self.language, self.next_path)
+            TrackerGate(self.blocker, self.language, self.next_path, python_codec(codec))
             if self.blocker is not None
             else None
         )
-        if self.charset is None:
-            return Rewriter(self.insert, head=self.head, gate=gate, prepare=_sniffer(gate))
-        codec = codec_for(self.charset) or "utf-8"  # Site checked it is writable
-        if gate is not None:
-            gate.codec = codec
         return Rewriter(transcode(self.insert, codec), head=transcode(self.head, codec), gate=gate)
 
     def rewrite(self, body: bytes) -> bytes:
-        """A whole body, edited.
+        """A whole body, edited (:class:`Uneditable` if it cannot be).
 
         A site serves the same bytes to many visitors (a page not personalised, a cached
         view): the edit of a body seen before under the same plan is looked up instead of
@@ -697,74 +593,151 @@ class Injection:
         """
         memo = self.memo
         if memo is None or type(body) is not bytes or len(body) * 8 > memo.budget:
-            return self.rewriter().feed_last(body)  # (the memo keeps nothing over an eighth)
+            return self._whole(body)  # (the memo keeps nothing over an eighth)
         key = (self.context, len(body), body[:_SAMPLE], body[-_SAMPLE:])
         hit = memo.get(key)
         if hit is not None and hit[0] == body:
             return hit[1]
-        out = self.rewriter().feed_last(body)
+        out = self._whole(body)
         memo.put(key, (body, out), len(body) + (0 if out is body else len(out)))
         return out
 
+    def _whole(self, body: bytes) -> bytes:
+        if self.failure is not None:
+            raise self.failure
+        try:
+            if not self.codings:
+                return self._text(body)
+            text = Decoder(self.codings).whole(body)
+            edited = self._text(text)
+            return body if edited == text else Encoder(self.codings).whole(edited)
+        except Uneditable:
+            raise
+        except Exception as exc:  # a page must never break the app: fail closed instead
+            raise Uneditable("error", f"the rewriter failed ({exc!r})") from exc
+
+    def _text(self, body: bytes) -> bytes:
+        codec = self.codec(body)
+        if codec in TRANSCODED:
+            transcoder = Transcoder(codec)
+            rewriter = self.rewriter(codec)
+            out = rewriter.feed_last(transcoder.decode(body, final=True))
+            _check(rewriter)
+            return transcoder.encode(out, final=True)
+        rewriter = self.rewriter(codec)
+        out = rewriter.feed_last(body)
+        _check(rewriter)
+        return out
+
+    def codec(self, head: bytes) -> str:
+        """The codec of a body starting with ``head`` (:class:`Uneditable` if it is one a
+        browser shows nothing of)."""
+        codec = choose(self.charset, head)
+        if codec == REPLACEMENT:
+            raise Uneditable("charset", "the page's charset shows nothing (WHATWG replacement)")
+        return codec
+
 
 _SAMPLE = 64
+
+
+def _check(rewriter: Rewriter) -> None:
+    if rewriter.failure is not None:
+        raise Uneditable(rewriter.failure, f"the rewriter gave up ({rewriter.failure})")
 
 
 class Editor:
     """What the adapters feed one response's body to.
 
     A body that arrives whole (what most frameworks send: :meth:`feed_last` first) goes
-    through :meth:`Injection.rewrite` and its memo; a streamed one through a
-    :class:`~cookieguard.html._scanner.Rewriter`, made on the first :meth:`feed`.
+    through :meth:`Injection.rewrite` and its memo; a streamed one is decoded (content
+    codings), its charset chosen from its first bytes, then edited by a
+    :class:`~cookieguard.html._scanner.Rewriter` and encoded back, chunk by chunk. Every
+    method raises :class:`Uneditable` when the body cannot be edited: the adapter then fails
+    closed.
     """
 
-    __slots__ = ("_plan", "_rewriter", "_whole")
+    __slots__ = ("_decoder", "_encoder", "_head", "_plan", "_rewriter", "_transcoder", "_whole")
 
     def __init__(self, plan: Injection) -> None:
         self._plan = plan
         self._rewriter: Rewriter | None = None
         self._whole = False  # a whole body went through rewrite()
+        self._decoder: Decoder | None = None
+        self._encoder: Encoder | None = None
+        self._transcoder: Transcoder | None = None
+        self._head = b""  # the first bytes, held until the charset is known
 
-    def _streaming(self) -> Rewriter:
+    def feed(self, chunk: bytes) -> bytes:
+        """Edit one chunk; returns what may be sent now (possibly ``b""``)."""
+        return self._step(chunk, last=False)
+
+    def feed_last(self, chunk: bytes) -> bytes:
+        """Edit the final chunk (or the whole body), flushing everything held back."""
+        if self._rewriter is None and not self._whole and not self._head and not self._decoder:
+            self._whole = True
+            return self._plan.rewrite(chunk)
+        return self._step(chunk, last=True)
+
+    def finish(self) -> bytes:
+        """Everything held back, once the body has ended."""
+        return self._step(b"", last=True)
+
+    def stop(self) -> None:
+        """Pass everything from now on through unchanged (no insert either)."""
+        self._streaming(self._head).stop()
+
+    def _streaming(self, head: bytes) -> Rewriter:
         rewriter = self._rewriter
         if rewriter is None:
-            rewriter = self._rewriter = self._plan.rewriter()
+            plan = self._plan
+            codec = plan.codec(head)
+            if codec in TRANSCODED:
+                self._transcoder = Transcoder(codec)
+            rewriter = self._rewriter = plan.rewriter(codec)
             if self._whole:
                 rewriter.stop()  # the body has ended: anything more passes unchanged
         return rewriter
 
-    def feed(self, chunk: bytes) -> bytes:
-        """Edit one chunk; returns what may be sent now (possibly ``b""``)."""
-        return self._streaming().feed(chunk)
+    def _step(self, chunk: bytes, *, last: bool) -> bytes:
+        plan = self._plan
+        if plan.failure is not None:
+            raise plan.failure
+        try:
+            if plan.codings and self._decoder is None and not self._whole:
+                self._decoder = Decoder(plan.codings)
+                self._encoder = Encoder(plan.codings)
+            if self._decoder is not None:
+                chunk = self._decoder.feed(chunk)
+                if last:
+                    chunk += self._decoder.finish()
+            out = self._text(chunk, last)
+            if self._encoder is not None:
+                out = self._encoder.feed(out)
+                if last:
+                    out += self._encoder.finish()
+            return out
+        except Uneditable:
+            raise
+        except Exception as exc:  # a page must never break the app: fail closed instead
+            raise Uneditable("error", f"the rewriter failed ({exc!r})") from exc
 
-    def feed_last(self, chunk: bytes) -> bytes:
-        """Edit the final chunk (or the whole body), flushing everything held back."""
-        if self._rewriter is None and not self._whole:
-            self._whole = True
-            return self._plan.rewrite(chunk)
-        return self._streaming().feed_last(chunk)
-
-    def finish(self) -> bytes:
-        """Everything held back, once the body has ended."""
-        return self._streaming().finish()
-
-    def stop(self) -> None:
-        """Pass everything from now on through unchanged (no insert either)."""
-        self._streaming().stop()
-
-
-def _sniffer(gate: TrackerGate | None) -> Callable[[bytes], Callable[[bytes], bytes] | None]:
-    def prepare(head: bytes) -> Callable[[bytes], bytes] | None:
-        label = sniff_charset(head)
-        codec = codec_for(label)
-        if codec is None:
-            unsupported(label)
-            return None
-        if gate is not None:
-            gate.codec = codec
-        return lambda data: transcode(data, codec)
-
-    return prepare
+    def _text(self, data: bytes, last: bool) -> bytes:
+        if self._head:
+            data = self._head + data
+            self._head = b""
+        if self._rewriter is None and len(data) < PRESCAN and not last:
+            self._head = data  # the charset is chosen from the first 1024 bytes
+            return b""
+        rewriter = self._streaming(data)
+        transcoder = self._transcoder
+        if transcoder is not None:
+            data = transcoder.decode(data, final=last)
+        out = rewriter.feed_last(data) if last else rewriter.feed(data)
+        _check(rewriter)
+        if transcoder is not None:
+            out = transcoder.encode(out, final=last)
+        return out
 
 
 #: The adapters' name for what edits a body.

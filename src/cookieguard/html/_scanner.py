@@ -241,6 +241,7 @@ class Rewriter:
         "_shadowing",
         "_waited",
         "_waiting",
+        "failure",
     )
 
     def __init__(
@@ -275,6 +276,9 @@ class Rewriter:
         self._escape = 0  # script data escape state: 0 plain, 1 after <!--, 2 double-escaped
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
+        #: Why the rest of the page passed unchanged (``None``: it did not): the site then
+        #: fails closed (cookieguard.html._inject.Uneditable).
+        self.failure: str | None = None
 
     # -- the adapters' interface ------------------------------------------------------------
 
@@ -372,6 +376,7 @@ class Rewriter:
                 self._scan(data, last, hits)
             except Exception:  # a page must never break the app: pass the rest through
                 logger.exception("could not rewrite this HTML page; the rest passes unchanged")
+                self.failure = "error"
                 self._out = []
                 self._pending = b""
                 self._held, self._holding, self._shadow, self._shadowing = saved
@@ -811,6 +816,7 @@ class Rewriter:
             name.decode("ascii", "replace"),
             ELEMENT_LIMIT,
         )
+        self.failure = "limit"
         self._mode = _PASS
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import cast
@@ -12,16 +13,11 @@ from cookieguard.core._guard import Decision, Guard
 from cookieguard.core._i18n import negotiate
 from cookieguard.core._messages import Reply, Request
 from cookieguard.core._policy import NECESSARY, Category, Policy, text_for
+from cookieguard.csp._csp import fail_closed_headers
 from cookieguard.csp._csp import page_headers as csp_headers
-from cookieguard.html._inject import (
-    GOOGLE_TAGS,
-    Blocker,
-    Injection,
-    charset_param,
-    codec_for,
-    unsupported,
-    wants_injection,
-)
+from cookieguard.html._charsets import REPLACEMENT, charset_param, codec_for
+from cookieguard.html._codings import Uneditable, codings, problem
+from cookieguard.html._inject import GOOGLE_TAGS, Blocker, Injection, wants_injection
 from cookieguard.receipts import ReceiptStore, impression_counter, open_store
 from cookieguard.site._endpoints import Endpoints, safe_next
 from cookieguard.ui._banner import asset_tags, render_banner
@@ -88,6 +84,9 @@ class Site:
         # banner): it varies on the region headers wherever the rule can differ.
         regions = policy.region_lookup
         self._region_vary: tuple[str, ...] = regions.headers if regions.varies else ()
+        # HTML responses the gate could not edit, by cause, and the causes already logged.
+        self._failed: dict[str, int] = {}
+        self._logged: dict[tuple[str, str], None] = {}
 
     def cache_stats(self) -> dict[str, tuple[int, int]]:
         """Entries and estimated bytes of every memo this site keeps (for tests and ops)."""
@@ -100,6 +99,37 @@ class Site:
             sum(b.verdicts.size for b in blockers),
         )
         return stats
+
+    def stats(self) -> dict[str, dict[str, int] | dict[str, tuple[int, int]]]:
+        """What this site has done: ``memos`` (:meth:`cache_stats`) and ``failed_closed``, the
+        HTML responses the gate could not edit and sent under an enforcing CSP, by cause
+        (``coding``, ``corrupt``, ``limit``, ``charset``, ``error``)."""
+        return {"memos": self.cache_stats(), "failed_closed": dict(self._failed)}
+
+    def fail_closed(
+        self, decision: Decision, path: str, failure: Uneditable
+    ) -> tuple[tuple[str, str], ...]:
+        """An HTML response that cannot be edited: count it, log its cause once (naming the
+        path), and return the headers it must go out with: the consent-aware CSP enforcing
+        this visitor's grants, whatever ``Policy.csp`` says (none for a visitor who granted
+        every category). The adapters send the body as the app wrote it."""
+        cause = failure.cause
+        self._failed[cause] = self._failed.get(cause, 0) + 1
+        key = (cause, str(failure)[:200])
+        if key not in self._logged:
+            remember(self._logged, key, None, 64)
+            logger.error(
+                "cookieguard could not edit the HTML page %s: %s. It is sent as the app "
+                "wrote it, under a Content-Security-Policy that enforces the visitor's consent "
+                "(fail closed); pages failing this way again are counted in Site.stats() "
+                "without a log line.",
+                path[:200],
+                failure,
+            )
+        granted = decision.consent.granted
+        if not (self.policy.optional_categories | self._unmapped) - granted:
+            return ()
+        return fail_closed_headers(self.policy, granted)
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
@@ -128,11 +158,8 @@ class Site:
         """
         if method == "HEAD" or not content_type:
             return None
-        # A 200 without Content-Encoding needs no check here: the Content-Type's verdict is
-        # part of the cached plan below.
-        if (content_encoding is not None or status != 200) and not wants_injection(
-            status, content_type, content_encoding
-        ):
+        # A 200 needs no check here: the Content-Type's verdict is part of the cached plan.
+        if status != 200 and not wants_injection(status, content_type, content_encoding):
             return None
         consent = decision.consent
         shape = (consent.decided, consent.granted)
@@ -157,9 +184,18 @@ class Site:
         else:
             key = (consent.decided, consent.granted, consent.rule, content_type)
             size = len(content_type or "")
+        if content_encoding is not None:
+            key += (content_encoding,)
+            size += len(content_encoding)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plan(consent, content_type, path, query, accept_language)
+            if content_encoding is not None and isinstance(plan, Injection):
+                # Compressed: decoded, edited and encoded back (or, in a coding this
+                # install cannot decode, failed closed).
+                applied = codings(content_encoding)
+                if applied:
+                    plan = dataclasses.replace(plan, codings=applied, failure=problem(applied))
             # A plan holds its banner's bytes (a few KB): they count against the budget too.
             held = len(plan.insert) + len(plan.head) if isinstance(plan, Injection) else 0
             self._plans.put(key, plan, size + held)
@@ -188,17 +224,21 @@ class Site:
         blocker = self._blocker(consent.granted) if policy.auto_block else None
         if not (banner or policy.scripts or blocker):
             return _NOTHING
+        # A label the WHATWG does not know is no label to a browser: the page's own <meta>
+        # decides then (see cookieguard.html._charsets.choose).
         charset = charset_param(content_type)
-        if charset is not None and codec_for(charset) is None:
-            unsupported(charset)
-            return _NOTHING
+        failure = None
+        if charset is not None and codec_for(charset) == REPLACEMENT:
+            failure = Uneditable("charset", f"charset {charset[:40]!r} shows nothing in a browser")
         head = self._head(consent)
         assets = self._assets if policy.scripts else b""
         memo = self._outputs if policy.page_cache else None
         by_region = () if consent.decided else self._region_vary
         vary: tuple[str, ...] = (*self._vary, *by_region) if by_region else self._vary
         if not banner and blocker is None:
-            return Injection(assets, head=head, charset=charset, vary=vary, memo=memo)
+            return Injection(
+                assets, head=head, charset=charset, vary=vary, memo=memo, failure=failure
+            )
         language = negotiate(accept_language, policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
         insert = assets
@@ -220,6 +260,7 @@ class Site:
             language=language,
             next_path=next_path,
             memo=memo,
+            failure=failure,
         )
 
     def _blocker(self, granted: frozenset[str]) -> Blocker | None:

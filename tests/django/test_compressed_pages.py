@@ -1,0 +1,60 @@
+"""Django's GZipMiddleware listed after ours (so it compresses first): pages are decoded, edited
+and compressed again (issue 19 item 1; this order used to be refused at start-up)."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+
+import pytest
+from django.test import AsyncClient, Client, override_settings
+
+from tests.django.conftest import MIDDLEWARE
+from tests.django.test_client import BANNER, abody, body, run
+
+INSIDE = [MIDDLEWARE[0], "django.middleware.gzip.GZipMiddleware", *MIDDLEWARE[1:]]
+
+
+@pytest.mark.parametrize("path", ["/streaming", "/file"])
+def test_gzip_after_ours_gets_the_banner(path: str) -> None:
+    with override_settings(MIDDLEWARE=INSIDE):
+        response = Client().get(path, HTTP_ACCEPT_ENCODING="gzip")
+    assert response["Content-Encoding"] == "gzip"
+    page = gzip.decompress(body(response)).decode()
+    assert page.count(BANNER) == 1
+    if not response.streaming:
+        assert int(response["Content-Length"]) == len(response.content)
+
+
+def test_gzip_after_ours_under_the_async_handler() -> None:
+    async def fetch() -> bytes:
+        response = await AsyncClient().get("/async-streaming", headers={"accept-encoding": "gzip"})
+        assert response["Content-Encoding"] == "gzip"
+        return await abody(response)
+
+    with override_settings(MIDDLEWARE=INSIDE):
+        page = gzip.decompress(run(fetch())).decode()
+    assert page.count(BANNER) == 1
+
+
+def test_a_page_in_a_coding_nobody_decodes_fails_closed(caplog: pytest.LogCaptureFixture) -> None:
+    """Item 3: the app's bytes, the enforcing CSP, one error line naming the path."""
+    from django.http import HttpResponse
+
+    from cookieguard.django._middleware import ConsentMiddleware
+
+    def view(request: object) -> HttpResponse:
+        response = HttpResponse(b"\x1f\x9d\x90 lzw", content_type="text/html")
+        response["Content-Encoding"] = "compress"
+        return response
+
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        middleware = ConsentMiddleware(view)  # type: ignore[arg-type]
+        from django.test import RequestFactory
+
+        with caplog.at_level(logging.ERROR, logger="cookieguard"):
+            response = middleware(RequestFactory().get("/lzw"))
+    assert response.content == b"\x1f\x9d\x90 lzw"
+    assert "Content-Security-Policy" in response.headers
+    assert "/lzw" in caplog.text
+    assert middleware.site.stats()["failed_closed"].get("coding", 0) >= 1
