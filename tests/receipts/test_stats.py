@@ -322,3 +322,35 @@ def test_durations_back_from_today() -> None:
     assert parse_when("1mo", today=today) == date(2026, 2, 28)
     assert parse_when("1y", today=today) == date(2025, 3, 31)
     assert parse_when("2026-01-05", today=today) == date(2026, 1, 5)
+
+
+def test_a_receipt_written_late_is_counted_in_its_place(store_url: str) -> None:
+    """A withdrawal kept before the choice it follows (a spool replayed late, a clock behind)."""
+    first = {"granted": ALL, "denied": ()}
+    late = [make_receipt(f"late-{n:04d}-visitor", time=DAY, **first) for n in range(10)]
+    withdrawals = [
+        make_receipt(f"late-{n:04d}-visitor", time=DAY + timedelta(hours=2), granted=(), denied=ALL)
+        for n in range(10)
+    ]
+    # Written in the wrong order: the withdrawals first, their choices after them.
+    record(store_url, *withdrawals[:6], *late, *withdrawals[6:])
+    # And one visitor's three receipts written last, middle, first.
+    middle = make_receipt(
+        "mixed-0000-visitor",
+        time=DAY + timedelta(hours=1),
+        granted=("analytics",),
+        denied=("marketing", "preferences"),
+    )
+    record(
+        store_url,
+        make_receipt("mixed-0000-visitor", time=DAY + timedelta(hours=3), granted=ALL, denied=()),
+        middle,
+        make_receipt("mixed-0000-visitor", time=DAY, granted=ALL, denied=()),
+    )
+    store = raw_store(store_url)
+    report = consent_stats(store, since=DAY.date(), until=DAY.date())
+    total = report.total
+    assert (total.accept_all, total.reject_all, total.custom) == (11, 0, 0)
+    assert (total.withdrawal, total.change) == (11, 1)
+    assert total.withdrawn == {"analytics": 10, "marketing": 11, "preferences": 11}
+    store.close()

@@ -77,6 +77,8 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         LANGUAGE plpgsql AS $$
         DECLARE
             prev record;
+            nxt record;
+            left_over bigint;
         BEGIN
             -- The same visitor's previous receipt of this revision, if any.
             SELECT time, granted INTO prev FROM cookieguard_receipts
@@ -94,6 +96,40 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
                 1)
             ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
             DO UPDATE SET n = s.n + 1;
+            -- NEW is older than a receipt already kept (a spool replayed late, a server's
+            -- clock behind): that next receipt was counted against the one before NEW;
+            -- count it against NEW instead.
+            SELECT time, language, granted, denied INTO nxt FROM cookieguard_receipts
+            WHERE consent_id = NEW.consent_id AND revision = NEW.revision
+              AND (time, seq) > (NEW.time, NEW.seq)
+            ORDER BY time, seq LIMIT 1;
+            IF FOUND THEN
+                UPDATE cookieguard_consent_stats SET n = n - 1
+                WHERE day = (nxt.time AT TIME ZONE 'UTC')::date AND revision = NEW.revision
+                  AND language = nxt.language AND granted = nxt.granted
+                  AND denied = nxt.denied
+                  AND prev_day = coalesce((prev.time AT TIME ZONE 'UTC')::date,
+                                          date '{FIRST}')
+                  AND withdrawn = array(SELECT unnest(prev.granted)
+                                        EXCEPT SELECT unnest(nxt.granted) ORDER BY 1)
+                RETURNING n INTO left_over;
+                IF left_over = 0 THEN
+                    DELETE FROM cookieguard_consent_stats
+                    WHERE day = (nxt.time AT TIME ZONE 'UTC')::date AND revision = NEW.revision
+                      AND language = nxt.language AND granted = nxt.granted
+                      AND denied = nxt.denied AND n = 0;
+                END IF;
+                INSERT INTO cookieguard_consent_stats AS s
+                    (day, revision, language, granted, denied, prev_day, withdrawn, n)
+                VALUES (
+                    (nxt.time AT TIME ZONE 'UTC')::date, NEW.revision, nxt.language,
+                    nxt.granted, nxt.denied, (NEW.time AT TIME ZONE 'UTC')::date,
+                    array(SELECT unnest(NEW.granted) EXCEPT SELECT unnest(nxt.granted)
+                          ORDER BY 1),
+                    1)
+                ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+                DO UPDATE SET n = s.n + 1;
+            END IF;
             RETURN NULL;
         END
         $$

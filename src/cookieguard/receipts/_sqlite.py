@@ -32,6 +32,14 @@ _PREVIOUS = """
     ORDER BY time DESC, seq DESC LIMIT 1
 """
 
+# The same visitor's next receipt of the revision, when NEW arrives after it.
+_NEXT = """
+    SELECT time, revision, language, granted, denied FROM receipts
+    WHERE consent_id = NEW.consent_id AND revision = NEW.revision
+      AND (time > NEW.time OR (time = NEW.time AND seq > NEW.seq))
+    ORDER BY time, seq LIMIT 1
+"""
+
 # One entry per schema version: migrations[n] takes a database from version n to n + 1.
 # Times are ISO 8601 UTC text of fixed width, so text order is time order (for purge
 # and history) and the file stays readable with the plain sqlite3 shell.
@@ -84,6 +92,29 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
                     WHERE value NOT IN (SELECT value FROM json_each(NEW.granted))),
                    1
             FROM (SELECT 1) LEFT JOIN ({_PREVIOUS}) AS p ON 1
+            WHERE 1
+            ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+            DO UPDATE SET n = n + 1;
+            -- NEW is older than a receipt already kept (a spool replayed late, a server's
+            -- clock behind): that next receipt was counted against the one before NEW;
+            -- count it against NEW instead.
+            UPDATE consent_stats SET n = n - 1
+            WHERE (day, revision, language, granted, denied, prev_day, withdrawn) IN (
+                SELECT substr(x.time, 1, 10), x.revision, x.language, x.granted, x.denied,
+                       coalesce(substr(p.time, 1, 10), '0001-01-01'),
+                       (SELECT json_group_array(value) FROM json_each(p.granted)
+                        WHERE value NOT IN (SELECT value FROM json_each(x.granted)))
+                FROM ({_NEXT}) AS x LEFT JOIN ({_PREVIOUS}) AS p ON 1);
+            DELETE FROM consent_stats
+            WHERE n = 0 AND day = (SELECT substr(x.time, 1, 10) FROM ({_NEXT}) AS x);
+            INSERT INTO consent_stats
+                (day, revision, language, granted, denied, prev_day, withdrawn, n)
+            SELECT substr(x.time, 1, 10), x.revision, x.language, x.granted, x.denied,
+                   substr(NEW.time, 1, 10),
+                   (SELECT json_group_array(value) FROM json_each(NEW.granted)
+                    WHERE value NOT IN (SELECT value FROM json_each(x.granted))),
+                   1
+            FROM ({_NEXT}) AS x
             WHERE 1
             ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
             DO UPDATE SET n = n + 1;
