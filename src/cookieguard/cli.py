@@ -24,7 +24,7 @@ import secrets
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cookieguard.receipts import (
     ReceiptError,
@@ -119,6 +119,17 @@ def _build_parser() -> _Parser:
     scan.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report")
     scan.add_argument("--suggest", action="store_true", help="print a [cookies] TOML block")
     scan.add_argument("--ignore-robots", action="store_true", help="do not honour robots.txt")
+    scan.add_argument(
+        "--region",
+        metavar="CODE",
+        help="scan as a visitor from CODE (DE, US-CA): sends the region headers of --region-header"
+        " or of the --policy's region_header",
+    )
+    scan.add_argument(
+        "--region-header",
+        metavar="NAME",
+        help="a provider (cloudflare, cloudfront, vercel, appengine, fastly) or header name",
+    )
     scan.set_defaults(parser=scan)
 
     _add_stats_parser(commands, store_help)
@@ -223,6 +234,7 @@ def _scan(args: argparse.Namespace) -> int:
             policy = Policy.from_toml(args.policy, secret_keys=["scan-only-" + "x" * 16])
         except (OSError, ValueError) as exc:
             raise _UsageError(args.parser, f"--policy: {exc}") from None
+    headers = _region_headers(args, policy)
     try:
         report = scan(
             args.urls,
@@ -233,6 +245,7 @@ def _scan(args: argparse.Namespace) -> int:
             robots=not args.ignore_robots,
             settle=args.settle,
             progress=progress_bar(),
+            headers=headers,
         )
     except ScanError as exc:
         print(f"cookieguard: cannot scan: {exc}", file=sys.stderr)
@@ -249,6 +262,29 @@ def _scan(args: argparse.Namespace) -> int:
     if args.suggest:
         sys.stdout.write(render_suggestion(report))
     return report.exit_status
+
+
+def _region_headers(args: argparse.Namespace, policy: Any) -> dict[str, str] | None:
+    """The headers ``--region`` asks for (``None``: scan from nowhere in particular)."""
+    from cookieguard.core._regions import RegionLookup, check_regions
+
+    if args.region is None:
+        if args.region_header is not None:
+            raise _UsageError(args.parser, "--region-header needs --region CODE")
+        return None
+    header = args.region_header
+    if header is None and policy is not None:
+        header = policy.region_header
+    if header is None:
+        raise _UsageError(
+            args.parser,
+            "--region needs --region-header NAME or a --policy with region_header set",
+        )
+    try:
+        header, _ = check_regions(header, {}, "opt-in")
+        return RegionLookup(header, {}, "opt-in").headers_for(args.region)
+    except ValueError as exc:
+        raise _UsageError(args.parser, f"--region: {exc}") from None
 
 
 # -- cookieguard stats (issue 22; docs/statistics.md) -------------------------------------------

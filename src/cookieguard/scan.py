@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.robotparser
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -387,6 +387,7 @@ def scan(
     settle: float = 1.0,
     page_timeout: float = 15.0,
     progress: Callable[[str, int, int, str], None] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> ScanReport:
     """Scan ``urls`` (and same-site pages linked from them) in three browser sessions.
 
@@ -395,7 +396,10 @@ def scan(
     a request, Playwright's "networkidle"), at most ``settle`` seconds, so beacons sent just
     after load are seen. A page that has not loaded after ``page_timeout`` seconds, answers
     with an error status or redirects to another site is reported in the phase's ``errors``.
-    Raises :class:`ScanError` when there is no browser or the first page cannot be loaded.
+    ``headers`` go with every request the browser makes: the region headers a CDN would send
+    (``cookieguard.testing.region_headers(policy, "US-CA")``), to scan the site as seen from
+    there. Raises :class:`ScanError` when there is no browser or the first page cannot be
+    loaded.
     """
     if not urls:
         raise ScanError("no URL to scan")
@@ -448,6 +452,7 @@ def scan(
                     screenshots,
                     settle,
                     page_timeout,
+                    headers=headers,
                 )
                 try:
                     if crawl is None:
@@ -525,6 +530,8 @@ class _Phase:
         screenshots: bool,
         settle: float,
         page_timeout: float,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.result = result
         self.settle = settle * 1000
@@ -533,7 +540,7 @@ class _Phase:
         self.deadline = deadline
         self.progress = progress
         self.screenshots = screenshots
-        self.context = browser.new_context()
+        self.context = browser.new_context(extra_http_headers=dict(headers or {}))
         self.context.add_init_script(_CSP_WATCH)
         self.header_cookies: set[str] = set()
         self.cookies_seen: set[tuple[str, str, str]] = set()

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.site import Server, build_app
+from cookieguard.testing import ConsentBanner, region_headers
+from tests.browser.site import Server, build_app, policy
 
 CA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
 DE = {"CF-IPCountry": "DE"}
@@ -115,3 +116,20 @@ def test_an_unknown_region_gets_opt_in(from_region: Any) -> None:
     expect(page.locator('#cookie-consent [data-cookieguard-action="accept_all"]')).to_be_visible()
     settle(page)
     assert ran(page) == []
+
+
+def test_qa_sees_a_page_from_a_region_with_the_page_object(from_region: Any) -> None:
+    """What a QA suite writes: the policy's own headers for a region, the banner page object."""
+    geo = policy(region_header="cloudflare")
+    assert region_headers(geo, "US-CA") == {"cf-ipcountry": "US", "cf-region-code": "CA"}
+    page = from_region(region_headers(geo, "US-CA"))
+    page.goto(page.site + "/")
+    banner = ConsentBanner(page)
+    assert banner.rule == "opt-out"
+    assert not banner.is_visible()  # no Accept all / Reject all here
+    settle(page)
+    banner.do_not_sell()
+    assert banner.granted() == {"necessary", "preferences", "analytics"}
+    page = from_region(region_headers(geo, "FR"))
+    page.goto(page.site + "/")
+    assert ConsentBanner(page).rule == "opt-in"

@@ -181,6 +181,25 @@ class RegionLookup:
                 remember(self._located, key, found, _MEMO)
         return found
 
+    def headers_for(self, region: str) -> dict[str, str]:
+        """The request headers the configured provider would send for a visitor from
+        ``region`` (``"US-CA"``, ``"DE"``): what a test or a scan sends to be seen from there.
+        A ``ValueError`` when the policy reads no region or ``region`` is not a code."""
+        if self.provider is None:
+            raise ValueError(
+                "this policy reads no region (region_header=None): a visitor's region headers"
+                " would be ignored; set region_header first."
+            )
+        if not isinstance(region, str) or not _CODE.fullmatch(region):
+            raise ValueError(f"{region!r} is not a region code like 'DE' or 'US-CA'.")
+        if self.provider.subdivision is None:
+            return {self.provider.country: region}
+        country, _, subdivision = region.partition("-")
+        headers = {self.provider.country: country}
+        if subdivision:
+            headers[self.provider.subdivision] = subdivision
+        return headers
+
     def _place(self, raw: str | bytes) -> int:
         """Where header ``raw`` goes (-1: nowhere), learnt for next time (bounded: names come
         from visitors)."""

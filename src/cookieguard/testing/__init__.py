@@ -28,6 +28,7 @@ __all__ = [
     "assert_no_cookies",
     "consent_cookie",
     "cookies_by_category",
+    "region_headers",
     "seed_consent_cookie",
 ]
 
@@ -76,6 +77,17 @@ def consent_cookie(
         "secure": url.scheme == "https",
         "sameSite": policy.same_site,
     }
+
+
+def region_headers(policy: Policy, region: str) -> dict[str, str]:
+    """The headers the policy's CDN or proxy (``Policy.region_header``) would send for a
+    visitor from ``region`` (``"US-CA"``, ``"DE"``), to be seen from there::
+
+        context = browser.new_context(extra_http_headers=region_headers(policy, "US-CA"))
+
+    ``ValueError`` when the policy reads no region (its pages would ignore the headers).
+    """
+    return policy.region_lookup.headers_for(region)
 
 
 def seed_consent_cookie(

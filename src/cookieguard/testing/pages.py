@@ -97,6 +97,25 @@ class ConsentBanner:
         """Press "Reject all" and wait until the choice applied (in page, or form post)."""
         self._choose("reject_all")
 
+    @property
+    def rule(self) -> str:
+        """What the visitor's region asks for, as the page shows it: ``"opt-in"`` (the
+        banner), ``"opt-out"`` (the Do Not Sell or Share notice) or ``"notice"``."""
+        found = self.root.get_attribute("data-cookieguard-rule", timeout=self.timeout)
+        return found or "opt-in"
+
+    def do_not_sell(self) -> None:
+        """Press "Do Not Sell or Share My Personal Information" (an opt-out region's notice)
+        and wait until the choice applied: everything stays granted but the sale/sharing
+        categories."""
+        button = self.root.locator("[data-cookieguard-dnss]")
+        button.click(timeout=self.timeout)
+        button.wait_for(state="hidden", timeout=self.timeout)
+
+    def dismiss(self) -> None:
+        """Press OK on a notice region's notice (keeps what the region grants)."""
+        self._choose("dismiss")
+
     def customize(self, choices: Mapping[str, bool]) -> None:
         """Press "Customize", set ``choices`` (``{"analytics": True, ...}``) and save them.
 
