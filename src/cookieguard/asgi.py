@@ -18,7 +18,11 @@ from cookieguard.core._headers import (
     CONTENT_TYPE,
     COOKIE,
     COOKIE_RESPELLED,
+    ETAG,
     HOST,
+    IF_MODIFIED_SINCE,
+    IF_NONE_MATCH,
+    LAST_MODIFIED,
     OTHER,
     SEC_GPC,
     SET_COOKIE,
@@ -115,7 +119,7 @@ class ConsentMiddleware:
         # Accept-Language the banner needs (decoded for HTML pages only).
         cookie = language = None
         host = b""
-        gpc = respelled = False
+        gpc = respelled = conditional = False
         for raw, value in scope["headers"]:
             what = known_role(raw)
             if what is OTHER:
@@ -134,6 +138,8 @@ class ConsentMiddleware:
             elif what is COOKIE_RESPELLED:
                 cookie = value if cookie is None else cookie + b"; " + value
                 respelled = True
+            elif what is IF_NONE_MATCH or what is IF_MODIFIED_SINCE:
+                conditional = True
         rule = self._rule if self._locate is None else self._locate(scope["headers"])[1]
         # Raw bytes to the core: a cached decision is found without decoding them.
         key = (cookie, gpc, host, scope.get("scheme") in _SECURE, rule)
@@ -155,6 +161,7 @@ class ConsentMiddleware:
             if cookie:
                 headers.append((b"cookie", cookie))
             scope["headers"] = headers
+        ours = conditional and kind == "http" and self._conditions(scope, decision)
         if kind == "websocket":
             await self.app(scope, receive, self._websocket_send(decision.consent, send))
             return
@@ -173,7 +180,7 @@ class ConsentMiddleware:
         async def send_wrapper(message: Message) -> None:
             nonlocal plan, injector, held, length_at, cut, waiting
             if message["type"] == "http.response.start":
-                edit = self._start(message, decision, scope, language)
+                edit = self._start(message, decision, scope, language, ours)
                 if edit is not None:
                     plan, at = edit
                     if at is not None:  # it has a Content-Length: hold it back
@@ -267,8 +274,43 @@ class ConsentMiddleware:
 
         await self.app(scope, receive, send_wrapper)
 
+    def _conditions(self, scope: Scope, decision: Decision) -> bool:
+        """Translate the request's preconditions (``If-None-Match``, ``If-Modified-Since``)
+        the way the site says, before the app sees them; True if they carried a tag of ours."""
+        fields: dict[bytes, str] = {}
+        for raw, value in scope["headers"]:
+            key = name(raw)
+            if key in _CONDITION_FIELDS and key not in fields:
+                fields[key] = value.decode("latin-1")
+        found = self.site.conditions(
+            decision,
+            fields.get(b"if-none-match"),
+            fields.get(b"if-modified-since"),
+            fields.get(b"sec-fetch-dest"),
+            fields.get(b"accept"),
+        )
+        if found is None:
+            return False
+        inm, ims, ours = found
+        headers = [
+            (k, v)
+            for k, v in scope["headers"]
+            if (known_role(k) or role(k)) not in (IF_NONE_MATCH, IF_MODIFIED_SINCE)
+        ]
+        if inm is not None:
+            headers.append((b"if-none-match", inm.encode("latin-1")))
+        if ims is not None:
+            headers.append((b"if-modified-since", ims.encode("latin-1")))
+        scope["headers"] = headers
+        return ours
+
     def _start(
-        self, message: Message, decision: Decision, scope: Scope, language: bytes | None
+        self,
+        message: Message,
+        decision: Decision,
+        scope: Scope,
+        language: bytes | None,
+        ours: bool = False,
     ) -> tuple[Injection, int | None] | None:
         """Gate the ``Set-Cookie`` fields of a response start message (in place) and add the
         page headers; for an HTML body to edit, return its plan and, when the message
@@ -281,6 +323,7 @@ class ConsentMiddleware:
         content_type = encoding = refused = None
         length: tuple[bytes, bytes] | None = None  # the Content-Length field
         lengths = 0
+        validators = False  # an ETag or Last-Modified field
         for raw, value in headers:
             what = known_role(raw)
             if what is OTHER:
@@ -297,12 +340,18 @@ class ConsentMiddleware:
                     refused = [value] if refused is None else [*refused, value]
             elif what is CONTENT_ENCODING:
                 encoding = value
+            elif what is ETAG or what is LAST_MODIFIED:
+                validators = True
         if refused is not None:
             headers = message["headers"] = _gate(headers, refused)
             if decision.set_cookies:
                 headers.extend(self._extra(decision))
         elif decision.set_cookies:
             headers = message["headers"] = [*headers, *self._extra(decision)]
+        if validators and ours and message["status"] == 304:
+            # Not modified for a tag we translated: the stored copy's tag, as we sent it.
+            headers = message["headers"] = self._validators(headers, decision, False)
+            validators = False  # tagged once
         # Only HTML is ever edited: everything else leaves here.
         if content_type is None:
             return None
@@ -313,6 +362,8 @@ class ConsentMiddleware:
             return None
         site = self.site
         status = message["status"]
+        if validators and site.per_state:
+            headers = message["headers"] = self._validators(headers, decision, True)
         added = site.page_headers(decision, status=status, content_type=text_type)
         injection = site.injection(
             decision,
@@ -341,6 +392,19 @@ class ConsentMiddleware:
         # Found by a C-level search in the list the fields above were appended to, so the
         # edited length costs no loop later (several Content-Length fields: looked for then).
         return injection, headers.index(length) if lengths == 1 else -1
+
+    def _validators(self, headers: Headers, decision: Decision, page: bool) -> Headers:
+        """``headers`` with the ETag tagged for the visitor's consent state and, on a page,
+        without Last-Modified (cookieguard.core._validators)."""
+        out: Headers = []
+        for raw, value in headers:
+            what = known_role(raw) or role(raw)
+            if what is ETAG:
+                value = self.site.etag(decision, value.decode("latin-1")).encode("latin-1")
+            elif what is LAST_MODIFIED and page:
+                continue
+            out.append((raw, value))
+        return out
 
     def _fail_closed(
         self, start: Message, decision: Decision, scope: Scope, failure: Uneditable
@@ -484,6 +548,9 @@ class ConsentMiddleware:
         await _send_reply(send, reply, head=scope["method"] == "HEAD")
 
 
+_CONDITION_FIELDS = frozenset(
+    {b"if-none-match", b"if-modified-since", b"sec-fetch-dest", b"accept"}
+)
 _HANDED_OVER = Uneditable("error", "the app handed the body to the server (pathsend)")
 
 

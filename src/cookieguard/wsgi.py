@@ -14,6 +14,8 @@ from cookieguard.core._headers import (
     CONTENT_ENCODING,
     CONTENT_LENGTH,
     CONTENT_TYPE,
+    ETAG,
+    LAST_MODIFIED,
     OTHER,
     SET_COOKIE,
     html_type,
@@ -90,6 +92,9 @@ class ConsentMiddleware:
                 environ["HTTP_COOKIE"] = decision.cookie_header
             else:
                 del environ["HTTP_COOKIE"]
+        ours = False
+        if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MODIFIED_SINCE" in environ:
+            ours = self._conditions(environ, decision)
 
         # Made only for a body that may be edited (an HTML response, or an app that calls
         # start_response late); every other response goes straight to the server.
@@ -101,6 +106,7 @@ class ConsentMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal body, started
             content_type = encoding = refused = length = None
+            validators = False  # an ETag or Last-Modified field
             for key, value in headers:
                 what = known_text_role(key)
                 if what is OTHER:
@@ -117,6 +123,8 @@ class ConsentMiddleware:
                         refused = [value] if refused is None else [*refused, value]
                 elif what is CONTENT_ENCODING:
                     encoding = value
+                elif what is ETAG or what is LAST_MODIFIED:
+                    validators = True
             if refused is not None:
                 headers = [
                     (k, v)
@@ -130,6 +138,10 @@ class ConsentMiddleware:
             text_type = None if content_type is None else known_html_type(content_type)
             if text_type is None:
                 text_type = "" if content_type is None else html_type(content_type)
+            if validators and (
+                (text_type and self.site.per_state) or (ours and status.startswith("304"))
+            ):
+                headers = self._validators(headers, decision, page=bool(text_type))
             if body is None:
                 if not text_type or (started and exc_info is not None):
                     # Not HTML, or an error page after headers went out (PEP 3333: the
@@ -151,6 +163,40 @@ class ConsentMiddleware:
             return result
         body.result = result
         return body
+
+    def _conditions(self, environ: dict[str, Any], decision: Decision) -> bool:
+        """Translate the request's preconditions the way the site says, before the app sees
+        them (cookieguard.core._validators); True if they carried a tag of ours."""
+        found = self.site.conditions(
+            decision,
+            environ.get("HTTP_IF_NONE_MATCH"),
+            environ.get("HTTP_IF_MODIFIED_SINCE"),
+            environ.get("HTTP_SEC_FETCH_DEST"),
+            environ.get("HTTP_ACCEPT"),
+        )
+        if found is None:
+            return False
+        for key, value in zip(
+            ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"), found, strict=False
+        ):
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
+        return found[2]
+
+    def _validators(self, headers: Headers, decision: Decision, *, page: bool) -> Headers:
+        """``headers`` with the ETag tagged for the visitor's consent state and, on a page,
+        without Last-Modified."""
+        out: Headers = []
+        for key, value in headers:
+            what = known_text_role(key) or text_role(key)
+            if what is ETAG:
+                value = self.site.etag(decision, value)
+            elif what is LAST_MODIFIED and page:
+                continue
+            out.append((key, value))
+        return out
 
     def _endpoint(
         self, environ: dict[str, Any], start_response: StartResponse, decision: Decision

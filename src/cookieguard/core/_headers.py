@@ -26,7 +26,11 @@ __all__ = [
     "CONTENT_TYPE",
     "COOKIE",
     "COOKIE_RESPELLED",
+    "ETAG",
     "HOST",
+    "IF_MODIFIED_SINCE",
+    "IF_NONE_MATCH",
+    "LAST_MODIFIED",
     "OTHER",
     "SEC_GPC",
     "SET_COOKIE",
@@ -115,6 +119,11 @@ class Role(enum.Enum):
     CONTENT_TYPE = "content-type"
     CONTENT_ENCODING = "content-encoding"
     CONTENT_LENGTH = "content-length"
+    # Validators (cookieguard.core._validators): request conditions, response validators.
+    IF_NONE_MATCH = "if-none-match"
+    IF_MODIFIED_SINCE = "if-modified-since"
+    ETAG = "etag"
+    LAST_MODIFIED = "last-modified"
 
 
 OTHER = Role.OTHER
@@ -127,6 +136,10 @@ SET_COOKIE = Role.SET_COOKIE
 CONTENT_TYPE = Role.CONTENT_TYPE
 CONTENT_ENCODING = Role.CONTENT_ENCODING
 CONTENT_LENGTH = Role.CONTENT_LENGTH
+IF_NONE_MATCH = Role.IF_NONE_MATCH
+IF_MODIFIED_SINCE = Role.IF_MODIFIED_SINCE
+ETAG = Role.ETAG
+LAST_MODIFIED = Role.LAST_MODIFIED
 
 _ROLE_OF_NAME = {
     "cookie": COOKIE,
@@ -137,6 +150,10 @@ _ROLE_OF_NAME = {
     "content-type": CONTENT_TYPE,
     "content-encoding": CONTENT_ENCODING,
     "content-length": CONTENT_LENGTH,
+    "if-none-match": IF_NONE_MATCH,
+    "if-modified-since": IF_MODIFIED_SINCE,
+    "etag": ETAG,
+    "last-modified": LAST_MODIFIED,
 }
 _ROLE_OF_BYTES = {key.encode("latin-1"): value for key, value in _ROLE_OF_NAME.items()}
 

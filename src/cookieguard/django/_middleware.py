@@ -283,8 +283,9 @@ class ConsentMiddleware:
         if self._is_endpoint(request.path_info):
             return self._endpoint(request, decision)
         self._publish(request, decision)
+        ours = self._conditions(request, decision)
         response = self.get_response(request)
-        return self._after(request, decision, response)
+        return self._after(request, decision, response, ours)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         decision = self._read_consent(request)
@@ -293,8 +294,9 @@ class ConsentMiddleware:
             respond = sync_to_async(self._endpoint, thread_sensitive=False)
             return await respond(request, decision)
         self._publish(request, decision)
+        ours = self._conditions(request, decision)
         response = await self.get_response(request)
-        return self._after(request, decision, response)
+        return self._after(request, decision, response, ours)
 
     # -- request -------------------------------------------------------------------------
 
@@ -333,6 +335,32 @@ class ConsentMiddleware:
             # COOKIES is parsed lazily from META; drop a copy parsed before we ran.
             request.__dict__.pop("COOKIES", None)
 
+    def _conditions(self, request: HttpRequest, decision: Decision) -> bool:
+        """Translate the request's preconditions the way the site says, before the views and
+        ConditionalGetMiddleware see them (cookieguard.core._validators); True if they
+        carried a tag of ours."""
+        meta = request.META
+        if "HTTP_IF_NONE_MATCH" not in meta and "HTTP_IF_MODIFIED_SINCE" not in meta:
+            return False
+        found = self.site.conditions(
+            decision,
+            meta.get("HTTP_IF_NONE_MATCH"),
+            meta.get("HTTP_IF_MODIFIED_SINCE"),
+            meta.get("HTTP_SEC_FETCH_DEST"),
+            meta.get("HTTP_ACCEPT"),
+        )
+        if found is None:
+            return False
+        for key, value in zip(
+            ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"), found, strict=False
+        ):
+            if value is None:
+                meta.pop(key, None)
+            else:
+                meta[key] = value
+        request.__dict__.pop("headers", None)  # HttpHeaders is read from META once, lazily
+        return bool(found[2])
+
     def _endpoint(self, request: HttpRequest, decision: Decision) -> HttpResponse:
         site = self.site
         method = request.method or "GET"
@@ -362,7 +390,11 @@ class ConsentMiddleware:
     # -- response ------------------------------------------------------------------------
 
     def _after(
-        self, request: HttpRequest, decision: Decision, response: HttpResponseBase
+        self,
+        request: HttpRequest,
+        decision: Decision,
+        response: HttpResponseBase,
+        ours: bool = False,
     ) -> HttpResponseBase:
         consent = decision.consent
         keep = self._keep
@@ -377,10 +409,20 @@ class ConsentMiddleware:
         for value in decision.set_cookies:
             add_set_cookie(response, value)
 
+        site = self.site
+        etag = response.headers.get("ETag")
+        if ours and etag is not None and response.status_code == 304:
+            # Not modified for a tag we translated: the stored copy's tag, as we sent it.
+            response.headers["ETag"] = site.etag(decision, etag)
         content_type = response.headers.get("Content-Type")
         if content_type is None or not maybe_html(content_type):
             return response
-        site = self.site
+        if site.per_state:
+            # Validators follow the body: the consent state in the ETag, no Last-Modified.
+            if etag is not None:
+                response.headers["ETag"] = site.etag(decision, etag)
+            if "Last-Modified" in response.headers:
+                del response.headers["Last-Modified"]
         status = response.status_code
         for name, value in site.page_headers(decision, status=status, content_type=content_type):
             _add_header(response, name, value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import logging
 from typing import cast
 
@@ -13,6 +14,7 @@ from cookieguard.core._guard import Decision, Guard
 from cookieguard.core._i18n import negotiate
 from cookieguard.core._messages import Reply, Request
 from cookieguard.core._policy import NECESSARY, Category, Policy, text_for
+from cookieguard.core._validators import is_document, tagged, translate
 from cookieguard.csp._csp import fail_closed_headers
 from cookieguard.csp._csp import page_headers as csp_headers
 from cookieguard.html._charsets import REPLACEMENT, charset_param, codec_for
@@ -84,6 +86,17 @@ class Site:
         # banner): it varies on the region headers wherever the rule can differ.
         regions = policy.region_lookup
         self._region_vary: tuple[str, ...] = regions.headers if regions.varies else ()
+        # Validators follow the body (cookieguard.core._validators): a page that may differ
+        # per consent state carries the state in its ETag.
+        self.per_state = bool(
+            policy.banner
+            or policy.scripts
+            or policy.auto_block
+            or policy.google_consent_mode
+            or policy.csp
+        )
+        self._fingerprint = _fingerprint(policy, self.endpoints.version)
+        self._states: dict[tuple[object, ...], str] = {}
         # HTML responses the gate could not edit, by cause, and the causes already logged.
         self._failed: dict[str, int] = {}
         self._logged: dict[tuple[str, str], None] = {}
@@ -130,6 +143,47 @@ class Site:
         if not (self.policy.optional_categories | self._unmapped) - granted:
             return ()
         return fail_closed_headers(self.policy, granted)
+
+    def state_tag(self, consent: Consent) -> str:
+        """Ten hex digits naming what a page is edited for: this site's policy and the
+        visitor's consent state (the ETag suffix, see cookieguard.core._validators)."""
+        key = (consent.decided, consent.granted, consent.gpc, consent.rule)
+        found = self._states.get(key)
+        if found is None:
+            shape = repr((consent.decided, sorted(consent.granted), consent.gpc, consent.rule))
+            found = hashlib.sha256((self._fingerprint + shape).encode()).hexdigest()[:10]
+            remember(self._states, key, found, 1024)
+        return found
+
+    def etag(self, decision: Decision, etag: str) -> str:
+        """The ``ETag`` of an HTML page as sent to this visitor (the app's ``etag`` with the
+        consent state's suffix)."""
+        return tagged(etag, self.state_tag(decision.consent)) if self.per_state else etag
+
+    def conditions(
+        self,
+        decision: Decision,
+        if_none_match: str | None,
+        if_modified_since: str | None,
+        sec_fetch_dest: str | None,
+        accept: str | None,
+    ) -> tuple[str | None, str | None, bool] | None:
+        """A request's preconditions as the app may see them: ``(If-None-Match,
+        If-Modified-Since, ours)`` (``None`` for a field: remove it; ``ours``: the request
+        carried a tag of ours, so a 304 gets the state's ETag back), or ``None`` to leave the
+        request as it is. See cookieguard.core._validators for the rule."""
+        if not self.per_state:
+            return None
+        document = is_document(sec_fetch_dest, accept)
+        inm, ours = if_none_match, False
+        if if_none_match is not None:
+            inm, ours = translate(
+                if_none_match, self.state_tag(decision.consent), document=document
+            )
+        ims = None if document or ours else if_modified_since
+        if inm == if_none_match and ims == if_modified_since:
+            return None
+        return inm, ims, ours
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
@@ -379,6 +433,24 @@ def _unmapped_categories(policy: Policy) -> frozenset[str]:
                 category,
             )
     return missing
+
+
+def _fingerprint(policy: Policy, assets: str) -> str:
+    """What, besides the consent state, a page's edit depends on, stable across restarts (a
+    new catalogue, new categories or banner texts make new validators)."""
+    parts = (
+        policy.revision,
+        assets,
+        policy.catalogue.version,
+        sorted(c.name for c in policy.categories),
+        policy.banner,
+        policy.scripts,
+        policy.auto_block,
+        policy.google_consent_mode,
+        policy.csp,
+        policy.prefix,
+    )
+    return repr(parts)
 
 
 def _label(category: Category, language: str) -> str:
