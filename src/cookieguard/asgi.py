@@ -541,6 +541,7 @@ class ConsentMiddleware:
             scheme=scope.get("scheme", "http"),
             decision=decision,
             body=body,
+            client=(scope.get("client") or (None,))[0],
         )
         # Replies may read or write the receipt store: keep that off the event loop.
         loop = asyncio.get_running_loop()

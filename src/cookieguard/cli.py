@@ -2,6 +2,7 @@
 
     cookieguard receipts purge --older-than 13mo [--store URL]
     cookieguard receipts export --consent-id ID [--format json|csv] [--store URL]
+    cookieguard receipts quarantine [list|retry] [--json] [--store URL] [--quarantine FILE]
     cookieguard scan URL [URL...] [--pages N] [--depth N] [--policy FILE] [--json]
                                   [--html FILE] [--suggest] [--timeout S] [--ignore-robots]
     cookieguard stats [--since WHEN] [--until WHEN] [--by day|week|month] [--revision N]
@@ -76,7 +77,7 @@ def _build_parser() -> _Parser:
     parser = _Parser(prog="cookieguard", description="cookieguard consent tools.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
-    receipts = commands.add_parser("receipts", help="consent receipts: purge and export")
+    receipts = commands.add_parser("receipts", help="consent receipts: purge, export, quarantine")
     actions = receipts.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True
     store_help = f"store URL or SQLite path (default: ${STORE_ENV})"
@@ -99,6 +100,25 @@ def _build_parser() -> _Parser:
     export.add_argument("--format", choices=("json", "csv"), default="json")
     export.add_argument("--store", metavar="URL", help=store_help)
     export.set_defaults(parser=export)
+
+    quarantine = actions.add_parser(
+        "quarantine", help="list the receipts the store refused for good, or retry them"
+    )
+    quarantine.add_argument(
+        "what",
+        nargs="?",
+        choices=("list", "retry"),
+        default="list",
+        help="list (default) them, or offer them to the store again (after fixing it)",
+    )
+    quarantine.add_argument("--json", action="store_true", help="list as JSON lines")
+    quarantine.add_argument("--store", metavar="URL", help=store_help)
+    quarantine.add_argument(
+        "--quarantine",
+        metavar="FILE",
+        help="the quarantine file (default: next to the store's spool, as the middleware uses)",
+    )
+    quarantine.set_defaults(parser=quarantine)
 
     scan = commands.add_parser(
         "scan", help="scan a site in Chromium: before a choice, after Reject all, Accept all"
@@ -184,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = _open(args.parser, args.store)
         if args.action == "purge":
             return _purge(store, args.older_than)
+        if args.action == "quarantine":
+            return _quarantine(store, args)
         return _export(store, args.consent_id, args.format)
     except _UsageError as exc:
         exc.parser.print_usage(sys.stderr)
@@ -204,6 +226,38 @@ def _purge(store: ReceiptStore, older_than: str) -> int:
         store.close()
     before = f"{cutoff:%Y-%m-%dT%H:%M:%SZ}"
     print(f"deleted {deleted} receipt(s) older than {older_than} (before {before})")
+    return 0
+
+
+def _quarantine(store: ReceiptStore, args: argparse.Namespace) -> int:
+    """List or retry quarantined receipts: exit 0, or 1 when some are still refused."""
+    import json
+
+    from cookieguard.receipts import SpooledStore
+    from cookieguard.receipts._model import receipt_to_dict
+    from cookieguard.scan import printable
+
+    try:
+        if not isinstance(store, SpooledStore):  # open_store always spools; a safety net
+            raise _UsageError(args.parser, f"{store!r} keeps no quarantine")
+        if args.quarantine:
+            store.quarantine_path = os.path.abspath(args.quarantine)
+        if args.what == "retry":
+            stored, refused = store.retry_quarantined()
+            print(f"stored {stored} quarantined receipt(s); {refused} still refused")
+            return 1 if refused else 0
+        entries = store.quarantined()
+    finally:
+        store.close()
+    for receipt, error in entries:
+        if args.json:
+            print(json.dumps({**receipt_to_dict(receipt), "error": error}))
+        else:
+            when = f"{receipt.time:%Y-%m-%dT%H:%M:%SZ}"
+            # The store's error may quote what a visitor sent: escaped for the terminal.
+            print(f"{receipt.receipt_id}  {receipt.consent_id}  {when}  {printable(error)}")
+    if not args.json:
+        print(f"{len(entries)} quarantined receipt(s) in {store.quarantine_path}", file=sys.stderr)
     return 0
 
 

@@ -231,6 +231,7 @@ class ConsentMiddleware:
             scheme=environ.get("wsgi.url_scheme", "http"),
             decision=decision,
             body=data,
+            client=environ.get("REMOTE_ADDR"),
         )
         return _reply(start_response, site.respond(request), head=method == "HEAD")
 

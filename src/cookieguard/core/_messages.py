@@ -29,6 +29,9 @@ class Request:
     scheme: str
     decision: Decision
     body: bytes = b""
+    #: The address that connected (ASGI ``scope["client"]`` host, WSGI ``REMOTE_ADDR``), for
+    #: per-client limits; ``None`` when the server does not say.
+    client: str | None = None
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import functools
+import ipaddress
 import re
 import string
 import tomllib
@@ -334,6 +335,30 @@ class Policy:
     max_body: int = 4096
     """The largest consent POST body accepted, in bytes (256 to 1,048,576); a larger one is
     answered 413. Also bounds CSP report bodies."""
+    receipts_repeat_window: int = 600
+    """Seconds within which a consent id repeating the choice it last made writes no new
+    receipt (the first one is the proof); a changed choice is always written. 0: every consent
+    POST writes one. See [Abuse resistance](abuse.md#consent-receipts)."""
+    receipts_max_bytes: int | None = 1 << 30
+    """The receipts store's size guard, in bytes (SQLite file and the local spool). Past it,
+    every choice is still answered and every change of choice still written, but no repeat of
+    a visitor's last choice, whatever the time; an error is logged every ten minutes until you
+    purge. `None`: no guard. See [Abuse resistance](abuse.md#the-size-guard).
+
+    Default: 1 GiB"""
+    rate_limit: int = 120
+    """Requests a minute one client address may send to `{prefix}/csp-report`, and consent
+    POSTs without a valid consent cookie (or with one issued within the minute); more are
+    answered 429 with `Retry-After`. 0: no per-client limit. See
+    [Abuse resistance](abuse.md#per-client-limits)."""
+    rate_limit_total: int = 60_000
+    """The backstop: requests a minute all clients together may send to each of those
+    endpoints (0: none)."""
+    trusted_proxies: Sequence[str] = ()
+    """Addresses or networks (`"10.0.0.0/8"`) of your own reverse proxies. A request from one
+    of them is counted against the address its `X-Forwarded-For` names (the right-most one
+    that is not itself a trusted proxy); from anyone else `X-Forwarded-For` is ignored. Empty:
+    never trusted, every request counts against the address that connected."""
     cache_size: int = 4096
     """Entries in the cache of verified consent cookies and decisions (0 disables it). Every
     cache is bounded by bytes as well."""
@@ -511,6 +536,30 @@ class Policy:
         object.__setattr__(self, "texts", texts)
         if not isinstance(self.max_body, int) or not 256 <= self.max_body <= 1 << 20:
             raise ValueError(f"max_body must be between 256 and 1048576 bytes: {self.max_body!r}.")
+        for name in ("receipts_repeat_window", "rate_limit", "rate_limit_total"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 0:
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}.")
+        if self.receipts_max_bytes is not None and (
+            type(self.receipts_max_bytes) is not int or self.receipts_max_bytes < 1 << 20
+        ):
+            raise ValueError(
+                "receipts_max_bytes must be at least 1048576 bytes (1 MiB) or None (no guard), "
+                f"got {self.receipts_max_bytes!r}."
+            )
+        if isinstance(self.trusted_proxies, str):
+            raise ValueError(
+                "trusted_proxies must be a list of addresses or networks, e.g. ['10.0.0.0/8']."
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"trusted_proxies: {proxy!r} is not an IP address or network "
+                    "(e.g. '10.0.0.1' or '10.0.0.0/8')."
+                ) from None
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         if not isinstance(self.cache_size, int) or self.cache_size < 0:
             raise ValueError(f"cache_size must be >= 0, got {self.cache_size!r}.")
         if type(self.page_cache) is not int or self.page_cache < 0:

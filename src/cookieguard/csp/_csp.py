@@ -378,10 +378,10 @@ class CspReports:
       comes once it was reported from two different pages;
     - at most ``_LOG_PER_WINDOW`` new violations are logged a minute.
 
-    What is left: every value in a report can be forged, and without the client's address
-    (the adapters do not pass it) one client varying pages and hosts can still spend the
-    total budget or the log budget; rate-limit ``{prefix}/csp-report`` per client at the
-    reverse proxy for that.
+    Every value in a report can be forged; what one client can spend is bounded before this
+    class sees the request, by the endpoint's per-client limit (``Policy.rate_limit``, see
+    ``cookieguard.site._limits``), so one client varying pages and hosts no longer spends the
+    total budget for everyone (issue 23).
     """
 
     def __init__(self, policy: Policy, *, per_window: int = _PER_WINDOW) -> None:

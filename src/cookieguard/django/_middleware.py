@@ -383,6 +383,7 @@ class ConsentMiddleware:
                 scheme="https" if request.is_secure() else "http",
                 decision=decision,
                 body=body,
+                client=request.META.get("REMOTE_ADDR"),
             )
         )
         return _django_reply(reply, head=method == "HEAD")

@@ -29,6 +29,8 @@ from cookieguard.core._messages import (
 )
 from cookieguard.csp._csp import CspReports
 from cookieguard.receipts import USER_AGENT_LIMIT, Receipt, ReceiptStore
+from cookieguard.receipts._guard import ReceiptGuard
+from cookieguard.site._limits import ClientLimits
 from cookieguard.ui._assets import CONSENT_MODE_SCRIPT, load_assets
 from cookieguard.ui._banner import render_dialog, render_preferences_page
 from cookieguard.ui._declaration import declaration_json
@@ -57,6 +59,11 @@ class Endpoints:
         self.guard = guard
         self.policy = guard.policy
         self.store = store
+        self._guarded: ReceiptGuard | None = None  # see receipts()
+        # Per-client budgets for what anyone can call without proof (issue 23).
+        self._new_consent_limits = ClientLimits.for_policy(self.policy)
+        self._report_limits = ClientLimits.for_policy(self.policy)
+        self._csp_reports = CspReports(self.policy)
         self.assets = load_assets()
         self._storage = storage_rules(self.policy)  # banner.js clears these keys on refusal
         digest = hashlib.sha256(b"".join(a.body for a in self.assets.values()))
@@ -69,7 +76,7 @@ class Endpoints:
             prefix + "/receipts": (self._receipts, read),
             prefix + "/dialog": (self._dialog, read),
             prefix + "/cookies": (self._cookies, read),
-            prefix + "/csp-report": (CspReports(self.policy).receive, ("POST",)),
+            prefix + "/csp-report": (self._csp_report, ("POST",)),
             prefix + "/banner.js": (self._asset, read),
             prefix + "/banner.css": (self._asset, read),
             prefix + "/" + CONSENT_MODE_SCRIPT: (self._asset, read),
@@ -120,6 +127,13 @@ class Endpoints:
         refusal = _cross_site(request)
         if refusal is not None:
             return refusal
+        old = request.decision.consent
+        if not old.decided or old.id is None or time.time() - (old.issued_at or 0) < 60:
+            # A new consent id (or one just minted): anyone can ask for these, each writes a
+            # receipt, so they count against the client's budget.
+            refusal = self._new_consent_limits.admit(request)
+            if refusal is not None:
+                return refusal
         parsed = _parse_choice(request.header("content-type") or "", request.body)
         if isinstance(parsed, Reply):
             return parsed
@@ -141,7 +155,6 @@ class Endpoints:
             # Global Privacy Control overrides the request: the receipt says so.
             granted -= policy.gpc_denied
             source = "gpc"
-        old = request.decision.consent
         consent_id = old.id or new_consent_id()
         secure = self._secure(request)
         issued_at = int(time.time())  # one clock reading for the cookie and the reply
@@ -162,8 +175,18 @@ class Endpoints:
             reply = json_reply(200, self.state(new), *set_cookies)
         else:
             reply = Reply(303, (("location", safe_next(next_path)), NO_STORE, *set_cookies), b"")
-        self._record(request, new, source)
+        repeat_of = None
+        if old.decided and old.id == consent_id and old.granted == new.granted and old.issued_at:
+            repeat_of = datetime.fromtimestamp(old.issued_at, UTC)  # the cookie holds this choice
+        self._record(request, new, source, repeat_of)
         return reply
+
+    def _csp_report(self, request: Request) -> Reply:
+        if self.policy.csp is not None:
+            refusal = self._report_limits.admit(request)
+            if refusal is not None:
+                return refusal
+        return self._csp_reports.receive(request)
 
     def _preferences(self, request: Request) -> Reply:
         consent = request.decision.consent
@@ -279,8 +302,24 @@ class Endpoints:
             logger.exception("could not read consent history")
             return ()
 
-    def _record(self, request: Request, consent: Consent, source: str) -> None:
-        if self.store is None or consent.id is None:
+    def receipts(self) -> ReceiptGuard | None:
+        """The store behind the guard that leaves out repeats and watches its size (issue 23);
+        made again if ``store`` was replaced."""
+        if self.store is None:
+            return None
+        if self._guarded is None or self._guarded.store is not self.store:
+            self._guarded = ReceiptGuard(
+                self.store,
+                repeat_window=self.policy.receipts_repeat_window,
+                max_bytes=self.policy.receipts_max_bytes,
+            )
+        return self._guarded
+
+    def _record(
+        self, request: Request, consent: Consent, source: str, repeat_of: datetime | None
+    ) -> None:
+        receipts = self.receipts()
+        if receipts is None or consent.id is None:
             return
         receipt = Receipt(
             consent_id=consent.id,
@@ -296,7 +335,7 @@ class Endpoints:
             rule=request.decision.consent.rule,
         )
         try:
-            self.store.record(receipt)
+            receipts.record(receipt, repeat_of=repeat_of)
         except Exception:  # the visitor's choice still takes effect; the store logs why
             logger.exception("could not record a consent receipt")
 
