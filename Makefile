@@ -47,7 +47,7 @@ lint:
 # The fast lane (no bootstrap, no browser, no PostgreSQL, no real servers): under a minute.
 check: lint
 	$(VENV)/bin/mypy
-	$(PY) -m pytest -q -m "not browser and not postgres and not servers and not install" $(PYTEST_ARGS)
+	$(PY) -m pytest -q -m "not browser and not postgres and not servers and not install and not slow" $(PYTEST_ARGS)
 
 typecheck:
 	$(VENV)/bin/mypy
@@ -56,7 +56,7 @@ typecheck:
 		benchmarks/profile_paths.py tests/tools/test_benchmarks.py
 
 coverage: bootstrap
-	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers and not install"
+	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers and not install and not slow"
 	$(PY) -m coverage report -m
 
 size:

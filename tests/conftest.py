@@ -1,6 +1,6 @@
-"""Lanes of the suite: tests that need a browser, PostgreSQL, real servers or a fresh install
-are marked (``browser``, ``postgres``, ``servers``, ``install``) so `make check` can leave them
-out.
+"""Lanes of the suite: tests that need a browser, PostgreSQL, real servers or a fresh install,
+or run long slices, are marked (``browser``, ``postgres``, ``servers``, ``install``, ``slow``)
+so `make check` can leave them out.
 
 Marks come from where a test lives and what it uses, so a new test lands in the right lane
 without remembering to mark it; a module may also mark itself (``pytestmark``).
@@ -20,6 +20,20 @@ _BROWSER_FOLDERS = ("browser", "e2e", "django/browser")
 _BROWSER_FIXTURES = frozenset({"page", "context", "new_context", "browser", "visitor"})
 _POSTGRES_FIXTURES = frozenset({"pg_cluster", "pg_url"})
 _SERVER_FIXTURES = frozenset({"server", "example", "live_server"})
+# Modules that launch Chromium or servers themselves (no fixture says so), or run long
+# property and fuzz slices: measured with `pytest --durations`, kept out of `make check`.
+_MODULE_MARKS = {
+    "tools/test_scan.py": ("browser", "servers"),
+    "tools/test_scan_examples.py": ("browser", "servers"),
+    "tools/test_testing_plugin.py": ("browser",),
+    "tools/test_fuzz.py": ("slow",),
+    "adapters/test_real_servers.py": ("servers",),
+    "adapters/test_hostile_requests.py": ("servers",),
+    "django/test_servers.py": ("servers",),
+    "test_docs.py": ("slow",),
+    "receipts/test_stores.py": ("slow",),
+    "receipts/test_load.py": ("slow",),
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -29,6 +43,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         except ValueError:
             continue
         used = frozenset(getattr(item, "fixturenames", ()))
+        for mark in _MODULE_MARKS.get(where, ()):
+            item.add_marker(getattr(pytest.mark, mark))
         if where.startswith(_BROWSER_FOLDERS) or used & _BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         callspec = getattr(item, "callspec", None)
