@@ -121,7 +121,7 @@ from jinja2 import pass_context  # noqa: E402
 from jinja2.runtime import Context  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from cookieguard import Consent, Policy  # noqa: E402
+from cookieguard import DEFAULT_REGIONS, Consent, Policy  # noqa: E402
 from cookieguard.asgi import ConsentMiddleware  # noqa: E402
 from cookieguard.starlette import consent  # noqa: E402
 from cookieguard.templates import declaration_html  # noqa: E402
@@ -163,6 +163,13 @@ policy = Policy(
     secret_keys=[secret()],
     cookies=COOKIES,
     privacy_url="/privacy",
+    # Regions (docs/regions.md): the visitor's region, from the header Cloudflare sets, picks
+    # the rule: opt-in banner in the EEA, UK and Switzerland, "Do Not Sell or Share" in the US
+    # states with privacy laws, opt-in anywhere else. Only name a header your CDN sets (and
+    # overwrites); locally, send CF-IPCountry / CF-Region-Code yourself to try a region.
+    region_header="cloudflare",
+    regions={**DEFAULT_REGIONS, "JP": "notice"},
+    unknown_region="opt-in",
     receipts=os.environ.get("COOKIEGUARD_RECEIPTS")
     or str(Path(tempfile.gettempdir()) / "lumen-stock-starlette-receipts.sqlite3"),
 )

@@ -13,9 +13,11 @@ from cookieguard.core._policy import (
     Policy,
     secret_keys_from_env,
 )
+from cookieguard.core._regions import DEFAULT_REGIONS
 
 __all__ = [
     "DEFAULT_CATEGORIES",
+    "DEFAULT_REGIONS",
     "NECESSARY",
     "Category",
     "Consent",

@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from cookieguard import DEFAULT_REGIONS
+
 HERE = Path(__file__).resolve().parent
 SITE = HERE.parent.parent / "site"  # templates and static files shared by every example
 
@@ -105,6 +107,13 @@ LOGGING = {
 # necessary for you; the admin keeps working after "Reject all".
 COOKIEGUARD = {
     "secret_keys": [_secret()],
+    # Regions (docs/regions.md): the visitor's region, from the header Cloudflare sets, picks
+    # the rule: opt-in banner in the EEA, UK and Switzerland, "Do Not Sell or Share" in the US
+    # states with privacy laws, opt-in anywhere else. Only name a header your CDN sets (and
+    # overwrites); locally, send CF-IPCountry / CF-Region-Code yourself to try a region.
+    "region_header": "cloudflare",
+    "regions": {**DEFAULT_REGIONS, "JP": "notice"},
+    "unknown_region": "opt-in",
     # Every cookie the site sets, with what the cookie declaration on /privacy says about it.
     "cookies": {
         "likebox": {
