@@ -126,12 +126,18 @@ def _urls(attr: Attribute) -> list[bytes]:
 # as "\/"); "https:host" needs no slashes when the page's scheme differs (we cannot know
 # it here, so it always counts); the host may be percent-encoded ("www.%66acebook.com",
 # "www%2Egoogletagmanager%2Ecom"). These are candidates only: every verdict is the
-# catalogue's, on the whole URL through ``split_url``. Each pattern starts at a byte that no
-# later part of it matches, so a failed try costs the run it read once: linear work.
-_GAP = rb"[\t\n\r]*"
+# catalogue's, on the whole URL through ``split_url``.
+#
+# Linear work on any body (issue 19 part 3): every quantifier is possessive ("*+"), and each
+# one's characters differ from whatever may follow it, so a possessive run gives back
+# nothing a backtracking one could have used: the same matches, but a failed try reads each
+# run once. (Two greedy "[\t\n\r]*" side by side split a run of n newlines n*n ways: a
+# comment holding "see /" and 32 KB of newlines cost 20 s.) Each pattern starts at a byte
+# that no later part of it matches, so the runs one try reads end where the next try starts.
+_GAP = rb"[\t\n\r]*+"
 _HOST = (
-    rb"((?:[A-Za-z0-9@-][A-Za-z0-9@\t\n\r-]*[.%]|%)[A-Za-z0-9%.@\t\n\r-]*)"
-    rb"(?::[0-9\t\n\r]*)?([/\\][A-Za-z0-9._~%/\\\t\n\r-]*)?"
+    rb"((?:[A-Za-z0-9@-][A-Za-z0-9@\t\n\r-]*+[.%]|%)[A-Za-z0-9%.@\t\n\r-]*+)"
+    rb"(?::[0-9\t\n\r]*+)?([/\\][A-Za-z0-9._~%/\\\t\n\r-]*+)?"
 )
 #: "//host", "/\\host", "/<tab>/host"... (the usual case first: "/" starts the search, the
 #: fastest there is; one pattern for all of them costs a third more than "//" alone, where
@@ -161,11 +167,11 @@ def _http_scheme_before(data: bytes, colon: int) -> bool:
 
 # Templates that escape "/" (Mustache: "&#x2F;") write URLs a browser decodes before it
 # loads them; rare enough on ordinary pages that a cheap search gates the slow one.
-_ENTITY_SLASH = re.compile(rb"&(?:#(?:[xX]0*2[fF]|0*47);?|sol;)")
-_S = rb"(?:/|&#[xX]0*2[fF];?|&#0*47;?|&sol;)"
+_ENTITY_SLASH = re.compile(rb"&(?:#(?:[xX]0*+2[fF]|0*+47);?|sol;)")
+_S = rb"(?:/|&#[xX]0*+2[fF];?|&#0*+47;?|&sol;)"
 _URL_ENCODED = re.compile(
-    _S + _S + rb"([A-Za-z0-9-]+(?:(?:\.|&#[xX]0*2[eE];?|&#0*46;?|&period;)[A-Za-z0-9-]+)+)"
-    rb"((?:" + _S + rb"[A-Za-z0-9._~%-]*)*)"
+    _S + _S + rb"([A-Za-z0-9-]++(?:(?:\.|&#[xX]0*+2[eE];?|&#0*+46;?|&period;)[A-Za-z0-9-]++)++)"
+    rb"((?:" + _S + rb"[A-Za-z0-9._~%-]*+)*+)"
 )
 
 

@@ -1,0 +1,177 @@
+"""Hostile HTML bodies (issue 19 part 3): shapes a visitor or a tracker can make a page take.
+
+Every pass over a body must be linear in its size, whatever the body holds: these are the
+shapes that made one pass or another backtrack or rescan (a comment box that takes a URL
+regex into quadratic time is a way to take a site down). Each shape makes a page of about
+``size`` bytes; :data:`NORMAL` makes the ordinary page they are compared with.
+
+Used by ``tests/html_editing/test_linear_time.py`` (growth ratios: 4x the input must not
+cost much more than 4x the time) and by ``benchmarks/run.py`` (the adversarial table: the
+worst µs/KB over these shapes next to the normal page's, at 8 KB, 64 KB and 1 MB).
+No imports from the other benchmark scripts: tests import this module too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: A catalogued tracker (Meta Pixel), blocked for an undecided visitor by the default policy.
+PIXEL = b"https://www.facebook.com/tr?id=1&ev=PageView"
+HEAD = b"<!doctype html><html><head><title>Comments</title></head><body><main>"
+TAIL = b"</main></body></html>"
+
+
+def _filled(prefix: bytes, unit: bytes, size: int, suffix: bytes = b"") -> bytes:
+    """``prefix``, then ``unit`` as often as fits in ``size`` bytes, then ``suffix``."""
+    room = max(size - len(prefix) - len(suffix), len(unit))
+    return prefix + unit * (room // len(unit)) + suffix
+
+
+def _page(middle: bytes, unit: bytes, size: int, after: bytes = b"", *, tail: bool = True) -> bytes:
+    """A page whose body holds ``middle``, then ``unit`` repeated, then ``after``."""
+    end = after + (TAIL if tail else b"")
+    return _filled(HEAD + middle, unit, size, end)
+
+
+#: name -> (how it is made, what it is). The names are the rows of the adversarial table.
+SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
+    "comment_newlines": (
+        lambda n: _page(b"<!-- see /", b"\n", n, b"-->"),
+        "a comment holding `see /` and a run of LF (the URL regex backtracked: 32 KB took 20 s)",
+    ),
+    "comment_crlf": (
+        lambda n: _page(b"<!-- see /", b"\r\n", n, b"-->"),
+        "the same with CRLF",
+    ),
+    "comment_tabs": (
+        lambda n: _page(b"<!-- see /", b"\t", n, b"-->"),
+        "the same with tabs",
+    ),
+    "text_slash_newlines": (
+        lambda n: _page(b"<p>see //", b"\n", n, b"</p>"),
+        "text `see //` then LF, no host after",
+    ),
+    "slash_newline_pairs": (
+        lambda n: _page(b"<p>", b"/\n", n, b"</p>"),
+        "`/` and LF alternating",
+    ),
+    "whitespace": (
+        lambda n: _page(b"<p>", b" \t\n", n, b"</p>"),
+        "a run of white space in text",
+    ),
+    "whitespace_in_tag": (
+        lambda n: _page(b"<img", b" ", n, b'src="' + PIXEL + b'">'),
+        "a run of white space inside a tracker tag",
+    ),
+    "slashes": (
+        lambda n: _page(b"<p>", b"/", n, b"</p>"),
+        "a run of `/`",
+    ),
+    "backslashes": (
+        lambda n: _page(b"<p>", b"\\", n, b"</p>"),
+        "a run of `\\`",
+    ),
+    "scheme_colons": (
+        lambda n: _page(b"<p>", b"https:", n, b"</p>"),
+        "`https:` repeated (the no-slash URL form)",
+    ),
+    "host_without_dot": (
+        lambda n: _page(b"<p>//", b"a", n, b"</p>"),
+        "`//` then a host that never has a dot",
+    ),
+    "host_gaps": (
+        lambda n: _page(b"<p>//a", b"\n\t", n, b"</p>"),
+        "`//a` then tab and LF (host characters to the URL parser)",
+    ),
+    "entity_slashes": (
+        lambda n: _page(b"<p>", b"&#x2F;", n, b"</p>"),
+        "`&#x2F;` repeated (URLs written with character references)",
+    ),
+    "lt_runs": (
+        lambda n: _page(b"<p>", b"<", n, b"</p>"),
+        "a run of `<`",
+    ),
+    "open_tags": (
+        lambda n: _page(b"", b"<a ", n, tail=False),
+        "`<a ` repeated, no `>` anywhere",
+    ),
+    "unterminated_attribute": (
+        lambda n: _page(b'<img alt="', b"x ", n, tail=False),
+        "an attribute value that never ends",
+    ),
+    "unterminated_comment": (
+        lambda n: _page(b"<!--", b"x <img> ", n, tail=False),
+        "a comment that never ends",
+    ),
+    "trackers_without_tag_end": (
+        lambda n: _page(b"", b"<img src=" + PIXEL + b" ", n, tail=False),
+        "tracker tags with no `>` after them (60 KB took 5 s)",
+    ),
+    "trackers_before_late_tag_end": (
+        lambda n: _page(b"", b"<img src=" + PIXEL + b" ", n),
+        "tracker tags whose only `>` is the page's last",
+    ),
+    "tracker_links_without_tag_end": (
+        lambda n: _page(b"", b'<a href="' + PIXEL + b'" ', n),
+        "links to a tracker, no `>` until the end",
+    ),
+    "tracker_urls_after_lt": (
+        lambda n: _page(b"", b"<" + PIXEL + b" ", n),
+        "`<` then a tracker URL, repeated",
+    ),
+    "tracker_urls_in_attribute": (
+        lambda n: _page(b"<div data-x='", b"[" + PIXEL + b"]", n, b"'></div>"),
+        "tracker URLs inside one long attribute value",
+    ),
+    "huge_attribute": (
+        lambda n: _page(b'<img alt="', b"x", n, b'" src="' + PIXEL + b'">'),
+        "a huge attribute before a tracker URL",
+    ),
+    "many_attributes": (
+        lambda n: _page(b"<img ", b"a=1 ", n, b'src="' + PIXEL + b'">'),
+        "thousands of attributes before a tracker URL",
+    ),
+    "quotes_in_tag": (
+        lambda n: _page(b"<img ", b"a=\"'b='\" ", n, b'src="' + PIXEL + b'">'),
+        "quotes of both kinds inside one tag",
+    ),
+    "deep_nesting": (
+        lambda n: _page(b"", b"<div>", n),
+        "`<div>` nested without end",
+    ),
+    "deep_noscript": (
+        lambda n: _page(b"", b"<noscript><svg>", n),
+        "`<noscript>` and `<svg>` nested without end",
+    ),
+    "script_escapes": (
+        lambda n: _page(b"<script>", b"<!--<script>", n, b"</script>"),
+        "script data escapes (`<!--<script>`) repeated",
+    ),
+    "tracker_pixels": (
+        lambda n: _page(b"", b'<img src="' + PIXEL + b'">', n),
+        "well-formed tracker pixels, one after another",
+    ),
+}
+
+
+def normal(size: int) -> bytes:
+    """An ordinary shop page of about ``size`` bytes with a few vendors' snippets."""
+    head = (
+        b"<!doctype html><html lang=en><head><meta charset=utf-8><title>Shop</title>"
+        b'<link rel="stylesheet" href="/static/site.css">'
+        b'<script async src="https://www.googletagmanager.com/gtag/js?id=G-1"></script>'
+        b"<script>window.dataLayer=window.dataLayer||[];function gtag(){dataLayer.push("
+        b"arguments)}gtag('js',new Date());gtag('config','G-1');</script></head><body>"
+        b'<nav><a href="/">Home</a> <a href="/shop">Shop</a></nav>'
+    )
+    item = (
+        b'<article class="product"><h2>Product</h2><img src="/img/p.jpg" alt="product">'
+        b"<p>A fine thing, well made, cheap. See https://example.com/about for more.</p>"
+        b'<a href="/p/1">details</a></article>\n'
+    )
+    tail = (
+        b'<noscript><img height="1" width="1" src="' + PIXEL + b'"></noscript>'
+        b'<iframe width="560" height="315" src="https://www.youtube.com/embed/x"></iframe>'
+        b'<script src="/static/app.js"></script></body></html>'
+    )
+    return _filled(head, item, size, tail)

@@ -1,0 +1,150 @@
+"""Linear time on any input (issue 19 part 3): every pass over a body grows with its size.
+
+Each hostile shape of ``benchmarks/hostile.py`` (the corpus of ``make bench``'s adversarial
+table) is rewritten at two sizes, 4x apart, for an undecided visitor under the default policy
+(everything gated), without the page memo (a query string defeats it). Linear work takes
+about 4x as long; the bound is 5x (best of several runs: noise only ever slows a run down), a
+quadratic pass takes 16x. Never a wall-clock limit: a slow machine slows both sizes alike.
+Times are this thread's CPU time: on a loaded machine a long run is preempted more often than
+a short one, which would make wall-clock ratios grow where the work does not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from benchmarks.hostile import SHAPES, normal
+from cookieguard._cache import Memo
+from cookieguard.core._consent import UNDECIDED
+from cookieguard.core._guard import Decision
+from cookieguard.html._inject import Injection
+from cookieguard.site._site import Site
+from tests.harness import make_policy
+
+SITE = Site(make_policy(), receipts=None)
+PLAN = SITE.injection(
+    Decision(UNDECIDED),
+    method="GET",
+    status=200,
+    content_type="text/html; charset=utf-8",
+    content_encoding=None,
+    path="/comments",
+    query="page=2",
+    accept_language="en",
+)
+assert isinstance(PLAN, Injection)
+assert PLAN.blocker is not None and PLAN.blocker.active
+
+SMALL = 8 * 1024
+#: 4x the input may cost at most this many times as long.
+BOUND = 5.0
+RUNS = 5
+
+
+def cold() -> Injection:
+    """The plan with its blocker's memos emptied: an attacker's bodies are new each time."""
+    assert PLAN is not None and PLAN.blocker is not None
+    blocker = PLAN.blocker
+    blocker.verdicts = Memo(4096, 1 << 20)
+    blocker._hosts = Memo(4096, 1 << 20)
+    blocker._urls = Memo(4096, 1 << 20)
+    return PLAN
+
+
+def whole(body: bytes) -> bytes:
+    return cold().rewriter().feed_last(body)
+
+
+def chunked(body: bytes, size: int = 1024) -> bytes:
+    """``body`` streamed in ``size``-byte chunks (a template that flushes as it renders)."""
+    rewriter = cold().rewriter()
+    out = [rewriter.feed(body[at : at + size]) for at in range(0, len(body), size)]
+    out.append(rewriter.finish())
+    return b"".join(out)
+
+
+def seconds(rewrite: Callable[[bytes], bytes], body: bytes, repeat: int) -> float:
+    start = time.thread_time()
+    for _ in range(repeat):
+        rewrite(body)
+    return time.thread_time() - start
+
+
+def growth(rewrite: Callable[[bytes], bytes], make: Callable[[int], bytes], n: int) -> float:
+    """How many times longer ``make(4 * n)`` takes to rewrite than ``make(n)``.
+
+    Each sample repeats the rewrite until the small one takes a few milliseconds (timer
+    resolution); the best of :data:`RUNS` samples counts. The large size stops early once a
+    sample is within the bound (more samples can only lower the best) or is so far past it
+    (25x) that noise cannot explain it: a quadratic pass at 32 KB takes minutes otherwise.
+    """
+    small, large = make(n), make(4 * n)
+    single = seconds(rewrite, small, 1)
+    repeat = max(1, int(0.004 / max(single, 1e-7)))
+    base = min(seconds(rewrite, small, repeat) for _ in range(RUNS))
+    best = float("inf")
+    for _ in range(RUNS):
+        best = min(best, seconds(rewrite, large, repeat))
+        if best <= BOUND * base or best > 25 * base:
+            break
+    return best / base
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_a_hostile_body_costs_linear_time(name: str) -> None:
+    make, what = SHAPES[name]
+    assert growth(whole, make, SMALL) < BOUND, what
+
+
+#: Streamed, a tag or inline script still open at the end of a chunk is held back and read
+#: again from its start with the next chunk, up to the element limit (1 MB): quadratic in the
+#: number of chunks. Not fixed yet (whole bodies, what most frameworks send, are linear).
+STREAM_RESCANS = {
+    "script_escapes",
+    "tracker_links_without_tag_end",
+    "tracker_urls_after_lt",
+    "tracker_urls_in_attribute",
+    "trackers_before_late_tag_end",
+    "trackers_without_tag_end",
+}
+
+
+def _streamed(name: str) -> object:
+    if name not in STREAM_RESCANS:
+        return name
+    # Not strict: a timing that is only just over the bound may pass on a quiet machine.
+    reason = "a held-back tag is re-read with every chunk"
+    return pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason))
+
+
+@pytest.mark.parametrize("name", [_streamed(name) for name in sorted(SHAPES)])
+def test_a_hostile_body_streamed_in_chunks_costs_linear_time(name: str) -> None:
+    make, what = SHAPES[name]
+    assert growth(chunked, make, SMALL) < BOUND, what
+
+
+def test_the_normal_page_costs_linear_time() -> None:
+    assert growth(whole, normal, SMALL) < BOUND
+
+
+#: Streamed, a tracker URL more than 4 KB after the start of its tag is not seen as inside
+#: the tag (the scanner looks back 4 KB for an unfinished tag): the tag goes out ungated.
+#: Whole, the tag walk (``_Tags``) finds it. Issue 19 part 4, the scanner's side.
+LONG_TAGS = {"huge_attribute", "many_attributes", "quotes_in_tag", "whitespace_in_tag"}
+
+
+def _long(name: str) -> object:
+    if name not in LONG_TAGS:
+        return name
+    reason = "streamed, a URL 4 KB into its tag is not gated"
+    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
+
+
+@pytest.mark.parametrize("name", [_long(name) for name in sorted(SHAPES)])
+def test_a_hostile_body_is_still_rewritten_the_same_whole_or_streamed(name: str) -> None:
+    """The fixes keep the rewrite's answer: the same bytes however the body arrives."""
+    body = SHAPES[name][0](SMALL)
+    assert chunked(body) == whole(body)
