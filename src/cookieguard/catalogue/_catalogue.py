@@ -19,6 +19,7 @@ from importlib import resources
 from typing import Any
 
 from cookieguard._cache import remember
+from cookieguard.catalogue._hosts import host_of, normalise_host, split_url
 
 __all__ = [
     "Catalogue",
@@ -35,11 +36,7 @@ _FORMAT = 1
 _MEMO_LIMIT = 4096
 _MEMO_KEY_LIMIT = 256
 
-# WHATWG URL parsing drops ASCII tab and newline anywhere and trims C0 controls and spaces at
-# both ends (https://url.spec.whatwg.org/#concept-basic-url-parser); a browser does, so we must.
-_URL_NOISE = re.compile(r"[\t\n\r]")
-_URL_TRIM = "".join(chr(c) for c in range(0x21))
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+# Host names a site may declare (after normalising): what a browser sends to DNS.
 _HOST_CHARS = re.compile(r"^[a-z0-9.\-_]+$")
 
 
@@ -75,55 +72,6 @@ class Vendor:
     embed: bool = False
     privacy_url: str = ""
     paths: tuple[str, ...] = ()
-
-
-def normalise_host(host: str) -> str:
-    """Lower-case ``host`` without port, user info, trailing dot or IDNA escapes."""
-    host = host.strip().rsplit("@", 1)[-1]
-    if host.startswith("["):  # IPv6 literal: never a catalogued host
-        return ""
-    host = host.split(":", 1)[0].rstrip(".")
-    if "%" in host:
-        from urllib.parse import unquote
-
-        host = unquote(host)
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            return ""
-    return host.lower()
-
-
-def split_url(url: str) -> tuple[str, str] | None:
-    """``(host, path)`` of an absolute or scheme-relative http(s) URL, else ``None``.
-
-    Follows what a browser does with an attribute value: tabs and newlines removed, ``\\``
-    read as ``/``, any number of slashes after ``https:``. A value without a scheme and without
-    a leading ``//`` (``js/app.js``, ``cdn.example/x.js``) is relative: first party.
-    """
-    url = _URL_NOISE.sub("", url).strip(_URL_TRIM).replace("\\", "/")
-    match = _SCHEME.match(url)
-    if match:
-        if match.group(1).lower() not in ("http", "https"):
-            return None
-        rest = url[match.end() :].lstrip("/")
-    elif url.startswith("//"):
-        rest = url.lstrip("/")
-    else:
-        return None
-    end = len(rest)
-    for stop in "/?#":
-        index = rest.find(stop)
-        if index != -1 and index < end:
-            end = index
-    host = normalise_host(rest[:end])
-    if not host or not _HOST_CHARS.match(host):
-        return None
-    path = rest[end:]
-    for stop in "?#":
-        path = path.split(stop, 1)[0]
-    return host, path or "/"
 
 
 def _parents(host: str) -> Iterable[str]:
@@ -278,9 +226,11 @@ class Catalogue:
         host = normalise_host(host)
         return self._lookup(host, None) if host else None
 
-    def vendor_for_url(self, url: str) -> Vendor | None:
-        """The vendor an ``http(s)://`` or ``//`` URL loads from; relative URLs give ``None``."""
-        parts = split_url(url)
+    def vendor_for_url(self, url: str, base: str | None = None) -> Vendor | None:
+        """The vendor a URL attribute value loads from, read as a browser reads it
+        (:func:`~cookieguard.catalogue._hosts.host_of`); relative URLs give ``None`` without
+        a ``base`` (the site's own), the base's vendor with one."""
+        parts = host_of(url, base) if base is not None else split_url(url)
         if parts is None:
             return None
         return self._lookup(*parts)

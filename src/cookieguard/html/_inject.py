@@ -8,10 +8,9 @@ auto-blocking decisions for one set of refused categories, built once and shared
 
 from __future__ import annotations
 
-import html
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import unquote_to_bytes
@@ -32,6 +31,8 @@ from cookieguard.html._charsets import (
 from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
 from cookieguard.html._scanner import Attribute, Rewriter, attributes
+from cookieguard.html._urls import each_url as _each_url
+from cookieguard.html._urls import urls as _urls
 
 logger = logging.getLogger("cookieguard")
 
@@ -105,116 +106,6 @@ def _first(attrs: list[Attribute], names: tuple[bytes, ...]) -> Attribute | None
         if attr is not None and attr.value.strip() and not attr.value.strip().startswith(b"about:"):
             return attr
     return None
-
-
-def _urls(attr: Attribute) -> list[bytes]:
-    """The URLs of an attribute value (several in a ``srcset``)."""
-    value = attr.value
-    if b"&" in value:
-        value = html.unescape(value.decode("latin-1")).encode("latin-1", "replace")
-    if attr.name in (b"srcdoc", b"style"):
-        return [b"//" + host + path for _, host, path in _urls_in(value)]
-    if attr.name.endswith(b"srcset"):
-        return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
-    return [value]
-
-
-# A host named in an absolute or scheme-relative URL, as written in HTML or in a script: the
-# only way a tag or snippet reaches a third party. Found the way the WHATWG URL parser reads
-# URLs (https://url.spec.whatwg.org/#concept-basic-url-parser), not the way they usually
-# look: tab, CR and LF anywhere are dropped; "\" is "/" in http(s) URLs (and JSON writes "/"
-# as "\/"); "https:host" needs no slashes when the page's scheme differs (we cannot know
-# it here, so it always counts); the host may be percent-encoded ("www.%66acebook.com",
-# "www%2Egoogletagmanager%2Ecom"). These are candidates only: every verdict is the
-# catalogue's, on the whole URL through ``split_url``.
-#
-# Linear work on any body (issue 19 part 3): every quantifier is possessive ("*+"), and each
-# one's characters differ from whatever may follow it, so a possessive run gives back
-# nothing a backtracking one could have used: the same matches, but a failed try reads each
-# run once. (Two greedy "[\t\n\r]*" side by side split a run of n newlines n*n ways: a
-# comment holding "see /" and 32 KB of newlines cost 20 s.) Each pattern starts at a byte
-# that no later part of it matches, so the runs one try reads end where the next try starts.
-_GAP = rb"[\t\n\r]*+"
-_HOST = (
-    rb"((?:[A-Za-z0-9@-][A-Za-z0-9@\t\n\r-]*+[.%]|%)[A-Za-z0-9%.@\t\n\r-]*+)"
-    rb"(?::[0-9\t\n\r]*+)?([/\\][A-Za-z0-9._~%/\\\t\n\r-]*+)?"
-)
-#: "//host", "/\\host", "/<tab>/host"... (the usual case first: "/" starts the search, the
-#: fastest there is; one pattern for all of them costs a third more than "//" alone, where
-#: a search of its own for each form would cost a whole pass over the body each).
-_URL_IN_TEXT = re.compile(rb"/[/\\\t\n\r]" + _GAP + rb"[/\\]?" + _GAP + _HOST)
-#: "\\host", "\\/host" (JSON's "\/\/host"), with tab, CR or LF between: only searched for
-#: in a body holding a backslash.
-_URL_BACKSLASH = re.compile(rb"\\" + _GAP + rb"[/\\]" + _GAP + _HOST)
-#: "https:host": a colon, no slashes; the scheme before it is checked in ``_urls_in``.
-#: Only after "s", "p" or a dropped tab/CR/LF can a colon end "http(s)": the lookbehind
-#: drops the CSS and JavaScript colons ("display:none", "a?b:c") without a call each. (It
-#: comes after the colon: a pattern that starts with one is tried at every byte.)
-_URL_NO_SLASH = re.compile(rb":(?<=[sSpP\t\n\r]:)" + _GAP + _HOST)
-_SCHEME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
-
-
-def _http_scheme_before(data: bytes, colon: int) -> bool:
-    """True if the scheme ending at ``colon`` is ``http`` or ``https`` (tab, CR and LF may be
-    written within it; a browser drops them)."""
-    bare = data[max(0, colon - 24) : colon].translate(None, b"\t\n\r").lower()
-    for scheme in (b"https", b"http"):
-        if bare.endswith(scheme):
-            # The whole scheme, not the end of a longer one ("xhttp:").
-            return len(bare) == len(scheme) or bare[-len(scheme) - 1] not in _SCHEME_CHARS
-    return False
-
-
-# Templates that escape "/" (Mustache: "&#x2F;") write URLs a browser decodes before it
-# loads them; rare enough on ordinary pages that a cheap search gates the slow one.
-_ENTITY_SLASH = re.compile(rb"&(?:#(?:[xX]0*+2[fF]|0*+47);?|sol;)")
-_S = rb"(?:/|&#[xX]0*+2[fF];?|&#0*+47;?|&sol;)"
-_URL_ENCODED = re.compile(
-    _S + _S + rb"([A-Za-z0-9-]++(?:(?:\.|&#[xX]0*+2[eE];?|&#0*+46;?|&period;)[A-Za-z0-9-]++)++)"
-    rb"((?:" + _S + rb"[A-Za-z0-9._~%-]*+)*+)"
-)
-
-
-def _decoded(part: bytes) -> bytes:
-    return html.unescape(part.decode("latin-1")).encode("latin-1", "replace")
-
-
-def _path(written: bytes | None) -> bytes:
-    """A path as the URL parser reads it: tab, CR and LF dropped, ``\\`` read as ``/``."""
-    if not written:
-        return b""
-    if b"\\" in written:
-        written = written.replace(b"\\/", b"/").replace(b"\\", b"/")  # JSON "\/" too
-    return written.translate(None, b"\t\n\r")
-
-
-def _urls_in(data: bytes) -> list[tuple[int, bytes, bytes]]:
-    """``(offset, host, path)`` of every URL in ``data``: ``//host/path`` as written, with
-    backslashes, tab/CR/LF or no slashes as a browser still reads it, as JSON writes it
-    (``\\/\\/``) and with character references for "/" and "."."""
-    return list(_each_url(data))
-
-
-def _each_url(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
-    """:func:`_urls_in`, one at a time (a caller looking for one blocked host stops early).
-
-    Each pass runs only when the byte it cannot match without is in ``data``: a one-byte
-    test is a ``memchr``, far cheaper than a regex pass that fails at every "/" of a page.
-    """
-    if b"/" in data:
-        for m in _URL_IN_TEXT.finditer(data):
-            yield m.start(), m.group(1), _path(m.group(2))
-    if b"\\" in data:
-        for m in _URL_BACKSLASH.finditer(data):
-            yield m.start(), m.group(1), _path(m.group(2))
-    if b":" in data:
-        for m in _URL_NO_SLASH.finditer(data):
-            if _http_scheme_before(data, m.start()):
-                yield m.start(), m.group(1), _path(m.group(2))
-    if b"&" in data and _ENTITY_SLASH.search(data):
-        for m in _URL_ENCODED.finditer(data):
-            if b"&" in m.group():
-                yield m.start(), _decoded(m.group(1)), _decoded(m.group(2) or b"")
 
 
 class Blocker:
@@ -299,7 +190,7 @@ class Blocker:
         """The blocked vendor ``url`` (an attribute value) loads from, or ``None``."""
         hit = self._urls.get(url)
         if hit is None and url not in self._urls:
-            found = self.catalogue.vendor_for_url(url.decode("latin-1"))
+            found = self.catalogue.vendor_for_url(url.decode("utf-8", "surrogateescape"))
             hit = found if found is not None and found.name in self._vendors else None
             self._urls.put(url, hit, len(url))
         return hit

@@ -1,0 +1,170 @@
+"""URLs in a page: where an attribute value or a script names a host, and which host it is.
+
+Two halves. :func:`each_url` finds candidate URLs in raw bytes (an element, a script, a whole
+body: the gate's prefilter) in linear time; :func:`host_of` says which host a browser fetches
+for one attribute value, following the WHATWG URL Standard (it lives in the catalogue layer,
+``cookieguard.catalogue._hosts``, so that the catalogue's own lookups read URLs the same way;
+it is re-exported here for the HTML side). Every candidate's host is read by that same
+parser, so a spelling the browser normalises (``www.f%61cebook.com``, full-width letters and
+dots, ``WWW.FACEBOOK.COM.``, ``//user@host``, character references) is the catalogued host.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from cookieguard.catalogue._hosts import host_of, split_url
+
+if TYPE_CHECKING:
+    from cookieguard.html._scanner import Attribute
+
+__all__ = ["each_url", "host_of", "text_of", "urls", "urls_in"]
+
+
+def text_of(value: bytes) -> bytes:
+    """An attribute value as the browser has it: character references decoded.
+
+    Bytes stay bytes (UTF-8 in and out; a byte that is not UTF-8 survives as it was)."""
+    if b"&" not in value:
+        return value
+    text = html.unescape(value.decode("utf-8", "surrogateescape"))
+    return text.encode("utf-8", "surrogateescape")
+
+
+def urls(attr: Attribute) -> list[bytes]:
+    """The URLs of an attribute value (several in a ``srcset``), references decoded."""
+    value = text_of(attr.value)
+    if attr.name in (b"srcdoc", b"style"):
+        return [b"//" + host + path for _, host, path in urls_in(value)]
+    if attr.name.endswith(b"srcset"):
+        return [part.strip().split(None, 1)[0] for part in value.split(b",") if part.strip()]
+    return [value]
+
+
+# A host named in an absolute or scheme-relative URL, as written in HTML or in a script: the
+# only way a tag or snippet reaches a third party. Found the way the WHATWG URL parser reads
+# URLs (https://url.spec.whatwg.org/#concept-basic-url-parser), not the way they usually
+# look: tab, CR and LF anywhere are dropped; "\" is "/" in http(s) URLs (and JSON writes "/"
+# as "\/"); "https:host" needs no slashes when the page's scheme differs (we cannot know
+# it here, so it always counts); the host may be percent-encoded ("www.%66acebook.com",
+# "www%2Egoogletagmanager%2Ecom"), written with character references ("www&period;...",
+# "f&#97;cebook") or in other scripts (full-width letters and dots, in UTF-8: any byte over
+# 0x7f). These are candidates only: each host is read by ``host_of`` (:func:`_read_host`), and
+# every verdict is the catalogue's, on the whole URL.
+#
+# Linear work on any body (issue 19 part 3): every quantifier is possessive ("*+"), and each
+# one's characters differ from whatever may follow it, so a possessive run gives back
+# nothing a backtracking one could have used: the same matches, but a failed try reads each
+# run once. (Two greedy "[\t\n\r]*" side by side split a run of n newlines n*n ways: a
+# comment holding "see /" and 32 KB of newlines cost 20 s.) Each pattern starts at a byte
+# that no later part of it matches, so the runs one try reads end where the next try starts.
+_GAP = rb"[\t\n\r]*+"
+
+
+# A host has a ".", a "%", a character reference or a non-ASCII byte after its first run of
+# letters ("//comment" and "//" + "a" * n are no candidates). After slashes, the candidate
+# takes in user info and a port ("//user:pass@host:443"): a colon cannot start such a
+# pattern, so the runs of one try still end where the next try starts.
+def _host(colon: bytes) -> bytes:
+    return (
+        rb"((?:[A-Za-z0-9@_" + colon + rb"-][A-Za-z0-9@_" + colon + rb"\t\n\r-]*+"
+        rb"[.%&\x80-\xff]|[%&\x80-\xff])"
+        rb"[A-Za-z0-9%.@&#;_" + colon + rb"\x80-\xff\t\n\r-]*+)"
+        rb"(?::[0-9\t\n\r]*+)?([/\\][A-Za-z0-9._~%/\\\t\n\r-]*+)?"
+    )
+
+
+#: "//host", "/\\host", "/<tab>/host"... (the usual case first: "/" starts the search, the
+#: fastest there is; one pattern for all of them costs a third more than "//" alone, where
+#: a search of its own for each form would cost a whole pass over the body each).
+_URL_IN_TEXT = re.compile(rb"/[/\\\t\n\r]" + _GAP + rb"[/\\]?" + _GAP + _host(b":"))
+#: "\\host", "\\/host" (JSON's "\/\/host"), with tab, CR or LF between: only searched for
+#: in a body holding a backslash.
+_URL_BACKSLASH = re.compile(rb"\\" + _GAP + rb"[/\\]" + _GAP + _host(b":"))
+#: "https:host": a colon, no slashes; the scheme before it is checked in ``each_url``.
+#: Only after "s", "p" or a dropped tab/CR/LF can a colon end "http(s)": the lookbehind
+#: drops the CSS and JavaScript colons ("display:none", "a?b:c") without a call each. (It
+#: comes after the colon: a pattern that starts with one is tried at every byte.)
+_URL_NO_SLASH = re.compile(rb":(?<=[sSpP\t\n\r]:)" + _GAP + _host(b""))
+_SCHEME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+
+
+def _http_scheme_before(data: bytes, colon: int) -> bool:
+    """True if the scheme ending at ``colon`` is ``http`` or ``https`` (tab, CR and LF may be
+    written within it; a browser drops them)."""
+    bare = data[max(0, colon - 24) : colon].translate(None, b"\t\n\r").lower()
+    for scheme in (b"https", b"http"):
+        if bare.endswith(scheme):
+            # The whole scheme, not the end of a longer one ("xhttp:").
+            return len(bare) == len(scheme) or bare[-len(scheme) - 1] not in _SCHEME_CHARS
+    return False
+
+
+# Templates that escape "/" (Mustache: "&#x2F;") write URLs a browser decodes before it
+# loads them; rare enough on ordinary pages that a cheap search gates the slow one.
+_ENTITY_SLASH = re.compile(rb"&(?:#(?:[xX]0*+2[fF]|0*+47);?|sol;)")
+_S = rb"(?:/|&#[xX]0*+2[fF];?|&#0*+47;?|&sol;)"
+_URL_ENCODED = re.compile(
+    _S + _S + rb"([A-Za-z0-9-]++(?:(?:\.|&#[xX]0*+2[eE];?|&#0*+46;?|&period;)[A-Za-z0-9-]++)++)"
+    rb"((?:" + _S + rb"[A-Za-z0-9._~%-]*+)*+)"
+)
+#: Bytes of a host that needs no reading: letters, digits, "." and "-".
+_PLAIN = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"
+
+
+def _read_host(written: bytes) -> bytes | None:
+    """A candidate host as the browser reads it (ASCII, lower case as far as it matters),
+    or ``None`` when it is none. Plain hosts, nearly all of them, are taken as written."""
+    if not written.translate(None, _PLAIN):
+        return written
+    found = split_url("//" + text_of(written).decode("utf-8", "surrogateescape"))
+    return found[0].encode("ascii") if found is not None else None
+
+
+def _path(written: bytes | None) -> bytes:
+    """A path as the URL parser reads it: tab, CR and LF dropped, ``\\`` read as ``/``."""
+    if not written:
+        return b""
+    if b"\\" in written:
+        written = written.replace(b"\\/", b"/").replace(b"\\", b"/")  # JSON "\/" too
+    return written.translate(None, b"\t\n\r")
+
+
+def urls_in(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """``(offset, host, path)`` of every URL in ``data``: ``//host/path`` as written, with
+    backslashes, tab/CR/LF or no slashes as a browser still reads it, as JSON writes it
+    (``\\/\\/``) and with character references for "/" and "."."""
+    return list(each_url(data))
+
+
+def each_url(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
+    """:func:`urls_in`, one at a time (a caller looking for one blocked host stops early).
+
+    Each pass runs only when the byte it cannot match without is in ``data``: a one-byte
+    test is a ``memchr``, far cheaper than a regex pass that fails at every "/" of a page.
+    """
+    if b"/" in data:
+        for m in _URL_IN_TEXT.finditer(data):
+            host = _read_host(m.group(1))
+            if host is not None:
+                yield m.start(), host, _path(m.group(2))
+    if b"\\" in data:
+        for m in _URL_BACKSLASH.finditer(data):
+            host = _read_host(m.group(1))
+            if host is not None:
+                yield m.start(), host, _path(m.group(2))
+    if b":" in data:
+        for m in _URL_NO_SLASH.finditer(data):
+            if _http_scheme_before(data, m.start()):
+                host = _read_host(m.group(1))
+                if host is not None:
+                    yield m.start(), host, _path(m.group(2))
+    if b"&" in data and _ENTITY_SLASH.search(data):
+        for m in _URL_ENCODED.finditer(data):
+            if b"&" in m.group():
+                host = _read_host(text_of(m.group(1)))
+                if host is not None:
+                    yield m.start(), host, text_of(m.group(2) or b"")

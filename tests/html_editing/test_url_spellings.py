@@ -1,0 +1,85 @@
+"""Host spellings that URL parsing normalises are gated (issue 19 part 4, the URL side).
+
+Every spelling below makes Chromium fetch www.facebook.com (``tests/browser/
+test_host_spellings.py`` checks that in the browser); the rewriter must see the same host,
+in the prefilter (which elements to look at) and in the verdict (which vendor).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cookieguard.core._consent import UNDECIDED
+from cookieguard.core._guard import Decision
+from cookieguard.site._site import Site
+from tests.harness import make_policy
+
+SITE = Site(make_policy(banner=False, scripts=False), receipts=None)
+
+#: src values as written in the page (UTF-8), each fetching www.facebook.com/tr.
+SPELLINGS = {
+    "percent": b"https://www.f%61cebook.com/tr",
+    "percent-dots": b"//www%2Efacebook%2Ecom/tr",
+    "full-width": "https://ｗｗｗ．ｆａｃｅｂｏｏｋ．ｃｏｍ/tr".encode(),  # noqa: RUF001
+    "ideographic-dots": "//www\u3002facebook\u3002com/tr".encode(),
+    "halfwidth-dots": "//www\uff61facebook\uff61com/tr".encode(),
+    "upper-trailing-dot": b"https://WWW.FACEBOOK.COM./tr",
+    "backslashes": b"https:\\\\www.facebook.com/tr",
+    "user-info": b"//user@www.facebook.com/tr",
+    "user-info-port": b"https://a:b@www.facebook.com:443/tr",
+    "soft-hyphen": "https://www.face\u00adbook.com/tr".encode(),
+    "soft-hyphen-reference": b"https://www.face&shy;book.com/tr",
+    "reference-letter": b"https://www.f&#97;cebook.com/tr",
+    "reference-dots": b"//www&period;facebook&period;com/tr",
+    "reference-full-width": b"//&#xFF57;ww.facebook.com/tr",
+    "tab-newline": b"//www.face\tbook.c\nom/tr",
+    "many-slashes": b"https:////www.facebook.com/tr",
+}
+
+
+def rewrite(body: bytes) -> bytes:
+    plan = SITE.injection(
+        Decision(UNDECIDED),
+        method="GET",
+        status=200,
+        content_type="text/html; charset=utf-8",
+        content_encoding=None,
+        path="/",
+        query="",
+        accept_language="en",
+    )
+    assert plan is not None
+    return plan.rewriter().feed_last(body)
+
+
+def page(markup: bytes) -> bytes:
+    return b"<!doctype html><html><body>" + markup + b"</body></html>"
+
+
+@pytest.mark.parametrize("src", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_a_pixel_with_a_normalised_host_spelling_is_gated(src: bytes) -> None:
+    out = rewrite(page(b'<img src="' + src + b'" alt="">'))
+    assert b"data-cookieguard-src=" in out
+    assert b" src=" not in out
+
+
+@pytest.mark.parametrize("src", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_a_script_with_a_normalised_host_spelling_is_gated(src: bytes) -> None:
+    out = rewrite(page(b'<script async src="' + src + b'"></script>'))
+    assert b'type="text/plain"' in out
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        b"https://www.faceb00k.com/tr",
+        "https://www.f\u00e4cebook.com/tr".encode(),
+        b"//www.facebook.com.evil.example/tr",
+        b"https://www.facebook.com@evil.example/tr",
+        b"//evil.example#.www.facebook.com",
+        b"www.facebook.com/tr",  # relative: the site's own
+    ],
+)
+def test_hosts_that_only_look_like_a_tracker_are_left_alone(src: bytes) -> None:
+    body = page(b'<img src="' + src + b'" alt="">')
+    assert rewrite(body) == body
