@@ -4,7 +4,8 @@
 
 Seeds PostgreSQL (a temporary private cluster) with ``--pg-rows`` receipts and a SQLite file
 with ``--sqlite-rows``, spread over the last 90 days: 95 % first choices (50 % Accept all,
-30 % Reject all, 20 % custom), 5 % later withdrawals, six languages, revision 3 then 4.
+30 % Reject all, 20 % custom), 5 % later withdrawals, six languages, seven regions,
+revision 3 then 4.
 PostgreSQL is seeded by one ``INSERT ... SELECT generate_series`` with the counting trigger
 disabled and the counts then built by the same statement the store's migration uses for old
 receipts (timed and printed); SQLite is seeded through the trigger, as a site's inserts are.
@@ -38,12 +39,13 @@ DAYS = 90
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 ALL = ("analytics", "marketing", "preferences")
 LANGUAGES = ("en", "de", "fr", "es", "it", "nl")
+REGIONS = ("DE", "FR", "ES", "IT", "NL", "GB", "US-CA")
 
 # Row i (1..N) at now - 90 days + i/N of 90 days. Every 20th row is a later receipt of the
 # visitor of row i - 7 (a withdrawal: Reject all); the others are first choices.
 _PG_SEED = """
 INSERT INTO cookieguard_receipts (receipt_id, consent_id, time, granted, denied, revision,
-                                  language, method, path, user_agent)
+                                  language, region, method, path, user_agent)
 SELECT md5(i::text),
        md5((CASE WHEN i %% 20 = 0 THEN i - 7 ELSE i END)::text),
        %(start)s::timestamptz + (i::float8 / %(rows)s) * interval '90 days',
@@ -59,8 +61,9 @@ SELECT md5(i::text),
             ELSE '{analytics,marketing}' END,
        CASE WHEN i::float8 / %(rows)s < 0.66 THEN 3 ELSE 4 END,
        (ARRAY['en','de','fr','es','it','nl'])[1 + (i * 31) %% 6],
+       (ARRAY['DE','FR','ES','IT','NL','GB','US-CA'])[1 + (i * 17) %% 7],
        'banner', '/', %(ua)s
-FROM generate_series(1, %(rows)s) AS i
+FROM generate_series(1::bigint, %(rows)s) AS i
 """
 
 
@@ -91,6 +94,7 @@ def seed_sqlite(path: str, rows: int, start: datetime) -> float:
                 denied=denied,
                 revision=3 if i / rows < 0.66 else 4,
                 language=LANGUAGES[(i * 31) % 6],
+                region=REGIONS[(i * 17) % 7],
                 method="banner",
                 path="/",
                 user_agent=UA,
@@ -201,19 +205,22 @@ def main() -> int:
         times, peak, output = run_cli(empty, 1)
         print(f"baseline   10 receipts: {times[0]:.2f} s, peak RSS {peak / 1024:.0f} MB"
               " (RSS below is the peak of every run so far)")  # fmt: skip
-        path = os.path.join(tmp, "receipts.sqlite3")
-        seconds = seed_sqlite(path, args.sqlite_rows, start)
-        print(
-            f"sqlite     seeded {args.sqlite_rows:,} receipts through the trigger"
-            f" in {seconds:.1f} s"
-        )
-        times, peak, output = run_cli(path, args.runs)
-        report("sqlite", args.sqlite_rows, times, peak, output, 3.0)
-        inner = in_process(path, args.runs)
-        print(f"sqlite     consent_stats() in process: median {statistics.median(inner):.3f} s")
-        sqlite = SQLiteStore(path)
-        print(f"sqlite     record() on the seeded file: {record_cost(sqlite, 200):.2f} ms each")
-        sqlite.close()
+        if args.sqlite_rows:
+            path = os.path.join(tmp, "receipts.sqlite3")
+            seconds = seed_sqlite(path, args.sqlite_rows, start)
+            print(
+                f"sqlite     seeded {args.sqlite_rows:,} receipts through the trigger"
+                f" in {seconds:.1f} s"
+            )
+            times, peak, output = run_cli(path, args.runs)
+            report("sqlite", args.sqlite_rows, times, peak, output, 3.0)
+            inner = in_process(path, args.runs)
+            print(f"sqlite     consent_stats() in process: median {statistics.median(inner):.3f} s")
+            sqlite = SQLiteStore(path)
+            print(f"sqlite     record() on the seeded file: {record_cost(sqlite, 200):.2f} ms each")
+            sqlite.close()
+    if not args.pg_rows:
+        return 0
     if find_bindir() is None:
         print(f"postgresql skipped: {INSTALL_HINT}")
         return 0

@@ -354,3 +354,21 @@ def test_a_receipt_written_late_is_counted_in_its_place(store_url: str) -> None:
     assert (total.withdrawal, total.change) == (11, 1)
     assert total.withdrawn == {"analytics": 10, "marketing": 11, "preferences": 11}
     store.close()
+
+
+def test_regions_are_a_breakdown_too(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Receipts record a region (issue 21); small regions are pooled like languages."""
+    record(
+        store_url,
+        *visitors("de", 12, time=DAY, granted=ALL, denied=(), region="DE", rule="opt-in"),
+        *visitors("fr", 3, time=DAY, granted=(), denied=ALL, region="FR", rule="opt-in"),
+        *visitors("xx", 10, time=DAY, granted=(), denied=ALL),  # no region recorded
+    )
+    report = stats_json(["--store", store_url, "--since", "2026-11-02", "--until",
+                         "2026-11-02"], capsys)  # fmt: skip
+    regions = [(r["label"], r["regions"], r["choices"]["total"]) for r in report["regions"]]
+    # FR (3) alone is too small; with the smallest named group ("unknown", 10) it is not.
+    assert regions == [("DE", ["DE"], 12), ("other", ["", "FR"], 13)]
+    assert report["regions"][0]["choices"]["accept_all"] == 12
+    assert cli.main(["stats", "--store", store_url, "--since", "2026-11-02"]) == 0
+    assert "By region" in capsys.readouterr().out

@@ -179,7 +179,7 @@ def test_sqlite_pragmas_and_schema_version(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (3,)  # 3: regions
+        assert conn.execute("PRAGMA user_version").fetchone() == (4,)  # 3: regions, 4: stats
         indexes = {row[1] for row in conn.execute("PRAGMA index_list(receipts)")}
     conn.close()
     assert {"receipts_consent_time", "receipts_time"} <= indexes
@@ -212,7 +212,7 @@ def test_postgres_schema_version_and_indexes(pg_url: str) -> None:
                 "SELECT indexname FROM pg_indexes WHERE tablename = 'cookieguard_receipts'"
             )
         }
-    assert version == ("3",)  # 2: statistics, 3: regions
+    assert version == ("4",)  # 2: statistics, 3: regions, 4: statistics by region
     assert {"cookieguard_receipts_consent_time", "cookieguard_receipts_time"} <= indexes
 
 

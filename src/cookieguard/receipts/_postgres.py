@@ -24,13 +24,15 @@ if TYPE_CHECKING:
     import psycopg
 
 #: Bumped by each migration in ``_MIGRATIONS``; kept in ``cookieguard_meta``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Any constant works; it only has to be the same for every process creating the schema.
 _SCHEMA_LOCK_KEY = 0x636F6F6B6965  # "cookie"
 
 # The previous-day marker for a visitor's first receipt of a revision (see _stats).
 FIRST = "0001-01-01"
+# The key of a row of counts (schema 4).
+_STATS_KEY = "day, revision, language, region, granted, denied, prev_day, withdrawn"
 
 # migrations[n] takes the schema from version n to n + 1.
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -158,26 +160,112 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 3: where the visitor was and the rule that applied there (docs/regions.md); NULL in
     # receipts kept before.
     ("ALTER TABLE cookieguard_receipts ADD COLUMN region text, ADD COLUMN rule text",),
+    # 4: statistics by region too. The counts are rebuilt: every receipt kept so far is
+    # counted again, with its region, by the first report.
+    (
+        "DROP TRIGGER cookieguard_receipts_count ON cookieguard_receipts",
+        "DROP TABLE cookieguard_consent_stats",
+        f"""
+        CREATE TABLE cookieguard_consent_stats (
+            day        date NOT NULL,
+            revision   integer NOT NULL,
+            language   text NOT NULL,
+            region     text NOT NULL,
+            granted    text[] NOT NULL,
+            denied     text[] NOT NULL,
+            prev_day   date NOT NULL,
+            withdrawn  text[] NOT NULL,
+            n          bigint NOT NULL,
+            PRIMARY KEY ({_STATS_KEY})
+        )
+        """,
+        f"""
+        CREATE OR REPLACE FUNCTION cookieguard_count_receipt() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        DECLARE
+            prev record;
+            nxt record;
+            left_over bigint;
+        BEGIN
+            -- The same visitor's previous receipt of this revision, if any.
+            SELECT time, granted INTO prev FROM cookieguard_receipts
+            WHERE consent_id = NEW.consent_id AND revision = NEW.revision
+              AND (time, seq) < (NEW.time, NEW.seq)
+            ORDER BY time DESC, seq DESC LIMIT 1;
+            INSERT INTO cookieguard_consent_stats AS s ({_STATS_KEY}, n)
+            VALUES (
+                (NEW.time AT TIME ZONE 'UTC')::date, NEW.revision, NEW.language,
+                coalesce(NEW.region, ''), NEW.granted, NEW.denied,
+                coalesce((prev.time AT TIME ZONE 'UTC')::date, date '{FIRST}'),
+                array(SELECT unnest(prev.granted) EXCEPT SELECT unnest(NEW.granted)
+                      ORDER BY 1),
+                1)
+            ON CONFLICT ({_STATS_KEY}) DO UPDATE SET n = s.n + 1;
+            -- NEW is older than a receipt already kept (a spool replayed late, a server's
+            -- clock behind): that next receipt was counted against the one before NEW;
+            -- count it against NEW instead.
+            SELECT time, language, region, granted, denied INTO nxt FROM cookieguard_receipts
+            WHERE consent_id = NEW.consent_id AND revision = NEW.revision
+              AND (time, seq) > (NEW.time, NEW.seq)
+            ORDER BY time, seq LIMIT 1;
+            IF FOUND THEN
+                UPDATE cookieguard_consent_stats SET n = n - 1
+                WHERE day = (nxt.time AT TIME ZONE 'UTC')::date AND revision = NEW.revision
+                  AND language = nxt.language AND region = coalesce(nxt.region, '')
+                  AND granted = nxt.granted AND denied = nxt.denied
+                  AND prev_day = coalesce((prev.time AT TIME ZONE 'UTC')::date,
+                                          date '{FIRST}')
+                  AND withdrawn = array(SELECT unnest(prev.granted)
+                                        EXCEPT SELECT unnest(nxt.granted) ORDER BY 1)
+                RETURNING n INTO left_over;
+                IF left_over = 0 THEN
+                    DELETE FROM cookieguard_consent_stats
+                    WHERE day = (nxt.time AT TIME ZONE 'UTC')::date AND revision = NEW.revision
+                      AND language = nxt.language AND region = coalesce(nxt.region, '')
+                      AND granted = nxt.granted AND denied = nxt.denied AND n = 0;
+                END IF;
+                INSERT INTO cookieguard_consent_stats AS s ({_STATS_KEY}, n)
+                VALUES (
+                    (nxt.time AT TIME ZONE 'UTC')::date, NEW.revision, nxt.language,
+                    coalesce(nxt.region, ''), nxt.granted, nxt.denied,
+                    (NEW.time AT TIME ZONE 'UTC')::date,
+                    array(SELECT unnest(NEW.granted) EXCEPT SELECT unnest(nxt.granted)
+                          ORDER BY 1),
+                    1)
+                ON CONFLICT ({_STATS_KEY}) DO UPDATE SET n = s.n + 1;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER cookieguard_receipts_count AFTER INSERT ON cookieguard_receipts
+        FOR EACH ROW EXECUTE FUNCTION cookieguard_count_receipt()
+        """,
+        """
+        INSERT INTO cookieguard_meta (key, value)
+        SELECT 'stats_backlog', max(seq)::text FROM cookieguard_receipts HAVING count(*) > 0
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value
+        """,
+    ),
 )
 
-# Counts the receipts kept before migration 2 (seq <= upto), once, on the first report.
+# Counts the receipts kept before migration 4 (seq <= upto), once, on the first report.
 _BACKFILL = f"""
-    INSERT INTO cookieguard_consent_stats AS s
-        (day, revision, language, granted, denied, prev_day, withdrawn, n)
-    SELECT (time AT TIME ZONE 'UTC')::date, revision, language, granted, denied,
-           coalesce((prev_time AT TIME ZONE 'UTC')::date, date '{FIRST}'),
+    INSERT INTO cookieguard_consent_stats AS s ({_STATS_KEY}, n)
+    SELECT (time AT TIME ZONE 'UTC')::date, revision, language, coalesce(region, ''),
+           granted, denied, coalesce((prev_time AT TIME ZONE 'UTC')::date, date '{FIRST}'),
            array(SELECT unnest(prev_granted) EXCEPT SELECT unnest(granted) ORDER BY 1),
            count(*)
     FROM (
-        SELECT seq, time, revision, language, granted, denied,
+        SELECT seq, time, revision, language, region, granted, denied,
                lag(time) OVER w AS prev_time, lag(granted) OVER w AS prev_granted
         FROM cookieguard_receipts
         WINDOW w AS (PARTITION BY consent_id, revision ORDER BY time, seq)
     ) AS r
     WHERE seq <= %s
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
-    ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
-    DO UPDATE SET n = s.n + excluded.n
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT ({_STATS_KEY}) DO UPDATE SET n = s.n + excluded.n
 """
 
 # The report's grouping, per --by: the first day of each period (ISO weeks start Monday).
@@ -187,10 +275,18 @@ _BUCKET = {
     "month": "date_trunc('month', day)::date",
 }
 
+# What one breakdown of the report groups by.
+_GROUPS = {"revision": "revision", "language": "language", "region": "region"}
+
+
+def _group_key(group: str, by: str) -> str:
+    return _BUCKET[by] if group == "series" else _GROUPS[group]
+
+
 # A receipt is a choice when the same visitor's previous receipt of the revision is older
 # than the period (or there is none); otherwise a withdrawal if it took a category back.
 _STATS_QUERY = """
-    SELECT {bucket} AS bucket, revision, language,
+    SELECT {key} AS key,
            CASE WHEN prev_day < %(since)s THEN 'choice'
                 WHEN withdrawn <> '{{}}' THEN 'withdrawal' ELSE 'change' END AS kind,
            CASE WHEN prev_day < %(since)s THEN granted ELSE '{{}}' END,
@@ -200,17 +296,17 @@ _STATS_QUERY = """
     FROM cookieguard_consent_stats
     WHERE day >= %(since)s AND day < %(until)s
       AND (%(revision)s::integer IS NULL OR revision = %(revision)s::integer)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4, 5
 """
 
 _IMPRESSIONS_QUERY = """
-    SELECT {bucket} AS bucket, revision, language, sum(n)
+    SELECT {key} AS key, sum(n)
     FROM (SELECT (hour AT TIME ZONE 'UTC')::date AS day, revision, language, n
           FROM cookieguard_impressions
           WHERE hour >= (%(since)s::date)::timestamp AT TIME ZONE 'UTC'
             AND hour < (%(until)s::date)::timestamp AT TIME ZONE 'UTC'
             AND (%(revision)s::integer IS NULL OR revision = %(revision)s::integer)) AS h
-    GROUP BY 1, 2, 3
+    GROUP BY 1
 """
 
 _ADD_IMPRESSIONS = """
@@ -653,27 +749,28 @@ class PostgresStore:
         return self._run(what, work, bounded=False)
 
     def statistics_rows(
-        self, since: date, until: date, by: str, revision: int | None
+        self, since: date, until: date, by: str, revision: int | None, group: str
     ) -> list[tuple[Any, ...]]:
-        """Grouped counts of receipts from ``since`` to ``until`` (exclusive), for the report.
+        """Counts of receipts from ``since`` to ``until`` (exclusive), grouped for the report.
 
-        Rows ``(period start, revision, language, kind, granted, denied, withdrawn, n)``;
-        see :func:`cookieguard.receipts.consent_stats`. A report is an administrative
-        read: it runs without the statement timeout.
+        Rows ``(key, kind, granted, denied, withdrawn, n)``, ``key`` being the period's
+        first day (``group="series"``), the revision, language or region; see
+        :func:`cookieguard.receipts.consent_stats`. A report is an administrative read: it
+        runs without the statement timeout.
         """
         params: dict[str, object] = {"since": since, "until": until, "revision": revision}
-        return self._read_unbounded(
-            "read statistics from", _STATS_QUERY.format(bucket=_BUCKET[by]), params
-        )
+        sql = _STATS_QUERY.format(key=_group_key(group, by))
+        return self._read_unbounded("read statistics from", sql, params)
 
     def impression_rows(
-        self, since: date, until: date, by: str, revision: int | None
+        self, since: date, until: date, by: str, revision: int | None, group: str
     ) -> list[tuple[Any, ...]]:
-        """Banner views per ``(period start, revision, language)`` from ``since`` to ``until``."""
+        """Banner views ``(key, n)`` from ``since`` to ``until``, grouped as for statistics."""
+        if group == "region":
+            return []  # banner views are counted per language, not per region
         params: dict[str, object] = {"since": since, "until": until, "revision": revision}
-        return self._read_unbounded(
-            "read impressions from", _IMPRESSIONS_QUERY.format(bucket=_BUCKET[by]), params
-        )
+        sql = _IMPRESSIONS_QUERY.format(key=_group_key(group, by))
+        return self._read_unbounded("read impressions from", sql, params)
 
     def add_impressions(self, counts: Mapping[tuple[datetime, int, str], int]) -> None:
         """Add banner views per ``(UTC hour, revision, language)`` in one transaction."""

@@ -21,7 +21,7 @@ from cookieguard.receipts._model import (
 )
 
 #: Bumped by each migration in ``_MIGRATIONS``; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The previous receipt of the same visitor for the same revision, and the categories the
 # new receipt takes back from it (granted then, not now): what ``consent_stats`` counts.
@@ -34,11 +34,71 @@ _PREVIOUS = """
 
 # The same visitor's next receipt of the revision, when NEW arrives after it.
 _NEXT = """
-    SELECT time, revision, language, granted, denied FROM receipts
+    SELECT time, revision, language, {region} granted, denied FROM receipts
     WHERE consent_id = NEW.consent_id AND revision = NEW.revision
       AND (time > NEW.time OR (time = NEW.time AND seq > NEW.seq))
     ORDER BY time, seq LIMIT 1
 """
+
+
+def _counting(*, region: bool) -> tuple[str, str]:
+    """The counts table and the trigger that keeps it (``region``: from schema 4 on)."""
+    key = "day, revision, language, {r}granted, denied, prev_day, withdrawn".format(
+        r="region, " if region else ""
+    )
+    new_region = "coalesce(NEW.region, ''), " if region else ""
+    next_region = "coalesce(x.region, ''), " if region else ""
+    following = _NEXT.format(region="region," if region else "")
+    table = f"""
+        CREATE TABLE consent_stats (
+            day        TEXT NOT NULL,
+            revision   INTEGER NOT NULL,
+            language   TEXT NOT NULL,
+            {"region     TEXT NOT NULL," if region else ""}
+            granted    TEXT NOT NULL,
+            denied     TEXT NOT NULL,
+            prev_day   TEXT NOT NULL,
+            withdrawn  TEXT NOT NULL,
+            n          INTEGER NOT NULL,
+            PRIMARY KEY ({key})
+        ) WITHOUT ROWID
+    """
+    trigger = f"""
+        CREATE TRIGGER receipts_count AFTER INSERT ON receipts BEGIN
+            INSERT INTO consent_stats ({key}, n)
+            SELECT substr(NEW.time, 1, 10), NEW.revision, NEW.language, {new_region}
+                   NEW.granted, NEW.denied, coalesce(substr(p.time, 1, 10), '0001-01-01'),
+                   (SELECT json_group_array(value) FROM json_each(p.granted)
+                    WHERE value NOT IN (SELECT value FROM json_each(NEW.granted))),
+                   1
+            FROM (SELECT 1) LEFT JOIN ({_PREVIOUS}) AS p ON 1
+            WHERE 1
+            ON CONFLICT ({key}) DO UPDATE SET n = n + 1;
+            -- NEW is older than a receipt already kept (a spool replayed late, a server's
+            -- clock behind): that next receipt was counted against the one before NEW;
+            -- count it against NEW instead.
+            UPDATE consent_stats SET n = n - 1
+            WHERE ({key}) IN (
+                SELECT substr(x.time, 1, 10), x.revision, x.language, {next_region}
+                       x.granted, x.denied, coalesce(substr(p.time, 1, 10), '0001-01-01'),
+                       (SELECT json_group_array(value) FROM json_each(p.granted)
+                        WHERE value NOT IN (SELECT value FROM json_each(x.granted)))
+                FROM ({following}) AS x LEFT JOIN ({_PREVIOUS}) AS p ON 1);
+            DELETE FROM consent_stats
+            WHERE n = 0 AND day = (SELECT substr(x.time, 1, 10) FROM ({following}) AS x);
+            INSERT INTO consent_stats ({key}, n)
+            SELECT substr(x.time, 1, 10), x.revision, x.language, {next_region}
+                   x.granted, x.denied, substr(NEW.time, 1, 10),
+                   (SELECT json_group_array(value) FROM json_each(NEW.granted)
+                    WHERE value NOT IN (SELECT value FROM json_each(x.granted))),
+                   1
+            FROM ({following}) AS x
+            WHERE 1
+            ON CONFLICT ({key}) DO UPDATE SET n = n + 1;
+        END
+    """
+    return table, trigger
+
 
 # One entry per schema version: migrations[n] takes a database from version n to n + 1.
 # Times are ISO 8601 UTC text of fixed width, so text order is time order (for purge
@@ -69,57 +129,7 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # A trigger keeps it in step with every insert (INSERT OR IGNORE of a known receipt
     # does not fire it); existing receipts are counted once here.
     (
-        """
-        CREATE TABLE consent_stats (
-            day        TEXT NOT NULL,
-            revision   INTEGER NOT NULL,
-            language   TEXT NOT NULL,
-            granted    TEXT NOT NULL,
-            denied     TEXT NOT NULL,
-            prev_day   TEXT NOT NULL,
-            withdrawn  TEXT NOT NULL,
-            n          INTEGER NOT NULL,
-            PRIMARY KEY (day, revision, language, granted, denied, prev_day, withdrawn)
-        ) WITHOUT ROWID
-        """,
-        f"""
-        CREATE TRIGGER receipts_count AFTER INSERT ON receipts BEGIN
-            INSERT INTO consent_stats
-                (day, revision, language, granted, denied, prev_day, withdrawn, n)
-            SELECT substr(NEW.time, 1, 10), NEW.revision, NEW.language, NEW.granted,
-                   NEW.denied, coalesce(substr(p.time, 1, 10), '0001-01-01'),
-                   (SELECT json_group_array(value) FROM json_each(p.granted)
-                    WHERE value NOT IN (SELECT value FROM json_each(NEW.granted))),
-                   1
-            FROM (SELECT 1) LEFT JOIN ({_PREVIOUS}) AS p ON 1
-            WHERE 1
-            ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
-            DO UPDATE SET n = n + 1;
-            -- NEW is older than a receipt already kept (a spool replayed late, a server's
-            -- clock behind): that next receipt was counted against the one before NEW;
-            -- count it against NEW instead.
-            UPDATE consent_stats SET n = n - 1
-            WHERE (day, revision, language, granted, denied, prev_day, withdrawn) IN (
-                SELECT substr(x.time, 1, 10), x.revision, x.language, x.granted, x.denied,
-                       coalesce(substr(p.time, 1, 10), '0001-01-01'),
-                       (SELECT json_group_array(value) FROM json_each(p.granted)
-                        WHERE value NOT IN (SELECT value FROM json_each(x.granted)))
-                FROM ({_NEXT}) AS x LEFT JOIN ({_PREVIOUS}) AS p ON 1);
-            DELETE FROM consent_stats
-            WHERE n = 0 AND day = (SELECT substr(x.time, 1, 10) FROM ({_NEXT}) AS x);
-            INSERT INTO consent_stats
-                (day, revision, language, granted, denied, prev_day, withdrawn, n)
-            SELECT substr(x.time, 1, 10), x.revision, x.language, x.granted, x.denied,
-                   substr(NEW.time, 1, 10),
-                   (SELECT json_group_array(value) FROM json_each(NEW.granted)
-                    WHERE value NOT IN (SELECT value FROM json_each(x.granted))),
-                   1
-            FROM ({_NEXT}) AS x
-            WHERE 1
-            ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
-            DO UPDATE SET n = n + 1;
-        END
-        """,
+        *_counting(region=False),
         # Receipts kept before this version are counted by the first report (a big file
         # would hold the write lock too long here): remember where they end.
         "CREATE TABLE consent_stats_backlog (upto INTEGER NOT NULL)",
@@ -141,26 +151,35 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE receipts ADD COLUMN region TEXT",
         "ALTER TABLE receipts ADD COLUMN rule TEXT",
     ),
+    # 4: statistics by region too. The counts are rebuilt: every receipt kept so far is
+    # counted again, with its region, by the first report.
+    (
+        "DROP TRIGGER receipts_count",
+        "DROP TABLE consent_stats",
+        *_counting(region=True),
+        "DELETE FROM consent_stats_backlog",
+        "INSERT INTO consent_stats_backlog SELECT max(seq) FROM receipts HAVING count(*) > 0",
+    ),
 )
 
-# Counts the receipts kept before migration 2 (seq <= upto), once, on the first report.
+# Counts the receipts kept before migration 4 (seq <= upto), once, on the first report.
 _BACKFILL = """
     INSERT INTO consent_stats
-        (day, revision, language, granted, denied, prev_day, withdrawn, n)
-    SELECT substr(time, 1, 10), revision, language, granted, denied,
+        (day, revision, language, region, granted, denied, prev_day, withdrawn, n)
+    SELECT substr(time, 1, 10), revision, language, coalesce(region, ''), granted, denied,
            coalesce(substr(prev_time, 1, 10), '0001-01-01'),
            (SELECT json_group_array(value) FROM json_each(prev_granted)
             WHERE value NOT IN (SELECT value FROM json_each(r.granted))),
            count(*)
     FROM (
-        SELECT seq, time, revision, language, granted, denied,
+        SELECT seq, time, revision, language, region, granted, denied,
                lag(time) OVER w AS prev_time, lag(granted) OVER w AS prev_granted
         FROM receipts
         WINDOW w AS (PARTITION BY consent_id, revision ORDER BY time, seq)
     ) AS r
     WHERE seq <= ?
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
-    ON CONFLICT (day, revision, language, granted, denied, prev_day, withdrawn)
+    GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+    ON CONFLICT (day, revision, language, region, granted, denied, prev_day, withdrawn)
     DO UPDATE SET n = n + excluded.n
 """
 
@@ -171,10 +190,18 @@ _BUCKET = {
     "month": "substr(day, 1, 7) || '-01'",
 }
 
+# What one breakdown of the report groups by.
+_GROUPS = {"revision": "revision", "language": "language", "region": "region"}
+
+
+def _group_key(group: str, by: str) -> str:
+    return _BUCKET[by] if group == "series" else _GROUPS[group]
+
+
 # A receipt is a choice when the same visitor's previous receipt of the revision is older
 # than the period (or there is none); otherwise a withdrawal if it took a category back.
 _STATS_QUERY = """
-    SELECT {bucket} AS bucket, revision, language,
+    SELECT {key} AS key,
            CASE WHEN prev_day < :since THEN 'choice'
                 WHEN withdrawn <> '[]' THEN 'withdrawal' ELSE 'change' END AS kind,
            CASE WHEN prev_day < :since THEN granted ELSE '[]' END,
@@ -183,15 +210,15 @@ _STATS_QUERY = """
            sum(n)
     FROM consent_stats
     WHERE day >= :since AND day < :until AND (:revision IS NULL OR revision = :revision)
-    GROUP BY 1, 2, 3, 4, 5, 6, 7
+    GROUP BY 1, 2, 3, 4, 5
 """
 
 _IMPRESSIONS_QUERY = """
-    SELECT {bucket} AS bucket, revision, language, sum(n)
+    SELECT {key} AS key, sum(n)
     FROM (SELECT substr(hour, 1, 10) AS day, revision, language, n FROM impressions
           WHERE hour >= :since AND hour < :until
             AND (:revision IS NULL OR revision = :revision))
-    GROUP BY 1, 2, 3
+    GROUP BY 1
 """
 
 _ADD_IMPRESSIONS = """
@@ -396,16 +423,18 @@ class SQLiteStore:
                 ) from exc
 
     def statistics_rows(
-        self, since: date, until: date, by: str, revision: int | None
+        self, since: date, until: date, by: str, revision: int | None, group: str
     ) -> list[tuple[Any, ...]]:
-        """Grouped counts of receipts from ``since`` to ``until`` (exclusive), for the report.
+        """Counts of receipts from ``since`` to ``until`` (exclusive), grouped for the report.
 
-        Rows ``(period start, revision, language, kind, granted, denied, withdrawn, n)``;
-        see :func:`cookieguard.receipts.consent_stats`.
+        Rows ``(key, kind, granted, denied, withdrawn, n)``, ``key`` being the period's
+        first day (``group="series"``), the revision, language or region; see
+        :func:`cookieguard.receipts.consent_stats`.
         """
         self._count_backlog()
         params = {"since": since.isoformat(), "until": until.isoformat(), "revision": revision}
-        return self._read("read statistics from", _STATS_QUERY.format(bucket=_BUCKET[by]), params)
+        sql = _STATS_QUERY.format(key=_group_key(group, by))
+        return self._read("read statistics from", sql, params)
 
     def _count_backlog(self) -> None:
         """Count receipts kept before the statistics existed (once; see migration 2)."""
@@ -430,11 +459,13 @@ class SQLiteStore:
                 ) from exc
 
     def impression_rows(
-        self, since: date, until: date, by: str, revision: int | None
+        self, since: date, until: date, by: str, revision: int | None, group: str
     ) -> list[tuple[Any, ...]]:
-        """Banner views per ``(period start, revision, language)`` from ``since`` to ``until``."""
+        """Banner views ``(key, n)`` from ``since`` to ``until``, grouped as for statistics."""
+        if group == "region":
+            return []  # banner views are counted per language, not per region
         params = {"since": since.isoformat(), "until": until.isoformat(), "revision": revision}
-        sql = _IMPRESSIONS_QUERY.format(bucket=_BUCKET[by])
+        sql = _IMPRESSIONS_QUERY.format(key=_group_key(group, by))
         return self._read("read impressions from", sql, params)
 
     def add_impressions(self, counts: Mapping[tuple[datetime, int, str], int]) -> None:

@@ -38,14 +38,15 @@ class StatsSource(Protocol):
     """What a store gives the report: grouped rows of the counts table."""
 
     def statistics_rows(
-        self, since: date, until: date, by: Period, revision: int | None
+        self, since: date, until: date, by: Period, revision: int | None, group: str
     ) -> list[tuple[Any, ...]]:
-        """Rows ``(bucket, revision, language, kind, granted, denied, withdrawn, n)``."""
+        """Rows ``(key, kind, granted, denied, withdrawn, n)`` of one grouping: ``series``
+        (key: the period's first day), ``revision``, ``language`` or ``region``."""
 
     def impression_rows(
-        self, since: date, until: date, by: Period, revision: int | None
+        self, since: date, until: date, by: Period, revision: int | None, group: str
     ) -> list[tuple[Any, ...]]:
-        """Rows ``(bucket, revision, language, n)``."""
+        """Rows ``(key, n)`` of banner views, grouped the same way."""
 
 
 # -- the numbers of one group ----------------------------------------------------------------
@@ -151,7 +152,7 @@ class Counts:
 
 @dataclass(frozen=True)
 class Group:
-    """One row of a breakdown: a time span, a set of revisions or a set of languages."""
+    """One row of a breakdown: a time span, or a set of revisions, languages or regions."""
 
     label: str
     counts: Counts
@@ -159,11 +160,12 @@ class Group:
     end: date | None = None  # exclusive
     revisions: tuple[int, ...] = ()
     languages: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ConsentStats:
-    """The report: totals, a series over time, and breakdowns by revision and language.
+    """The report: totals, a series over time, breakdowns by revision, language and region.
 
     Every group holds at least ``min_group`` choices: smaller ones were merged with a
     neighbour (``docs/statistics.md``). If the whole period has fewer, ``suppressed`` is
@@ -180,6 +182,7 @@ class ConsentStats:
     series: tuple[Group, ...]
     revisions: tuple[Group, ...]
     languages: tuple[Group, ...]
+    regions: tuple[Group, ...]
     generated_at: datetime
 
     @property
@@ -209,6 +212,7 @@ class ConsentStats:
                 "series": [],
                 "revisions": [],
                 "languages": [],
+                "regions": [],
             }
         return {
             **head,
@@ -227,6 +231,10 @@ class ConsentStats:
             "languages": [
                 {"languages": list(g.languages), "label": g.label, **g.counts.to_dict(cats)}
                 for g in self.languages
+            ],
+            "regions": [
+                {"regions": list(g.regions), "label": g.label, **g.counts.to_dict(cats)}
+                for g in self.regions
             ],
         }
 
@@ -320,15 +328,18 @@ def _join_revisions(a: Group, b: Group) -> Group:
     return Group(label=label, counts=_sum(a.counts, b.counts), revisions=revisions)
 
 
-def _languages(by_language: Mapping[str, Counts], min_group: int) -> list[Group]:
-    """Languages with enough choices by name, the rest pooled as ``other``.
+def _pooled(
+    by_name: Mapping[str, Counts], min_group: int, field: Literal["languages", "regions"]
+) -> list[Group]:
+    """Languages (or regions) with enough choices by name, the rest pooled as ``other``.
 
-    If ``other`` itself is too small (but not empty), the smallest named language joins it
-    until it is big enough, so ``other`` can never be worked out by subtraction.
+    If ``other`` itself is too small (but not empty), the smallest named one joins it until
+    it is big enough, so ``other`` can never be worked out by subtraction. ``field`` names
+    the :class:`Group` attribute listing the members.
     """
-    ranked = sorted(by_language.items(), key=lambda item: (-item[1].choices, item[0]))
-    named = [(lang, counts) for lang, counts in ranked if counts.choices >= min_group]
-    other = [(lang, counts) for lang, counts in ranked if counts.choices < min_group]
+    ranked = sorted(by_name.items(), key=lambda item: (-item[1].choices, item[0]))
+    named = [(name, counts) for name, counts in ranked if counts.choices >= min_group]
+    other = [(name, counts) for name, counts in ranked if counts.choices < min_group]
 
     def pooled() -> Counts:
         total = Counts()
@@ -338,10 +349,15 @@ def _languages(by_language: Mapping[str, Counts], min_group: int) -> list[Group]
 
     while other and pooled().choices < min_group and named:
         other.insert(0, named.pop())
-    groups = [Group(label=lang or "(none)", counts=c, languages=(lang,)) for lang, c in named]
+
+    def group(label: str, counts: Counts, members: tuple[str, ...]) -> Group:
+        if field == "regions":
+            return Group(label=label, counts=counts, regions=members)
+        return Group(label=label, counts=counts, languages=members)
+
+    groups = [group(name or "unknown", counts, (name,)) for name, counts in named]
     if other:
-        languages = tuple(sorted(lang for lang, _ in other))
-        groups.append(Group(label="other", counts=pooled(), languages=languages))
+        groups.append(group("other", pooled(), tuple(sorted(name for name, _ in other))))
     return groups
 
 
@@ -405,31 +421,35 @@ def consent_stats(
     if end <= first:
         raise ValueError(f"the period is empty: since {first} is after until {last}")
     source = source_of(store)
-    rows = source.statistics_rows(first, end, by, revision)
-    views = source.impression_rows(first, end, by, revision)
+    names: dict[Any, tuple[str, ...]] = {}
 
-    total = Counts()
-    per_bucket: dict[date, Counts] = {}
-    per_revision: dict[int, Counts] = {}
-    per_language: dict[str, Counts] = {}
+    def category_names(value: Any) -> tuple[str, ...]:
+        key = value if isinstance(value, str) else tuple(value)
+        if key not in names:
+            names[key] = tuple(_names(value))
+        return names[key]
+
+    def breakdown(group: str, key: Any) -> dict[Any, Counts]:
+        """One grouping, counted by SQL: a few rows per key, whatever the number of receipts."""
+        result: dict[Any, Counts] = {}
+        for value, kind, granted, denied, withdrawn, n in source.statistics_rows(
+            first, end, by, revision, group
+        ):
+            g, d, w = category_names(granted), category_names(denied), category_names(withdrawn)
+            categories.update(g, d, w)
+            result.setdefault(key(value), Counts()).count(kind, g, d, w, int(n))
+        for value, n in source.impression_rows(first, end, by, revision, group):
+            result.setdefault(key(value), Counts()).banner_views += int(n)
+        return result
+
     categories: set[str] = set()
-
-    def targets(bucket: Any, rev: Any, lang: Any) -> list[Counts]:
-        return [
-            total,
-            per_bucket.setdefault(_as_date(bucket), Counts()),
-            per_revision.setdefault(int(rev), Counts()),
-            per_language.setdefault(str(lang), Counts()),
-        ]
-
-    for bucket, rev, lang, kind, granted, denied, withdrawn, n in rows:
-        g, d, w = _names(granted), _names(denied), _names(withdrawn)
-        categories.update(g, d, w)
-        for counts in targets(bucket, rev, lang):
-            counts.count(kind, g, d, w, int(n))
-    for bucket, rev, lang, n in views:
-        for counts in targets(bucket, rev, lang):
-            counts.banner_views += int(n)
+    per_bucket = breakdown("series", _as_date)
+    per_revision = breakdown("revision", int)
+    per_language = breakdown("language", str)
+    per_region = breakdown("region", str)
+    total = Counts()
+    for counts in per_revision.values():
+        total.add(counts)
 
     spans = []
     start = bucket_start(first, by)
@@ -458,6 +478,7 @@ def consent_stats(
         total=total,
         series=tuple(_merge_runs(spans, min_group, _join_spans)),
         revisions=tuple(_merge_runs(revisions, min_group, _join_revisions)),
-        languages=tuple(_languages(per_language, min_group)),
+        languages=tuple(_pooled(per_language, min_group, "languages")),
+        regions=tuple(_pooled(per_region, min_group, "regions")),
         generated_at=moment.astimezone(UTC),
     )

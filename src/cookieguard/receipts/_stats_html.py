@@ -191,6 +191,24 @@ def _shares(groups: Sequence[Group], prefix: str, label: str, axis_label: str) -
     return _svg(fig, prefix, label)
 
 
+def _regions(stats: ConsentStats) -> str:
+    if all(group.regions == ("",) for group in stats.regions):
+        return (
+            "<p class=note>No receipt in this period records a region"
+            " (set <code>Policy.region_header</code> to record one).</p>"
+        )
+    labels = [
+        g.label
+        if g.label != "other"
+        else "other (" + ", ".join(r or "unknown" for r in g.regions) + ")"
+        for g in stats.regions
+    ]
+    chart = _shares(stats.regions, "c5-", "Share of each choice per region", "region")
+    head = _GROUP_HEAD[:-1]
+    rows = [row[:-1] for row in _group_rows(stats.regions, labels)]
+    return f"<figure>{chart}</figure>" + _table(head, rows)
+
+
 # -- the page --------------------------------------------------------------------------------
 
 
@@ -302,7 +320,8 @@ def render_stats_html(stats: ConsentStats) -> str:
                     ],
                 ),
             ),
-            "<h2>By region</h2><p class=note>Receipts do not record a region yet.</p>",
+            "<h2>By region</h2>",
+            _regions(stats),
             f"<h2>Every {stats.by}</h2>",
             _table(_GROUP_HEAD, _group_rows(stats.series, spans)),
         ]

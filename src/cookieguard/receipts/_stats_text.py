@@ -86,10 +86,11 @@ def render_stats_text(stats: ConsentStats) -> str:
     lines += [_row(_span(group), group.counts) for group in stats.series]
     lines += ["", f"{'By policy revision':<22}" + _HEADER[22:]]
     lines += [_row(group.label, group.counts) for group in stats.revisions]
-    lines += ["", f"{'By language':<22}" + _HEADER[22:]]
-    for group in stats.languages:
-        label = group.label
-        if label == "other":
-            label = "other: " + ",".join(group.languages)
-        lines.append(_row(label, group.counts))
+    for title, groups in (("By language", stats.languages), ("By region", stats.regions)):
+        lines += ["", f"{title:<22}" + _HEADER[22:]]
+        for group in groups:
+            label = group.label
+            if label == "other":
+                label = "other: " + ",".join(group.languages or group.regions)
+            lines.append(_row(label, group.counts))
     return "\n".join(lines) + "\n"
