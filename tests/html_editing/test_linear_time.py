@@ -120,6 +120,7 @@ def _streamed(name: str) -> object:
     return pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [_streamed(name) for name in sorted(SHAPES)])
 def test_a_hostile_body_streamed_in_chunks_costs_linear_time(name: str) -> None:
     make, what = SHAPES[name]

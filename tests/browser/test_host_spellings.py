@@ -1,0 +1,118 @@
+"""Host spellings that URL parsing normalises, in a real Chromium (issue 19 part 4, URL side).
+
+Each spelling is a pixel and a script on a page served twice by uvicorn: by the bare app,
+where Chromium must really fetch the tracker (or the case proves nothing), and behind
+``ConsentMiddleware`` for an undecided visitor, where nothing may reach a catalogued host.
+Every third-party request is routed to a local stub that records its URL (the recorder of
+``test_evasion``), so no request leaves the machine. The same spellings are unit-tested in
+``tests/html_editing/test_url_spellings.py`` and ``tests/catalogue/test_hosts.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as AppRoute
+
+from cookieguard.asgi import ConsentMiddleware
+from tests.browser.site import Server, policy
+from tests.browser.test_evasion import Recorder
+
+#: Spellings of https://www.facebook.com/tr as written in the page (UTF-8; the test pages
+#: are http:, so "https:host" without slashes names another scheme's host).
+SPELLINGS = {
+    "percent-encoded letter": "https://www.f%61cebook.com/tr",
+    "percent-encoded dots": "//www%2Efacebook%2Ecom/tr",
+    "full-width letters and dots": "https://ｗｗｗ．ｆａｃｅｂｏｏｋ．ｃｏｍ/tr",  # noqa: RUF001
+    "ideographic full stops": "//www\u3002facebook\u3002com/tr",
+    "halfwidth ideographic full stops": "//www\uff61facebook\uff61com/tr",
+    "upper case and a final dot": "https://WWW.FACEBOOK.COM./tr",
+    "backslashes": "https:\\\\www.facebook.com/tr",
+    "slash and backslash": "/\\www.facebook.com/tr",
+    "many slashes": "https:////www.facebook.com/tr",
+    "no slashes, other scheme": "https:www.facebook.com/tr",
+    "a port": "https://www.facebook.com:443/tr",
+    "soft hyphen": "https://www.face\u00adbook.com/tr",
+    "soft hyphen reference": "https://www.face&shy;book.com/tr",
+    "character reference letter": "https://www.f&#97;cebook.com/tr",
+    "character reference dots": "//www&period;facebook&period;com/tr",
+    "tab and newline": "//www.face\tbook.c\nom/tr",
+    "kelvin sign": "https://www.faceboo\u212a.com/tr",
+}
+KEYS = {name: hashlib.sha1(name.encode()).hexdigest()[:12] for name in SPELLINGS}
+
+
+def markup(src: str) -> str:
+    return f'<img src="{src}" alt="" width="1" height="1"><script async src="{src}"></script>'
+
+
+def build_app() -> Starlette:
+    by_key = {KEYS[name]: src for name, src in SPELLINGS.items()}
+
+    async def case_page(request: Request) -> Response:
+        src = by_key[request.path_params["key"]]
+        body = (
+            "<!doctype html><html><head><meta charset=utf-8><title>t</title></head>"
+            f"<body>{markup(src)}</body></html>"
+        )
+        return Response(body.encode(), media_type="text/html; charset=utf-8")
+
+    return Starlette(routes=[AppRoute("/case/{key}", case_page)])
+
+
+@pytest.fixture(scope="module")
+def bare() -> Iterator[str]:
+    with Server(build_app()) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def guarded() -> Iterator[str]:
+    with Server(ConsentMiddleware(build_app(), policy=policy())) as server:
+        yield server.url
+
+
+@pytest.fixture
+def visit(browser: Browser) -> Iterator[Any]:
+    contexts: list[BrowserContext] = []
+
+    def make(url: str) -> tuple[Page, Recorder]:
+        context = browser.new_context()
+        contexts.append(context)
+        recorder = Recorder()
+        context.route("**/*", recorder)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(200)  # async scripts and their stubs
+        return page, recorder
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.mark.parametrize("name", list(SPELLINGS))
+def test_chromium_fetches_the_tracker_for_the_spelling_without_cookieguard(
+    visit: Any, bare: str, name: str
+) -> None:
+    """Control: the spelling really reaches www.facebook.com in Chromium."""
+    _, recorder = visit(f"{bare}/case/{KEYS[name]}")
+    hosts = {url.split("/")[2] for url in recorder.trackers}
+    assert hosts and all(h.rstrip(".").lower() == "www.facebook.com" for h in hosts), recorder.urls
+
+
+@pytest.mark.parametrize("name", list(SPELLINGS))
+def test_the_spelling_is_gated_for_an_undecided_visitor(
+    visit: Any, guarded: str, name: str
+) -> None:
+    page, recorder = visit(f"{guarded}/case/{KEYS[name]}")
+    assert recorder.trackers == []
+    assert page.evaluate("window.__tracked") is None
