@@ -24,6 +24,7 @@ from cookieguard.core._headers import (
     IF_NONE_MATCH,
     LAST_MODIFIED,
     OTHER,
+    REGION,
     SEC_GPC,
     SET_COOKIE,
     html_type,
@@ -120,6 +121,7 @@ class ConsentMiddleware:
         cookie = language = None
         host = b""
         gpc = respelled = conditional = False
+        region: list[tuple[bytes, bytes]] | None = None  # the region headers, if any
         for raw, value in scope["headers"]:
             what = known_role(raw)
             if what is OTHER:
@@ -140,7 +142,11 @@ class ConsentMiddleware:
                 respelled = True
             elif what is IF_NONE_MATCH or what is IF_MODIFIED_SINCE:
                 conditional = True
-        rule = self._rule if self._locate is None else self._locate(scope["headers"])[1]
+            elif what is REGION:
+                region = [(raw, value)] if region is None else [*region, (raw, value)]
+        rule = self._rule
+        if region is not None and self._locate is not None:
+            rule = self._locate(region)[1]
         # Raw bytes to the core: a cached decision is found without decoding them.
         key = (cookie, gpc, host, scope.get("scheme") in _SECURE, rule)
         hit = self._cached(key)

@@ -63,15 +63,19 @@ class ConsentMiddleware:
         self._keep = self.site.guard.keep_set_cookie
         regions = self.site.guard.regions
         self._rule = regions.unknown  # the one rule when the policy reads no region
-        self._region_keys = tuple(  # PEP 3333: HTTP_ + the name upper-cased, '-' as '_'
-            "HTTP_" + header.upper().replace("-", "_") for header in regions.headers
-        )
+        self._locate = regions.locate
+        # The region headers' environ keys (PEP 3333: HTTP_ + the name upper-cased, '-' as
+        # '_'): country, then subdivision ("": the provider sends none, and get("") is None).
+        keys = ["HTTP_" + header.upper().replace("-", "_") for header in regions.headers]
+        self._country_key = keys[0] if keys else None
+        self._subdivision_key = keys[1] if len(keys) > 1 else ""
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         gpc = environ.get("HTTP_SEC_GPC")
         rule = self._rule
-        if self._region_keys:
-            rule = self.site.guard.rule(*[environ.get(k) for k in self._region_keys])
+        if self._country_key is not None:
+            get = environ.get
+            rule = self._locate(get(self._country_key), get(self._subdivision_key))[1]
         key = (
             environ.get("HTTP_COOKIE"),
             gpc is not None and gpc.strip() == "1",

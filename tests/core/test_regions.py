@@ -338,3 +338,21 @@ def test_any_spelling_of_a_region_header_is_read_and_visitor_names_stay_bounded(
     for n in range(5000):  # names a visitor makes up: remembered up to a bound
         lookup.from_pairs([(f"x-made-up-{n}".encode(), b"1")])
     assert len(lookup._index) <= 512
+
+
+@pytest.mark.parametrize("header", ["Cookie", "host", "Sec-GPC", "Accept-Language"])
+def test_a_header_cookieguard_reads_for_something_else_cannot_carry_the_region(
+    header: str,
+) -> None:
+    with pytest.raises(ValueError, match="reads for something else"):
+        policy(region_header=header)
+
+
+def test_the_adapters_find_region_headers_in_their_one_loop_over_the_request() -> None:
+    from cookieguard.core._headers import REGION, known_role, role, text_role
+
+    Guard(policy(region_header="X-Geo-Test-Country"))
+    assert role(b"x-geo-test-country") is REGION and role(b"X-Geo-Test-Country") is REGION
+    assert known_role(b"x-geo-test-country") is REGION
+    assert text_role("X-Geo-Test-Country ") is REGION
+    assert role(b"cookie") is not REGION

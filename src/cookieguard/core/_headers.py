@@ -32,9 +32,11 @@ __all__ = [
     "IF_NONE_MATCH",
     "LAST_MODIFIED",
     "OTHER",
+    "REGION",
     "SEC_GPC",
     "SET_COOKIE",
     "Role",
+    "acted_on",
     "html_type",
     "known_html_type",
     "known_role",
@@ -124,6 +126,9 @@ class Role(enum.Enum):
     IF_MODIFIED_SINCE = "if-modified-since"
     ETAG = "etag"
     LAST_MODIFIED = "last-modified"
+    # A request header carrying the visitor's region (a policy's region_header, see
+    # cookieguard.core._regions): only names a policy asked for (learn_region).
+    REGION = "region"
 
 
 OTHER = Role.OTHER
@@ -140,6 +145,7 @@ IF_NONE_MATCH = Role.IF_NONE_MATCH
 IF_MODIFIED_SINCE = Role.IF_MODIFIED_SINCE
 ETAG = Role.ETAG
 LAST_MODIFIED = Role.LAST_MODIFIED
+REGION = Role.REGION
 
 _ROLE_OF_NAME = {
     "cookie": COOKIE,
@@ -217,6 +223,33 @@ def html_type(value: str | bytes) -> str:
     if len(value) <= _MEMO_NAME_LENGTH and len(_html_types) < _MAX_TYPES:
         _html_types[value] = found
     return found
+
+
+def acted_on(lower: str) -> bool:
+    """True if the adapters act on the header ``lower`` for another purpose (Cookie, Host...):
+    such a header can carry no region."""
+    return _ROLE_OF_NAME.get(lower, REGION) is not REGION
+
+
+def learn_region(names: tuple[str, ...]) -> None:
+    """Give the request headers ``names`` (lower-case) the role ``REGION``, so the adapters'
+    one loop over a request's headers also finds its region (called once per policy that
+    reads one; a name another policy asked for is passed on and ignored by the others)."""
+    if all(_ROLE_OF_NAME.get(lower) is REGION for lower in names):
+        return
+    for lower in names:
+        if acted_on(lower):
+            continue  # never take a role the adapters act on (Policy refuses such names)
+        _ROLE_OF_NAME[lower] = REGION
+        _ROLE_OF_BYTES[lower.encode("latin-1")] = REGION
+    # Spellings already judged OTHER are judged again.
+    for raw in [raw for raw, found in _roles.items() if found is OTHER]:
+        if name(raw).decode("latin-1") in names:
+            del _roles[raw]
+    for text in [text for text, found in _text_roles.items() if found is OTHER]:
+        if text_name(text) in names:
+            del _text_roles[text]
+    _learn(*names)
 
 
 def _learn(*names: str) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from cookieguard._cache import remember
-from cookieguard.core._headers import name, text_name
+from cookieguard.core._headers import acted_on, learn_region, name, text_name
 
 Rule = Literal["opt-in", "opt-out", "notice"]
 OPT_IN: Rule = "opt-in"
@@ -148,6 +148,8 @@ class RegionLookup:
             self.headers = (provider.country,)
             if provider.subdivision is not None:
                 self.headers += (provider.subdivision,)
+        if self.headers:
+            learn_region(self.headers)  # the adapters' header loop then hands them over
         # Each name as ASGI (bytes) and WSGI/endpoints (str) spell it lower-case -> its place.
         self._index: dict[str | bytes, int] = {}
         for at, header in enumerate(self.headers):
@@ -242,6 +244,11 @@ def check_regions(header: Any, table: Any, unknown: Any) -> tuple[str | None, di
             )
         if header.lower() in PROVIDERS:
             header = header.lower()
+        elif acted_on(header.lower()):
+            raise ValueError(
+                f"region_header {header!r} is a header cookieguard reads for something else;"
+                " name the header your CDN or proxy sets for the region (e.g. 'X-Country')."
+            )
     if unknown not in RULES:
         raise ValueError(
             f"unknown_region must be one of {', '.join(map(repr, RULES))}, got {unknown!r}."
