@@ -37,3 +37,11 @@ def test_postgres_outage_and_freeze_lose_no_receipt(pg_cluster: PostgresCluster)
     )  # fmt: skip
     assert "event          outage" in out and "event          freeze" in out
     assert "1 server(s): 0 errors, 0 lost receipts, 0 duplicates: OK" in out
+
+
+def test_a_flood_from_one_address_leaves_real_visitors_recorded() -> None:
+    """``make load LOAD_ARGS=--flood`` (issue 23), 3 s on waitress: the store grows by at most
+    a few MB and every change the real visitors made is stored."""
+    out = load("--flood", "--seconds", "3", "--servers", "waitress", "--flood-rate", "2000")
+    assert "0 not stored as made" in out and "429 x" in out
+    assert "1 server(s) flooded: OK" in out
