@@ -9,6 +9,7 @@ object per request, as a template engine renders it (``PAGES``; ``_u``: every pa
 from __future__ import annotations
 
 import base64
+import gzip
 import itertools
 import json
 import os
@@ -170,14 +171,24 @@ class Template:
     the same every time.
     """
 
-    def __init__(self, size: int, *, trackers: bool, unique: bool = False) -> None:
+    def __init__(
+        self, size: int, *, trackers: bool, unique: bool = False, gzip: bool = False
+    ) -> None:
         self.size = size
         self.unique = unique
+        #: Sent with ``Content-Encoding: gzip``, compressed by the app on every request (as
+        #: Starlette's GZipMiddleware or flask-compress do inside cookieguard).
+        self.gzip = gzip
         self.before, self.after = page_parts(size, trackers=trackers)
 
     def render(self) -> bytes:
         token = b"%0*d" % (TOKEN_DIGITS, next(_TOKENS) if self.unique else 0)
-        return b"".join((self.before, _FORM % token, self.after))
+        body = b"".join((self.before, _FORM % token, self.after))
+        return gzip.compress(body, 6, mtime=0) if self.gzip else body
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"content-encoding": "gzip"} if self.gzip else {}
 
 
 HTML = page(20 * 1024, trackers=False)
@@ -190,6 +201,8 @@ PAGES = {
     "html_t_u": Template(20 * 1024, trackers=True, unique=True),
     "html100": Template(100 * 1024, trackers=False),
     "html100_t": Template(100 * 1024, trackers=True),
+    # Every page different, so the page memo cannot hide the decode, edit and encode.
+    "html_gz": Template(20 * 1024, trackers=False, unique=True, gzip=True),
 }
 TEXT = b"Hello, world!"
 HELLO = "<p>Hello, World!</p>"  # Flask's quickstart view: a str, so text/html; charset=utf-8
@@ -203,6 +216,7 @@ PATHS = {
     "html_t_u": "/page-trackers-unique",
     "html100": "/page100",
     "html100_t": "/page100-trackers",
+    "html_gz": "/page-gzip",
 }
 
 
@@ -288,7 +302,7 @@ def starlette_app() -> Callable[..., Any]:
 
     def html(template: Template) -> Callable[..., Any]:
         async def page(request: Any) -> Response:
-            return Response(template.render(), media_type="text/html")
+            return Response(template.render(), media_type="text/html", headers=template.headers)
 
         return page
 
@@ -372,7 +386,7 @@ def flask_app(*, with_session: bool) -> Any:  # flask.Flask, imported lazily
         def page(template: Template = template) -> Any:
             if with_session:
                 flask.session.get("user")
-            return flask.Response(template.render(), mimetype="text/html")
+            return flask.Response(template.render(), mimetype="text/html", headers=template.headers)
 
         app.add_url_rule(PATHS[key], key, page, methods=["GET"])
 

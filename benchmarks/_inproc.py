@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
 import io
 import random
 import re
@@ -48,6 +49,7 @@ RESPONSES = (
     "html_t_u",
     "html100",
     "html100_t",
+    "html_gz",
 )
 #: Column headings of the responses.
 RESPONSE_LABELS = {
@@ -60,13 +62,23 @@ RESPONSE_LABELS = {
     "html_t_u": "20 KB HTML, 5 trackers, every page different",
     "html100": "100 KB HTML",
     "html100_t": "100 KB HTML, 5 trackers",
+    "html_gz": "20 KB HTML, gzip, every page different",
 }
 # A tag auto-blocking neutralised (the banner's own markup names no category this way).
 _GATED = re.compile(rb'<(?:script|img|iframe)\s[^>]*?data-cookieguard="(?:analytics|marketing)"')
-HTML_RESPONSES = ("hello", "html", "html_u", "html_t", "html_t_u", "html100", "html100_t")
+HTML_RESPONSES = (
+    "hello",
+    "html",
+    "html_u",
+    "html_t",
+    "html_t_u",
+    "html100",
+    "html100_t",
+    "html_gz",
+)
 #: Pages whose every rendering differs (a per-request token in the middle): no content cache
 #: can hit on them.
-UNIQUE_RESPONSES = ("html_u", "html_t_u")
+UNIQUE_RESPONSES = ("html_u", "html_t_u", "html_gz")
 #: Pages carrying the five vendors' tracker snippets.
 TRACKER_RESPONSES = ("html_t", "html_t_u", "html100_t")
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
@@ -275,8 +287,12 @@ def check(api: str, cases: dict[tuple[str, str], tuple[Any, dict[str, Any]]]) ->
 
     def capture(app: Any, request: dict[str, Any]) -> tuple[list[tuple[bytes, bytes]], bytes]:
         if api == "asgi":
-            return loop.run_until_complete(_asgi_capture(app, request))
-        return _wsgi_capture(app, request)
+            headers, body = loop.run_until_complete(_asgi_capture(app, request))
+        else:
+            headers, body = _wsgi_capture(app, request)
+        if (b"content-encoding", b"gzip") in [(k.lower(), v) for k, v in headers]:
+            body = gzip.decompress(body)  # what the checks below read
+        return headers, body
 
     try:
         for (variant, response), (app, request) in cases.items():
