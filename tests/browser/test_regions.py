@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from cookieguard import DEFAULT_REGIONS
 from cookieguard.testing import ConsentBanner, region_headers
 from tests.browser.site import Server, build_app, policy
+from tests.browser.test_banner import run_axe
 
 CA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
 DE = {"CF-IPCountry": "DE"}
@@ -24,7 +26,8 @@ DE = {"CF-IPCountry": "DE"}
 
 @pytest.fixture(scope="module")
 def site(axe_js: Path) -> Iterator[str]:
-    with Server(build_app(axe_js, region_header="cloudflare")) as server:
+    regions = {**DEFAULT_REGIONS, "JP": "notice"}
+    with Server(build_app(axe_js, region_header="cloudflare", regions=regions)) as server:
         yield server.url
 
 
@@ -32,8 +35,8 @@ def site(axe_js: Path) -> Iterator[str]:
 def from_region(new_context: Any, site: str) -> Any:
     """A new visitor whose requests carry a CDN's region headers."""
 
-    def make(headers: dict[str, str]) -> Page:
-        page: Page = new_context(extra_http_headers=headers).new_page()
+    def make(headers: dict[str, str], **options: Any) -> Page:
+        page: Page = new_context(extra_http_headers=headers, **options).new_page()
         page.site = site  # type: ignore[attr-defined]
         return page
 
@@ -79,7 +82,7 @@ def test_a_california_visitor_runs_trackers_until_do_not_sell_stops_them(
     expect(notice.locator('[data-cookieguard-action="accept_all"]')).to_have_count(0)
     dnss = notice.get_by_role("button", name="Do Not Sell or Share My Personal Information")
     expect(dnss).to_be_visible()
-    expect(notice.get_by_role("link", name="Your Privacy Choices")).to_be_visible()
+    expect(notice.get_by_role("button", name="Your Privacy Choices")).to_be_visible()
     settle(page)
     assert ran(page) == ["a", "b", "m", "p"]  # analytics, marketing and preferences run
     assert {"_ga", "_fbp"} <= cookies(page)
@@ -133,3 +136,48 @@ def test_qa_sees_a_page_from_a_region_with_the_page_object(from_region: Any) -> 
     page = from_region(region_headers(geo, "FR"))
     page.goto(page.site + "/")
     assert ConsentBanner(page).rule == "opt-in"
+
+
+def test_your_privacy_choices_opens_the_preferences(from_region: Any) -> None:
+    page = from_region(CA)
+    page.goto(page.site + "/")
+    settle(page)
+    page.get_by_role("button", name="Your Privacy Choices").click()
+    dialog = page.locator("dialog#cookie-preferences-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#cg-c-marketing")).to_be_checked()  # granted until opted out
+    dialog.locator("#cg-c-analytics").uncheck()
+    dialog.locator('button[value="save"]').click()
+    expect(dialog).to_be_hidden()
+    assert not page.evaluate("window.cookieguard.consent")["categories"]["analytics"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "rule"),
+    [(CA, "opt-out"), ({**CA, "Sec-GPC": "1"}, "opt-out"), ({"CF-IPCountry": "JP"}, "notice")],
+)
+def test_the_opt_out_and_notice_variants_pass_axe_and_work_by_keyboard(
+    from_region: Any, headers: dict[str, str], rule: str
+) -> None:
+    for scheme in ("light", "dark"):
+        page = from_region(
+            {**headers, "Accept-Language": "de"}, color_scheme=scheme, reduced_motion="reduce"
+        )
+        page.goto(page.site + "/")
+        notice = page.locator(f'#cookie-consent[data-cookieguard-rule="{rule}"]')
+        expect(notice).to_be_visible()
+        settle(page)
+        # At the end of the page the sticky notice rests over nothing: axe can check every
+        # contrast (as tests/browser/test_banner.py does for the banner).
+        page.keyboard.press("End")
+        page.wait_for_function(
+            "() => scrollY > 0"
+            " && scrollY + innerHeight >= document.documentElement.scrollHeight - 1"
+        )
+        assert run_axe(page, "#cookie-consent") == [], scheme
+    # Keyboard only: the notice's first control is reachable and its choice applies.
+    button = notice.locator("button").first
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(notice).to_be_hidden()
+    assert page.evaluate("window.cookieguard.consent")["decided"]

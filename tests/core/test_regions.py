@@ -320,7 +320,7 @@ def test_the_opt_out_notice_keeps_all_but_sale_and_sharing_and_says_gpc_was_hono
     assert 'name="category" value="analytics" checked hidden' in insert
     assert 'name="category" value="preferences" checked hidden' in insert
     assert 'value="marketing"' not in insert
-    assert 'data-cookieguard-action="open">Your Privacy Choices</a>' in insert
+    assert 'data-cookieguard-action="customize">Your Privacy Choices</button>' in insert
     assert "data-cookieguard-gpc" not in insert
     assert "data-cookieguard-gpc" in plan(site, "opt-out", gpc=True).insert.decode()
 

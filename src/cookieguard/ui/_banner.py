@@ -233,9 +233,12 @@ def _opt_out_notice(
     """
     keep = consent.granted - policy.gpc_denied  # gpc_denied: the sale/sharing categories
     intro = text(language, "optout_intro").format(purposes=_purpose_names(policy, language))
+    # A button like the banner's Customize (a link would take the page's link colour): it
+    # opens the preferences dialog, or without JavaScript the preferences page.
     choices = (
-        f'<a class="cg-button" href="{escape(_preferences_url(policy, next_path))}"'
-        f' data-cookieguard-action="open">{_t_marked(language, "privacy_choices")}</a>'
+        f'<button type="submit" class="cg-button" formmethod="get"'
+        f' formaction="{escape(policy.prefix)}/preferences" data-cookieguard-action="customize">'
+        f"{_t_marked(language, 'privacy_choices')}</button>"
     )
     dnss = (
         '<button type="submit" class="cg-button" name="action" value="save"'
