@@ -225,3 +225,61 @@ def test_a_gzip_bomb_fails_closed() -> None:
     assert response.body == bomb
     assert response.header("content-security-policy") is not None
     assert middleware.site.stats()["failed_closed"] == {"limit": 1}
+
+
+# -- charsets through the frameworks -----------------------------------------------------------
+
+WIDE = PAGE.replace("<title>t</title>", "<title>日本語</title>")
+
+
+@pytest.mark.parametrize(
+    ("charset", "codec"),
+    [("utf-16", "utf-16"), ("utf-16be", "utf-16-be"), ("iso-2022-jp", "iso2022_jp")],
+)
+def test_starlette_pages_in_charsets_whose_bytes_are_not_markup(charset: str, codec: str) -> None:
+    """K5 through Starlette: such pages went out unedited (no banner, trackers live)."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def home(request: Any) -> Response:
+        return Response(WIDE.encode(codec), media_type=f"text/html; charset={charset}")
+
+    app = AsgiMiddleware(Starlette(routes=[Route("/", home)]), policy=make_policy())
+    with TestClient(app) as client:
+        response = client.get("/")
+    edited(response.content.decode(codec).encode())
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_flask_compress_over_a_utf_16_page() -> None:
+    """Two layers at once: br over UTF-16, both undone and done again."""
+    from flask import Flask, Response
+    from flask_compress import Compress
+
+    app = Flask(__name__)
+    app.config["COMPRESS_MIN_SIZE"] = 100
+
+    @app.get("/")
+    def home() -> Any:
+        return Response(WIDE.encode("utf-16"), content_type="text/html; charset=utf-16")
+
+    Compress(app)
+    app.wsgi_app = WsgiMiddleware(app.wsgi_app, make_policy())  # type: ignore[method-assign]
+    response = app.test_client().get("/", headers={"Accept-Encoding": "br"})
+    assert response.headers["Content-Encoding"] == "br"
+    edited(unpack("br", response.get_data()).decode("utf-16").encode())
+
+
+def test_a_wsgi_page_written_with_write_fails_closed() -> None:
+    """A legacy app that writes its HTML through write() bypasses the editor: CSP, not live."""
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/html")])
+        write(PAGE.encode())
+        return []
+
+    middleware = WsgiMiddleware(app, make_policy())
+    response = WsgiDriver(middleware).get("/")
+    assert response.header("content-security-policy") is not None
+    assert middleware.site.stats()["failed_closed"] == {"error": 1}

@@ -58,3 +58,24 @@ def test_a_page_in_a_coding_nobody_decodes_fails_closed(caplog: pytest.LogCaptur
     assert "Content-Security-Policy" in response.headers
     assert "/lzw" in caplog.text
     assert middleware.site.stats()["failed_closed"].get("coding", 0) >= 1
+
+
+def test_a_streamed_page_that_fails_on_its_first_chunk_fails_closed() -> None:
+    """Its first chunk is edited before the headers leave: the page goes out as written,
+    under the enforcing CSP, rather than cut off or live."""
+    from django.http import StreamingHttpResponse
+    from django.test import RequestFactory
+
+    from cookieguard.django._middleware import ConsentMiddleware
+
+    def view(request: object) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(iter([b"\x1f\x8b\x08 damaged", b" rest"]))
+        response["Content-Type"] = "text/html"
+        response["Content-Encoding"] = "gzip"
+        return response
+
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        middleware = ConsentMiddleware(view)  # type: ignore[arg-type]
+        response = middleware(RequestFactory().get("/damaged"))
+    assert "Content-Security-Policy" in response.headers
+    assert body(response) == b"\x1f\x8b\x08 damaged rest"

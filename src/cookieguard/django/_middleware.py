@@ -8,6 +8,7 @@ the project would miss the test client entirely.
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator, Mapping
@@ -446,20 +447,30 @@ class ConsentMiddleware:
         patch_vary_headers(response, injection.vary)
         injector = injection.injector()
         if isinstance(response, StreamingHttpResponse):
-            # Streaming stays streaming: the length is unknown until the end, so it goes
-            # (the server then frames the body itself: chunked, or close-delimited).
-            if "Content-Length" in response.headers:
-                del response.headers["Content-Length"]
 
             def cut(failure: Uneditable) -> None:
                 self.site.fail_closed(decision, request.path, failure)
 
+            first = b""
             if response.is_async:
                 chunks = cast(AsyncIterator[bytes], response.streaming_content)
                 response.streaming_content = _inject_async(chunks, injector, cut)
             else:
-                iterator = cast(Iterator[bytes], response.streaming_content)
-                response.streaming_content = _inject_sync(iterator, injector, cut)
+                # The first chunk is edited now, while the headers can still change: a page
+                # that fails there goes out as written, under the enforcing CSP.
+                iterator = iter(cast(Iterator[bytes], response.streaming_content))
+                head = next(iterator, None)
+                try:
+                    first = injector.feed(head) if head is not None else b""
+                except Uneditable as failure:
+                    self._fail_closed(request, decision, response, failure)
+                    response.streaming_content = itertools.chain([cast(bytes, head)], iterator)
+                    return response
+                response.streaming_content = _inject_sync(iterator, injector, cut, first)
+            # Streaming stays streaming: the length is unknown until the end, so it goes
+            # (the server then frames the body itself: chunked, or close-delimited).
+            if "Content-Length" in response.headers:
+                del response.headers["Content-Length"]
             return response
         if isinstance(response, HttpResponse):
             try:
@@ -485,10 +496,15 @@ class ConsentMiddleware:
 
 
 def _inject_sync(
-    chunks: Iterator[bytes], injector: BodyInjector, cut: Callable[[Uneditable], None]
+    chunks: Iterator[bytes],
+    injector: BodyInjector,
+    cut: Callable[[Uneditable], None],
+    first: bytes = b"",
 ) -> Iterator[bytes]:
     # The headers have left: a page that cannot be edited is cut off where it failed
     # rather than sent on live (fail closed).
+    if first:
+        yield first
     try:
         for chunk in chunks:
             out = injector.feed(chunk)

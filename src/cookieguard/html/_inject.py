@@ -9,7 +9,6 @@ auto-blocking decisions for one set of refused categories, built once and shared
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
