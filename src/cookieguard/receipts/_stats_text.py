@@ -91,6 +91,7 @@ def render_stats_text(stats: ConsentStats) -> str:
         for group in groups:
             label = group.label
             if label == "other":
-                label = "other: " + ",".join(group.languages or group.regions)
+                members = group.languages or group.regions
+                label = "other: " + ",".join(name or "unknown" for name in members)
             lines.append(_row(label, group.counts))
     return "\n".join(lines) + "\n"
