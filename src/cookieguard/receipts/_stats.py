@@ -2,11 +2,11 @@
 
 Every receipt the middleware writes is also counted, by a trigger in the same transaction,
 into a small table of counts (``consent_stats`` in SQLite, ``cookieguard_consent_stats`` in
-PostgreSQL): one row per UTC day, policy revision, language, granted and refused
+PostgreSQL): one row per UTC day, policy revision, language, region, granted and refused
 categories, the day of the same visitor's previous receipt for that revision (or
 ``0001-01-01`` for none) and the categories that receipt withdrew, with how many receipts
-fall into it. A report reads only that table, grouped by SQL, so it costs the same for a
-million receipts as for a hundred; Python only turns the few grouped rows into the report.
+fall into it. A report reads only that table, one GROUP BY per breakdown, so it costs the
+same for a million receipts as for a hundred; Python only arranges the few grouped rows.
 See ``docs/statistics.md`` for how each number is defined.
 """
 
@@ -27,11 +27,6 @@ PERIODS: tuple[str, ...] = ("day", "week", "month")
 DEFAULT_MIN_GROUP = 10
 #: Version of the JSON document (``docs/stats.schema.json``).
 SCHEMA_VERSION = 1
-#: The previous-day marker for a visitor's first receipt of a revision.
-FIRST = "0001-01-01"
-
-CHOICES = ("accept_all", "reject_all", "custom")
-EVENTS = (*CHOICES, "withdrawal", "change")
 
 
 class StatsSource(Protocol):
