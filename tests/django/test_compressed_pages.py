@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from typing import Any
 
 import pytest
 from django.test import AsyncClient, Client, override_settings
@@ -79,3 +80,57 @@ def test_a_streamed_page_that_fails_on_its_first_chunk_fails_closed() -> None:
         response = middleware(RequestFactory().get("/damaged"))
     assert "Content-Security-Policy" in response.headers
     assert body(response) == b"\x1f\x8b\x08 damaged rest"
+
+
+def test_an_async_stream_that_fails_on_its_first_chunk_fails_closed() -> None:
+    from django.http import StreamingHttpResponse
+    from django.test import RequestFactory
+
+    from cookieguard.django._middleware import ConsentMiddleware
+
+    async def parts() -> Any:
+        yield b"\x1f\x8b\x08 damaged"
+        yield b" rest"
+
+    async def view(request: object) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(parts())
+        response["Content-Type"] = "text/html"
+        response["Content-Encoding"] = "gzip"
+        return response
+
+    async def fetch() -> tuple[Any, bytes]:
+        middleware = ConsentMiddleware(view)  # type: ignore[arg-type]
+        response = await middleware(RequestFactory().get("/damaged"))
+        return response, await abody(response)
+
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        response, content = run(fetch())
+    assert "Content-Security-Policy" in response.headers
+    assert content == b"\x1f\x8b\x08 damaged rest"
+
+
+def test_an_async_gzip_stream_is_edited() -> None:
+    from django.http import StreamingHttpResponse
+    from django.test import RequestFactory
+
+    from cookieguard.django._middleware import ConsentMiddleware
+
+    page = b"<!doctype html><html><body>" + b"<p>x</p>" * 300 + b"</body></html>"
+    packed = gzip.compress(page)
+
+    async def parts() -> Any:
+        yield packed[:100]
+        yield packed[100:]
+
+    async def view(request: object) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(parts(), content_type="text/html")
+        response["Content-Encoding"] = "gzip"
+        return response
+
+    async def fetch() -> bytes:
+        middleware = ConsentMiddleware(view)  # type: ignore[arg-type]
+        return await abody(await middleware(RequestFactory().get("/")))
+
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        content = run(fetch())
+    assert gzip.decompress(content).count(BANNER.encode()) == 1

@@ -297,7 +297,13 @@ class ConsentMiddleware:
         self._publish(request, decision)
         ours = self._conditions(request, decision)
         response = await self.get_response(request)
-        return self._after(request, decision, response, ours)
+        response = self._after(request, decision, response, ours)
+        # An async stream's first chunk is edited here, before the headers leave (see
+        # _after): a page that fails there can still go out under the enforcing CSP.
+        first = response.__dict__.pop(_FIRST_CHUNK, None)
+        if first is not None:
+            await first()
+        return response
 
     # -- request -------------------------------------------------------------------------
 
@@ -453,8 +459,21 @@ class ConsentMiddleware:
 
             first = b""
             if response.is_async:
-                chunks = cast(AsyncIterator[bytes], response.streaming_content)
+                chunks = aiter(cast(AsyncIterator[bytes], response.streaming_content))
                 response.streaming_content = _inject_async(chunks, injector, cut)
+                if self._async:
+
+                    async def edit_first() -> None:
+                        head = await anext(chunks, None)
+                        try:
+                            out = injector.feed(head) if head is not None else b""
+                        except Uneditable as failure:
+                            self._fail_closed(request, decision, response, failure)
+                            response.streaming_content = _prepend(cast(bytes, head), chunks)
+                            return
+                        response.streaming_content = _inject_async(chunks, injector, cut, out)
+
+                    response.__dict__[_FIRST_CHUNK] = edit_first
             else:
                 # The first chunk is edited now, while the headers can still change: a page
                 # that fails there goes out as written, under the enforcing CSP.
@@ -518,9 +537,24 @@ def _inject_sync(
         yield tail
 
 
+#: Where _after leaves __acall__ the edit of an async stream's first chunk (a response attribute).
+_FIRST_CHUNK = "_cookieguard_first_chunk"
+
+
+async def _prepend(first: bytes, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for chunk in chunks:
+        yield chunk
+
+
 async def _inject_async(
-    chunks: AsyncIterator[bytes], injector: BodyInjector, cut: Callable[[Uneditable], None]
+    chunks: AsyncIterator[bytes],
+    injector: BodyInjector,
+    cut: Callable[[Uneditable], None],
+    first: bytes = b"",
 ) -> AsyncIterator[bytes]:
+    if first:
+        yield first
     try:
         async for chunk in chunks:
             out = injector.feed(chunk)
