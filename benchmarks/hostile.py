@@ -131,6 +131,10 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"<img ", b"a=1 ", n, b'src="' + PIXEL + b'">'),
         "thousands of attributes before a tracker URL",
     ),
+    "script_attributes": (
+        lambda n: _page(b"<script ", b"a=1 ", n, b'src="' + PIXEL + b'"></script>'),
+        "thousands of attributes in a script tag",
+    ),
     "quotes_in_tag": (
         lambda n: _page(b"<img ", b"a=\"'b='\" ", n, b'src="' + PIXEL + b'">'),
         "quotes of both kinds inside one tag",

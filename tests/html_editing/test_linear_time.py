@@ -15,12 +15,15 @@ import time
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from benchmarks.hostile import SHAPES, normal
 from cookieguard._cache import Memo
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
 from cookieguard.html._inject import Injection
+from cookieguard.html._scanner import attributes, attributes_named
 from cookieguard.site._site import Site
 from tests.harness import make_policy
 
@@ -149,3 +152,17 @@ def test_a_hostile_body_is_still_rewritten_the_same_whole_or_streamed(name: str)
     """The fixes keep the rewrite's answer: the same bytes however the body arrives."""
     body = SHAPES[name][0](SMALL)
     assert chunked(body) == whole(body)
+
+
+ALPHABET = [b"src", b"SRC", b"srcset", b"x", b"data-cookieguard", b"style", b"=", b'"', b"'",
+            b" ", b"\t", b"/", b">", b"src=", b"type", b"&amp;"]  # fmt: skip
+NAMES = frozenset({b"src", b"srcset", b"data-cookieguard", b"style", b"type"})
+
+
+@given(st.lists(st.sampled_from(ALPHABET), max_size=16))
+def test_the_attributes_a_verdict_reads_are_the_attributes_there_are(parts: list[bytes]) -> None:
+    """``attributes_named`` (one C-level match past the attributes it skips) reads a tag as
+    ``attributes`` does, for the names asked."""
+    tag = b"<img " + b"".join(parts) + b">"
+    expected = [attr for attr in attributes(tag, 4) if attr.name in NAMES]
+    assert attributes_named(tag, 4, NAMES) == expected

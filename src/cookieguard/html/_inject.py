@@ -29,7 +29,7 @@ from cookieguard.html._charsets import (
 )
 from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
-from cookieguard.html._scanner import Attribute, Rewriter, attributes
+from cookieguard.html._scanner import Attribute, Rewriter, attributes_named
 from cookieguard.html._urls import each_url as _each_url
 from cookieguard.html._urls import urls as _urls
 
@@ -89,6 +89,13 @@ _EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
 #: Google's tags that Consent Mode "advanced" lets load (cookieless pings until consent).
 GOOGLE_TAGS = frozenset({"Google Analytics", "Google Tag Manager", "Google Ads"})
 _MARK = b"data-cookieguard"
+# The attributes each verdict reads (the others of a tag are skipped in C: a tag with
+# thousands of attributes costs no Python object for each).
+_SCRIPT_NAMES = frozenset({_MARK, b"type", *_SCRIPT_URLS})
+_STYLE_NAMES = frozenset({_MARK, b"type"})
+_STYLE_ONLY = frozenset({_MARK, b"style"})
+_START_NAMES = {tag: _STYLE_ONLY | frozenset(names) for tag, names in _URL_ATTRIBUTES.items()}
+_EMBED_NAMES = frozenset({_MARK, b"width", b"height", *_EMBED_URLS})
 
 
 def _find(attrs: list[Attribute], name: bytes) -> Attribute | None:
@@ -279,7 +286,7 @@ class TrackerGate:
         return cast(bool, hit[0])
 
     def _needs_content(self, tag: bytes) -> bool:
-        attrs = attributes(tag, 7)
+        attrs = attributes_named(tag, 7, _SCRIPT_NAMES)
         if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
             return False
         kind = _find(attrs, b"type")
@@ -288,7 +295,7 @@ class TrackerGate:
     def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
         if not self.blocker.mentions(tag if content is None else content):
             return None
-        attrs = attributes(tag, 7)
+        attrs = attributes_named(tag, 7, _SCRIPT_NAMES)
         if _find(attrs, _MARK) is not None:
             return None  # the site marked it itself (data-cookieguard="necessary" opts out)
         kind = _find(attrs, b"type")
@@ -326,7 +333,7 @@ class TrackerGate:
         # the type in its place once every category is granted.
         if not self.blocker.mentions(content):
             return None
-        attrs = attributes(tag, 6)
+        attrs = attributes_named(tag, 6, _STYLE_NAMES)
         if _find(attrs, _MARK) is not None:
             return None
         kind = _find(attrs, b"type")
@@ -344,7 +351,7 @@ class TrackerGate:
         names = (*_URL_ATTRIBUTES.get(name, ()), b"style")  # style: CSS url(...)
         if not self.blocker.mentions(tag):
             return None
-        attrs = attributes(tag, len(name) + 1)
+        attrs = attributes_named(tag, len(name) + 1, _START_NAMES.get(name, _STYLE_ONLY))
         if _find(attrs, _MARK) is not None:
             return None
         vendors: list[Vendor] = []
@@ -374,14 +381,14 @@ class TrackerGate:
     def _is_embed(self, tag: bytes) -> bool:
         if not self.blocker.mentions(tag):
             return False
-        src = _first(attributes(tag, 7), _EMBED_URLS)
+        src = _first(attributes_named(tag, 7, _EMBED_NAMES), _EMBED_URLS)
         if src is None:
             return False
         vendor = self.blocker.vendor_for_url(_urls(src)[0])
         return vendor is not None and vendor.embed
 
     def embed(self, tag: bytes, element: bytes) -> bytes | None:
-        attrs = attributes(tag, 7)
+        attrs = attributes_named(tag, 7, _EMBED_NAMES)
         if _find(attrs, _MARK) is not None:
             return None
         src = _first(attrs, _EMBED_URLS)

@@ -22,6 +22,7 @@ import logging
 import re
 from bisect import bisect_left
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 logger = logging.getLogger("cookieguard")
@@ -159,6 +160,65 @@ def attributes(tag: bytes, skip: int) -> list[Attribute]:
                 value = m.group(4) or b""
         found.append(Attribute(m.group(1).lower(), value, m.start(), m.end()))
     return found
+
+
+@lru_cache(maxsize=32)
+def _named_attribute(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    """The next attribute named one of ``names``, past any others, in one C-level match.
+
+    Attributes are read as :data:`_ATTR` reads them (the same name, value and separator
+    classes), each quantifier possessive: the attributes skipped are read once, and a try
+    that finds no such attribute fails after one pass over the rest of the tag.
+    """
+    ws = _WS
+    wanted = b"|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+    boundary = rb"(?:[" + ws + rb"/>=]|\Z)"
+    value = rb"(?:[" + ws + rb"]*+=[" + ws + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|[^" + ws + rb">]*+))?+"
+    # A name whose first letter starts none of ``names`` is skipped by a character class
+    # alone; only the others pay for the look-ahead.
+    firsts = re.escape(
+        bytes(sorted({c for name in names for c in name[:1].lower() + name[:1].upper()}))
+    )
+    other = (
+        rb"(?:[^"
+        + ws
+        + rb"/>"
+        + firsts
+        + rb"]|(?!(?i:"
+        + wanted
+        + rb")"
+        + boundary
+        + rb")["
+        + firsts
+        + rb"])"
+        rb"[^" + ws + rb"/>=]*+"
+    )
+    # One repetition per attribute, its separators first (one per run would double them).
+    return re.compile(
+        rb"(?:[" + ws + rb"/>]*+" + other + value + rb")*+[" + ws + rb"/>]*+"
+        rb"((?i:" + wanted + rb"))(?=" + boundary + rb")"
+        rb"(?:[" + ws + rb"]*+=[" + ws + rb"]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^" + ws + rb">]*+)))?+"
+    )
+
+
+def attributes_named(tag: bytes, skip: int, names: frozenset[bytes]) -> list[Attribute]:
+    """:func:`attributes`, only those named one of ``names`` (lower case): the others cost
+    a regex scan, not a Python object each (a tag with 100,000 attributes stays cheap)."""
+    pattern = _named_attribute(names)
+    found: list[Attribute] = []
+    end = len(tag) - 1
+    pos = skip
+    while True:
+        m = pattern.match(tag, pos, end)
+        if m is None:
+            return found
+        value = m.group(2)
+        if value is None:
+            value = m.group(3)
+            if value is None:
+                value = m.group(4) or b""
+        found.append(Attribute(m.group(1).lower(), value, m.start(1), m.end()))
+        pos = m.end()
 
 
 _noted: list[bool] = []
