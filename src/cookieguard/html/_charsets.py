@@ -200,8 +200,9 @@ def choose(declared: str | None, head: bytes) -> str:
 
 
 def python_codec(codec: str) -> str:
-    """The Python codec to write ``codec``'s pages in (x-user-defined: windows-1252's ASCII)."""
-    return "cp1252" if codec == "x_user_defined" else codec
+    """The Python codec to write inserts in ``codec``'s pages with (x-user-defined reads
+    bytes over 0x7F as private-use characters: ASCII, everything else a character reference)."""
+    return "ascii" if codec == "x_user_defined" else codec
 
 
 _transcoded: dict[tuple[bytes, str], bytes] = {}
