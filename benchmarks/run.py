@@ -42,6 +42,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import _adversarial  # noqa: E402
 import _inproc  # noqa: E402
 import _loopback  # noqa: E402
 from _apps import PATHS, cookie_header, make_policy, starlette_session_value  # noqa: E402
@@ -252,6 +253,7 @@ def profile_section(requests: int, top: int, progress: Callable[[str], None]) ->
     return "\n\n".join(parts)
 
 
+ADVERSARIAL = "Hostile bodies (issue 19: linear time on any input)"
 #: The level-2 headings run.py writes; any other section of RESULTS.md was written by hand.
 GENERATED = (
     "Targets (issue 14: speed on real pages)",
@@ -260,6 +262,7 @@ GENERATED = (
     "Memory",
     "Loopback errors",
     "Where the time goes (profiles of the HTML cases)",
+    ADVERSARIAL,
 )
 
 
@@ -311,6 +314,32 @@ def carry_over(old: str, new: str, generated: tuple[str, ...] = GENERATED) -> st
     return "\n\n".join(out + tail).strip() + "\n"
 
 
+def replace_section(old: str, heading: str, block: str) -> str:
+    """``old`` with its ``## heading`` block replaced by ``block`` (its hand-written ``###``
+    subsections kept), or with ``block`` added after the generated sections if it has none:
+    what a run of one section (``--only-adversarial``) writes, every other section untouched."""
+    blocks = _blocks(old)
+    out: list[str] = []
+    placed = False
+    for level, name, text in blocks:
+        if level == "##" and name == heading:
+            out.append(block)
+            placed = True
+        elif level == "##" and not placed and name not in GENERATED and out:
+            out.append(block)  # before the first hand-written section (``## Load``)
+            placed = True
+            out.append(text)
+        elif text:
+            out.append(text)
+    if not placed:
+        out.append(block)
+    return "\n\n".join(out).strip() + "\n"
+
+
+def adversarial_section(result: _adversarial.Result, footer: str) -> str:
+    return f"## {ADVERSARIAL}\n\n" + _adversarial.section(result) + f"\n\n{footer}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="about a minute in all, noisier")
@@ -351,6 +380,12 @@ def main() -> int:
     parser.add_argument("--skip-loopback", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-profiles", action="store_true")
+    parser.add_argument("--skip-adversarial", action="store_true")
+    parser.add_argument(
+        "--only-adversarial",
+        action="store_true",
+        help="run only the hostile-bodies table and replace just that section of RESULTS.md",
+    )
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"), help="'' to not write")
     args = parser.parse_args()
 
@@ -362,6 +397,8 @@ def main() -> int:
     loop_rounds = 1 if quick else 5
     profile_n = args.profile_requests or (300 if quick else 2000)
     started = time.perf_counter()
+    if args.only_adversarial:
+        return only_adversarial(args.output, started)
 
     # The memory run is long and single-threaded: it runs in its own process alongside the
     # in-process timings (which count this thread's CPU time, so it barely disturbs them)
@@ -587,6 +624,10 @@ def main() -> int:
         sections += ["## Loopback errors", "\n".join(loop_errors)]
     if profiles is not None:
         sections += ["## Where the time goes (profiles of the HTML cases)", profiles]
+    if not args.skip_adversarial:
+        log("hostile bodies: 8 KB, 64 KB, 1 MB")
+        hostile = _adversarial.measure(progress=log)
+        sections += [f"## {ADVERSARIAL}", _adversarial.section(hostile)]
     elapsed = time.perf_counter() - started
     command = "python benchmarks/run.py" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -601,6 +642,27 @@ def main() -> int:
         output.write_text(carry_over(old, "# cookieguard benchmark results\n\n" + text))
         log(f"wrote {args.output}")
     return 0
+
+
+def only_adversarial(output: str, started: float) -> int:
+    """``--only-adversarial``: the hostile-bodies table alone, written into RESULTS.md in
+    place of its own section (every other section stays as the last full run left it)."""
+    log("hostile bodies: 8 KB, 64 KB, 1 MB")
+    result = _adversarial.measure(progress=log)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"Python {platform.python_version()}, {platform.machine()}, {_cpus()} CPUs"
+    elapsed = time.perf_counter() - started
+    footer = (
+        f"`python benchmarks/run.py --only-adversarial` — {stamp} — {machine} — {elapsed:.0f} s"
+    )
+    text = adversarial_section(result, footer)
+    print(text)
+    if output:
+        path = Path(output)
+        old = path.read_text() if path.exists() else "# cookieguard benchmark results\n"
+        path.write_text(replace_section(old, ADVERSARIAL, text))
+        log(f"wrote {output}")
+    return 0 if result.met() else 1
 
 
 def _cpus() -> int:

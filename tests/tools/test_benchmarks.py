@@ -236,6 +236,31 @@ def test_a_run_keeps_the_hand_written_sections() -> None:
     assert run.carry_over("", new) == new
 
 
+def test_a_hostile_bodies_run_replaces_only_its_own_section() -> None:
+    command = "`python benchmarks/run.py --only-adversarial`"
+    block = f"## {run.ADVERSARIAL}\n\n| hostile table |\n\n{command}"
+    first = run.replace_section(_OLD, run.ADVERSARIAL, block)
+    # Added after the generated sections, before the hand-written ones; nothing else moves.
+    assert first.index("old footer") < first.index("| hostile table |") < first.index("## Load")
+    assert first.replace(block + "\n\n", "") == _OLD.strip() + "\n"
+    again = run.replace_section(first, run.ADVERSARIAL, block.replace("hostile", "newer"))
+    assert "| newer table |" in again and "| hostile table |" not in again
+    assert again.count(f"## {run.ADVERSARIAL}") == 1
+    # A full run writes it too, and keeps what was written by hand under it.
+    assert run.ADVERSARIAL in run.GENERATED
+
+
+def test_the_adversarial_table_measures_every_shape_and_the_normal_page() -> None:
+    import _adversarial
+    import hostile
+
+    result = _adversarial.measure((4096,), runs=1)
+    assert set(result.shapes) == set(hostile.SHAPES)
+    assert result.normal[4096] > 0
+    text = _adversarial.section(result)
+    assert "worst ÷ normal" in text and all(name in text for name in hostile.SHAPES)
+
+
 def test_servers_and_load_generator_get_different_cpus() -> None:
     assert _loopback.split_cpus({0}) is None
     assert _loopback.split_cpus({3, 1}) == (frozenset({1}), frozenset({3}))
