@@ -356,3 +356,15 @@ def test_the_adapters_find_region_headers_in_their_one_loop_over_the_request() -
     assert known_role(b"x-geo-test-country") is REGION
     assert text_role("X-Geo-Test-Country ") is REGION
     assert role(b"cookie") is not REGION
+
+
+def test_the_cookies_json_says_which_rule_applies_where() -> None:
+    from cookieguard.ui._declaration import declaration_json
+
+    assert declaration_json(policy(), "en")["regions"] is None
+    found = declaration_json(policy(region_header="vercel", regions={"US-CA": "opt-out"}), "en")
+    assert found["regions"] == {
+        "header": "vercel",
+        "rules": {"US-CA": "opt-out"},
+        "unknown_region": "opt-in",
+    }

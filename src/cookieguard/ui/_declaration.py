@@ -429,6 +429,15 @@ def declaration_json(policy: Policy, language: str) -> dict[str, Any]:
             }
             for party in third_parties(policy)
         ],
+        # Which rule applies where (docs/regions.md); None: every visitor gets the opt-in
+        # banner. The same for every visitor, so the reply stays shareable.
+        "regions": {
+            "header": policy.region_header,
+            "rules": dict(policy.regions),
+            "unknown_region": policy.unknown_region,
+        }
+        if policy.region_header is not None
+        else None,
     }
 
 
