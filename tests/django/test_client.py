@@ -427,3 +427,19 @@ def test_own_cookie_free_middleware_may_come_first_when_named() -> None:
         MIDDLEWARE=order, COOKIEGUARD_OUTER_MIDDLEWARE=["tests.django.outer.CookieFree"]
     ):
         assert Client().get("/page").status_code == 200
+
+
+def test_first_choices_are_limited_per_remote_addr() -> None:
+    """Issue 23: the Django adapter passes REMOTE_ADDR, so one address over its budget gets
+    429 and another address's first choice still goes through."""
+    config = {"secret_keys": [SECRET], "cookies": COOKIES, "receipts": None, "rate_limit": 3}
+    with override_settings(COOKIEGUARD=config):
+        flood = Client(REMOTE_ADDR="192.0.2.66")
+        statuses = [
+            flood.post(
+                "/_cookieguard/consent", FORM.format("accept_all"), content_type=URLENCODED
+            ).status_code
+            for _ in range(5)
+        ]
+        assert statuses == [303, 303, 303, 429, 429]
+        choose(Client(REMOTE_ADDR="192.0.2.67"), "accept_all")
