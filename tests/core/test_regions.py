@@ -368,3 +368,20 @@ def test_the_cookies_json_says_which_rule_applies_where() -> None:
         "rules": {"US-CA": "opt-out"},
         "unknown_region": "opt-in",
     }
+
+
+def test_untranslated_opt_out_wording_is_marked_english_and_translations_are_not() -> None:
+    site = Site(policy(region_header="cloudflare"), receipts=None)
+
+    def notice(language: str, rule: Any = "opt-out") -> str:
+        decision = site.guard.read(None, False, "shop.example.com", False, rule)
+        found = site.injection(decision, "GET", 200, HTML, None, "/", "", language)
+        return found.insert.decode()  # type: ignore[no-any-return]
+
+    german = notice("de")
+    assert "Meine personenbezogenen Daten nicht verkaufen oder weitergeben" in german
+    assert 'lang="en"' not in german
+    swedish = notice("sv")
+    assert '<span lang="en">Do Not Sell or Share My Personal Information</span>' in swedish
+    assert "Den här webbplatsen använder kakor för" in notice("sv", "notice")
+    assert 'lang="en"' not in notice("sv", "notice").split("<form", 1)[1].split("</p>", 1)[0]
