@@ -82,7 +82,8 @@ def test_the_first_layer_informs_in_the_browser(browser: Browser, informed: Serv
         "Preferences: Remember your settings",
         "Analytics: Help us understand",
         "Marketing: Used by advertising partners",
-        "Third parties involved: Google Analytics (Analytics), Meta Pixel (Marketing).",
+        "Third parties involved: Analytics: Google Analytics",
+        "Marketing: Meta Pixel",
         "We keep your choice for 6 months, then ask again.",
     ):
         expect(root).to_contain_text(text)
@@ -268,7 +269,8 @@ def test_example_sites_inform_link_their_privacy_page_and_declare_what_they_set(
         )
         root = page.locator("#cookie-consent")
         expect(root).to_contain_text("Preferences: Remember your settings")
-        expect(root).to_contain_text("Google Analytics (Analytics), Meta Pixel (Marketing)")
+        expect(root).to_contain_text("Analytics: Google Analytics")
+        expect(root).to_contain_text("Marketing: Meta Pixel")
         expect(root).to_contain_text("We keep your choice for 6 months")
         expect(root.get_by_role("link", name="Cookie settings")).to_be_visible()
         expect(root.get_by_role("link", name="Privacy policy")).to_have_attribute(

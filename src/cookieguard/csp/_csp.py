@@ -103,7 +103,8 @@ _SHARED_HOSTING = frozenset(
         "workers.dev",
     }
 )
-_MEMO_SIZE = 256  # granted sets: 2**(optional categories), few in practice
+_MEMO_SIZE = 256  # granted sets (2**(optional categories)) x vendor sets seen: few in practice
+_BIG = 3584  # bytes of policy text past which a proxy's 4 KB header buffer is at risk
 
 
 def host_sources(
@@ -198,7 +199,16 @@ def is_document(status: int, content_type: str | None) -> bool:
 
 
 class ContentSecurity:
-    """The consent-aware CSP of one policy: the header for a granted set, built once per set."""
+    """The consent-aware CSP of one policy: the header for a granted set and the vendors the
+    site uses, built once per pair.
+
+    Only the vendors the site uses are listed (issue 24; ``used``: the catalogue vendors its
+    pages were met loading, see ``cookieguard.site._vendors``, and those its policy declares),
+    plus the hosts of ``Category(hosts=...)`` and ``csp_allow``: listing every catalogued host
+    of a granted category made a 7-12 KB header once the catalogue held 269 vendors. Refused
+    hosts are still taken from the whole catalogue, so a granted host is never widened to a
+    wildcard that covers a refused one.
+    """
 
     def __init__(
         self, policy: Policy, catalogue: Catalogue | None = None, *, enforce: bool = False
@@ -211,28 +221,32 @@ class ContentSecurity:
         self.header_name = ENFORCE_HEADER if enforce else REPORT_HEADER
         self._report_uri = policy.prefix + "/csp-report"
         self._optional = policy.optional_categories
-        self._cache: dict[frozenset[str], Headers] = {}
+        self._cache: dict[tuple[frozenset[str], frozenset[str]], Headers] = {}
         self._lock = threading.Lock()
+        self._told = False
         # Hosts every page may use: necessary vendors and the site's own list.
         self._always = tuple(self.catalogue.hosts_for(NECESSARY))
+        # Hosts the site declares itself, by category: listed whenever their category is.
+        self._declared_by: dict[str, tuple[str, ...]] = {
+            c.name: tuple(c.hosts) for c in policy.categories if c.hosts
+        }
+        self._declared = frozenset(h for c in policy.categories for h in c.hosts)
+        self._by_name = {v.name: v for v in self.catalogue.vendors}
         # Click-to-load embeds ("Load once") put the original iframe back without granting the
         # category; a CSP cannot be widened after the page loaded, so when the HTML rewriter
         # makes placeholders, the embed vendors' hosts stay allowed in frame-src (only there):
         # whole hosts for vendors that own theirs, path prefixes on shared hosts.
-        self._frames: tuple[str, ...] = ()
-        self._frame_paths: tuple[tuple[str, tuple[str, ...]], ...] = ()
-        # Hosts the site declares itself keep their bare name in frame-src (see value()).
-        self._declared = frozenset(h for c in policy.categories for h in c.hosts)
-        if policy.auto_block:
-            embeds = [v for v in self.catalogue.vendors if v.embed]
-            self._frames = tuple(h for v in embeds if not v.paths for h in v.hosts)
-            self._frame_paths = tuple((h, v.paths) for v in embeds if v.paths for h in v.hosts)
+        self._embeds = policy.auto_block
 
-    def value(self, granted: frozenset[str]) -> str:
-        """The policy text for a visitor who granted ``granted``."""
+    def value(self, granted: frozenset[str], used: frozenset[str] = frozenset()) -> str:
+        """The policy text for a visitor who granted ``granted`` on a site that uses the
+        catalogue vendors named in ``used``."""
+        granted = granted & self._optional
+        vendors = [self._by_name[name] for name in sorted(used) if name in self._by_name]
         hosts = list(self._always)
-        for category in sorted(granted & self._optional):
-            hosts.extend(self.catalogue.hosts_for(category))
+        for category in sorted(granted):
+            hosts.extend(self._declared_by.get(category, ()))
+        hosts.extend(h for v in vendors if v.category in granted for h in v.hosts)
         refused = {
             host
             for category in self._optional - granted
@@ -246,21 +260,23 @@ class ContentSecurity:
         # that proxies with 4-8 KB header buffers refuse.
         parts = ["default-src " + sources]
         granted_hosts = set(hosts)
+        embeds = [v for v in vendors if v.embed] if self._embeds else []
+        whole = tuple(h for v in embeds if not v.paths for h in v.hosts)
         frame_paths = [
             source
-            for host, paths in self._frame_paths
+            for v in embeds
+            if v.paths
+            for host in v.hosts
             if not _covered(host, granted_hosts)
-            for source in path_sources(host, paths)
+            for source in path_sources(host, v.paths)
         ]
-        if frame_paths or not set(self._frames) <= granted_hosts:
-            frames = host_sources(
-                [*hosts, *self._frames], refused.difference(self._frames), broad=True
-            )
+        if frame_paths or not set(whole) <= granted_hosts:
+            frames = host_sources([*hosts, *whole], refused.difference(whole), broad=True)
             # The granted vendors' hosts are written a second time here; their frames come
             # from subdomains (vars.hotjar.com), so a domain's wildcard is enough and its bare
             # name is kept only for embeds, necessary and site-declared hosts: that keeps the
             # header in size.
-            bare = {*self._frames, *self._always, *self._declared}
+            bare = {*whole, *self._always, *self._declared}
             frames = tuple(
                 s for s in frames if s.startswith("*.") or s in bare or f"*.{s}" not in frames
             )
@@ -273,14 +289,28 @@ class ContentSecurity:
         parts.append("report-uri " + self._report_uri)
         return "; ".join(parts)
 
-    def headers(self, granted: frozenset[str]) -> Headers:
-        """The header pairs for a visitor who granted ``granted`` (cached per set)."""
-        found = self._cache.get(granted)
+    def headers(self, granted: frozenset[str], used: frozenset[str] = frozenset()) -> Headers:
+        """The header pairs for a visitor who granted ``granted`` (cached per granted set and
+        set of vendors used: the latter only grows, a vendor at a time)."""
+        key = (granted, used)
+        found = self._cache.get(key)
         if found is None:
+            value = self.value(granted, used)
+            if len(value) > _BIG and not self._told:
+                self._told = True
+                logger.warning(
+                    "The consent-aware Content-Security-Policy is %d bytes for a visitor who "
+                    "granted %s: the site uses %d catalogued vendors. Proxies with a 4 KB header "
+                    "buffer (nginx's default proxy_buffer_size) answer 502 past that; raise the "
+                    "buffer or use fewer vendors. Logged once.",
+                    len(value),
+                    ", ".join(sorted(granted)) or "nothing",
+                    len(used),
+                )
             # It differs by the consent cookie: caches must not share it across visitors.
-            found = ((self.header_name, self.value(granted)), ("vary", "Cookie"))
+            found = ((self.header_name, value), ("vary", "Cookie"))
             with self._lock:
-                remember(self._cache, granted, found, _MEMO_SIZE)
+                remember(self._cache, key, found, _MEMO_SIZE)
         return found
 
 
@@ -302,21 +332,28 @@ def _enforcing(policy: Policy) -> ContentSecurity:
     return ContentSecurity(policy, enforce=True)
 
 
-def fail_closed_headers(policy: Policy, granted: frozenset[str]) -> Headers:
+def fail_closed_headers(
+    policy: Policy, granted: frozenset[str], used: frozenset[str] = frozenset()
+) -> Headers:
     """The CSP that enforces ``granted`` whatever ``Policy.csp`` says: what a page the HTML
-    gate could not edit is sent with (empty when the policy already enforces it)."""
+    gate could not edit is sent with (empty when the policy already enforces it). ``used``:
+    the vendors the site is known to use (this page could not be scanned for more)."""
     if policy.csp == "enforce":
         return ()
-    return policy.derived(_enforcing).headers(granted)
+    return policy.derived(_enforcing).headers(granted, used)
 
 
 def page_headers(
-    policy: Policy, granted: frozenset[str], status: int, content_type: str | None
+    policy: Policy,
+    granted: frozenset[str],
+    status: int,
+    content_type: str | None,
+    used: frozenset[str] = frozenset(),
 ) -> Headers:
     """The CSP headers for one response (empty when the CSP is off or this is no page)."""
     if policy.csp is None or not is_document(status, content_type):
         return ()
-    return content_security(policy).headers(granted)
+    return content_security(policy).headers(granted, used)
 
 
 # -- the report endpoint -------------------------------------------------------------------

@@ -9,7 +9,7 @@ auto-blocking decisions for one set of refused categories, built once and shared
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import unquote_to_bytes
@@ -132,8 +132,16 @@ class Blocker:
         exempt: frozenset[str] = frozenset(),
         labels: Mapping[str, Callable[[str], str]] | None = None,
         prefix: str = "/_cookieguard",
+        met: Callable[[Vendor], None] | None = None,
+        record_only: bool = False,
     ) -> None:
         self.catalogue = catalogue
+        # Told of every vendor of ``blocked`` a tag loads from (the site's record of the
+        # vendors it serves, issue 24): on a verdict memo miss only, so once per tag shape.
+        # ``record_only``: judge and record, but edit nothing (a visitor with nothing to
+        # block, on a site whose CSP lists the vendors it uses).
+        self._met = met
+        self.record_only = record_only
         self.blocked = blocked
         self.prefix = prefix
         self._labels = labels or {}
@@ -154,16 +162,30 @@ class Blocker:
 
     @property
     def active(self) -> bool:
-        """False when no catalogued vendor falls in the refused categories."""
+        """False when no catalogued vendor falls in the refused categories (or nothing is
+        ever edited: ``record_only``)."""
+        return bool(self._vendors) and not self.record_only
+
+    @property
+    def scans(self) -> bool:
+        """True if pages must be scanned: something to block or to record."""
         return bool(self._vendors)
+
+    def met(self, vendors: Iterable[Vendor]) -> None:
+        """Tell the site that a tag loads from ``vendors``."""
+        if self._met is not None:
+            for vendor in vendors:
+                self._met(vendor)
+
+    def _found(self, vendor: Vendor | None) -> Vendor | None:
+        return vendor if vendor is not None and vendor.name in self._vendors else None
 
     def _named(self, host: bytes, path: bytes | None) -> Vendor | None:
         key = host + (path or b"")
         hit = self._hosts.get(key)
         if hit is None and key not in self._hosts:
             url = "https://" + key.decode("ascii")
-            found = self.catalogue.vendor_for_url(url)
-            hit = found if found is not None and found.name in self._vendors else None
+            hit = self._found(self.catalogue.vendor_for_url(url))
             self._hosts.put(key, hit, len(key))
         return hit
 
@@ -196,8 +218,7 @@ class Blocker:
         """The blocked vendor ``url`` (an attribute value) loads from, or ``None``."""
         hit = self._urls.get(url)
         if hit is None and url not in self._urls:
-            found = self.catalogue.vendor_for_url(url.decode("utf-8", "surrogateescape"))
-            hit = found if found is not None and found.name in self._vendors else None
+            hit = self._found(self.catalogue.vendor_for_url(url.decode("utf-8", "surrogateescape")))
             self._urls.put(url, hit, len(url))
         return hit
 
@@ -312,6 +333,9 @@ class TrackerGate:
             vendors = self.blocker.vendors_in_text(content or b"")
             if not vendors:
                 return None
+        self.blocker.met(vendors)
+        if self.blocker.record_only:
+            return None
         marks = b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"'
         if kind_value == b"module":
             marks += b' data-cookieguard-type="module"'
@@ -342,6 +366,9 @@ class TrackerGate:
         vendors = self.blocker.vendors_in_text(content)
         if not vendors:
             return None
+        self.blocker.met(vendors)
+        if self.blocker.record_only:
+            return None
         rest = tag[6:] if kind is None else tag[6 : kind.start].rstrip() + tag[kind.end :]
         return (
             tag[:6] + b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"' + rest
@@ -369,6 +396,9 @@ class TrackerGate:
             renamed.append(attr)
         if not vendors:
             return None
+        self.blocker.met(vendors)
+        if self.blocker.record_only:
+            return None
         # Rename every URL attribute of the tag, so nothing of it loads.
         cut = len(name) + 1
         parts = [tag[:cut], b' data-cookieguard="', _categories(vendors), b'"']
@@ -379,7 +409,7 @@ class TrackerGate:
         return b"".join(parts)
 
     def _is_embed(self, tag: bytes) -> bool:
-        if not self.blocker.mentions(tag):
+        if self.blocker.record_only or not self.blocker.mentions(tag):
             return False
         src = _first(attributes_named(tag, 7, _EMBED_NAMES), _EMBED_URLS)
         if src is None:
@@ -395,6 +425,7 @@ class TrackerGate:
         vendor = self.blocker.vendor_for_url(_urls(src)[0]) if src is not None else None
         if vendor is None or not vendor.embed:
             return None
+        self.blocker.met((vendor,))
         width = _find(attrs, b"width")
         height = _find(attrs, b"height")
         language = self.language
@@ -447,6 +478,9 @@ class Injection:
     memo: Memo[tuple[object, ...], tuple[bytes, bytes]] | None = field(default=None, compare=False)
     codings: tuple[str, ...] = ()
     failure: Uneditable | None = field(default=None, compare=False)
+    #: Called once the page's tags before the insert were scanned: a newer ``insert`` (the
+    #: banner naming vendors this page was the first to load), or ``None`` to keep it.
+    refresh: Callable[[], bytes | None] | None = field(default=None, compare=False)
     # Everything besides the body that the edited body depends on: the memo's key.
     context: tuple[object, ...] = field(init=False, compare=False)
     #: ``vary`` as ASGI and as WSGI header fields, made once per plan.
@@ -482,7 +516,20 @@ class Injection:
             if self.blocker is not None
             else None
         )
-        return Rewriter(transcode(self.insert, codec), head=transcode(self.head, codec), gate=gate)
+        refresh = self.refresh
+        late = None
+        if refresh is not None:
+
+            def late(insert: bytes) -> bytes:
+                newer = refresh()
+                return insert if newer is None else transcode(newer, codec)
+
+        return Rewriter(
+            transcode(self.insert, codec),
+            head=transcode(self.head, codec),
+            gate=gate,
+            refresh=late,
+        )
 
     def rewrite(self, body: bytes) -> bytes:
         """A whole body, edited (:class:`Uneditable` if it cannot be).

@@ -298,6 +298,7 @@ class Rewriter:
         "_out",
         "_pending",
         "_prepare",
+        "_refresh",
         "_shadow",
         "_shadowing",
         "_waited",
@@ -312,8 +313,12 @@ class Rewriter:
         head: bytes = b"",
         gate: Gate | None = None,
         prepare: Callable[[bytes], Callable[[bytes], bytes] | None] | None = None,
+        refresh: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self._insert = insert
+        # Called with the insert right before it is placed, once every tag before it has been
+        # scanned: the banner can then name the vendors this very page loads (issue 24).
+        self._refresh = refresh
         self._head = head
         self._gate = gate
         # Called with the first bytes (>= 1 KB, or the whole body): returns how to encode the
@@ -366,6 +371,7 @@ class Rewriter:
                     if 0 <= where <= at:
                         self._fresh = False
                         self._mode = _PASS
+                        self._refreshed()
                         view = memoryview(chunk)
                         if not head:
                             return b"".join((view[:at], self._insert, view[at:]))
@@ -447,6 +453,11 @@ class Rewriter:
                 self._emit(data)
         return b"".join(self._flush(last))
 
+    def _refreshed(self) -> None:
+        refresh, self._refresh = self._refresh, None
+        if refresh is not None and self._insert:
+            self._insert = refresh(self._insert)
+
     def _release_held(self) -> None:
         """Give up every ``</body`` candidate: what was held goes out."""
         self._end_shadow()
@@ -470,6 +481,7 @@ class Rewriter:
         out = self._out
         self._out = []
         pending, self._pending = self._pending, b""
+        self._refreshed()
         end = self._head + self._insert
         self._head = self._insert = b""
         if self._shadowing:

@@ -31,6 +31,7 @@ from cookieguard.csp._csp import CspReports
 from cookieguard.receipts import USER_AGENT_LIMIT, Receipt, ReceiptStore
 from cookieguard.receipts._guard import ReceiptGuard
 from cookieguard.site._limits import ClientLimits
+from cookieguard.site._vendors import VendorsMet
 from cookieguard.ui._assets import CONSENT_MODE_SCRIPT, load_assets
 from cookieguard.ui._banner import render_dialog, render_preferences_page
 from cookieguard.ui._declaration import declaration_json
@@ -55,8 +56,11 @@ def safe_next(value: str | None) -> str:
 class Endpoints:
     """Answers ``{prefix}/consent``, ``/preferences``, ``/receipts``, assets and GPC."""
 
-    def __init__(self, guard: Guard, store: ReceiptStore | None) -> None:
+    def __init__(
+        self, guard: Guard, store: ReceiptStore | None, *, vendors: VendorsMet | None = None
+    ) -> None:
         self.guard = guard
+        self.vendors = vendors
         self.policy = guard.policy
         self.store = store
         self._guarded: ReceiptGuard | None = None  # see receipts()
@@ -188,6 +192,10 @@ class Endpoints:
                 return refusal
         return self._csp_reports.receive(request)
 
+    def _met(self) -> frozenset[str]:
+        """The catalogue vendors the site's pages were met loading (issue 24)."""
+        return self.vendors.names if self.vendors is not None else frozenset()
+
     def _preferences(self, request: Request) -> Reply:
         consent = request.decision.consent
         query = dict(parse_qsl(request.query[:2048]))
@@ -199,6 +207,7 @@ class Endpoints:
             next_path=_return_path(request, query.get("next")),
             history=history,
             version=self.version,
+            met=self._met(),
         )
         return Reply(
             200,
@@ -218,6 +227,7 @@ class Endpoints:
             request.decision.consent,
             language=self._language(request),
             next_path=_return_path(request, query.get("next")),
+            met=self._met(),
         )
         return Reply(
             200,
@@ -231,7 +241,7 @@ class Endpoints:
         language = query.get("lang", "")
         if language not in self.policy.languages:
             language = self._language(request)
-        body = json.dumps(declaration_json(self.policy, language), ensure_ascii=False)
+        body = json.dumps(declaration_json(self.policy, language, self._met()), ensure_ascii=False)
         headers = (
             ("content-type", "application/json; charset=utf-8"),
             # The same for every visitor of a language: shared caches may keep it a while.

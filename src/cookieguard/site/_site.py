@@ -22,6 +22,7 @@ from cookieguard.html._codings import Uneditable, codings, problem
 from cookieguard.html._inject import GOOGLE_TAGS, Blocker, Injection, wants_injection
 from cookieguard.receipts import ReceiptStore, impression_counter, open_store
 from cookieguard.site._endpoints import Endpoints, safe_next
+from cookieguard.site._vendors import VendorsMet
 from cookieguard.ui._banner import asset_tags, render_banner
 from cookieguard.ui._vendors import head_tags
 
@@ -54,20 +55,27 @@ class Site:
             )
         self.policy = policy
         self.guard = Guard(policy)
+        # The vendors this site serves: declared, and met by the HTML gate in its pages.
+        self.vendors = VendorsMet(policy)
+        # The gate records the vendors it meets wherever it runs anyway (auto-blocking); with
+        # the consent-aware CSP, which lists the vendors the site uses, it also scans the
+        # pages of a visitor with nothing to block (the cost of one undecided visitor's scan).
+        self._learns = policy.auto_block or policy.csp is not None
+        self._records_all = policy.csp is not None
         store = (
             _open_store(policy.receipts)
             if receipts is _DEFAULT
             else cast(ReceiptStore | None, receipts)
         )
-        self.endpoints = Endpoints(self.guard, store)
+        self.endpoints = Endpoints(self.guard, store, vendors=self.vendors)
         # Banner views of undecided visitors, counted per hour beside the receipts
         # (issue 22, docs/statistics.md): in memory here, written by a background thread.
         self.impressions = (
             impression_counter(store) if policy.banner and store is not None else None
         )
         self._assets = asset_tags(policy, self.endpoints.version).encode()
-        self._banners: dict[tuple[str, str, bool, str], str] = {}
-        self._banner_bytes: dict[tuple[str, str, bool, str], bytes] = {}
+        self._banners: dict[tuple[str, str, bool, str, int], str] = {}
+        self._banner_bytes: dict[tuple[str, str, bool, str, int], bytes] = {}
         self._blockers: dict[frozenset[str], Blocker | None] = {}
         self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
         # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
@@ -142,7 +150,7 @@ class Site:
         granted = decision.consent.granted
         if not (self.policy.optional_categories | self._unmapped) - granted:
             return ()
-        return fail_closed_headers(self.policy, granted)
+        return fail_closed_headers(self.policy, granted, self.vendors.used)
 
     def state_tag(self, consent: Consent) -> str:
         """Ten hex digits naming what a page is edited for: this site's policy and the
@@ -233,6 +241,7 @@ class Site:
                 accept_language,
                 path,
                 query,
+                self.vendors.generation,  # the banner names the vendors met so far
             )
             size = len(content_type or "") + len(accept_language or "") + len(path) + len(query)
         else:
@@ -275,7 +284,7 @@ class Site:
         if not wants_injection(200, content_type, None):
             return _NOTHING
         banner = policy.banner and not consent.decided
-        blocker = self._blocker(consent.granted) if policy.auto_block else None
+        blocker = self._blocker(consent.granted)
         if not (banner or policy.scripts or blocker):
             return _NOTHING
         # A label the WHATWG does not know is no label to a browser: the page's own <meta>
@@ -289,6 +298,16 @@ class Site:
         memo = self._outputs if policy.page_cache else None
         by_region = () if consent.decided else self._region_vary
         vary: tuple[str, ...] = (*self._vary, *by_region) if by_region else self._vary
+        if not banner and (blocker is None or not blocker.active):
+            return Injection(
+                assets,
+                head=head,
+                charset=charset,
+                vary=vary,
+                memo=memo,
+                failure=failure,
+                blocker=blocker,  # recording only (the vendors the page loads)
+            )
         if not banner and blocker is None:
             return Injection(
                 assets, head=head, charset=charset, vary=vary, memo=memo, failure=failure
@@ -296,13 +315,18 @@ class Site:
         language = negotiate(accept_language, policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
         insert = assets
+        refresh = None
         if banner:
             insert = self._banner(consent, language, next_path) + assets
+            refresh = functools.partial(
+                self._newer_insert, consent, language, next_path, self.vendors.generation, assets
+            )
             # The banner depends on the visitor's cookie, language and Global Privacy
             # Control signal (it says when the signal was honoured): no shared caching.
             vary = ("Cookie", "Accept-Language", "Sec-GPC")
         else:
-            vary = ("Cookie", "Accept-Language") if blocker is not None else self._vary
+            active = blocker is not None and blocker.active
+            vary = ("Cookie", "Accept-Language") if active else self._vary
         if by_region:
             vary = (*vary, *by_region)
         return Injection(
@@ -315,7 +339,21 @@ class Site:
             next_path=next_path,
             memo=memo,
             failure=failure,
+            refresh=refresh,
         )
+
+    def _newer_insert(
+        self, consent: Consent, language: str, next_path: str, generation: int, assets: bytes
+    ) -> bytes | None:
+        """The insert again if this page's scan met vendors new to the site (so even the
+        first page that loads a vendor names it), else ``None``."""
+        if self.vendors.generation == generation:
+            return None
+        try:
+            return self._banner(consent, language, next_path) + assets
+        except Exception:  # never break a page over a list of names: keep the first one
+            logger.exception("could not render the banner again with the vendors met")
+            return None
 
     def _blocker(self, granted: frozenset[str]) -> Blocker | None:
         """Auto-blocking for a visitor who granted ``granted`` (``None``: nothing to block)."""
@@ -334,13 +372,17 @@ class Site:
         policy = self.policy
         if policy.banner and not consent.decided:
             return False
-        return not policy.auto_block or self._blocker(consent.granted) is None
+        if not policy.auto_block:
+            return True
+        blocker = self._blocker(consent.granted)
+        return blocker is None or not blocker.active
 
     def _new_blocker(self, granted: frozenset[str]) -> Blocker | None:
         policy = self.policy
         refused = (policy.optional_categories | self._unmapped) - granted
         blocker: Blocker | None = None
-        if refused:
+        met = self.vendors.add if self._learns else None
+        if refused and policy.auto_block:
             exempt = GOOGLE_TAGS if policy.google_consent_mode == "advanced" else frozenset()
             labels = {c.name: functools.partial(_label, c) for c in policy.categories}
             built = Blocker(
@@ -349,8 +391,19 @@ class Site:
                 exempt=exempt,
                 labels=labels,
                 prefix=policy.prefix,
+                met=met,
             )
             blocker = built if built.active else None
+        if blocker is None and self._records_all:
+            # Nothing to block: judge the tags of every category, to record, and edit none.
+            recorder = Blocker(
+                policy.catalogue,
+                frozenset(policy.optional_categories | self._unmapped),
+                prefix=policy.prefix,
+                met=met,
+                record_only=True,
+            )
+            blocker = recorder if recorder.scans else None
         return blocker
 
     def _head(self, consent: Consent) -> bytes:
@@ -365,11 +418,17 @@ class Site:
         return found
 
     def _banner(self, consent: Consent, language: str, next_path: str) -> bytes:
-        key = (language, next_path, consent.gpc, consent.rule)
+        vendors = self.vendors
+        key = (language, next_path, consent.gpc, consent.rule, vendors.generation)
         markup = self._banner_bytes.get(key)
         if markup is None:
             markup = render_banner(
-                self.policy, consent, language=language, next_path=next_path, gpc=consent.gpc
+                self.policy,
+                consent,
+                language=language,
+                next_path=next_path,
+                gpc=consent.gpc,
+                met=vendors.names,
             ).encode()
             remember(self._banner_bytes, key, markup, 1024)  # bounded: paths come from visitors
         return markup
@@ -381,7 +440,9 @@ class Site:
         consent-aware Content-Security-Policy). Empty when there is nothing to add."""
         if self.policy.csp is None:
             return ()
-        return csp_headers(self.policy, decision.consent.granted, status, content_type)
+        return csp_headers(
+            self.policy, decision.consent.granted, status, content_type, self.vendors.used
+        )
 
     def banner_markup(
         self, consent: Consent, accept_language: str | None, path: str, query: str
@@ -393,11 +454,17 @@ class Site:
         next_path = safe_next(path + ("?" + query if query else ""))
         # The banner of an undecided visitor depends only on language, page, GPC signal and
         # the region's rule.
-        key = (language, next_path, consent.gpc, consent.rule)
+        vendors = self.vendors
+        key = (language, next_path, consent.gpc, consent.rule, vendors.generation)
         markup = self._banners.get(key)
         if markup is None:
             markup = render_banner(
-                self.policy, consent, language=language, next_path=next_path, gpc=consent.gpc
+                self.policy,
+                consent,
+                language=language,
+                next_path=next_path,
+                gpc=consent.gpc,
+                met=vendors.names,
             )
             remember(self._banners, key, markup, 1024)  # bounded: paths come from visitors
         return markup

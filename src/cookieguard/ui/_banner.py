@@ -43,19 +43,21 @@ def _lang(language: str) -> str:
     return f'lang="{escape(language)}" dir="{direction(language)}"'
 
 
-def _parties(policy: Policy, language: str) -> str:
-    """``Name (Label)`` for every third party: catalogued vendors by name (``Google Analytics``),
-    other declared hosts as written; in declaration order."""
-    names = []
-    for party in third_parties(policy):
-        labels = []
-        for name in party.categories:
-            try:
-                labels.append(_label(policy.category(name), language))
-            except KeyError:  # a catalogue vendor's category the site does not have
-                labels.append(name)
-        names.append(f"{party.name} ({', '.join(labels)})")
-    return ", ".join(names)
+def _parties(policy: Policy, language: str, met: frozenset[str] = frozenset()) -> str:
+    """Every third party by name, grouped by category (``Analytics: Google Analytics, Hotjar;
+    Marketing: Meta Pixel``): catalogued vendors the policy declares or the site's pages were
+    met loading (``met``), other declared hosts as written."""
+    groups: dict[str, list[str]] = {}
+    for party in third_parties(policy, met):
+        groups.setdefault(party.categories[0], []).append(party.name)
+    parts = []
+    for name, members in groups.items():
+        try:
+            label = _label(policy.category(name), language)
+        except KeyError:  # a catalogue vendor's category the site does not have
+            label = name
+        parts.append(f"{label}: {', '.join(members)}")
+    return "; ".join(parts)
 
 
 def _gpc_refused(policy: Policy, language: str) -> str:
@@ -120,7 +122,13 @@ def _purposes(policy: Policy, language: str) -> str:
 
 @with_site_texts
 def render_banner(
-    policy: Policy, consent: Consent, *, language: str, next_path: str, gpc: bool = False
+    policy: Policy,
+    consent: Consent,
+    *,
+    language: str,
+    next_path: str,
+    gpc: bool = False,
+    met: frozenset[str] = frozenset(),
 ) -> str:
     """The first-layer banner: a real form with Accept all / Reject all / Customize.
 
@@ -140,9 +148,11 @@ def render_banner(
         return _opt_out_notice(policy, consent, language=language, next_path=next_path, gpc=gpc)
     if consent.rule == "notice":
         return _notice(policy, consent, language=language, next_path=next_path, gpc=gpc)
-    parties = _parties(policy, language)
+    parties = _parties(policy, language, met)
     parties_p = (
-        f"<p>{escape(text(language, 'parties').format(hosts=parties))}</p>" if parties else ""
+        f"<p data-cookieguard-parties>{escape(text(language, 'parties').format(hosts=parties))}</p>"
+        if parties
+        else ""
     )
     kept = escape(text(language, "kept").format(period=duration(language, policy.max_age)))
     gpc_p = _gpc_notice(policy, language) if gpc else ""
@@ -341,7 +351,12 @@ def _choice_form(policy: Policy, consent: Consent, language: str, next_path: str
 
 
 def _informed(
-    policy: Policy, consent: Consent, language: str, id_prefix: str, level: int
+    policy: Policy,
+    consent: Consent,
+    language: str,
+    id_prefix: str,
+    level: int,
+    met: frozenset[str] = frozenset(),
 ) -> tuple[str, str]:
     """What the preferences page and dialog add to the choice: the GPC notice, how long the
     choice is kept, and the cookie declaration (one ``<details>`` per category)."""
@@ -349,18 +364,25 @@ def _informed(
     kept = escape(text(language, "kept").format(period=duration(language, policy.max_age)))
     return gpc, (
         f"<p>{kept}</p>"
-        + render_declaration(policy, language, heading_level=level, id_prefix=id_prefix)
+        + render_declaration(policy, language, heading_level=level, id_prefix=id_prefix, met=met)
     )
 
 
 @with_site_texts
-def render_dialog(policy: Policy, consent: Consent, *, language: str, next_path: str) -> str:
+def render_dialog(
+    policy: Policy,
+    consent: Consent,
+    *,
+    language: str,
+    next_path: str,
+    met: frozenset[str] = frozenset(),
+) -> str:
     """The preferences form as a dialog fragment (``GET {prefix}/dialog``).
 
     ``banner.js`` inserts it and calls ``showModal()``; the close button is a
     ``method="dialog"`` form, so closing needs no script of its own.
     """
-    gpc, informed = _informed(policy, consent, language, "cg-dialog-decl", 3)
+    gpc, informed = _informed(policy, consent, language, "cg-dialog-decl", 3, met)
     return (
         f'<dialog id="cookie-preferences-dialog" class="cg-dialog"'
         f' aria-labelledby="cg-dialog-title" {_lang(language)}>'
@@ -381,6 +403,7 @@ def render_preferences_page(
     next_path: str,
     history: Sequence[Receipt],
     version: str,
+    met: frozenset[str] = frozenset(),
 ) -> str:
     """A complete page where a visitor sees, changes or withdraws their choice."""
     if consent.id:
@@ -405,7 +428,7 @@ def render_preferences_page(
         else ""
     )
     title = _t(language, "preferences_title")
-    gpc, informed = _informed(policy, consent, language, "cg-decl", 2)
+    gpc, informed = _informed(policy, consent, language, "cg-decl", 2, met)
     return (
         f'<!doctype html><html {_lang(language)}><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -340,9 +340,49 @@ def declaration(policy: Policy) -> tuple[Declared, ...]:
     return _cached(policy)[0]
 
 
-def third_parties(policy: Policy) -> tuple[ThirdParty, ...]:
-    """The third parties ``policy`` involves, named by the catalogue where it knows them."""
-    return _cached(policy)[1]
+def third_parties(policy: Policy, met: frozenset[str] = frozenset()) -> tuple[ThirdParty, ...]:
+    """The third parties ``policy`` involves, named by the catalogue where it knows them.
+
+    ``met`` names catalogue vendors the site's pages were seen loading (issue 24): they join
+    the declared ones, and then every party is grouped by category (the policy's order;
+    declared before met within a category).
+    """
+    declared = _cached(policy)[1]
+    if not met:
+        return declared
+    return policy.derived(_WithMet).parties(met)
+
+
+class _WithMet:
+    """:func:`third_parties` with vendors met, per set met (a few sets per site: it only
+    grows, by one vendor at a time; bounded anyway)."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._found: dict[frozenset[str], tuple[ThirdParty, ...]] = {}
+
+    def parties(self, met: frozenset[str]) -> tuple[ThirdParty, ...]:
+        found = self._found.get(met)
+        if found is None:
+            found = self._merge(met)
+            if len(self._found) >= 16:
+                self._found.clear()
+            self._found[met] = found
+        return found
+
+    def _merge(self, met: frozenset[str]) -> tuple[ThirdParty, ...]:
+        policy = self.policy
+        declared = _cached(policy)[1]
+        names = {party.name for party in declared}
+        by_name = {vendor.name: vendor for vendor in policy.catalogue.vendors}
+        extra = [
+            ThirdParty(v.name, v.provider, (v.category,), v.privacy_url)
+            for v in (by_name[name] for name in sorted(met - names) if name in by_name)
+        ]
+        order = {category.name: i for i, category in enumerate(policy.categories)}
+        rank = len(order)
+        parties = [*declared, *extra]  # sorted() is stable: declared first within a category
+        return tuple(sorted(parties, key=lambda p: order.get(p.categories[0], rank)))
 
 
 # -- texts in one language --------------------------------------------------------------------
@@ -390,7 +430,9 @@ def retention_text(row: Declared, language: str) -> str:
 
 
 @with_site_texts
-def declaration_json(policy: Policy, language: str) -> dict[str, Any]:
+def declaration_json(
+    policy: Policy, language: str, met: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The declaration as JSON-ready data (``GET {prefix}/cookies``)."""
     rows = declaration(policy)
     categories = []
@@ -427,7 +469,7 @@ def declaration_json(policy: Policy, language: str) -> dict[str, Any]:
                 "categories": list(party.categories),
                 "privacy_url": party.privacy_url or None,
             }
-            for party in third_parties(policy)
+            for party in third_parties(policy, met)
         ],
         # Which rule applies where (docs/regions.md); None: every visitor gets the opt-in
         # banner. The same for every visitor, so the reply stays shareable.
@@ -458,6 +500,7 @@ def render_declaration(
     heading_level: int = 2,
     id_prefix: str = "cg-decl",
     open_categories: bool = False,
+    met: frozenset[str] = frozenset(),
 ) -> str:
     """The declaration as HTML: a heading, then one ``<details>`` per category with a table.
 
@@ -480,6 +523,10 @@ def render_declaration(
         f"<p>{escape(text(language, 'declaration_intro'))}</p>"
     ]
     storage_word = escape(text(language, "type_storage"))
+    parties: dict[str, list[str]] = {}
+    for party in third_parties(policy, met):
+        for name in party.categories:
+            parties.setdefault(name, []).append(party.name)
     for category in policy.categories:
         mine = [row for row in rows if row.category == category.name]
         label = escape(_label(category, language))
@@ -488,6 +535,11 @@ def render_declaration(
             f'<details class="cg-declared" id="{ident}"{opened}>'
             f'<summary id="{ident}-summary">{label} ({len(mine)})</summary>'
         )
+        if category.name in parties:
+            names = ", ".join(parties[category.name])
+            parts.append(
+                f'<p class="cg-parties">{escape(text(language, "parties").format(hosts=names))}</p>'
+            )
         if not mine:
             parts.append(f"<p>{escape(text(language, 'none_declared'))}</p></details>")
             continue
