@@ -11,17 +11,19 @@ a short one, which would make wall-clock ratios grow where the work does not.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.hostile import SHAPES, normal
 from cookieguard._cache import Memo
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
+from cookieguard.html import _urls
 from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import attributes, attributes_named
 from cookieguard.site._site import Site
@@ -80,20 +82,27 @@ def growth(rewrite: Callable[[bytes], bytes], make: Callable[[int], bytes], n: i
     """How many times longer ``make(4 * n)`` takes to rewrite than ``make(n)``.
 
     Each sample repeats the rewrite until the small one takes a few milliseconds (timer
-    resolution); the best of :data:`RUNS` samples counts. The large size stops early once a
-    sample is within the bound (more samples can only lower the best) or is so far past it
-    (25x) that noise cannot explain it: a quadratic pass at 32 KB takes minutes otherwise.
+    resolution). Small and large samples alternate, so a busy spell on a shared machine
+    slows both; the best of each counts. The measure is taken up to three times and the
+    lowest ratio kept (noise passes, a superlinear pass fails every time); it stops early
+    once within the bound, or when the best of two large samples is so far past it (12x)
+    that noise cannot explain it: a quadratic pass at 32 KB would otherwise take minutes.
     """
     small, large = make(n), make(4 * n)
     single = seconds(rewrite, small, 1)
     repeat = max(1, int(0.004 / max(single, 1e-7)))
-    base = min(seconds(rewrite, small, repeat) for _ in range(RUNS))
-    best = float("inf")
-    for _ in range(RUNS):
-        best = min(best, seconds(rewrite, large, repeat))
-        if best <= BOUND * base or best > 25 * base:
+    ratio = float("inf")
+    for _ in range(3):
+        base = best = float("inf")
+        for run in range(RUNS):
+            base = min(base, seconds(rewrite, small, repeat))
+            best = min(best, seconds(rewrite, large, repeat))
+            if run and best > 12 * base:
+                return best / base  # twice 3x past linear: no noise does that
+        ratio = min(ratio, best / base)
+        if ratio < BOUND:
             break
-    return best / base
+    return ratio
 
 
 @pytest.mark.parametrize("name", sorted(SHAPES))
@@ -159,10 +168,31 @@ ALPHABET = [b"src", b"SRC", b"srcset", b"x", b"data-cookieguard", b"style", b"="
 NAMES = frozenset({b"src", b"srcset", b"data-cookieguard", b"style", b"type"})
 
 
-@given(st.lists(st.sampled_from(ALPHABET), max_size=16))
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(ALPHABET), max_size=20))
 def test_the_attributes_a_verdict_reads_are_the_attributes_there_are(parts: list[bytes]) -> None:
     """``attributes_named`` (one C-level match past the attributes it skips) reads a tag as
-    ``attributes`` does, for the names asked."""
+    ``attributes`` does, for the names asked: the first of each (a browser drops repeats)."""
     tag = b"<img " + b"".join(parts) + b">"
-    expected = [attr for attr in attributes(tag, 4) if attr.name in NAMES]
-    assert attributes_named(tag, 4, NAMES) == expected
+    expected: dict[bytes, object] = {}
+    for attr in attributes(tag, 4):
+        if attr.name in NAMES:
+            expected.setdefault(attr.name, attr)
+    assert attributes_named(tag, 4, NAMES) == list(expected.values())
+
+
+SLASHY = [b"/", b"\\", b"\n", b"\t", b"a", b".", b"b.c", b"%", b"@", b":", b"x"]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(SLASHY), max_size=16))
+def test_the_look_aheads_that_cut_slash_runs_short_find_the_same_urls(parts: list[bytes]) -> None:
+    """A try at a slash followed by three more (two after a backslash) cannot match, so the
+    look-aheads that drop it at once change no candidate."""
+    data = b"".join(parts)
+    tail = _urls._GAP + rb"[/\\]?" + _urls._GAP + _urls._host(b":")
+    plain = re.compile(rb"/[/\\\t\n\r]" + tail)
+    backslash = re.compile(rb"\\" + _urls._GAP + rb"[/\\]" + _urls._GAP + _urls._host(b":"))
+    for fast, reference in ((_urls._URL_IN_TEXT, plain), (_urls._URL_BACKSLASH, backslash)):
+        found = [(m.span(), m.groups()) for m in fast.finditer(data)]
+        assert found == [(m.span(), m.groups()) for m in reference.finditer(data)]
