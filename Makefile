@@ -23,8 +23,11 @@ demo: bootstrap
 bench: bootstrap
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# `make fuzz`: the HTML gate against a WHATWG parser (fuzz/gate.py), then the adapters
+# (fuzz/adapters.py); GATE_ARGS / FUZZ_ARGS pass options (--cases, --seed, --workers).
 fuzz: bootstrap
-	$(PY) benchmarks/fuzz.py $(FUZZ_ARGS)
+	$(PY) fuzz/gate.py $(GATE_ARGS)
+	$(PY) fuzz/adapters.py $(FUZZ_ARGS)
 
 load: bootstrap
 	$(PY) benchmarks/load.py $(LOAD_ARGS)
@@ -40,8 +43,8 @@ catalogue-check:
 	$(PY) scripts/build_catalogue.py --check
 
 lint:
-	$(VENV)/bin/ruff check src tests scripts benchmarks examples
-	$(VENV)/bin/ruff format --check src tests scripts benchmarks examples
+	$(VENV)/bin/ruff check src tests scripts benchmarks fuzz examples
+	$(VENV)/bin/ruff format --check src tests scripts benchmarks fuzz examples
 	$(VENV)/bin/lint-imports
 
 # The fast lane (no bootstrap, no browser, no PostgreSQL, no real servers): under a minute.

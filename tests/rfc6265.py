@@ -3,7 +3,7 @@
 Written from the RFC text, not from ``cookieguard.core._cookies``: a character-by-character
 tokenizer for section 5.1.1 (no regular expressions), the section 5.2 loop over the
 unparsed attributes as the RFC words it, and the section 5.3 step 3 choice of expiry. Used
-only by the tests and the fuzz campaign (``benchmarks/fuzz.py``) to check the middleware's
+only by the tests and the fuzz campaign (``fuzz/adapters.py``) to check the middleware's
 verdict on ``Set-Cookie`` values.
 
 Three readings of one ``Set-Cookie`` line are modelled; a browser *deletes* (the cookie is

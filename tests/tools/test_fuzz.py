@@ -1,6 +1,6 @@
 """Properties: no Cookie header and no request body can make the middleware raise or 500;
 Set-Cookie deletion verdicts agree with an independent RFC 6265 implementation; and a short
-slice of the ``make fuzz`` campaign (benchmarks/fuzz.py) finds no problem."""
+slice of the ``make fuzz`` campaign (fuzz/adapters.py) finds no problem."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import calendar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks import fuzz
+from fuzz import adapters as fuzz
 from cookieguard.core._cookies import cookie_date, is_deletion
 from tests import rfc6265
 from tests.harness import drivers, make_policy

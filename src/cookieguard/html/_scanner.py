@@ -1,19 +1,30 @@
 """One streaming pass over an HTML body: banner insertion, tracker neutralising, head tags.
 
-This is a *narrow* scanner, not a parser: it finds only the handful of tags we may edit
-(``script``, ``iframe``, ``img``, ``link``, ``source``, ``video``, ``audio``, ``embed``,
-``noscript``, ``</head``, ``</body``) and knows just enough of the HTML tokenizer to skip what
-is not markup — comments, bogus comments (``<!DOCTYPE``, ``<![CDATA[``, ``<?xml``) and the
-raw-text and RCDATA elements (``script``, ``style``, ``textarea``, ``title``, ``xmp``,
-``iframe``, ``noembed``, ``noframes``) whose content may look like tags
-(https://html.spec.whatwg.org/multipage/parsing.html#tokenization). ``noscript`` content is
-scanned as markup, the way a browser with JavaScript off reads it, so pixels in it are gated
-too.
+The scanner reads markup the way the WHATWG tokenizer does
+(https://html.spec.whatwg.org/multipage/parsing.html#tokenization), one method per state:
+data, tags (attribute names and values, quoted and unquoted, exactly where a quote opens a
+value and where it does not), comments (``<!-->``, ``<!--->``, ``--!>``), bogus comments
+(``<!x>``, ``<?x>``, ``</3>``), CDATA sections in foreign content, raw text and RCDATA
+(``style``, ``textarea``, ``title``, ``xmp``, ``iframe``, ``noembed``, ``noframes``,
+``plaintext``) and script data with its escaped and double-escaped states. It keeps just
+enough of the tree builder's state to know which of those states a tag opens: SVG and MathML
+(foreign content, its break-out tags and integration points) and ``<select>``.
+
+Where two real browsers tokenize the same bytes differently, both readings are gated: the
+content of ``<noscript>`` is raw text for a visitor with JavaScript and markup for one
+without; a raw-text element inside ``<select>`` is raw text in Chromium and an ignored tag in
+parsers that follow the older select rules. The raw-text reading is the scanner's own; the
+markup reading of the same bytes is a second scan of that span (:meth:`Rewriter._markup_span`),
+which gates what it finds, and when that reading would still be inside a construct
+(a comment, a quoted value...) where the raw text ends, the scanner closes it there, so both
+readings continue from the same byte.
 
 Bytes in, bytes out: the body is never decoded (every charset we accept is ASCII-compatible,
 so ``<`` is ``<``), bytes we do not edit are copied unchanged, and a chunk boundary may fall
 anywhere (a partial tag is held back until its ``>`` arrives, bounded). Work is linear in the
-body; anything beyond the bounds below is passed through unchanged with one log line.
+body: the data state skips text and ordinary tags with one possessive regex, stopping only at
+the tags that change state and at the tags holding a blocked URL; anything beyond the bounds
+below is passed through unchanged with one log line.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import logging
 import re
 from bisect import bisect_left
 from collections.abc import Callable
+from enum import Enum
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -34,51 +46,47 @@ ELEMENT_LIMIT = 1024 * 1024
 BODY_HOLD_LIMIT = 256 * 1024
 
 _WS = rb"\t\n\f\r "
-# Tags every pass needs (raw text, comments, the insertion points) ...
-_RAW = b"script|style|textarea|title|xmp|iframe|noembed|noframes|plaintext"
-# ... and the resource tags auto-blocking edits (found from the blocked URL, backwards).
-_TAG_AT = re.compile(rb"<([A-Za-z][A-Za-z0-9:_-]*)(?=[" + _WS + rb"/>])")
-_TAG_START = re.compile(rb"<[A-Za-z]")
-
-
-def _alternation(names: list[bytes]) -> bytes:
-    """``names`` as a regex alternation grouped by first letter: a failed try at a ``<``
-    costs one comparison, not one per name (the scan stops at every ``<`` of the page)."""
-    groups: dict[bytes, list[bytes]] = {}
-    for name in names:
-        groups.setdefault(name[:1], []).append(name[1:])
-    parts = []
-    for first, rests in sorted(groups.items()):
-        rests.sort(key=len, reverse=True)
-        parts.append(first + (rests[0] if len(rests) == 1 else b"(?:" + b"|".join(rests) + b")"))
-    return b"|".join(parts)
-
-
-def _opener(names: bytes) -> re.Pattern[bytes]:
-    # Matched against the lower-cased page (tag names are case-insensitive). Groups: 1 a
-    # comment, 2 a bogus comment, 3 an end tag's name, 4 a start tag's name. End tags are a
-    # branch of their own, not an optional "/": "</p>" then fails once instead of twice (the
-    # search stops at every "<" of the page, and this is a fifth of its cost).
-    alternatives = _alternation(names.split(b"|"))
-    after = rb")(?=[" + _WS + rb"/>])"
-    return re.compile(
-        rb"<(?:(!--)|([!?])|/(" + alternatives + after + rb"|(" + alternatives + after + rb")"
-    )
-
-
-_OPENER = _opener(_RAW + b"|body|head|html|noscript|svg|math")
-#: Where a start tag ends: quotes only open a value right after ``=`` (possessive, so a
-#: missing ``>`` costs one linear scan, never backtracking).
-_TAG_END = re.compile(rb"(?:[^>=]++|=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])))*+>")
+_DELIM = rb"(?=[" + _WS + rb"/>])"  # what ends a tag name
+# The attributes of a tag, as the tokenizer reads them: a name may start with "=" and holds
+# quotes; a value is quoted only when a quote is its first character after "="; an unquoted
+# value runs to white space or ">" and may hold "=" and quotes. Possessive throughout, and an
+# "=" after a name commits to a value (an unterminated quoted value never matches as an
+# unquoted one): a missing ">" costs one linear scan, never backtracking.
+_ATTRS = (
+    rb"(?:[" + _WS + rb"/]++|[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
+    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + _WS + rb">]*+)"
+    rb"|(?![" + _WS + rb"]*+=)))*+"
+)
+_TAG_REST = re.compile(_ATTRS + rb">")
+_ATTRS_SO_FAR = re.compile(_ATTRS)
+_OPEN_QUOTE = re.compile(
+    rb"[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+[" + _WS + rb"]*+=[" + _WS + rb"]*+([\"'])"
+)
+_TAG_NAME = re.compile(rb"[a-z][^" + _WS + rb"/>]*+")  # matched against the lower-cased page
+_RAW = b"style|textarea|title|xmp|iframe|noembed|noframes|noscript"
+#: Tags the data state stops at (matched against the lower-cased page): they change the
+#: tokenizer's state, the tree state the scanner keeps, or where the inserts go.
+_SPECIAL_START = b"script|plaintext|svg|math|html|head|body|select|" + _RAW
+_SPECIAL_END = b"body|head|html|noscript|select"
+# One call skips text and every ordinary tag up to the next special one, the next blocked
+# URL (the match's end position) or a tag not finished in the window.
+_SKIP = re.compile(
+    rb"(?:[^<]++|<(?=[^a-z!?/])"
+    rb"|<(?!(?:" + _SPECIAL_START + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
+    rb"|</(?!(?:" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
+    rb")*+"
+)
+#: In foreign content and in <select> every tag may change the state: skip text only.
+_SKIP_TEXT = re.compile(rb"[^<]*+")
 _COMMENT_END = re.compile(rb"--!?>")
-# These three are matched against the lower-cased page.
-_BODY_END = re.compile(rb"</body(?=[" + _WS + rb"/>])")
-_CLOSERS = {
-    name: re.compile(rb"</" + name + rb"(?=[" + _WS + rb"/>])") for name in _RAW.split(b"|")
-}
-_CLOSERS[b"plaintext"] = re.compile(rb"(?!)")  # everything after <plaintext> is text
+# These are matched against the lower-cased page.
+_BODY_END = re.compile(rb"</body" + _DELIM)
+_CLOSERS = {name: re.compile(rb"</" + name + _DELIM) for name in (b"script", *_RAW.split(b"|"))}
 _SCRIPT_CLOSER = _CLOSERS[b"script"]
-_SCRIPT_TOKENS = re.compile(rb"<!--|-->|</?script(?=[" + _WS + rb"/>])")
+# Script data (https://html.spec.whatwg.org/multipage/parsing.html#script-data-state): what
+# moves it between plain, escaped ("<!--") and double-escaped ("<!--" then "<script").
+# "<!-->" and "<!--->" enter and leave the escape at once.
+_SCRIPT_TOKENS = re.compile(rb"<!--(?:-*+>)?|-->|</?script" + _DELIM)
 _ATTR = re.compile(
     rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
@@ -91,13 +99,25 @@ _TAIL = re.compile(
     rb"</body[" + _WS + rb"/]*>[" + _WS + rb"]*(?:</html[" + _WS + rb"]*>[" + _WS + rb"]*)?",
     re.IGNORECASE,
 )
+# Foreign content (https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inforeign):
+# start tags that break out of it, and the elements whose content is HTML again.
+_BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i "
+    b"img li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u "
+    b"ul var".split()
+)
+_INTEGRATION = frozenset(b"foreignobject desc title mi mo mn ms mtext annotation-xml".split())
+#: Raw-text elements that parsers following the older <select> rules ignore inside one.
+_IGNORED_IN_SELECT = frozenset(b"xmp iframe noembed noframes title noscript".split())
+_DOCUMENT = frozenset({b"html", b"head", b"body"})
 
 
 _HEAD_POINT = re.compile(rb"<script(?=[" + _WS + rb"/>])|</head(?=[" + _WS + rb"/>])")
 # What may come before the head tags' place for the scanner to agree without scanning: no
 # comment, raw-text element or bogus comment other than the doctype ("<title>" is checked).
 _HEAD_HAZARDS = (b"<!--", b"<?", b"<style", b"<textarea", b"<xmp", b"<iframe", b"<noembed",
-                 b"<noframes", b"<plaintext")  # fmt: skip
+                 b"<noframes", b"<plaintext", b"<noscript", b"<svg", b"<math",
+                 b"<select")  # fmt: skip
 
 
 def _head_point(data: bytes) -> int:
@@ -192,13 +212,17 @@ def _named_attribute(names: frozenset[bytes]) -> re.Pattern[bytes]:
     )
 
 
-def attributes_named(tag: bytes, skip: int, names: frozenset[bytes]) -> list[Attribute]:
-    """:func:`attributes`, only the first named each of ``names`` (lower case), in order.
+def attributes_named(
+    tag: bytes, skip: int, names: frozenset[bytes], *, every: bool = False
+) -> list[Attribute]:
+    """:func:`attributes`, only the first named each of ``names`` (lower case), in order;
+    ``every``: each copy of a repeated one too.
 
     A browser keeps the first of attributes with the same name and drops the rest, so the
-    first is all a verdict reads. The attributes skipped (others, and repeats of a name
-    found) cost a regex scan, not a Python object each: a tag of 100,000 attributes, or of
-    one attribute 10,000 times, stays cheap."""
+    first is all a verdict reads (the gate renames ``every`` copy: once the first is renamed,
+    the next would be the one the browser keeps). The attributes skipped (others, and
+    repeats of a name found) cost a regex scan, not a Python object each: a tag of 100,000
+    attributes, or of one attribute 10,000 times, stays cheap."""
     found: list[Attribute] = []
     end = len(tag) - 1
     pos = skip
@@ -213,7 +237,8 @@ def attributes_named(tag: bytes, skip: int, names: frozenset[bytes]) -> list[Att
                 value = m.group(4) or b""
         name = m.group(1).lower()
         found.append(Attribute(name, value, m.start(1), m.end()))
-        names = names - {name}
+        if not every:
+            names = names - {name}
         pos = m.end()
     return found
 
@@ -257,12 +282,39 @@ class Gate(Protocol):
         """A placeholder replacing a whole ``<iframe>...</iframe>`` element, or ``None``."""
 
 
-# Scanner modes.
-_DATA = 0
-_RAWTEXT = 1  # inside a raw-text / RCDATA element: look for its closer only
-_COMMENT = 2
-_BOGUS = 3  # <!DOCTYPE ...>, <?xml ...?>, <![CDATA[ ...>: ends at the next ">"
-_PASS = 4  # give up: everything from here on passes through
+class State(Enum):
+    """The tokenizer state the scanner is in between two bytes of the body."""
+
+    DATA = "data"
+    RAWTEXT = "raw text"  # raw text and RCDATA: look for the element's end tag only
+    SCRIPT = "script data"  # and its escaped / double-escaped states (Rewriter._escape)
+    COMMENT = "comment"
+    BOGUS = "bogus comment"  # <!x>, <?x>, </3>, <!DOCTYPE ...>: ends at the next ">"
+    CDATA = "CDATA section"  # <![CDATA[ in foreign content: ends at "]]>"
+    PLAINTEXT = "plaintext"  # everything after <plaintext> is text
+    TAG = "attributes"  # inside a tag too long to hold, naming no blocked host: emitted as read
+    PASS = "pass"  # given up: everything from here on passes through
+
+
+class _Window:
+    """The bytes one call of the scanner works on, and where it is in them."""
+
+    __slots__ = ("data", "floor", "gate", "hi", "hits", "last", "low", "n", "view", "wait")
+
+    def __init__(self, data: bytes, last: bool, hits: list[int], gate: Gate | None) -> None:
+        self.data = data
+        self.low = data.lower()  # same offsets; ASCII letters only (bytes.lower)
+        self.view = memoryview(data)
+        self.n = len(data)
+        self.last = last
+        self.hits = hits  # where blocked URLs start, ascending
+        self.hi = 0  # the first hit not yet passed
+        self.gate = gate if hits else None  # a window naming no blocked host edits nothing
+        self.wait = False  # set by a state that needs more bytes than the window has
+        self.floor = 0  # where the markup since the last comment or raw-text element starts
+
+    def hit_in(self, start: int, end: int) -> bool:
+        return self.gate is not None and _hit_in(self.hits, start, end)
 
 
 class Rewriter:
@@ -289,15 +341,20 @@ class Rewriter:
         "_held_size",
         "_holding",
         "_insert",
-        "_mode",
+        "_integration",
         "_noscript",
-        "_opener",
+        "_open_tail",
         "_out",
         "_pending",
         "_prepare",
+        "_quote",
+        "_raw_name",
         "_refresh",
+        "_scripting",
+        "_select",
         "_shadow",
         "_shadowing",
+        "_state",
         "_waited",
         "_waiting",
         "failure",
@@ -322,9 +379,10 @@ class Rewriter:
         # inserts in the page's charset, or None to leave the page alone (a charset we
         # cannot write in).
         self._prepare = prepare
-        self._opener = _OPENER
-        self._mode = _DATA
-        self._closer: re.Pattern[bytes] | None = None
+        self._state = State.DATA
+        self._closer: re.Pattern[bytes] | None = None  # the end tag of the raw-text element
+        self._raw_name = b""
+        self._escape = 0  # script data: 0 plain, 1 escaped (after <!--), 2 double-escaped
         self._pending = b""  # input not yet scanned (a partial tag or element)
         self._waiting: list[bytes] = []  # chunks that cannot end what _pending waits for
         self._waited = 0
@@ -334,9 +392,13 @@ class Rewriter:
         self._holding = False
         self._shadow: list[bytes | memoryview] = []  # output after a </body in raw text
         self._shadowing = False
-        self._noscript = 0
+        self._scripting = True  # <noscript> is raw text (and read as markup too)
+        self._noscript = 0  # inside <noscript>, read as markup (scripting off)
         self._foreign = 0  # depth of <svg>/<math>
-        self._escape = 0  # script data escape state: 0 plain, 1 after <!--, 2 double-escaped
+        self._integration = b""  # the open HTML integration point inside foreign content
+        self._select = False  # inside <select>
+        self._open_tail = b""  # what would close a construct left open at the very end
+        self._quote = b""  # State.TAG: the quote of the value it is in, if any
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
         #: Why the rest of the page passed unchanged (``None``: it did not): the site then
@@ -353,7 +415,7 @@ class Rewriter:
         """Rewrite the final chunk, flushing everything held back."""
         if self._fresh and self._prepare is not None:
             self._prepared(chunk)
-        if self._fresh and self._mode == _DATA:
+        if self._fresh and self._state is State.DATA:
             # A whole body: try the fast path first.
             gate = self._gate
             try:
@@ -367,7 +429,7 @@ class Rewriter:
                     where = _head_point(chunk) if head else 0
                     if 0 <= where <= at:
                         self._fresh = False
-                        self._mode = _PASS
+                        self._state = State.PASS
                         self._refreshed()
                         view = memoryview(chunk)
                         if not head:
@@ -384,7 +446,7 @@ class Rewriter:
 
     def stop(self) -> None:
         """Pass everything from now on through unchanged (no insert either)."""
-        self._mode = _PASS
+        self._state = State.PASS
         self._insert = b""
         self._head = b""
         self._prepare = None
@@ -405,19 +467,20 @@ class Rewriter:
         if encode is None:
             self.stop()
 
-    # -- the scanner ------------------------------------------------------------------------
+    # -- chunks in, output out ---------------------------------------------------------------
 
     def _run(self, chunk: bytes, *, last: bool, hits: list[int] | None = None) -> bytes:
         self._fresh = False
         if (
             not last
-            and 65536 < len(self._pending) + self._waited < ELEMENT_LIMIT
-            and self._mode != _PASS
+            and self._pending
+            and len(self._pending) + self._waited < ELEMENT_LIMIT
+            and self._state is not State.PASS
             and b"<" not in chunk
             and b">" not in chunk
         ):
-            # Waiting for the end of a long element: a chunk without "<" or ">" cannot
-            # finish it, so do not scan it all again (small chunks would make that quadratic).
+            # Waiting for the end of an element: a chunk without "<" or ">" cannot finish
+            # it, so do not scan it all again (small chunks would make that quadratic).
             self._waiting.append(chunk)
             self._waited += len(chunk)
             return b""
@@ -432,7 +495,7 @@ class Rewriter:
                 self._pending = data
                 return b""
             self._prepared(data)
-        if self._mode == _PASS:
+        if self._state is State.PASS:
             self._emit(data)
         else:
             saved = (list(self._held), self._holding, list(self._shadow), self._shadowing)
@@ -445,7 +508,7 @@ class Rewriter:
                 self._pending = b""
                 self._held, self._holding, self._shadow, self._shadowing = saved
                 self._held_size = sum(len(p) for p in (*self._held, *self._shadow))
-                self._mode = _PASS
+                self._state = State.PASS
                 self._document = True  # unknown now: never drop the banner silently
                 self._emit(data)
         return b"".join(self._flush(last))
@@ -533,305 +596,555 @@ class Rewriter:
             self._emit(self._head)
             self._head = b""
 
+    # -- the tokenizer: one method per state ---------------------------------------------------
+
     def _scan(self, data: bytes, last: bool, hits: list[int] | None = None) -> None:
-        view = memoryview(data)
-        n = len(data)
-        pos = 0
-        full = self._gate
+        gate = self._gate
         # The prefilter: where the page names a blocked host. A stretch naming none has
         # nothing to edit; every verdict is taken on a tag or element whole inside ``data``
         # (incomplete ones are held back), so this holds however the body is chunked.
         if hits is None:
-            hits = full.positions(data) if full is not None else []
-        gate = full if hits else None
-        tags = _Tags(data)
-        hi = 0
-        opener = self._opener
-        low = data.lower()  # same offsets; ASCII letters only (bytes.lower)
-        floor = 0  # where the markup since the last comment or raw-text element starts
-        skip = 0  # where to look for the next tag from (past an <html>, <head>, <body>)
-        # The last tag search: the next tag from ``searched`` on is ``next_tag`` (None: there
-        # is none). It stays right while the scan moves forward up to that tag, so blocked
-        # URLs between two tags (in links, in text) cost no new search each: linear work.
-        searched = -1
-        next_tag: re.Match[bytes] | None = None
-        while pos < n:
-            mode = self._mode
-            if mode == _DATA:
-                while hi < len(hits) and hits[hi] < pos:
-                    hi += 1
-                if last and hi >= len(hits) and not (self._head or self._holding or skip > pos):
-                    # Nothing left to edit but the insert: finish like the fast path does.
-                    at = _last_body(data)
-                    if (
-                        at >= pos
-                        and _TAIL.fullmatch(data, at)
-                        and _plainly_markup(data, floor, at)
-                        and not self._shadowing
-                    ):
-                        self._emit(view[pos:at])
-                        self._body_candidate()
-                        self._emit(view[at:])
-                        pos = n
-                        break
-                look = max(pos, skip)
-                if 0 <= searched <= look and (next_tag is None or look <= next_tag.start()):
-                    m = next_tag
-                else:
-                    m = opener.search(low, look)
-                    while m is not None:
-                        # A "<title>" or "<!--" written inside another tag's attribute is text.
-                        outer = _enclosing(data, floor, m.start())
-                        if outer < 0:
-                            break
-                        outer_end = _tag_end(data, outer)
-                        m = opener.search(low, outer_end) if outer_end >= 0 else None
-                    searched, next_tag = look, m
-                if gate is not None:
-                    while hi < len(hits) and hits[hi] < pos:
-                        hi += 1
-                    limit = m.start() if m is not None else n
-                    if hi < len(hits) and hits[hi] < limit:
-                        # A blocked URL in markup: is it in a resource tag (img, link...)?
-                        h = hits[hi]
-                        hi += 1
-                        found = tags.around(pos, h)
-                        if found is None:
-                            continue
-                        tag_start, name, tag_end = found
-                        if tag_end < 0:  # the tag goes on in the next chunk
-                            if last:
-                                continue
-                            if tag_start > pos:
-                                self._emit(view[pos:tag_start])
-                            pos = tag_start
-                            break
-                        if tag_start > pos:
-                            self._emit(view[pos:tag_start])
-                        new = gate.start_tag(name, data[tag_start:tag_end], bool(self._noscript))
-                        self._emit(view[tag_start:tag_end] if new is None else new)
-                        pos = tag_end
-                        continue
-                if m is None:
-                    cut = n
-                    if not last:
-                        k = data.rfind(b"<", max(pos, n - _LONGEST_NAME))
-                        if k >= 0 and _enclosing(data, max(floor, pos), k) < 0:
-                            cut = k  # maybe the start of a tag we look for
-                        # Hold back a tag that is not finished: a URL or a "<title>" in its
-                        # attributes may be cut too.
-                        cut = min(cut, _unfinished_tag(data, pos))
-                    if cut > pos:
-                        self._emit(view[pos:cut])
-                    pos = cut
-                    break
-                start = m.start()
-                if start > pos:
-                    self._emit(view[pos:start])
-                    pos = start
-                if m.group(1) is not None:  # <!--
-                    after = m.end()
-                    if n - after < 2 and not last:
-                        break
-                    # "<!-->" and "<!--->" are (empty) comments too.
-                    if data.startswith(b">", after):
-                        self._emit(view[start : after + 1])
-                        pos = after + 1
-                        continue
-                    if data.startswith(b"->", after):
-                        self._emit(view[start : after + 2])
-                        pos = after + 2
-                        continue
-                    self._emit(view[start:after])
-                    pos = after
-                    self._mode = _COMMENT
-                    continue
-                if m.group(2) is not None:  # <! or <?: a bogus comment up to ">"
-                    if n - m.end() < 7 and not last:
-                        break  # might still become "<!--" or "<!doctype"
-                    if low.startswith(b"doctype", start + 2):
-                        self._document = True
-                    self._emit(view[start : m.end()])
-                    pos = m.end()
-                    self._mode = _BOGUS
-                    continue
-                closing = m.group(3)
-                name = closing if closing is not None else m.group(4)  # lower case already
-                if name in _DOCUMENT:
-                    self._document = True
-                if closing is not None:  # an end tag
-                    if name == b"body":
-                        self._body_candidate()
-                    elif name == b"head":
-                        self._head_here()
-                    elif name == b"noscript" and self._noscript:
-                        self._noscript -= 1
-                    elif name in _NESTING and self._foreign:
-                        self._foreign -= 1
-                    self._emit(view[start : m.end()])
-                    pos = m.end()
-                    continue
-                if name in _DOCUMENT:
-                    # Not consumed: its attributes (a body background...) are markup too.
-                    skip = m.end()
-                    continue
-                if name in _NESTING:
-                    if name == b"noscript":
-                        self._noscript += 1
-                    else:
-                        self._foreign += 1
-                    self._emit(view[start : m.end()])
-                    pos = m.end()
-                    continue
-                end = _TAG_END.match(data, m.end()) if data.find(b">", m.end()) >= 0 else None
-                if end is None:
-                    if not last:
-                        if n - start > ELEMENT_LIMIT:
-                            self._too_large(name)
-                            self._emit(view[start:])
-                            pos = n
-                        break
-                    self._emit(view[start:])  # an unfinished tag at the end: as it was
-                    pos = n
-                    break
-                tag_end = end.end()
-                tag = data[start:tag_end] if full is not None else b""
-                if name == b"script":
-                    self._head_here()
-                    if full is not None and full.needs_content(tag):
-                        self._escape = 0
-                        closer = self._script_close(low, tag_end, n)
-                        if closer is None and not last:
-                            if n - start <= ELEMENT_LIMIT:
-                                break  # wait for the whole inline script
-                            self._too_large(name)
-                            self._emit(view[start:])
-                            pos = n
-                            break
-                        content_end = closer.start() if closer is not None else n
-                        new = (
-                            gate.script_tag(tag, data[tag_end:content_end])
-                            if gate is not None and _hit_in(hits, start, content_end)
-                            else None
-                        )
-                        self._emit(tag if new is None else new)
-                        pos = self._text(low, view, tag_end, content_end, content_end)
-                        self._enter_raw(b"script")
-                        continue
-                    new = (
-                        gate.script_tag(tag, None)
-                        if gate is not None and _hit_in(hits, start, tag_end)
-                        else None
-                    )
-                    self._emit(view[start:tag_end] if new is None else new)
-                    pos = tag_end
-                    self._enter_raw(b"script")
-                    continue
-                if name == b"iframe" and gate is not None and _hit_in(hits, start, tag_end):
-                    if not self._noscript and gate.is_embed(tag):
-                        closer = _CLOSERS[b"iframe"].search(low, tag_end)
-                        if closer is None and not last:
-                            if n - start <= ELEMENT_LIMIT:
-                                break  # wait for the whole element
-                            self._too_large(name)
-                            self._emit(view[start:])
-                            pos = n
-                            break
-                        element_end = n
-                        if closer is not None:
-                            close_tag = _TAG_END.match(data, closer.end())
-                            if close_tag is None and not last:
-                                break
-                            if close_tag is not None:
-                                element_end = close_tag.end()
-                        new = gate.embed(tag, data[start:element_end])
-                        if new is not None:
-                            self._emit(new)
-                            pos = element_end
-                            continue
-                    new = gate.start_tag(name, tag, bool(self._noscript))
-                    self._emit(view[start:tag_end] if new is None else new)
-                    pos = tag_end
-                    self._enter_raw(b"iframe")
-                    continue
-                if name == b"style" and full is not None:
-                    # CSS in a <style> element loads what its url() and @import name: the
-                    # verdict is on the whole element, so wait for it (as for inline scripts).
-                    # In SVG/MathML and <noscript> it applies too, but is read on as markup.
-                    closer = _CLOSERS[b"style"].search(low, tag_end)
-                    markup = bool(self._noscript or self._foreign)
-                    if closer is None and not last:
-                        if n - start <= ELEMENT_LIMIT:
-                            break
-                        if not markup:  # raw text to the end of the page: give up
-                            self._too_large(name)
-                            self._emit(view[start:])
-                            pos = n
-                            break
-                        # </svg> may end it unclosed: judge on what is here, read on.
-                    content_end = closer.start() if closer is not None else n
-                    new = (
-                        gate.style_tag(tag, data[tag_end:content_end])
-                        if gate is not None and _hit_in(hits, start, content_end)
-                        else None
-                    )
-                    self._emit(view[start:tag_end] if new is None else new)
-                    if markup:
-                        pos = tag_end
-                        continue
-                    pos = self._text(low, view, tag_end, content_end, content_end)
-                    self._enter_raw(b"style")
-                    continue
-                # A raw-text element (style, textarea, title...) or a tag we keep as is.
-                self._emit(view[start:tag_end])
-                pos = tag_end
-                if name in _CLOSERS:
-                    self._enter_raw(name)
-                continue
-            if mode in (_RAWTEXT, _COMMENT):
-                closing = self._closer if mode == _RAWTEXT else _COMMENT_END
-                assert closing is not None
-                if closing is _SCRIPT_CLOSER:
-                    m = self._script_close(low, pos, n if last else n - _LONGEST_NAME)
-                else:
-                    m = closing.search(low, pos)
-                if m is not None:
-                    stop = m.start()
-                elif last:
-                    stop = n
-                else:
-                    stop = max(pos, n - _LONGEST_NAME)  # a closer or "</body" may be cut
-                pos = self._text(low, view, pos, stop, stop if m is not None else n)
-                if m is None:
-                    break
-                self._emit(view[m.start() : m.end()])
-                self._end_shadow()
-                pos = floor = m.end()
-                self._mode = _DATA
-                continue
-            if mode == _BOGUS:
-                k = data.find(b">", pos)
-                if k < 0:
-                    self._emit(view[pos:])
-                    pos = n
-                    break
-                self._emit(view[pos : k + 1])
-                pos = floor = k + 1
-                self._mode = _DATA
-                continue
-            # _PASS
-            self._emit(view[pos:])
-            pos = n
-            break
-        if pos < n:
+            hits = gate.positions(data) if gate is not None else []
+        w = _Window(data, last, hits, gate)
+        states = _STATES
+        pos = 0
+        while pos < w.n and not w.wait:
+            pos = states[self._state](self, w, pos)
+        if pos < w.n:
             self._pending = data[pos:]
 
-    def _text(self, low: bytes, view: memoryview, pos: int, stop: int, limit: int) -> int:
+    def _in_data(self, w: _Window, pos: int) -> int:
+        """Data state: skip text and ordinary tags; stop at markup that matters."""
+        hits = w.hits
+        while w.hi < len(hits) and hits[w.hi] < pos:
+            w.hi += 1
+        plainly = w.last and w.hi >= len(hits) and not (self._head or self._holding)
+        if plainly and self._finish_plainly(w, pos):
+            return w.n
+        end = hits[w.hi] if w.hi < len(hits) and w.gate is not None else w.n
+        plain = not (self._select or (self._foreign and not self._integration))
+        stop = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end).end()
+        if stop > pos:
+            self._emit(w.view[pos:stop])
+        if stop >= w.n:
+            return w.n
+        if w.data[stop] != 0x3C:  # "<": the skip stopped at a blocked URL in text
+            w.hi += 1
+            return stop
+        return self._tag_open(w, stop)
+
+    def _finish_plainly(self, w: _Window, pos: int) -> bool:
+        """Nothing left to edit but the insert: finish like the whole-body fast path."""
+        at = _last_body(w.data)
+        if (
+            at >= pos
+            and not self._shadowing
+            and _TAIL.fullmatch(w.data, at)
+            and _plainly_markup(w.data, w.floor, at)
+        ):
+            self._emit(w.view[pos:at])
+            self._body_candidate()
+            self._emit(w.view[at:])
+            return True
+        return False
+
+    def _more(self, w: _Window, at: int) -> int:
+        """The window ends inside the construct at ``at``: wait for more, or at the very
+        end keep it as it was (the tokenizer drops an unfinished tag; nothing loads)."""
+        if not w.last:
+            if w.n - at > ELEMENT_LIMIT:
+                return self._long_tag(w, at)
+            w.wait = True
+            return at
+        self._emit(w.view[at:])
+        return w.n
+
+    def _long_tag(self, w: _Window, at: int) -> int:
+        """A tag longer than we hold: if it names no blocked host so far, emit what is read
+        and go on inside it (State.TAG) from a point whose attribute state is known: within
+        a quoted value, or between two attributes."""
+        if w.hit_in(at, w.n) or not w.low[at + 1 : at + 2].isalpha():
+            self._too_large(b"tag")
+            self._emit(w.view[at:])
+            return w.n
+        name = _TAG_NAME.match(w.low, at + 1)
+        assert name is not None
+        self._raw_name = name.group()
+        return self._resume_tag(w, at, name.end())
+
+    def _resume_tag(self, w: _Window, at: int, attrs_at: int) -> int:
+        m = _ATTRS_SO_FAR.match(w.data, attrs_at)
+        read = m.end() if m is not None else attrs_at
+        if read < w.n:  # an unterminated quoted value
+            quote = _OPEN_QUOTE.match(w.data, read)
+            if quote is None:
+                self._too_large(b"tag")
+                self._emit(w.view[at:])
+                return w.n
+            self._quote = quote.group(1)
+            cut = w.n
+        else:  # between attributes, or in a name or unquoted value: cut before it
+            cut = max(
+                w.data.rfind(c, attrs_at, w.n) for c in (b" ", b"\t", b"\n", b"\f", b"\r", b"/")
+            )
+            cut += 1
+            if cut <= attrs_at or w.n - cut > ELEMENT_LIMIT:
+                self._too_large(b"tag")
+                self._emit(w.view[at:])
+                return w.n
+            self._quote = b""
+        if w.hit_in(at, cut):
+            self._too_large(b"tag")
+            self._emit(w.view[at:])
+            return w.n
+        self._emit(w.view[at:cut])
+        self._state = State.TAG
+        if cut < w.n:
+            w.wait = True
+        return cut
+
+    def _in_tag(self, w: _Window, pos: int) -> int:
+        """Inside a long tag (see :meth:`_long_tag`): to its end, then the data state."""
+        if self._quote:
+            k = w.data.find(self._quote, pos)
+            if k < 0:
+                self._emit(w.view[pos:])
+                return w.n
+            self._emit(w.view[pos : k + 1])
+            self._quote = b""
+            return k + 1
+        end = _TAG_REST.match(w.data, pos)
+        if end is not None:
+            new = None
+            if w.hit_in(pos, end.end()):
+                # The rest of the tag names a blocked host: judged as a tag of its own
+                # (its URL attributes renamed; the mark goes where the rest begins).
+                assert w.gate is not None
+                name = self._raw_name
+                edit = w.gate.start_tag(name, b"<" + name + b" " + w.data[pos : end.end()], False)
+                new = edit[len(name) + 1 :] if edit is not None else None
+            self._emit(w.view[pos : end.end()] if new is None else new)
+            self._state = State.DATA
+            return end.end()
+        if w.last:
+            self._emit(w.view[pos:])
+            return w.n
+        if w.n - pos > ELEMENT_LIMIT:
+            return self._resume_tag(w, pos, pos)
+        w.wait = True
+        return pos
+
+    def _tag_open(self, w: _Window, at: int) -> int:
+        """Tag open state, at a "<"."""
+        data = w.data
+        after = data[at + 1 : at + 2]
+        if not after:
+            return self._more(w, at) if not w.last else self._text_lt(w, at)
+        if after == b"!":
+            return self._declaration(w, at)
+        if after == b"?":  # a bogus comment up to ">"
+            self._emit(w.view[at : at + 2])
+            self._state = State.BOGUS
+            return at + 2
+        if after == b"/":
+            return self._end_tag_open(w, at)
+        if w.low[at + 1] in _LETTERS:
+            return self._start_tag(w, at)
+        return self._text_lt(w, at)
+
+    def _text_lt(self, w: _Window, at: int) -> int:
+        self._emit(w.view[at : at + 1])
+        return at + 1
+
+    def _declaration(self, w: _Window, at: int) -> int:
+        """Markup declaration open state: a comment, a doctype, CDATA or a bogus comment."""
+        data = w.data
+        if w.n - at < 9 and not w.last:
+            self._open_tail = b">"
+            return self._more(w, at)  # might still become "<!--", "<!doctype", "<![CDATA["
+        if data.startswith(b"--", at + 2):
+            after = at + 4
+            # "<!-->" and "<!--->" are (empty) comments too.
+            if data.startswith(b">", after):
+                self._emit(w.view[at : after + 1])
+                return after + 1
+            if data.startswith(b"->", after):
+                self._emit(w.view[at : after + 2])
+                return after + 2
+            self._emit(w.view[at:after])
+            self._state = State.COMMENT
+            return after
+        if data.startswith(b"[CDATA[", at + 2) and self._foreign and not self._integration:
+            self._emit(w.view[at : at + 9])
+            self._state = State.CDATA
+            return at + 9
+        if w.low.startswith(b"doctype", at + 2):
+            self._document = True
+        self._emit(w.view[at : at + 2])
+        self._state = State.BOGUS
+        return at + 2
+
+    def _end_tag_open(self, w: _Window, at: int) -> int:
+        """End tag open state, at "</"."""
+        after = w.low[at + 2 : at + 3]
+        if not after:
+            self._open_tail = b">"
+            return self._more(w, at) if not w.last else self._text_lt(w, at)
+        if after == b">":  # "</>" is no token at all
+            self._emit(w.view[at : at + 3])
+            return at + 3
+        if after[0] not in _LETTERS:  # "</3 ...>" is a bogus comment
+            self._emit(w.view[at : at + 2])
+            self._state = State.BOGUS
+            return at + 2
+        name, end = self._tag_bounds(w, at + 2)
+        if end < 0:
+            return self._more(w, at)
+        if name == b"body":
+            self._body_candidate()
+        elif name == b"head":
+            self._head_here()
+        elif name == b"noscript" and self._noscript:
+            self._noscript -= 1
+        elif name == b"select":
+            self._select = False
+        if name in _DOCUMENT:
+            self._document = True
+        if self._foreign:
+            if name == self._integration:
+                self._integration = b""
+            elif not self._integration and name in (b"svg", b"math"):
+                self._foreign -= 1
+            elif not self._integration and name in (b"br", b"p"):
+                self._foreign = 0  # they break out of foreign content like start tags
+        self._emit(w.view[at:end])
+        return end
+
+    def _tag_bounds(self, w: _Window, name_at: int) -> tuple[bytes, int]:
+        """The tag name starting at ``name_at`` (lower case) and where the tag ends
+        (after its ">"), -1 if not in the window; sets what would close it if not."""
+        m = _TAG_NAME.match(w.low, name_at)
+        assert m is not None
+        name_end = m.end()
+        if name_end < w.n:
+            end = _TAG_REST.match(w.data, name_end)
+            if end is not None:
+                return m.group(), end.end()
+        self._open_tail = _closing(w.data, name_end)
+        return m.group(), -1
+
+    def _start_tag(self, w: _Window, at: int) -> int:
+        """Tag name and attribute states of a start tag, then what the tag opens."""
+        name, end = self._tag_bounds(w, at + 1)
+        if end < 0:
+            return self._more(w, at)
+        if name in _DOCUMENT:
+            self._document = True
+        if self._foreign and not self._integration:
+            if name in _BREAKOUT or (name == b"font" and _FONT_BREAKOUT.search(w.low, at, end)):
+                self._foreign = 0
+            else:
+                return self._foreign_tag(w, name, at, end)
+        if name in (b"svg", b"math"):
+            if not w.data.startswith(b"/>", end - 2):
+                self._foreign += 1
+            return self._plain_tag(w, name, at, end)
+        if name == b"script":
+            self._head_here()
+            return self._script_tag(w, at, end)
+        if name == b"select":
+            self._select = True
+        elif self._select and name in (b"input", b"keygen", b"textarea"):
+            self._select = False  # they close the select
+        if name == b"plaintext":
+            self._emit(w.view[at:end])
+            self._state = State.PLAINTEXT
+            return end
+        if name == b"noscript" and not self._scripting:
+            self._noscript += 1  # read as markup: this is the reading without scripting
+            return self._plain_tag(w, name, at, end)
+        if name == b"noscript" or (self._select and name in _IGNORED_IN_SELECT):
+            return self._two_readings(w, name, at, end)
+        if name == b"iframe" and w.hit_in(at, end) and not self._noscript:
+            return self._iframe(w, at, end)
+        if name == b"style" and self._gate is not None:
+            return self._style(w, at, end)
+        end = self._plain_tag(w, name, at, end)
+        if name in _CLOSERS:
+            self._enter_raw(name)
+        return end
+
+    def _plain_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
+        """A start tag whose only edit may be its own attributes."""
+        new = None
+        if w.hit_in(at, end):
+            assert w.gate is not None
+            new = w.gate.start_tag(name, w.data[at:end], bool(self._noscript))
+        self._emit(w.view[at:end] if new is None else new)
+        return end
+
+    def _foreign_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
+        """A start tag in SVG or MathML: nothing it opens is raw text."""
+        if name in (b"svg", b"math") and not w.data.startswith(b"/>", end - 2):
+            self._foreign += 1
+        elif name in _INTEGRATION and not w.data.startswith(b"/>", end - 2):
+            self._integration = name
+        if name == b"script" and w.hit_in(at, end):  # an SVG script loads its href
+            assert w.gate is not None
+            new = w.gate.script_tag(w.data[at:end], None)
+            self._emit(w.view[at:end] if new is None else new)
+            return end
+        if name == b"style" and self._gate is not None:
+            return self._style(w, at, end)
+        return self._plain_tag(w, name, at, end)
+
+    def _script_tag(self, w: _Window, at: int, end: int) -> int:
+        """A ``<script>`` start tag: judged on its attributes, or with its inline content."""
+        gate = self._gate  # whether to wait for the content: even if this window names no host
+        if gate is not None and gate.needs_content(w.data[at:end]):
+            self._escape = 0
+            closer = self._script_close(w.low, end, w.n)
+            if closer is None and not w.last:
+                if w.n - at <= ELEMENT_LIMIT:
+                    self._open_tail = b"--></script>"
+                    w.wait = True
+                    return at  # wait for the whole inline script
+                self._too_large(b"script")
+                self._emit(w.view[at:])
+                return w.n
+            content_end = closer.start() if closer is not None else w.n
+            new = (
+                gate.script_tag(w.data[at:end], w.data[end:content_end])
+                if w.hit_in(at, content_end)
+                else None
+            )
+            self._emit(w.view[at:end] if new is None else new)
+            pos = self._text(w, end, content_end, content_end)
+            self._enter_raw(b"script")
+            return pos
+        new = gate.script_tag(w.data[at:end], None) if gate and w.hit_in(at, end) else None
+        self._emit(w.view[at:end] if new is None else new)
+        self._enter_raw(b"script")
+        return end
+
+    def _iframe(self, w: _Window, at: int, end: int) -> int:
+        """An ``<iframe>`` naming a blocked URL: a click-to-load placeholder if it is a
+        content embed, else its URL attributes renamed."""
+        gate = w.gate
+        assert gate is not None
+        tag = w.data[at:end]
+        if gate.is_embed(tag):
+            closer = _CLOSERS[b"iframe"].search(w.low, end)
+            if closer is None and not w.last:
+                if w.n - at <= ELEMENT_LIMIT:
+                    w.wait = True
+                    return at  # wait for the whole element
+                self._too_large(b"iframe")
+                self._emit(w.view[at:])
+                return w.n
+            element_end = w.n
+            if closer is not None:
+                close_tag = _TAG_REST.match(w.data, closer.end())
+                if close_tag is None and not w.last:
+                    w.wait = True
+                    return at
+                if close_tag is not None:
+                    element_end = close_tag.end()
+            new = gate.embed(tag, w.data[at:element_end])
+            if new is not None:
+                self._emit(new)
+                return element_end
+        end = self._plain_tag(w, b"iframe", at, end)
+        self._enter_raw(b"iframe")
+        return end
+
+    def _style(self, w: _Window, at: int, end: int) -> int:
+        """CSS in a ``<style>`` element loads what its url() and @import name: the verdict is
+        on the whole element, so wait for it (as for inline scripts). In SVG and MathML it
+        applies too, but its content is read on as markup."""
+        gate = self._gate
+        assert gate is not None
+        closer = _CLOSERS[b"style"].search(w.low, end)
+        markup = bool(self._foreign and not self._integration)
+        if closer is None and not w.last:
+            if w.n - at <= ELEMENT_LIMIT:
+                w.wait = True
+                return at
+            if not markup:  # raw text to the end of the page: give up
+                self._too_large(b"style")
+                self._emit(w.view[at:])
+                return w.n
+        content_end = closer.start() if closer is not None else w.n
+        new = (
+            gate.style_tag(w.data[at:end], w.data[end:content_end])
+            if w.hit_in(at, content_end)
+            else None
+        )
+        self._emit(w.view[at:end] if new is None else new)
+        if markup:
+            return end
+        pos = self._text(w, end, content_end, content_end)
+        self._enter_raw(b"style")
+        return pos
+
+    def _two_readings(self, w: _Window, name: bytes, at: int, end: int) -> int:
+        """An element whose content one browser reads as raw text and another as markup
+        (``<noscript>`` with and without JavaScript; a raw-text element in ``<select>``).
+
+        The raw text runs to the element's end tag; the markup reading of those bytes is
+        gated by a scan of its own, and closed there if it would run on (see the module
+        docstring). Both readings then go on from the end tag."""
+        closer = _CLOSERS[name].search(w.low, end)
+        if closer is None and not w.last:
+            if w.n - at <= ELEMENT_LIMIT:
+                w.wait = True
+                return at
+            self._too_large(name)
+            self._emit(w.view[at:])
+            return w.n
+        content_end = closer.start() if closer is not None else w.n
+        span = w.data[end:content_end]
+        out: bytes | None = None
+        if self._gate is not None and (closer is not None or w.hit_in(end, content_end)):
+            out, tail = self._reading(span)
+            if tail != b"" and closer is not None:
+                # Read as markup, the span would run on past the end tag. That matters
+                # only if something after it names a blocked host; until one shows up or
+                # the page ends, wait (bounded), so the edit is the same however the body
+                # is cut. Past the bound, close it (fail closed).
+                if not _hit_in(w.hits, content_end, w.n):
+                    if not w.last and w.n - at <= ELEMENT_LIMIT:
+                        w.wait = True
+                        return at
+                    if w.last:
+                        tail = b""
+                if tail != b"":
+                    out = self._closed_reading(span, tail)
+            if out == span:
+                out = None
+        self._plain_tag(w, name, at, end)
+        if out is not None:
+            self._emit(out)
+        else:
+            self._text(w, end, content_end, content_end)
+        if closer is None:
+            self._state = State.RAWTEXT
+            self._closer = _CLOSERS[name]
+            self._raw_name = name
+        return content_end
+
+    def _closed_reading(self, span: bytes, tail: bytes | None) -> bytes:
+        """``span`` read as markup (scripting off) and gated, with ``tail`` closing what it
+        leaves open at its end (a comment, a quoted value, a raw-text element...)."""
+        if tail is not None:
+            out, again = self._reading(span + tail)
+            if again == b"":
+                return out
+        # Nothing closes it (a <plaintext>): make the span text for that reading.
+        return span.replace(b"<", b"&lt;")
+
+    def _reading(self, span: bytes) -> tuple[bytes, bytes | None]:
+        reader = Rewriter(b"", gate=self._gate)
+        reader._scripting = False
+        reader._noscript = 1
+        reader._document = True
+        out = reader._run(span, last=True)
+        return out, reader._tail()
+
+    def _tail(self) -> bytes | None:
+        """What closes the construct this scan ended in (``b""``: none is open; ``None``:
+        nothing can)."""
+        state = self._state
+        if state is State.DATA:
+            return self._open_tail
+        if state is State.COMMENT:
+            return b"-->"
+        if state is State.BOGUS:
+            return b">"
+        if state is State.CDATA:
+            return b"]]>"
+        if state is State.RAWTEXT:
+            return b"</" + self._raw_name + b">"
+        if state is State.SCRIPT:
+            return b"--></script>"
+        return None
+
+    def _in_rawtext(self, w: _Window, pos: int) -> int:
+        """Raw text and RCDATA states: text up to the element's end tag."""
+        closer = self._closer
+        assert closer is not None
+        m = closer.search(w.low, pos)
+        return self._until(w, pos, m, leave=m.start() if m is not None else -1)
+
+    def _in_script(self, w: _Window, pos: int) -> int:
+        """Script data states: text up to the ``</script`` that really ends it."""
+        m = self._script_close(w.low, pos, w.n if w.last else w.n - _LONGEST_NAME)
+        return self._until(w, pos, m, leave=m.start() if m is not None else -1)
+
+    def _in_comment(self, w: _Window, pos: int) -> int:
+        """Comment states: text up to ``-->`` or ``--!>``."""
+        m = _COMMENT_END.search(w.low, pos)
+        return self._until(w, pos, m, leave=m.end() if m is not None else -1)
+
+    def _until(self, w: _Window, pos: int, m: re.Match[bytes] | None, *, leave: int) -> int:
+        """Emit the text of a comment or raw-text element up to its end ``m`` (``None``: not
+        in the window), then go back to the data state at ``leave``."""
+        if m is not None:
+            stop = m.start()
+        elif w.last:
+            stop = w.n
+        else:
+            stop = max(pos, w.n - _LONGEST_NAME)  # an end or "</body" may be cut
+        pos = self._text(w, pos, stop, stop if m is not None else w.n)
+        if m is None:
+            w.wait = not w.last
+            return pos
+        self._emit(w.view[pos:leave])
+        self._end_shadow()
+        self._state = State.DATA
+        w.floor = leave
+        return leave
+
+    def _in_bogus(self, w: _Window, pos: int) -> int:
+        """Bogus comment state (and the doctype): up to the next ``>``."""
+        k = w.data.find(b">", pos)
+        if k < 0:
+            self._emit(w.view[pos:])
+            return w.n
+        self._emit(w.view[pos : k + 1])
+        self._state = State.DATA
+        w.floor = k + 1
+        return k + 1
+
+    def _in_cdata(self, w: _Window, pos: int) -> int:
+        """CDATA section state: up to ``]]>``."""
+        k = w.data.find(b"]]>", pos)
+        if k < 0:
+            stop = w.n if w.last else max(pos, w.n - 2)
+            self._emit(w.view[pos:stop])
+            w.wait = not w.last
+            return stop
+        self._emit(w.view[pos : k + 3])
+        self._state = State.DATA
+        return k + 3
+
+    def _in_plaintext(self, w: _Window, pos: int) -> int:
+        """PLAINTEXT state: text to the end (a "</body" in it places the insert only if the
+        page ends there, as in raw text)."""
+        return self._until(w, pos, None, leave=-1)
+
+    def _in_rest(self, w: _Window, pos: int) -> int:
+        """The given-up state: everything passes."""
+        self._emit(w.view[pos:])
+        return w.n
+
+    def _text(self, w: _Window, pos: int, stop: int, limit: int) -> int:
         """Emit the text of a comment or raw-text element up to ``stop``, noting any
         ``</body`` that starts before it (and may end before ``limit``); returns where
         the text emitted ends."""
+        view = w.view
         while True:
-            b = _BODY_END.search(low, pos, limit)
+            b = _BODY_END.search(w.low, pos, limit)
             if b is None or b.start() >= stop:
                 break
             if b.start() > pos:
@@ -845,12 +1158,11 @@ class Rewriter:
         return pos
 
     def _enter_raw(self, name: bytes) -> None:
-        if self._noscript or (self._foreign and name != b"script"):
-            # Inside <noscript> a browser with JavaScript reads raw text up to </noscript>,
-            # one without reads markup; in SVG and MathML <style> and the like are markup.
-            # Reading on as markup gates what either browser could load.
-            return
-        self._mode = _RAWTEXT
+        if name == b"script":
+            self._state = State.SCRIPT
+        else:
+            self._state = State.RAWTEXT
+            self._raw_name = name
         self._closer = _CLOSERS[name]
         self._escape = 0
 
@@ -865,8 +1177,10 @@ class Rewriter:
             if m.start() >= limit:
                 break
             token = m.group()
-            if token == b"<!--":
-                if state == 0:
+            if token.startswith(b"<!--"):
+                if token.endswith(b">"):
+                    state = 0  # "<!-->", "<!--->": in and out of the escape at once
+                elif state == 0:
                     state = 1
             elif token == b"-->":
                 state = 0
@@ -888,11 +1202,33 @@ class Rewriter:
             ELEMENT_LIMIT,
         )
         self.failure = "limit"
-        self._mode = _PASS
+        self._state = State.PASS
 
 
-_DOCUMENT = frozenset({b"html", b"head", b"body"})
-_NESTING = frozenset({b"noscript", b"svg", b"math"})
+_STATES: dict[State, Callable[[Rewriter, _Window, int], int]] = {
+    State.DATA: Rewriter._in_data,
+    State.RAWTEXT: Rewriter._in_rawtext,
+    State.SCRIPT: Rewriter._in_script,
+    State.COMMENT: Rewriter._in_comment,
+    State.BOGUS: Rewriter._in_bogus,
+    State.CDATA: Rewriter._in_cdata,
+    State.PLAINTEXT: Rewriter._in_plaintext,
+    State.TAG: Rewriter._in_tag,
+    State.PASS: Rewriter._in_rest,
+}
+_LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyz")
+_FONT_BREAKOUT = re.compile(rb"[" + _WS + rb"/](?:color|face|size)[" + _WS + rb"/=>]")
+
+
+def _closing(data: bytes, name_end: int) -> bytes:
+    """What ends a tag cut off at the end of ``data``: ``>``, or a quote and ``>`` when the
+    cut falls inside a quoted attribute value."""
+    m = _ATTRS_SO_FAR.match(data, name_end)
+    at = m.end() if m is not None else name_end
+    if at >= len(data):
+        return b">"
+    quote = _OPEN_QUOTE.match(data, at)
+    return (quote.group(1) + b">") if quote is not None else b">"
 
 
 def _hit_in(hits: list[int], start: int, end: int) -> bool:
@@ -903,35 +1239,13 @@ def _hit_in(hits: list[int], start: int, end: int) -> bool:
     return i < len(hits) and hits[i] < end
 
 
-def _unfinished_tag(data: bytes, pos: int) -> int:
-    """Where the earliest tag still open at the end of ``data`` starts (``len(data)`` if none).
-
-    Looks back a bounded way: over the last 16 ``<`` within 4 KB.
-    """
-    n = len(data)
-    cut = n
-    k = n
-    floor = max(pos, n - 4096)
-    for _ in range(16):
-        k = data.rfind(b"<", floor, k)
-        if k < 0:
-            break
-        if not data[k + 1 : k + 2].isalpha() and k + 1 < n:
-            continue
-        if data.find(b">", k) < 0 or _TAG_END.match(data, k + 1) is None:
-            cut = k
-    return cut
-
-
-def _enclosing(data: bytes, floor: int, at: int, *, quick: bool = True) -> int:
-    """The start of the tag whose attributes hold offset ``at`` (``"<title>"`` written in an
-    attribute value is text), or -1. Looks back over at most 8 tags within 4 KB.
-
-    ``quick``: first a cheap test that is right unless a ``>`` in an attribute value comes
-    between the tag and ``at`` (used for every tag the scanner stops at)."""
+def _enclosing(data: bytes, floor: int, at: int) -> int:
+    """The start of the tag whose attributes may hold offset ``at``, or -1: a quick look back
+    over at most 8 tags within 4 KB, for placing the inserts only (the scanner itself reads
+    every tag forwards)."""
     floor = max(floor, at - 4096)
     last_open = data.rfind(b"<", floor, at)
-    if last_open < 0 or (quick and data.rfind(b">", floor, at) > last_open):
+    if last_open < 0 or data.rfind(b">", floor, at) > last_open:
         return -1  # the usual case: the previous tag closed before ``at``
     found = -1
     k = at
@@ -941,66 +1255,17 @@ def _enclosing(data: bytes, floor: int, at: int, *, quick: bool = True) -> int:
             break
         if not data[k + 1 : k + 2].isalpha():
             continue
-        # Only whether the tag ends before ``at`` matters: read no further (a tag without
-        # an end would otherwise be read to the end of the body, once per call).
-        if _TAG_END.match(data, k + 1, at) is None:
+        end = _TAG_REST.match(data, k + 1)
+        if end is None or end.end() > at:
             found = k  # the earliest such tag is the one ``at`` is really in
     return found
 
 
 def _plainly_markup(data: bytes, floor: int, at: int) -> bool:
     """True when the tag at ``at`` is neither inside another tag nor inside a bogus comment
-    (``<!x`` or ``<?x`` with no ``>`` before it), as far as the fast paths need to know."""
+    (``<!x`` or ``<?x`` with no ``>`` before it), as far as the inserts' placement needs to
+    know."""
     if _enclosing(data, floor, at) >= 0:
         return False
     gt = max(data.rfind(b">", floor, at), floor)
     return data.find(b"<!", gt, at) < 0 and data.find(b"<?", gt, at) < 0
-
-
-def _tag_end(data: bytes, start: int) -> int:
-    """Where the start tag at ``start`` ends; -1 if it is not finished in ``data``."""
-    if data.find(b">", start) < 0:
-        return -1
-    end = _TAG_END.match(data, start + 1)
-    return -1 if end is None else end.end()
-
-
-class _Tags:
-    """The start tags of one stretch of markup, walked forward once per scan.
-
-    Answers "which start tag holds this blocked URL?" for URLs in ascending order. Each
-    tag's end is found once and the walk never goes back, so all the answers of one scan
-    cost one pass over the body, however many URLs there are, however long a tag is and
-    whether or not it ever ends (a search back from each URL re-read the tags before it:
-    tracker URLs with no ``>`` after them cost quadratic time, 60 KB took 5 s).
-    """
-
-    __slots__ = ("_at", "_data", "_end", "_start")
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._at = 0  # every tag starting before this has been passed
-        self._start = -1  # the next tag from ``_at`` (len(data): none) ...
-        self._end = -1  # ... and where it ends (-1: not in ``data``)
-
-    def around(self, pos: int, hit: int) -> tuple[int, bytes, int] | None:
-        """The start tag (``img``, ``link``, a ``div`` with a style...) holding offset
-        ``hit``, looking from ``pos`` (in markup, not in a tag), as ``(start, name, end)``;
-        ``end`` is -1 when the tag is not finished in the data. ``None`` when ``hit`` is in
-        text. The gate decides what in the tag loads (an ``<a href>`` loads nothing)."""
-        data = self._data
-        if pos > self._at:
-            self._at = pos
-        while True:
-            if self._start < self._at:
-                found = _TAG_START.search(data, self._at)
-                self._start = found.start() if found is not None else len(data)
-                self._end = _tag_end(data, self._start) if found is not None else -1
-            start = self._start
-            if start >= hit:
-                return None
-            end = self._end
-            if end < 0 or end > hit:
-                tag = _TAG_AT.match(data, start)
-                return (start, tag.group(1).lower(), end) if tag is not None else None
-            self._at = end

@@ -1,8 +1,8 @@
-"""The fuzz campaign of issue 15, as a reproducible target (``make fuzz``).
+"""The fuzz campaign of issue 15, as a reproducible target (``make fuzz``, with fuzz/gate.py).
 
-    python benchmarks/fuzz.py                      # 1,000,000 cases, seed 1, all cores (<= 2)
-    python benchmarks/fuzz.py --cases 20000 --seed 7 --workers 1
-    python benchmarks/fuzz.py --replay 123456      # run one case alone and print it
+    python fuzz/adapters.py                      # 1,000,000 cases, seed 1, all cores (<= 2)
+    python fuzz/adapters.py --cases 20000 --seed 7 --workers 1
+    python fuzz/adapters.py --replay 123456      # run one case alone and print it
 
 Every case is built from its own seeded generator (seed and case number), so a case that
 fails is reproduced by its number alone, whatever the worker count. Three kinds of case,

@@ -1,0 +1,587 @@
+"""The HTML gate against a WHATWG parser (``make fuzz``; issue 19, "prove it with an oracle").
+
+    python fuzz/gate.py                          # 1,000,000 cases, seed 1, up to 2 workers
+    python fuzz/gate.py --cases 20000 --seed 7 --workers 1
+    python fuzz/gate.py --replay 123456          # one case: the page, its edit, the leaks
+
+Every case is a generated page that mixes catalogued tracker URLs (in every element and
+attribute that fetches, in every spelling the URL parser accepts) with markup quirks
+(tokenizer states: comments and their odd ends, bogus comments, unquoted values holding
+quotes and ``=``, raw text and RCDATA, script escapes, ``<noscript>`` read with and without
+JavaScript, foreign content and CDATA, character references, long attributes, tags inside
+attribute values), and its twin with every tracker URL replaced by a first-party one. Each
+case checks, for an undecided visitor (every optional category refused):
+
+- **leaks**: the rewritten page, whole and streamed in randomly cut chunks, parsed by html5lib
+  (``fuzz/oracle.py``) with scripting on and off, fetches nothing from a catalogued host;
+- **changed**: the tracker-free twin comes out byte for byte unchanged;
+- **chunking**: the streamed edit equals the whole one;
+- **exceptions**: the rewriter never raises.
+
+The original page of every eighth case is parsed too: ``reach`` is the share of those whose
+unedited page does fetch a tracker (a generator that never reaches one proves nothing). A case is reproduced
+from its seed and number alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for entry in (str(ROOT), str(ROOT / "src")):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+from cookieguard.core._consent import UNDECIDED  # noqa: E402
+from cookieguard.core._guard import Decision  # noqa: E402
+from cookieguard.html._inject import Injection  # noqa: E402
+from cookieguard.site._site import Site  # noqa: E402
+from fuzz import oracle  # noqa: E402
+from tests.harness import make_policy  # noqa: E402
+
+CHUNK = 500  # cases per task handed to a worker
+
+#: Tracker URLs by what they are (script, pixel, frame, stylesheet), hosts from the catalogue.
+SCRIPTS = (
+    "https://www.googletagmanager.com/gtag/js?id=G-FZ",
+    "https://connect.facebook.net/en_US/fbevents.js",
+    "https://static.hotjar.com/c/hotjar-1.js?sv=6",
+    "https://www.clarity.ms/tag/abc",
+    "https://analytics.tiktok.com/i18n/pixel/events.js",
+    "https://snap.licdn.com/li.lms-analytics/insight.min.js",
+)
+PIXELS = (
+    "https://www.facebook.com/tr?id=1&ev=PageView",
+    "https://www.google-analytics.com/collect?v=1",
+    "https://px.ads.linkedin.com/collect/?pid=1",
+    "https://bat.bing.com/action/0?ti=1",
+)
+FRAMES = ("https://www.youtube.com/embed/abc", "https://player.vimeo.com/video/1")
+FIRST_PARTY_HOST = "cdn.site-assets.example"
+
+
+# -- URL spellings ---------------------------------------------------------------------------
+
+
+def _swap_host(url: str, host: str) -> str:
+    at = url.find("//")
+    if at < 0:
+        return url
+    start = at + 2
+    end = url.find("/", start)
+    end = len(url) if end < 0 else end
+    return url[:start] + host + url[end:]
+
+
+def _host(url: str) -> str:
+    at = url.find("//")
+    return url[at + 2 :].split("/", 1)[0] if at >= 0 else ""
+
+
+def _in_host(url: str, change: Callable[[str], str]) -> str:
+    host = _host(url)
+    return _swap_host(url, change(host)) if host.strip() else url
+
+
+def _letter_ref(rng: random.Random) -> Callable[[str], str]:
+    style = rng.choice(["&#%d;", "&#x%x;", "&#X%X;", "&#%d", "&#0%d;"])
+    pick = rng.random()
+
+    def change(host: str) -> str:
+        letters = [i for i, c in enumerate(host) if c.isalpha() and c.isascii()]
+        if not letters:
+            return host
+        i = letters[int(pick * len(letters))]
+        ref = style % ord(host[i])
+        if not ref.endswith(";") and i + 1 < len(host) and host[i + 1].isdigit():
+            ref += ";"
+        return host[:i] + ref + host[i + 1 :]
+
+    return change
+
+
+def attribute_spellings(rng: random.Random) -> list[Callable[[str], str]]:
+    """How a URL may be written in an attribute value (character references decoded)."""
+    options: list[Callable[[str], str]] = [
+        lambda u: u,
+        lambda u: u.partition(":")[2],  # scheme-relative
+        lambda u: _in_host(u, str.upper),
+        lambda u: u.replace("://", ":\\\\", 1),
+        lambda u: u.replace("://", "://\t", 1),
+        lambda u: "\n " + u + " \t",
+        lambda u: u.replace("/", "&#x2F;"),
+        lambda u: u.replace("/", "&sol;", 2),
+        lambda u: u.replace(":", "&colon;", 1),
+        lambda u: _in_host(u, lambda h: h.replace(".", "&period;")),
+        lambda u: _in_host(u, lambda h: h.replace(".", "&#46;", 1)),
+        _letter_ref_spelling(rng),
+        lambda u: _in_host(u, lambda h: h.replace(".", "%2E", 1)),
+        lambda u: _in_host(u, lambda h: "%" + format(ord(h[0]), "02x") + h[1:]),
+        lambda u: u.replace("https://", "https:", 1),
+        lambda u: u.replace("https://", "HTTPS://", 1),
+        lambda u: _in_host(u, lambda h: h.replace("o", "\t" + "o", 1)),
+        lambda u: u.replace("&", "&amp;"),
+        lambda u: _in_host(u, lambda h: "user@" + h + ":443"),
+    ]
+    if rng.random() < 0.15:  # host spellings only URL host parsing (IDNA) normalises
+        options += [
+            lambda u: _in_host(u, lambda h: h.replace(".", "\uff0e", 1)),
+            lambda u: _in_host(u, lambda h: h.replace(".", "\u3002", 1)),
+            lambda u: _in_host(
+                u, lambda h: "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in h[:3]) + h[3:]
+            ),
+        ]
+    chosen = [rng.choice(options)]
+    if rng.random() < 0.3:
+        chosen.append(rng.choice(options))
+    return chosen
+
+
+def _letter_ref_spelling(rng: random.Random) -> Callable[[str], str]:
+    change = _letter_ref(rng)
+    return lambda u: _in_host(u, change)
+
+
+def script_spellings(rng: random.Random) -> list[Callable[[str], str]]:
+    """How a URL may be written in script or CSS text."""
+    options: list[Callable[[str], str]] = [
+        lambda u: u,
+        lambda u: u.partition(":")[2],
+        lambda u: u.replace("/", "\\/"),
+        lambda u: _in_host(u, str.upper),
+    ]
+    return [rng.choice(options)]
+
+
+# -- elements that fetch ---------------------------------------------------------------------
+
+
+@dataclass
+class Slot:
+    """One URL in the page: the tracker URL, and how it is spelled."""
+
+    url: str
+    spell: list[Callable[[str], str]]
+    attribute: bool = True
+
+    def render(self, tracked: bool) -> str:
+        url = self.url if tracked else _swap_host(self.url, FIRST_PARTY_HOST)
+        for change in self.spell:
+            url = change(url)
+        if self.attribute:
+            url = url.replace('"', "&quot;")
+        return url
+
+
+Element = Callable[[random.Random, Callable[..., str]], str]
+
+
+def _q(rng: random.Random, value: str) -> str:
+    """An attribute value, quoted one of the three ways (unquoted only when it can be)."""
+    roll = rng.random()
+    if roll < 0.55 or any(c in value for c in " \t\n\f\r>'`=<"):
+        if '"' in value:
+            return "'" + value.replace("'", "&#39;") + "'"
+        return '"' + value + '"'
+    if roll < 0.8:
+        return "'" + value + "'"
+    return value
+
+
+def _tag(rng: random.Random, name: str) -> str:
+    roll = rng.random()
+    return name.upper() if roll < 0.1 else name.title() if roll < 0.15 else name
+
+
+def _sep(rng: random.Random) -> str:
+    return rng.choice([" ", " ", " ", "\n", "\t", "/", " \x0c", "  "])
+
+
+JS_TYPE = ("text/javascript", "module", "text&#x2F;javascript", "modul&#101;", " MODULE ",
+           "application/javascript", "text/JavaScript", "", "t&#101;xt/javascript")  # fmt: skip
+
+
+def elements() -> list[tuple[str, Element]]:
+    """``(kind, builder)``: a builder takes the case's rng and ``url(kind)`` -> an attribute
+    value (or script text) for a new tracker URL of that kind."""
+
+    def attr_el(tag: str, attr: str, kind: str, extra: str = "", close: bool = False) -> Element:
+        def build(rng: random.Random, url: Callable[..., str]) -> str:
+            before = extra if rng.random() < 0.5 else ""
+            after = "" if before else extra
+            out = f"<{_tag(rng, tag)}{_sep(rng) + before if before else ''}{_sep(rng)}"
+            out += f"{_tag(rng, attr)}={_q(rng, url(kind))}{_sep(rng) + after if after else ''}>"
+            if close:
+                out += f"</{_tag(rng, tag)}>"
+            return out
+
+        return build
+
+    def duplicate(rng: random.Random, url: Callable[..., str]) -> str:
+        first, second = url("pixel"), url("pixel")
+        if rng.random() < 0.5:
+            return f"<img src={_q(rng, first)} src={_q(rng, second)}>"
+        return f"<img src=/a.png src={_q(rng, first)} srcset={_q(rng, second)}>"
+
+    def script_src(rng: random.Random, url: Callable[..., str]) -> str:
+        kind = rng.choice(JS_TYPE)
+        typed = f" type={_q(rng, kind)}" if rng.random() < 0.6 else ""
+        return f"<{_tag(rng, 'script')}{typed}{_sep(rng)}src={_q(rng, url('script'))}></script>"
+
+    def inline(rng: random.Random, url: Callable[..., str]) -> str:
+        kind = rng.choice(JS_TYPE)
+        typed = f" type={_q(rng, kind)}" if rng.random() < 0.3 else ""
+        body = (
+            "!function(){var t=document.createElement('script');t.async=1;"
+            f"t.src='{url('script', script=True)}';document.head.appendChild(t)}}();"
+        )
+        if rng.random() < 0.2:
+            body = "/* <!-- */ if (a < b && c > d) {} " + body
+        return f"<script{typed}>{body}</script>"
+
+    def importmap(rng: random.Random, url: Callable[..., str]) -> str:
+        return (
+            '<script type="importmap">{"imports": {"tracker": '
+            f'"{url("script", script=True)}"}}}}</script><script type=module>import "tracker"</script>'
+        )
+
+    def handler(rng: random.Random, url: Callable[..., str]) -> str:
+        event = rng.choice(["onerror", "onload", "ONERROR", "onmouseover"])
+        code = f"new Image().src='{url('pixel', script=True)}'"
+        return f"<img src=/missing.png {event}={_q(rng, code)}>"
+
+    def style_attr(rng: random.Random, url: Callable[..., str]) -> str:
+        return f"<div style={_q(rng, 'background:url(' + url('pixel', script=True) + ')')}></div>"
+
+    def style_el(rng: random.Random, url: Callable[..., str]) -> str:
+        rule = rng.choice(["@import url({});", ".a{{background:url('{}')}}", "@import '{}';"])
+        return "<style>" + rule.format(url("style", script=True)) + "</style>"
+
+    def refresh(rng: random.Random, url: Callable[..., str]) -> str:
+        content = rng.choice(["0; url={}", "5;URL='{}'", "0,{}", "1; url = {}"])
+        return f"<meta http-equiv={_q(rng, rng.choice(['refresh', 'Refresh']))} content={_q(rng, content.format(url('pixel')))}>"
+
+    def base(rng: random.Random, url: Callable[..., str]) -> str:
+        where = url("script").split("?")[0].rsplit("/", 1)[0] + "/"
+        return f"<base href={_q(rng, where)}><script src=rel.js></script><img src=p.gif>"
+
+    def srcdoc(rng: random.Random, url: Callable[..., str]) -> str:
+        inner = f"&lt;img src=&quot;{url('pixel')}&quot;&gt;"
+        return f'<iframe srcdoc="{inner}"></iframe>'
+
+    def svg_image(rng: random.Random, url: Callable[..., str]) -> str:
+        attr = rng.choice(["href", "xlink:href"])
+        return f"<svg width=1 height=1><image {attr}={_q(rng, url('pixel'))} width=1 height=1 /></svg>"
+
+    def link(rng: random.Random, url: Callable[..., str]) -> str:
+        rel = rng.choice(["stylesheet", "preload", "prefetch", "modulepreload", "dns-prefetch",
+                          "preconnect", "icon", "prerender", "PreLoad"])  # fmt: skip
+        extra = ' as="script"' if rel.lower() == "preload" else ""
+        return f"<link rel={_q(rng, rel)}{extra} href={_q(rng, url('script'))}>"
+
+    return [
+        ("img", attr_el("img", "src", "pixel", 'alt=""')),
+        ("img srcset", attr_el("img", "srcset", "pixel")),
+        ("image", attr_el("image", "src", "pixel")),
+        ("duplicate", duplicate),
+        ("script", script_src),
+        ("inline", inline),
+        ("importmap", importmap),
+        ("link", link),
+        ("iframe", attr_el("iframe", "src", "frame", "width=560", close=True)),
+        ("iframe pixel", attr_el("iframe", "src", "pixel", "", close=True)),
+        ("video poster", attr_el("video", "poster", "pixel", "", close=True)),
+        ("video src", attr_el("video", "src", "pixel", "", close=True)),
+        ("audio", attr_el("audio", "src", "pixel", "", close=True)),
+        ("source", attr_el("source", "srcset", "pixel")),
+        ("object", attr_el("object", "data", "pixel", 'type="image/gif"', close=True)),
+        ("embed", attr_el("embed", "src", "pixel")),
+        ("input", attr_el("input", "src", "pixel", "type=image")),
+        ("table", attr_el("table", "background", "pixel", "", close=True)),
+        ("td", attr_el("td", "background", "pixel")),
+        ("a ping", attr_el("a", "ping", "pixel", "href=/next", close=True)),
+        ("formaction", attr_el("button", "formaction", "pixel", "", close=True)),
+        ("handler", handler),
+        ("style attr", style_attr),
+        ("style", style_el),
+        ("refresh", refresh),
+        ("base", base),
+        ("srcdoc", srcdoc),
+        ("svg image", svg_image),
+    ]
+
+
+ELEMENTS = elements()
+
+
+# -- markup quirks around an element -----------------------------------------------------------
+
+#: ``{}`` is the element. Some make it inert (a comment, an attribute value), some only look
+#: as if they did; the oracle decides which.
+WRAPS = (
+    "{}", "{}", "{}",
+    "<!-- x -->{}", "<!-->{}", "<!--->{}", "<!-- a --!>{}", "<!-- {} -->", "<!-- a -- {} -->",
+    "<!x>{}", "<?x y>{}", "</3 x>{}", "<![CDATA[ x ]]>{}", "<!DOCTYPE x>{}",
+    '<b a=="> {} ">', '<b a=x="> {} ">', '<b ="> {} ">', "<b a/=\"> {} \">", "<b a='x'=\"> {} \">",
+    '<p title="{}">x</p>', "<p title='<b>{}</b>'>x</p>",
+    '<div data-x="' + "x" * 5000 + '">{}</div>',
+    '<p title="' + "<b>" * 10 + '">{}</p>',
+    '<p title="' + ">" * 3 + '">{}',
+    "<noscript>{}</noscript>", "<noscript><!--</noscript>{}--></noscript>",
+    '<noscript><a title="</noscript>{}"></noscript>', "<noscript><style></noscript>{}</style>",
+    "<noscript><p>{}</p></noscript>",
+    "<textarea>{}</textarea>", "<textarea></textarea x>{}</textarea>", "<title>{}</title>",
+    "<title></titlex>{}</title>", "<style>{}</style>", "<style><!--</style>{}-->",
+    "<xmp>{}</xmp>", "<noembed>{}</noembed>", "<noframes>{}</noframes>", "<iframe>{}</iframe>",
+    "<script>/*</script>*/{}", "<script><!--<script></script>{}</script>",
+    "<script><!--</script>{}", "<script><!--></script>{}", "<script>'<!--<script>'</script>{}",
+    "<svg>{}</svg>", "<svg><style><!--</style>{}--></style></svg>", "<svg><p>{}</p></svg>",
+    "<svg><![CDATA[ {} ]]></svg>", "<svg><![CDATA[ </svg> ]]>{}", "<math><mtext>{}</mtext></math>",
+    "<svg><desc><style></desc>{}</style></svg>", "<svg><title><!--</title>{}--></svg>",
+    "<select><xmp><!--</xmp>{}--></select>", "<template>{}</template>",
+    "<table><tr>{}</tr></table>", "<p>&lt;{}&gt;</p>", "<a href=\"/x\">{}</a>",
+    "<textarea><!--</textarea>{}-->", "<title><b></title>{}",
+)  # fmt: skip
+
+
+@dataclass
+class Case:
+    """A generated page, with and without trackers."""
+
+    tracked: bytes
+    clean: bytes
+    kinds: list[str] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)
+
+
+def make_case(seed: int, number: int) -> Case:
+    rng = random.Random(f"gate:{seed}:{number}")
+    slots: list[Slot] = []
+    kinds: list[str] = []
+
+    def url(kind: str, script: bool = False) -> str:
+        pool = {"script": SCRIPTS, "pixel": PIXELS, "frame": FRAMES, "style": SCRIPTS}[kind]
+        spell = script_spellings(rng) if script else attribute_spellings(rng)
+        slots.append(Slot(rng.choice(pool), spell, attribute=not script))
+        return "\x00%d\x00" % (len(slots) - 1)
+
+    parts = []
+    for _ in range(rng.choice([1, 1, 2, 2, 3, 4])):
+        kind, build = rng.choice(ELEMENTS)
+        kinds.append(kind)
+        markup = build(rng, url)
+        for _ in range(rng.choice([0, 1, 1, 1, 2])):
+            wrap = rng.choice(WRAPS)
+            kinds.append(wrap.replace("{}", "E")[:40])
+            markup = wrap.replace("{}", markup)
+        parts.append(markup)
+        if rng.random() < 0.4:
+            parts.append(rng.choice(["<p>text</p>", "\n", "<div>", "</div>", "<br>", "<b>b</b>"]))
+    shell = rng.random()
+    body = "".join(parts)
+    if shell < 0.6:
+        page = f"<!doctype html><html><head><title>t</title></head><body>{body}</body></html>"
+    elif shell < 0.8:
+        page = f"<!DOCTYPE html><head><meta charset=utf-8></head>{body}"
+    elif shell < 0.9:
+        page = f"<html><body><p>x</p>{body}<p>end</p></body></html>\n"
+    else:
+        page = body
+
+    def render(tracked: bool) -> bytes:
+        out = page
+        for i, slot in enumerate(slots):
+            out = out.replace("\x00%d\x00" % i, slot.render(tracked))
+        return out.encode("utf-8")
+
+    tracked = render(True)
+    cuts = sorted(rng.randrange(1, len(tracked)) for _ in range(rng.choice([1, 2, 3, 5])))
+    return Case(tracked, render(False), kinds, cuts)
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    cases: int = 0
+    leaks: int = 0
+    changed: int = 0
+    chunking: int = 0
+    exceptions: int = 0
+    reach: int = 0
+    sampled: int = 0
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        self.cases += other.cases
+        self.leaks += other.leaks
+        self.changed += other.changed
+        self.chunking += other.chunking
+        self.exceptions += other.exceptions
+        self.reach += other.reach
+        self.sampled += other.sampled
+        self.samples.extend(other.samples[: max(0, 20 - len(self.samples))])
+
+    @property
+    def problems(self) -> int:
+        return self.leaks + self.changed + self.chunking + self.exceptions
+
+
+class Campaign:
+    """The site, plan and vendor lookup of one worker process."""
+
+    def __init__(self) -> None:
+        import logging
+
+        logging.getLogger("cookieguard").setLevel(logging.CRITICAL)
+        self.site = Site(make_policy(banner=False, scripts=False), receipts=None)
+        plan = self.site.injection(
+            Decision(UNDECIDED),
+            method="GET",
+            status=200,
+            content_type="text/html; charset=utf-8",
+            content_encoding=None,
+            path="/page",
+            query="",
+            accept_language="en",
+        )
+        assert plan is not None and plan.blocker is not None
+        self.plan: Injection = plan
+        catalogue = plan.blocker.catalogue
+        refused = plan.blocker.blocked
+        self.blocked = lambda host, path: (
+            (v := catalogue._lookup(host, path)) is not None and v.category in refused
+        )
+
+    def rewrite(self, body: bytes, cuts: list[int] | None = None) -> bytes:
+        rewriter = self.plan.rewriter()
+        if not cuts:
+            return rewriter.feed_last(body)
+        out, start = [], 0
+        for cut in cuts:
+            out.append(rewriter.feed(body[start:cut]))
+            start = cut
+        out.append(rewriter.feed_last(body[start:]))
+        return b"".join(out)
+
+    def run_case(self, seed: int, number: int, tally: Tally, *, verbose: bool = False) -> None:
+        case = make_case(seed, number)
+        tally.cases += 1
+        problems: list[str] = []
+        try:
+            whole = self.rewrite(case.tracked)
+            streamed = self.rewrite(case.tracked, case.cuts)
+            clean = self.rewrite(case.clean)
+        except Exception:
+            tally.exceptions += 1
+            problems.append(traceback.format_exc(limit=4))
+        else:
+            if number % 8 == 0:  # the control, on a sample (html5lib is the cost of a case)
+                tally.sampled += 1
+                tally.reach += bool(oracle.leaks(case.tracked, self.blocked))
+            found = oracle.leaks(whole, self.blocked)
+            if streamed != whole:
+                tally.chunking += 1
+                problems.append(f"streamed at {case.cuts} differs from whole")
+                found += oracle.leaks(streamed, self.blocked)
+            if found:
+                tally.leaks += 1
+                problems += [f"leak: {f.where} -> {f.host}{f.path}" for f in found[:3]]
+            if clean != case.clean:
+                tally.changed += 1
+                problems.append("the tracker-free twin changed")
+            if verbose:
+                problems[:0] = [f"page:   {case.tracked!r}", f"edited: {whole!r}"]
+        if problems:
+            head = f"case {number} (seed {seed}; {', '.join(case.kinds)}):"
+            if len(tally.samples) < 20 or verbose:
+                tally.samples.append(
+                    "\n  ".join([head, *problems, *([] if verbose else [repr(case.tracked)[:600]])])
+                )
+
+
+_CAMPAIGN: Campaign | None = None
+
+
+def _run_chunk(task: tuple[int, int, int]) -> Tally:
+    global _CAMPAIGN
+    if _CAMPAIGN is None:
+        _CAMPAIGN = Campaign()
+    seed, start, stop = task
+    tally = Tally()
+    for number in range(start, stop):
+        _CAMPAIGN.run_case(seed, number, tally)
+    return tally
+
+
+def run(cases: int, seed: int, workers: int, *, progress: bool = False) -> tuple[Tally, float]:
+    """Run ``cases`` cases of campaign ``seed``; the totals and the seconds it took."""
+    tasks = [(seed, start, min(start + CHUNK, cases)) for start in range(0, cases, CHUNK)]
+    total = Tally()
+    began = time.perf_counter()
+    step = max(1, len(tasks) // 20)
+
+    def add(done: int, tally: Tally) -> None:
+        total.add(tally)
+        if progress and done % step == 0:
+            elapsed = time.perf_counter() - began
+            print(
+                f"gate fuzz: {total.cases} cases, {total.leaks} leaks, {total.problems} "
+                f"problems, {elapsed:.0f} s ({total.cases / max(elapsed, 1e-9):.0f} cases/s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    if workers <= 1:
+        for done, task in enumerate(tasks, 1):
+            add(done, _run_chunk(task))
+    else:
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with context.Pool(workers) as pool:
+            for done, tally in enumerate(pool.imap_unordered(_run_chunk, tasks), 1):
+                add(done, tally)
+    return total, time.perf_counter() - began
+
+
+def summary(tally: Tally, seconds: float, seed: int, workers: int) -> str:
+    rate = tally.cases / max(seconds, 1e-9)
+    reach = 100 * tally.reach / max(tally.sampled, 1)
+    return (
+        f"gate fuzz: {tally.cases} cases (seed {seed}, {workers} workers) in {seconds:.1f} s, "
+        f"{rate:.0f} cases/s: {tally.leaks} leaks, {tally.changed} tracker-free pages changed, "
+        f"{tally.chunking} chunking disagreements, {tally.exceptions} exceptions "
+        f"(unedited pages that reach a tracker: {reach:.0f}% of {tally.sampled} sampled)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--replay", type=int, help="run this one case number and show it")
+    args = parser.parse_args(argv)
+    if args.replay is not None:
+        tally = Tally()
+        Campaign().run_case(args.seed, args.replay, tally, verbose=True)
+        print("\n".join(tally.samples) or f"case {args.replay}: no problem")
+        return 1 if tally.problems else 0
+    tally, seconds = run(args.cases, args.seed, args.workers, progress=True)
+    for sample in tally.samples:
+        print(sample, file=sys.stderr)
+    print(summary(tally, seconds, args.seed, args.workers))
+    return 1 if tally.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
