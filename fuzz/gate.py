@@ -29,6 +29,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import re
 import sys
 import time
 import traceback
@@ -49,6 +50,7 @@ from fuzz import oracle  # noqa: E402
 from tests.harness import make_policy  # noqa: E402
 
 CHUNK = 500  # cases per task handed to a worker
+SAMPLES = int(os.environ.get("GATE_SAMPLES", "20"))  # problem cases kept for the report
 
 #: Tracker URLs by what they are (script, pixel, frame, stylesheet), hosts from the catalogue.
 SCRIPTS = (
@@ -129,7 +131,7 @@ def attribute_spellings(rng: random.Random) -> list[Callable[[str], str]]:
         lambda u: u.replace("https://", "https:", 1),
         lambda u: u.replace("https://", "HTTPS://", 1),
         lambda u: _in_host(u, lambda h: h.replace("o", "\t" + "o", 1)),
-        lambda u: u.replace("&", "&amp;"),
+        lambda u: re.sub(r"&(?=[a-z]+=)", "&amp;", u),  # the query's "&" escaped
         lambda u: _in_host(u, lambda h: "user@" + h + ":443"),
     ]
     if rng.random() < 0.15:  # host spellings only URL host parsing (IDNA) normalises
@@ -137,13 +139,26 @@ def attribute_spellings(rng: random.Random) -> list[Callable[[str], str]]:
             lambda u: _in_host(u, lambda h: h.replace(".", "\uff0e", 1)),
             lambda u: _in_host(u, lambda h: h.replace(".", "\u3002", 1)),
             lambda u: _in_host(
-                u, lambda h: "".join(chr(ord(c) + 0xFEE0) if c.isalpha() else c for c in h[:3]) + h[3:]
+                u,
+                lambda h: (
+                    "".join(
+                        chr(ord(c) + 0xFEE0) if c.isascii() and c.isalpha() else c for c in h[:3]
+                    )
+                    + h[3:]
+                ),
             ),
         ]
     chosen = [rng.choice(options)]
     if rng.random() < 0.3:
         chosen.append(rng.choice(options))
     return chosen
+
+
+def idna_spelled(page: bytes) -> bool:
+    """True if a host in ``page`` is spelled with full-width letters or dots (only URL host
+    parsing, IDNA, turns them into the ASCII host)."""
+    text = page.decode("utf-8", "replace")
+    return "\uff0e" in text or "\u3002" in text or any("\uff21" <= c <= "\uff5a" for c in text)
 
 
 def _letter_ref_spelling(rng: random.Random) -> Callable[[str], str]:
@@ -280,7 +295,9 @@ def elements() -> list[tuple[str, Element]]:
 
     def svg_image(rng: random.Random, url: Callable[..., str]) -> str:
         attr = rng.choice(["href", "xlink:href"])
-        return f"<svg width=1 height=1><image {attr}={_q(rng, url('pixel'))} width=1 height=1 /></svg>"
+        return (
+            f"<svg width=1 height=1><image {attr}={_q(rng, url('pixel'))} width=1 height=1 /></svg>"
+        )
 
     def link(rng: random.Random, url: Callable[..., str]) -> str:
         rel = rng.choice(["stylesheet", "preload", "prefetch", "modulepreload", "dns-prefetch",
@@ -420,6 +437,7 @@ class Tally:
     exceptions: int = 0
     reach: int = 0
     sampled: int = 0
+    idna_leaks: int = 0
     samples: list[str] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
@@ -430,7 +448,8 @@ class Tally:
         self.exceptions += other.exceptions
         self.reach += other.reach
         self.sampled += other.sampled
-        self.samples.extend(other.samples[: max(0, 20 - len(self.samples))])
+        self.idna_leaks += other.idna_leaks
+        self.samples.extend(other.samples[: max(0, SAMPLES - len(self.samples))])
 
     @property
     def problems(self) -> int:
@@ -496,6 +515,7 @@ class Campaign:
                 found += oracle.leaks(streamed, self.blocked)
             if found:
                 tally.leaks += 1
+                tally.idna_leaks += idna_spelled(case.tracked)
                 problems += [f"leak: {f.where} -> {f.host}{f.path}" for f in found[:3]]
             if clean != case.clean:
                 tally.changed += 1
@@ -503,8 +523,9 @@ class Campaign:
             if verbose:
                 problems[:0] = [f"page:   {case.tracked!r}", f"edited: {whole!r}"]
         if problems:
-            head = f"case {number} (seed {seed}; {', '.join(case.kinds)}):"
-            if len(tally.samples) < 20 or verbose:
+            idna = " [IDNA host]" if idna_spelled(case.tracked) else ""
+            head = f"case {number}{idna} (seed {seed}; {', '.join(case.kinds)}):"
+            if len(tally.samples) < SAMPLES or verbose:
                 tally.samples.append(
                     "\n  ".join([head, *problems, *([] if verbose else [repr(case.tracked)[:600]])])
                 )
@@ -558,7 +579,7 @@ def summary(tally: Tally, seconds: float, seed: int, workers: int) -> str:
     reach = 100 * tally.reach / max(tally.sampled, 1)
     return (
         f"gate fuzz: {tally.cases} cases (seed {seed}, {workers} workers) in {seconds:.1f} s, "
-        f"{rate:.0f} cases/s: {tally.leaks} leaks, {tally.changed} tracker-free pages changed, "
+        f"{rate:.0f} cases/s: {tally.leaks} leaks ({tally.idna_leaks} with IDNA host spellings), {tally.changed} tracker-free pages changed, "
         f"{tally.chunking} chunking disagreements, {tally.exceptions} exceptions "
         f"(unedited pages that reach a tracker: {reach:.0f}% of {tally.sampled} sampled)"
     )

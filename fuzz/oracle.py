@@ -46,6 +46,7 @@ JS_TYPES = frozenset(
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # A URL in script or CSS text: "//host..." with any scheme before it (JSON's "\/" read as "/").
 _TEXT_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//+([^\s/?#\"'()<>\\,;`]+)([^\s\"'()<>,;`]*)")
+_FORBIDDEN = frozenset("\t\n\r #/:<>?@[\\]^|%\x7f" + "".join(map(chr, range(0x20))))
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
@@ -70,8 +71,11 @@ def host_of(raw: str) -> str:
     try:
         host = host.encode("idna").decode("ascii") if not host.isascii() else host
     except UnicodeError:
-        pass
-    return host.lower().rstrip(".")
+        return ""
+    host = host.lower()
+    if any(c in _FORBIDDEN for c in host):
+        return ""  # https://url.spec.whatwg.org/#forbidden-domain-code-point: not a URL
+    return host.rstrip(".")
 
 
 def resolve(value: str, base: tuple[str, str, str]) -> tuple[str, str] | None:
@@ -182,8 +186,8 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
         label = f"<{name}> ({mode}, {base[0]})"
         for key, value in attrs.items():
             if key in FETCHING:
-                if name == "script" and ns == HTML_NS:
-                    continue  # judged below, by its type
+                if name == "script":
+                    continue  # judged below: an HTML script by its type; an SVG one has no src
                 if key in ("srcset", "imagesrcset"):
                     for url in _srcset(value):
                         yield from check(f"{label} {key}", url)
@@ -200,7 +204,9 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
                     yield Fetch(f"{label} {key}", value[:80], host_, path_)
             elif key == "srcdoc":
                 for inner in fetches(value):
-                    yield Fetch(f"{label} srcdoc > {inner.where}", inner.url, inner.host, inner.path)
+                    yield Fetch(
+                        f"{label} srcdoc > {inner.where}", inner.url, inner.host, inner.path
+                    )
             elif key == "content" and name == "meta":
                 if attrs.get("http-equiv", "").strip().lower() == "refresh":
                     url = _refresh(value)
@@ -212,7 +218,7 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
             runs = kind in JS_TYPES
             if runs and ns == HTML_NS and "src" in attrs:
                 yield from check(f"{label} src", attrs["src"])
-            elif runs or kind in ("importmap", "speculationrules"):
+            elif runs or (ns == HTML_NS and kind in ("importmap", "speculationrules")):
                 for host_, path_ in urls_in_text(_text(element)):
                     yield Fetch(f"{label} {kind or 'inline'} text", "", host_, path_)
         elif name == "style":
@@ -223,7 +229,10 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
 
 
 def _text(element: Any) -> str:
-    return "".join(element.itertext())
+    """An element's child text content: its own text nodes, not its children's or comments'
+    (https://dom.spec.whatwg.org/#concept-child-text-content, what a script runs and a style
+    sheet is read from)."""
+    return (element.text or "") + "".join(child.tail or "" for child in element)
 
 
 def _elements(root: Any) -> Iterator[Any]:

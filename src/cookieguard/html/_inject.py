@@ -31,7 +31,9 @@ from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
 from cookieguard.html._scanner import Attribute, Rewriter, attributes_named
 from cookieguard.html._urls import each_url as _each_url
-from cookieguard.html._urls import urls as _urls
+from cookieguard.html._urls import text_of as _text_of
+from cookieguard.html._urls import urls as _attribute_urls
+from cookieguard.html._urls import urls_in as _urls_in
 
 logger = logging.getLogger("cookieguard")
 
@@ -65,24 +67,21 @@ _JS_TYPES = frozenset(
         b"text/livescript", b"text/x-ecmascript", b"text/x-javascript",
     }
 )  # fmt: skip
-#: URL attributes per tag, renamed to ``data-cookieguard-<name>`` while gated.
-_URL_ATTRIBUTES: Mapping[bytes, tuple[bytes, ...]] = {
-    b"img": (b"src", b"srcset", b"data-src", b"data-srcset", b"data-lazy-src"),
-    b"image": (b"src", b"href", b"xlink:href"),  # HTML parsers read <image> as <img>; SVG
-    b"source": (b"src", b"srcset", b"data-src", b"data-srcset"),
-    b"link": (b"href", b"imagesrcset"),
-    b"iframe": (b"src", b"srcdoc", b"data-src", b"data-lazy-src"),
-    b"video": (b"src", b"poster"),
-    b"audio": (b"src",),
-    b"embed": (b"src",),
-    b"input": (b"src",),
-    b"object": (b"data",),
-    b"body": (b"background",),
-    b"table": (b"background",),
-    b"td": (b"background",),
-    b"th": (b"background",),
-    b"base": (b"href",),  # relative URLs after it would load from the tracker
-}
+#: Attributes whose value is a URL (or URLs) that the element fetches, or navigates a frame or
+#: the page to, without a click: renamed to ``data-cookieguard-<name>`` while gated, on any
+#: element (``href`` of ``<a>`` and ``<area>`` navigates on a click only; ``data`` is a URL on
+#: ``<object>`` only). Every one of them is renamed when one names a blocked host, and every
+#: copy of a duplicated one (the browser uses the first; no copy may load on consent either).
+_URL_ATTRIBUTES = frozenset(
+    {
+        b"src", b"srcset", b"imagesrcset", b"poster", b"background", b"ping", b"formaction",
+        b"action", b"codebase", b"archive", b"lowsrc", b"dynsrc", b"manifest", b"href",
+        b"xlink:href", b"data", b"srcdoc", b"data-src", b"data-srcset", b"data-lazy-src",
+    }
+)  # fmt: skip
+#: Attributes holding script or CSS text (``style``'s url(), event handlers) or a refresh
+#: (``<meta http-equiv=refresh content>``): renamed only when they name a blocked host.
+_TEXT_ATTRIBUTES = frozenset({b"style", b"content"})
 #: Where a script or an embed takes its URL from (SVG scripts use href; lazy loaders data-src).
 _SCRIPT_URLS = (b"src", b"href", b"xlink:href")
 _EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
@@ -114,6 +113,51 @@ def _first(attrs: list[Attribute], names: tuple[bytes, ...]) -> Attribute | None
     return None
 
 
+#: Script types whose verdict depends on the inline content: the scripts that run, and the
+#: import maps and speculation rules that make the browser fetch the URLs they name.
+_CONTENT_TYPES = _JS_TYPES | {b"importmap", b"speculationrules"}
+
+
+def _script_type(attrs: list[Attribute]) -> bytes:
+    """A script's type as the browser compares it: the first ``type``, references decoded,
+    white space stripped, lower case (https://html.spec.whatwg.org/#prepare-the-script-element)."""
+    kind = _find(attrs, b"type")
+    return _text_of(kind.value).strip(b"\t\n\f\r ").lower() if kind is not None else b""
+
+
+def _fetching(tag: bytes, attribute: bytes, refresh: bool) -> str | None:
+    """``"url"`` if ``attribute`` of ``tag`` is a URL the element loads on its own, ``"text"``
+    if it is script or CSS text or a refresh that may name one, else ``None``."""
+    if attribute in _URL_ATTRIBUTES:
+        if attribute in (b"href", b"xlink:href") and tag in (b"a", b"area"):
+            return None  # followed on a click only
+        if attribute == b"data" and tag not in (b"object", b"embed"):
+            return None
+        return "url"
+    if attribute == b"style" or attribute.startswith(b"on"):
+        return "text"
+    if attribute == b"content" and refresh:
+        return "text"
+    return None
+
+
+def _urls(attr: Attribute) -> list[bytes]:
+    """The URLs of an attribute value, references decoded: several in a ``srcset``, those
+    written in CSS (``style``) or script (event handlers), the target of a refresh."""
+    name = attr.name
+    if name.startswith(b"on"):
+        return [b"//" + host + path for _, host, path in _urls_in(_text_of(attr.value))]
+    if name == b"content":  # "5; url=https://..." (the shared declarative refresh steps)
+        m = _REFRESH.match(_text_of(attr.value))
+        return [m.group(1)] if m is not None else []
+    return _attribute_urls(attr)
+
+
+_REFRESH = re.compile(
+    rb"[\t\n\f\r ]*+[0-9.]*+[\t\n\f\r ]*+[;,]?[\t\n\f\r ]*+"
+    rb"(?:url[\t\n\f\r ]*+=[\t\n\f\r ]*+)?[\"']?([^\"']*)",
+    re.IGNORECASE,
+)
 class Blocker:
     """Auto-blocking for one set of refused categories: which vendors, found how.
 
@@ -184,7 +228,7 @@ class Blocker:
         key = host + (path or b"")
         hit = self._hosts.get(key)
         if hit is None and key not in self._hosts:
-            url = "https://" + key.decode("ascii")
+            url = "https://" + key.decode("utf-8", "replace")
             hit = self._found(self.catalogue.vendor_for_url(url))
             self._hosts.put(key, hit, len(key))
         return hit
@@ -207,11 +251,8 @@ class Blocker:
         """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
         if not self._vendors:
             return []
-        found = sorted(
-            at
-            for at, host, path in _each_url(data)
-            if self._named(host.lower(), path[:64]) is not None
-        )
+        found = [at for at, host, path in _each_url(data) if self._named(host.lower(), path[:64])]
+        found.sort()
         return found
 
     def vendor_for_url(self, url: bytes) -> Vendor | None:
@@ -310,20 +351,20 @@ class TrackerGate:
         attrs = attributes_named(tag, 7, _SCRIPT_NAMES)
         if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
             return False
-        kind = _find(attrs, b"type")
-        return kind is None or kind.value.strip().lower() in _JS_TYPES
+        return _script_type(attrs) in _CONTENT_TYPES
 
     def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
-        if not self.blocker.mentions(tag if content is None else content):
+        if not self.blocker.mentions(_text_of(tag) if content is None else content):
             return None
         attrs = attributes_named(tag, 7, _SCRIPT_NAMES)
         if _find(attrs, _MARK) is not None:
             return None  # the site marked it itself (data-cookieguard="necessary" opts out)
-        kind = _find(attrs, b"type")
-        kind_value = kind.value.strip().lower() if kind is not None else b""
-        if kind_value not in _JS_TYPES:
-            return None  # JSON-LD, templates...: not run by the browser
+        kind_value = _script_type(attrs)
         src = _first(attrs, _SCRIPT_URLS)
+        if src is None and kind_value not in _CONTENT_TYPES:
+            return None  # JSON-LD, templates...: not run by the browser
+        if src is not None and src.name == b"src" and kind_value not in _JS_TYPES:
+            return None  # an HTML script of another type fetches nothing
         if src is not None:
             vendor = self.blocker.vendor_for_url(_urls(src)[0])
             if vendor is None:
@@ -337,12 +378,13 @@ class TrackerGate:
         if self.blocker.record_only:
             return None
         marks = b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"'
-        if kind_value == b"module":
-            marks += b' data-cookieguard-type="module"'
-        cuts = [(kind.start, kind.end, b"")] if kind is not None else []
+        if kind_value in (b"module", b"importmap", b"speculationrules"):
+            marks += b' data-cookieguard-type="' + kind_value + b'"'
+        # Every type attribute goes (the first decides; none may be left to decide after ours).
+        cuts = [(a.start, a.end, b"") for a in attrs if a.name == b"type"]
         if src is not None and src.name != b"src":
             # An SVG script: Chromium fetches its href whatever the type; rename it too.
-            cuts.append((src.start, src.start, b"data-cookieguard-"))
+            cuts += [(a.start, a.start, b"data-cookieguard-") for a in attrs if a.name == src.name]
         rest, at = [], 7
         for start, end, put in sorted(cuts):
             rest += [tag[at:start], put]
@@ -361,7 +403,7 @@ class TrackerGate:
         if _find(attrs, _MARK) is not None:
             return None
         kind = _find(attrs, b"type")
-        if kind is not None and kind.value.strip().lower() not in (b"", b"text/css"):
+        if kind is not None and _text_of(kind.value).strip().lower() not in (b"", b"text/css"):
             return None
         vendors = self.blocker.vendors_in_text(content)
         if not vendors:
@@ -369,37 +411,56 @@ class TrackerGate:
         self.blocker.met(vendors)
         if self.blocker.record_only:
             return None
-        rest = tag[6:] if kind is None else tag[6 : kind.start].rstrip() + tag[kind.end :]
+        rest = [tag[6:]]
+        types = [a for a in attrs if a.name == b"type"]
+        if types:
+            rest, at = [], 6
+            for a in types:
+                rest += [tag[at : a.start].rstrip()]
+                at = a.end
+            rest.append(tag[at:])
         return (
-            tag[:6] + b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"' + rest
+            tag[:6]
+            + b' type="text/plain" data-cookieguard="'
+            + _categories(vendors)
+            + b'"'
+            + b"".join(rest)
         )
 
     def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
-        names = (*_URL_ATTRIBUTES.get(name, ()), b"style")  # style: CSS url(...)
-        if not self.blocker.mentions(tag):
+        if not self.blocker.mentions(_text_of(tag)):
             return None
         attrs = attributes_named(tag, len(name) + 1, _START_NAMES.get(name, _STYLE_ONLY))
         if _find(attrs, _MARK) is not None:
             return None
         vendors: list[Vendor] = []
         renamed: list[Attribute] = []
+        refresh = name == b"meta" and any(
+            a.name == b"http-equiv" and _text_of(a.value).strip().lower() == b"refresh"
+            for a in attrs
+        )
         for attr in attrs:
-            if attr.name not in names or attr.name in (a.name for a in renamed):
+            kind = _fetching(name, attr.name, refresh)
+            if kind is None:
                 continue
+            found: list[Vendor] = []
             for url in _urls(attr):
                 vendor = self.blocker.vendor_for_url(url)
                 if vendor is not None:
-                    vendors.append(vendor)
+                    found.append(vendor)
                 elif url.lstrip()[:5].lower() == b"data:":
                     # A data: document (an iframe's) that loads a tracker itself.
-                    vendors += self.blocker.vendors_in_text(unquote_to_bytes(url))
-            renamed.append(attr)
+                    found += self.blocker.vendors_in_text(unquote_to_bytes(url))
+            vendors += found
+            if found or kind == "url":
+                renamed.append(attr)
         if not vendors:
             return None
         self.blocker.met(vendors)
         if self.blocker.record_only:
             return None
-        # Rename every URL attribute of the tag, so nothing of it loads.
+        # Rename every URL attribute of the tag (and every text one naming a blocked host),
+        # so nothing of it loads.
         cut = len(name) + 1
         parts = [tag[:cut], b' data-cookieguard="', _categories(vendors), b'"']
         for attr in sorted(renamed, key=lambda a: a.start):

@@ -108,8 +108,14 @@ _BREAKOUT = frozenset(
 )
 _INTEGRATION = frozenset(b"foreignobject desc title mi mo mn ms mtext annotation-xml".split())
 #: Raw-text elements that parsers following the older <select> rules ignore inside one.
-_IGNORED_IN_SELECT = frozenset(b"xmp iframe noembed noframes title noscript".split())
+_IGNORED_IN_SELECT = frozenset(b"xmp iframe noembed noframes title noscript style".split())
 _DOCUMENT = frozenset({b"html", b"head", b"body"})
+#: End tags that close the HTML element an <svg> or <math> sits in, with it (an
+#: approximation of the tree builder's stack of open elements, in the direction of reading
+#: more markup).
+_CLOSES_FOREIGN = frozenset(
+    b"select table tbody thead tfoot tr td th caption template body html".split()
+)
 
 
 _HEAD_POINT = re.compile(rb"<script(?=[" + _WS + rb"/>])|</head(?=[" + _WS + rb"/>])")
@@ -817,6 +823,9 @@ class Rewriter:
                 self._foreign -= 1
             elif not self._integration and name in (b"br", b"p"):
                 self._foreign = 0  # they break out of foreign content like start tags
+            elif name in _CLOSES_FOREIGN:
+                self._foreign = 0  # the HTML element holding the SVG or MathML closed
+                self._integration = b""
         self._emit(w.view[at:end])
         return end
 
@@ -889,14 +898,32 @@ class Rewriter:
             self._foreign += 1
         elif name in _INTEGRATION and not w.data.startswith(b"/>", end - 2):
             self._integration = name
-        if name == b"script" and w.hit_in(at, end):  # an SVG script loads its href
-            assert w.gate is not None
-            new = w.gate.script_tag(w.data[at:end], None)
-            self._emit(w.view[at:end] if new is None else new)
-            return end
+        if name == b"script" and self._gate is not None:
+            return self._foreign_script(w, at, end)
         if name == b"style" and self._gate is not None:
             return self._style(w, at, end)
         return self._plain_tag(w, name, at, end)
+
+    def _foreign_script(self, w: _Window, at: int, end: int) -> int:
+        """An SVG ``<script>``: it loads its href whatever its type, and runs its content,
+        which the tokenizer reads as markup (no script data states): judged on the tag and
+        the text up to its end tag, then read on as markup."""
+        gate = self._gate
+        assert gate is not None
+        content: bytes | None = None
+        if gate.needs_content(w.data[at:end]):
+            closer = _SCRIPT_CLOSER.search(w.low, end)
+            if closer is None and not w.last and w.n - at <= ELEMENT_LIMIT:
+                w.wait = True
+                return at
+            content_end = closer.start() if closer is not None else w.n
+            if w.hit_in(at, content_end):
+                content = w.data[end:content_end]
+        new = None
+        if content is not None or w.hit_in(at, end):
+            new = gate.script_tag(w.data[at:end], content)
+        self._emit(w.view[at:end] if new is None else new)
+        return end
 
     def _script_tag(self, w: _Window, at: int, end: int) -> int:
         """A ``<script>`` start tag: judged on its attributes, or with its inline content."""
@@ -1022,7 +1049,12 @@ class Rewriter:
                     out = self._closed_reading(span, tail)
             if out == span:
                 out = None
-        self._plain_tag(w, name, at, end)
+        if name == b"style" and w.hit_in(at, content_end):  # CSS in the raw-text reading
+            assert w.gate is not None
+            new = w.gate.style_tag(w.data[at:end], span)
+            self._emit(w.view[at:end] if new is None else new)
+        else:
+            self._plain_tag(w, name, at, end)
         if out is not None:
             self._emit(out)
         else:
