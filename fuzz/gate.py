@@ -19,7 +19,8 @@ case checks, for an undecided visitor (every optional category refused):
 - **exceptions**: the rewriter never raises.
 
 The original page of every eighth case is parsed too: ``reach`` is the share of those whose
-unedited page does fetch a tracker (a generator that never reaches one proves nothing). A case is reproduced
+unedited page does fetch a tracker (a generator that never reaches one proves nothing). A case
+is reproduced
 from its seed and number alone.
 """
 
@@ -111,7 +112,7 @@ def _letter_ref(rng: random.Random) -> Callable[[str], str]:
     return change
 
 
-def attribute_spellings(rng: random.Random) -> list[Callable[[str], str]]:
+def attribute_spellings(rng: random.Random, idna: bool = True) -> list[Callable[[str], str]]:
     """How a URL may be written in an attribute value (character references decoded)."""
     options: list[Callable[[str], str]] = [
         lambda u: u,
@@ -134,7 +135,7 @@ def attribute_spellings(rng: random.Random) -> list[Callable[[str], str]]:
         lambda u: re.sub(r"&(?=[a-z]+=)", "&amp;", u),  # the query's "&" escaped
         lambda u: _in_host(u, lambda h: "user@" + h + ":443"),
     ]
-    if rng.random() < 0.15:  # host spellings only URL host parsing (IDNA) normalises
+    if rng.random() < 0.15 and idna:  # host spellings only URL host parsing (IDNA) normalises
         options += [
             lambda u: _in_host(u, lambda h: h.replace(".", "\uff0e", 1)),
             lambda u: _in_host(u, lambda h: h.replace(".", "\u3002", 1)),
@@ -266,7 +267,8 @@ def elements() -> list[tuple[str, Element]]:
     def importmap(rng: random.Random, url: Callable[..., str]) -> str:
         return (
             '<script type="importmap">{"imports": {"tracker": '
-            f'"{url("script", script=True)}"}}}}</script><script type=module>import "tracker"</script>'
+            f'"{url("script", script=True)}"}}}}</script>'
+            '<script type=module>import "tracker"</script>'
         )
 
     def handler(rng: random.Random, url: Callable[..., str]) -> str:
@@ -283,7 +285,8 @@ def elements() -> list[tuple[str, Element]]:
 
     def refresh(rng: random.Random, url: Callable[..., str]) -> str:
         content = rng.choice(["0; url={}", "5;URL='{}'", "0,{}", "1; url = {}"])
-        return f"<meta http-equiv={_q(rng, rng.choice(['refresh', 'Refresh']))} content={_q(rng, content.format(url('pixel')))}>"
+        equiv = _q(rng, rng.choice(["refresh", "Refresh"]))
+        return f"<meta http-equiv={equiv} content={_q(rng, content.format(url('pixel')))}>"
 
     def base(rng: random.Random, url: Callable[..., str]) -> str:
         where = url("script").split("?")[0].rsplit("/", 1)[0] + "/"
@@ -380,16 +383,16 @@ class Case:
     cuts: list[int] = field(default_factory=list)
 
 
-def make_case(seed: int, number: int) -> Case:
+def make_case(seed: int, number: int, *, idna: bool = True) -> Case:
     rng = random.Random(f"gate:{seed}:{number}")
     slots: list[Slot] = []
     kinds: list[str] = []
 
     def url(kind: str, script: bool = False) -> str:
         pool = {"script": SCRIPTS, "pixel": PIXELS, "frame": FRAMES, "style": SCRIPTS}[kind]
-        spell = script_spellings(rng) if script else attribute_spellings(rng)
+        spell = script_spellings(rng) if script else attribute_spellings(rng, idna)
         slots.append(Slot(rng.choice(pool), spell, attribute=not script))
-        return "\x00%d\x00" % (len(slots) - 1)
+        return f"\x00{len(slots) - 1}\x00"
 
     parts = []
     for _ in range(rng.choice([1, 1, 2, 2, 3, 4])):
@@ -417,7 +420,7 @@ def make_case(seed: int, number: int) -> Case:
     def render(tracked: bool) -> bytes:
         out = page
         for i, slot in enumerate(slots):
-            out = out.replace("\x00%d\x00" % i, slot.render(tracked))
+            out = out.replace(f"\x00{i}\x00", slot.render(tracked))
         return out.encode("utf-8")
 
     tracked = render(True)
@@ -493,8 +496,10 @@ class Campaign:
         out.append(rewriter.feed_last(body[start:]))
         return b"".join(out)
 
-    def run_case(self, seed: int, number: int, tally: Tally, *, verbose: bool = False) -> None:
-        case = make_case(seed, number)
+    def run_case(
+        self, seed: int, number: int, tally: Tally, *, verbose: bool = False, idna: bool = True
+    ) -> None:
+        case = make_case(seed, number, idna=idna)
         tally.cases += 1
         problems: list[str] = []
         try:
@@ -534,20 +539,23 @@ class Campaign:
 _CAMPAIGN: Campaign | None = None
 
 
-def _run_chunk(task: tuple[int, int, int]) -> Tally:
+def _run_chunk(task: tuple[int, int, int, bool]) -> Tally:
     global _CAMPAIGN
     if _CAMPAIGN is None:
         _CAMPAIGN = Campaign()
-    seed, start, stop = task
+    seed, start, stop, idna = task
     tally = Tally()
     for number in range(start, stop):
-        _CAMPAIGN.run_case(seed, number, tally)
+        _CAMPAIGN.run_case(seed, number, tally, idna=idna)
     return tally
 
 
-def run(cases: int, seed: int, workers: int, *, progress: bool = False) -> tuple[Tally, float]:
-    """Run ``cases`` cases of campaign ``seed``; the totals and the seconds it took."""
-    tasks = [(seed, start, min(start + CHUNK, cases)) for start in range(0, cases, CHUNK)]
+def run(
+    cases: int, seed: int, workers: int, *, progress: bool = False, idna: bool = True
+) -> tuple[Tally, float]:
+    """Run ``cases`` cases of campaign ``seed``; the totals and the seconds it took
+    (``idna=False``: no host spelled with full-width or ideographic characters)."""
+    tasks = [(seed, start, min(start + CHUNK, cases), idna) for start in range(0, cases, CHUNK)]
     total = Tally()
     began = time.perf_counter()
     step = max(1, len(tasks) // 20)
@@ -579,7 +587,8 @@ def summary(tally: Tally, seconds: float, seed: int, workers: int) -> str:
     reach = 100 * tally.reach / max(tally.sampled, 1)
     return (
         f"gate fuzz: {tally.cases} cases (seed {seed}, {workers} workers) in {seconds:.1f} s, "
-        f"{rate:.0f} cases/s: {tally.leaks} leaks ({tally.idna_leaks} with IDNA host spellings), {tally.changed} tracker-free pages changed, "
+        f"{rate:.0f} cases/s: {tally.leaks} leaks ({tally.idna_leaks} with IDNA host spellings), "
+        f"{tally.changed} tracker-free pages changed, "
         f"{tally.chunking} chunking disagreements, {tally.exceptions} exceptions "
         f"(unedited pages that reach a tracker: {reach:.0f}% of {tally.sampled} sampled)"
     )
@@ -591,13 +600,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--replay", type=int, help="run this one case number and show it")
+    parser.add_argument(
+        "--no-idna", action="store_true", help="no host spelled with full-width characters"
+    )
     args = parser.parse_args(argv)
     if args.replay is not None:
         tally = Tally()
         Campaign().run_case(args.seed, args.replay, tally, verbose=True)
         print("\n".join(tally.samples) or f"case {args.replay}: no problem")
         return 1 if tally.problems else 0
-    tally, seconds = run(args.cases, args.seed, args.workers, progress=True)
+    tally, seconds = run(args.cases, args.seed, args.workers, progress=True, idna=not args.no_idna)
     for sample in tally.samples:
         print(sample, file=sys.stderr)
     print(summary(tally, seconds, args.seed, args.workers))

@@ -46,6 +46,7 @@ JS_TYPES = frozenset(
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 # A URL in script or CSS text: "//host..." with any scheme before it (JSON's "\/" read as "/").
 _TEXT_URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:)?//+([^\s/?#\"'()<>\\,;`]+)([^\s\"'()<>,;`]*)")
+_C0_SPACE = "".join(map(chr, range(0x21)))
 _FORBIDDEN = frozenset("\t\n\r #/:<>?@[\\]^|%\x7f" + "".join(map(chr, range(0x20))))
 _DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
@@ -81,10 +82,9 @@ def host_of(raw: str) -> str:
 def resolve(value: str, base: tuple[str, str, str]) -> tuple[str, str] | None:
     """``(host, path)`` of ``value`` resolved against ``base`` (scheme, host, path); ``None``
     for a scheme that fetches nothing from a host (``data:``, ``javascript:``...)."""
-    value = value.strip("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
-                        "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")  # fmt: skip
+    value = value.strip(_C0_SPACE)
     value = value.replace("\t", "").replace("\n", "").replace("\r", "")
-    scheme, host, path = base
+    scheme, host, _ = base
     m = _SCHEME.match(value)
     if m:
         given = m.group(1).lower()
@@ -124,6 +124,10 @@ def urls_in_text(text: str) -> Iterator[tuple[str, str]]:
 
 def _srcset(value: str) -> list[str]:
     return [token.strip(",") for token in value.split() if token.strip(",")]
+
+
+def _refreshes(attrs: dict[str, str]) -> bool:
+    return attrs.get("http-equiv", "").strip().lower() == "refresh"
 
 
 def _refresh(value: str) -> str | None:
@@ -207,11 +211,10 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
                     yield Fetch(
                         f"{label} srcdoc > {inner.where}", inner.url, inner.host, inner.path
                     )
-            elif key == "content" and name == "meta":
-                if attrs.get("http-equiv", "").strip().lower() == "refresh":
-                    url = _refresh(value)
-                    if url is not None:
-                        yield from check(f"{label} refresh", url)
+            elif key == "content" and name == "meta" and _refreshes(attrs):
+                url = _refresh(value)
+                if url is not None:
+                    yield from check(f"{label} refresh", url)
         if name == "script":
             kind = attrs.get("type")
             kind = "" if kind is None else kind.strip().lower()

@@ -1,0 +1,209 @@
+"""The gate reads markup as the browser does (issue 19, section 4).
+
+Each case is a page that makes a browser fetch from a catalogued host; the WHATWG tree builder
+of the oracle (``fuzz/oracle.py``: html5lib, with scripting on and off, over http and https)
+checks that the unedited page does (the case proves something) and that the page the gate
+writes for an undecided visitor does not. Pages without a tracker come out byte for byte.
+The Chromium side of the same cases is ``tests/browser/test_evasion.py``; the generated
+ones are ``fuzz/gate.py`` (a slice runs below).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cookieguard.core._consent import UNDECIDED
+from cookieguard.core._guard import Decision
+from cookieguard.html._inject import Injection
+from cookieguard.site._site import Site
+from fuzz import gate, oracle
+from tests.harness import make_policy
+
+PIXEL = "https://www.facebook.com/tr?id=1&amp;ev=PageView"
+GA = "https://www.googletagmanager.com/gtag/js?id=G-1"
+FBEVENTS = "https://connect.facebook.net/en_US/fbevents.js"
+
+
+def plan(site: Site) -> Injection:
+    injection = site.injection(
+        Decision(UNDECIDED),
+        method="GET",
+        status=200,
+        content_type="text/html; charset=utf-8",
+        content_encoding=None,
+        path="/page",
+        query="",
+        accept_language="en",
+    )
+    assert injection is not None
+    return injection
+
+
+SITE = Site(make_policy(banner=False, scripts=False), receipts=None)
+PLAN = plan(SITE)
+assert PLAN.blocker is not None
+_CATALOGUE = PLAN.blocker.catalogue
+_REFUSED = PLAN.blocker.blocked
+
+
+def blocked(host: str, path: str) -> bool:
+    vendor = _CATALOGUE._lookup(host, path)
+    return vendor is not None and vendor.category in _REFUSED
+
+
+def page(markup: str) -> bytes:
+    return (
+        f"<!doctype html><html><head><title>t</title></head><body>{markup}</body></html>".encode()
+    )
+
+
+def rewrite(body: bytes, injection: Injection = PLAN) -> bytes:
+    return injection.rewriter().feed_last(body)
+
+
+def streamed(body: bytes, size: int, injection: Injection = PLAN) -> bytes:
+    rewriter = injection.rewriter()
+    out = [rewriter.feed(body[i : i + size]) for i in range(0, len(body), size)]
+    return b"".join(out) + rewriter.finish()
+
+
+#: The issue's cases, and the rest of the standard's ways to fetch: each leaked before.
+CASES = {
+    # Tokenizer: an unquoted value holding "=" or a quote opens no quoted value.
+    "a value of '=' then a quote": f'<b a=="><img src={PIXEL}>">',
+    "an unquoted value holding '=' then a quote": f'<b a=x="><img src={PIXEL}>">',
+    "a name starting with '=' and a quote": f'<b ="><img src={PIXEL}>">',
+    "a quote after a self-closing slash": f'<b a/="><img src={PIXEL}>">',
+    # <noscript> is raw text with JavaScript on, markup with it off: both readings gated.
+    "a comment in noscript hides nothing from JS": f"<noscript><!--</noscript><img src={PIXEL}>-->",
+    "a quoted value in noscript hides nothing from JS": (
+        f'<noscript><a title="</noscript><img src={PIXEL}>"></noscript>'
+    ),
+    "a pixel in a real noscript (JS off)": f'<noscript><img src="{PIXEL}"></noscript>',
+    "a style in noscript hides nothing from JS": (
+        f"<noscript><style></noscript><img src={PIXEL}></style>"
+    ),
+    # No look-back limits: the scanner reads every tag forwards.
+    "an attribute over 4 KB before the URL": f'<img alt="{"x" * 5000}" src="{PIXEL}">',
+    "over eight tags in an earlier attribute": f'<img alt="{"<b>" * 12}" src="{PIXEL}">',
+    "tags in an earlier element's attribute": f'<p title="{"<i>" * 12}">x</p><img src={PIXEL}>',
+    # Character references, wherever they decide.
+    "a script type with &#x2F;": f'<script type="text&#x2F;javascript" src="{GA}"></script>',
+    "a module type with &#101;": f'<script type="modul&#101;" src="{GA}"></script>',
+    "a host letter as &#97;": '<img src="https://www.f&#97;cebook.com/tr?id=1">',
+    "host dots as &period;": '<img src="https://www&period;facebook&period;com/tr?id=1">',
+    "a host letter as &#97 without ';'": '<img src="https://www.f&#97cebook.com/tr?id=1">',
+    # Duplicate attributes: the browser loads the first; none may survive.
+    "two tracker srcs": f"<img src={PIXEL} src={PIXEL}>",
+    "a first-party src then a tracker src": f"<img src=/a.png src={PIXEL} srcset={PIXEL}>",
+    # Document state and the other ways to fetch or navigate.
+    "<base href> on a tracker host": (
+        '<base href="https://www.googletagmanager.com/gtag/"><script src="js?id=G-1"></script>'
+    ),
+    "an onerror handler": f"<img src=/missing.png onerror=\"new Image().src='{PIXEL}'\">",
+    "an onload handler on body": f"<div onmouseover=\"fetch('{FBEVENTS}')\">x</div>",
+    "an import map": (
+        f'<script type="importmap">{{"imports": {{"t": "{FBEVENTS}"}}}}</script>'
+        '<script type="module">import "t"</script>'
+    ),
+    "a meta refresh": f'<meta http-equiv="refresh" content="0; url={PIXEL}">',
+    "a meta refresh without url=": f"<meta http-equiv=Refresh content='1,{PIXEL}'>",
+    "background on a table row": f'<table><tr background="{PIXEL}"><td>x</td></tr></table>',
+    "background on tbody": f'<table><tbody background="{PIXEL}"><tr><td>x</td></tr></table>',
+    "background on a cell": f'<table><tr><td background="{PIXEL}">x</td></tr></table>',
+    "img srcset": f'<img srcset="/a.png 1x, {PIXEL} 2x">',
+    "video poster": f'<video poster="{PIXEL}"></video>',
+    "object data": f'<object data="{PIXEL}" type="image/gif"></object>',
+    "embed src": f'<embed src="{PIXEL}">',
+    "a ping": f'<a href="/next" ping="{PIXEL}">next</a>',
+    "a button formaction": f'<form><button formaction="{PIXEL}">go</button></form>',
+    "a form action": f'<form action="{PIXEL}"><button>go</button></form>',
+    "link rel=preload": f'<link rel=preload as=script href="{GA}">',
+    "link rel=dns-prefetch": '<link rel="dns-prefetch" href="//www.googletagmanager.com">',
+    "link rel=preconnect": '<link rel="preconnect" href="https://connect.facebook.net">',
+    "svg image href": f'<svg><image href="{PIXEL}" width="1" height="1"/></svg>',
+    "svg image xlink:href": f'<svg><image xlink:href="{PIXEL}" width="1" height="1"/></svg>',
+    "an svg script's inline code": f"<svg><script>fetch('{FBEVENTS}')</script></svg>",
+    "an svg script whose href is spelled with a reference": (
+        '<svg><script href="https://connect.facebook.net/en_US/fbevent&#115;.js"></script></svg>'
+    ),
+    # Script data: "<!-->" enters and leaves the escape at once.
+    "a script after <!--> in script data": (
+        f'<script><!--></script><img src="{PIXEL}"><script>a<script></script>'
+    ),
+    # Tree state: raw text inside <select> (ignored there by the older rules).
+    "an xmp in a select": f"<select><xmp></select><img src={PIXEL}></xmp>",
+    "a style in a select": f'<select><style></select><script src="{GA}"></script></style>',
+    # Foreign content: the HTML element around an <svg> closes it.
+    "an svg closed with its select": (
+        f"<select><svg></select><textarea><!--</textarea><img src={PIXEL}>-->"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_browser_reading_fetches_nothing_from_a_tracker(name: str) -> None:
+    body = page(CASES[name])
+    assert oracle.leaks(body, blocked), f"{name}: the unedited page fetches no tracker"
+    for out in (rewrite(body), streamed(body, 7)):
+        assert oracle.leaks(out, blocked) == []
+
+
+def test_the_issue_cases_are_gated_where_the_browser_reads_them() -> None:
+    """The first two cases of the issue, byte for byte: the <img> is markup."""
+    out = rewrite(page(f'<b a=="><img src={PIXEL}>">'))
+    assert b'<b a=="><img data-cookieguard="marketing" data-cookieguard-src=' in out
+    out = rewrite(page(f"<noscript><!--</noscript><img src={PIXEL}>-->"))
+    assert b'<img data-cookieguard="marketing" data-cookieguard-src=' in out
+
+
+def test_a_noscript_read_as_markup_is_closed_where_its_raw_text_ends() -> None:
+    """With JS off the quoted value would swallow the end tag and read on: it is closed."""
+    out = rewrite(page(f'<noscript><a title="</noscript><p title="><img src={PIXEL}>">'))
+    assert b'<noscript><a title=""></noscript>' in out
+    assert oracle.leaks(out, blocked) == []
+
+
+def test_every_copy_of_a_duplicated_attribute_is_renamed() -> None:
+    out = rewrite(page(f"<img src={PIXEL} src={PIXEL}>"))
+    assert out.count(b"data-cookieguard-src=") == 2
+    assert b" src=" not in out.replace(b"data-cookieguard-src=", b"")
+
+
+def test_a_base_on_a_tracker_host_does_not_move_the_banner_script() -> None:
+    site = Site(make_policy(), receipts=None)
+    body = page('<base href="https://www.googletagmanager.com/"><p>x</p>')
+    out = rewrite(body, plan(site))
+    assert b'<base data-cookieguard="analytics" data-cookieguard-href=' in out
+    assert b"/_cookieguard/banner.js" in out
+    assert oracle.leaks(out, blocked) == []
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<noscript><!--</noscript><img src="/a.png">-->',
+        '<noscript><a title="</noscript><img src=/x>">',
+        "<b a==\"><img src='https://www.example.org/x.png'>\">",
+        '<script type="text&#x2F;javascript" src="https://cdn.example.org/a.js"></script>',
+        '<img src="https://www.ex&#97;mple.org/a.png" src=/b.png onerror="f()">',
+        "<select><xmp><!--</xmp><p>x</p>--></select>",
+        '<svg><script>var a = "<!--";</script><style><!--</style></svg>',
+    ],
+)
+def test_a_page_without_trackers_is_unchanged(markup: str) -> None:
+    body = page(markup)
+    assert rewrite(body) == body
+    assert streamed(body, 5) == body
+
+
+def test_a_slice_of_the_gate_fuzzer_finds_nothing() -> None:
+    """1,500 generated cases (``make fuzz`` runs a million): no leak under the oracle, no
+    tracker-free page changed, streamed edits equal whole ones, no exception.
+
+    Host spellings that only IDNA normalises (full-width letters and dots) are left out
+    until the host normaliser of issue 19 lands in the prefilter (``--no-idna``)."""
+    tally, _ = gate.run(cases=1500, seed=1, workers=1, idna=False)
+    assert tally.cases == 1500
+    assert tally.problems == 0, "\n".join(tally.samples)
+    assert tally.reach * 10 >= tally.sampled * 7  # the generator does reach trackers
