@@ -111,29 +111,13 @@ def test_a_hostile_body_costs_linear_time(name: str) -> None:
     assert growth(whole, make, SMALL) < BOUND, what
 
 
-#: Streamed, a tag or inline script still open at the end of a chunk is held back and read
-#: again from its start with the next chunk, up to the element limit (1 MB): quadratic in the
-#: number of chunks. Not fixed yet (whole bodies, what most frameworks send, are linear).
-STREAM_RESCANS = {
-    "script_escapes",
-    "tracker_links_without_tag_end",
-    "tracker_urls_after_lt",
-    "tracker_urls_in_attribute",
-    "trackers_before_late_tag_end",
-    "trackers_without_tag_end",
-}
-
-
-def _streamed(name: str) -> object:
-    if name not in STREAM_RESCANS:
-        return name
-    # Not strict: a timing that is only just over the bound may pass on a quiet machine.
-    reason = "a held-back tag is re-read with every chunk"
-    return pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=reason))
+# Streamed, a tag or element still open at the end of a chunk is held back; the scanner
+# reads it again only once it has grown by half (and remembers how far it searched for an
+# end tag), so the hostile shapes cost linear time streamed too (they were quadratic).
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [_streamed(name) for name in sorted(SHAPES)])
+@pytest.mark.parametrize("name", sorted(SHAPES))
 def test_a_hostile_body_streamed_in_chunks_costs_linear_time(name: str) -> None:
     make, what = SHAPES[name]
     assert growth(chunked, make, SMALL) < BOUND, what
@@ -143,20 +127,11 @@ def test_the_normal_page_costs_linear_time() -> None:
     assert growth(whole, normal, SMALL) < BOUND
 
 
-#: Streamed, a tracker URL more than 4 KB after the start of its tag is not seen as inside
-#: the tag (the scanner looks back 4 KB for an unfinished tag): the tag goes out ungated.
-#: Whole, the tag walk (``_Tags``) finds it. Issue 19 part 4, the scanner's side.
-LONG_TAGS = {"huge_attribute", "many_attributes", "quotes_in_tag", "whitespace_in_tag"}
+# Streamed, a tracker URL far into its tag is gated like the rest: the scanner reads every
+# tag forwards from its "<" (it looked back 4 KB before, and let such a tag go out ungated).
 
 
-def _long(name: str) -> object:
-    if name not in LONG_TAGS:
-        return name
-    reason = "streamed, a URL 4 KB into its tag is not gated"
-    return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize("name", [_long(name) for name in sorted(SHAPES)])
+@pytest.mark.parametrize("name", sorted(SHAPES))
 def test_a_hostile_body_is_still_rewritten_the_same_whole_or_streamed(name: str) -> None:
     """The fixes keep the rewrite's answer: the same bytes however the body arrives."""
     body = SHAPES[name][0](SMALL)

@@ -158,6 +158,8 @@ _REFRESH = re.compile(
     rb"(?:url[\t\n\f\r ]*+=[\t\n\f\r ]*+)?[\"']?([^\"']*)",
     re.IGNORECASE,
 )
+
+
 class Blocker:
     """Auto-blocking for one set of refused categories: which vendors, found how.
 

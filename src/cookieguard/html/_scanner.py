@@ -348,7 +348,9 @@ class Rewriter:
         "_holding",
         "_insert",
         "_integration",
+        "_looked",
         "_noscript",
+        "_open_tag",
         "_open_tail",
         "_out",
         "_pending",
@@ -356,10 +358,12 @@ class Rewriter:
         "_quote",
         "_raw_name",
         "_refresh",
+        "_rescan_at",
         "_scripting",
         "_select",
         "_shadow",
         "_shadowing",
+        "_span_read",
         "_state",
         "_waited",
         "_waiting",
@@ -404,7 +408,14 @@ class Rewriter:
         self._integration = b""  # the open HTML integration point inside foreign content
         self._select = False  # inside <select>
         self._open_tail = b""  # what would close a construct left open at the very end
+        self._open_tag: tuple[bytes, int] | None = None  # ... a tag: (data, end of its name)
         self._quote = b""  # State.TAG: the quote of the value it is in, if any
+        # An element we wait for whole (an inline script, <style>, <noscript>...): how far
+        # past its start the search for its end tag has read, and its markup reading once
+        # found; so a long one streamed in many chunks is read once (linear work).
+        self._looked = 0
+        self._rescan_at = 0  # with a long element pending: how much to hold before reading on
+        self._span_read: tuple[int, bytes, bytes | None] | None = None
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
         #: Why the rest of the page passed unchanged (``None``: it did not): the site then
@@ -480,13 +491,19 @@ class Rewriter:
         if (
             not last
             and self._pending
-            and len(self._pending) + self._waited < ELEMENT_LIMIT
             and self._state is not State.PASS
-            and b"<" not in chunk
-            and b">" not in chunk
+            and (
+                len(self._pending) + self._waited + len(chunk) < self._rescan_at
+                or (
+                    len(self._pending) + self._waited < ELEMENT_LIMIT
+                    and b"<" not in chunk
+                    and b">" not in chunk
+                )
+            )
         ):
             # Waiting for the end of an element: a chunk without "<" or ">" cannot finish
-            # it, so do not scan it all again (small chunks would make that quadratic).
+            # it, and a long one is read again only once it has grown by half (small
+            # chunks would make that quadratic; the answer depends on the bytes only).
             self._waiting.append(chunk)
             self._waited += len(chunk)
             return b""
@@ -618,6 +635,8 @@ class Rewriter:
             pos = states[self._state](self, w, pos)
         if pos < w.n:
             self._pending = data[pos:]
+        held = w.n - pos if w.wait else 0
+        self._rescan_at = min(held * 3 // 2, ELEMENT_LIMIT + 1) if held > 4096 else 0
 
     def _in_data(self, w: _Window, pos: int) -> int:
         """Data state: skip text and ordinary tags; stop at markup that matters."""
@@ -839,7 +858,7 @@ class Rewriter:
             end = _TAG_REST.match(w.data, name_end)
             if end is not None:
                 return m.group(), end.end()
-        self._open_tail = _closing(w.data, name_end)
+        self._open_tag = (w.data, name_end)  # what would close it: see _tail()
         return m.group(), -1
 
     def _start_tag(self, w: _Window, at: int) -> int:
@@ -904,6 +923,18 @@ class Rewriter:
             return self._style(w, at, end)
         return self._plain_tag(w, name, at, end)
 
+    def _search_from(self, w: _Window, at: int, end: int) -> int:
+        """Where to look for the end of the element at ``at`` whose start tag ends at
+        ``end``: past what the windows before this one read (see ``_looked``)."""
+        looked, self._looked = self._looked, 0
+        return max(end, looked) if at == 0 else end
+
+    def _wait_for_end(self, w: _Window, at: int, searched: int) -> int:
+        """Wait for more of the element at ``at``; its end is not before ``searched``."""
+        self._looked = max(searched, at) - at
+        w.wait = True
+        return at
+
     def _foreign_script(self, w: _Window, at: int, end: int) -> int:
         """An SVG ``<script>``: it loads its href whatever its type, and runs its content,
         which the tokenizer reads as markup (no script data states): judged on the tag and
@@ -912,10 +943,9 @@ class Rewriter:
         assert gate is not None
         content: bytes | None = None
         if gate.needs_content(w.data[at:end]):
-            closer = _SCRIPT_CLOSER.search(w.low, end)
+            closer = _SCRIPT_CLOSER.search(w.low, self._search_from(w, at, end))
             if closer is None and not w.last and w.n - at <= ELEMENT_LIMIT:
-                w.wait = True
-                return at
+                return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
             content_end = closer.start() if closer is not None else w.n
             if w.hit_in(at, content_end):
                 content = w.data[end:content_end]
@@ -929,13 +959,15 @@ class Rewriter:
         """A ``<script>`` start tag: judged on its attributes, or with its inline content."""
         gate = self._gate  # whether to wait for the content: even if this window names no host
         if gate is not None and gate.needs_content(w.data[at:end]):
-            self._escape = 0
-            closer = self._script_close(w.low, end, w.n)
+            start = self._search_from(w, at, end)
+            if start == end:
+                self._escape = 0
+            limit = w.n if w.last else max(start, w.n - _LONGEST_NAME)
+            closer = self._script_close(w.low, start, limit)
             if closer is None and not w.last:
                 if w.n - at <= ELEMENT_LIMIT:
                     self._open_tail = b"--></script>"
-                    w.wait = True
-                    return at  # wait for the whole inline script
+                    return self._wait_for_end(w, at, limit)  # wait for the whole script
                 self._too_large(b"script")
                 self._emit(w.view[at:])
                 return w.n
@@ -961,11 +993,10 @@ class Rewriter:
         assert gate is not None
         tag = w.data[at:end]
         if gate.is_embed(tag):
-            closer = _CLOSERS[b"iframe"].search(w.low, end)
+            closer = _CLOSERS[b"iframe"].search(w.low, self._search_from(w, at, end))
             if closer is None and not w.last:
                 if w.n - at <= ELEMENT_LIMIT:
-                    w.wait = True
-                    return at  # wait for the whole element
+                    return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
                 self._too_large(b"iframe")
                 self._emit(w.view[at:])
                 return w.n
@@ -991,12 +1022,11 @@ class Rewriter:
         applies too, but its content is read on as markup."""
         gate = self._gate
         assert gate is not None
-        closer = _CLOSERS[b"style"].search(w.low, end)
+        closer = _CLOSERS[b"style"].search(w.low, self._search_from(w, at, end))
         markup = bool(self._foreign and not self._integration)
         if closer is None and not w.last:
             if w.n - at <= ELEMENT_LIMIT:
-                w.wait = True
-                return at
+                return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
             if not markup:  # raw text to the end of the page: give up
                 self._too_large(b"style")
                 self._emit(w.view[at:])
@@ -1021,11 +1051,10 @@ class Rewriter:
         The raw text runs to the element's end tag; the markup reading of those bytes is
         gated by a scan of its own, and closed there if it would run on (see the module
         docstring). Both readings then go on from the end tag."""
-        closer = _CLOSERS[name].search(w.low, end)
+        closer = _CLOSERS[name].search(w.low, self._search_from(w, at, end))
         if closer is None and not w.last:
             if w.n - at <= ELEMENT_LIMIT:
-                w.wait = True
-                return at
+                return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
             self._too_large(name)
             self._emit(w.view[at:])
             return w.n
@@ -1033,7 +1062,11 @@ class Rewriter:
         span = w.data[end:content_end]
         out: bytes | None = None
         if self._gate is not None and (closer is not None or w.hit_in(end, content_end)):
-            out, tail = self._reading(span)
+            read, self._span_read = self._span_read, None
+            if read is not None and at == 0 and read[0] == len(span):
+                out, tail = read[1], read[2]
+            else:
+                out, tail = self._reading(span)
             if tail != b"" and closer is not None:
                 # Read as markup, the span would run on past the end tag. That matters
                 # only if something after it names a blocked host; until one shows up or
@@ -1041,8 +1074,8 @@ class Rewriter:
                 # is cut. Past the bound, close it (fail closed).
                 if not _hit_in(w.hits, content_end, w.n):
                     if not w.last and w.n - at <= ELEMENT_LIMIT:
-                        w.wait = True
-                        return at
+                        self._span_read = (len(span), out, tail)
+                        return self._wait_for_end(w, at, content_end)
                     if w.last:
                         tail = b""
                 if tail != b"":
@@ -1088,6 +1121,8 @@ class Rewriter:
         nothing can)."""
         state = self._state
         if state is State.DATA:
+            if self._open_tag is not None:
+                return _closing(*self._open_tag)
             return self._open_tail
         if state is State.COMMENT:
             return b"-->"
