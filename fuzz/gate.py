@@ -528,8 +528,8 @@ class Campaign:
             if verbose:
                 problems[:0] = [f"page:   {case.tracked!r}", f"edited: {whole!r}"]
         if problems:
-            idna = " [IDNA host]" if idna_spelled(case.tracked) else ""
-            head = f"case {number}{idna} (seed {seed}; {', '.join(case.kinds)}):"
+            note = " [IDNA host]" if idna_spelled(case.tracked) else ""
+            head = f"case {number}{note} (seed {seed}; {', '.join(case.kinds)}):"
             if len(tally.samples) < SAMPLES or verbose:
                 tally.samples.append(
                     "\n  ".join([head, *problems, *([] if verbose else [repr(case.tracked)[:600]])])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-import html5lib
+import html5lib  # type: ignore[import-untyped]
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -212,9 +212,9 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
                         f"{label} srcdoc > {inner.where}", inner.url, inner.host, inner.path
                     )
             elif key == "content" and name == "meta" and _refreshes(attrs):
-                url = _refresh(value)
-                if url is not None:
-                    yield from check(f"{label} refresh", url)
+                target = _refresh(value)
+                if target is not None:
+                    yield from check(f"{label} refresh", target)
         if name == "script":
             kind = attrs.get("type")
             kind = "" if kind is None else kind.strip().lower()

@@ -648,7 +648,8 @@ class Rewriter:
             return w.n
         end = hits[w.hi] if w.hi < len(hits) and w.gate is not None else w.n
         plain = not (self._select or (self._foreign and not self._integration))
-        stop = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end).end()
+        skipped = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end)
+        stop = skipped.end() if skipped is not None else pos  # (both match the empty string)
         if stop > pos:
             self._emit(w.view[pos:stop])
         if stop >= w.n:
