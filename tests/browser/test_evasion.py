@@ -244,6 +244,29 @@ FIXED: dict[str, Case] = {
         '<iframe src="about:blank" data-src="https://www.youtube.com/embed/abc" '
         f'width="560" height="315"></iframe>{LAZY}'
     ),
+    # Issue 19 part 4, fixed: the scanner reads markup as the WHATWG tokenizer does.
+    "an unquoted value of '=' then a quote": Case(f'<b a=="><img src={PIXEL} alt="">">'),
+    "an unquoted value holding '=' and a quote": Case(f'<b a=x="><img src={PIXEL} alt="">">'),
+    "a comment in <noscript>, read with JavaScript on": Case(
+        f'<noscript><!--</noscript><img src="{PIXEL}" alt="">--></noscript>'
+    ),
+    "a quoted value in <noscript>, read with JavaScript on": Case(
+        f'<noscript><a title="</noscript><img src={PIXEL} alt=x>"></noscript>'
+    ),
+    "an attribute over 4 KB before the URL": Case(f'<img alt="{"x" * 5000}" src="{PIXEL}">'),
+    "more than eight tags in an earlier attribute": Case(f'<img alt="{"<b>" * 12}" src="{PIXEL}">'),
+    "script type with &#x2F;": Case(f'<script type="text&#x2F;javascript" src="{GA}"></script>'),
+    "script type modul&#101;": Case(f'<script type="modul&#101;" src="{GA}"></script>'),
+    "two src attributes on one img": Case(f'<img src="{PIXEL}" src="{PIXEL}" alt="">'),
+    "an onerror handler": Case(f'<img src="/missing.png" onerror="new Image().src=\'{PIXEL}\'">'),
+    "an import map to a tracker": Case(
+        f'<script type="importmap">{{"imports": {{"t": "{FBEVENTS}"}}}}</script>'
+        '<script type="module">import "t"</script>'
+    ),
+    "a meta refresh to a tracker": Case(f'<meta http-equiv="refresh" content="0; url={PIXEL}">'),
+    "background on a table row": Case(f'<table><tr background="{PIXEL}"><td>x</td></tr></table>'),
+    "an SVG script's inline code": Case(f"<svg><script>new Image().src='{PIXEL}'</script></svg>"),
+    "<!--> in script data": Case(f'<script><!--><script></script><img src="{PIXEL}" alt="">'),
 }
 
 

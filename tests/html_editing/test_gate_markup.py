@@ -67,7 +67,9 @@ def streamed(body: bytes, size: int, injection: Injection = PLAN) -> bytes:
     return b"".join(out) + rewriter.finish()
 
 
-#: The issue's cases, and the rest of the standard's ways to fetch: each leaked before.
+#: The issue's cases, and the rest of the standard's ways to fetch. Most leaked through the
+#: gate before the scanner read markup as the tokenizer does; the rest pin what the URL
+#: parser's fixes (and the old scanner) already held.
 CASES = {
     # Tokenizer: an unquoted value holding "=" or a quote opens no quoted value.
     "a value of '=' then a quote": f'<b a=="><img src={PIXEL}>">',
@@ -101,7 +103,7 @@ CASES = {
         '<base href="https://www.googletagmanager.com/gtag/"><script src="js?id=G-1"></script>'
     ),
     "an onerror handler": f"<img src=/missing.png onerror=\"new Image().src='{PIXEL}'\">",
-    "an onload handler on body": f"<div onmouseover=\"fetch('{FBEVENTS}')\">x</div>",
+    "an event handler on a div": f"<div onmouseover=\"fetch('{FBEVENTS}')\">x</div>",
     "an import map": (
         f'<script type="importmap">{{"imports": {{"t": "{FBEVENTS}"}}}}</script>'
         '<script type="module">import "t"</script>'
@@ -128,9 +130,7 @@ CASES = {
         '<svg><script href="https://connect.facebook.net/en_US/fbevent&#115;.js"></script></svg>'
     ),
     # Script data: "<!-->" enters and leaves the escape at once.
-    "a script after <!--> in script data": (
-        f'<script><!--></script><img src="{PIXEL}"><script>a<script></script>'
-    ),
+    "a script after <!--> in script data": f'<script><!--><script></script><img src="{PIXEL}">',
     # Tree state: raw text inside <select> (ignored there by the older rules).
     "an xmp in a select": f"<select><xmp></select><img src={PIXEL}></xmp>",
     "a style in a select": f'<select><style></select><script src="{GA}"></script></style>',
