@@ -9,6 +9,7 @@ auto-blocking decisions for one set of refused categories, built once and shared
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
@@ -29,7 +30,7 @@ from cookieguard.html._charsets import (
 )
 from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
-from cookieguard.html._scanner import Attribute, Rewriter, attributes_named
+from cookieguard.html._scanner import Attribute, Rewriter, attributes, attributes_named
 from cookieguard.html._urls import each_url as _each_url
 from cookieguard.html._urls import text_of as _text_of
 from cookieguard.html._urls import urls as _attribute_urls
@@ -92,8 +93,9 @@ _MARK = b"data-cookieguard"
 # thousands of attributes costs no Python object for each).
 _SCRIPT_NAMES = frozenset({_MARK, b"type", *_SCRIPT_URLS})
 _STYLE_NAMES = frozenset({_MARK, b"type"})
-_STYLE_ONLY = frozenset({_MARK, b"style"})
-_START_NAMES = {tag: _STYLE_ONLY | frozenset(names) for tag, names in _URL_ATTRIBUTES.items()}
+#: What a verdict on a start tag reads (an event handler, any ``on*`` name, makes it read all).
+_START_NAMES = frozenset({_MARK, b"style", b"content", b"http-equiv", *_URL_ATTRIBUTES})
+_HANDLER = re.compile(rb"[\t\n\f\r /\"']on[a-z]", re.IGNORECASE)
 _EMBED_NAMES = frozenset({_MARK, b"width", b"height", *_EMBED_URLS})
 
 
@@ -358,7 +360,7 @@ class TrackerGate:
     def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
         if not self.blocker.mentions(_text_of(tag) if content is None else content):
             return None
-        attrs = attributes_named(tag, 7, _SCRIPT_NAMES)
+        attrs = attributes_named(tag, 7, _SCRIPT_NAMES, every=True)
         if _find(attrs, _MARK) is not None:
             return None  # the site marked it itself (data-cookieguard="necessary" opts out)
         kind_value = _script_type(attrs)
@@ -401,7 +403,7 @@ class TrackerGate:
         # the type in its place once every category is granted.
         if not self.blocker.mentions(content):
             return None
-        attrs = attributes_named(tag, 6, _STYLE_NAMES)
+        attrs = attributes_named(tag, 6, _STYLE_NAMES, every=True)
         if _find(attrs, _MARK) is not None:
             return None
         kind = _find(attrs, b"type")
@@ -432,7 +434,13 @@ class TrackerGate:
     def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
         if not self.blocker.mentions(_text_of(tag)):
             return None
-        attrs = attributes_named(tag, len(name) + 1, _START_NAMES.get(name, _STYLE_ONLY))
+        skip = len(name) + 1
+        handlers = _HANDLER.search(tag, skip) is not None
+        attrs = (
+            attributes(tag, skip)
+            if handlers
+            else attributes_named(tag, skip, _START_NAMES, every=True)
+        )
         if _find(attrs, _MARK) is not None:
             return None
         vendors: list[Vendor] = []
