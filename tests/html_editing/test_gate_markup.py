@@ -11,10 +11,13 @@ ones are ``fuzz/gate.py`` (a slice runs below).
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
 from cookieguard.html._inject import Injection
+from cookieguard.html._scanner import attributes, attributes_named
 from cookieguard.site._site import Site
 from fuzz import gate, oracle
 from tests.harness import make_policy
@@ -204,3 +207,16 @@ def test_a_slice_of_the_gate_fuzzer_finds_nothing() -> None:
     assert tally.cases == 1500
     assert tally.problems == 0, "\n".join(tally.samples)
     assert tally.reach * 10 >= tally.sampled * 7  # the generator does reach trackers
+
+
+_ALPHABET = [b"src", b"SRC", b"srcset", b"x", b"onerror", b"=", b'"', b"'", b" ", b"/", b">"]
+_NAMES = frozenset({b"src", b"srcset", b"onerror"})
+
+
+@given(st.lists(st.sampled_from(_ALPHABET), max_size=16))
+def test_every_copy_of_a_name_is_read_when_asked(parts: list[bytes]) -> None:
+    """``attributes_named(..., every=True)``: each copy, as ``attributes`` reads them (the
+    gate renames every copy of a URL attribute)."""
+    tag = b"<img " + b"".join(parts) + b">"
+    expected = [attr for attr in attributes(tag, 4) if attr.name in _NAMES]
+    assert attributes_named(tag, 4, _NAMES, every=True) == expected
