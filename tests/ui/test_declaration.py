@@ -254,7 +254,7 @@ def test_the_first_layer_names_purposes_parties_retention_withdrawal_and_the_pri
     html = render_banner(make_policy(), UNDECIDED, language="en", next_path="/")
     plain = text_of(html)
     for description in (
-        "Preferences: Remember your settings and choices, such as the photos you liked.",
+        "Preferences: Remember your settings and choices on this site.",
         "Analytics: Help us understand how the site is used, so we can improve it.",
         "Marketing: Used by advertising partners to show you relevant ads.",
     ):

@@ -23,7 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "close": "Close",
         "title": "Cookies on this site",
         "intro": "We use necessary cookies to make this site work. With your consent we also use"
-        " cookies for: {purposes}.",
+        " cookies for these purposes: {purposes}.",
         "parties": "Third parties involved: {hosts}.",
         "withdraw": "You can change or withdraw your choice at any time in the {settings}.",
         "accept_all": "Accept all",
@@ -55,7 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "close": "Schließen",
         "title": "Cookies auf dieser Seite",
         "intro": "Wir verwenden notwendige Cookies, damit diese Seite funktioniert. Mit Ihrer"
-        " Einwilligung nutzen wir auch Cookies für: {purposes}.",
+        " Einwilligung nutzen wir auch Cookies für diese Zwecke: {purposes}.",
         "parties": "Beteiligte Drittanbieter: {hosts}.",
         "withdraw": "Sie können Ihre Wahl jederzeit in den {settings} ändern oder widerrufen.",
         "accept_all": "Alle akzeptieren",
@@ -88,7 +88,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "close": "Fermer",
         "title": "Cookies sur ce site",
         "intro": "Nous utilisons des cookies nécessaires au fonctionnement du site. Avec votre"
-        " accord, nous utilisons aussi des cookies pour : {purposes}.",
+        " accord, nous utilisons aussi des cookies pour ces finalités : {purposes}.",
         "parties": "Tiers concernés : {hosts}.",
         "withdraw": "Vous pouvez modifier ou retirer votre choix à tout moment dans les"
         " {settings}.",
