@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -191,6 +192,7 @@ def _open(parser: argparse.ArgumentParser, store: str | None) -> ReceiptStore:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cookieguard`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    started = time.monotonic()
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -198,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(secrets.token_urlsafe(32))
             return 0
         if args.command == "scan":
-            return _scan(args)
+            return _scan(args, started)
         if args.command == "stats":
             return _stats(args)
         store = _open(args.parser, args.store)
@@ -270,7 +272,7 @@ def _export(store: ReceiptStore, consent_id: str, fmt: str) -> int:
     return 0
 
 
-def _scan(args: argparse.Namespace) -> int:
+def _scan(args: argparse.Namespace, started: float) -> int:
     from cookieguard.core._policy import Policy
     from cookieguard.scan import (
         ScanError,
@@ -295,7 +297,8 @@ def _scan(args: argparse.Namespace) -> int:
             policy=policy,
             pages=args.pages,
             depth=args.depth,
-            timeout=float(args.timeout),
+            # --timeout counts from the command's start (importing Playwright takes seconds).
+            timeout=max(1.0, args.timeout - (time.monotonic() - started)),
             robots=not args.ignore_robots,
             settle=args.settle,
             progress=progress_bar(),

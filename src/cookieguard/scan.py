@@ -57,7 +57,9 @@ __all__ = [
 PHASES = ("before", "reject", "accept")
 USER_AGENT_TOKEN = "cookieguard-scan"
 #: Seconds a phase may overrun the scan's deadline before its browser is ended.
-_DEADLINE_GRACE = 2.0
+_DEADLINE_GRACE = 1.0
+#: A phase is not started with less time left than this (a browser takes about that to start).
+_PHASE_MINIMUM = 3.0
 #: Slack on declared lifetimes: a browser rounds, servers' clocks drift.
 _LIFETIME_SLACK = 24 * 3600
 
@@ -492,12 +494,12 @@ def scan(
             thread.join(max(0.0, deadline + _DEADLINE_GRACE - time.monotonic()))
         for name, thread in zip(crawls, threads, strict=True):
             if thread.is_alive():
-                _unfinish(report.phases[name], f"did not finish within --timeout {timeout:g} s")
+                _unfinish(report.phases[name], "did not finish by the scan's deadline (--timeout)")
                 pid = browsers.get(name)
                 if pid is not None:
                     with contextlib.suppress(OSError):
                         os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-                thread.join(_DEADLINE_GRACE)
+                thread.join(1.5)
         for exc in failures.values():
             raise exc
 
@@ -506,12 +508,12 @@ def scan(
     if not before.pages:
         reason = before.errors[0] if before.errors else "no page loaded"
         raise ScanError(printable(f"could not load {urls[0]}: {reason}"))
-    if deadline - time.monotonic() > 1:
+    if deadline - time.monotonic() > _PHASE_MINIMUM:
         run(dict.fromkeys(PHASES[1:], before.pages))
     else:
         for name in PHASES[1:]:
             report.phases[name] = PhaseResult(name)
-            _unfinish(report.phases[name], f"not started: --timeout {timeout:g} s reached")
+            _unfinish(report.phases[name], "not started: too close to the scan's deadline")
     report.violations = _violations(report)
     report.seconds = time.time() - started
     return report
