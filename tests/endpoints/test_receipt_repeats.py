@@ -102,19 +102,21 @@ def test_past_the_size_guard_changes_are_written_repeats_are_not(
     now = datetime.now(UTC)
     day_ago = now - timedelta(days=1)
     caplog.set_level(logging.ERROR, logger="cookieguard.receipts")
+    held = make_receipt().granted
     same = make_receipt("first-visitor-0001", time=now)
     # The cookie holding this choice is a day old: a repeat, dropped past the guard.
-    assert not guard.record(same, repeat_of=day_ago)
-    assert not guard.record(make_receipt("first-visitor-0001", time=now), repeat_of=day_ago)
+    assert not guard.record(same, held=held, issued=day_ago)
+    again = make_receipt("first-visitor-0001", time=now)
+    assert not guard.record(again, held=held, issued=day_ago)
     changed = make_receipt("first-visitor-0001", time=now, granted=(), denied=("marketing",))
-    assert guard.record(changed)  # a change: always written
+    assert guard.record(changed, held=held, issued=day_ago)  # a change: always written
     assert guard.record(make_receipt("new-visitor-00001", time=now))  # a first choice too
     assert len(store.history("first-visitor-0001")) == 2
     (logged,) = [r.getMessage() for r in caplog.records]
     assert "over the size guard" in logged and "cookieguard receipts purge" in logged
     # Under the guard, the day-old cookie's repeat would have been written.
     roomy = ReceiptGuard(store, repeat_window=600, max_bytes=None)
-    assert roomy.record(make_receipt("first-visitor-0001", time=now), repeat_of=day_ago)
+    assert roomy.record(make_receipt("first-visitor-0001", time=now), held=held, issued=day_ago)
     store.close()
 
 
@@ -125,3 +127,38 @@ def test_a_repeat_window_of_zero_writes_every_post(tmp_path: Path) -> None:
     cookie = post(driver, ACCEPT, cookie)
     assert len(stored(path, cookie)) == 2
     assert json.loads(driver.get("/_cookieguard/receipts", cookie=cookie).body)["receipts"]
+
+
+def test_an_old_cookie_replayed_with_another_choice_writes_once(site: tuple[Driver, Path]) -> None:
+    """The cookie holds "accept all" from an hour ago; the replay keeps asking for "reject
+    all": the first is a change (written), the rest repeat what this process wrote since."""
+    driver, path = site
+    policy = make_policy()
+    token = ConsentCodec(policy).dumps(
+        set(policy.optional_categories), "p" * 22, now=time.time() - 3600
+    )
+    for _ in range(20):
+        post(driver, REJECT, f"cookie_consent={token}")
+    assert stored(path, f"cookie_consent={token}") == [()]
+
+
+def test_an_old_cookie_replayed_with_ever_changing_choices_is_limited(tmp_path: Path) -> None:
+    """Each POST is a change relative to the cookie and to the last write: they count against
+    the client's budget (the ASGI driver's client is 127.0.0.1)."""
+    path = tmp_path / "receipts.sqlite3"
+    driver = drivers(make_policy(receipts=str(path), rate_limit=5))["asgi"]
+    policy = make_policy()
+    token = ConsentCodec(policy).dumps(
+        set(policy.optional_categories), "q" * 22, now=time.time() - 3600
+    )
+    statuses = [
+        driver.request(
+            "POST",
+            "/_cookieguard/consent",
+            headers=[*JSON, ("Cookie", f"cookie_consent={token}")],
+            body=REJECT if n % 2 else b'{"action": "save", "categories": ["analytics"]}',
+        ).status
+        for n in range(12)
+    ]
+    assert statuses == [200] * 5 + [429] * 7
+    assert len(stored(path, f"cookie_consent={token}")) == 5

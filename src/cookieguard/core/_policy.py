@@ -348,9 +348,9 @@ class Policy:
     Default: 1 GiB"""
     rate_limit: int = 120
     """Requests a minute one client address may send to `{prefix}/csp-report`, and consent
-    POSTs without a valid consent cookie (or with one issued within the minute); more are
-    answered 429 with `Retry-After`. 0: no per-client limit. See
-    [Abuse resistance](abuse.md#per-client-limits)."""
+    POSTs that can write a receipt (no valid consent cookie, one issued within the minute, or
+    a change of an older choice); more are answered 429 with `Retry-After`. 0: no per-client
+    limit. See [Abuse resistance](abuse.md#per-client-limits)."""
     rate_limit_total: int = 60_000
     """The backstop: requests a minute all clients together may send to each of those
     endpoints (0: none)."""

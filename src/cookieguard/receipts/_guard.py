@@ -3,12 +3,12 @@
 Every consent POST used to write a receipt (about 2.6 KB): one client repeating its choice
 could fill the disk. :class:`ReceiptGuard` sits between the consent endpoint and the store:
 
-- a POST whose visitor's signed cookie already holds the very choice it makes (same granted
-  categories; a decided cookie has the current revision) is a *repeat*. A repeat writes
-  nothing when the cookie was issued within ``repeat_window`` seconds, or when this process
-  wrote that choice for that consent id within the window (an old cookie replayed in a loop);
-  the first receipt is the proof. Anything else, a changed choice or a first choice, is
-  always written. The cookie, not a memory of this process, says what the visitor chose last,
+- a POST that makes the choice its consent id last made is a *repeat*, and writes nothing
+  within ``repeat_window`` seconds of that last choice: the first receipt is the proof. What
+  was chosen last is what the visitor's signed cookie holds, or what this process wrote for
+  that consent id after the cookie was signed (an old cookie replayed in a loop, with any
+  choice, is told apart from a visitor's latest cookie this way). A changed choice or a first
+  choice is always written. A cookie signed after this process's last write for the id wins,
   so several worker processes cannot lose a change between them;
 - past ``max_bytes`` (the SQLite file with its journal, and the local spool) no repeat is
   written, whatever its age, and an error is logged every ten minutes; changes and first
@@ -26,7 +26,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from cookieguard.receipts._model import Receipt, ReceiptStore
 
@@ -40,6 +41,7 @@ MEASURE_EVERY = 30.0
 LOG_EVERY = 600.0
 
 _Choice = tuple[tuple[str, ...], int]
+_SECOND = timedelta(seconds=1)
 
 
 def _choice(receipt: Receipt) -> _Choice:
@@ -69,13 +71,19 @@ class ReceiptGuard:
     def __repr__(self) -> str:
         return f"ReceiptGuard({self.store!r})"
 
-    def record(self, receipt: Receipt, *, repeat_of: datetime | None = None) -> bool:
+    def record(
+        self,
+        receipt: Receipt,
+        *,
+        held: Iterable[str] | None = None,
+        issued: datetime | None = None,
+    ) -> bool:
         """Write ``receipt`` unless it is a repeat; return whether it was written.
 
-        ``repeat_of``: when the visitor's signed cookie was issued, if it already holds the
-        choice ``receipt`` records; ``None`` for a changed choice or a first one.
+        ``held``: the categories the visitor's signed cookie grants for this consent id
+        (``None`` without a decided cookie); ``issued``: when that cookie was signed.
         """
-        if repeat_of is not None and self._is_repeat(receipt, repeat_of):
+        if self._is_repeat(receipt, held, issued):
             with self._lock:
                 self.skipped += 1
             return False
@@ -87,16 +95,21 @@ class ReceiptGuard:
                 self._last.popitem(last=False)
         return True
 
-    def _is_repeat(self, receipt: Receipt, issued: datetime) -> bool:
-        if 0 <= (receipt.time - issued).total_seconds() < self.repeat_window:
-            return True
+    def _is_repeat(
+        self, receipt: Receipt, held: Iterable[str] | None, issued: datetime | None
+    ) -> bool:
+        latest: tuple[_Choice, datetime] | None = None
+        if held is not None and issued is not None:
+            latest = ((tuple(sorted(held)), receipt.revision), issued)
         with self._lock:
-            last = self._last.get(receipt.consent_id)
-        if (
-            last is not None
-            and last[0] == _choice(receipt)
-            and (receipt.time - last[1]).total_seconds() < self.repeat_window
-        ):
+            written = self._last.get(receipt.consent_id)
+        # Our write wins over a cookie signed before it (cookies carry whole seconds: a
+        # cookie of the same second may be another process's later change).
+        if written is not None and (latest is None or written[1] >= latest[1] + _SECOND):
+            latest = written
+        if latest is None or latest[0] != _choice(receipt):
+            return False
+        if 0 <= (receipt.time - latest[1]).total_seconds() < self.repeat_window:
             return True
         return self._over_limit()
 

@@ -65,7 +65,7 @@ class Endpoints:
         self.store = store
         self._guarded: ReceiptGuard | None = None  # see receipts()
         # Per-client budgets for what anyone can call without proof (issue 23).
-        self._new_consent_limits = ClientLimits.for_policy(self.policy)
+        self._limits = ClientLimits.for_policy(self.policy)  # consent POSTs that write
         self._report_limits = ClientLimits.for_policy(self.policy)
         self._csp_reports = CspReports(self.policy)
         self.assets = load_assets()
@@ -132,10 +132,11 @@ class Endpoints:
         if refusal is not None:
             return refusal
         old = request.decision.consent
-        if not old.decided or old.id is None or time.time() - (old.issued_at or 0) < 60:
+        fresh = not old.decided or old.id is None or time.time() - (old.issued_at or 0) < 60
+        if fresh:
             # A new consent id (or one just minted): anyone can ask for these, each writes a
             # receipt, so they count against the client's budget.
-            refusal = self._new_consent_limits.admit(request)
+            refusal = self._limits.admit(request)
             if refusal is not None:
                 return refusal
         parsed = _parse_choice(request.header("content-type") or "", request.body)
@@ -159,6 +160,12 @@ class Endpoints:
             # Global Privacy Control overrides the request: the receipt says so.
             granted -= policy.gpc_denied
             source = "gpc"
+        if not fresh and granted != old.granted:
+            # A change of an older choice writes a receipt too: an old cookie replayed with
+            # ever-changing choices counts against the same budget.
+            refusal = self._limits.admit(request)
+            if refusal is not None:
+                return refusal
         consent_id = old.id or new_consent_id()
         secure = self._secure(request)
         issued_at = int(time.time())  # one clock reading for the cookie and the reply
@@ -179,10 +186,7 @@ class Endpoints:
             reply = json_reply(200, self.state(new), *set_cookies)
         else:
             reply = Reply(303, (("location", safe_next(next_path)), NO_STORE, *set_cookies), b"")
-        repeat_of = None
-        if old.decided and old.id == consent_id and old.granted == new.granted and old.issued_at:
-            repeat_of = datetime.fromtimestamp(old.issued_at, UTC)  # the cookie holds this choice
-        self._record(request, new, source, repeat_of)
+        self._record(request, new, source, old)
         return reply
 
     def _csp_report(self, request: Request) -> Reply:
@@ -325,9 +329,7 @@ class Endpoints:
             )
         return self._guarded
 
-    def _record(
-        self, request: Request, consent: Consent, source: str, repeat_of: datetime | None
-    ) -> None:
+    def _record(self, request: Request, consent: Consent, source: str, old: Consent) -> None:
         receipts = self.receipts()
         if receipts is None or consent.id is None:
             return
@@ -345,7 +347,10 @@ class Endpoints:
             rule=request.decision.consent.rule,
         )
         try:
-            receipts.record(receipt, repeat_of=repeat_of)
+            # What the visitor's cookie held, and since when: a repeat of it writes nothing.
+            held = old.granted if old.decided and old.id == consent.id else None
+            issued = datetime.fromtimestamp(old.issued_at, UTC) if old.issued_at else None
+            receipts.record(receipt, held=held, issued=issued)
         except Exception:  # the visitor's choice still takes effect; the store logs why
             logger.exception("could not record a consent receipt")
 
