@@ -117,9 +117,28 @@ def test_report_renders_in_chromium_offline(tmp_path: Path) -> None:
             shot = os.environ.get("COOKIEGUARD_STATS_SCREENSHOT")
             if shot:
                 page.screenshot(path=shot, full_page=True)
+
+            # Served under a stricter policy than its own (no style at all): the stylesheet
+            # is refused, the charts still draw (they need neither style nor script).
+            strict = context.new_page()
+            refused: list[str] = []
+            strict.on("console", lambda m: refused.append(m.text) if m.type == "error" else None)
+
+            def strict_route(route: Any) -> None:
+                requests.append(route.request.url)
+                route.fulfill(status=200, content_type="text/html; charset=utf-8",
+                              headers={"Content-Security-Policy": "default-src 'none'"},
+                              body=page_html)  # fmt: skip
+
+            context.unroute("**/*")
+            context.route("**/*", strict_route)
+            strict.goto("https://stats.example/strict")
+            box = strict.locator("svg[role=img]").first.bounding_box()
+            assert box is not None and box["width"] > 300
+            assert refused and all("style" in text for text in refused)
         finally:
             browser.close()
-    assert requests == ["https://stats.example/report"]
+    assert requests == ["https://stats.example/report", "https://stats.example/strict"]
     assert problems == []
 
 
