@@ -7,8 +7,9 @@ with ``--sqlite-rows``, spread over the last 90 days: 95 % first choices (50 % A
 30 % Reject all, 20 % custom), 5 % later withdrawals, six languages, seven regions,
 revision 3 then 4.
 PostgreSQL is seeded by one ``INSERT ... SELECT generate_series`` with the counting trigger
-disabled and the counts then built by the same statement the store's migration uses for old
-receipts (timed and printed); SQLite is seeded through the trigger, as a site's inserts are.
+disabled (indexes built after the load) and the counts then built by the same statement
+the store uses for receipts kept before its statistics existed (timed and printed); SQLite
+is seeded through the trigger, as a site's inserts are.
 Then it runs the real command, ``cookieguard stats --json --since 90d --by day``, in a new
 process ``--runs`` times and prints the wall time and the child's peak memory. Targets:
 PostgreSQL <= 2 s, SQLite <= 3 s, memory flat (about the same as an empty store).
@@ -120,8 +121,15 @@ def seed_postgres(url: str, rows: int, start: datetime) -> tuple[float, float]:
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute("SET synchronous_commit = off")
         began = time.perf_counter()
+        # A bulk load: indexes are built once afterwards (as the migration defines them),
+        # not kept up to date row by row.
         conn.execute("ALTER TABLE cookieguard_receipts DISABLE TRIGGER cookieguard_receipts_count")
+        conn.execute("ALTER TABLE cookieguard_receipts DROP CONSTRAINT cookieguard_receipts_pkey")
+        conn.execute("DROP INDEX cookieguard_receipts_consent_time, cookieguard_receipts_time")
         conn.execute(_PG_SEED, {"start": start, "rows": rows, "ua": UA})
+        conn.execute("ALTER TABLE cookieguard_receipts ADD PRIMARY KEY (receipt_id)")
+        for statement in pg._MIGRATIONS[0][1:]:
+            conn.execute(statement)  # the two CREATE INDEX of schema 1
         conn.execute("ALTER TABLE cookieguard_receipts ENABLE TRIGGER cookieguard_receipts_count")
         seeded = time.perf_counter() - began
         began = time.perf_counter()
@@ -168,12 +176,33 @@ def record_cost(store: SQLiteStore | PostgresStore, count: int) -> float:
     """Mean milliseconds of one record() (trigger included) on the seeded store."""
     now = datetime.now(UTC)
     began = time.perf_counter()
+    salt = time.perf_counter_ns()
     for n in range(count):
         store.record(
-            Receipt(consent_id=f"visitor-{n * 13:09d}", time=now, granted=ALL, denied=(),
+            Receipt(consent_id=f"visitor-{(n * 13 + salt) % 10**9:09d}", time=now,
+                    granted=ALL, denied=(),
                     revision=4, language="en", method="banner", path="/", user_agent=UA)
         )  # fmt: skip
     return (time.perf_counter() - began) * 1000 / count
+
+
+def record_costs(url: str) -> tuple[float, float]:
+    """record() in ms with and without the counting trigger, alternating rounds (noise)."""
+    import psycopg
+
+    costs: dict[bool, list[float]] = {True: [], False: []}
+    with psycopg.connect(url, autocommit=True) as conn:
+        for _ in range(5):
+            for enabled in (True, False):
+                action = "ENABLE" if enabled else "DISABLE"
+                conn.execute(
+                    f"ALTER TABLE cookieguard_receipts {action} TRIGGER cookieguard_receipts_count"
+                )
+                store = PostgresStore(url)
+                costs[enabled].append(record_cost(store, 200))
+                store.close()
+        conn.execute("ALTER TABLE cookieguard_receipts ENABLE TRIGGER cookieguard_receipts_count")
+    return min(costs[True]), min(costs[False])
 
 
 def report(name: str, rows: int, times: list[float], peak: int, output: dict[str, object],
@@ -234,9 +263,11 @@ def main() -> int:
         report("postgresql", args.pg_rows, times, peak, output, 2.0)
         inner = in_process(cluster.url, args.runs)
         print(f"postgresql consent_stats() in process: median {statistics.median(inner):.3f} s")
-        store = PostgresStore(cluster.url)
-        print(f"postgresql record() on the seeded table: {record_cost(store, 200):.2f} ms each")
-        store.close()
+        with_trigger, without = record_costs(cluster.url)
+        print(
+            f"postgresql record() on the seeded table: {with_trigger:.2f} ms with the counting"
+            f" trigger, {without:.2f} ms without (best of 5 rounds of 200)"
+        )
     return 0
 
 
