@@ -10,7 +10,8 @@
     cookieguard secret
 
 The store defaults to the ``COOKIEGUARD_RECEIPTS`` environment variable. Exit status: 0 on
-success, 1 when the store fails, 2 for bad arguments (with a message, never a traceback).
+success, 1 when the store fails (``receipts quarantine retry``: also when the store still
+refuses some), 2 for bad arguments (with a message, never a traceback).
 ``scan`` exits 0 when the site is clean, 1 on violations, 2 when it could not scan or could not
 finish a phase (a page that did not load, no banner button, robots.txt unreadable, the time
 limit; the reasons are in the output); results go to stdout, progress to stderr.

@@ -162,3 +162,20 @@ def test_an_old_cookie_replayed_with_ever_changing_choices_is_limited(tmp_path: 
     ]
     assert statuses == [200] * 5 + [429] * 7
     assert len(stored(path, f"cookie_consent={token}")) == 5
+
+
+def test_the_size_guard_counts_the_sqlite_file_the_spool_and_the_quarantine(
+    tmp_path: Path,
+) -> None:
+    from cookieguard.receipts import open_store
+    from cookieguard.receipts._guard import store_bytes
+
+    store = open_store(str(tmp_path / "r.sqlite3"))
+    assert store_bytes(store) is None  # nothing on disk yet
+    store.record(make_receipt())
+    on_disk = store_bytes(store)
+    assert on_disk is not None and on_disk >= (tmp_path / "r.sqlite3").stat().st_size
+    (tmp_path / "r.sqlite3.spool.jsonl").write_bytes(b"x" * 1000)
+    (tmp_path / "r.sqlite3.spool.quarantine.jsonl").write_bytes(b"y" * 500)
+    assert store_bytes(store) == on_disk + 1500
+    store.close()
