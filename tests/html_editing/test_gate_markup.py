@@ -97,6 +97,10 @@ CASES = {
     "a module type with &#101;": f'<script type="modul&#101;" src="{GA}"></script>',
     "a host letter as &#97;": '<img src="https://www.f&#97;cebook.com/tr?id=1">',
     "host dots as &period;": '<img src="https://www&period;facebook&period;com/tr?id=1">',
+    "the scheme's colon as &colon;, no slashes": (
+        "<link rel=preconnect href='https&colon;connect.facebook.net/en_US/fbevents.js'>"
+    ),
+    "the slashes as &sol;": "<img src='https:&sol;&sol;px.ads.linkedin.com/collect/?pid=1'>",
     "a host letter as &#97 without ';'": '<img src="https://www.f&#97cebook.com/tr?id=1">',
     # Duplicate attributes: the browser loads the first; none may survive.
     "two tracker srcs": f"<img src={PIXEL} src={PIXEL}>",

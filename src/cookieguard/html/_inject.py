@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 from urllib.parse import unquote_to_bytes
@@ -162,6 +162,26 @@ _REFRESH = re.compile(
 )
 
 
+# Character references for the characters that shape a URL (":", "/", "\\").
+_URL_REFERENCE = re.compile(
+    rb"&(?:colon;|sol;|bsol;|#(?:0*(?:58|47|92)|[xX]0*(?:3[aA]|2[fF]|5[cC]))(?![0-9]))"
+)
+_URL_RUN = re.compile(rb"[^\"'<>\s]{0,2048}")
+
+
+def _reference_runs(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(offset, decoded run)`` for each run of URL bytes holding such a reference."""
+    run_end = -1
+    for m in _URL_REFERENCE.finditer(data):
+        at = m.start()
+        if at < run_end:
+            continue
+        low = max(at - 2048, 0)
+        start = max(data.rfind(c, low, at) for c in (b'"', b"'", b"<", b">", b" ", b"=")) + 1
+        run_end = _URL_RUN.match(data, at).end()  # type: ignore[union-attr]
+        yield at, _text_of(data[max(start, low) : run_end])
+
+
 class Blocker:
     """Auto-blocking for one set of refused categories: which vendors, found how.
 
@@ -256,6 +276,11 @@ class Blocker:
         if not self._vendors:
             return []
         found = [at for at, host, path in _each_url(data) if self._named(host.lower(), path[:64])]
+        if b"&" in data:
+            # The scheme's colon or the slashes spelled as character references
+            # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded
+            # and searched again (the runs do not overlap: linear work).
+            found += [at for at, run in _reference_runs(data) if self.mentions(run)]
         found.sort()
         return found
 
