@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Mapping
@@ -177,3 +178,52 @@ def test_no_counter_without_a_store_or_a_banner(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "r.sqlite3"))
     assert Site(make_policy(banner=False), receipts=store).impressions is None
     store.close()
+
+
+def test_views_still_counted_at_exit_are_written(tmp_path: Path) -> None:
+    """A process that exits normally writes what its counter still holds (atexit)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "r.sqlite3"
+    script = (
+        "from cookieguard.receipts import ImpressionCounter, SQLiteStore\n"
+        f"counter = ImpressionCounter(SQLiteStore({str(path)!r}), interval=3600)\n"
+        "for _ in range(7): counter.count(2, 'nl')\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60,
+                   env={"PYTHONPATH": str(root / "src"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    store = SQLiteStore(path)
+    day = datetime.now(UTC).date()
+    assert store.impression_rows(day, day + timedelta(days=1), "day", None, "language") == [
+        ("nl", 7)
+    ]
+    store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.filterwarnings("ignore:.*multi-threaded.*fork:DeprecationWarning")
+def test_a_forked_child_drops_its_parents_counts() -> None:
+    """A worker forked by a pre-forking server writes only its own views."""
+    slow = SlowStore()
+    slow.release.set()
+    counter = ImpressionCounter(slow, interval=3600)
+    counter.count(1, "en")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it holds, count one view, write it
+        try:
+            pending = counter.pending()
+            counter.count(1, "de")
+            written = counter.flush()
+            os.write(write, f"{pending} {written}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        reported = pipe.read()
+    os.waitpid(pid, 0)
+    assert reported == "0 1"
+    assert counter.pending() == 1  # the parent still has its own
+    counter.close()
