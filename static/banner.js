@@ -106,6 +106,7 @@
         swap(embed);
         continue;
       }
+      embed.querySelector('[data-cookieguard-action="load_once"]').hidden = false;
       // The original's size, through the CSSOM (CSP allows it, unlike style="").
       const {cookieguardWidth: width = '', cookieguardHeight: height = ''} = embed.dataset;
       const px = (value) => (/^\d+$/.test(value) ? value + 'px' : value);
@@ -197,7 +198,7 @@
     element.querySelector('.cg-switch:enabled, button').focus();
   }
 
-  // "Load once" swaps this embed only; "Always allow" grants its category, keeping the others.
+  // "Load once" swaps this embed only; "Always allow" (a form without us) grants its category.
   async function embed(button, action) {
     const placeholder = button.closest('[data-cookieguard-embed]');
     if (action === 'load_once') return swap(placeholder)?.focus();
@@ -212,6 +213,7 @@
     if (!element) return;
     const action = element.dataset.cookieguardAction;
     if (action === 'load_once' || action === 'allow') {
+      event.preventDefault();
       embed(element, action).catch(() => location.assign(preferences));
       return;
     }

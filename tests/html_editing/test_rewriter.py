@@ -248,6 +248,10 @@ def test_published_snippets_are_neutralised_for_an_undecided_visitor() -> None:
     live = re.sub(r"<template data-cookieguard-original>.*?</template>", "", out, flags=re.S)
     live = re.sub(r"<script type=\"text/plain\".*?</script>", "", live, flags=re.S)
     live = live.replace("data-cookieguard-src=", "")
+    # A placeholder's link to the content on the vendor's site loads nothing (issue 24 part 6).
+    links = re.findall(r'<a href="(https://[^"]*)" rel="noopener">Open on ', live)
+    assert sorted(link.split("/")[2] for link in links) == ["www.google.com", "www.youtube.com"]
+    live = re.sub(r'<a href="[^"]*" rel="noopener">Open on ', "", live)
     for host in ("googletagmanager", "facebook", "hotjar", "clarity.ms", "tiktok", "licdn",
                  "linkedin", "youtube.com/embed", "google.com/maps"):  # fmt: skip
         assert not re.search(rf'(src|href)="[^"]*{re.escape(host)}', live), host

@@ -9,8 +9,8 @@ import calendar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz import adapters as fuzz
 from cookieguard.core._cookies import cookie_date, is_deletion
+from fuzz import adapters as fuzz
 from tests import rfc6265
 from tests.harness import drivers, make_policy
 

@@ -213,6 +213,9 @@ class Blocker:
         self.blocked = blocked
         self.prefix = prefix
         self._labels = labels or {}
+        # What this visitor allows (the policy's categories, less the blocked ones): kept by
+        # the click-to-load placeholders' allow forms.
+        self.granted = tuple(sorted(set(self._labels) - blocked - {NECESSARY}))
         self._vendors = frozenset(
             v.name
             for v in catalogue.vendors
@@ -536,6 +539,8 @@ class TrackerGate:
             language=language,
             prefix=self.blocker.prefix,
             next_path=self.next_path,
+            url=_urls(src)[0].decode("latin-1") if src is not None else "",
+            granted=self.blocker.granted,
         )
         codec = self.codec
         return b"".join(
