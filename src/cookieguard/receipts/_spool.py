@@ -307,10 +307,16 @@ class SpooledStore:
                 os.ftruncate(fd, 0)
                 os.fsync(fd)
                 return
+            rest = os.pread(fd, size - offset, offset)
+            if fcntl is None:  # pragma: no cover - Windows: an open file cannot be renamed over
+                os.ftruncate(fd, 0)
+                os.write(fd, rest)
+                os.fsync(fd)
+                return
             # Receipts were appended during the replay: the rest goes to a new file that
             # replaces the spool in one rename (a crash leaves the old file or the new one);
             # a writer waiting for the old file's lock sees it was replaced and reopens.
-            _replace(self.spool_path, os.pread(fd, size - offset, offset))
+            _replace(self.spool_path, rest)
 
     # -- the store -------------------------------------------------------------------------
 
