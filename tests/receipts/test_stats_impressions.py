@@ -170,6 +170,34 @@ def test_the_middleware_counts_each_banner_it_shows(adapter: str, tmp_path: Path
     store.close()
 
 
+@pytest.mark.parametrize("adapter", ["asgi", "wsgi"])
+def test_opt_out_and_notice_banners_are_not_counted_as_views(adapter: str, tmp_path: Path) -> None:
+    """Only the opt-in consent request is a banner view: a US-CA visitor's opt-out notice and a
+    notice region's banner inform, and counting them would lower the rates read from views."""
+    from cookieguard import asgi as cg_asgi
+    from cookieguard import wsgi as cg_wsgi
+    from tests.harness import AsgiDriver, WsgiDriver, asgi_app, make_policy, wsgi_app
+
+    store = open_store(str(tmp_path / "r.sqlite3"))
+    policy = make_policy(
+        region_header="cf-ipcountry", regions={"US": "opt-out", "JP": "notice", "DE": "opt-in"}
+    )
+    if adapter == "asgi":
+        middleware: Any = cg_asgi.ConsentMiddleware(asgi_app, policy=policy, receipts=store)
+        driver: Any = AsgiDriver(middleware)
+    else:
+        middleware = cg_wsgi.ConsentMiddleware(wsgi_app, policy, receipts=store)
+        driver = WsgiDriver(middleware)
+    counter = middleware.site.impressions
+    assert counter is not None
+    for country in ("US", "JP", "DE"):
+        page = driver.get("/html", headers=[("CF-IPCountry", country)])
+        assert 'id="cookie-consent"' in page.text
+    assert counter.flush() == 1  # DE's opt-in request only
+    counter.close()
+    store.close()
+
+
 def test_no_counter_without_a_store_or_a_banner(tmp_path: Path) -> None:
     from cookieguard.site._site import Site
     from tests.harness import make_policy

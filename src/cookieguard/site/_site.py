@@ -263,7 +263,9 @@ class Site:
             held = len(plan.insert) + len(plan.head) if isinstance(plan, Injection) else 0
             self._plans.put(key, plan, size + held)
         if isinstance(plan, Injection):
-            if not consent.decided and self.impressions is not None:
+            # A view of the consent request: opt-in visitors only (an opt-out or notice
+            # region's banner informs; counting it would lower every rate read from views).
+            if not consent.decided and consent.rule == "opt-in" and self.impressions is not None:
                 self.impressions.count(self.policy.revision, plan.language)
             return plan
         return None
