@@ -274,6 +274,13 @@ class Blocker:
                 return True
         return False
 
+    def mentions_in_tag(self, tag: bytes) -> bool:
+        """:meth:`mentions` for a start tag, as written or as the browser reads its attributes
+        (character references decoded). Either reading counts (a tag looked at for nothing
+        costs only time); the written one is tried first, as decoding a tag of thousands of
+        "&" costs more than the rest of its verdict."""
+        return self.mentions(tag) or (b"&" in tag and self.mentions(_text_of(tag)))
+
     def positions(self, data: bytes) -> list[int]:
         """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
         if not self._vendors:
@@ -386,7 +393,9 @@ class TrackerGate:
         return _script_type(attrs) in _CONTENT_TYPES
 
     def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
-        if not self.blocker.mentions(_text_of(tag) if content is None else content):
+        if not (
+            self.blocker.mentions_in_tag(tag) if content is None else self.blocker.mentions(content)
+        ):
             return None
         attrs = attributes_named(tag, 7, _SCRIPT_NAMES, every=True)
         if _find(attrs, _MARK) is not None:
@@ -460,7 +469,7 @@ class TrackerGate:
         )
 
     def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
-        if not self.blocker.mentions(_text_of(tag)):
+        if not self.blocker.mentions_in_tag(tag):
             return None
         skip = len(name) + 1
         handlers = _HANDLER.search(tag, skip) is not None

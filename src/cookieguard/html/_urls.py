@@ -189,10 +189,16 @@ def each_url(data: bytes) -> Iterator[tuple[int, bytes, bytes]]:
     test is a ``memchr``, far cheaper than a regex pass that fails at every "/" of a page.
     """
     if b"/" in data:
+        # The loop every URL of a page goes through: plain hosts and paths (nearly all)
+        # cost no call each.
+        plain = _PLAIN
         for m in _URL_IN_TEXT.finditer(data):
-            host = _read_host(m.group(1))
-            if host is not None:
-                yield m.start(), host, _path(m.group(2))
+            host, path = m.group(1, 2)
+            if host.translate(None, plain):
+                host = _read_host(host)
+                if host is None:
+                    continue
+            yield m.start(), host, _path(path) if path else b""
     if b"\\" in data:
         for m in _URL_BACKSLASH.finditer(data):
             host = _read_host(m.group(1))
