@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
 from cookieguard.html._inject import Injection
-from cookieguard.html._scanner import attributes, attributes_named
+from cookieguard.html._scanner import ELEMENT_LIMIT, attributes, attributes_named
 from cookieguard.site._site import Site
 from fuzz import gate, oracle
 from tests.harness import make_policy
@@ -224,3 +224,12 @@ def test_every_copy_of_a_name_is_read_when_asked(parts: list[bytes]) -> None:
     tag = b"<img " + b"".join(parts) + b">"
     expected = [attr for attr in attributes(tag, 4) if attr.name in _NAMES]
     assert attributes_named(tag, 4, _NAMES, every=True) == expected
+
+
+def test_a_tracker_after_a_value_longer_than_the_element_limit_is_gated() -> None:
+    """A tag too long to hold whole is read on in place (its quoted value emitted as it
+    comes); the rest of it, naming the tracker, is judged as a tag of its own."""
+    body = page(f'<img alt="{"x" * (3 * ELEMENT_LIMIT)}" src="{PIXEL}">')
+    out = streamed(body, 64 * 1024)
+    assert b'" data-cookieguard="marketing" data-cookieguard-src="https://www.facebook' in out
+    assert out.replace(b' data-cookieguard="marketing" data-cookieguard-src=', b" src=") == body

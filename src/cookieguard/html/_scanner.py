@@ -734,7 +734,15 @@ class Rewriter:
                 w.data.rfind(c, attrs_at, w.n) for c in (b" ", b"\t", b"\n", b"\f", b"\r", b"/")
             )
             cut += 1
-            if cut <= attrs_at or w.n - cut > ELEMENT_LIMIT:
+            # The separator must be one the tokenizer reads as such (not inside a quoted
+            # value): the attributes before it then end exactly there.
+            before = _ATTRS_SO_FAR.match(w.data, attrs_at, cut)
+            if (
+                cut <= attrs_at
+                or w.n - cut > ELEMENT_LIMIT
+                or before is None
+                or before.end() != cut
+            ):
                 self._too_large(b"tag")
                 self._emit(w.view[at:])
                 return w.n
@@ -759,6 +767,13 @@ class Rewriter:
             self._emit(w.view[pos : k + 1])
             self._quote = b""
             return k + 1
+        ahead = w.data[pos : pos + 64].lstrip(b" \t\n\f\r")
+        if ahead.startswith(b"="):
+            # Resumed after white space that may follow a name: "=" would give that name a
+            # value, not start a new one. Too long and too odd to tell: give up (fail closed).
+            self._too_large(b"tag")
+            self._emit(w.view[pos:])
+            return w.n
         end = _TAG_REST.match(w.data, pos)
         if end is not None:
             new = None
@@ -767,7 +782,9 @@ class Rewriter:
                 # (its URL attributes renamed; the mark goes where the rest begins).
                 assert w.gate is not None
                 name = self._raw_name
-                edit = w.gate.start_tag(name, b"<" + name + b" " + w.data[pos : end.end()], False)
+                rest = w.data[pos : end.end()]
+                space = b"" if rest[:1] in (b" ", b"\t", b"\n", b"\f", b"\r", b"/") else b" "
+                edit = w.gate.start_tag(name, b"<" + name + space + rest, False)
                 new = edit[len(name) + 1 :] if edit is not None else None
             self._emit(w.view[pos : end.end()] if new is None else new)
             self._state = State.DATA
