@@ -153,7 +153,8 @@ def _parse_host(host: str) -> str | None:
     if host.startswith("["):
         return host.lower()
     if "%" in host:
-        host = unquote_to_bytes(host).decode("utf-8", "replace")
+        # (A body cut inside a UTF-8 sequence arrives with surrogate escapes: keep the bytes.)
+        host = unquote_to_bytes(host.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
     if host.isascii():
         host = host.lower()  # UTS 46 maps ASCII to itself, upper case to lower
         if not _PLAIN.issuperset(host) and not _FORBIDDEN.isdisjoint(host):

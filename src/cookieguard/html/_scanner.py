@@ -367,7 +367,6 @@ class Rewriter:
         "_held_size",
         "_holding",
         "_insert",
-        "_integration",
         "_looked",
         "_noscript",
         "_open_tag",
@@ -424,8 +423,9 @@ class Rewriter:
         self._shadowing = False
         self._scripting = True  # <noscript> is raw text (and read as markup too)
         self._noscript = 0  # inside <noscript>, read as markup (scripting off)
-        self._foreign = 0  # depth of <svg>/<math>
-        self._integration = b""  # the open HTML integration point inside foreign content
+        # The open <svg> and <math> elements and HTML integration points in them (names,
+        # the latter with a "+"): the top says whether tags are read as foreign content.
+        self._foreign: list[bytes] = []
         self._select = False  # inside <select>
         self._open_tail = b""  # what would close a construct left open at the very end
         self._open_tag: tuple[bytes, int] | None = None  # ... a tag: (data, end of its name)
@@ -667,7 +667,7 @@ class Rewriter:
         if plainly and self._finish_plainly(w, pos):
             return w.n
         end = hits[w.hi] if w.hi < len(hits) and w.gate is not None else w.n
-        plain = not (self._select or (self._foreign and not self._integration))
+        plain = not (self._select or self._in_foreign)
         skipped = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end)
         stop = skipped.end() if skipped is not None else pos  # (both match the empty string)
         if stop > pos:
@@ -837,7 +837,7 @@ class Rewriter:
             self._emit(w.view[at:after])
             self._state = State.COMMENT
             return after
-        if data.startswith(b"[CDATA[", at + 2) and self._foreign and not self._integration:
+        if data.startswith(b"[CDATA[", at + 2) and self._in_foreign:
             self._emit(w.view[at : at + 9])
             self._state = State.CDATA
             return at + 9
@@ -874,15 +874,7 @@ class Rewriter:
         if name in _DOCUMENT:
             self._document = True
         if self._foreign:
-            if name == self._integration:
-                self._integration = b""
-            elif not self._integration and name in (b"svg", b"math"):
-                self._foreign -= 1
-            elif not self._integration and name in (b"br", b"p"):
-                self._foreign = 0  # they break out of foreign content like start tags
-            elif name in _CLOSES_FOREIGN:
-                self._foreign = 0  # the HTML element holding the SVG or MathML closed
-                self._integration = b""
+            self._foreign_end(name)
         self._emit(w.view[at:end])
         return end
 
@@ -906,14 +898,14 @@ class Rewriter:
             return self._more(w, at)
         if name in _DOCUMENT:
             self._document = True
-        if self._foreign and not self._integration:
+        if self._in_foreign:
             if name in _BREAKOUT or (name == b"font" and _FONT_BREAKOUT.search(w.low, at, end)):
-                self._foreign = 0
+                self._break_out()
             else:
                 return self._foreign_tag(w, name, at, end)
         if name in (b"svg", b"math"):
             if not w.data.startswith(b"/>", end - 2):
-                self._foreign += 1
+                self._open_foreign(name)
             return self._plain_tag(w, name, at, end)
         if name == b"script":
             self._head_here()
@@ -940,6 +932,39 @@ class Rewriter:
             self._enter_raw(name)
         return end
 
+    @property
+    def _in_foreign(self) -> bool:
+        """True where tags are read as SVG or MathML (not in an HTML integration point)."""
+        return bool(self._foreign) and self._foreign[-1][:1] != b"+"
+
+    def _open_foreign(self, name: bytes) -> None:
+        if len(self._foreign) < _FOREIGN_DEPTH:
+            self._foreign.append(name)
+
+    def _break_out(self) -> None:
+        """A tag that leaves foreign content: back to the HTML around it (the nearest
+        integration point, or none)."""
+        while self._foreign and self._foreign[-1][:1] != b"+":
+            self._foreign.pop()
+
+    def _foreign_end(self, name: bytes) -> None:
+        """An end tag while an <svg> or <math> is open (the tree builder's rules for
+        foreign content and for the special integration points, in brief)."""
+        stack = self._foreign
+        if not self._in_foreign:
+            if stack[-1] == b"+" + name:
+                stack.pop()  # the integration point closes
+            # Other end tags ("</svg>" too) meet the integration point, a special element,
+            # and are ignored, or close HTML elements inside it.
+            return
+        if name in (b"br", b"p"):
+            self._break_out()  # they break out of foreign content like start tags
+        elif name in _CLOSES_FOREIGN:
+            self._break_out()  # the HTML element holding the SVG or MathML closed
+        elif name in stack:
+            while stack and stack.pop() != name:
+                pass
+
     def _plain_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag whose only edit may be its own attributes."""
         new = None
@@ -951,10 +976,11 @@ class Rewriter:
 
     def _foreign_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag in SVG or MathML: nothing it opens is raw text."""
-        if name in (b"svg", b"math") and not w.data.startswith(b"/>", end - 2):
-            self._foreign += 1
-        elif name in _INTEGRATION and not w.data.startswith(b"/>", end - 2):
-            self._integration = name
+        if not w.data.startswith(b"/>", end - 2):
+            if name in (b"svg", b"math"):
+                self._open_foreign(name)
+            elif name in _INTEGRATION:
+                self._open_foreign(b"+" + name)
         if name == b"script" and self._gate is not None:
             return self._foreign_script(w, at, end)
         if name == b"style" and self._gate is not None:
@@ -1061,7 +1087,7 @@ class Rewriter:
         gate = self._gate
         assert gate is not None
         closer = _CLOSERS[b"style"].search(w.low, self._search_from(w, at, end))
-        markup = bool(self._foreign and not self._integration)
+        markup = self._in_foreign
         if closer is None and not w.last:
             if w.n - at <= ELEMENT_LIMIT:
                 return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
@@ -1322,6 +1348,7 @@ _STATES: dict[State, Callable[[Rewriter, _Window, int], int]] = {
     State.PASS: Rewriter._in_rest,
 }
 _LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyz")
+_FOREIGN_DEPTH = 256  # deeper SVG nesting is read as the innermost
 _FONT_BREAKOUT = re.compile(rb"[" + _WS + rb"/](?:color|face|size)[" + _WS + rb"/=>]")
 
 
