@@ -179,9 +179,10 @@ class ConsentMiddleware:
         held: list[Message] | None = None  # start + body messages, to fix Content-Length
         length_at = -1  # where the held start's Content-Length field is (-1: look for it)
         cut = False  # a streamed page failed after its headers left: the rest is dropped
-        # A streamed page's start, held until its first body message has been edited: a
-        # page that fails there can still go out under the enforcing CSP (fail closed).
-        waiting: Message | None = None
+        # A streamed page's start (and the body messages the editor took in without giving
+        # anything out yet, as the app wrote them), held until the editor's first output: a
+        # page that fails before then still goes out under the enforcing CSP (fail closed).
+        waiting: list[Message] | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal plan, injector, held, length_at, cut, waiting
@@ -194,7 +195,7 @@ class ConsentMiddleware:
                         length_at = at
                         return
                     injector = plan.injector()  # no length: the body streams through
-                    waiting = message
+                    waiting = [message]
                     return
                 await send(message)
                 return
@@ -232,7 +233,7 @@ class ConsentMiddleware:
                 # any other extension: the body is not ours to edit. The server must
                 # get the start first, then the bytes held so far, then the message.
                 if waiting is not None:
-                    held, waiting = [waiting], None
+                    held, waiting = waiting, None
                 if held:
                     self._fail_closed(held[0], decision, scope, _HANDED_OVER)
                 await _give_up(send, held, injector)
@@ -243,13 +244,14 @@ class ConsentMiddleware:
             if held is None:
                 chunk = message.get("body", b"")
                 try:
-                    message["body"] = injector.feed(chunk) if more else injector.feed_last(chunk)
+                    out = injector.feed(chunk) if more else injector.feed_last(chunk)
                 except Uneditable as failure:
                     plan = injector = None
                     if waiting is not None:
                         # Nothing has left yet: as the app wrote it, under the CSP.
-                        self._fail_closed(waiting, decision, scope, failure)
-                        await send(waiting)
+                        self._fail_closed(waiting[0], decision, scope, failure)
+                        for sent in waiting:
+                            await send(sent)
                         waiting = None
                         await send(message)
                         return
@@ -260,8 +262,19 @@ class ConsentMiddleware:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                     return
                 if waiting is not None:
-                    await send(waiting)
+                    if (
+                        not out
+                        and more
+                        and len(waiting) < _WAIT_MESSAGES
+                        and sum(len(m["body"]) for m in waiting[1:]) + len(chunk) <= BUFFER_LIMIT
+                    ):
+                        waiting.append(
+                            {"type": "http.response.body", "body": chunk, "more_body": True}
+                        )
+                        return
+                    await send(waiting[0])
                     waiting = None
+                message["body"] = out
                 await send(message)
                 return
             held.append(message)
@@ -555,6 +568,9 @@ class ConsentMiddleware:
         await _send_reply(send, reply, head=scope["method"] == "HEAD")
 
 
+#: Body messages a streamed page's start waits behind for the editor's first output (it
+#: holds the first 1024 bytes to choose the charset, more only for an unfinished tag).
+_WAIT_MESSAGES = 64
 _CONDITION_FIELDS = frozenset(
     {b"if-none-match", b"if-modified-since", b"sec-fetch-dest", b"accept"}
 )

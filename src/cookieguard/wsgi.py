@@ -260,6 +260,9 @@ _REASONS = {
 }
 
 
+#: Chunks a streamed page's headers wait behind for the editor's first output (it holds the
+#: first 1024 bytes to choose the charset, more only for an unfinished tag).
+_WAIT_CHUNKS = 64
 _WRITTEN = Uneditable("error", "the app wrote the body with write(), which is not edited")
 
 _SEVERAL = "\0several"  # a response with more than one Content-Length field (not a name)
@@ -436,12 +439,40 @@ class _Body:
         self._write = self.start_response(status, headers, exc_info)
         return body
 
+    def _first(self, taken: list[bytes], chunk: bytes, *, last: bool) -> bytes | None:
+        """A streamed page's chunk while its headers are held: the editor's output, with the
+        headers released once there is any (or at the end); ``None`` while there is none
+        yet (``chunk`` is kept in ``taken``, as the app wrote it). A page that fails now goes
+        out as the app wrote it, under the enforcing CSP."""
+        injector = self.injector
+        assert injector is not None and self._held is not None
+        try:
+            out = injector.feed_last(chunk) if last else injector.feed(chunk)
+        except Uneditable as failure:
+            status, headers, exc_info = self._held
+            self._held = None
+            self.injector = None
+            headers = self._fail_closed(headers, failure)
+            self._write = self.start_response(status, headers, exc_info)
+            return b"".join((*taken, chunk))
+        size = sum(map(len, taken)) + len(chunk)
+        if not out and not last and len(taken) < _WAIT_CHUNKS and size <= BUFFER_LIMIT:
+            taken.append(chunk)
+            return None
+        status, headers, exc_info = self._held
+        self._held = None
+        self._write = self.start_response(status, headers, exc_info)
+        return out
+
     def __iter__(self) -> Iterator[bytes]:
         buffered: list[bytes] = []
         size = 0
         for chunk in self.result:
             if self._held is not None and self._streamed:
-                yield self._release(inject=True, body=chunk, stream=True)
+                out = self._first(buffered, chunk, last=False)
+                if out is not None:
+                    buffered = []
+                    yield out
                 continue
             if self._held is not None:
                 buffered.append(chunk)
@@ -458,7 +489,9 @@ class _Body:
             except Uneditable as failure:
                 self._cut(failure)
                 return
-        if self._held is not None:
+        if self._held is not None and self._streamed:
+            yield cast(bytes, self._first(buffered, b"", last=True))
+        elif self._held is not None:
             yield self._release(inject=True, body=b"".join(buffered))
         elif self.injector is not None:
             try:

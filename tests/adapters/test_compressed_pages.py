@@ -283,3 +283,63 @@ def test_a_wsgi_page_written_with_write_fails_closed() -> None:
     response = WsgiDriver(middleware).get("/")
     assert response.header("content-security-policy") is not None
     assert middleware.site.stats()["failed_closed"] == {"error": 1}
+
+
+# The charset is chosen after 1024 bytes: a "replacement" one named there fails the page after
+# a small first chunk, and its headers must still be waiting.
+LATE = [
+    b"<!doctype html><html><head>",
+    b"<meta charset='iso-2022-kr'>" + b" " * 1100 + f'<script src="{GA}"></script>'.encode(),
+    b"</head><body><p>x</p></body></html>",
+]
+
+
+@pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
+def test_a_stream_failing_after_a_small_first_chunk_still_fails_closed(protocol: str) -> None:
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i, part in enumerate(LATE):
+            await send({"type": "http.response.body", "body": part, "more_body": i < 2})
+
+    def wsgi(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return list(LATE)
+
+    middleware = (
+        AsgiMiddleware(asgi, policy=make_policy())
+        if protocol == "asgi"
+        else WsgiMiddleware(wsgi, make_policy())
+    )
+    driver = AsgiDriver(middleware) if protocol == "asgi" else WsgiDriver(middleware)
+    response = driver.get("/")
+    assert response.body == b"".join(LATE)
+    assert response.header("content-security-policy") is not None
+    assert middleware.site.stats()["failed_closed"] == {"charset": 1}
+
+
+@pytest.mark.parametrize("protocol", ["asgi", "wsgi"])
+def test_a_stream_of_small_chunks_is_still_edited_and_streams(protocol: str) -> None:
+    parts = [PAGE[i : i + 100].encode() for i in range(0, len(PAGE), 100)]
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-type", b"text/html")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i, part in enumerate(parts):
+            await send(
+                {"type": "http.response.body", "body": part, "more_body": i < len(parts) - 1}
+            )
+
+    def wsgi(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return list(parts)
+
+    middleware = (
+        AsgiMiddleware(asgi, policy=make_policy())
+        if protocol == "asgi"
+        else WsgiMiddleware(wsgi, make_policy())
+    )
+    driver = AsgiDriver(middleware) if protocol == "asgi" else WsgiDriver(middleware)
+    response = driver.get("/")
+    edited(response.body)
+    assert len([c for c in response.chunks if c]) > 10  # still streamed in pieces

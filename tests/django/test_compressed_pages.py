@@ -134,3 +134,40 @@ def test_an_async_gzip_stream_is_edited() -> None:
     with override_settings(MIDDLEWARE=MIDDLEWARE):
         content = run(fetch())
     assert gzip.decompress(content).count(BANNER.encode()) == 1
+
+
+LATE = [
+    b"<!doctype html><html><head>",
+    b"<meta charset='iso-2022-kr'>" + b" " * 1100,
+    b"</head><body><p>x</p></body></html>",
+]
+
+
+def test_a_stream_failing_after_a_small_first_chunk_fails_closed() -> None:
+    from django.http import StreamingHttpResponse
+    from django.test import RequestFactory
+
+    from cookieguard.django._middleware import ConsentMiddleware
+
+    def view(request: object) -> StreamingHttpResponse:
+        return StreamingHttpResponse(iter(LATE), content_type="text/html")
+
+    async def parts() -> Any:
+        for part in LATE:
+            yield part
+
+    async def async_view(request: object) -> StreamingHttpResponse:
+        return StreamingHttpResponse(parts(), content_type="text/html")
+
+    async def fetch() -> tuple[Any, bytes]:
+        middleware = ConsentMiddleware(async_view)  # type: ignore[arg-type]
+        response = await middleware(RequestFactory().get("/late"))
+        return response, await abody(response)
+
+    with override_settings(MIDDLEWARE=MIDDLEWARE):
+        response = ConsentMiddleware(view)(RequestFactory().get("/late"))  # type: ignore[arg-type]
+        assert "Content-Security-Policy" in response.headers
+        assert body(response) == b"".join(LATE)
+        response, content = run(fetch())
+        assert "Content-Security-Policy" in response.headers
+        assert content == b"".join(LATE)

@@ -464,26 +464,38 @@ class ConsentMiddleware:
                 if self._async:
 
                     async def edit_first() -> None:
-                        head = await anext(chunks, None)
+                        taken: list[bytes] = []
+                        out = b""
                         try:
-                            out = injector.feed(head) if head is not None else b""
+                            while not out and _may_wait(taken):
+                                head = await anext(chunks, None)
+                                if head is None:
+                                    break
+                                taken.append(head)
+                                out = injector.feed(head)
                         except Uneditable as failure:
                             self._fail_closed(request, decision, response, failure)
-                            response.streaming_content = _prepend(cast(bytes, head), chunks)
+                            response.streaming_content = _prepend(taken, chunks)
                             return
                         response.streaming_content = _inject_async(chunks, injector, cut, out)
 
                     response.__dict__[_FIRST_CHUNK] = edit_first
             else:
-                # The first chunk is edited now, while the headers can still change: a page
-                # that fails there goes out as written, under the enforcing CSP.
+                # The first chunks are edited now, until the editor gives something out, while
+                # the headers can still change: a page that fails there goes out as written,
+                # under the enforcing CSP.
                 iterator = iter(cast(Iterator[bytes], response.streaming_content))
-                head = next(iterator, None)
+                taken: list[bytes] = []
                 try:
-                    first = injector.feed(head) if head is not None else b""
+                    while not first and _may_wait(taken):
+                        head = next(iterator, None)
+                        if head is None:
+                            break
+                        taken.append(head)
+                        first = injector.feed(head)
                 except Uneditable as failure:
                     self._fail_closed(request, decision, response, failure)
-                    response.streaming_content = itertools.chain([cast(bytes, head)], iterator)
+                    response.streaming_content = itertools.chain(taken, iterator)
                     return response
                 response.streaming_content = _inject_sync(iterator, injector, cut, first)
             # Streaming stays streaming: the length is unknown until the end, so it goes
@@ -541,8 +553,15 @@ def _inject_sync(
 _FIRST_CHUNK = "_cookieguard_first_chunk"
 
 
-async def _prepend(first: bytes, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    yield first
+def _may_wait(taken: list[bytes]) -> bool:
+    """True while a stream's headers may wait for the editor's first output (it holds the
+    first 1024 bytes to choose the charset, more only for an unfinished tag)."""
+    return len(taken) < 64 and sum(map(len, taken)) <= 2 * 1024 * 1024
+
+
+async def _prepend(first: list[bytes], chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in first:
+        yield chunk
     async for chunk in chunks:
         yield chunk
 
