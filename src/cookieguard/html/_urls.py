@@ -57,13 +57,33 @@ _LEGACY = max(len(name) for name in _ENTITIES if not name.endswith(";"))
 
 
 def _reference(m: re.Match[str]) -> str:
-    """``html.unescape``'s replacement for one reference. A name it does not know is tried
+    """``html.unescape``'s replacement for one reference (:func:`_decoded_reference`)."""
+    s = m.group(1)
+    found = _DECODED.get(s)
+    if found is not None:
+        return found
+    found = _decoded_reference(s, m.group(0))
+    if len(_DECODED) < 4096:
+        _DECODED[s] = found
+    return found
+
+
+#: Each reference's replacement, once worked out (bounded: a page full of "&#x2F;" looks
+#: one up instead of working it out again).
+_DECODED: dict[str, str] = {}
+
+
+def _decoded_reference(s: str, whole: str) -> str:
+    """A plain code point is taken as it is; a name ``html.unescape`` does not know is tried
     as a legacy name (no ";") followed by text, longest first: unescape tries every length
     up to 32, but only a legacy name can match there, and none is longer than six letters
     (a URL's "&ev=PageView" cost ten dictionary misses and as many string copies)."""
-    s = m.group(1)
     if s[0] == "#":
-        return html.unescape(m.group(0))
+        # A code point a browser takes as it is (the others: html.unescape's own rules).
+        number = int(s[2:].rstrip(";"), 16) if s[1] in "xX" else int(s[1:].rstrip(";"))
+        if 0x20 <= number < 0x7F or 0xA0 <= number < 0xD800:
+            return chr(number)
+        return html.unescape(whole)
     found = _ENTITIES.get(s)
     if found is not None:
         return found
