@@ -293,3 +293,14 @@ def test_an_x_user_defined_page_gets_ascii_inserts() -> None:
     )
     assert out.isascii()
     assert b'id="cookie-consent"' in out and b"&#" in out
+
+
+def test_a_zstd_body_is_held_no_further_than_the_buffer_limit() -> None:
+    from cookieguard.html._inject import BUFFER_LIMIT
+
+    assert _codings.HELD_LIMIT == BUFFER_LIMIT
+    decoder = Decoder(("zstd",))
+    with pytest.raises(Uneditable) as failure:
+        for _ in range(3):
+            decoder.feed(b"\0" * (1024 * 1024))
+    assert failure.value.cause == "limit"

@@ -20,6 +20,9 @@ from typing import Any, Protocol
 EXTRA = "cookieguard[compression]"
 #: The most decoded bytes one response may expand to before it is refused (a bomb).
 DECODED_LIMIT = 16 * 1024 * 1024
+#: The most compressed bytes held to decode a body whole (zstd): the adapters' buffer limit
+#: (cookieguard.html._inject.BUFFER_LIMIT).
+HELD_LIMIT = 2 * 1024 * 1024
 #: The zlib level pages are compressed again at (gzip, deflate).
 LEVEL = 1
 _MODULES = {"br": "brotli", "zstd": "zstandard"}
@@ -161,8 +164,8 @@ class _Zstd:
     def feed(self, data: bytes, room: int) -> bytes:
         self._held.append(data)
         self._size += len(data)
-        if self._size > room:  # compressed past the limit: decoded, it would be too
-            raise _too_much(room)
+        if self._size > HELD_LIMIT:
+            raise Uneditable("limit", f"a zstd body over {HELD_LIMIT} bytes is not held")
         return b""
 
     def finish(self, room: int) -> bytes:
