@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
@@ -95,13 +94,8 @@ class ConsentMiddleware:
         self.site = Site(policy, receipts=receipts)
         self.cookie_free = tuple(cookie_free)
         self._order_checked = False
-        # Bound once: these run on every request.
-        self._read = self.site.guard.read
-        self._cached = self.site.guard.cached
-        self._endpoint_starts = self.site.guard.endpoint_starts
-        self._is_endpoint = self.site.guard.is_endpoint
-        self._keep = self.site.guard.keep_set_cookie
-        regions = self.site.guard.regions
+        self.guard = self.site.guard
+        regions = self.guard.regions
         self._rule = regions.unknown  # the one rule when the policy reads no region
         self._locate = regions.from_pairs if regions.headers else None
 
@@ -149,11 +143,10 @@ class ConsentMiddleware:
             rule = self._locate(region)[1]
         # Raw bytes to the core: a cached decision is found without decoding them.
         key = (cookie, gpc, host, scope.get("scheme") in _SECURE, rule)
-        hit = self._cached(key)
-        decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
+        decision = self.guard.decide(key)
         if kind == "http":
             path = scope["path"]
-            if path.startswith(self._endpoint_starts) and self._is_endpoint(path):
+            if path.startswith(self.guard.endpoint_starts) and self.guard.is_endpoint(path):
                 # The endpoint reads the cookies as they were sent.
                 await self._endpoint(scope, receive, send, decision)
                 return
@@ -355,7 +348,7 @@ class ConsentMiddleware:
                 length = (raw, value)
                 lengths += 1
             elif what is SET_COOKIE:
-                if not self._keep(decision.consent, value):
+                if not self.guard.keep_set_cookie(decision.consent, value):
                     refused = [value] if refused is None else [*refused, value]
             elif what is CONTENT_ENCODING:
                 encoding = value
@@ -439,7 +432,7 @@ class ConsentMiddleware:
         return [(b"set-cookie", value.encode("latin-1")) for value in decision.set_cookies]
 
     def _websocket_send(self, consent: Consent, send: Send) -> Send:
-        keep = self._keep
+        keep = self.guard.keep_set_cookie
 
         async def send_websocket(message: Message) -> None:
             # The handshake answer and a denial response (the websocket.http.response

@@ -3,7 +3,6 @@ ConsentMiddleware(app.wsgi_app, policy)``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any, cast
@@ -55,13 +54,8 @@ class ConsentMiddleware:
     ) -> None:
         self.app = app
         self.site = Site(policy, receipts=receipts)
-        # Bound once: these run on every request.
-        self._read = self.site.guard.read
-        self._cached = self.site.guard.cached
-        self._endpoint_starts = self.site.guard.endpoint_starts
-        self._is_endpoint = self.site.guard.is_endpoint
-        self._keep = self.site.guard.keep_set_cookie
-        regions = self.site.guard.regions
+        self.guard = self.site.guard
+        regions = self.guard.regions
         self._rule = regions.unknown  # the one rule when the policy reads no region
         self._locate = regions.locate
         # The region headers' environ keys (PEP 3333: HTTP_ + the name upper-cased, '-' as
@@ -83,10 +77,9 @@ class ConsentMiddleware:
             environ.get("wsgi.url_scheme") == "https",
             rule,
         )
-        hit = self._cached(key)
-        decision = hit[0] if hit is not None and time.time() < hit[1] else self._read(*key)
+        decision = self.guard.decide(key)
         path = environ.get("PATH_INFO", "")
-        if path.startswith(self._endpoint_starts) and self._is_endpoint(path):
+        if path.startswith(self.guard.endpoint_starts) and self.guard.is_endpoint(path):
             return self._endpoint(environ, start_response, decision)
 
         environ["cookieguard.consent"] = decision.consent
@@ -123,7 +116,7 @@ class ConsentMiddleware:
                     # The field to correct after an edit (several: look them up by role).
                     length = key if length is None else _SEVERAL
                 elif what is SET_COOKIE:
-                    if not self._keep(decision.consent, value):
+                    if not self.guard.keep_set_cookie(decision.consent, value):
                         refused = [value] if refused is None else [*refused, value]
                 elif what is CONTENT_ENCODING:
                     encoding = value

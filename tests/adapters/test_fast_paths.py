@@ -145,7 +145,7 @@ def test_guard_reads_raw_bytes_like_text() -> None:
     assert raw.cookie_header == f"cookie_consent={token}; _ga=1"
     assert guard.read(header.encode("latin-1"), False, b"shop.example.com", True) is raw
     assert (
-        guard.cached((header.encode("latin-1"), False, b"shop.example.com", True, "opt-in"))
+        guard._decisions.get((header.encode("latin-1"), False, b"shop.example.com", True, "opt-in"))
         is not None
     )
 

@@ -276,8 +276,8 @@ def test_the_decision_cache_keys_on_the_rule() -> None:
     out = guard.read("_fbp=2", False, "shop.example.com", False, "opt-out")
     inn = guard.read("_fbp=2", False, "shop.example.com", False, "opt-in")
     assert out.cookie_header is None and inn.cookie_header == ""
-    assert guard.cached(("_fbp=2", False, "shop.example.com", False, "opt-out"))[0] is out  # type: ignore[index]
-    assert guard.cached(("_fbp=2", False, "shop.example.com", False, "opt-in"))[0] is inn  # type: ignore[index]
+    assert guard._decisions.get(("_fbp=2", False, "shop.example.com", False, "opt-out"))[0] is out  # type: ignore[index]
+    assert guard._decisions.get(("_fbp=2", False, "shop.example.com", False, "opt-in"))[0] is inn  # type: ignore[index]
     # No rule given: the policy's unknown_region.
     assert guard.read("_fbp=2", False, "shop.example.com", False) is inn
 

@@ -92,11 +92,6 @@ class Guard:
         self._decisions: Memo[DecisionKey, tuple[Decision, float]] = Memo(
             policy.cache_size, _DECISION_BUDGET
         )
-        #: ``cached((cookie_header, gpc, host, secure, rule))``: ``(decision, expires)`` if
-        #: :meth:`read` has a decision cached for exactly these arguments, else ``None``.
-        #: The adapters look here first (a hit costs one C call) and call :meth:`read` when
-        #: it misses or ``expires`` (Unix time) has passed.
-        self.cached = self._decisions.get
         # Set-Cookie value -> (category, deletion time): what the verdict needs, clock-free.
         self._set_cookies: Memo[str | bytes, tuple[str, float | None]] = Memo(
             _MEMO_SIZE, _SMALL_BUDGET
@@ -115,6 +110,15 @@ class Guard:
     def is_endpoint(self, path: str) -> bool:
         """True if cookieguard itself answers ``path``."""
         return path.startswith(self._endpoint_prefix) or path == GPC_PATH
+
+    def decide(self, key: DecisionKey) -> Decision:
+        """:meth:`read` for the adapters' per-request path: ``key`` is its arguments as one
+        tuple, ``(cookie_header, gpc, host, secure, rule)`` with the rule found. A decision
+        cached for exactly this key, and not yet expired, costs one lookup."""
+        hit = self._decisions.get(key)
+        if hit is not None and time.time() < hit[1]:
+            return hit[0]
+        return self.read(*key)
 
     def read(
         self,
@@ -141,7 +145,7 @@ class Guard:
         if len(host) > _MAX_KEY_HOST:
             host = ""  # not a host name (cookie_domains ignores it): keep it out of the key
         key = (cookie_header, gpc, host, secure, rule)
-        hit = self.cached(key)
+        hit = self._decisions.get(key)
         if hit is not None and time.time() < hit[1]:
             return hit[0]
         return self._read(key)

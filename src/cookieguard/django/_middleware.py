@@ -264,15 +264,11 @@ class ConsentMiddleware:
         self.get_response = get_response
         check_middleware_order(getattr(settings, "MIDDLEWARE", ()))
         self.site = site_from_settings()
-        guard = self.site.guard
-        self._read = guard.read
-        self._is_endpoint = guard.is_endpoint
+        self.guard = guard = self.site.guard
         # The region headers as Django's META names them (HTTP_ + upper case, '-' as '_').
         self._region_keys = tuple(
             "HTTP_" + header.upper().replace("-", "_") for header in guard.regions.headers
         )
-        self._locate = guard.rule
-        self._keep = guard.keep_set_cookie
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -281,7 +277,7 @@ class ConsentMiddleware:
         if self._async:
             return self.__acall__(request)
         decision = self._read_consent(request)
-        if self._is_endpoint(request.path_info):
+        if self.guard.is_endpoint(request.path_info):
             return self._endpoint(request, decision)
         self._publish(request, decision)
         ours = self._conditions(request, decision)
@@ -290,7 +286,7 @@ class ConsentMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         decision = self._read_consent(request)
-        if self._is_endpoint(request.path_info):
+        if self.guard.is_endpoint(request.path_info):
             # Endpoints may read or write the receipt store: keep that off the event loop.
             respond = sync_to_async(self._endpoint, thread_sensitive=False)
             return await respond(request, decision)
@@ -309,7 +305,7 @@ class ConsentMiddleware:
 
     def _read_consent(self, request: HttpRequest) -> Decision:
         meta = request.META
-        return self._read(
+        return self.guard.read(
             meta.get("HTTP_COOKIE"),
             gpc=str(meta.get("HTTP_SEC_GPC", "")).strip() == "1",
             # The raw Host, as the browser keyed its cookies; get_host() would raise
@@ -323,7 +319,7 @@ class ConsentMiddleware:
         """The visitor's region's rule (``None``: the policy reads no region)."""
         if not self._region_keys:
             return None
-        return self._locate(*[meta.get(key) for key in self._region_keys])
+        return self.guard.rule(*[meta.get(key) for key in self._region_keys])
 
     def _publish(self, request: HttpRequest, decision: Decision) -> None:
         """Give the app the consent and only the cookies it may read. (Endpoints skip this:
@@ -405,7 +401,7 @@ class ConsentMiddleware:
         ours: bool = False,
     ) -> HttpResponseBase:
         consent = decision.consent
-        keep = self._keep
+        keep = self.guard.keep_set_cookie
         jar = response.cookies
         if jar:
             for key, morsel in list(jar.items()):
