@@ -379,13 +379,13 @@ class ConsentMiddleware:
         added = site.page_headers(decision, status=status, content_type=text_type)
         injection = site.injection(
             decision,
-            scope["method"],
-            status,
-            text_type,
-            None if encoding is None else encoding.decode("latin-1"),
-            scope["path"],
-            scope.get("query_string", b""),  # raw bytes: decoded only for a new plan
-            language,
+            method=scope["method"],
+            status=status,
+            content_type=text_type,
+            content_encoding=None if encoding is None else encoding.decode("latin-1"),
+            path=scope["path"],
+            query=scope.get("query_string", b""),  # raw bytes: decoded only for a new plan
+            accept_language=language,
         )
         if injection is not None and injection.failure is not None:
             added = (*added, *site.fail_closed(decision, scope["path"], injection.failure))

@@ -342,13 +342,13 @@ class _Body:
                     environ = self.environ
                     injection = site.injection(
                         self.decision,
-                        environ.get("REQUEST_METHOD", "GET"),
-                        code,
-                        content_type,
-                        encoding,
-                        environ.get("PATH_INFO", ""),
-                        environ.get("QUERY_STRING", ""),
-                        environ.get("HTTP_ACCEPT_LANGUAGE"),
+                        method=environ.get("REQUEST_METHOD", "GET"),
+                        status=code,
+                        content_type=content_type,
+                        content_encoding=encoding,
+                        path=environ.get("PATH_INFO", ""),
+                        query=environ.get("QUERY_STRING", ""),
+                        accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
                     )
                     if injection is not None and injection.failure is not None:
                         headers = self._fail_closed(headers, injection.failure)

@@ -287,7 +287,16 @@ def test_the_decision_cache_keys_on_the_rule() -> None:
 
 def plan(site: Site, rule: Any, cookie_header: str | None = None, gpc: bool = False) -> Any:
     decision = site.guard.read(cookie_header, gpc, "shop.example.com", False, rule)
-    return site.injection(decision, "GET", 200, HTML, None, "/", "", "en")
+    return site.injection(
+        decision,
+        method="GET",
+        status=200,
+        content_type=HTML,
+        content_encoding=None,
+        path="/",
+        query="",
+        accept_language="en",
+    )
 
 
 def test_a_plan_for_an_opt_out_visitor_is_never_served_to_an_opt_in_one() -> None:
@@ -377,7 +386,16 @@ def test_untranslated_opt_out_wording_is_marked_english_and_translations_are_not
 
     def notice(language: str, rule: Any = "opt-out") -> str:
         decision = site.guard.read(None, False, "shop.example.com", False, rule)
-        found = site.injection(decision, "GET", 200, HTML, None, "/", "", language)
+        found = site.injection(
+            decision,
+            method="GET",
+            status=200,
+            content_type=HTML,
+            content_encoding=None,
+            path="/",
+            query="",
+            accept_language=language,
+        )
         return found.insert.decode()  # type: ignore[no-any-return]
 
     german = notice("de")

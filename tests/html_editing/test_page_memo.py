@@ -242,3 +242,13 @@ def test_page_cache_zero_turns_the_memo_off_and_bad_values_are_refused() -> None
     for bad in (-1, 1.5, "8MB", True):
         with pytest.raises(ValueError, match="page_cache"):
             make_policy(page_cache=bad)
+
+
+def test_the_plan_takes_its_request_by_keyword_only() -> None:
+    """``path`` and ``query`` are both strings: passed by position they could be swapped
+    without an error (issue 25 part 2)."""
+    site = Site(make_policy())
+    with pytest.raises(TypeError):
+        site.injection(  # type: ignore[misc]
+            site.guard.read(None), "GET", 200, "text/html", None, "/", "", None
+        )

@@ -42,13 +42,13 @@ def site_for(**overrides: Any) -> Site:
 def edit(site: Site, page: bytes, consent: Consent = UNDECIDED, path: str = "/a") -> bytes:
     plan = site.injection(
         Decision(consent),
-        "GET",
-        200,
-        "text/html; charset=utf-8",
-        None,
-        path,
-        "",
-        "en",
+        method="GET",
+        status=200,
+        content_type="text/html; charset=utf-8",
+        content_encoding=None,
+        path=path,
+        query="",
+        accept_language="en",
     )
     assert plan is not None
     return plan.rewrite(page)
@@ -76,7 +76,16 @@ def test_the_first_page_names_every_vendor_it_loads() -> None:
 
 def test_the_first_page_streamed_names_them_too() -> None:
     site = site_for()
-    plan = site.injection(Decision(UNDECIDED), "GET", 200, "text/html", None, "/s", "", "en")
+    plan = site.injection(
+        Decision(UNDECIDED),
+        method="GET",
+        status=200,
+        content_type="text/html",
+        content_encoding=None,
+        path="/s",
+        query="",
+        accept_language="en",
+    )
     assert plan is not None
     editor = plan.injector()
     out = b"".join(editor.feed(PAGE[i : i + 100]) for i in range(0, len(PAGE), 100))

@@ -202,6 +202,7 @@ class Site:
     def injection(
         self,
         decision: Decision,
+        *,
         method: str,
         status: int,
         content_type: str | None,
