@@ -171,11 +171,10 @@ _URL_RUN = re.compile(rb"[^\"'<>\s]{0,2048}")
 
 def _reference_runs(data: bytes) -> Iterator[tuple[int, bytes]]:
     """``(offset, decoded run)`` for each run of URL bytes holding such a reference."""
-    run_end = -1
-    for m in _URL_REFERENCE.finditer(data):
+    run_end = 0
+    while (m := _URL_REFERENCE.search(data, run_end)) is not None:
+        # (Searched for from the end of the last run, not each reference in it looked at.)
         at = m.start()
-        if at < run_end:
-            continue
         low = max(at - 2048, 0)
         start = max(data.rfind(c, low, at) for c in (b'"', b"'", b"<", b">", b" ", b"=")) + 1
         run_end = _URL_RUN.match(data, at).end()  # type: ignore[union-attr]

@@ -45,8 +45,23 @@ def _text_of_short(value: bytes) -> bytes:
 
 
 def _unescaped(value: bytes) -> bytes:
-    text = _REFERENCE.sub(_reference, value.decode("utf-8", "surrogateescape"))
-    return text.encode("utf-8", "surrogateescape")
+    # re.split with the one group gives [text, reference, text, reference, ..., text] in a
+    # single C call; the references are then looked up, not handed to a callback each (a
+    # body of nothing but references cost ~0.5 µs a reference through re.sub).
+    parts = _REFERENCE.split(value.decode("utf-8", "surrogateescape"))
+    references = parts[1::2]
+    decoded = _DECODED
+    try:
+        parts[1::2] = [decoded[s] for s in references]
+    except KeyError:  # one not seen yet: work it out (and remember it, within bounds)
+        known = dict(decoded)
+        for s in references:
+            if s not in known:
+                known[s] = _decoded_reference(s, "&" + s)
+                if len(decoded) < 4096:
+                    decoded[s] = known[s]
+        parts[1::2] = [known[s] for s in references]
+    return "".join(parts).encode("utf-8", "surrogateescape")
 
 
 # html.unescape's own pattern (Lib/html/__init__.py).
@@ -54,18 +69,6 @@ _REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?
 _ENTITIES = html.entities.html5
 #: The longest name a reference without ";" may have (the legacy ones: "frac34", "middot").
 _LEGACY = max(len(name) for name in _ENTITIES if not name.endswith(";"))
-
-
-def _reference(m: re.Match[str]) -> str:
-    """``html.unescape``'s replacement for one reference (:func:`_decoded_reference`)."""
-    s = m.group(1)
-    found = _DECODED.get(s)
-    if found is not None:
-        return found
-    found = _decoded_reference(s, m.group(0))
-    if len(_DECODED) < 4096:
-        _DECODED[s] = found
-    return found
 
 
 #: Each reference's replacement, once worked out (bounded: a page full of "&#x2F;" looks
