@@ -337,6 +337,18 @@ def elements() -> list[tuple[str, Element]]:
         ("base", base),
         ("srcdoc", srcdoc),
         ("svg image", svg_image),
+        ("svg use", lambda rng, url: f"<svg><use href={_q(rng, url('pixel'))}/></svg>"),
+        ("body", attr_el("body", "background", "pixel")),
+        ("tr", attr_el("tr", "background", "pixel")),
+        ("input formaction", attr_el("input", "formaction", "pixel", "type=submit")),
+        (
+            "speculation rules",
+            lambda rng, url: (
+                '<script type="speculationrules">{"prefetch": [{"urls": ["'
+                + url("pixel", script=True)
+                + '"]}]}</script>'
+            ),
+        ),
     ]
 
 
@@ -370,6 +382,13 @@ WRAPS = (
     "<select><xmp><!--</xmp>{}--></select>", "<template>{}</template>",
     "<table><tr>{}</tr></table>", "<p>&lt;{}&gt;</p>", "<a href=\"/x\">{}</a>",
     "<textarea><!--</textarea>{}-->", "<title><b></title>{}",
+    "<svg><foreignObject>{}</foreignObject></svg>", "<svg><desc></svg>{}</desc></svg>",
+    '<math><annotation-xml encoding="text/html">{}</annotation-xml></math>',
+    "<math><mi><style><!--</mi>{}--></style></mi></math>", "<table><style>{}</style></table>",
+    "<template><style><!--</style>{}--></style></template>", "<noembed><!--</noembed>{}-->",
+    "<script><!--<script>--></script>{}", "<SCRIPT>a</SCRIPT\t x='>'>{}", "<xmp></xmp/>{}",
+    "<style></style x=\"</style>\">{}", "<!--<!-->{}", "<!---->{}", "<!-- -- -->{}",
+    "<select><textarea><!--</textarea>{}--></select>", "<svg><style></svg>{}</style>",
 )  # fmt: skip
 
 

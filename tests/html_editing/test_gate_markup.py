@@ -101,6 +101,10 @@ CASES = {
         "<link rel=preconnect href='https&colon;connect.facebook.net/en_US/fbevents.js'>"
     ),
     "the slashes as &sol;": "<img src='https:&sol;&sol;px.ads.linkedin.com/collect/?pid=1'>",
+    "a srcdoc whose host is encoded twice": (
+        '<iframe srcdoc="&lt;img src=&quot;https://www&amp;period;facebook.com/tr&quot;&gt;">'
+        "</iframe>"
+    ),
     "a host letter as &#97 without ';'": '<img src="https://www.f&#97cebook.com/tr?id=1">',
     # Duplicate attributes: the browser loads the first; none may survive.
     "two tracker srcs": f"<img src={PIXEL} src={PIXEL}>",

@@ -181,6 +181,20 @@ def _reference_runs(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield at, _text_of(data[max(start, low) : run_end])
 
 
+_SRCDOC = re.compile(
+    rb"srcdoc[\t\n\f\r ]*+=[\t\n\f\r ]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\t\n\f\r >]*+))", re.I
+)
+
+
+def _srcdocs(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(offset, value)`` of each ``srcdoc="..."`` (each match ends where the next may start)."""
+    if b"srcdoc" not in data and b"SRCDOC" not in data and b"srcdoc" not in data.lower():
+        return
+    for m in _SRCDOC.finditer(data):
+        value = m.group(1) if m.group(1) is not None else m.group(2) or m.group(3) or b""
+        yield m.start(), value
+
+
 class Blocker:
     """Auto-blocking for one set of refused categories: which vendors, found how.
 
@@ -290,8 +304,21 @@ class Blocker:
             # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded
             # and searched again (the runs do not overlap: linear work).
             found += [at for at, run in _reference_runs(data) if self.mentions(run)]
+            # An iframe's srcdoc is a document of its own: its attribute values are decoded
+            # once more (a host written "&amp;period;" there is a "." to the browser).
+            found += [at for at, run in _srcdocs(data) if self._mentioned_within(run)]
         found.sort()
         return found
+
+    def _mentioned_within(self, document: bytes) -> bool:
+        """True if a srcdoc document (or one nested in it, three deep) names a blocked host."""
+        for _ in range(3):
+            document = _text_of(document)
+            if self.mentions(document):
+                return True
+            if b"&" not in document:
+                return False
+        return False
 
     def vendor_for_url(self, url: bytes) -> Vendor | None:
         """The blocked vendor ``url`` (an attribute value) loads from, or ``None``."""
