@@ -7,27 +7,20 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from cookieguard._cache import remember
 from cookieguard.core._consent import Consent
 from cookieguard.core._guard import Decision
 from cookieguard.core._headers import (
     ACCEPT_LANGUAGE,
-    CONTENT_ENCODING,
     CONTENT_LENGTH,
-    CONTENT_TYPE,
     COOKIE,
     COOKIE_RESPELLED,
-    ETAG,
     HOST,
     IF_MODIFIED_SINCE,
     IF_NONE_MATCH,
-    LAST_MODIFIED,
     OTHER,
     REGION,
     SEC_GPC,
     SET_COOKIE,
-    html_type,
-    known_html_type,
     known_role,
     name,
     role,
@@ -37,6 +30,7 @@ from cookieguard.core._policy import Policy
 from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector, Injection
 from cookieguard.receipts import ReceiptStore
+from cookieguard.site._head import ASGI, response_head
 from cookieguard.site._site import _DEFAULT, Site
 
 Scope = MutableMapping[str, Any]
@@ -324,99 +318,31 @@ class ConsentMiddleware:
         language: bytes | None,
         ours: bool = False,
     ) -> tuple[Injection, int | None] | None:
-        """Gate the ``Set-Cookie`` fields of a response start message (in place) and add the
-        page headers; for an HTML body to edit, return its plan and, when the message
-        has a Content-Length (to hold it back until the body's new length is known), that
-        field's index in the final header list (-1: look for it then)."""
-        headers = message.get("headers", ())
-        if type(headers) is not list and type(headers) is not tuple:
+        """Translate a response start message for :func:`response_head` and back (its
+        headers replaced when they change); for an HTML body to edit, return its plan and,
+        when the message has a Content-Length (to hold it back until the body's new length
+        is known), that field's index in the new header list (-1: look for it then)."""
+        sent = message.get("headers", ())
+        if type(sent) is not list and type(sent) is not tuple:
             # Any iterable will do for the server (ASGI spec), but it is read twice here.
-            headers = message["headers"] = list(headers)
-        content_type = encoding = refused = None
-        length: tuple[bytes, bytes] | None = None  # the Content-Length field
-        lengths = 0
-        validators = False  # an ETag or Last-Modified field
-        for raw, value in headers:
-            what = known_role(raw)
-            if what is OTHER:
-                continue
-            if what is None:
-                what = role(raw)  # a name not seen before
-            if what is CONTENT_TYPE:
-                content_type = value
-            elif what is CONTENT_LENGTH:
-                length = (raw, value)
-                lengths += 1
-            elif what is SET_COOKIE:
-                if not self.guard.keep_set_cookie(decision.consent, value):
-                    refused = [value] if refused is None else [*refused, value]
-            elif what is CONTENT_ENCODING:
-                encoding = value
-            elif what is ETAG or what is LAST_MODIFIED:
-                validators = True
-        if refused is not None:
-            headers = message["headers"] = _gate(headers, refused)
-            if decision.set_cookies:
-                headers.extend(self._extra(decision))
-        elif decision.set_cookies:
-            headers = message["headers"] = [*headers, *self._extra(decision)]
-        if validators and ours and message["status"] == 304:
-            # Not modified for a tag we translated: the stored copy's tag, as we sent it.
-            headers = message["headers"] = self._validators(headers, decision, False)
-            validators = False  # tagged once
-        # Only HTML is ever edited: everything else leaves here.
-        if content_type is None:
-            return None
-        text_type = known_html_type(content_type)
-        if text_type is None:
-            text_type = html_type(content_type)
-        if not text_type:
-            return None
-        site = self.site
-        status = message["status"]
-        if validators and site.per_state:
-            headers = message["headers"] = self._validators(headers, decision, True)
-        added = site.page_headers(decision, status=status, content_type=text_type)
-        injection = site.injection(
+            sent = list(sent)
+        headers, plan, length = response_head(
+            self.site,
             decision,
+            message["status"],
+            sent,
+            ASGI,
             method=scope["method"],
-            status=status,
-            content_type=text_type,
-            content_encoding=None if encoding is None else encoding.decode("latin-1"),
             path=scope["path"],
             query=scope.get("query_string", b""),  # raw bytes: decoded only for a new plan
             accept_language=language,
+            ours=ours,
         )
-        if injection is not None and injection.failure is not None:
-            added = (*added, *site.fail_closed(decision, scope["path"], injection.failure))
-            injection = None
-        if injection is None:
-            if added:
-                message["headers"] = [*headers, *_encoded(added)]
+        if headers is not sent or "headers" in message:
+            message["headers"] = headers
+        if plan is None:
             return None
-        # Our own list from here: the app may reuse its header list across responses.
-        if added:
-            message["headers"] = [*headers, *_encoded(added), *injection.vary_fields]
-        else:
-            message["headers"] = [*headers, *injection.vary_fields]
-        if length is None:
-            return injection, None
-        # Found by a C-level search in the list the fields above were appended to, so the
-        # edited length costs no loop later (several Content-Length fields: looked for then).
-        return injection, headers.index(length) if lengths == 1 else -1
-
-    def _validators(self, headers: Headers, decision: Decision, page: bool) -> Headers:
-        """``headers`` with the ETag tagged for the visitor's consent state and, on a page,
-        without Last-Modified (cookieguard.core._validators)."""
-        out: Headers = []
-        for raw, value in headers:
-            what = known_role(raw) or role(raw)
-            if what is ETAG:
-                value = self.site.etag(decision, value.decode("latin-1")).encode("latin-1")
-            elif what is LAST_MODIFIED and page:
-                continue
-            out.append((raw, value))
-        return out
+        return plan, length
 
     def _fail_closed(
         self, start: Message, decision: Decision, scope: Scope, failure: Uneditable
@@ -425,11 +351,7 @@ class ConsentMiddleware:
         the site fails closed with (a CSP that enforces the visitor's grants)."""
         added = self.site.fail_closed(decision, scope["path"], failure)
         if added:
-            start["headers"] = [*start["headers"], *_encoded(added)]
-
-    def _extra(self, decision: Decision) -> Headers:
-        """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
-        return [(b"set-cookie", value.encode("latin-1")) for value in decision.set_cookies]
+            start["headers"] = [*start["headers"], *ASGI.spelled(added)]
 
     def _websocket_send(self, consent: Consent, send: Send) -> Send:
         keep = self.guard.keep_set_cookie
@@ -582,18 +504,6 @@ def _gate(headers: Iterable[tuple[bytes, bytes]], refused: list[bytes]) -> Heade
 def _is_cookie(raw: bytes) -> bool:
     what = role(raw)
     return what is COOKIE or what is COOKIE_RESPELLED
-
-
-_ENCODED: dict[tuple[tuple[str, str], ...], tuple[tuple[bytes, bytes], ...]] = {}
-
-
-def _encoded(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
-    """Header pairs the site adds, as ASGI bytes (remembered: the site adds the same few)."""
-    found = _ENCODED.get(pairs)
-    if found is None:
-        found = tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs)
-        remember(_ENCODED, pairs, found, 64)
-    return found
 
 
 async def _send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
