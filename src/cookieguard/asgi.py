@@ -537,14 +537,17 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
 
 async def _give_up(send: Send, held: list[Message] | None, injector: BodyInjector) -> None:
     """Stop editing mid-response: send what is held back, as the app wrote it."""
-    injector.stop()
     if held:
         start, bodies = held[0], held[1:]
         held.clear()
         await send(start)  # Content-Length untouched: the body is not edited
         body = b"".join(m.get("body", b"") for m in bodies)
     else:
-        body = injector.finish()  # bytes the injector held back at a chunk boundary
+        try:
+            injector.stop()
+            body = injector.finish()  # bytes the injector held back at a chunk boundary
+        except Uneditable:
+            body = b""  # (a compressed stream cut short: nothing more can be said of it)
     if body:
         await send({"type": "http.response.body", "body": body, "more_body": True})
 
