@@ -23,7 +23,7 @@ from benchmarks.hostile import SHAPES, normal
 from cookieguard._cache import Memo
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
-from cookieguard.html import _urls
+from cookieguard.html import _scanner, _urls
 from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import attributes, attributes_named
 from cookieguard.site._site import Site
@@ -171,3 +171,26 @@ def test_the_look_aheads_that_cut_slash_runs_short_find_the_same_urls(parts: lis
     for fast, reference in ((_urls._URL_IN_TEXT, plain), (_urls._URL_BACKSLASH, backslash)):
         found = [(m.span(), m.groups()) for m in fast.finditer(data)]
         assert found == [(m.span(), m.groups()) for m in reference.finditer(data)]
+
+
+TAG_PARTS = [b"a", b"=", b'"', b"'", b" ", b"\t", b"/", b">", b"b=c", b"x y", b"\n", b"<", b"src"]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(TAG_PARTS), max_size=16))
+def test_one_repetition_per_attribute_reads_a_tag_as_before(parts: list[bytes]) -> None:
+    """``_ATTRS`` takes an attribute and the separators before it in one repetition (half
+    the repetitions on a tag of short attributes): the tag ends where it did."""
+    ws = _scanner._WS
+    one_per_run = (
+        rb"(?:[" + ws + rb"/]++|[^" + ws + rb"/>][^" + ws + rb"/>=]*+"
+        rb"(?:[" + ws + rb"]*+=[" + ws + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + ws + rb">]*+)"
+        rb"|(?![" + ws + rb"]*+=)))*+"
+    )
+    data = b"".join(parts)
+    for reference, pattern in (
+        (re.compile(one_per_run + rb">"), _scanner._TAG_REST),
+        (re.compile(one_per_run), _scanner._ATTRS_SO_FAR),
+    ):
+        before, now = reference.match(data), pattern.match(data)
+        assert (before and before.span()) == (now and now.span())

@@ -52,10 +52,13 @@ _DELIM = rb"(?=[" + _WS + rb"/>])"  # what ends a tag name
 # value runs to white space or ">" and may hold "=" and quotes. Possessive throughout, and an
 # "=" after a name commits to a value (an unterminated quoted value never matches as an
 # unquoted one): a missing ">" costs one linear scan, never backtracking.
+# (One repetition per attribute, the separators before it included, and the separators
+# after the last: a repetition of its own for each run of separators doubled the work on a
+# tag of many short attributes.)
 _ATTRS = (
-    rb"(?:[" + _WS + rb"/]++|[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
+    rb"(?:[" + _WS + rb"/]*+[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
     rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + _WS + rb">]*+)"
-    rb"|(?![" + _WS + rb"]*+=)))*+"
+    rb"|(?![" + _WS + rb"]*+=)))*+[" + _WS + rb"/]*+"
 )
 _TAG_REST = re.compile(_ATTRS + rb">")
 _ATTRS_SO_FAR = re.compile(_ATTRS)
