@@ -3,30 +3,23 @@ ConsentMiddleware(app.wsgi_app, policy)``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any, cast
 
 from cookieguard._cache import remember
 from cookieguard.core._guard import Decision
 from cookieguard.core._headers import (
-    CONTENT_ENCODING,
     CONTENT_LENGTH,
-    CONTENT_TYPE,
-    ETAG,
-    LAST_MODIFIED,
-    OTHER,
-    SET_COOKIE,
-    html_type,
-    known_html_type,
     known_text_role,
     text_role,
 )
 from cookieguard.core._messages import Request
 from cookieguard.core._policy import Policy
 from cookieguard.html._codings import Uneditable
-from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector
+from cookieguard.html._inject import BUFFER_LIMIT, BodyInjector, Injection
 from cookieguard.receipts import ReceiptStore
+from cookieguard.site._head import WSGI, response_head
 from cookieguard.site._site import _DEFAULT, Site
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -102,52 +95,26 @@ class ConsentMiddleware:
             status: str, headers: Headers, exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
             nonlocal body, started
-            content_type = encoding = refused = length = None
-            validators = False  # an ETag or Last-Modified field
-            for key, value in headers:
-                what = known_text_role(key)
-                if what is OTHER:
-                    continue
-                if what is None:
-                    what = text_role(key)  # a name not seen before
-                if what is CONTENT_TYPE:
-                    content_type = value
-                elif what is CONTENT_LENGTH:
-                    # The field to correct after an edit (several: look them up by role).
-                    length = key if length is None else _SEVERAL
-                elif what is SET_COOKIE:
-                    if not self.guard.keep_set_cookie(decision.consent, value):
-                        refused = [value] if refused is None else [*refused, value]
-                elif what is CONTENT_ENCODING:
-                    encoding = value
-                elif what is ETAG or what is LAST_MODIFIED:
-                    validators = True
-            if refused is not None:
-                headers = [
-                    (k, v)
-                    for k, v in headers
-                    if v not in refused or (known_text_role(k) or text_role(k)) is not SET_COOKIE
-                ]
-                if decision.set_cookies:
-                    headers.extend(("Set-Cookie", c) for c in decision.set_cookies)
-            elif decision.set_cookies:
-                headers = [*headers, *(("Set-Cookie", c) for c in decision.set_cookies)]
-            text_type = None if content_type is None else known_html_type(content_type)
-            if text_type is None:
-                text_type = "" if content_type is None else html_type(content_type)
-            if validators and (
-                (text_type and self.site.per_state) or (ours and status.startswith("304"))
-            ):
-                headers = self._validators(headers, decision, page=bool(text_type))
+            sent, plan, length = response_head(
+                self.site,
+                decision,
+                _status_code(status),
+                headers,
+                WSGI,
+                method=environ.get("REQUEST_METHOD", "GET"),
+                path=environ.get("PATH_INFO", ""),
+                query=environ.get("QUERY_STRING", ""),
+                accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
+                ours=ours,
+                edit=exc_info is None,  # an error page (PEP 3333) is not edited
+            )
             if body is None:
-                if not text_type or (started and exc_info is not None):
-                    # Not HTML, or an error page after headers went out (PEP 3333: the
-                    # server re-raises if they did): nothing to edit.
+                if plan is None:
                     started = True
-                    return start_response(status, headers, exc_info)
+                    return start_response(status, sent, exc_info)  # nothing to edit
                 body = _Body(self.site, environ, decision, start_response)
             started = True
-            return body.start(status, headers, exc_info, text_type, encoding, length)
+            return body.start(status, sent, exc_info, plan, length)
 
         result = self.app(environ, wrapped_start_response)
         if body is None:
@@ -181,19 +148,6 @@ class ConsentMiddleware:
             else:
                 environ[key] = value
         return found[2]
-
-    def _validators(self, headers: Headers, decision: Decision, *, page: bool) -> Headers:
-        """``headers`` with the ETag tagged for the visitor's consent state and, on a page,
-        without Last-Modified."""
-        out: Headers = []
-        for key, value in headers:
-            what = known_text_role(key) or text_role(key)
-            if what is ETAG:
-                value = self.site.etag(decision, value)
-            elif what is LAST_MODIFIED and page:
-                continue
-            out.append((key, value))
-        return out
 
     def _endpoint(
         self, environ: dict[str, Any], start_response: StartResponse, decision: Decision
@@ -258,8 +212,6 @@ _REASONS = {
 _WAIT_CHUNKS = 64
 _WRITTEN = Uneditable("error", "the app wrote the body with write(), which is not edited")
 
-_SEVERAL = "\0several"  # a response with more than one Content-Length field (not a name)
-
 
 _CODES: dict[str, int | None] = {}
 
@@ -310,63 +262,37 @@ class _Body:
         self.injector: BodyInjector | None = None
         self.result: Iterable[bytes] = ()
         self._held: tuple[str, Headers, ExcInfo | None] | None = None
-        self._length = _SEVERAL
+        self._length = -1  # the Content-Length field's index in the held headers
         self._streamed = False
         self._write: Callable[[bytes], object] | None = None
 
     def start(
         self,
         status: str,
-        headers: Headers,
+        headers: Sequence[tuple[str, str]],
         exc_info: ExcInfo | None,
-        content_type: str,
-        encoding: str | None,
-        length: str | None,
+        plan: Injection | None,
+        length: int | None,
     ) -> Callable[[bytes], object]:
-        """``start_response`` for this body; ``content_type`` is the response's type if it
-        may be HTML (:func:`cookieguard.core._headers.html_type`), else ``""``; ``length`` the
-        name of its Content-Length field (``None``: it has none)."""
+        """``start_response`` for this body, with the head :func:`response_head` made:
+        ``plan`` what to edit (``None``: nothing), ``length`` the index of its Content-Length
+        field in ``headers`` (-1: several; ``None``: it has none)."""
         if exc_info is not None and self._held is None and self.started:
             # Headers already went out (PEP 3333): the server re-raises for us.
             return self.start_response(status, headers, exc_info)
         self.started = True
-        injection = None
-        if content_type:
-            code = _status_code(status)
-            if code is not None:
-                site = self.site
-                extra = site.page_headers(self.decision, status=code, content_type=content_type)
-                if extra:
-                    headers = [*headers, *extra]
-                if exc_info is None:
-                    environ = self.environ
-                    injection = site.injection(
-                        self.decision,
-                        method=environ.get("REQUEST_METHOD", "GET"),
-                        status=code,
-                        content_type=content_type,
-                        content_encoding=encoding,
-                        path=environ.get("PATH_INFO", ""),
-                        query=environ.get("QUERY_STRING", ""),
-                        accept_language=environ.get("HTTP_ACCEPT_LANGUAGE"),
-                    )
-                    if injection is not None and injection.failure is not None:
-                        headers = self._fail_closed(headers, injection.failure)
-                        injection = None
-        if injection is None:
+        if plan is None:
             self.injector = None
             self._held = None
             self._write = self.start_response(status, headers, exc_info)
             return self._write
-        headers = [*headers, *injection.vary_pairs]
-        self.injector = injection.injector()
+        self.injector = plan.injector()
         # Held until the body is known (with a Content-Length, to correct it) or, streamed,
         # until its first chunk is edited: a page that fails there can still go out under
         # the enforcing CSP (fail closed). The server sends nothing before either.
         self._streamed = length is None
-        if length is not None:
-            self._length = length
-        self._held = (status, headers, exc_info)
+        self._length = -1 if length is None else length
+        self._held = (status, list(headers), exc_info)
         return self._write_held
 
     def _fail_closed(self, headers: Headers, failure: Uneditable) -> Headers:
@@ -419,14 +345,15 @@ class _Body:
             body = edited
             if len(body) != size:
                 length = str(len(body))
-                field = self._length
-                if field is _SEVERAL:
+                at = self._length
+                if at < 0:  # several fields: each one
                     headers = [
                         (k, length if (known_text_role(k) or text_role(k)) is CONTENT_LENGTH else v)
                         for k, v in headers
                     ]
-                else:  # the one field the app sent, found by identity
-                    headers = [(k, length if k is field else v) for k, v in headers]
+                else:  # the one field the app sent
+                    headers = [*headers]
+                    headers[at] = (headers[at][0], length)
         elif self.injector is not None:
             self.injector.stop()
         self._write = self.start_response(status, headers, exc_info)
