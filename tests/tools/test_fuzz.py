@@ -14,7 +14,8 @@ from fuzz import adapters as fuzz
 from tests import rfc6265
 from tests.harness import drivers, make_policy
 
-DRIVERS = drivers(make_policy())
+# One client sends every example: the per-client limit (a 429 after 120) is not what is tested.
+DRIVERS = drivers(make_policy(rate_limit=0))
 # Header values are latin-1 on the wire; CR and LF cannot appear in one.
 header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=600)
 cookie_like = st.lists(
