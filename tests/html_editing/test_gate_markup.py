@@ -249,3 +249,14 @@ def test_a_chunk_cut_inside_a_non_ascii_host_is_gated() -> None:
     out = rewriter.feed(body[:cut]) + rewriter.feed_last(body[cut:])
     assert out == rewrite(body)
     assert b"data-cookieguard-href=" in out
+
+
+def test_a_tracker_inside_a_value_longer_than_the_element_limit_fails_closed() -> None:
+    """A srcset whose second candidate comes after megabytes cannot be judged whole: the
+    rewriter gives up and says so (the site then sends the page under the enforcing CSP)."""
+    body = page(f'<img srcset="/a.png?{"x" * (2 * ELEMENT_LIMIT)} 1x, {PIXEL} 2x">')
+    rewriter = PLAN.rewriter()
+    for i in range(0, len(body), 64 * 1024):
+        rewriter.feed(body[i : i + 64 * 1024])
+    rewriter.finish()
+    assert rewriter.failure == "limit"

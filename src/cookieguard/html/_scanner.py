@@ -373,7 +373,6 @@ class Rewriter:
         "_looked",
         "_noscript",
         "_open_tag",
-        "_open_tail",
         "_out",
         "_pending",
         "_prepare",
@@ -430,8 +429,8 @@ class Rewriter:
         # the latter with a "+"): the top says whether tags are read as foreign content.
         self._foreign: list[bytes] = []
         self._select = False  # inside <select>
-        self._open_tail = b""  # what would close a construct left open at the very end
-        self._open_tag: tuple[bytes, int] | None = None  # ... a tag: (data, end of its name)
+        # A tag left open at the very end (the data, where its name ends): see _tail().
+        self._open_tag: tuple[bytes, int] | None = None
         self._quote = b""  # State.TAG: the quote of the value it is in, if any
         # An element we wait for whole (an inline script, <style>, <noscript>...): how far
         # past its start the search for its end tag has read, and its markup reading once
@@ -764,6 +763,12 @@ class Rewriter:
         """Inside a long tag (see :meth:`_long_tag`): to its end, then the data state."""
         if self._quote:
             k = w.data.find(self._quote, pos)
+            if w.hit_in(pos, k if k >= 0 else w.n):
+                # A blocked URL in a value too long to judge whole (a srcset's second
+                # candidate...): give up on the page (fail closed).
+                self._too_large(b"tag")
+                self._emit(w.view[pos:])
+                return w.n
             if k < 0:
                 self._emit(w.view[pos:])
                 return w.n
@@ -826,7 +831,6 @@ class Rewriter:
         """Markup declaration open state: a comment, a doctype, CDATA or a bogus comment."""
         data = w.data
         if w.n - at < 9 and not w.last:
-            self._open_tail = b">"
             return self._more(w, at)  # might still become "<!--", "<!doctype", "<![CDATA["
         if data.startswith(b"--", at + 2):
             after = at + 4
@@ -854,7 +858,6 @@ class Rewriter:
         """End tag open state, at "</"."""
         after = w.low[at + 2 : at + 3]
         if not after:
-            self._open_tail = b">"
             return self._more(w, at) if not w.last else self._text_lt(w, at)
         if after == b">":  # "</>" is no token at all
             self._emit(w.view[at : at + 3])
@@ -1033,7 +1036,6 @@ class Rewriter:
             closer = self._script_close(w.low, start, limit)
             if closer is None and not w.last:
                 if w.n - at <= ELEMENT_LIMIT:
-                    self._open_tail = b"--></script>"
                     return self._wait_for_end(w, at, limit)  # wait for the whole script
                 self._too_large(b"script")
                 self._emit(w.view[at:])
@@ -1188,9 +1190,7 @@ class Rewriter:
         nothing can)."""
         state = self._state
         if state is State.DATA:
-            if self._open_tag is not None:
-                return _closing(*self._open_tag)
-            return self._open_tail
+            return _closing(*self._open_tag) if self._open_tag is not None else b""
         if state is State.COMMENT:
             return b"-->"
         if state is State.BOGUS:
