@@ -28,6 +28,8 @@ def answer(path: str, inm: str | None, ims: str | None) -> tuple[int, list[tuple
     kind = "text/css" if path.endswith(".css") else "text/html; charset=utf-8"
     headers = [("Content-Type", kind), ("ETag", ETAG), ("Last-Modified", MODIFIED)]
     mine = inm is not None and any(t.strip().removeprefix("W/") == ETAG for t in inm.split(","))
+    if mine and path == "/whole-304":  # a 304 that keeps the page's own fields
+        return 304, headers, b""
     if mine or (inm is None and ims is not None):
         return 304, [("ETag", ETAG)], b""
     body = b"body{}" if path.endswith(".css") else PAGE
@@ -113,3 +115,16 @@ def test_if_modified_since_alone_never_revalidates_a_page(driver: Driver) -> Non
 def test_sub_resources_keep_their_validators(driver: Driver) -> None:
     css = driver.get("/site.css", headers=[("Sec-Fetch-Dest", "style"), ("If-None-Match", ETAG)])
     assert css.status == 304 and css.header("etag") == ETAG
+
+
+def test_a_304_with_the_pages_own_fields_is_tagged_once_and_has_no_last_modified(
+    driver: Driver,
+) -> None:
+    """The validator rule is one (cookieguard.site._head), whichever adapter: a page's 304 is
+    a page's head (the ASGI adapter used to keep its Last-Modified)."""
+    stored = get(driver, "/whole-304", cookie()).header("etag")
+    assert stored is not None and stored != ETAG
+    again = get(driver, "/whole-304", cookie(), ("If-None-Match", stored))
+    assert again.status == 304
+    assert again.header("etag") == stored
+    assert again.header("last-modified") is None

@@ -11,7 +11,15 @@ import difflib
 import itertools
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Container,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from http.cookies import CookieError, Morsel
 from typing import Any, cast
 
@@ -26,12 +34,13 @@ from cookieguard.core._consent import UNDECIDED, Consent
 from cookieguard.core._cookies import set_cookie_name
 from cookieguard.core._frameworks import declare_necessary
 from cookieguard.core._guard import Decision
-from cookieguard.core._headers import maybe_html
+from cookieguard.core._headers import SET_COOKIE, text_role
 from cookieguard.core._messages import Reply, Request
 from cookieguard.core._policy import Policy
 from cookieguard.core._regions import Rule
 from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import BodyInjector
+from cookieguard.site._head import WSGI, response_head
 from cookieguard.site._site import Site
 
 logger = logging.getLogger("cookieguard")
@@ -400,53 +409,28 @@ class ConsentMiddleware:
         response: HttpResponseBase,
         ours: bool = False,
     ) -> HttpResponseBase:
-        consent = decision.consent
-        keep = self.guard.keep_set_cookie
+        # Django keeps its headers one value per name and its cookies in a jar: the head is
+        # decided on their pairs (cookieguard.site._head) and the answer written back.
         jar = response.cookies
-        if jar:
-            for key, morsel in list(jar.items()):
-                if not keep(consent, morsel.OutputString()):
-                    del jar[key]
-        by_hand = response.headers.get("Set-Cookie")  # response["Set-Cookie"] = "..."
-        if by_hand is not None and not keep(consent, by_hand):
-            del response.headers["Set-Cookie"]
-        for value in decision.set_cookies:
-            add_set_cookie(response, value)
-
-        site = self.site
-        etag = response.headers.get("ETag")
-        if ours and etag is not None and response.status_code == 304:
-            # Not modified for a tag we translated: the stored copy's tag, as we sent it.
-            response.headers["ETag"] = site.etag(decision, etag)
-        content_type = response.headers.get("Content-Type")
-        if content_type is None or not maybe_html(content_type):
-            return response
-        if site.per_state:
-            # Validators follow the body: the consent state in the ETag, no Last-Modified.
-            if etag is not None:
-                response.headers["ETag"] = site.etag(decision, etag)
-            if "Last-Modified" in response.headers:
-                del response.headers["Last-Modified"]
-        status = response.status_code
-        for name, value in site.page_headers(decision, status=status, content_type=content_type):
-            _add_header(response, name, value)
+        cookies = [(key, morsel.OutputString()) for key, morsel in jar.items()]
+        before = [*response.headers.items(), *(("Set-Cookie", value) for _, value in cookies)]
         meta = request.META
-        injection = site.injection(
+        sent, injection, _ = response_head(
+            self.site,
             decision,
+            response.status_code,
+            before,
+            WSGI,
             method=request.method or "GET",
-            status=status,
-            content_type=content_type,
-            content_encoding=response.headers.get("Content-Encoding"),
             path=request.path,
             query=str(meta.get("QUERY_STRING", "")),
             accept_language=banner_language(request),
+            ours=ours,
         )
-        if injection is not None and injection.failure is not None:
-            self._fail_closed(request, decision, response, injection.failure)
-            return response
+        if sent is not before:
+            _write_back(response, cookies, sent)
         if injection is None:
             return response
-        patch_vary_headers(response, injection.vary)
         injector = injection.injector()
         if isinstance(response, StreamingHttpResponse):
 
@@ -520,6 +504,51 @@ class ConsentMiddleware:
         enforces the visitor's grants (see Site.fail_closed)."""
         for name, value in self.site.fail_closed(decision, request.path, failure):
             _add_header(response, name, value)
+
+
+def _write_back(
+    response: HttpResponseBase,
+    cookies: list[tuple[str, str]],
+    sent: Sequence[tuple[str, str]],
+) -> None:
+    """Make ``response`` say what :func:`response_head` answered: ``sent`` is the response's
+    header fields and then its cookies (``cookies``: the jar's keys and values), gated and
+    added to."""
+    headers = response.headers
+    sent_cookies = [v for k, v in sent if text_role(k) is SET_COOKIE]
+    by_hand = headers.get("Set-Cookie")  # response["Set-Cookie"] = "..."
+    if by_hand is not None:
+        if by_hand in sent_cookies:
+            sent_cookies.remove(by_hand)
+        else:
+            del headers["Set-Cookie"]  # refused
+    for key, value in cookies:
+        if value in sent_cookies:
+            sent_cookies.remove(value)
+        else:
+            del response.cookies[key]  # refused
+    for value in sent_cookies:  # the decision's own
+        add_set_cookie(response, value)
+    present = {k.lower(): k for k in headers if text_role(k) is not SET_COOKIE}
+    seen: set[str] = set()
+    vary: list[str] = []
+    for key, value in sent:
+        if text_role(key) is SET_COOKIE:
+            continue
+        lower = key.lower()
+        if lower in present and lower not in seen:  # the app's own field, maybe changed
+            seen.add(lower)
+            if headers[key] != value:
+                headers[key] = value
+        elif lower == "vary":
+            vary.append(value)
+        else:
+            _add_header(response, key, value)
+    for lower, key in present.items():
+        if lower not in seen:
+            del headers[key]  # dropped (a page's Last-Modified)
+    if vary:
+        patch_vary_headers(response, vary)
 
 
 def _inject_sync(
