@@ -159,126 +159,7 @@ class ConsentMiddleware:
             await self.app(scope, receive, self._websocket_send(decision.consent, send))
             return
 
-        # Everything below runs on every response: the common one (no Set-Cookie to gate,
-        # nothing to add, not HTML) costs one loop over its header names and one test.
-        plan: Injection | None = None  # what to edit in this response's HTML body
-        injector: BodyInjector | None = None  # made only for a body that is not sent whole
-        held: list[Message] | None = None  # start + body messages, to fix Content-Length
-        length_at = -1  # where the held start's Content-Length field is (-1: look for it)
-        cut = False  # a streamed page failed after its headers left: the rest is dropped
-        # A streamed page's start (and the body messages the editor took in without giving
-        # anything out yet, as the app wrote them), held until the editor's first output: a
-        # page that fails before then still goes out under the enforcing CSP (fail closed).
-        waiting: list[Message] | None = None
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal plan, injector, held, length_at, cut, waiting
-            if message["type"] == "http.response.start":
-                edit = self._start(message, decision, scope, language, ours)
-                if edit is not None:
-                    plan, at = edit
-                    if at is not None:  # it has a Content-Length: hold it back
-                        held = [message]
-                        length_at = at
-                        return
-                    injector = plan.injector()  # no length: the body streams through
-                    waiting = [message]
-                    return
-                await send(message)
-                return
-            if plan is None:
-                if not cut:
-                    await send(message)
-                return
-            if injector is None:
-                if (
-                    held is not None
-                    and len(held) == 1
-                    and message["type"] == "http.response.body"
-                    and not message.get("more_body", False)
-                ):
-                    # The whole body in one message (what most frameworks send): edit it in
-                    # place (the page memo's path), no buffer to join.
-                    start = held[0]
-                    held = None
-                    chunk = message.get("body", b"")
-                    try:
-                        body = plan.rewrite(chunk)
-                    except Uneditable as failure:
-                        body = chunk
-                        self._fail_closed(start, decision, scope, failure)
-                    plan = None  # the body has ended: anything after it passes as sent
-                    if len(body) != len(chunk):
-                        _set_length(start, len(body), length_at)
-                    message["body"] = body
-                    await send(start)
-                    await send(message)
-                    return
-                injector = plan.injector()
-            if message["type"] != "http.response.body":
-                # A file handed to the server (http.response.pathsend, zerocopysend) or
-                # any other extension: the body is not ours to edit. The server must
-                # get the start first, then the bytes held so far, then the message.
-                if waiting is not None:
-                    held, waiting = waiting, None
-                if held:
-                    self._fail_closed(held[0], decision, scope, _HANDED_OVER)
-                await _give_up(send, held, injector)
-                plan = injector = held = None
-                await send(message)
-                return
-            more = message.get("more_body", False)
-            if held is None:
-                chunk = message.get("body", b"")
-                try:
-                    out = injector.feed(chunk) if more else injector.feed_last(chunk)
-                except Uneditable as failure:
-                    plan = injector = None
-                    if waiting is not None:
-                        # Nothing has left yet: as the app wrote it, under the CSP.
-                        self._fail_closed(waiting[0], decision, scope, failure)
-                        for sent in waiting:
-                            await send(sent)
-                        waiting = None
-                        await send(message)
-                        return
-                    # The headers have left: a page that cannot be edited is cut off here
-                    # rather than sent on live (fail closed).
-                    self.site.fail_closed(decision, scope["path"], failure)
-                    cut = True
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-                    return
-                if waiting is not None:
-                    if (
-                        not out
-                        and more
-                        and len(waiting) < _WAIT_MESSAGES
-                        and sum(len(m["body"]) for m in waiting[1:]) + len(chunk) <= BUFFER_LIMIT
-                    ):
-                        waiting.append(
-                            {"type": "http.response.body", "body": chunk, "more_body": True}
-                        )
-                        return
-                    await send(waiting[0])
-                    waiting = None
-                message["body"] = out
-                await send(message)
-                return
-            held.append(message)
-            if more and sum(len(m.get("body", b"")) for m in held[1:]) <= BUFFER_LIMIT:
-                return
-            try:
-                await _flush(send, held, injector, done=not more)
-            except Uneditable as failure:
-                # Nothing has left yet: the page goes out as the app wrote it, under the CSP.
-                self._fail_closed(held[0], decision, scope, failure)
-                for sent in held:
-                    await send(sent)
-                plan = injector = None
-            held = None
-            return
-
-        await self.app(scope, receive, send_wrapper)
+        await self.app(scope, receive, _Response(self.site, send, decision, scope, language, ours))
 
     def _conditions(self, scope: Scope, decision: Decision) -> bool:
         """Translate the request's preconditions (``If-None-Match``, ``If-Modified-Since``)
@@ -309,49 +190,6 @@ class ConsentMiddleware:
             headers.append((b"if-modified-since", ims.encode("latin-1")))
         scope["headers"] = headers
         return ours
-
-    def _start(
-        self,
-        message: Message,
-        decision: Decision,
-        scope: Scope,
-        language: bytes | None,
-        ours: bool = False,
-    ) -> tuple[Injection, int | None] | None:
-        """Translate a response start message for :func:`response_head` and back (its
-        headers replaced when they change); for an HTML body to edit, return its plan and,
-        when the message has a Content-Length (to hold it back until the body's new length
-        is known), that field's index in the new header list (-1: look for it then)."""
-        sent = message.get("headers", ())
-        if type(sent) is not list and type(sent) is not tuple:
-            # Any iterable will do for the server (ASGI spec), but it is read twice here.
-            sent = list(sent)
-        headers, plan, length = response_head(
-            self.site,
-            decision,
-            message["status"],
-            sent,
-            ASGI,
-            method=scope["method"],
-            path=scope["path"],
-            query=scope.get("query_string", b""),  # raw bytes: decoded only for a new plan
-            accept_language=language,
-            ours=ours,
-        )
-        if headers is not sent or "headers" in message:
-            message["headers"] = headers
-        if plan is None:
-            return None
-        return plan, length
-
-    def _fail_closed(
-        self, start: Message, decision: Decision, scope: Scope, failure: Uneditable
-    ) -> None:
-        """A held page that cannot be edited goes out as the app wrote it, with the headers
-        the site fails closed with (a CSP that enforces the visitor's grants)."""
-        added = self.site.fail_closed(decision, scope["path"], failure)
-        if added:
-            start["headers"] = [*start["headers"], *ASGI.spelled(added)]
 
     def _websocket_send(self, consent: Consent, send: Send) -> Send:
         keep = self.guard.keep_set_cookie
@@ -486,6 +324,197 @@ class ConsentMiddleware:
 #: Body messages a streamed page's start waits behind for the editor's first output (it
 #: holds the first 1024 bytes to choose the charset, more only for an unfinished tag).
 _WAIT_MESSAGES = 64
+
+
+class _Response:
+    """One HTTP response on its way out (the ``send`` the app is given): it gates the start
+    message's head (:func:`response_head`) and edits an HTML body, holding the start back
+    while its Content-Length or a fail-closed CSP may still change."""
+
+    __slots__ = (
+        "cut",
+        "decision",
+        "held",
+        "injector",
+        "language",
+        "length_at",
+        "ours",
+        "plan",
+        "scope",
+        "send",
+        "site",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        site: Site,
+        send: Send,
+        decision: Decision,
+        scope: Scope,
+        language: bytes | None,
+        ours: bool,
+    ) -> None:
+        self.site = site
+        self.send = send
+        self.decision = decision
+        self.scope = scope
+        self.language = language  # the request's Accept-Language, raw
+        self.ours = ours  # the request carried an entity-tag of ours
+        self.plan: Injection | None = None  # what to edit in this response's HTML body
+        # Made only for a body that is not sent whole.
+        self.injector: BodyInjector | None = None
+        self.held: list[Message] | None = None  # start + body messages, to fix Content-Length
+        self.length_at = -1  # where the held start's Content-Length is (-1: look for it)
+        self.cut = False  # a streamed page failed after its headers left: the rest is dropped
+        # A streamed page's start (and the body messages the editor took in without giving
+        # anything out yet, as the app wrote them), held until the editor's first output: a
+        # page that fails before then still goes out under the enforcing CSP (fail closed).
+        self.waiting: list[Message] | None = None
+
+    async def __call__(self, message: Message) -> None:
+        # Runs for every message of every response: the common one (no Set-Cookie to gate,
+        # nothing to add, not HTML) costs one loop over its header names and one test.
+        if message["type"] == "http.response.start":
+            edit = self.start(message)
+            if edit is not None:
+                self.plan, at = edit
+                if at is not None:  # it has a Content-Length: hold it back
+                    self.held = [message]
+                    self.length_at = at
+                    return
+                self.injector = self.plan.injector()  # no length: the body streams through
+                self.waiting = [message]
+                return
+            await self.send(message)
+            return
+        if self.plan is None:
+            if not self.cut:
+                await self.send(message)
+            return
+        if self.injector is None:
+            if (
+                self.held is not None
+                and len(self.held) == 1
+                and message["type"] == "http.response.body"
+                and not message.get("more_body", False)
+            ):
+                # The whole body in one message (what most frameworks send): edit it in
+                # place (the page memo's path), no buffer to join.
+                start = self.held[0]
+                self.held = None
+                chunk = message.get("body", b"")
+                try:
+                    body = self.plan.rewrite(chunk)
+                except Uneditable as failure:
+                    body = chunk
+                    self.fail_closed(start, failure)
+                self.plan = None  # the body has ended: anything after it passes as sent
+                if len(body) != len(chunk):
+                    _set_length(start, len(body), self.length_at)
+                message["body"] = body
+                await self.send(start)
+                await self.send(message)
+                return
+            self.injector = self.plan.injector()
+        if message["type"] != "http.response.body":
+            # A file handed to the server (http.response.pathsend, zerocopysend) or
+            # any other extension: the body is not ours to edit. The server must
+            # get the start first, then the bytes held so far, then the message.
+            if self.waiting is not None:
+                self.held, self.waiting = self.waiting, None
+            if self.held:
+                self.fail_closed(self.held[0], _HANDED_OVER)
+            await _give_up(self.send, self.held, self.injector)
+            self.plan = self.injector = self.held = None
+            await self.send(message)
+            return
+        more = message.get("more_body", False)
+        if self.held is None:
+            chunk = message.get("body", b"")
+            try:
+                out = self.injector.feed(chunk) if more else self.injector.feed_last(chunk)
+            except Uneditable as failure:
+                self.plan = self.injector = None
+                if self.waiting is not None:
+                    # Nothing has left yet: as the app wrote it, under the CSP.
+                    self.fail_closed(self.waiting[0], failure)
+                    for sent in self.waiting:
+                        await self.send(sent)
+                    self.waiting = None
+                    await self.send(message)
+                    return
+                # The headers have left: a page that cannot be edited is cut off here
+                # rather than sent on live (fail closed).
+                self.site.fail_closed(self.decision, self.scope["path"], failure)
+                self.cut = True
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            if self.waiting is not None:
+                if (
+                    not out
+                    and more
+                    and len(self.waiting) < _WAIT_MESSAGES
+                    and sum(len(m["body"]) for m in self.waiting[1:]) + len(chunk) <= BUFFER_LIMIT
+                ):
+                    self.waiting.append(
+                        {"type": "http.response.body", "body": chunk, "more_body": True}
+                    )
+                    return
+                await self.send(self.waiting[0])
+                self.waiting = None
+            message["body"] = out
+            await self.send(message)
+            return
+        self.held.append(message)
+        if more and sum(len(m.get("body", b"")) for m in self.held[1:]) <= BUFFER_LIMIT:
+            return
+        try:
+            await _flush(self.send, self.held, self.injector, done=not more)
+        except Uneditable as failure:
+            # Nothing has left yet: the page goes out as the app wrote it, under the CSP.
+            self.fail_closed(self.held[0], failure)
+            for sent in self.held:
+                await self.send(sent)
+            self.plan = self.injector = None
+        self.held = None
+        return
+
+    def start(self, message: Message) -> tuple[Injection, int | None] | None:
+        """Translate a response start message for :func:`response_head` and back (its
+        headers replaced when they change); for an HTML body to edit, return its plan and,
+        when the message has a Content-Length (to hold it back until the body's new length
+        is known), that field's index in the new header list (-1: look for it then)."""
+        sent = message.get("headers", ())
+        if type(sent) is not list and type(sent) is not tuple:
+            # Any iterable will do for the server (ASGI spec), but it is read twice here.
+            sent = list(sent)
+        headers, plan, length = response_head(
+            self.site,
+            self.decision,
+            message["status"],
+            sent,
+            ASGI,
+            method=self.scope["method"],
+            path=self.scope["path"],
+            query=self.scope.get("query_string", b""),  # raw bytes: decoded for a new plan
+            accept_language=self.language,
+            ours=self.ours,
+        )
+        if headers is not sent or "headers" in message:
+            message["headers"] = headers
+        if plan is None:
+            return None
+        return plan, length
+
+    def fail_closed(self, start: Message, failure: Uneditable) -> None:
+        """A held page that cannot be edited goes out as the app wrote it, with the headers
+        the site fails closed with (a CSP that enforces the visitor's grants)."""
+        added = self.site.fail_closed(self.decision, self.scope["path"], failure)
+        if added:
+            start["headers"] = [*start["headers"], *ASGI.spelled(added)]
+
+
 _CONDITION_FIELDS = frozenset(
     {b"if-none-match", b"if-modified-since", b"sec-fetch-dest", b"accept"}
 )
