@@ -89,9 +89,7 @@ class ConsentMiddleware:
         self.cookie_free = tuple(cookie_free)
         self._order_checked = False
         self.guard = self.site.guard
-        regions = self.guard.regions
-        self._rule = regions.unknown  # the one rule when the policy reads no region
-        self._locate = regions.from_pairs if regions.headers else None
+        self.regions = self.guard.regions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -132,9 +130,9 @@ class ConsentMiddleware:
                 conditional = True
             elif what is REGION:
                 region = [(raw, value)] if region is None else [*region, (raw, value)]
-        rule = self._rule
-        if region is not None and self._locate is not None:
-            rule = self._locate(region)[1]
+        rule = self.regions.unknown  # the one rule when the policy reads no region
+        if region is not None and self.regions.headers:
+            rule = self.regions.from_pairs(region)[1]
         # Raw bytes to the core: a cached decision is found without decoding them.
         key = (cookie, gpc, host, scope.get("scheme") in _SECURE, rule)
         decision = self.guard.decide(key)

@@ -48,9 +48,7 @@ class ConsentMiddleware:
         self.app = app
         self.site = Site(policy, receipts=receipts)
         self.guard = self.site.guard
-        regions = self.guard.regions
-        self._rule = regions.unknown  # the one rule when the policy reads no region
-        self._locate = regions.locate
+        self.regions = regions = self.guard.regions
         # The region headers' environ keys (PEP 3333: HTTP_ + the name upper-cased, '-' as
         # '_'): country, then subdivision ("": the provider sends none, and get("") is None).
         keys = ["HTTP_" + header.upper().replace("-", "_") for header in regions.headers]
@@ -59,10 +57,10 @@ class ConsentMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         gpc = environ.get("HTTP_SEC_GPC")
-        rule = self._rule
+        rule = self.regions.unknown  # the one rule when the policy reads no region
         if self._country_key is not None:
             get = environ.get
-            rule = self._locate(get(self._country_key), get(self._subdivision_key))[1]
+            rule = self.regions.locate(get(self._country_key), get(self._subdivision_key))[1]
         key = (
             environ.get("HTTP_COOKIE"),
             gpc is not None and gpc.strip() == "1",
