@@ -55,7 +55,10 @@
       if (name !== 'type') script.setAttribute(renamed.test(name) ? 'src' : name, value);
     }
     if (old.dataset.cookieguardType === 'module') script.type = 'module';
-    script.nonce = old.nonce; // the attribute reads "" once loaded
+    // The page's own nonce, from the property (browsers hide the attribute once loaded).
+    // Never ours in its place: a script the app's CSP would refuse (one it did not nonce,
+    // an injected one) must not run because cookieguard gated and restored it.
+    script.nonce = old.nonce;
     script.async = false;
     script.text = old.textContent;
     const inline = !script.src && script.type !== 'module';

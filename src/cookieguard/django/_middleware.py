@@ -40,6 +40,7 @@ from cookieguard.core._policy import Policy
 from cookieguard.core._regions import Rule
 from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import BodyInjector
+from cookieguard.html._nonces import Nonces, given_nonce
 from cookieguard.site._head import WSGI, response_head
 from cookieguard.site._site import Site
 
@@ -73,6 +74,8 @@ COOKIE_FREE_MIDDLEWARE = frozenset(
         "corsheaders.middleware.CorsMiddleware",
         "debug_toolbar.middleware.DebugToolbarMiddleware",
         "compression_middleware.middleware.CompressionMiddleware",
+        # django-csp writes only its header (its nonce reaches our tags: see _page_nonces).
+        "csp.middleware.CSPMiddleware",
     }
 )
 
@@ -431,6 +434,9 @@ class ConsentMiddleware:
             _write_back(response, cookies, sent)
         if injection is None:
             return response
+        # django-csp's middleware listed before ours writes its header after we ran: the
+        # nonce it will write is request.csp_nonce (a header's nonces are on the plan).
+        injection = injection.nonced(_django_csp_nonce(request, response))
         injector = injection.injector()
         if isinstance(response, StreamingHttpResponse):
 
@@ -639,3 +645,22 @@ def consent(request: HttpRequest) -> Consent:
     """The visitor's consent for a Django request (undecided outside the middleware)."""
     found = getattr(request, "consent", None)
     return found if isinstance(found, Consent) else UNDECIDED
+
+
+_CSP_FIELDS = ("Content-Security-Policy", "Content-Security-Policy-Report-Only")
+
+
+def _django_csp_nonce(request: HttpRequest, response: HttpResponseBase) -> Nonces | None:
+    """django-csp's ``request.csp_nonce`` for a response that has no CSP field yet (its
+    middleware listed before ours writes the header after we ran, with this nonce in it)."""
+    headers = response.headers
+    if any(name in headers for name in _CSP_FIELDS):
+        return None  # the fields' nonces, if any, are on the plan already
+    nonce = getattr(request, "csp_nonce", None)
+    if nonce is None:
+        return None
+    try:
+        value = str(nonce)
+    except Exception:  # django-csp refuses once its header is written: no nonce then
+        return None
+    return given_nonce(value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 from urllib.parse import unquote_to_bytes
 
@@ -30,6 +30,7 @@ from cookieguard.html._charsets import (
 )
 from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
+from cookieguard.html._nonces import Nonces, meta_nonces, with_nonces
 from cookieguard.html._scanner import Attribute, Rewriter, attributes, attributes_named
 from cookieguard.html._urls import each_url as _each_url
 from cookieguard.html._urls import text_of as _text_of
@@ -627,6 +628,9 @@ class Injection:
     #: Called once the page's tags before the insert were scanned: a newer ``insert`` (the
     #: banner naming vendors this page was the first to load), or ``None`` to keep it.
     refresh: Callable[[], bytes | None] | None = field(default=None, compare=False)
+    #: The page's own CSP nonces, once :meth:`nonced` put them on our tags (``None``: not
+    #: yet; a ``<meta>`` policy in the page is then looked for when the body is edited).
+    nonces: Nonces | None = field(default=None, compare=False)
     # Everything besides the body that the edited body depends on: the memo's key.
     context: tuple[object, ...] = field(init=False, compare=False)
     #: ``vary`` as ASGI and as WSGI header fields, made once per plan.
@@ -651,6 +655,38 @@ class Injection:
     def injector(self) -> Editor:
         """A fresh editor for this response's body."""
         return Editor(self)
+
+    def nonced(self, nonces: Nonces | None) -> Injection:
+        """This plan for a response whose CSP declares ``nonces``: our tags carry them.
+
+        The nonce differs on every response, and so does the body of a page that writes it
+        into its own tags: the nonced plan keeps no edited body (``memo=None``), and the
+        plan memo keeps only the plan without nonces."""
+        if nonces is None:
+            return self
+        refresh = self.refresh
+        late = None
+        if refresh is not None:
+
+            def late() -> bytes | None:
+                newer = refresh()
+                return None if newer is None else with_nonces(newer, nonces)
+
+        return replace(
+            self,
+            insert=with_nonces(self.insert, nonces),
+            head=with_nonces(self.head, nonces),
+            memo=None,
+            refresh=late,
+            nonces=nonces,
+        )
+
+    def _for_page(self, text: bytes) -> Injection:
+        """This plan, nonced if the page's head holds a ``<meta>`` policy with nonces (a
+        page with the nonce in its bytes may be kept in the memo: its key is the body)."""
+        if self.nonces is not None:
+            return self
+        return self.nonced(meta_nonces(text))
 
     def rewriter(self, codec: str = "utf-8") -> Rewriter:
         """A fresh streaming rewriter for a body in ``codec`` (as ``choose`` names it; a
@@ -716,11 +752,12 @@ class Injection:
         codec = self.codec(body)
         if codec in TRANSCODED:
             transcoder = Transcoder(codec)
-            rewriter = self.rewriter(codec)
-            out = rewriter.feed_last(transcoder.decode(body, final=True))
+            text = transcoder.decode(body, final=True)
+            rewriter = self._for_page(text).rewriter(codec)
+            out = rewriter.feed_last(text)
             _check(rewriter)
             return transcoder.encode(out, final=True)
-        rewriter = self.rewriter(codec)
+        rewriter = self._for_page(body).rewriter(codec)
         out = rewriter.feed_last(body)
         _check(rewriter)
         return out
@@ -790,6 +827,8 @@ class Editor:
             codec = plan.codec(head)
             if codec in TRANSCODED:
                 self._transcoder = Transcoder(codec)
+            else:  # a <meta> policy is looked for in the first chunk (its head, mostly)
+                plan = plan._for_page(head)
             rewriter = self._rewriter = plan.rewriter(codec)
             if self._whole:
                 rewriter.stop()  # the body has ended: anything more passes unchanged

@@ -44,6 +44,7 @@ from cookieguard.core._headers import (
     text_role,
 )
 from cookieguard.html._inject import Injection
+from cookieguard.html._nonces import header_nonces
 from cookieguard.site._site import Site
 
 T = TypeVar("T", str, bytes)
@@ -221,6 +222,8 @@ def response_head(
         if added:
             headers = _plus(headers, spelling.spelled(added))
         return headers, None, None
+    # Our tags carry the nonces of the app's own CSP (per response: never in a memo key).
+    plan = plan.nonced(header_nonces(headers))
     if added:
         headers = _plus(headers, spelling.spelled(added), spelling.vary(plan))
     else:
