@@ -8,6 +8,8 @@ without remembering to mark it; a module may also mark itself (``pytestmark``).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if used & _SERVER_FIXTURES:
             item.add_marker(pytest.mark.servers)
+
+
+@pytest.fixture(autouse=True)
+def _cookieguard_logger_level() -> Iterator[None]:
+    """Give the package logger's level back after every test: the fuzz campaigns (fuzz/) quiet
+    it for their worker processes, and a slice run in this process must not silence the log
+    lines later tests read (a test passed alone and failed after tests/html_editing)."""
+    logger = logging.getLogger("cookieguard")
+    level = logger.level
+    yield
+    logger.setLevel(level)
