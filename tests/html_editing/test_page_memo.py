@@ -249,6 +249,6 @@ def test_the_plan_takes_its_request_by_keyword_only() -> None:
     without an error (issue 25 part 2)."""
     site = Site(make_policy())
     with pytest.raises(TypeError):
-        site.injection(  # type: ignore[misc]
+        site.injection(  # type: ignore[call-arg]
             site.guard.read(None), "GET", 200, "text/html", None, "/", "", None
         )
