@@ -63,9 +63,12 @@ def nonce_only(nonce: str) -> str:
 
 
 @contextmanager
-def starlette_site(where: str, make: Callable[[str], str] = strict) -> Iterator[str]:
+def starlette_site(
+    where: str, make: Callable[[str], str] = strict, **options: Any
+) -> Iterator[str]:
     """A Starlette app that writes its policy itself: as a header ``where`` is
-    ``enforce``/``report``, or in a ``<meta http-equiv>`` (``meta``)."""
+    ``enforce``/``report``, or in a ``<meta http-equiv>`` (``meta``); ``options`` for
+    cookieguard's ``Policy``."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import HTMLResponse
@@ -81,7 +84,7 @@ def starlette_site(where: str, make: Callable[[str], str] = strict) -> Iterator[
         name = "content-security-policy" + ("-report-only" if where == "report" else "")
         return HTMLResponse(page_html(nonce), headers={name: make(nonce)})
 
-    app = ConsentMiddleware(Starlette(routes=[Path("/", home)]), policy=policy())
+    app = ConsentMiddleware(Starlette(routes=[Path("/", home)]), policy=policy(**options))
     with Server(app) as server:
         yield server.url
 
@@ -171,6 +174,10 @@ SITES: dict[str, Callable[[], AbstractContextManager[str]]] = {
     "starlette-header-hashes": lambda: starlette_site("enforce", nonce_only),
     "starlette-report-only": lambda: starlette_site("report"),
     "starlette-meta": lambda: starlette_site("meta"),
+    # The Consent Mode script, before the page's first script, carries the nonce too.
+    "starlette-consent-mode": lambda: starlette_site("enforce", google_consent_mode=True),
+    # Our consent-aware CSP beside the app's, report-only (enforced: see the test below).
+    "starlette-and-ours-reporting": lambda: starlette_site("enforce", csp="report"),
 }
 
 
@@ -221,6 +228,8 @@ def test_accept_all_restores_gated_scripts_in_place_under_the_apps_nonce_policy(
         until(page, "typeof window.cookieguard === 'object'")
         assert page.evaluate("window.__gtag || 0") == 0  # gated for an undecided visitor
         assert page.evaluate("window.__inline === undefined")
+        if stack == "starlette-consent-mode":  # its default ran first (it is synchronous)
+            assert page.evaluate("[...window.dataLayer].some((a) => a[0] === 'consent')")
         page.locator("#cookie-consent").get_by_role("button", name="Accept all").click()
         until(page, "(window.__gtag || 0) === 1 && typeof window.__inline === 'string'")
         assert len(documents) == 1, documents  # restored in place: no reload, no POST
@@ -231,3 +240,21 @@ def test_accept_all_restores_gated_scripts_in_place_under_the_apps_nonce_policy(
         )
         ours = [v for v in page.evaluate("window.__violations") if "inline" in v or "/_" in v]
         assert ours == [], ours
+
+
+def test_with_our_enforced_csp_beside_the_apps_both_allow_what_the_page_needs(
+    context: BrowserContext,
+) -> None:
+    """Both policies apply (CSP3 section 8.1). Ours enforced: the choice reloads the page (a
+    policy cannot widen in place), and the reloaded page runs the Google tag under both: the
+    app's nonce and ours, which lists the granted hosts and keeps the page's inline code."""
+    with starlette_site("enforce", csp="enforce") as url:
+        page = context.new_page()
+        page.goto(url + "/")
+        until(page, "window.__app === true && typeof window.cookieguard === 'object'")
+        assert page.evaluate("window.__violations") == []
+        with page.expect_navigation():
+            page.locator("#cookie-consent").get_by_role("button", name="Accept all").click()
+        until(page, "(window.__gtag || 0) === 1 && window.__app === true")
+        until(page, "typeof window.__inline === 'string' && typeof window.cookieguard === 'object'")
+        assert page.evaluate("window.__violations") == []
