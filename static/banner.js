@@ -10,7 +10,7 @@
   const preferences = root + '/preferences?next=' + encodeURIComponent(here);
   // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
   // nothing, unless <name> is one of ours.
-  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|wait|regions|redact|passthrough)$)/;
+  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|wait|regions|redact|passthrough|vendor)$)/;
   const ran = new Set(); // categories whose scripts, embeds or resources run on this page
   let state = null;     // what {prefix}/consent last said
   let choices = 0;      // so a slow first read cannot undo a choice
@@ -43,6 +43,14 @@
     if (!all.every((name) => state.categories[name])) return false;
     for (const name of all) ran.add(name);
     return true;
+  }
+
+  // A choice per vendor wins over its category (state.vendors: name -> allowed).
+  function chosen(embed) {
+    const choice = state.vendors?.[embed.dataset.cookieguardProvider];
+    if (choice === undefined) return granted(embed.dataset.cookieguardEmbed);
+    if (choice) for (const name of embed.dataset.cookieguardEmbed.split(' ')) ran.add(name);
+    return choice;
   }
 
   // Document order: external and module scripts inserted with async=false run in insertion
@@ -105,7 +113,7 @@
       else restore(element);
     }
     for (const embed of document.querySelectorAll('[data-cookieguard-embed]')) {
-      if (granted(embed.dataset.cookieguardEmbed)) {
+      if (chosen(embed)) {
         swap(embed);
         continue;
       }
@@ -143,6 +151,7 @@
 
   function apply(next, changed) {
     const before = on(state);
+    const previous = state;
     state = next;
     forget();
     signal();
@@ -151,7 +160,11 @@
     // consent-aware CSP, newly granted hosts need the next page's policy.
     const revoked = tag.cookieguardReload && before.some((n) => !next.categories[n] && ran.has(n));
     const added = tag.cookieguardCsp === 'enforce' && on(next).some((n) => !before.includes(n));
-    if (changed && (revoked || added)) {
+    // Scripts and resources are gated by category in the page: a new choice per vendor
+    // needs the server's next page (embeds follow it in place).
+    const vendors = JSON.stringify(next.vendors || {}) !== JSON.stringify(previous?.vendors || {})
+      && document.querySelector('[data-cookieguard]:not([data-cookieguard-embed] *)');
+    if (changed && (revoked || added || vendors)) {
       location.reload();
       return;
     }
@@ -197,6 +210,10 @@
     for (const box of element.querySelectorAll('input[name="category"]')) {
       box.checked = Boolean(state?.categories[box.value]);
     }
+    for (const box of element.querySelectorAll('input[name="vendor"]')) {
+      const choice = state?.vendors?.[box.value];
+      box.checked = choice ?? Boolean(state?.categories[box.dataset.cookieguardCategory]);
+    }
     if (!element.open) element.showModal();
     element.querySelector('.cg-switch:enabled, button').focus();
   }
@@ -207,7 +224,8 @@
     if (action === 'load_once') return swap(placeholder)?.focus();
     const frame = placeholder.querySelector('template').content.firstElementChild;
     const categories = [...on(state), button.dataset.cookieguardCategory];
-    await choose({action: 'save', categories, source: 'banner'});
+    const vendors = {...state?.vendors, [placeholder.dataset.cookieguardProvider]: true};
+    await choose({action: 'save', categories, vendors, source: 'banner'});
     if (frame?.isConnected) frame.focus();
   }
 
@@ -239,9 +257,12 @@
     if (!form.closest('#cookie-consent, #cookie-preferences-dialog')) return;
     event.preventDefault();
     const categories = [...form.querySelectorAll('input[name="category"]:checked')];
+    const vendors = {};
+    for (const box of form.querySelectorAll('input[name="vendor"]')) vendors[box.value] = box.checked;
     choose({
       action: button.value,
       categories: categories.map((box) => box.value),
+      vendors,
       source: form.elements.source?.value || 'banner',
     }).then(() => {
       const element = form.closest('dialog');
@@ -250,6 +271,15 @@
       native = true;  // fall back to a plain form post
       form.requestSubmit(button);
     });
+  });
+
+  // A category's switch turns its vendors' switches with it; each can then be changed alone.
+  document.addEventListener('change', (event) => {
+    const box = event.target;
+    if (box.name !== 'category' || !box.form) return;
+    for (const vendor of box.form.querySelectorAll('input[name="vendor"]')) {
+      if (vendor.dataset.cookieguardCategory === box.value) vendor.checked = box.checked;
+    }
   });
 
   if (banner && !navigator.cookieEnabled) showNote();
@@ -270,7 +300,7 @@
     update(choice) {
       if (typeof choice === 'string') return choose({action: choice, source: 'api'});
       const names = Array.isArray(choice) ? choice : Object.keys(choice).filter((k) => choice[k]);
-      return choose({action: 'save', categories: names, source: 'api'});
+      return choose({action: 'save', categories: names, vendors: state?.vendors, source: 'api'});
     },
   };
 })();

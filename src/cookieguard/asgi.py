@@ -332,6 +332,7 @@ class _Response:
     __slots__ = (
         "cut",
         "decision",
+        "generation",
         "held",
         "injector",
         "language",
@@ -369,11 +370,14 @@ class _Response:
         # anything out yet, as the app wrote them), held until the editor's first output: a
         # page that fails before then still goes out under the enforcing CSP (fail closed).
         self.waiting: list[Message] | None = None
+        # The vendors the site knew when the CSP was made (see csp_after_body).
+        self.generation = -1
 
     async def __call__(self, message: Message) -> None:
         # Runs for every message of every response: the common one (no Set-Cookie to gate,
         # nothing to add, not HTML) costs one loop over its header names and one test.
         if message["type"] == "http.response.start":
+            self.generation = self.site.vendors.generation
             edit = self.start(message)
             if edit is not None:
                 self.plan, at = edit
@@ -410,6 +414,7 @@ class _Response:
                 self.plan = None  # the body has ended: anything after it passes as sent
                 if len(body) != len(chunk):
                     _set_length(start, len(body), self.length_at)
+                self.csp_after_body(start)
                 message["body"] = body
                 await self.send(start)
                 await self.send(message)
@@ -468,7 +473,9 @@ class _Response:
         if more and sum(len(m.get("body", b"")) for m in self.held[1:]) <= BUFFER_LIMIT:
             return
         try:
-            await _flush(self.send, self.held, self.injector, done=not more)
+            await _flush(
+                self.send, self.held, self.injector, done=not more, after=self.csp_after_body
+            )
         except Uneditable as failure:
             # Nothing has left yet: the page goes out as the app wrote it, under the CSP.
             self.fail_closed(self.held[0], failure)
@@ -505,6 +512,13 @@ class _Response:
             return None
         return plan, length
 
+    def csp_after_body(self, start: Message) -> None:
+        """A held page's CSP names the vendors its edit met for the first time too."""
+        fresh = self.site.csp_after_body(self.decision, self.generation)
+        if fresh is not None:
+            name, value = fresh[0].encode("latin-1"), fresh[1].encode("latin-1")
+            start["headers"] = [(k, value if k == name else v) for k, v in start["headers"]]
+
     def fail_closed(self, start: Message, failure: Uneditable) -> None:
         """A held page that cannot be edited goes out as the app wrote it, with the headers
         the site fails closed with (a CSP that enforces the visitor's grants)."""
@@ -540,7 +554,14 @@ async def _send_reply(send: Send, reply: Reply, *, head: bool = False) -> None:
     await send({"type": "http.response.body", "body": b"" if head else reply.body})
 
 
-async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, done: bool) -> None:
+async def _flush(
+    send: Send,
+    held: list[Message],
+    injector: BodyInjector,
+    *,
+    done: bool,
+    after: Callable[[Message], None] | None = None,
+) -> None:
     """Send a held start message and the body buffered behind it.
 
     A complete body is injected and its Content-Length corrected. One that grew past the
@@ -557,6 +578,8 @@ async def _flush(send: Send, held: list[Message], injector: BodyInjector, *, don
     else:
         body = injector.feed(body)
         start["headers"] = [(k, v) for k, v in start["headers"] if role(k) is not CONTENT_LENGTH]
+    if after is not None:
+        after(start)  # (the body up to here was scanned)
     held.clear()
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": not done})

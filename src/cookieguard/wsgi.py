@@ -236,6 +236,7 @@ class _Body:
     """
 
     __slots__ = (
+        "_csp",
         "_held",
         "_length",
         "_streamed",
@@ -263,6 +264,7 @@ class _Body:
         self._length = -1  # the Content-Length field's index in the held headers
         self._streamed = False
         self._write: Callable[[bytes], object] | None = None
+        self._csp = -1  # the site's vendor generation when a CSP was added (-1: none)
 
     def start(
         self,
@@ -285,6 +287,8 @@ class _Body:
             self._write = self.start_response(status, headers, exc_info)
             return self._write
         self.injector = plan.injector()
+        # The vendors the site knew when its CSP was made (see _release).
+        self._csp = self.site.vendors.generation
         # Held until the body is known (with a Content-Length, to correct it) or, streamed,
         # until its first chunk is edited: a page that fails there can still go out under
         # the enforcing CSP (fail closed). The server sends nothing before either.
@@ -354,6 +358,11 @@ class _Body:
                     headers[at] = (headers[at][0], length)
         elif self.injector is not None:
             self.injector.stop()
+        if self._csp >= 0 and self.injector is not None:
+            # The edit may have met vendors new to the site: the CSP names them too.
+            fresh = self.site.csp_after_body(self.decision, self._csp)
+            if fresh is not None:
+                headers = [(k, fresh[1] if k == fresh[0] else v) for k, v in headers]
         self._write = self.start_response(status, headers, exc_info)
         return body
 

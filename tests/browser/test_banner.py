@@ -496,12 +496,14 @@ def test_keyboard_only(page: Page) -> None:
     expect(dialog(page)).to_be_visible()
     assert describe_focus(page) == "dialog:Preferences"
     inside = []
-    for _ in range(10):
+    for _ in range(12):
         page.keyboard.press("Tab")
         inside.append(describe_focus(page))
     assert inside == [
         "dialog:Analytics",
+        "dialog:Vendors (1)",  # its vendors, each with a switch (issue 24), folded
         "dialog:Marketing",
+        "dialog:Vendors (1)",
         "dialog:Save choices",
         "dialog:Accept all",
         "dialog:Reject all",
@@ -520,7 +522,7 @@ def test_keyboard_only(page: Page) -> None:
     expect(dialog(page)).to_be_visible()
     page.keyboard.press("Space")  # switch Preferences on
     expect(dialog(page).get_by_role("switch", name="Preferences")).to_be_checked()
-    for _ in range(3):
+    for _ in range(5):  # Analytics, its vendors, Marketing, its vendors
         page.keyboard.press("Tab")
     assert describe_focus(page) == "dialog:Save choices"
     page.keyboard.press("Enter")

@@ -233,14 +233,20 @@ class Guard:
     def with_gpc(self, consent: Consent, rule: Rule | None = None) -> Consent:
         """``consent`` as Global Privacy Control leaves it: sale/sharing purposes refused
         (under ``rule``, by default the consent's own)."""
+        denied = self.policy.gpc_denied
+        categories = self.codec.vendor_categories
         return Consent(
             consent.decided,
-            consent.granted - self.policy.gpc_denied,
+            consent.granted - denied,
             consent.id,
             consent.revision,
             consent.issued_at,
             gpc=True,
             rule=consent.rule if rule is None else rule,
+            # A vendor chosen by name is refused too when GPC refuses its category.
+            vendors=frozenset(v for v in consent.vendors if categories.get(v) not in denied),
+            refused_vendors=consent.refused_vendors,
+            vendor_categories=categories,
         )
 
     def _default(self, rule: Rule, gpc: bool) -> Consent:
@@ -251,7 +257,9 @@ class Guard:
         granted = frozenset() if rule == OPT_IN else self.policy.optional_categories
         if gpc:
             granted -= self.policy.gpc_denied
-        return Consent(False, granted, gpc=gpc, rule=rule)
+        return Consent(
+            False, granted, gpc=gpc, rule=rule, vendor_categories=self.codec.vendor_categories
+        )
 
     def rule(self, country: str | bytes | None, subdivision: str | bytes | None = None) -> Rule:
         """The rule for a visitor whose region headers hold ``country`` and ``subdivision``
@@ -408,10 +416,15 @@ class Guard:
         *,
         secure: bool,
         issued_at: int | None = None,
+        vendors: frozenset[str] = frozenset(),
+        refused_vendors: frozenset[str] = frozenset(),
     ) -> str:
-        """The ``Set-Cookie`` value that stores a choice."""
+        """The ``Set-Cookie`` value that stores a choice (``vendors``, ``refused_vendors``:
+        the choices per vendor that differ from their category, see :class:`Consent`)."""
         policy = self.policy
-        token = self.codec.dumps(granted, consent_id, now=issued_at)
+        token = self.codec.dumps(
+            granted, consent_id, now=issued_at, vendors=vendors, refused_vendors=refused_vendors
+        )
         return dump_cookie(
             policy.cookie_name,
             token,

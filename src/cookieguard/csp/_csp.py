@@ -221,7 +221,7 @@ class ContentSecurity:
         self.header_name = ENFORCE_HEADER if enforce else REPORT_HEADER
         self._report_uri = policy.prefix + "/csp-report"
         self._optional = policy.optional_categories
-        self._cache: dict[tuple[frozenset[str], frozenset[str]], Headers] = {}
+        self._cache: dict[tuple[frozenset[str], frozenset[str], frozenset[str]], Headers] = {}
         self._lock = threading.Lock()
         self._told = False
         # Hosts every page may use: necessary vendors and the site's own list.
@@ -232,26 +232,35 @@ class ContentSecurity:
         }
         self._declared = frozenset(h for c in policy.categories for h in c.hosts)
         self._by_name = {v.name: v for v in self.catalogue.vendors}
+        self._tracking = frozenset(
+            h for v in self.catalogue.vendors if v.category != NECESSARY for h in v.hosts
+        )
         # Click-to-load embeds ("Load once") put the original iframe back without granting the
         # category; a CSP cannot be widened after the page loaded, so when the HTML rewriter
         # makes placeholders, the embed vendors' hosts stay allowed in frame-src (only there):
         # whole hosts for vendors that own theirs, path prefixes on shared hosts.
         self._embeds = policy.auto_block
 
-    def value(self, granted: frozenset[str], used: frozenset[str] = frozenset()) -> str:
+    def value(
+        self,
+        granted: frozenset[str],
+        used: frozenset[str] = frozenset(),
+        allowed: frozenset[str] = frozenset(),
+    ) -> str:
         """The policy text for a visitor who granted ``granted`` on a site that uses the
-        catalogue vendors named in ``used``."""
+        catalogue vendors named in ``used`` (less those the visitor refused by name), plus the
+        vendors ``allowed`` by name whatever their category (issue 24)."""
         granted = granted & self._optional
-        vendors = [self._by_name[name] for name in sorted(used) if name in self._by_name]
+        vendors = [self._by_name[name] for name in sorted(used | allowed) if name in self._by_name]
         hosts = list(self._always)
         for category in sorted(granted):
             hosts.extend(self._declared_by.get(category, ()))
-        hosts.extend(h for v in vendors if v.category in granted for h in v.hosts)
-        refused = {
-            host
-            for category in self._optional - granted
-            for host in self.catalogue.hosts_for(category)
-        }.difference(hosts)
+        hosts.extend(
+            h for v in vendors if v.category in granted or v.name in allowed for h in v.hosts
+        )
+        # Every other catalogued host counts as refused: no wildcard may cover one (a vendor
+        # of a refused category, or one this visitor refused by name).
+        refused = self._tracking.difference(hosts)
         extra = self._allow
         sources = " ".join(_unique((*_KEEP, *host_sources(hosts, refused), *extra)))
         # One host list in default-src, which every fetch directive (scripts, connections,
@@ -289,13 +298,18 @@ class ContentSecurity:
         parts.append("report-uri " + self._report_uri)
         return "; ".join(parts)
 
-    def headers(self, granted: frozenset[str], used: frozenset[str] = frozenset()) -> Headers:
-        """The header pairs for a visitor who granted ``granted`` (cached per granted set and
-        set of vendors used: the latter only grows, a vendor at a time)."""
-        key = (granted, used)
+    def headers(
+        self,
+        granted: frozenset[str],
+        used: frozenset[str] = frozenset(),
+        allowed: frozenset[str] = frozenset(),
+    ) -> Headers:
+        """The header pairs for a visitor who granted ``granted`` (cached per granted set,
+        set of vendors used, which only grows a vendor at a time, and vendors allowed)."""
+        key = (granted, used, allowed)
         found = self._cache.get(key)
         if found is None:
-            value = self.value(granted, used)
+            value = self.value(granted, used, allowed)
             if len(value) > _BIG and not self._told:
                 self._told = True
                 logger.warning(
@@ -333,14 +347,17 @@ def _enforcing(policy: Policy) -> ContentSecurity:
 
 
 def fail_closed_headers(
-    policy: Policy, granted: frozenset[str], used: frozenset[str] = frozenset()
+    policy: Policy,
+    granted: frozenset[str],
+    used: frozenset[str] = frozenset(),
+    allowed: frozenset[str] = frozenset(),
 ) -> Headers:
     """The CSP that enforces ``granted`` whatever ``Policy.csp`` says: what a page the HTML
     gate could not edit is sent with (empty when the policy already enforces it). ``used``:
     the vendors the site is known to use (this page could not be scanned for more)."""
     if policy.csp == "enforce":
         return ()
-    return policy.derived(_enforcing).headers(granted, used)
+    return policy.derived(_enforcing).headers(granted, used, allowed)
 
 
 def page_headers(
@@ -349,11 +366,12 @@ def page_headers(
     status: int,
     content_type: str | None,
     used: frozenset[str] = frozenset(),
+    allowed: frozenset[str] = frozenset(),
 ) -> Headers:
     """The CSP headers for one response (empty when the CSP is off or this is no page)."""
     if policy.csp is None or not is_document(status, content_type):
         return ()
-    return content_security(policy).headers(granted, used)
+    return content_security(policy).headers(granted, used, allowed)
 
 
 # -- the report endpoint -------------------------------------------------------------------

@@ -216,6 +216,8 @@ class Blocker:
         prefix: str = "/_cookieguard",
         met: Callable[[Vendor], None] | None = None,
         record_only: bool = False,
+        allowed: frozenset[str] = frozenset(),
+        refused_vendors: frozenset[str] = frozenset(),
     ) -> None:
         self.catalogue = catalogue
         # Told of every vendor of ``blocked`` a tag loads from (the site's record of the
@@ -230,11 +232,16 @@ class Blocker:
         # What this visitor allows (the policy's categories, less the blocked ones): kept by
         # the click-to-load placeholders' allow forms.
         self.granted = tuple(sorted(set(self._labels) - blocked - {NECESSARY}))
+        # Choices per vendor (issue 24): ``allowed`` load though their category is refused,
+        # ``refused_vendors`` are blocked though theirs is granted.
         self._vendors = frozenset(
             v.name
             for v in catalogue.vendors
-            if v.category in blocked and v.category != NECESSARY and v.name not in exempt
+            if ((v.category in blocked and v.name not in allowed) or v.name in refused_vendors)
+            and v.category != NECESSARY
+            and v.name not in exempt
         )
+        self.refused_by_name = refused_vendors
         self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
@@ -350,8 +357,17 @@ class Blocker:
         return labeller(language) if labeller is not None else category
 
 
-def _categories(vendors: tuple[Vendor, ...] | list[Vendor]) -> bytes:
-    return " ".join(sorted({v.category for v in vendors})).encode()
+def _categories(vendors: tuple[Vendor, ...] | list[Vendor], by_name: frozenset[str]) -> bytes:
+    names = {v.category for v in vendors}
+    if any(v.name in by_name for v in vendors):
+        # Refused by name in a granted category: a token no category has keeps banner.js
+        # from starting it on this page (a new choice reloads the page).
+        names.add(VENDOR_CHOICE)
+    return " ".join(sorted(names)).encode()
+
+
+#: In ``data-cookieguard`` beside the categories: blocked by a choice per vendor.
+VENDOR_CHOICE = "vendor-choice"
 
 
 @dataclass(slots=True)
@@ -445,7 +461,11 @@ class TrackerGate:
         self.blocker.met(vendors)
         if self.blocker.record_only:
             return None
-        marks = b' type="text/plain" data-cookieguard="' + _categories(vendors) + b'"'
+        marks = (
+            b' type="text/plain" data-cookieguard="'
+            + _categories(vendors, self.blocker.refused_by_name)
+            + b'"'
+        )
         if kind_value in (b"module", b"importmap", b"speculationrules"):
             marks += b' data-cookieguard-type="' + kind_value + b'"'
         # Every type attribute goes (the first decides; none may be left to decide after ours).
@@ -490,7 +510,7 @@ class TrackerGate:
         return (
             tag[:6]
             + b' type="text/plain" data-cookieguard="'
-            + _categories(vendors)
+            + _categories(vendors, self.blocker.refused_by_name)
             + b'"'
             + b"".join(rest)
         )
@@ -546,7 +566,12 @@ class TrackerGate:
         # Rename every URL attribute of the tag (and every text one naming a blocked host),
         # so nothing of it loads.
         cut = len(name) + 1
-        parts = [tag[:cut], b' data-cookieguard="', _categories(vendors), b'"']
+        parts = [
+            tag[:cut],
+            b' data-cookieguard="',
+            _categories(vendors, self.blocker.refused_by_name),
+            b'"',
+        ]
         for attr in sorted(renamed, key=lambda a: a.start):
             parts += [tag[cut : attr.start], b"data-cookieguard-"]
             cut = attr.start

@@ -29,6 +29,8 @@ _METHODS: frozenset[str] = frozenset(get_args(Method))
 _IDENTIFIER = re.compile(r"[\x21-\x7e]{1,128}")
 # The same grammar as Policy's category names.
 _CATEGORY = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+# A choice per vendor beside the categories (issue 24): "vendor:YouTube".
+_VENDOR = re.compile(r"vendor:[^\x00-\x1f\x7f]{1,64}")
 # PostgreSQL ``integer``; SQLite would take more, but a receipt must fit every store.
 _REVISION_MAX = 2**31 - 1
 # Where the visitor was (ISO 3166-1 alpha-2, optionally with an ISO 3166-2 subdivision) and
@@ -175,10 +177,13 @@ def check_receipt(receipt: Receipt) -> None:
         )
     for name in ("granted", "denied"):
         for category in getattr(receipt, name):
-            if not isinstance(category, str) or not _CATEGORY.fullmatch(category):
+            if not isinstance(category, str) or not (
+                _CATEGORY.fullmatch(category) or _VENDOR.fullmatch(category)
+            ):
                 raise ValueError(
                     f"Receipt.{name} holds {category!r}, which is not a category name"
                     " (lower-case letters, digits, - and _, up to 32 characters)"
+                    " nor a vendor's ('vendor:' and its name, up to 64 characters)"
                 )
     if (
         not isinstance(receipt.revision, int)

@@ -139,28 +139,45 @@ class Endpoints:
             refusal = self._limits.admit(request)
             if refusal is not None:
                 return refusal
-        parsed = _parse_choice(request.header("content-type") or "", request.body)
+        # A form carries a switch and a hidden field per vendor the site serves.
+        served = len(self.vendors.used) if self.vendors is not None else 0
+        fields = 16 + len(self.policy.categories) + 2 * served
+        parsed = _parse_choice(request.header("content-type") or "", request.body, fields)
         if isinstance(parsed, Reply):
             return parsed
-        action, categories, next_path, source, is_json = parsed
+        action, categories, next_path, source, is_json, choices = parsed
         policy = self.policy
         unknown = sorted(
             c for c in categories if c not in policy.optional_categories and c != "necessary"
         )
         if unknown:
             return error(400, f"unknown category {unknown[0]!r}", categories=unknown)
+        codec = self.guard.codec
+        strangers = sorted(n for n in choices if n not in codec.vendor_categories)
+        if strangers:
+            return error(400, f"unknown vendor {strangers[0]!r}", vendors=strangers)
         if action == "accept_all":
             granted = set(policy.optional_categories)
         elif action == "reject_all":
             granted = set()
         else:
             granted = set(categories) & policy.optional_categories
+        # Choices per vendor count where they differ from the vendor's category (issue 24);
+        # "Accept all" and "Reject all" clear them.
+        allowed, refused = (
+            codec.exceptions(granted, choices) if action == "save" else (frozenset(), frozenset())
+        )
         gpc = request.decision.consent.gpc
         if gpc and granted & policy.gpc_denied:
             # Global Privacy Control overrides the request: the receipt says so.
             granted -= policy.gpc_denied
             source = "gpc"
-        if not fresh and granted != old.granted:
+        if gpc:
+            denied = policy.gpc_denied
+            allowed = frozenset(v for v in allowed if codec.vendor_categories[v] not in denied)
+        if not fresh and (
+            granted != old.granted or (allowed, refused) != (old.vendors, old.refused_vendors)
+        ):
             # A change of an older choice writes a receipt too: an old cookie replayed with
             # ever-changing choices counts against the same budget.
             refusal = self._limits.admit(request)
@@ -170,11 +187,27 @@ class Endpoints:
         secure = self._secure(request)
         issued_at = int(time.time())  # one clock reading for the cookie and the reply
         new = Consent(
-            True, frozenset(granted), consent_id, policy.revision, issued_at, gpc=gpc, rule=old.rule
+            True,
+            frozenset(granted),
+            consent_id,
+            policy.revision,
+            issued_at,
+            gpc=gpc,
+            rule=old.rule,
+            vendors=allowed,
+            refused_vendors=refused,
+            vendor_categories=codec.vendor_categories,
         )
 
         cookies = [
-            self.guard.consent_cookie(granted, consent_id, secure=secure, issued_at=issued_at)
+            self.guard.consent_cookie(
+                granted,
+                consent_id,
+                secure=secure,
+                issued_at=issued_at,
+                vendors=allowed,
+                refused_vendors=refused,
+            )
         ]
         withdrawn = self.guard.withdrawn(request.cookie_header(), new)
         cookies.extend(
@@ -291,6 +324,11 @@ class Endpoints:
         return {
             "decided": consent.decided,
             "categories": {c.name: consent.allows(c.name) for c in self.policy.categories},
+            # Choices per vendor that differ from their category: name -> allowed.
+            "vendors": {
+                **{name: True for name in sorted(consent.vendors)},
+                **{name: False for name in sorted(consent.refused_vendors)},
+            },
             "revision": self.policy.revision,
             "consent_id": consent.id,
             "expires": expires,
@@ -336,8 +374,15 @@ class Endpoints:
         receipt = Receipt(
             consent_id=consent.id,
             time=datetime.now(UTC),
-            granted=tuple(sorted(consent.granted)),
-            denied=tuple(sorted(self.policy.optional_categories - consent.granted)),
+            # Choices per vendor as "vendor:NAME" beside the categories (issue 24).
+            granted=(
+                *sorted(consent.granted),
+                *(f"vendor:{name}" for name in sorted(consent.vendors)),
+            ),
+            denied=(
+                *sorted(self.policy.optional_categories - consent.granted),
+                *(f"vendor:{name}" for name in sorted(consent.refused_vendors)),
+            ),
             revision=self.policy.revision,
             language=self._language(request),
             method=source,  # type: ignore[arg-type]
@@ -349,6 +394,8 @@ class Endpoints:
         try:
             # What the visitor's cookie held, and since when: a repeat of it writes nothing.
             held = old.granted if old.decided and old.id == consent.id else None
+            if old.exceptions or consent.exceptions:
+                held = None  # choices per vendor: always written (the repeat check is by category)
             issued = datetime.fromtimestamp(old.issued_at, UTC) if old.issued_at else None
             receipts.record(receipt, held=held, issued=issued)
         except Exception:  # the visitor's choice still takes effect; the store logs why
@@ -407,10 +454,11 @@ def _cross_site(request: Request) -> Reply | None:
     return None
 
 
-_Choice = tuple[str, list[str], str | None, str, bool]
+# action, categories, next, source, JSON?, explicit choices per vendor (name -> allowed)
+_Choice = tuple[str, list[str], str | None, str, bool, dict[str, bool]]
 
 
-def _parse_choice(content_type: str, body: bytes) -> _Choice | Reply:
+def _parse_choice(content_type: str, body: bytes, max_fields: int = 64) -> _Choice | Reply:
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "application/json":
         try:
@@ -428,25 +476,38 @@ def _parse_choice(content_type: str, body: bytes) -> _Choice | Reply:
             return error(400, f"unknown source {source!r}")
         if not isinstance(action, str) or action not in _ACTIONS:
             return error(400, f"unknown action {action!r}", actions=list(_ACTIONS))
-        return action, categories, None, source, True
+        vendors = data.get("vendors", {})
+        if not isinstance(vendors, dict) or not all(
+            isinstance(k, str) and isinstance(v, bool) for k, v in vendors.items()
+        ):
+            return error(
+                400, 'vendors must be an object of vendor names to booleans: {"YouTube": true}'
+            )
+        return action, categories, None, source, True, vendors
     if kind in ("application/x-www-form-urlencoded", ""):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return error(400, "form body is not UTF-8")
         try:
-            fields = parse_qsl(text, keep_blank_values=True, max_num_fields=64)
+            fields = parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields)
         except ValueError:
             return error(400, "too many form fields")
         action = None
         categories = []
         next_path = None
         source = "banner"
+        checked: set[str] = set()  # vendor switches on
+        was: set[str] = set()  # vendor switches that were on when the form was rendered
         for key, value in fields:
             if key == "action":
                 action = value
             elif key == "category":
                 categories.append(value)
+            elif key == "vendor":
+                checked.add(value)
+            elif key == "vendor_was":
+                was.add(value)
             elif key == "next":
                 next_path = value
             elif key == "source":
@@ -456,5 +517,8 @@ def _parse_choice(content_type: str, body: bytes) -> _Choice | Reply:
         if source not in _SOURCES:
             source = "banner"
         assert action is not None
-        return action, categories, next_path, source, False
+        # A vendor switch the visitor did not touch follows its category (without JavaScript
+        # nothing turns a category's vendors on with it); a touched one is a choice.
+        choices = {name: name in checked for name in checked ^ was}
+        return action, categories, next_path, source, False, choices
     return error(415, f"unsupported content type {kind!r}; send a form or JSON")

@@ -76,12 +76,12 @@ class Site:
         self._assets = asset_tags(policy, self.endpoints.version).encode()
         self._banners: dict[tuple[str, str, bool, str, int], str] = {}
         self._banner_bytes: dict[tuple[str, str, bool, str, int], bytes] = {}
-        self._blockers: dict[frozenset[str], Blocker | None] = {}
-        self._heads: dict[tuple[bool, frozenset[str]], bytes] = {}
+        self._blockers: dict[tuple[frozenset[str], ...], Blocker | None] = {}
+        self._heads: dict[tuple[object, ...], bytes] = {}
         # Plans per visitor shape (keys hold visitor text: bounded by bytes), and the edited
         # bodies of pages served identically again and again (see Injection.rewrite).
         self._plans: Memo[tuple[object, ...], Injection | _Nothing] = Memo(1024, 4 << 20)
-        self._page_free: dict[tuple[bool, frozenset[str]], bool] = {}
+        self._page_free: dict[tuple[object, ...], bool] = {}
         self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, policy.page_cache)
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
         # state, depends on the visitor's choice: never share it between visitors.
@@ -147,18 +147,26 @@ class Site:
                 path[:200],
                 failure,
             )
-        granted = decision.consent.granted
-        if not (self.policy.optional_categories | self._unmapped) - granted:
+        consent = decision.consent
+        granted = consent.granted
+        if (
+            not (self.policy.optional_categories | self._unmapped) - granted
+            and not consent.exceptions
+        ):
             return ()
-        return fail_closed_headers(self.policy, granted, self.vendors.used)
+        return fail_closed_headers(
+            self.policy, granted, _used(self.vendors.used, consent), consent.vendors
+        )
 
     def state_tag(self, consent: Consent) -> str:
         """Ten hex digits naming what a page is edited for: this site's policy and the
         visitor's consent state (the ETag suffix, see cookieguard.core._validators)."""
-        key = (consent.decided, consent.granted, consent.gpc, consent.rule)
+        key = (consent.decided, consent.granted, consent.gpc, consent.rule, *_chosen(consent))
         found = self._states.get(key)
         if found is None:
             shape = repr((consent.decided, sorted(consent.granted), consent.gpc, consent.rule))
+            if consent.exceptions:
+                shape += repr((sorted(consent.vendors), sorted(consent.refused_vendors)))
             found = hashlib.sha256((self._fingerprint + shape).encode()).hexdigest()[:10]
             remember(self._states, key, found, 1024)
         return found
@@ -225,7 +233,7 @@ class Site:
         if status != 200 and not wants_injection(status, content_type, content_encoding):
             return None
         consent = decision.consent
-        shape = (consent.decided, consent.granted)
+        shape = (consent.decided, consent.granted, *_chosen(consent))
         short = self._page_free.get(shape)
         if short is None:
             short = self._is_page_free(consent)
@@ -236,6 +244,7 @@ class Site:
             key: tuple[object, ...] = (
                 consent.decided,
                 consent.granted,
+                *_chosen(consent),
                 consent.gpc,
                 consent.rule,
                 content_type,
@@ -246,7 +255,7 @@ class Site:
             )
             size = len(content_type or "") + len(accept_language or "") + len(path) + len(query)
         else:
-            key = (consent.decided, consent.granted, consent.rule, content_type)
+            key = (consent.decided, consent.granted, *_chosen(consent), consent.rule, content_type)
             size = len(content_type or "")
         if content_encoding is not None:
             key += (content_encoding,)
@@ -287,7 +296,7 @@ class Site:
         if not wants_injection(200, content_type, None):
             return _NOTHING
         banner = policy.banner and not consent.decided
-        blocker = self._blocker(consent.granted)
+        blocker = self._blocker(consent)
         if not (banner or policy.scripts or blocker):
             return _NOTHING
         # A label the WHATWG does not know is no label to a browser: the page's own <meta>
@@ -358,15 +367,16 @@ class Site:
             logger.exception("could not render the banner again with the vendors met")
             return None
 
-    def _blocker(self, granted: frozenset[str]) -> Blocker | None:
-        """Auto-blocking for a visitor who granted ``granted`` (``None``: nothing to block)."""
+    def _blocker(self, consent: Consent) -> Blocker | None:
+        """Auto-blocking for a visitor's choice (``None``: nothing to block)."""
+        key = (consent.granted, *_chosen(consent))
         try:
-            return self._blockers[granted]
+            return self._blockers[key]
         except KeyError:
             pass
-        blocker = self._new_blocker(granted)
-        # Bounded: at most one entry per subset of the policy's categories, capped anyway.
-        remember(self._blockers, granted, blocker, 256)
+        blocker = self._new_blocker(*key)
+        # Bounded: one entry per choice seen, capped.
+        remember(self._blockers, key, blocker, 256)
         return blocker
 
     def _is_page_free(self, consent: Consent) -> bool:
@@ -377,15 +387,17 @@ class Site:
             return False
         if not policy.auto_block:
             return True
-        blocker = self._blocker(consent.granted)
+        blocker = self._blocker(consent)
         return blocker is None or not blocker.active
 
-    def _new_blocker(self, granted: frozenset[str]) -> Blocker | None:
+    def _new_blocker(
+        self, granted: frozenset[str], allowed: frozenset[str], refused_vendors: frozenset[str]
+    ) -> Blocker | None:
         policy = self.policy
         refused = (policy.optional_categories | self._unmapped) - granted
         blocker: Blocker | None = None
         met = self.vendors.add if self._learns else None
-        if refused and policy.auto_block:
+        if (refused or refused_vendors) and policy.auto_block:
             exempt = GOOGLE_TAGS if policy.google_consent_mode == "advanced" else frozenset()
             labels = {c.name: functools.partial(_label, c) for c in policy.categories}
             built = Blocker(
@@ -395,6 +407,8 @@ class Site:
                 labels=labels,
                 prefix=policy.prefix,
                 met=met,
+                allowed=allowed,
+                refused_vendors=refused_vendors,
             )
             blocker = built if built.active else None
         if blocker is None and self._records_all:
@@ -413,7 +427,7 @@ class Site:
         """The vendor signals before the page's first script (``b""`` when none are on)."""
         if not self.policy.google_consent_mode:
             return b""
-        key = (consent.decided, consent.granted)
+        key = (consent.decided, consent.granted, *_chosen(consent))
         found = self._heads.get(key)
         if found is None:
             found = head_tags(self.policy, consent).encode()
@@ -443,9 +457,34 @@ class Site:
         consent-aware Content-Security-Policy). Empty when there is nothing to add."""
         if self.policy.csp is None:
             return ()
+        consent = decision.consent
         return csp_headers(
-            self.policy, decision.consent.granted, status, content_type, self.vendors.used
+            self.policy,
+            consent.granted,
+            status,
+            content_type,
+            _used(self.vendors.used, consent),
+            consent.vendors,
         )
+
+    def csp_after_body(self, decision: Decision, generation: int) -> tuple[str, str] | None:
+        """The consent-aware CSP again, for a page whose body was edited before its headers
+        left (a buffered one), if that edit met vendors new to the site since ``generation``
+        (``self.vendors.generation`` when the headers were made): ``(name, value)`` to put in
+        place of the one sent, else ``None``. A streamed page keeps the policy made from the
+        vendors known when its headers left (its first view may miss one it loads)."""
+        if self.policy.csp is None or self.vendors.generation == generation:
+            return None
+        consent = decision.consent
+        headers = csp_headers(
+            self.policy,
+            consent.granted,
+            200,
+            "text/html",
+            _used(self.vendors.used, consent),
+            consent.vendors,
+        )
+        return headers[0] if headers else None
 
     def banner_markup(
         self, consent: Consent, accept_language: str | None, path: str, query: str
@@ -475,6 +514,19 @@ class Site:
     def asset_markup(self) -> str:
         """The stylesheet and ``banner.js`` tags (the same on every page)."""
         return self._assets.decode()
+
+
+_NONE: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+
+
+def _chosen(consent: Consent) -> tuple[frozenset[str], frozenset[str]]:
+    """The visitor's choices per vendor, for memo keys (the same empty pair for most)."""
+    return (consent.vendors, consent.refused_vendors) if consent.exceptions else _NONE
+
+
+def _used(used: frozenset[str], consent: Consent) -> frozenset[str]:
+    """The vendors the CSP may list for this visitor: never one refused by name."""
+    return used - consent.refused_vendors if consent.refused_vendors else used
 
 
 _told: dict[tuple[frozenset[str], frozenset[str]], None] = {}

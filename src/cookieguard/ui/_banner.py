@@ -18,6 +18,7 @@ from datetime import UTC
 from html import escape
 from urllib.parse import quote
 
+from cookieguard.catalogue._catalogue import Vendor
 from cookieguard.core._consent import Consent
 from cookieguard.core._i18n import TEXTS, direction, text
 from cookieguard.core._policy import Category, Policy, text_for
@@ -307,8 +308,82 @@ def asset_tags(policy: Policy, version: str) -> str:
     )
 
 
-def _category_rows(policy: Policy, consent: Consent, language: str) -> str:
+def _vendor_facts(vendor: Vendor, language: str) -> str:
+    """What the catalogue says of a vendor: its cookies with their retention, its privacy
+    policy (the purpose is the category's, said just above)."""
+    cookies = []
+    for fact in vendor.cookies:
+        if fact.storage:
+            continue
+        kept = duration(language, fact.max_age) if fact.max_age else fact.retention.strip()
+        cookies.append(f"{fact.pattern} ({kept})" if kept else fact.pattern)
+    parts = []
+    if cookies:
+        parts.append(escape(text(language, "vendor_cookies").format(cookies=", ".join(cookies))))
+    if vendor.privacy_url:
+        link = escape(text(language, "vendor_privacy").format(vendor=vendor.name))
+        parts.append(f'<a href="{escape(vendor.privacy_url)}">{link}</a>')
+    return " ".join(parts)
+
+
+def _vendor_rows(
+    policy: Policy,
+    consent: Consent,
+    language: str,
+    category: Category,
+    vendors: Sequence[Vendor],
+    locked: bool,
+) -> str:
+    """A category's vendors, each with its own switch (issue 24): ``name="vendor"``, and a
+    hidden ``vendor_was`` for a switch rendered on (so a switch nobody touched follows its
+    category when the form is posted without JavaScript)."""
+    if not vendors:
+        return ""
+    name = escape(category.name)
+    items = []
+    for index, vendor in enumerate(vendors):
+        ident = f"cg-v-{name}-{index}"
+        on = consent.allows_vendor(vendor.name) or (
+            vendor.name not in consent.refused_vendors and consent.allows(category.name)
+        )
+        checked = " checked" if on else ""
+        was = f'<input type="hidden" name="vendor_was" value="{escape(vendor.name)}">' if on else ""
+        disabled = " disabled" if locked else ""
+        facts = _vendor_facts(vendor, language)
+        described = f' aria-describedby="{ident}-d"' if facts else ""
+        label = escape(vendor.name)
+        if vendor.provider and vendor.provider != vendor.name:
+            label += f" ({escape(vendor.provider)})"
+        items.append(
+            f'<li class="cg-vendor"><input type="checkbox" role="switch" class="cg-switch"'
+            f' id="{ident}" name="vendor" value="{escape(vendor.name)}"'
+            f' data-cookieguard-category="{name}"{checked}{disabled}{described}>'
+            f'<label for="{ident}">{label}</label>{was}'
+            + (f'<p id="{ident}-d" class="cg-vendor-facts">{facts}</p>' if facts else "")
+            + "</li>"
+        )
+    return (
+        f'<details class="cg-vendors"><summary>{_t(language, "vendors")} ({len(vendors)})'
+        f"</summary><ul>{''.join(items)}</ul></details>"
+    )
+
+
+def _vendors_by_category(policy: Policy, met: frozenset[str]) -> dict[str, list[Vendor]]:
+    """The catalogue vendors the site serves (declared or met), by their category."""
+    by_name = {v.name: v for v in policy.catalogue.vendors}
+    found: dict[str, list[Vendor]] = {}
+    for party in third_parties(policy, met):
+        vendor = by_name.get(party.name)
+        if vendor is not None:
+            found.setdefault(vendor.category, []).append(vendor)
+    return found
+
+
+def _category_rows(
+    policy: Policy, consent: Consent, language: str, met: frozenset[str] = frozenset()
+) -> str:
     rows = []
+    vendors = _vendors_by_category(policy, met)
     for category in policy.categories:
         name = escape(category.name)
         label = escape(_label(category, language))
@@ -331,20 +406,28 @@ def _category_rows(policy: Policy, consent: Consent, language: str) -> str:
                 f' name="category" value="{name}"{checked}{described}>'
             )
         desc = f'<p id="cg-d-{name}">{escape(description)}</p>' if description else ""
+        locked = category.locked or bool(consent.gpc and category.name in policy.gpc_denied)
+        mine = () if category.locked else vendors.get(category.name, ())
         rows.append(
             f'<div class="cg-category">{control}<label for="cg-c-{name}">{label}</label>'
-            f"{desc}</div>"
+            f"{desc}{_vendor_rows(policy, consent, language, category, mine, locked)}</div>"
         )
     return "".join(rows)
 
 
-def _choice_form(policy: Policy, consent: Consent, language: str, next_path: str) -> str:
+def _choice_form(
+    policy: Policy,
+    consent: Consent,
+    language: str,
+    next_path: str,
+    met: frozenset[str] = frozenset(),
+) -> str:
     return (
         f'<form method="post" action="{escape(policy.prefix)}/consent">'
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
         '<input type="hidden" name="source" value="preferences">'
         f'<fieldset class="cg-fieldset"><legend>{_t(language, "choose")}</legend>'
-        f"{_category_rows(policy, consent, language)}</fieldset>"
+        f"{_category_rows(policy, consent, language, met)}</fieldset>"
         + _actions(language, _choice("save"), _choice("accept_all"), _choice("reject_all"))
         + "</form>"
     )
@@ -387,7 +470,7 @@ def render_dialog(
         f'<dialog id="cookie-preferences-dialog" class="cg-dialog"'
         f' aria-labelledby="cg-dialog-title" {_lang(language)}>'
         f'<h2 id="cg-dialog-title">{_t(language, "preferences_title")}</h2>'
-        f"{gpc}{_choice_form(policy, consent, language, next_path)}{informed}"
+        f"{gpc}{_choice_form(policy, consent, language, next_path, met)}{informed}"
         '<form method="dialog" class="cg-close">'
         f'<button type="submit" class="cg-button">{_t(language, "close")}</button></form>'
         "</dialog>"
@@ -436,7 +519,7 @@ def render_preferences_page(
         f"<title>{title}</title>{asset_tags(policy, version)}</head>"
         f'<body class="cg-page"><main id="cookie-preferences">'
         f"<h1>{title}</h1>{gpc}{ident}"
-        f"{_choice_form(policy, consent, language, next_path)}{informed}"
+        f"{_choice_form(policy, consent, language, next_path, met)}{informed}"
         f"<h2>{_t(language, 'history')}</h2>{hist}"
         f'<p><a href="{escape(next_path)}">{_t(language, "back")}</a>{privacy}</p>'
         "</main></body></html>"

@@ -39,11 +39,27 @@ def consent_mode_types(policy: Policy, consent: Consent) -> dict[str, str]:
     return {
         kind: (
             "granted"
-            if consent.decided and kind in mapping and consent.allows(mapping[kind])
+            if consent.decided and kind in mapping and _google_allowed(consent, mapping[kind])
             else "denied"
         )
         for kind in _TYPES
     }
+
+
+#: Google's tags: the vendors whose choices per vendor Consent Mode follows.
+_GOOGLE = ("Google Analytics", "Google Tag Manager", "Google Ads")
+
+
+def _google_allowed(consent: Consent, category: str) -> bool:
+    """``category`` as Google's tags may use it: granted unless the visitor refused a Google
+    vendor of it by name; not granted unless they allowed one by name (issue 24)."""
+    if not consent.exceptions:
+        return consent.allows(category)
+    categories = consent.vendor_categories or {}
+    google = [name for name in _GOOGLE if categories.get(name) == category]
+    if consent.allows(category):
+        return not any(name in consent.refused_vendors for name in google)
+    return any(name in consent.vendors for name in google)
 
 
 def head_tags(policy: Policy, consent: Consent) -> str:
