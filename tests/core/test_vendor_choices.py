@@ -186,7 +186,16 @@ def test_accept_all_and_reject_all_clear_choices_per_vendor() -> None:
 
 
 def edit(site: Site, consent: Consent) -> bytes:
-    plan = site.injection(Decision(consent), "GET", 200, "text/html", None, "/a", "", "en")
+    plan = site.injection(
+        Decision(consent),
+        method="GET",
+        status=200,
+        content_type="text/html",
+        content_encoding=None,
+        path="/a",
+        query="",
+        accept_language="en",
+    )
     assert plan is not None
     return plan.rewrite(PAGE)
 
