@@ -912,3 +912,55 @@ def test_any_body_gets_a_4xx_or_204(body: bytes) -> None:
     for kind in ("application/csp-report", "application/reports+json"):
         status = reports.receive(report_request(body, kind)).status
         assert status in (204, 400), (status, body)
+
+
+# -- the first view of a page names what it loads (issue 24) -----------------------------------
+
+VIDEO_PAGE = (
+    b"<!doctype html><html><head><title>t</title></head><body>"
+    b'<iframe src="https://www.youtube.com/embed/abc" width="560" height="315"></iframe>'
+    b"</body></html>"
+)
+
+
+def _video_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response(
+        "200 OK",
+        [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(VIDEO_PAGE)))],
+    )
+    return [VIDEO_PAGE]
+
+
+async def _video_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(VIDEO_PAGE)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": VIDEO_PAGE})
+
+
+@pytest.mark.parametrize("kind", ["asgi", "wsgi"])
+def test_a_buffered_pages_policy_is_made_after_its_body_met_its_vendors(kind: str) -> None:
+    """A fresh site's first page with a YouTube embed: its header, made when the headers
+    were held, must already let "Load once" frame YouTube (the body's edit met it)."""
+    from cookieguard import asgi as cg_asgi
+    from cookieguard import wsgi as cg_wsgi
+    from tests.harness import AsgiDriver, WsgiDriver
+
+    policy = csp_policy()
+    driver: Driver = (
+        AsgiDriver(cg_asgi.ConsentMiddleware(_video_asgi, policy=policy))
+        if kind == "asgi"
+        else WsgiDriver(cg_wsgi.ConsentMiddleware(_video_wsgi, policy))
+    )
+    response = driver.get("/")
+    assert b"data-cookieguard-embed" in response.body  # a placeholder: marketing refused
+    (value,) = response.headers_named(ENFORCE_HEADER)
+    assert allows_host(value, "frame-src", "www.youtube.com")
+    assert not allows_host(value, "script-src", "www.youtube.com")
