@@ -140,6 +140,9 @@ CASES = {
     "an svg script whose href is spelled with a reference": (
         '<svg><script href="https://connect.facebook.net/en_US/fbevent&#115;.js"></script></svg>'
     ),
+    "an svg title after a math integration point closed": (
+        f"<svg><math><mi><style></style></mi></math><title><img src={PIXEL}></title></svg>"
+    ),
     # Script data: "<!-->" enters and leaves the escape at once.
     "a script after <!--> in script data": f'<script><!--><script></script><img src="{PIXEL}">',
     # Tree state: raw text inside <select> (ignored there by the older rules).

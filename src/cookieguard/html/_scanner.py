@@ -669,7 +669,8 @@ class Rewriter:
         if plainly and self._finish_plainly(w, pos):
             return w.n
         end = hits[w.hi] if w.hi < len(hits) and w.gate is not None else w.n
-        plain = not (self._select or self._in_foreign)
+        # In <select> and anywhere inside <svg>/<math> every tag may change the state.
+        plain = not (self._select or self._foreign)
         skipped = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end)
         stop = skipped.end() if skipped is not None else pos  # (both match the empty string)
         if stop > pos:
