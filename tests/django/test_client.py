@@ -350,6 +350,24 @@ def test_consent_aware_csp_on_html_pages() -> None:
         assert "Content-Security-Policy" not in client.get("/json")
 
 
+def test_the_csp_of_a_pages_first_view_names_the_embed_it_loads() -> None:
+    """Issue 24: the policy is made again once the body's edit met a vendor new to the site,
+    so "Load once" can frame YouTube on the very first view."""
+    config = {
+        "secret_keys": [SECRET],
+        "cookies": COOKIES,
+        "receipts": None,
+        "csp": "enforce",
+        "csp_allow": ["first-view.example"],  # a site of its own: nothing met yet
+    }
+    with override_settings(COOKIEGUARD=config):
+        page = Client().get("/video")
+        assert b"data-cookieguard-embed" in page.content
+        policy = page["Content-Security-Policy"]
+        frames = policy.split("frame-src", 1)[1].split(";", 1)[0].split()
+        assert any(s in ("www.youtube.com", "*.youtube.com") for s in frames), policy
+
+
 # -- template tags and middleware order --------------------------------------------------------
 
 

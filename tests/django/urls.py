@@ -36,6 +36,17 @@ def page(request: HttpRequest) -> HttpResponse:
     return response
 
 
+VIDEO = (
+    "<!doctype html><html><head><title>Video</title></head><body>"
+    '<iframe src="https://www.youtube.com/embed/abc" width="560" height="315"></iframe>'
+    "</body></html>"
+)
+
+
+def video(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(VIDEO)
+
+
 async def async_page(request: HttpRequest) -> HttpResponse:
     await asyncio.sleep(0)
     response = HttpResponse(PAGE)
@@ -117,6 +128,7 @@ def flash(request: HttpRequest) -> HttpResponseRedirect:
 
 urlpatterns = [
     path("page", page),
+    path("video", video),
     path("async-page", async_page),
     path("streaming", streaming),
     path("async-streaming", async_streaming),

@@ -418,6 +418,7 @@ class ConsentMiddleware:
         cookies = [(key, morsel.OutputString()) for key, morsel in jar.items()]
         before = [*response.headers.items(), *(("Set-Cookie", value) for _, value in cookies)]
         meta = request.META
+        generation = self.site.vendors.generation  # the vendors known to the CSP made here
         sent, injection, _ = response_head(
             self.site,
             decision,
@@ -497,6 +498,10 @@ class ConsentMiddleware:
                 return response
             if "Content-Length" in response.headers:
                 response.headers["Content-Length"] = str(len(response.content))
+            # The edit may have met vendors new to the site: the CSP names them too.
+            fresh = self.site.csp_after_body(decision, generation)
+            if fresh is not None and fresh[0] in response.headers:
+                response.headers[fresh[0]] = fresh[1]
         return response
 
     def _fail_closed(
