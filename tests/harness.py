@@ -438,3 +438,30 @@ def file_site() -> Any:
     app = Starlette(routes=[Route("/page.html", page)])
     app.add_middleware(cg_asgi.ConsentMiddleware, policy=make_policy())
     return app
+
+
+#: How long a browser test waits for something that must happen (a request, a beacon, a
+#: report) before it fails: generous, for a machine under load. A wait returns as soon as
+#: the condition holds, so a passing run costs no more on an idle machine.
+EVENTUALLY = 20.0
+
+_Found = TypeVar("_Found")
+
+
+def eventually(
+    page: Any, check: Callable[[], _Found], what: str, timeout: float = EVENTUALLY
+) -> _Found:
+    """Poll ``check`` until it returns something truthy and return that; fail naming
+    ``what`` after ``timeout`` seconds. Polls with ``page.wait_for_timeout``, not
+    ``time.sleep``: Playwright's sync API runs route and request handlers only while it waits.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        page.wait_for_timeout(50)

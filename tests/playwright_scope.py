@@ -12,7 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserType, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserType, Playwright, expect, sync_playwright
+
+from tests.harness import EVENTUALLY
+
+# expect() retries until its condition holds, for 5 s by default: too short on a loaded
+# machine (issue 20 part 4). It returns as soon as the condition holds.
+expect.set_options(timeout=EVENTUALLY * 1000)
 
 
 @pytest.fixture(scope="package")

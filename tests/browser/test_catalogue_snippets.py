@@ -22,6 +22,7 @@ from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue import load_catalogue
 from tests.browser.site import Server, policy
 from tests.catalogue.test_snippets import ADDTHIS, INTERCOM, SHARETHIS
+from tests.harness import eventually
 
 CATALOGUE = load_catalogue()
 SNIPPETS = {"AddThis": ADDTHIS, "ShareThis": SHARETHIS, "Intercom": INTERCOM}
@@ -88,8 +89,8 @@ def visit(browser: Browser) -> Iterator[Any]:
 def test_the_snippet_reaches_its_vendor_without_cookieguard(
     visit: Any, bare: str, name: str
 ) -> None:
-    _, recorder = visit(f"{bare}/{name}")
-    assert recorder.vendors() == {name}
+    page, recorder = visit(f"{bare}/{name}")
+    assert eventually(page, recorder.vendors, f"a request to {name}") == {name}
 
 
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
@@ -100,5 +101,5 @@ def test_the_snippet_waits_for_consent_and_runs_after_accept_all(
     assert recorder.urls == []
     assert page.evaluate("window.__tracked") is None
     page.click("[data-cookieguard-action=accept_all]")
-    page.wait_for_function("window.__tracked === true", timeout=5000)
+    page.wait_for_function("window.__tracked === true")
     assert recorder.vendors() == {name}

@@ -25,6 +25,7 @@ from cookieguard import Policy
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.csp._csp import CspReports
 from tests.browser.site import RECORDER, Server
+from tests.harness import eventually
 
 PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
 PIXEL_JS = "window.__pixel = (window.__pixel || 0) + 1;"
@@ -199,14 +200,14 @@ def until(page: Page, expression: str) -> None:
     app policy without 'unsafe-eval' refuses; ``page.evaluate`` goes through the DevTools
     protocol, which no page policy governs.
     """
-    for _ in range(300):
+
+    def holds() -> bool:
         try:
-            if page.evaluate(expression):
-                return
+            return bool(page.evaluate(expression))
         except PlaywrightError:  # the page is navigating: its context went away
-            pass
-        page.wait_for_timeout(50)
-    raise AssertionError(f"still false after 15 s: {expression}")
+            return False
+
+    eventually(page, holds, expression)
 
 
 def wait_refused(page: Page) -> None:
@@ -460,11 +461,7 @@ def test_other_fetch_kinds_reach_the_tracker_without_a_csp(
     page, stub = visit(runtime_sites[0])
     page.goto(f"/runtime/{RUNTIME_KEYS[name]}")
     until(page, "window.__ran === 1")
-    for _ in range(40):
-        if stub.hits:
-            break
-        page.wait_for_timeout(50)
-    assert stub.hits, name
+    eventually(page, lambda: stub.hits, f"a request to the tracker ({name})")
 
 
 @pytest.mark.parametrize("name", list(RUNTIME))
@@ -497,13 +494,12 @@ def test_report_mode_loads_everything_and_reports_the_pixel(
     wait_loaded(page)  # report-only: nothing is blocked
     assert stub.hits == [PIXEL]
     reports = reports_of(middleware)
-    rows: list[dict[str, Any]] = []
-    for _ in range(100):  # the browser posts the report on its own schedule
-        rows = [r for r in reports.summary() if r["blocked"] == "connect.facebook.net"]
-        if rows:
-            break
-        page.wait_for_timeout(100)
-    assert rows, reports.summary()
+
+    def pixel_rows() -> list[dict[str, Any]]:
+        return [r for r in reports.summary() if r["blocked"] == "connect.facebook.net"]
+
+    # The browser posts the report on its own schedule.
+    rows = eventually(page, pixel_rows, "the pixel's CSP report")
     assert rows[0]["vendor"] == "Meta Pixel"
     assert rows[0]["category"] == "marketing"
     assert rows[0]["disposition"] == "report"

@@ -19,6 +19,7 @@ from playwright.sync_api import BrowserContext, Page, Route, expect
 from tests.browser.site import Extras, Server, build_app
 from tests.browser.site import Page as SitePage
 from tests.browser.test_banner import documents, granted, ready, run_axe, violations
+from tests.harness import eventually
 
 NONCE = "cg-test-nonce-2f9a"
 NONCE_CSP = f"default-src 'self'; script-src 'self' 'nonce-{NONCE}'"
@@ -178,6 +179,18 @@ def ran(page: Page) -> list[str]:
     return found
 
 
+def focused(page: Page, selector: str) -> None:
+    """Wait until ``selector`` is the page's focused element. Not ``expect().to_be_focused()``:
+    that also needs ``document.hasFocus()``, which for a frame's content (another process)
+    turns true only some time after the frame itself was focused, and on a loaded machine
+    not within the wait ("inactive", issue 20 part 4). What banner.js does is move the focus
+    to the frame element: that is what is checked."""
+    page.wait_for_function(
+        "(selector) => document.activeElement === document.querySelector(selector)",
+        arg=selector,
+    )
+
+
 def wait_ran(page: Page, count: int) -> list[str]:
     page.wait_for_function("(n) => (window.__ran || []).length >= n", arg=count)
     return ran(page)
@@ -186,11 +199,7 @@ def wait_ran(page: Page, count: int) -> list[str]:
 def beaconing(page: Page, extras: Extras) -> None:
     """Wait until the stub tracker's beacons reach the server."""
     count = len(extras.beacons)
-    for _ in range(100):
-        if len(extras.beacons) > count:
-            return
-        page.wait_for_timeout(20)
-    raise AssertionError("the tracker never beaconed")
+    eventually(page, lambda: len(extras.beacons) > count, "the tracker beacons")
 
 
 def storage(page: Page) -> dict[str, list[str]]:
@@ -385,10 +394,11 @@ def test_load_once_swaps_this_embed_only(page: Page, site: str) -> None:
     page.locator("#one").get_by_role("button", name="Load once").click()
     frame = page.locator('iframe[title="YouTube one"]')
     expect(frame).to_be_visible()
-    expect(frame).to_be_focused()
+    focused(page, 'iframe[title="YouTube one"]')
     expect(page.locator("#two")).to_be_visible()
     expect(page.locator("#one")).to_have_count(0)
-    page.wait_for_timeout(200)
+    eventually(page, lambda: seen, "the frame's request")
+    page.wait_for_timeout(200)  # and nothing else
     assert seen == ["https://www.youtube-nocookie.com/embed/one"]
     state = page.request.get(site + "/_cookieguard/consent").json()
     assert state["decided"] is False  # loading once is not consent
@@ -401,7 +411,7 @@ def test_always_allow_grants_the_category_and_keeps_other_grants(page: Page, sit
     ready(page)
     page.evaluate("cookieguard.update(['analytics'])")
     page.locator("#two").get_by_role("button", name="Always allow Marketing").click()
-    expect(page.locator('iframe[title="YouTube two"]')).to_be_focused()
+    focused(page, 'iframe[title="YouTube two"]')
     expect(page.locator('iframe[title="YouTube one"]')).to_be_visible()
     expect(page.locator("#three")).to_be_visible()  # Preferences: still a placeholder
     state = page.request.get(site + "/_cookieguard/consent").json()
@@ -415,10 +425,7 @@ def test_always_allow_grants_the_category_and_keeps_other_grants(page: Page, sit
         "https://px.ads.example/clip.mp4",  # <source> of a <video>: the video reloads
         "https://px.ads.example/picture.gif",  # <source srcset> of a <picture>
     }
-    for _ in range(50):
-        if expected <= set(seen):
-            break
-        page.wait_for_timeout(50)
+    eventually(page, lambda: expected <= set(seen), f"requests for {expected}")
     assert set(seen) == expected
     assert page.locator("img[src='https://px.ads.example/pixel.gif']").count() == 1
     assert len(loads) == 1
@@ -560,20 +567,15 @@ def test_every_renamed_attribute_loads_after_accept_all_without_a_reload(
     assert page.evaluate("document.baseURI") == blocking_site + "/page/resources"
 
     page.locator("#cookie-consent").get_by_role("button", name="Accept all").click()
-    for _ in range(60):
-        if set(seen) >= RESOURCE_URLS:
-            break
-        page.wait_for_timeout(50)
+    eventually(page, lambda: set(seen) >= RESOURCE_URLS, "every restored resource")
     assert set(seen) == RESOURCE_URLS
     assert wait_ran(page, 1) == ["svg"]
     # <base href> is back: relative URLs resolve against it, as the page meant.
     assert page.evaluate("document.baseURI") == TRACKER + "/base/"
     # A lazy loader's data-src is back as data-src: the page's own loader takes it from there.
     page.evaluate("lazyLoad()")
-    for _ in range(40):
-        if {f"{TRACKER}/lazy.gif", f"{TRACKER}/lazy.html"} <= set(seen):
-            break
-        page.wait_for_timeout(50)
+    lazy = {f"{TRACKER}/lazy.gif", f"{TRACKER}/lazy.html"}
+    eventually(page, lambda: lazy <= set(seen), "the lazy loader's requests")
     assert set(seen) - RESOURCE_URLS == {f"{TRACKER}/lazy.gif", f"{TRACKER}/lazy.html"}
     assert page.locator("[data-cookieguard]:not(script)").count() == 0
     assert len(loads) == 1

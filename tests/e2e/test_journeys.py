@@ -45,7 +45,7 @@ def settle(page: Page) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def wait_for_beacons(page: Page, base_url: str, above: int, timeout: float = 5.0) -> int:
+def wait_for_beacons(page: Page, base_url: str, above: int, timeout: float = 20.0) -> int:
     deadline = time.monotonic() + timeout
     while True:
         count = beacons(page, base_url)
