@@ -143,6 +143,9 @@ CASES = {
     "an svg title after a math integration point closed": (
         f"<svg><math><mi><style></style></mi></math><title><img src={PIXEL}></title></svg>"
     ),
+    "a template element inside svg": (
+        f"<svg><template></template><math><mi></mi></math><title><img src={PIXEL}></title></svg>"
+    ),
     # Script data: "<!-->" enters and leaves the escape at once.
     "a script after <!--> in script data": f'<script><!--><script></script><img src="{PIXEL}">',
     # Tree state: raw text inside <select> (ignored there by the older rules).

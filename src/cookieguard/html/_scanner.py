@@ -425,8 +425,8 @@ class Rewriter:
         self._shadowing = False
         self._scripting = True  # <noscript> is raw text (and read as markup too)
         self._noscript = 0  # inside <noscript>, read as markup (scripting off)
-        # The open <svg> and <math> elements and HTML integration points in them (names,
-        # the latter with a "+"): the top says whether tags are read as foreign content.
+        # The open elements from the outermost <svg> or <math> in (names; HTML integration
+        # points with a "+"): the top says whether tags are read as foreign content.
         self._foreign: list[bytes] = []
         self._select = False  # inside <select>
         # A tag left open at the very end (the data, where its name ends): see _tail().
@@ -955,22 +955,23 @@ class Rewriter:
             self._foreign.pop()
 
     def _foreign_end(self, name: bytes) -> None:
-        """An end tag while an <svg> or <math> is open (the tree builder's rules for
-        foreign content and for the special integration points, in brief)."""
+        """An end tag while an <svg> or <math> is open: the tree builder's rules for foreign
+        content, in brief (https://html.spec.whatwg.org/#parsing-main-inforeign). At an
+        integration point itself they apply too (``</svg>`` in ``<desc>`` closes the svg);
+        HTML elements opened inside one are not tracked."""
         stack = self._foreign
-        if not self._in_foreign:
-            if stack[-1] == b"+" + name:
-                stack.pop()  # the integration point closes
-            # Other end tags ("</svg>" too) meet the integration point, a special element,
-            # and are ignored, or close HTML elements inside it.
-            return
-        if name in (b"br", b"p"):
+        if self._in_foreign and name in (b"br", b"p"):
             self._break_out()  # they break out of foreign content like start tags
-        elif name in _CLOSES_FOREIGN:
+            return
+        integration = b"+" + name
+        for i in range(len(stack) - 1, -1, -1):  # the nearest open element of that name
+            if stack[i] == name or stack[i] == integration:
+                del stack[i:]
+                return
+            if stack[i][:1] == b"+" and i < len(stack) - 1:
+                break  # an integration point below foreign elements: HTML again there
+        if self._in_foreign and name in _CLOSES_FOREIGN:
             self._break_out()  # the HTML element holding the SVG or MathML closed
-        elif name in stack:
-            while stack and stack.pop() != name:
-                pass
 
     def _plain_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag whose only edit may be its own attributes."""
@@ -983,11 +984,8 @@ class Rewriter:
 
     def _foreign_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag in SVG or MathML: nothing it opens is raw text."""
-        if not w.data.startswith(b"/>", end - 2):
-            if name in (b"svg", b"math"):
-                self._open_foreign(name)
-            elif name in _INTEGRATION:
-                self._open_foreign(b"+" + name)
+        if not w.data.startswith(b"/>", end - 2):  # (foreign content has no void elements)
+            self._open_foreign(b"+" + name if name in _INTEGRATION else name)
         if name == b"script" and self._gate is not None:
             return self._foreign_script(w, at, end)
         if name == b"style" and self._gate is not None:
