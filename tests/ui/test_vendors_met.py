@@ -184,3 +184,22 @@ def test_recording_is_thread_safe_and_bounded() -> None:
     names = {v.name for v in vendors}
     assert site.vendors.names == names
     assert site.vendors.generation == len(names)
+
+
+def test_a_record_only_gate_skips_pages_whose_vendors_are_all_known() -> None:
+    """With the CSP on, a visitor with nothing to block gets a gate that only records: once
+    the vendors of a page are known, its prefilter finds nothing, so the page takes the fast
+    path (no tag is parsed) instead of costing a full scan on every view."""
+    site = Site(make_policy(csp="enforce"), receipts=None)
+    everything = frozenset({"preferences", "analytics", "marketing"})
+    granted = Consent(True, everything, "c" * 22, 1, 0)
+    gate = site._blocker(granted)
+    assert gate is not None and gate.record_only and not gate.active
+    assert gate.positions(PAGE) != []  # new vendors: the tags are read, to record them
+    edit(site, PAGE, granted)
+    assert "Hotjar" in site.vendors.names
+    assert gate.positions(PAGE) == []  # all known: nothing to read
+    newcomer = PAGE.replace(
+        b"</body>", b'<script src="https://www.clarity.ms/tag/x"></script></body>'
+    )
+    assert gate.positions(newcomer) != []

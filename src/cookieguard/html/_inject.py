@@ -216,6 +216,7 @@ class Blocker:
         prefix: str = "/_cookieguard",
         met: Callable[[Vendor], None] | None = None,
         record_only: bool = False,
+        known: Callable[[str], bool] | None = None,
         allowed: frozenset[str] = frozenset(),
         refused_vendors: frozenset[str] = frozenset(),
     ) -> None:
@@ -226,6 +227,9 @@ class Blocker:
         # block, on a site whose CSP lists the vendors it uses).
         self._met = met
         self.record_only = record_only
+        # record_only: vendors already recorded are no hit at all, so a page that loads only
+        # those takes the prefilter's fast path (nothing new to learn from it).
+        self._known = known if record_only else None
         self.blocked = blocked
         self.prefix = prefix
         self._labels = labels or {}
@@ -279,6 +283,8 @@ class Blocker:
             url = "https://" + key.decode("utf-8", "replace")
             hit = self._found(self.catalogue.vendor_for_url(url))
             self._hosts.put(key, hit, len(key))
+        if hit is not None and self._known is not None and self._known(hit.name):
+            return None
         return hit
 
     def mentions(self, data: bytes) -> bool:
@@ -334,6 +340,8 @@ class Blocker:
         if hit is None and url not in self._urls:
             hit = self._found(self.catalogue.vendor_for_url(url.decode("utf-8", "surrogateescape")))
             self._urls.put(url, hit, len(url))
+        if hit is not None and self._known is not None and self._known(hit.name):
+            return None
         return hit
 
     def vendors_in_text(self, content: bytes) -> tuple[Vendor, ...]:

@@ -419,6 +419,7 @@ class Site:
                 prefix=policy.prefix,
                 met=met,
                 record_only=True,
+                known=self.vendors.knows,
             )
             blocker = recorder if recorder.scans else None
         return blocker

@@ -43,6 +43,10 @@ class VendorsMet:
         self._limit = len(known)
         self._lock = threading.Lock()
 
+    def knows(self, name: str) -> bool:
+        """True if a page was met loading the vendor ``name``."""
+        return name in self.names
+
     def add(self, vendor: Vendor) -> None:
         """Note that a page loads ``vendor`` (a catalogue vendor)."""
         if vendor.name in self.names:
