@@ -213,6 +213,15 @@ def _site_texts(value: Any) -> dict[str, dict[str, str]]:
 SameSite = Literal["Lax", "Strict", "None"]
 Undeclared = Literal["block", "allow"]
 CspMode = Literal["report", "enforce"]
+Layout = Literal["bar", "box", "modal"]
+Scheme = Literal["auto", "light", "dark"]
+#: Where each layout may sit (the first is its default); "start"/"end" follow the writing
+#: direction (right-to-left languages mirror them).
+POSITIONS: dict[str, tuple[str, ...]] = {
+    "bar": ("bottom", "top"),
+    "box": ("bottom-end", "bottom-start", "top-end", "top-start"),
+    "modal": ("center",),
+}
 _SIX_MONTHS = 183 * 24 * 3600
 
 #: Google Consent Mode v2 types and the category that grants each (a site may remap them).
@@ -318,6 +327,17 @@ class Policy:
     scripts: bool = True
     """Insert the stylesheet and `banner.js` tags into every HTML page. `False` to place them
     yourself (with `banner=False`)."""
+    layout: Layout = "bar"
+    """How the banner sits on the page (see [Layouts](banner.md#layouts)): `"bar"` (full width),
+    `"box"` (a card in a corner) or `"modal"` (a card in the centre that leaves the rest of the
+    page readable and usable). Themed by CSS custom properties, overridable with CSS."""
+    position: str | None = None
+    """Where the layout sits: a bar at `"bottom"` (default) or `"top"`; a box at
+    `"bottom-end"` (default), `"bottom-start"`, `"top-end"` or `"top-start"` (start and end
+    follow the language's direction); a modal at `"center"`. `None`: the layout's default."""
+    scheme: Scheme = "auto"
+    """Colours: `"auto"` follows the visitor's `prefers-color-scheme`; `"light"` or `"dark"`
+    forces one."""
     languages: Sequence[str] = SHIPPED
     """Interface languages (two- or three-letter codes), chosen per visitor by
     `Accept-Language`, English as the fallback (always included). Languages you add in `texts`
@@ -431,6 +451,22 @@ class Policy:
     _lifetimes: dict[frozenset[str], int] = field(init=False, repr=False, compare=False)
     _cookie_infos: dict[str, CookieInfo] = field(init=False, repr=False, compare=False)
     _storage_infos: dict[str, CookieInfo] = field(init=False, repr=False, compare=False)
+
+    def _check_layout(self) -> None:
+        if self.layout not in POSITIONS:
+            raise ValueError(
+                f"layout {self.layout!r} is not one of {', '.join(map(repr, POSITIONS))}."
+            )
+        allowed = POSITIONS[self.layout]
+        if self.position is None:
+            object.__setattr__(self, "position", allowed[0])
+        elif self.position not in allowed:
+            raise ValueError(
+                f"position {self.position!r} does not fit layout {self.layout!r}: use one of"
+                f" {', '.join(map(repr, allowed))}."
+            )
+        if self.scheme not in ("auto", "light", "dark"):
+            raise ValueError(f"scheme {self.scheme!r} is not 'auto', 'light' or 'dark'.")
 
     def __post_init__(self) -> None:
         keys = self.secret_keys
@@ -571,6 +607,7 @@ class Policy:
             not isinstance(self.privacy_url, str) or any(c in self.privacy_url for c in '\r\n<>"')
         ):
             raise ValueError(f"privacy_url {self.privacy_url!r} is not a usable URL.")
+        self._check_layout()
         self._check_round_two(known)
         self._check_regions()
         # Precomputed lookups for the hot path.

@@ -70,6 +70,12 @@ class Endpoints:
         self._csp_reports = CspReports(self.policy)
         self.assets = load_assets()
         self._storage = storage_rules(self.policy)  # banner.js clears these keys on refusal
+        # The same rules as a file the browser keeps (URL versioned by their hash): a page
+        # view asks nothing (issue 24 part 5).
+        self.storage_json = json.dumps(self._storage, separators=(",", ":")).encode()
+        self.storage_version = (
+            hashlib.sha256(self.storage_json).hexdigest()[:12] if self._storage else ""
+        )
         digest = hashlib.sha256(b"".join(a.body for a in self.assets.values()))
         self.version = digest.hexdigest()[:12]
         prefix = self.policy.prefix
@@ -83,6 +89,9 @@ class Endpoints:
             prefix + "/csp-report": (self._csp_report, ("POST",)),
             prefix + "/banner.js": (self._asset, read),
             prefix + "/banner.css": (self._asset, read),
+            prefix + "/banner-more.js": (self._asset, read),
+            prefix + "/banner-more.css": (self._asset, read),
+            prefix + "/storage.json": (self._storage_rules, read),
             prefix + "/" + CONSENT_MODE_SCRIPT: (self._asset, read),
             "/.well-known/gpc.json": (self._gpc, read),
         }
@@ -116,6 +125,15 @@ class Endpoints:
         if asset.etag in [tag.strip() for tag in if_none_match.split(",")] or if_none_match == "*":
             return Reply(304, headers, b"")
         return Reply(200, (("content-type", asset.content_type), *headers), asset.body)
+
+    def _storage_rules(self, request: Request) -> Reply:
+        """``{category: regexp}``: the browser-storage keys banner.js clears per refused
+        category; its URL carries ``?v=<hash of the rules>``, so it is cached for long."""
+        etag = f'"{self.storage_version}"'
+        headers = (("etag", etag), ("cache-control", "public, max-age=31536000"), *SECURITY)
+        if etag in [tag.strip() for tag in (request.header("if-none-match") or "").split(",")]:
+            return Reply(304, headers, b"")
+        return Reply(200, (("content-type", "application/json"), *headers), self.storage_json)
 
     def _gpc(self, request: Request) -> Reply:
         # https://privacycg.github.io/gpc-spec/#gpc-support-resource

@@ -24,7 +24,7 @@ from cookieguard.receipts import ReceiptStore, impression_counter, open_store
 from cookieguard.site._endpoints import Endpoints, safe_next
 from cookieguard.site._vendors import VendorsMet
 from cookieguard.ui._banner import asset_tags, render_banner
-from cookieguard.ui._vendors import head_tags
+from cookieguard.ui._vendors import consent_mode_types, head_tags
 
 logger = logging.getLogger("cookieguard")
 
@@ -74,6 +74,9 @@ class Site:
             impression_counter(store) if policy.banner and store is not None else None
         )
         self._assets = asset_tags(policy, self.endpoints.version).encode()
+        # Per consent state: the tags carry the state the page is rendered for (issue 24).
+        self._assets_by_state: dict[tuple[object, ...], bytes] = {}
+        self._storage_version = self.endpoints.storage_version
         self._banners: dict[tuple[str, str, bool, str, int], str] = {}
         self._banner_bytes: dict[tuple[str, str, bool, str, int], bytes] = {}
         self._blockers: dict[tuple[frozenset[str], ...], Blocker | None] = {}
@@ -85,7 +88,8 @@ class Site:
         self._outputs: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(4096, policy.page_cache)
         # A body that auto-blocking may edit, or that carries the visitor's Consent Mode
         # state, depends on the visitor's choice: never share it between visitors.
-        per_visitor = policy.auto_block or bool(policy.google_consent_mode)
+        # The asset tags carry the visitor's consent state (banner.js asks nothing per page).
+        per_visitor = policy.auto_block or bool(policy.google_consent_mode) or policy.scripts
         self._vary: tuple[str, ...] = ("Cookie",) if per_visitor else ()
         # Catalogued vendors in categories the policy does not have (a site that names its
         # categories "stats" and "ads") can never be granted: fail closed, always refuse them.
@@ -306,7 +310,7 @@ class Site:
         if charset is not None and codec_for(charset) == REPLACEMENT:
             failure = Uneditable("charset", f"charset {charset[:40]!r} shows nothing in a browser")
         head = self._head(consent)
-        assets = self._assets if policy.scripts else b""
+        assets = self._state_assets(consent) if policy.scripts else b""
         memo = self._outputs if policy.page_cache else None
         by_region = () if consent.decided else self._region_vary
         vary: tuple[str, ...] = (*self._vary, *by_region) if by_region else self._vary
@@ -423,6 +427,22 @@ class Site:
             )
             blocker = recorder if recorder.scans else None
         return blocker
+
+    def _state_assets(self, consent: Consent) -> bytes:
+        """The asset tags for a page rendered for ``consent`` (one per consent state)."""
+        key = (consent.decided, consent.granted, consent.vendors, consent.refused_vendors)
+        found = self._assets_by_state.get(key)
+        if found is None:
+            ads = consent_mode_types(self.policy, consent)["ad_storage"] == "granted"
+            found = asset_tags(
+                self.policy,
+                self.endpoints.version,
+                consent,
+                storage=self._storage_version,
+                ads=ads,
+            ).encode()
+            remember(self._assets_by_state, key, found, 256)
+        return found
 
     def _head(self, consent: Consent) -> bytes:
         """The vendor signals before the page's first script (``b""`` when none are on)."""

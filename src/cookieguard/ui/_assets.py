@@ -31,13 +31,16 @@ def _static_dir() -> Path:
 
 
 def load_assets() -> dict[str, Asset]:
-    """Read ``banner.js``, ``banner.css`` and ``consent-mode.js`` once; a missing file is a
-    broken install."""
+    """Read the static files once (``banner.js`` and ``banner.css`` for the first paint,
+    ``banner-more.js`` and ``banner-more.css`` when first needed, ``consent-mode.js``); a
+    missing file is a broken install."""
     folder = _static_dir()
     assets = {}
     for name, kind in (
         ("banner.js", "text/javascript"),
         ("banner.css", "text/css"),
+        ("banner-more.js", "text/javascript"),
+        ("banner-more.css", "text/css"),
         (CONSENT_MODE_SCRIPT, "text/javascript"),
     ):
         try:

@@ -13,6 +13,7 @@ script is ever emitted (pages stay valid under ``Content-Security-Policy: defaul
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC
 from html import escape
@@ -33,6 +34,19 @@ def _t(language: str, key: str) -> str:
 def _label(category: Category, language: str) -> str:
     # Policy validation guarantees a non-empty label; the name is a last resort, never blank.
     return text_for(category.label, language).strip() or category.name
+
+
+def _look(policy: Policy) -> str:
+    """The banner's classes: layout, position (when not the layout's default) and scheme
+    (when forced), all styled by banner.css (no inline style)."""
+    classes = f"cg-banner cg-{policy.layout}"
+    if policy.position not in ("bottom", "bottom-end", "center"):
+        classes += f" cg-{policy.position}"
+    return classes + _scheme(policy)
+
+
+def _scheme(policy: Policy) -> str:
+    return f" cg-{policy.scheme}" if policy.scheme != "auto" else ""
 
 
 def _preferences_url(policy: Policy, next_path: str) -> str:
@@ -163,14 +177,13 @@ def render_banner(
         ' data-cookieguard-action="customize"',
     )
     return (
-        f'<section id="cookie-consent" class="cg-banner" aria-labelledby="cg-title"'
+        f'<section id="cookie-consent" class="{_look(policy)}" aria-labelledby="cg-title"'
         f" {_lang(language)}>"
         f'<form method="post" action="{escape(policy.prefix)}/consent">'
         f'<h2 id="cg-title">{_t(language, "title")}</h2>'
         f'<div class="cg-body">{gpc_p}{_purposes(policy, language)}{parties_p}'
         f"<p>{kept} {_withdraw(policy, language, next_path)}</p></div>"
         f'<input type="hidden" name="next" value="{escape(next_path)}">'
-        '<input type="hidden" name="source" value="banner">'
         + _actions(language, _choice("accept_all"), _choice("reject_all"), customize)
         + "</form>"
         # Shown by banner.js when the browser refuses cookies (nothing to say without JS).
@@ -216,12 +229,12 @@ def _variant(
     actions: str,
 ) -> str:
     return (
-        f'<section id="cookie-consent" class="cg-banner cg-{rule}" data-cookieguard-rule="{rule}"'
+        f'<section id="cookie-consent" class="{_look(policy)} cg-{rule}"'
+        f' data-cookieguard-rule="{rule}"'
         f' aria-labelledby="cg-title" {_lang(language)}>'
         f'<form method="post" action="{escape(policy.prefix)}/consent">'
         f'<div class="cg-body">{body}</div>'
-        f'<input type="hidden" name="next" value="{escape(next_path)}">'
-        f'<input type="hidden" name="source" value="banner">{kept}'
+        f'<input type="hidden" name="next" value="{escape(next_path)}">{kept}'
         f'<div class="cg-actions">{actions}</div>'
         "</form>"
         f'<p class="cg-note" role="status" data-cookieguard-note hidden>'
@@ -287,22 +300,53 @@ def _notice(policy: Policy, consent: Consent, *, language: str, next_path: str, 
     return _variant(policy, "notice", language, next_path, body, _keep_granted(consent.granted), ok)
 
 
-def asset_tags(policy: Policy, version: str) -> str:
+def asset_tags(
+    policy: Policy,
+    version: str,
+    consent: Consent | None = None,
+    *,
+    storage: str = "",
+    ads: bool = False,
+    more: bool = False,
+) -> str:
     """The stylesheet and script tags every HTML page gets (no inline code: CSP-safe).
 
     The script tag's data attributes tell ``banner.js`` the policy's page-level settings:
     ``prefix``; ``csp`` (``report``/``enforce``: an enforced consent-aware CSP needs a reload
     after a grant); ``reload`` (reload a page whose running scripts lost consent).
+
+    With ``consent``, the state the page is rendered for rides along, so banner.js asks
+    nothing on a page view (issue 24 part 5): ``granted`` (the allowed categories, spaced),
+    ``decided``, ``vendors`` (choices per vendor, JSON), ``ads`` (Consent Mode's ad_storage granted) and ``storage`` (the version of
+    ``{prefix}/storage.json``, the storage keys to clear per category, when there are any).
+    Such a page differs per consent state: the caller varies it on ``Cookie``. ``more``: the
+    stylesheet of the dialog and the preferences page too (banner.js loads it with the dialog
+    elsewhere).
     """
     prefix = escape(policy.prefix)
     v = escape(version)
     extra = ""
+    if consent is not None:
+        allowed = " ".join(c.name for c in policy.categories if consent.allows(c.name))
+        extra += f' data-cookieguard-granted="{escape(allowed)}"'
+        if consent.decided:
+            extra += " data-cookieguard-decided"
+        if consent.exceptions:  # choices per vendor that differ from their category
+            choices = {name: True for name in sorted(consent.vendors)}
+            choices.update({name: False for name in sorted(consent.refused_vendors)})
+            vendors = json.dumps(choices, separators=(",", ":"))
+            extra += f' data-cookieguard-vendors="{escape(vendors)}"'
+        if ads:
+            extra += " data-cookieguard-ads"
+        if storage:
+            extra += f' data-cookieguard-storage="{escape(storage)}"'
+    more_css = f'<link rel="stylesheet" href="{prefix}/banner-more.css?v={v}">' if more else ""
     if policy.csp:
         extra += f' data-cookieguard-csp="{escape(policy.csp)}"'
     if policy.reload_on_withdrawal:
         extra += ' data-cookieguard-reload="1"'
     return (
-        f'<link rel="stylesheet" href="{prefix}/banner.css?v={v}">'
+        f'<link rel="stylesheet" href="{prefix}/banner.css?v={v}">{more_css}'
         f'<script src="{prefix}/banner.js?v={v}" data-cookieguard-prefix="{prefix}"{extra} defer>'
         "</script>"
     )
@@ -467,7 +511,7 @@ def render_dialog(
     """
     gpc, informed = _informed(policy, consent, language, "cg-dialog-decl", 3, met)
     return (
-        f'<dialog id="cookie-preferences-dialog" class="cg-dialog"'
+        f'<dialog id="cookie-preferences-dialog" class="cg-dialog{_scheme(policy)}"'
         f' aria-labelledby="cg-dialog-title" {_lang(language)}>'
         f'<h2 id="cg-dialog-title">{_t(language, "preferences_title")}</h2>'
         f"{gpc}{_choice_form(policy, consent, language, next_path, met)}{informed}"
@@ -516,8 +560,8 @@ def render_preferences_page(
         f'<!doctype html><html {_lang(language)}><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="color-scheme" content="light dark">'
-        f"<title>{title}</title>{asset_tags(policy, version)}</head>"
-        f'<body class="cg-page"><main id="cookie-preferences">'
+        f"<title>{title}</title>{asset_tags(policy, version, more=True)}</head>"
+        f'<body class="cg-page{_scheme(policy)}"><main id="cookie-preferences">'
         f"<h1>{title}</h1>{gpc}{ident}"
         f"{_choice_form(policy, consent, language, next_path, met)}{informed}"
         f"<h2>{_t(language, 'history')}</h2>{hist}"
