@@ -4,7 +4,8 @@
 #   - a Chromium for Playwright: a system one (Debian's `chromium`) when we can install it,
 #     otherwise Playwright's own download (`playwright install chromium`)
 #   - a PostgreSQL server (Debian's `postgresql`) for the receipt-store tests
-#   - npm, which fetches axe-core for the accessibility test
+#   - npm, which fetches axe-core for the accessibility test and @duckduckgo/autoconsent for
+#     the auto-answer test (both pinned by integrity, by `npm pack` into the test cache)
 # Safe to run repeatedly: each step is skipped when already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,13 +44,13 @@ else
     "$VENV/bin/python" -m playwright install chromium
 fi
 
-# npm fetches axe-core (pinned, hash-checked) for the accessibility test.
+# npm fetches axe-core and @duckduckgo/autoconsent (pinned, hash-checked) for the browser tests.
 if command -v npm >/dev/null; then
     echo "bootstrap: npm found"
 elif apt_install npm; then
     echo "bootstrap: installed Debian's npm"
 else
-    echo "bootstrap: no npm; the axe-core accessibility test will fail" >&2
+    echo "bootstrap: no npm; the axe-core and autoconsent browser tests will fail" >&2
 fi
 
 # PostgreSQL server binaries (the tests start their own throwaway cluster).

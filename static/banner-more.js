@@ -12,7 +12,7 @@
 
   // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
   // nothing, unless <name> is one of ours.
-  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors)$)/;
+  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors|dnss|parties|rule)$)/;
 
   const here = () => encodeURIComponent(location.pathname + location.search);
 
@@ -250,5 +250,12 @@
     if (frame?.isConnected) frame.focus();
   }
 
-  script.api = {activate, open, embed, submit, update};
+  // A category's switch turns its vendors' switches with it; each can then be changed alone.
+  function cascade(box) {
+    for (const vendor of box.form.querySelectorAll('input[name="vendor"]')) {
+      if (vendor.dataset.cookieguardCategory === box.value) vendor.checked = box.checked;
+    }
+  }
+
+  script.api = {activate, open, embed, submit, update, cascade};
 })();

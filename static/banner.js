@@ -85,13 +85,9 @@
     });
   });
 
-  // A category's switch turns its vendors' switches with it; each can then be changed alone.
-  document.addEventListener('change', (event) => {
-    const box = event.target;
-    if (box.name !== 'category' || !box.form) return;
-    for (const vendor of box.form.querySelectorAll('input[name="vendor"]')) {
-      if (vendor.dataset.cookieguardCategory === box.value) vendor.checked = box.checked;
-    }
+  // A category's switch turns its vendors' switches with it.
+  document.addEventListener('change', ({target}) => {
+    if (target.name === 'category' && target.form) load().then((m) => m.cascade(target), () => {});
   });
 
   if (!navigator.cookieEnabled) {

@@ -317,8 +317,9 @@ def asset_tags(
 
     With ``consent``, the state the page is rendered for rides along, so banner.js asks
     nothing on a page view (issue 24 part 5): ``granted`` (the allowed categories, spaced),
-    ``decided``, ``vendors`` (choices per vendor, JSON), ``ads`` (Consent Mode's ad_storage granted) and ``storage`` (the version of
-    ``{prefix}/storage.json``, the storage keys to clear per category, when there are any).
+    ``decided``, ``vendors`` (choices per vendor, JSON), ``ads`` (Consent Mode's ad_storage
+    granted) and ``storage`` (the version of ``{prefix}/storage.json``, the storage keys to
+    clear per category, when there are any).
     Such a page differs per consent state: the caller varies it on ``Cookie``. ``more``: the
     stylesheet of the dialog and the preferences page too (banner.js loads it with the dialog
     elsewhere).
