@@ -134,6 +134,26 @@ def test_first_decision_in_the_period_is_the_choice(store_url: str) -> None:
     store.close()
 
 
+def test_choices_per_vendor_are_not_counted_as_categories(store_url: str) -> None:
+    """A receipt names a vendor allowed by name as ``vendor:YouTube`` beside the categories:
+    the categories' table counts categories only."""
+    record(
+        store_url,
+        *visitors(
+            "v",
+            3,
+            time=DAY,
+            granted=("analytics", "vendor:YouTube"),
+            denied=("marketing", "preferences"),
+        ),
+    )
+    store = raw_store(store_url)
+    found = consent_stats(store, since=DAY.date(), until=DAY.date(), min_group=1)
+    store.close()
+    assert set(found.categories) == {"analytics", "marketing", "preferences"}
+    assert found.total.granted["analytics"] == 3 and "vendor:YouTube" not in found.total.granted
+
+
 def test_a_new_policy_revision_asks_again(store_url: str) -> None:
     record(
         store_url,

@@ -359,12 +359,18 @@ def _pooled(
 # -- building the report ---------------------------------------------------------------------
 
 
+#: Receipts name a visitor's choices per vendor as ``vendor:NAME`` beside the categories.
+VENDOR_PREFIX = "vendor:"
+
+
 def _names(value: Any) -> list[str]:
-    """A category list as a store keeps it: JSON text (SQLite) or a list (PostgreSQL)."""
-    if isinstance(value, str):
-        loaded = json.loads(value)
-        return [str(name) for name in loaded]
-    return [str(name) for name in value]
+    """The categories in a list as a store keeps it: JSON text (SQLite) or a list (PostgreSQL).
+
+    Per-vendor choices (``vendor:YouTube``) are left out: a category's rates count the
+    visitors who granted or refused the category itself.
+    """
+    loaded = json.loads(value) if isinstance(value, str) else value
+    return [str(name) for name in loaded if not str(name).startswith(VENDOR_PREFIX)]
 
 
 def _as_date(value: Any) -> date:
