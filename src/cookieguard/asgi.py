@@ -329,21 +329,16 @@ class _Response:
     message's head (:func:`response_head`) and edits an HTML body, holding the start back
     while its Content-Length or a fail-closed CSP may still change."""
 
-    __slots__ = (
-        "cut",
-        "decision",
-        "generation",
-        "held",
-        "injector",
-        "language",
-        "length_at",
-        "ours",
-        "plan",
-        "scope",
-        "send",
-        "site",
-        "waiting",
-    )
+    # The state of a response being edited: these defaults until it is.
+    plan: Injection | None = None  # what to edit in this response's HTML body
+    injector: BodyInjector | None = None  # made only for a body that is not sent whole
+    held: list[Message] | None = None  # start + body messages, to fix Content-Length
+    length_at = -1  # where the held start's Content-Length is (-1: look for it)
+    cut = False  # a streamed page failed after its headers left: the rest is dropped
+    # A streamed page's start (and the body messages the editor took in without giving
+    # anything out yet, as the app wrote them), held until the editor's first output: a
+    # page that fails before then still goes out under the enforcing CSP (fail closed).
+    waiting: list[Message] | None = None
 
     def __init__(
         self,
@@ -360,16 +355,6 @@ class _Response:
         self.scope = scope
         self.language = language  # the request's Accept-Language, raw
         self.ours = ours  # the request carried an entity-tag of ours
-        self.plan: Injection | None = None  # what to edit in this response's HTML body
-        # Made only for a body that is not sent whole.
-        self.injector: BodyInjector | None = None
-        self.held: list[Message] | None = None  # start + body messages, to fix Content-Length
-        self.length_at = -1  # where the held start's Content-Length is (-1: look for it)
-        self.cut = False  # a streamed page failed after its headers left: the rest is dropped
-        # A streamed page's start (and the body messages the editor took in without giving
-        # anything out yet, as the app wrote them), held until the editor's first output: a
-        # page that fails before then still goes out under the enforcing CSP (fail closed).
-        self.waiting: list[Message] | None = None
         # The vendors the site knew when the CSP was made (see csp_after_body).
         self.generation = -1
 

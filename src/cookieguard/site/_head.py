@@ -54,13 +54,13 @@ Pairs = Sequence[tuple[T, T]]
 class Spelling(Generic[T]):
     """How a protocol spells header fields: ASGI's are bytes, WSGI's str (Latin-1 both)."""
 
-    __slots__ = ("known_role", "role", "set_cookie", "spelled", "text", "value", "vary")
+    __slots__ = ("cookies", "known_role", "role", "spelled", "text", "value", "vary")
 
     def __init__(
         self,
         known_role: Callable[[T], Role | None],
         role: Callable[[T], Role],
-        set_cookie: T,
+        cookies: Callable[[tuple[str, ...]], list[tuple[T, T]]],
         text: Callable[[T], str],
         value: Callable[[str], T],
         spelled: Callable[[tuple[tuple[str, str], ...]], tuple[tuple[T, T], ...]],
@@ -70,7 +70,8 @@ class Spelling(Generic[T]):
         #: ``role(name)`` (always right): see cookieguard.core._headers.
         self.known_role: Callable[[T], Role | None] = known_role
         self.role: Callable[[T], Role] = role
-        self.set_cookie: T = set_cookie  # the name of the Set-Cookie fields added
+        #: Set-Cookie fields for values (the decision's own cookies).
+        self.cookies: Callable[[tuple[str, ...]], list[tuple[T, T]]] = cookies
         self.text: Callable[[T], str] = text  # a value as text
         self.value: Callable[[str], T] = value  # text as a value
         self.spelled: Callable[[tuple[tuple[str, str], ...]], tuple[tuple[T, T], ...]] = (
@@ -113,7 +114,7 @@ def _str(value: str) -> str:
 ASGI: Spelling[bytes] = Spelling(
     known_role,
     role,
-    b"set-cookie",
+    lambda values: [(b"set-cookie", value.encode("latin-1")) for value in values],
     _latin1,
     _latin1_bytes,
     _encoded,
@@ -121,7 +122,13 @@ ASGI: Spelling[bytes] = Spelling(
 )
 #: WSGI (PEP 3333's native strings).
 WSGI: Spelling[str] = Spelling(
-    known_text_role, text_role, "Set-Cookie", _str, _str, _same, lambda plan: plan.vary_pairs
+    known_text_role,
+    text_role,
+    lambda values: [("Set-Cookie", value) for value in values],
+    _str,
+    _str,
+    _same,
+    lambda plan: plan.vary_pairs,
 )
 
 
@@ -186,10 +193,10 @@ def response_head(
             if v not in refused or (known(k) or role_of(k)) is not SET_COOKIE
         ]
         if decision.set_cookies:
-            gated.extend(_set_cookies(decision, spelling))
+            gated.extend(spelling.cookies(decision.set_cookies))
         headers = gated
     elif decision.set_cookies:
-        headers = _plus(headers, _set_cookies(decision, spelling))
+        headers = list(headers) + spelling.cookies(decision.set_cookies)
     text_type = None
     if content_type is not None:
         text_type = known_html_type(content_type)
@@ -241,12 +248,6 @@ def _plus(headers: Pairs[T], *more: Iterable[tuple[T, T]]) -> list[tuple[T, T]]:
     for fields in more:
         out.extend(fields)
     return out
-
-
-def _set_cookies(decision: Decision, spelling: Spelling[T]) -> list[tuple[T, T]]:
-    """The decision's own Set-Cookie fields (deletions, a re-signed consent cookie)."""
-    name, value = spelling.set_cookie, spelling.value
-    return [(name, value(cookie)) for cookie in decision.set_cookies]
 
 
 def _validators(
