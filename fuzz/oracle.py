@@ -29,7 +29,7 @@ PAGES = ("http://site.example/dir/page", "https://site.example/dir/page")
 #: Attributes that fetch (or navigate a frame or the page) without a click, on any element.
 FETCHING = frozenset(
     {
-        "src", "srcset", "imagesrcset", "poster", "background", "ping", "formaction", "action",
+        "src", "srcset", "imagesrcset", "poster", "background", "ping", "formaction",
         "codebase", "archive", "lowsrc", "dynsrc", "manifest", "icon",
     }
 )  # fmt: skip

@@ -77,7 +77,7 @@ _JS_TYPES = frozenset(
 _URL_ATTRIBUTES = frozenset(
     {
         b"src", b"srcset", b"imagesrcset", b"poster", b"background", b"ping", b"formaction",
-        b"action", b"codebase", b"archive", b"lowsrc", b"dynsrc", b"manifest", b"href",
+        b"codebase", b"archive", b"lowsrc", b"dynsrc", b"manifest", b"href",
         b"xlink:href", b"data", b"srcdoc", b"data-src", b"data-srcset", b"data-lazy-src",
     }
 )  # fmt: skip
