@@ -168,6 +168,7 @@ def test_position_and_forced_scheme(visitor: Any, sites: dict[str, str]) -> None
     dialog = page.locator("#cookie-preferences-dialog")
     expect(dialog).to_be_visible()
     assert dialog.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(30, 31, 36)"
+    assert run_axe(page, "#cookie-preferences-dialog") == []
 
 
 def test_themed_by_custom_properties(visitor: Any, sites: dict[str, str]) -> None:
