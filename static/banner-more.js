@@ -12,7 +12,7 @@
 
   // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
   // nothing, unless <name> is one of ours.
-  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors|dnss|parties|rule)$)/;
+  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors|dnss|parties|rule|url)$)/;
 
   const here = () => encodeURIComponent(location.pathname + location.search);
 
@@ -153,7 +153,7 @@
     element.removeAttribute('data-cookieguard');
     for (const {name, value} of [...element.attributes].filter((a) => renamed.test(a.name))) {
       element.removeAttribute(name);
-      element.setAttribute(name.slice(17).replace('xlink:', ''), value);
+      element.setAttribute(name.slice(17).replace(/^url-/, '').replace('xlink:', ''), value);
     }
     if (element !== gated) gated.replaceWith(element);
     if (element.localName === 'source') element.parentElement.load?.();

@@ -95,6 +95,17 @@ _MARK = b"data-cookieguard"
 _SCRIPT_NAMES = frozenset({_MARK, b"type", *_SCRIPT_URLS})
 _STYLE_NAMES = frozenset({_MARK, b"type"})
 #: What a verdict on a start tag reads (an event handler, any ``on*`` name, makes it read all).
+#: A renamed URL attribute keeps its name after ``data-cookieguard-`` (``src`` ->
+#: ``data-cookieguard-src``), which banner.js gives back on consent; a name the banner
+#: contract already uses that way (``data-cookieguard-action`` marks its buttons) takes
+#: ``data-cookieguard-url-`` instead, so a gated ``<form action>`` is never a banner button.
+_CONTRACT_NAMES = frozenset({b"action"})
+
+
+def _rename_prefix(name: bytes) -> bytes:
+    return b"data-cookieguard-url-" if name in _CONTRACT_NAMES else b"data-cookieguard-"
+
+
 _START_NAMES = frozenset({_MARK, b"style", b"content", b"http-equiv", *_URL_ATTRIBUTES})
 _HANDLER = re.compile(rb"[\t\n\f\r /\"']on[a-z]", re.IGNORECASE)
 _EMBED_NAMES = frozenset({_MARK, b"width", b"height", *_EMBED_URLS})
@@ -480,7 +491,9 @@ class TrackerGate:
         cuts = [(a.start, a.end, b"") for a in attrs if a.name == b"type"]
         if src is not None and src.name != b"src":
             # An SVG script: Chromium fetches its href whatever the type; rename it too.
-            cuts += [(a.start, a.start, b"data-cookieguard-") for a in attrs if a.name == src.name]
+            cuts += [
+                (a.start, a.start, _rename_prefix(a.name)) for a in attrs if a.name == src.name
+            ]
         rest, at = [], 7
         for start, end, put in sorted(cuts):
             rest += [tag[at:start], put]
@@ -581,7 +594,7 @@ class TrackerGate:
             b'"',
         ]
         for attr in sorted(renamed, key=lambda a: a.start):
-            parts += [tag[cut : attr.start], b"data-cookieguard-"]
+            parts += [tag[cut : attr.start], _rename_prefix(attr.name)]
             cut = attr.start
         parts.append(tag[cut:])
         return b"".join(parts)
