@@ -12,7 +12,7 @@
 
   // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
   // nothing, unless <name> is one of ours.
-  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors|dnss|parties|rule|url)$)/;
+  const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors|dnss|parties|rule|url|refused)$)/;
 
   const here = () => encodeURIComponent(location.pathname + location.search);
 

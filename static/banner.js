@@ -11,15 +11,14 @@
     prefix,
     root: location.origin + prefix, // absolute: a restored <base href> must not move it
     version: new URL(script?.src || location).search,
-    ran: new Set(), // categories whose scripts, embeds or resources run on this page
-    state: null,    // the consent this page was rendered for, then each choice's answer
+    ran: new Set(), // categories running on this page
+    state: null,    // the consent the page was rendered for, then each answer
   };
   const preferences = core.root + '/preferences?next=' + encodeURIComponent(location.pathname + location.search);
   let native = false; // true: let the form submit itself
   let more = null;    // Promise of banner-more.js, set up
 
-  // A <script> (carrying the app's CSP nonce, if ours has one), not import(): a nonce-only
-  // policy lets it run.
+  // A <script> with our nonce, not import(): a nonce-only policy lets it run.
   const load = () => (more = more || new Promise((done, fail) => {
     const element = document.createElement('script');
     element.src = core.root + '/banner-more.js' + core.version;
@@ -94,12 +93,12 @@
     for (const note of document.querySelectorAll('[data-cookieguard-note]')) note.hidden = false;
   }
 
-  // The page says which consent it was rendered for (data-cookieguard-granted="a b"), so a
-  // page view asks nothing; a page that does not (hand-placed tags) asks {prefix}/consent.
+  // The tag says which consent the page was rendered for; hand-placed tags ask /consent.
   const granted = tag.cookieguardGranted;
+  const flags = (names, on) => (names || '').split(' ').filter(Boolean).map((n) => [n, on]);
   const initial = granted === undefined ? fetch(core.root + '/consent').then((r) => r.json()) : Promise.resolve({
     decided: 'cookieguardDecided' in tag,
-    categories: Object.fromEntries(granted.split(' ').filter(Boolean).map((n) => [n, true])),
+    categories: Object.fromEntries([...flags(tag.cookieguardRefused, false), ...flags(granted, true)]),
     vendors: JSON.parse(tag.cookieguardVendors || '{}'),
     consent_mode: {ad_storage: 'cookieguardAds' in tag ? 'granted' : 'denied'},
   });

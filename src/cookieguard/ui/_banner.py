@@ -330,6 +330,9 @@ def asset_tags(
     if consent is not None:
         allowed = " ".join(c.name for c in policy.categories if consent.allows(c.name))
         extra += f' data-cookieguard-granted="{escape(allowed)}"'
+        refused = " ".join(c.name for c in policy.categories if not consent.allows(c.name))
+        if refused:  # so cookieguard.consent.categories says false, not nothing, for these
+            extra += f' data-cookieguard-refused="{escape(refused)}"'
         if consent.decided:
             extra += " data-cookieguard-decided"
         if consent.exceptions:  # choices per vendor that differ from their category
