@@ -77,7 +77,6 @@ class Site:
         # Per consent state: the tags carry the state the page is rendered for (issue 24).
         self._assets_by_state: dict[tuple[object, ...], bytes] = {}
         self._storage_version = self.endpoints.storage_version
-        self._banners: dict[tuple[str, str, bool, str, int], str] = {}
         self._banner_bytes: dict[tuple[str, str, bool, str, int], bytes] = {}
         self._blockers: dict[tuple[frozenset[str], ...], Blocker | None] = {}
         self._heads: dict[tuple[object, ...], bytes] = {}
@@ -456,6 +455,8 @@ class Site:
         return found
 
     def _banner(self, consent: Consent, language: str, next_path: str) -> bytes:
+        """An undecided visitor's banner, which depends only on language, page, GPC signal,
+        the region's rule and the vendors met so far."""
         vendors = self.vendors
         key = (language, next_path, consent.gpc, consent.rule, vendors.generation)
         markup = self._banner_bytes.get(key)
@@ -515,22 +516,8 @@ class Site:
             return ""
         language = negotiate(accept_language, self.policy.languages)
         next_path = safe_next(path + ("?" + query if query else ""))
-        # The banner of an undecided visitor depends only on language, page, GPC signal and
-        # the region's rule.
-        vendors = self.vendors
-        key = (language, next_path, consent.gpc, consent.rule, vendors.generation)
-        markup = self._banners.get(key)
-        if markup is None:
-            markup = render_banner(
-                self.policy,
-                consent,
-                language=language,
-                next_path=next_path,
-                gpc=consent.gpc,
-                met=vendors.names,
-            )
-            remember(self._banners, key, markup, 1024)  # bounded: paths come from visitors
-        return markup
+        # The same memo as the pages' banners (language, page, GPC signal, region's rule).
+        return self._banner(consent, language, next_path).decode()
 
     def asset_markup(self) -> str:
         """The stylesheet and ``banner.js`` tags (the same on every page)."""
