@@ -129,23 +129,7 @@ class ConsentMiddleware:
     def _conditions(self, environ: dict[str, Any], decision: Decision) -> bool:
         """Translate the request's preconditions the way the site says, before the app sees
         them (cookieguard.core._validators); True if they carried a tag of ours."""
-        found = self.site.conditions(
-            decision,
-            environ.get("HTTP_IF_NONE_MATCH"),
-            environ.get("HTTP_IF_MODIFIED_SINCE"),
-            environ.get("HTTP_SEC_FETCH_DEST"),
-            environ.get("HTTP_ACCEPT"),
-        )
-        if found is None:
-            return False
-        for key, value in zip(
-            ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"), found, strict=False
-        ):
-            if value is None:
-                environ.pop(key, None)
-            else:
-                environ[key] = value
-        return found[2]
+        return self.site.translate_environ(decision, environ)
 
     def _endpoint(
         self, environ: dict[str, Any], start_response: StartResponse, decision: Decision

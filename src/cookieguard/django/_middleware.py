@@ -357,24 +357,9 @@ class ConsentMiddleware:
         meta = request.META
         if "HTTP_IF_NONE_MATCH" not in meta and "HTTP_IF_MODIFIED_SINCE" not in meta:
             return False
-        found = self.site.conditions(
-            decision,
-            meta.get("HTTP_IF_NONE_MATCH"),
-            meta.get("HTTP_IF_MODIFIED_SINCE"),
-            meta.get("HTTP_SEC_FETCH_DEST"),
-            meta.get("HTTP_ACCEPT"),
-        )
-        if found is None:
-            return False
-        for key, value in zip(
-            ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"), found, strict=False
-        ):
-            if value is None:
-                meta.pop(key, None)
-            else:
-                meta[key] = value
+        ours = self.site.translate_environ(decision, meta)
         request.__dict__.pop("headers", None)  # HttpHeaders is read from META once, lazily
-        return bool(found[2])
+        return ours
 
     def _endpoint(self, request: HttpRequest, decision: Decision) -> HttpResponse:
         site = self.site

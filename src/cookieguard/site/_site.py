@@ -6,7 +6,8 @@ import dataclasses
 import functools
 import hashlib
 import logging
-from typing import cast
+from collections.abc import MutableMapping
+from typing import Any, cast
 
 from cookieguard._cache import Memo, remember
 from cookieguard.core._consent import Consent
@@ -203,6 +204,26 @@ class Site:
         if inm == if_none_match and ims == if_modified_since:
             return None
         return inm, ims, ours
+
+    def translate_environ(self, decision: Decision, environ: MutableMapping[str, Any]) -> bool:
+        """:meth:`conditions` applied to CGI-style request variables (a WSGI environ, Django's
+        ``request.META``) in place; True if the request carried a tag of ours."""
+        found = self.conditions(
+            decision,
+            environ.get("HTTP_IF_NONE_MATCH"),
+            environ.get("HTTP_IF_MODIFIED_SINCE"),
+            environ.get("HTTP_SEC_FETCH_DEST"),
+            environ.get("HTTP_ACCEPT"),
+        )
+        if found is None:
+            return False
+        names = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
+        for key, value in zip(names, found[:2], strict=True):
+            if value is None:
+                environ.pop(key, None)
+            else:
+                environ[key] = value
+        return found[2]
 
     def respond(self, request: Request) -> Reply:
         return self.endpoints.respond(request)
