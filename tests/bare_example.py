@@ -22,7 +22,7 @@ def main(name: str) -> None:
     spec.loader.exec_module(module)
     port = int(os.environ["PORT"])
     if name == "flask":
-        from waitress import serve
+        from waitress import serve  # type: ignore[import-untyped]  # waitress ships no type hints
 
         bare = module.app.wsgi_app.app  # ConsentMiddleware keeps the app it wraps as .app
         module.app.wsgi_app = bare

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -19,12 +19,12 @@ from tests.harness import PAGE, AsgiDriver, WsgiDriver, asgi_app, make_policy, r
 
 def test_lifespan_passes_through() -> None:
     middleware = AsgiMiddleware(asgi_app, policy=make_policy())
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "lifespan.startup"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     run(middleware({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
@@ -34,16 +34,16 @@ def test_lifespan_passes_through() -> None:
 def test_websocket_handshake_cookies_filtered() -> None:
     middleware = AsgiMiddleware(asgi_app, policy=make_policy())
     token = ConsentCodec(make_policy()).dumps({"preferences"}, "w" * 22)
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "websocket.connect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     cookie = f"cookie_consent={token}; likebox=1; _ga=2".encode()
-    scope = {
+    scope: dict[str, Any] = {
         "type": "websocket",
         "path": "/ws",
         "headers": [(b"cookie", cookie), (b"host", b"shop.example.com")],
@@ -59,7 +59,7 @@ def test_asgi_split_cookie_headers_are_joined() -> None:
     """HTTP/2 clients may send Cookie as several fields."""
     seen: list[bytes] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         seen.extend(v for k, v in scope["headers"] if k == b"cookie")
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -76,7 +76,7 @@ def test_asgi_split_cookie_headers_are_joined() -> None:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         pass
 
     run(AsgiMiddleware(app, policy=make_policy())(scope, receive, send))
@@ -88,7 +88,7 @@ def test_asgi_large_buffered_body_is_still_edited_and_streams_without_a_length()
 
     big = b"<html><body>" + b"x" * (_inject.BUFFER_LIMIT + 10) + b"</body></html>"
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         headers = [(b"content-type", b"text/html"), (b"content-length", str(len(big)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         half = len(big) // 2
@@ -109,12 +109,12 @@ def test_asgi_large_buffered_body_is_still_edited_and_streams_without_a_length()
 
 def test_asgi_client_disconnect_during_body_read() -> None:
     middleware = AsgiMiddleware(asgi_app, policy=make_policy())
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -130,13 +130,13 @@ def test_asgi_client_disconnect_during_body_read() -> None:
 
 def test_asgi_body_over_limit_without_length() -> None:
     middleware = AsgiMiddleware(asgi_app, policy=make_policy(max_body=1024))
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
     chunks = [{"type": "http.request", "body": b"a" * 600, "more_body": True}] * 3
 
     async def receive() -> dict[str, Any]:
         return chunks.pop()
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -190,7 +190,7 @@ def test_wsgi_returns_the_apps_own_iterable_when_untouched() -> None:
 
     middleware = WsgiMiddleware(app, make_policy())
     environ = {"PATH_INFO": "/", "REQUEST_METHOD": "GET", "wsgi.url_scheme": "http"}
-    assert middleware(environ, lambda *a: None) is body
+    assert middleware(environ, lambda *a: lambda data: None) is body
 
 
 def test_wsgi_generator_app_that_starts_late() -> None:
@@ -285,7 +285,7 @@ DJANGO_STYLE = [(b"Content-Type", b"text/html"), (b"Set-Cookie", b"_ga=GA1.1.1; 
 
 
 def asgi_page(headers: list[tuple[bytes, bytes]], body: bytes = PAGE) -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
 
@@ -333,13 +333,13 @@ def test_asgi_capitalised_request_cookie_header_is_filtered() -> None:
     """Servers lower-case request headers; apps calling each other may not."""
     seen: list[list[tuple[bytes, bytes]]] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         seen.append([(k, v) for k, v in scope["headers"] if k.lower().strip() == b"cookie"])
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
     token = ConsentCodec(make_policy()).dumps({"preferences"}, "m" * 22)
-    scope = {
+    scope: dict[str, Any] = {
         "type": "http",
         "method": "GET",
         "path": "/",
@@ -349,12 +349,12 @@ def test_asgi_capitalised_request_cookie_header_is_filtered() -> None:
             (b"Host", b"shop.example.com"),
         ],
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     run(AsgiMiddleware(app, policy=make_policy())(scope, receive, send))
@@ -368,7 +368,7 @@ def test_asgi_capitalised_request_cookie_header_is_filtered() -> None:
 def test_asgi_capitalised_cookie_header_is_lower_cased_even_when_nothing_is_refused() -> None:
     seen: list[list[tuple[bytes, bytes]]] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         seen.append(list(scope["headers"]))
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -384,7 +384,7 @@ def test_asgi_capitalised_cookie_header_is_lower_cased_even_when_nothing_is_refu
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         pass
 
     run(AsgiMiddleware(app, policy=make_policy(undeclared="allow"))(scope, receive, send))
@@ -417,7 +417,7 @@ def test_wsgi_any_spelling_of_content_length_is_corrected(spelling: str) -> None
 
 
 def file_app(extension: dict[str, Any], *, length: bool, before: bytes = b"") -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         headers = [(b"content-type", b"text/html; charset=utf-8")]
         if length:
             headers.append((b"content-length", str(len(before) + len(PAGE)).encode()))
@@ -429,13 +429,13 @@ def file_app(extension: dict[str, Any], *, length: bool, before: bytes = b"") ->
     return app
 
 
-def send_all(app: Any) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
+def send_all(app: Any) -> list[MutableMapping[str, Any]]:
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -480,17 +480,17 @@ def test_asgi_bytes_held_before_a_file_message_go_out_first(length: bool) -> Non
 # -- websocket responses (issue 15 item 5) ---------------------------------------------------
 
 
-def run_websocket(message: dict[str, Any], cookie: bytes = b"") -> list[dict[str, Any]]:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+def run_websocket(message: dict[str, Any], cookie: bytes = b"") -> list[MutableMapping[str, Any]]:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         await receive()
         await send(message)
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "websocket.connect"}
 
-    async def send(out: dict[str, Any]) -> None:
+    async def send(out: MutableMapping[str, Any]) -> None:
         sent.append(out)
 
     headers = [(b"host", b"shop.example.com")] + ([(b"cookie", cookie)] if cookie else [])
@@ -582,7 +582,9 @@ def test_page_headers_go_on_every_html_response(
     response = drivers(make_policy())[kind].get(path, cookie=cookie)
     assert response.headers_named(PAGE_HEADER[0]) == [PAGE_HEADER[1]]
     assert (b'id="cookie-consent"' in response.body) is edited
-    assert page_headers[0][0] == 200 and page_headers[0][1].startswith("text/html")
+    content_type = page_headers[0][1]
+    assert page_headers[0][0] == 200 and content_type is not None
+    assert content_type.startswith("text/html")
     assert page_headers[0][2] is decided
     if edited:  # Injection.vary still goes with an edited body
         assert "Cookie" in response.headers_named("vary")
@@ -650,7 +652,7 @@ def test_asgi_clean_request_headers_are_not_copied() -> None:
     """The common case (lower-case names, nothing refused) leaves the scope's list alone."""
     seen: list[Any] = []
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         seen.append(scope["headers"])
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
@@ -661,7 +663,7 @@ def test_asgi_clean_request_headers_are_not_copied() -> None:
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b""}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         pass
 
     run(AsgiMiddleware(app, policy=make_policy(undeclared="allow"))(scope, receive, send))

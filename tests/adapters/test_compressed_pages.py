@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
-import brotli
+import brotli  # type: ignore[import-untyped]  # brotli ships no type hints
 import pytest
 import zstandard
 from starlette.testclient import TestClient

@@ -213,7 +213,7 @@ def test_asgi_cached_decision_expires_with_the_consent(monkeypatch: pytest.Monke
         (b"", _headers.OTHER),
     ],
 )
-def test_header_roles(raw: bytes, expected: int) -> None:
+def test_header_roles(raw: bytes, expected: _headers.Role) -> None:
     assert _headers.role(raw) is expected
     assert _headers.role(raw) is expected  # from the memo
     text = _headers.text_role(raw.decode("latin-1"))

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from flask import Flask, Response, session
+from werkzeug.test import TestResponse
 
 from cookieguard import Policy
 from cookieguard.flask import install
@@ -40,7 +41,7 @@ def policy(**cookies: str) -> Policy:
     return Policy(secret_keys=[SECRET], cookies={"_ga": "analytics", **cookies}, receipts=None)
 
 
-def stored(response: Response) -> set[str]:
+def stored(response: TestResponse) -> set[str]:
     return {
         line.split("=", 1)[0]
         for line in response.headers.getlist("Set-Cookie")

@@ -11,7 +11,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 import uvicorn
-from waitress.server import create_server
+from waitress.server import create_server  # type: ignore[import-untyped]  # waitress ships no type hints
 
 from cookieguard import ConsentCodec
 from cookieguard._cache import ENTRY_OVERHEAD, Memo
@@ -215,7 +215,13 @@ def test_every_guard_cache_is_bounded_by_bytes() -> None:
     for name, budget in budgets.items():
         assert stats[name][1] <= budget, (name, stats[name])
     # The estimates are honest: the text actually held stays under them.
-    for memo in (guard._decisions, guard._set_cookies, guard._categories, guard._deletions):
+    memos: tuple[Memo[Any, Any], ...] = (
+        guard._decisions,
+        guard._set_cookies,
+        guard._categories,
+        guard._deletions,
+    )
+    for memo in memos:
         held = sum(text_bytes(key) + text_bytes(memo.get(key)) for key in memo)
         assert held <= memo.size
     assert stats["logged_names"][1] <= 1024 * 128
@@ -290,7 +296,7 @@ def apps_setting(values: list[str]) -> tuple[Any, Any]:
         )
         return [b"ok"]
 
-    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def asgi(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         headers = [(b"content-type", b"text/plain")]
         headers += [(b"set-cookie", v.encode("latin-1")) for v in values]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -455,12 +461,12 @@ def test_split_cookie_fields_are_joined_for_endpoints_in_asgi() -> None:
     """The same as the server test, without a socket: the Request the endpoint sees."""
     policy = make_policy()
     app = AsgiMiddleware(asgi_app, policy=policy)
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"action=reject_all", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {

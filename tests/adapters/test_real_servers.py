@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ BANNER = b'id="cookie-consent"'
 # -- header names (issue 9 item 1, issue 15 item 3) ------------------------------------------
 
 
-async def django_style(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def django_style(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     """What Django's ASGIHandler sends: header names in their original case."""
     headers = [
         (b"Content-Type", b"text/html; charset=utf-8"),
@@ -88,7 +88,7 @@ def test_waitress_granted_cookie_in_a_padded_name_still_passes() -> None:
 # -- websocket handshakes and denials (issue 15 item 5) ----------------------------------------
 
 
-async def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def websocket_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "websocket"
     await receive()  # websocket.connect
     cookies = [

@@ -16,7 +16,7 @@ import gzip
 from collections.abc import Iterator
 from typing import Any
 
-import brotli
+import brotli  # type: ignore[import-untyped]  # brotli ships no type hints
 import pytest
 from playwright.sync_api import Browser, Request
 from starlette.applications import Starlette

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -110,8 +110,15 @@ def test_wsgi_odd_status_line_is_left_alone() -> None:
         return [b"<html><body></body></html>"]
 
     statuses: list[str] = []
+
+    def start_response(
+        status: str, headers: Any, exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        statuses.append(status)
+        return lambda data: None
+
     environ = {"PATH_INFO": "/", "REQUEST_METHOD": "GET", "wsgi.url_scheme": "http"}
     middleware = WsgiMiddleware(app, make_policy())
-    body = middleware(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    body = middleware(environ, start_response)
     assert b"".join(body) == b"<html><body></body></html>"
     assert statuses == ["abc"]

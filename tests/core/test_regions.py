@@ -396,7 +396,8 @@ def test_untranslated_opt_out_wording_is_marked_english_and_translations_are_not
             query="",
             accept_language=language,
         )
-        return found.insert.decode()  # type: ignore[no-any-return]
+        assert found is not None
+        return found.insert.decode()
 
     german = notice("de")
     assert "Meine personenbezogenen Daten nicht verkaufen oder weitergeben" in german

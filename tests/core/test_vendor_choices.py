@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -40,6 +41,7 @@ PAGE = b"""<!doctype html><html><head>
 
 def consent_of(site: Site, **choice: frozenset[str]) -> Consent:
     codec = site.guard.codec
+    vendors: dict[str, Any] = choice  # the same dict: what the pops below leave
     return Consent(
         True,
         choice.pop("granted", NONE),
@@ -47,7 +49,7 @@ def consent_of(site: Site, **choice: frozenset[str]) -> Consent:
         1,
         0,
         vendor_categories=codec.vendor_categories,
-        **choice,
+        **vendors,
     )
 
 
@@ -103,7 +105,9 @@ def test_forged_or_unknown_vendor_keys_are_ignored_or_undecided() -> None:
 # -- the endpoint --------------------------------------------------------------------------------
 
 
-def post(site: Site, body: bytes, kind: str = "application/json") -> tuple[int, dict, list[str]]:
+def post(
+    site: Site, body: bytes, kind: str = "application/json"
+) -> tuple[int, dict[str, Any], list[str]]:
     request = Request(
         "POST",
         "/_cookieguard/consent",
@@ -145,7 +149,7 @@ def test_json_choices_per_vendor_set_the_cookie_and_the_state(tmp_path: Path) ->
         ({"action": "save", "vendors": {"YouTube": "yes"}}, "vendors must be an object"),
     ],
 )
-def test_bad_vendor_choices_are_400_naming_them(body: dict, needle: str) -> None:
+def test_bad_vendor_choices_are_400_naming_them(body: dict[str, Any], needle: str) -> None:
     status, data, cookies = post(Site(make_policy(), receipts=None), json.dumps(body).encode())
     assert status == 400 and needle in data["error"] and cookies == []
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -931,7 +932,7 @@ def _video_wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [VIDEO_PAGE]
 
 
-async def _video_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def _video_asgi(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     await send(
         {
             "type": "http.response.start",

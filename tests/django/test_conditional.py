@@ -3,6 +3,8 @@ consent state and answered 304 to another state's copy (issue 19 item 2)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.test import Client, override_settings
 
 from cookieguard import ConsentCodec
@@ -10,7 +12,7 @@ from cookieguard.django import policy_from_settings
 from tests.django.conftest import MIDDLEWARE
 
 INSIDE = [MIDDLEWARE[0], "django.middleware.http.ConditionalGetMiddleware", *MIDDLEWARE[1:]]
-DOCUMENT = {"HTTP_SEC_FETCH_DEST": "document", "HTTP_ACCEPT": "text/html"}
+DOCUMENT: dict[str, Any] = {"HTTP_SEC_FETCH_DEST": "document", "HTTP_ACCEPT": "text/html"}
 
 
 def client(*granted: str) -> Client:

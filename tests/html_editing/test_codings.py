@@ -9,7 +9,7 @@ import tracemalloc
 import zlib
 from typing import Any
 
-import brotli
+import brotli  # type: ignore[import-untyped]  # brotli ships no type hints
 import pytest
 import zstandard
 

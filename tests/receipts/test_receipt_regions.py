@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_a_version_2_sqlite_file_gains_the_columns_and_keeps_its_receipts(tmp_pa
         ({"rule": "optout"}, "Receipt.rule must be None or one of"),
     ],
 )
-def test_a_bad_region_or_rule_is_refused_up_front(fields: dict[str, str], message: str) -> None:
+def test_a_bad_region_or_rule_is_refused_up_front(fields: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_receipt(make_receipt(**fields))
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # jsonschema ships no type hints
 import pytest
 
 from cookieguard import cli
@@ -110,7 +110,7 @@ def visitors(prefix: str, count: int, **fields: Any) -> list[Any]:
 def test_first_decision_in_the_period_is_the_choice(store_url: str) -> None:
     """A change after the period starts is a withdrawal; seen from a later period, a choice."""
     accept = {"time": DAY, "granted": ALL, "denied": ()}
-    later = {"time": DAY + timedelta(days=3), "granted": (), "denied": ALL}
+    later: dict[str, Any] = {"time": DAY + timedelta(days=3), "granted": (), "denied": ALL}
     record(
         store_url,
         *visitors("a", 12, **accept),
@@ -346,7 +346,7 @@ def test_durations_back_from_today() -> None:
 
 def test_a_receipt_written_late_is_counted_in_its_place(store_url: str) -> None:
     """A withdrawal kept before the choice it follows (a spool replayed late, a clock behind)."""
-    first = {"granted": ALL, "denied": ()}
+    first: dict[str, Any] = {"granted": ALL, "denied": ()}
     late = [make_receipt(f"late-{n:04d}-visitor", time=DAY, **first) for n in range(10)]
     withdrawals = [
         make_receipt(f"late-{n:04d}-visitor", time=DAY + timedelta(hours=2), granted=(), denied=ALL)

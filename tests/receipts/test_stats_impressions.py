@@ -45,10 +45,12 @@ def test_views_are_added_per_hour_and_reported(store_url: str) -> None:
     store = raw_store(store_url)
     now = [HOUR + 10]
     counter = ImpressionCounter(store, interval=60, clock=lambda: now[0])
-    threads = [
-        threading.Thread(target=lambda: [counter.count(3, "de") for _ in range(250)])
-        for _ in range(4)
-    ]
+
+    def views() -> None:
+        for _ in range(250):
+            counter.count(3, "de")
+
+    threads = [threading.Thread(target=views) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

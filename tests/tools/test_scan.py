@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # jsonschema ships no type hints
 import pytest
-from waitress.server import create_server
+from waitress.server import create_server  # type: ignore[import-untyped]  # waitress ships no type hints
 
 from cookieguard import Policy
 from cookieguard.scan import render_suggestion, scan
@@ -90,7 +90,7 @@ def serve(app: Callable[..., Any]) -> tuple[str, Callable[[], None]]:
     server = create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    port = server.effective_port  # type: ignore[union-attr]
+    port = server.effective_port
     return f"http://127.0.0.1:{port}/", server.close
 
 
