@@ -471,16 +471,18 @@ def test_auto_blocking_holds(visit: Any, guarded: str, name: str) -> None:
     assert page.evaluate("window.__tracked") is None
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=leak(reason.split(": ", 1)[0], reason.split(": ", 1)[1]))
-        for name, (_, reason) in LEAKS.items()
-    ],
-)
-def test_auto_blocking_bypass(visit: Any, guarded: str, name: str) -> None:
-    _, recorder = visit(f"{guarded}/case/{KEYS[name]}")
-    assert recorder.trackers == []
+if LEAKS:  # known bypasses, each a strict xfail; none is known now (an empty set would skip)
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            pytest.param(name, marks=leak(reason.split(": ", 1)[0], reason.split(": ", 1)[1]))
+            for name, (_, reason) in LEAKS.items()
+        ],
+    )
+    def test_auto_blocking_bypass(visit: Any, guarded: str, name: str) -> None:
+        _, recorder = visit(f"{guarded}/case/{KEYS[name]}")
+        assert recorder.trackers == []
 
 
 def test_streamed_in_seven_byte_chunks_holds(visit: Any, guarded: str) -> None:
