@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Request as PlaywrightRequest
 
 from tests.browser.site import RECORDER, Server, policy
 
@@ -134,7 +135,7 @@ urlpatterns: list[Any] = []  # this module is the Django project's URLconf while
 def django_site(csp_first: bool) -> Iterator[str]:
     """Django with django-csp 4 (its dict setting and NONCE), its middleware listed before
     ours (``csp_first``: it writes the header after we run) or after ours."""
-    from csp.constants import NONCE, SELF, STRICT_DYNAMIC  # type: ignore[import-untyped]
+    from csp.constants import NONCE, SELF, STRICT_DYNAMIC
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import override_settings
     from django.urls import path
@@ -221,7 +222,12 @@ def test_accept_all_restores_gated_scripts_in_place_under_the_apps_nonce_policy(
     with SITES[stack]() as url:
         page = context.new_page()
         documents: list[str] = []
-        page.on("request", lambda r: r.is_navigation_request() and documents.append(r.url))
+
+        def navigation(request: PlaywrightRequest) -> None:
+            if request.is_navigation_request():
+                documents.append(request.url)
+
+        page.on("request", navigation)
         page.goto(url + "/")
         until(page, "window.__app === true")  # the app's own nonced script ran
         # The page's nonce is on the gated copies; cookieguard's tags carry it too.
