@@ -191,8 +191,14 @@ def _check_chunking(injection: Injection, page: bytes, cuts: list[int]) -> None:
     rewriter = injection.injector()
     out = b"".join(rewriter.feed(c) for c in chunks) + rewriter.finish()
     assert out == expected
-    # Nothing the rewriter does not edit changes: drop every edit and the page is back.
-    assert _undo(out, injection) == page
+    # Nothing the rewriter does not edit changes: drop every edit and the page is back. One
+    # edit has no undo here: inside <noscript>, a construct the scripting-off reading would
+    # carry past </noscript> is closed before it (the scanner's _closed_reading), so the
+    # two readings agree; compare such pages with the noscript contents left out.
+    undone = _undo(out, injection)
+    if undone != page:
+        inside = re.compile(rb"(<noscript[^>]*>).*?(?=</noscript)", re.S | re.I)
+        assert inside.sub(rb"\1", undone) == inside.sub(rb"\1", page)
 
 
 def _undo(out: bytes, injection: Injection) -> bytes:
