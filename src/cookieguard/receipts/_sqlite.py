@@ -6,7 +6,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -340,27 +341,39 @@ class SQLiteStore:
             conn.execute("ROLLBACK")
             raise
 
-    def _write(self, rows: Sequence[tuple[object, ...]]) -> None:
+    @contextmanager
+    def _transaction(
+        self, what: str, *, rejects: tuple[type[Exception], ...] = ()
+    ) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on any
+        failure) on this thread's connection, under the lock. A :class:`sqlite3.Error`
+        becomes :class:`ReceiptError` ("cannot ``what`` SQLite receipts file …"); one of
+        ``rejects`` (the data, not the file, is at fault: retrying cannot help) becomes
+        :class:`ReceiptRejected`."""
         with self._lock:
             conn = self._connect()
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    conn.executemany(_INSERT, rows)
+                    yield conn
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
-            except (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeError) as exc:
-                # The data, not the file, is at fault: retrying cannot help.
+            except rejects as exc:
                 raise ReceiptRejected(
-                    f"cannot write to SQLite receipts file {self.path!r}: {exc}"
+                    f"cannot {what} SQLite receipts file {self.path!r}: {exc}"
                 ) from exc
             except sqlite3.Error as exc:
                 raise ReceiptError(
-                    f"cannot write to SQLite receipts file {self.path!r}: {exc}"
+                    f"cannot {what} SQLite receipts file {self.path!r}: {exc}"
                 ) from exc
+
+    def _write(self, rows: Sequence[tuple[object, ...]]) -> None:
+        data_errors = (sqlite3.IntegrityError, sqlite3.DataError, OverflowError, UnicodeError)
+        with self._transaction("write to", rejects=data_errors) as conn:
+            conn.executemany(_INSERT, rows)
 
     def record(self, receipt: Receipt) -> None:
         """Store ``receipt`` and return once it is on disk; a known ``receipt_id`` is a no-op."""
@@ -393,23 +406,8 @@ class SQLiteStore:
     def purge(self, older_than: datetime) -> int:
         """Delete receipts with ``time`` before ``older_than``; return how many went."""
         cutoff = utc(older_than).isoformat(timespec="microseconds")
-        with self._lock:
-            conn = self._connect()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    deleted = conn.execute(
-                        "DELETE FROM receipts WHERE time < ?", (cutoff,)
-                    ).rowcount
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise ReceiptError(
-                    f"cannot purge SQLite receipts file {self.path!r}: {exc}"
-                ) from exc
+        with self._transaction("purge") as conn:
+            deleted = conn.execute("DELETE FROM receipts WHERE time < ?", (cutoff,)).rowcount
         return deleted
 
     def _read(self, what: str, sql: str, params: Mapping[str, object]) -> list[tuple[Any, ...]]:
@@ -438,25 +436,15 @@ class SQLiteStore:
 
     def _count_backlog(self) -> None:
         """Count receipts kept before the statistics existed (once; see migration 2)."""
-        with self._lock:
-            conn = self._connect()
-            try:
-                if conn.execute("SELECT 1 FROM consent_stats_backlog").fetchone() is None:
-                    return
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for (upto,) in conn.execute("SELECT upto FROM consent_stats_backlog"):
-                        conn.execute(_BACKFILL, (upto,))
-                    conn.execute("DELETE FROM consent_stats_backlog")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise ReceiptError(
-                    f"cannot count old receipts in SQLite receipts file {self.path!r}: {exc}"
-                ) from exc
+        if not self._read(
+            "count old receipts in", "SELECT 1 FROM consent_stats_backlog LIMIT 1", {}
+        ):
+            return
+        with self._transaction("count old receipts in") as conn:
+            # Another process may have counted them since: the backlog is then empty.
+            for (upto,) in conn.execute("SELECT upto FROM consent_stats_backlog").fetchall():
+                conn.execute(_BACKFILL, (upto,))
+            conn.execute("DELETE FROM consent_stats_backlog")
 
     def impression_rows(
         self, since: date, until: date, by: str, revision: int | None, group: str
@@ -477,21 +465,8 @@ class SQLiteStore:
         ]
         if not rows:
             return
-        with self._lock:
-            conn = self._connect()
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    conn.executemany(_ADD_IMPRESSIONS, rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise ReceiptError(
-                    f"cannot write impressions to SQLite receipts file {self.path!r}: {exc}"
-                ) from exc
+        with self._transaction("write impressions to") as conn:
+            conn.executemany(_ADD_IMPRESSIONS, rows)
 
     def close(self) -> None:
         """Close the connection; the store reopens it if used again."""
