@@ -9,8 +9,10 @@ without remembering to mark it; a module may also mark itself (``pytestmark``).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +21,10 @@ HERE = Path(__file__).resolve().parent
 # Folders whose every test drives a real Chromium.
 _BROWSER_FOLDERS = ("browser", "e2e", "django/browser")
 # Fixtures that mean a real Chromium, a PostgreSQL cluster, or a server on a socket.
-_BROWSER_FIXTURES = frozenset({"page", "context", "new_context", "browser", "visitor"})
+_BROWSER_FIXTURES = frozenset(
+    {"page", "context", "new_context", "browser", "browser_type", "playwright", "visitor"}
+    | {"consent_banner", "cookieguard_scan"}  # the QA plugin's (cookieguard.testing)
+)
 _POSTGRES_FIXTURES = frozenset({"pg_cluster", "pg_url"})
 _SERVER_FIXTURES = frozenset({"server", "example", "live_server"})
 # Modules that launch Chromium or servers themselves (no fixture says so), or run long
@@ -27,6 +32,7 @@ _SERVER_FIXTURES = frozenset({"server", "example", "live_server"})
 _MODULE_MARKS = {
     "tools/test_scan.py": ("browser", "servers"),
     "tools/test_scan_examples.py": ("browser", "servers"),
+    "tools/test_scan_regions.py": ("browser", "servers"),
     "tools/test_testing_plugin.py": ("browser",),
     "tools/test_fuzz.py": ("slow",),
     "adapters/test_real_servers.py": ("servers",),
@@ -56,6 +62,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if used & _SERVER_FIXTURES:
             item.add_marker(pytest.mark.servers)
+
+
+# A test that starts Chromium without the ``browser`` mark costs `make check` seconds per
+# launch, unnoticed (tools/test_scan_regions.py did): such a test fails at teardown, naming
+# the mark. An audit hook (PEP 578) sees Playwright's driver start however it is reached (a
+# fixture, the scan API, a helper); it only takes note, since raising inside Playwright's
+# event loop breaks pytest's report. `cookieguard scan` run as a subprocess is not seen,
+# hence the module list above.
+_unmarked: dict[str, bool] = {}  # the running test's id -> it started Playwright
+
+
+def _note_unmarked_playwright(event: str, args: tuple[Any, ...]) -> None:
+    if event == "subprocess.Popen" and _unmarked:
+        executable, argv = args[0], args[1]
+        command = " ".join(map(str, argv)) if isinstance(argv, list | tuple) else str(argv)
+        if "playwright" in f"{executable} {command}":
+            for nodeid in _unmarked:
+                _unmarked[nodeid] = True
+
+
+sys.addaudithook(_note_unmarked_playwright)
+
+
+@pytest.fixture(autouse=True)
+def _browser_lane(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("browser") is not None:
+        yield
+        return
+    _unmarked[request.node.nodeid] = False
+    try:
+        yield
+    finally:
+        started = _unmarked.pop(request.node.nodeid)
+    if started:
+        pytest.fail(
+            f"{request.node.nodeid} starts Playwright but is not marked `browser`, so it runs "
+            "in `make check`: use a browser fixture, or list its module in _MODULE_MARKS in "
+            "tests/conftest.py"
+        )
 
 
 @pytest.fixture(autouse=True)
