@@ -178,7 +178,14 @@ _REFRESH = re.compile(
 _URL_REFERENCE = re.compile(
     rb"&(?:colon;|sol;|bsol;|#(?:0*(?:58|47|92)|[xX]0*(?:3[aA]|2[fF]|5[cC]))(?![0-9]))"
 )
-_URL_RUN = re.compile(rb"[^\"'<>\s]{0,2048}")
+#: How far a run reaches past its first reference, and before it: a run cut short
+#: leaves its next reference to start the next run, which looks back as far for where a URL
+#: cut there begins. Every byte is decoded at most once more than once per run, so a
+#: reach eight times the look-back keeps that to an eighth (a body of nothing but
+#: references, "&#x2F;" 10,000 times, was decoded twice over with the two equal).
+_RUN_REACH = 16384
+_RUN_BACK = 2048
+_URL_RUN = re.compile(rb"[^\"'<>\s]{0,%d}" % _RUN_REACH)
 
 
 def _reference_runs(data: bytes) -> Iterator[tuple[int, bytes]]:
@@ -187,7 +194,7 @@ def _reference_runs(data: bytes) -> Iterator[tuple[int, bytes]]:
     while (m := _URL_REFERENCE.search(data, run_end)) is not None:
         # (Searched for from the end of the last run, not each reference in it looked at.)
         at = m.start()
-        low = max(at - 2048, 0)
+        low = max(at - _RUN_BACK, 0)
         start = max(data.rfind(c, low, at) for c in (b'"', b"'", b"<", b">", b" ", b"=")) + 1
         run_end = _URL_RUN.match(data, at).end()  # type: ignore[union-attr]
         yield at, _text_of(data[max(start, low) : run_end])
@@ -323,11 +330,16 @@ class Blocker:
         """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
         if not self._vendors:
             return []
-        found = [at for at, host, path in _each_url(data) if self._named(host.lower(), path[:64])]
+        found = [
+            at
+            for at, host, path in _each_url(data, encoded=False)
+            if self._named(host.lower(), path[:64])
+        ]
         if b"&" in data:
             # The scheme's colon or the slashes spelled as character references
             # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded
-            # and searched again (the runs do not overlap: linear work).
+            # and searched again (linear work: see _reference_runs). This covers every URL
+            # each_url's own pass for "&#x2F;&#x2F;host" finds, which is left out above.
             found += [at for at, run in _reference_runs(data) if self.mentions(run)]
             # An iframe's srcdoc is a document of its own: its attribute values are decoded
             # once more (a host written "&amp;period;" there is a "." to the browser).
