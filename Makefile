@@ -59,7 +59,7 @@ check: lint typecheck
 typecheck:
 	$(VENV)/bin/mypy
 	$(VENV)/bin/mypy --strict tests scripts/size_report.py --exclude tests/tools/test_benchmarks.py
-	MYPYPATH=src:benchmarks $(VENV)/bin/mypy --strict benchmarks/_*.py benchmarks/run.py \
+	MYPYPATH=src:benchmarks $(VENV)/bin/mypy --strict benchmarks/_*.py benchmarks/run.py benchmarks/ab.py \
 		benchmarks/profile_paths.py tests/tools/test_benchmarks.py
 
 coverage: bootstrap

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import importlib
 import itertools
 import json
 import os
@@ -22,7 +23,11 @@ from typing import Any
 sys.path.insert(0, os.environ.get("BENCH_SRC") or str(Path(__file__).resolve().parents[1] / "src"))
 
 from cookieguard import ConsentCodec, Policy
-from cookieguard.core._consent import new_consent_id
+
+try:
+    from cookieguard.core._consent import new_consent_id
+except ImportError:  # a commit before the layered layout (benchmarks/ab.py runs those too)
+    new_consent_id = importlib.import_module("cookieguard._consent").new_consent_id
 
 SECRET = "x" * 32
 COOKIES = {
@@ -203,7 +208,21 @@ PAGES = {
     "html100_t": Template(100 * 1024, trackers=True),
     # Every page different, so the page memo cannot hide the decode, edit and encode.
     "html_gz": Template(20 * 1024, trackers=False, unique=True, gzip=True),
+    "html100_u": Template(100 * 1024, trackers=False, unique=True),
+    "html100_t_u": Template(100 * 1024, trackers=True, unique=True),
 }
+#: Streamed responses (``_s``) -> the page they stream (every page different), sent in
+#: ``STREAM_CHUNK`` pieces with no Content-Length, as Starlette's StreamingResponse, Django's
+#: StreamingHttpResponse and a WSGI generator send a page.
+STREAMED = {"html_s": "html_u", "html100_s": "html100_u"}
+STREAM_CHUNK = 4096
+
+
+def chunks(body: bytes) -> list[bytes]:
+    """``body`` in ``STREAM_CHUNK`` pieces."""
+    return [body[i : i + STREAM_CHUNK] for i in range(0, len(body), STREAM_CHUNK)]
+
+
 TEXT = b"Hello, world!"
 HELLO = "<p>Hello, World!</p>"  # Flask's quickstart view: a str, so text/html; charset=utf-8
 PATHS = {
@@ -217,6 +236,10 @@ PATHS = {
     "html100": "/page100",
     "html100_t": "/page100-trackers",
     "html_gz": "/page-gzip",
+    "html100_u": "/page100-unique",
+    "html100_t_u": "/page100-trackers-unique",
+    "html_s": "/page-streamed",
+    "html100_s": "/page100-streamed",
 }
 
 
@@ -285,7 +308,7 @@ def cookie_header(
 
 def starlette_app() -> Callable[..., Any]:
     from starlette.applications import Starlette
-    from starlette.responses import HTMLResponse, PlainTextResponse, Response
+    from starlette.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
     from starlette.routing import Route
 
     async def text(request: Any) -> Response:
@@ -306,12 +329,23 @@ def starlette_app() -> Callable[..., Any]:
 
         return page
 
+    def streamed(template: Template) -> Callable[..., Any]:
+        async def page(request: Any) -> Response:
+            async def body() -> Any:
+                for chunk in chunks(template.render()):
+                    yield chunk
+
+            return StreamingResponse(body(), media_type="text/html")
+
+        return page
+
     return Starlette(
         routes=[
             Route(PATHS["text"], text),
             Route(PATHS["cookies"], cookies),
             Route(PATHS["hello"], hello),
             *(Route(PATHS[key], html(template)) for key, template in PAGES.items()),
+            *(Route(PATHS[key], streamed(PAGES[page])) for key, page in STREAMED.items()),
         ]
     )
 
@@ -389,6 +423,16 @@ def flask_app(*, with_session: bool) -> Any:  # flask.Flask, imported lazily
             return flask.Response(template.render(), mimetype="text/html", headers=template.headers)
 
         app.add_url_rule(PATHS[key], key, page, methods=["GET"])
+
+    for key, name in STREAMED.items():
+
+        def streamed(template: Template = PAGES[name]) -> Any:
+            if with_session:
+                flask.session.get("user")
+            # A generator: Flask sends it as it comes, with no Content-Length.
+            return flask.Response(iter(chunks(template.render())), mimetype="text/html")
+
+        app.add_url_rule(PATHS[key], key, streamed, methods=["GET"])
 
     return app
 

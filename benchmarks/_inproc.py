@@ -50,6 +50,10 @@ RESPONSES = (
     "html100",
     "html100_t",
     "html_gz",
+    "html100_u",
+    "html100_t_u",
+    "html_s",
+    "html100_s",
 )
 #: Column headings of the responses.
 RESPONSE_LABELS = {
@@ -63,6 +67,10 @@ RESPONSE_LABELS = {
     "html100": "100 KB HTML",
     "html100_t": "100 KB HTML, 5 trackers",
     "html_gz": "20 KB HTML, gzip, every page different",
+    "html100_u": "100 KB HTML, every page different",
+    "html100_t_u": "100 KB HTML, 5 trackers, every page different",
+    "html_s": "20 KB HTML streamed in 4 KB chunks, every page different",
+    "html100_s": "100 KB HTML streamed in 4 KB chunks, every page different",
 }
 # A tag auto-blocking neutralised (the banner's own markup names no category this way).
 _GATED = re.compile(rb'<(?:script|img|iframe)\s[^>]*?data-cookieguard="(?:analytics|marketing)"')
@@ -75,12 +83,24 @@ HTML_RESPONSES = (
     "html100",
     "html100_t",
     "html_gz",
+    "html100_u",
+    "html100_t_u",
+    "html_s",
+    "html100_s",
 )
 #: Pages whose every rendering differs (a per-request token in the middle): no content cache
 #: can hit on them.
-UNIQUE_RESPONSES = ("html_u", "html_t_u", "html_gz")
+UNIQUE_RESPONSES = (
+    "html_u",
+    "html_t_u",
+    "html_gz",
+    "html100_u",
+    "html100_t_u",
+    "html_s",
+    "html100_s",
+)
 #: Pages carrying the five vendors' tracker snippets.
-TRACKER_RESPONSES = ("html_t", "html_t_u", "html100_t")
+TRACKER_RESPONSES = ("html_t", "html_t_u", "html100_t", "html100_t_u")
 CLOCKS: dict[str, Callable[[], int]] = {"cpu": time.thread_time_ns, "wall": time.perf_counter_ns}
 _COMMON = [
     ("host", HOST),

@@ -130,15 +130,27 @@ PAGES_NOTE = (
 #: The HTML cases in two tables (one would be too wide to read).
 HTML_TABLES = (
     ("hello", "html", "html_u", "html_t", "html_t_u"),
-    ("html100", "html100_t", "html_gz"),
+    ("html100", "html100_t", "html_gz", "html100_u", "html100_t_u"),
+    ("html_s", "html100_s"),
+)
+#: Streamed pages (4 KB chunks, no Content-Length) -> the same page sent whole; both differ
+#: on every request, so neither can be a page-memo hit.
+STREAMED = {"html_s": "html_u", "html100_s": "html100_u"}
+VISITORS = (
+    ("accepted all", "cg_all"),
+    ("decided", "cg_decided"),
+    ("undecided", "cg_undecided"),
 )
 #: The HTML cases profiled for RESULTS.md: (api, visitor, response).
 PROFILES = [
     *(
         ("asgi", visitor, response)
-        for response in HTML_PATH
+        for response in ("hello", "html", "html_u", "html_t", "html_t_u", "html100", "html100_t")
         for visitor in ("decided", "undecided")
     ),
+    ("asgi", "all", "html_u"),
+    ("asgi", "all", "html_s"),
+    ("asgi", "decided", "html_s"),
     ("wsgi", "decided", "hello"),
     ("wsgi", "decided", "html"),
 ]
@@ -212,6 +224,82 @@ def gzip_target(measure: str, result: _inproc.Result, variant: str) -> Target:
     )
 
 
+def stream_target(
+    measure: str, result: _inproc.Result, variant: str, streamed: str, limit: float
+) -> Target:
+    """A streamed page's overhead ÷ the overhead of the same page sent whole."""
+    whole = STREAMED[streamed]
+    mine = statistics.median(result.overheads(variant, streamed))
+    theirs = statistics.median(result.overheads(variant, whole))
+    ratios = result.ratios(variant, variant, streamed, whole)
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return Target(
+        measure,
+        result.ratio(variant, variant, streamed, whole),
+        f"{mine / 1000:.2f} µs ÷ {theirs / 1000:.2f} µs (the same page whole);"
+        f" per-round IQR {q1:.3f}-{q3:.3f}",
+        limit,
+    )
+
+
+def first_seen_targets(
+    asgi: _inproc.Result,
+    wsgi: _inproc.Result,
+    loopbacks: dict[tuple[str, str], _loopback.Loopback],
+) -> list[Target]:
+    """Issue 26: pages that differ on every request (no page-memo hit), and streamed ones."""
+    targets = [
+        ratio_target(
+            f"{who}, 20 KB HTML, every page different ÷ peer, ASGI", asgi, variant, "html_u", limit
+        )
+        for who, variant, limit in (
+            ("accepted all", "cg_all", 0.30),
+            ("decided (marketing refused)", "cg_decided", 0.50),
+            ("undecided", "cg_undecided", 0.50),
+        )
+    ]
+    targets += [
+        ratio_target(
+            "five vendors' snippets, undecided, 20 KB, every page different ÷ peer, ASGI",
+            asgi,
+            "cg_undecided",
+            "html_t_u",
+            2.0,
+        ),
+        ratio_target(
+            "five vendors' snippets, undecided, 100 KB, every page different ÷ peer, ASGI",
+            asgi,
+            "cg_undecided",
+            "html100_t_u",
+            3.0,
+        ),
+    ]
+    targets += [
+        stream_target(
+            f"streamed in 4 KB chunks, {size}, {who}, ÷ the same page whole, {api.upper()}",
+            result,
+            variant,
+            streamed,
+            1.5,
+        )
+        for api, result in (("asgi", asgi), ("wsgi", wsgi))
+        for streamed, size in (("html_s", "20 KB"), ("html100_s", "100 KB"))
+        for who, variant in VISITORS
+    ]
+    targets += [
+        Target(
+            f"{server} req/s over loopback, 20 KB, every page different, decided ÷ bare",
+            None if lb is None else lb.ratio,
+            loopback_detail(lb),
+            0.90,
+            at_most=False,
+        )
+        for server in ("uvicorn", "waitress")
+        for lb in [loopbacks.get((server, "html_u"))]
+    ]
+    return targets
+
+
 def loopback_detail(lb: _loopback.Loopback | None) -> str:
     if lb is None:
         return "not run"
@@ -254,9 +342,11 @@ def profile_section(requests: int, top: int, progress: Callable[[str], None]) ->
 
 
 ADVERSARIAL = "Hostile bodies (issue 19: linear time on any input)"
+FIRST_SEEN = "Targets (issue 26: pages seen for the first time, streamed bodies)"
 #: The level-2 headings run.py writes; any other section of RESULTS.md was written by hand.
 GENERATED = (
     "Targets (issue 14: speed on real pages)",
+    FIRST_SEEN,
     "Cookie-path targets (issue 6)",
     "In-process overhead over the bare app",
     "Memory",
@@ -530,36 +620,6 @@ def main() -> int:
         for api, r in (("ASGI", asgi), ("WSGI", wsgi))
         for who, v in (("undecided", "cg_undecided"), ("decided", "cg_decided"))
     ]
-    # Information, no target: the same pages with a per-request token in the middle, so a
-    # cache of the rewrite keyed on the body's content never hits (what a site with CSRF
-    # tokens or per-visitor markup pays on every page).
-    targets += [
-        ratio_target(
-            "decided visitor, 20 KB HTML, every page different, ASGI",
-            asgi,
-            "cg_decided",
-            "html_u",
-            None,
-        ),
-        ratio_target(
-            "20 KB with five trackers, undecided, every page different, ASGI",
-            asgi,
-            "cg_undecided",
-            "html_t_u",
-            None,
-        ),
-        *(
-            Target(
-                f"{server} req/s over loopback, 20 KB, every page different, decided ÷ bare",
-                None if lb is None else lb.ratio,
-                loopback_detail(lb),
-                None,
-                at_most=False,
-            )
-            for server in ("uvicorn", "waitress")
-            for lb in [loopbacks.get((server, "html_u"))]
-        ),
-    ]
     earlier = [
         ratio_target(
             "ASGI decided overhead ÷ SessionMiddleware overhead (small text)",
@@ -595,6 +655,12 @@ def main() -> int:
     sections = [
         "## Targets (issue 14: speed on real pages)",
         table(header, [t.row() for t in targets]),
+        f"## {FIRST_SEEN}",
+        "Every page different: a per-request token in the middle of the page, so the page memo "
+        "never hits (the cost of a page the first time it is seen). Streamed: the same page "
+        "sent in 4 KB chunks with no Content-Length (Starlette's StreamingResponse, a Flask "
+        "generator), its overhead ÷ the overhead of the same page sent whole, per visitor.",
+        table(header, [t.row() for t in first_seen_targets(asgi, wsgi, loopbacks)]),
         "## Cookie-path targets (issue 6)",
         "Small text responses, same run (issue 6's loopback and memory rows are superseded by "
         "issue 14's HTML ones above).",

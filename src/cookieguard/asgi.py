@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
-from cookieguard.core._consent import Consent
 from cookieguard.core._guard import Decision
 from cookieguard.core._headers import (
     ACCEPT_LANGUAGE,
@@ -20,7 +19,6 @@ from cookieguard.core._headers import (
     OTHER,
     REGION,
     SEC_GPC,
-    SET_COOKIE,
     known_role,
     name,
     role,
@@ -154,7 +152,7 @@ class ConsentMiddleware:
             scope["headers"] = headers
         ours = conditional and kind == "http" and self._conditions(scope, decision)
         if kind == "websocket":
-            await self.app(scope, receive, self._websocket_send(decision.consent, send))
+            await self.app(scope, receive, self._websocket_send(decision, scope, send))
             return
 
         await self.app(scope, receive, _Response(self.site, send, decision, scope, language, ours))
@@ -189,21 +187,33 @@ class ConsentMiddleware:
         scope["headers"] = headers
         return ours
 
-    def _websocket_send(self, consent: Consent, send: Send) -> Send:
-        keep = self.guard.keep_set_cookie
+    def _websocket_send(self, decision: Decision, scope: Scope, send: Send) -> Send:
+        site = self.site
 
         async def send_websocket(message: Message) -> None:
             # The handshake answer and a denial response (the websocket.http.response
-            # extension) are HTTP responses: their Set-Cookie is gated the same way.
-            if message["type"] in ("websocket.accept", "websocket.http.response.start"):
-                headers = message.get("headers")
-                if headers:
-                    headers = list(headers)
-                    refused = [
-                        v for k, v in headers if role(k) is SET_COOKIE and not keep(consent, v)
-                    ]
-                    if refused:
-                        message["headers"] = _gate(headers, refused)
+            # extension) are HTTP responses: their head goes through response_head like any
+            # other (refused Set-Cookie dropped, the decision's cookies added). A denial's
+            # body is not edited (edit=False), an HTML one still gets the page headers.
+            kind = message["type"]
+            if kind == "websocket.accept" or kind == "websocket.http.response.start":
+                sent = message.get("headers") or ()
+                if type(sent) is not list and type(sent) is not tuple:
+                    sent = list(sent)  # any iterable will do (ASGI spec): read twice here
+                headers, _, _ = response_head(
+                    site,
+                    decision,
+                    message.get("status"),  # none in an accept: nothing a page gets is added
+                    sent,
+                    ASGI,
+                    method="GET",
+                    path=scope["path"],
+                    query=scope.get("query_string", b""),
+                    accept_language=None,
+                    edit=False,
+                )
+                if headers is not sent:
+                    message["headers"] = headers
             await send(message)
 
         return send_websocket
@@ -516,15 +526,6 @@ _CONDITION_FIELDS = frozenset(
     {b"if-none-match", b"if-modified-since", b"sec-fetch-dest", b"accept"}
 )
 _HANDED_OVER = Uneditable("error", "the app handed the body to the server (pathsend)")
-
-
-def _gate(headers: Iterable[tuple[bytes, bytes]], refused: list[bytes]) -> Headers:
-    """``headers`` without the ``Set-Cookie`` fields whose values are in ``refused``."""
-    return [
-        (k, v)
-        for k, v in headers
-        if v not in refused or (known_role(k) or role(k)) is not SET_COOKIE
-    ]
 
 
 def _is_cookie(raw: bytes) -> bool:

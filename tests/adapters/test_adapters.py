@@ -535,6 +535,66 @@ def test_websocket_accept_without_headers_is_untouched() -> None:
     assert run_websocket({"type": "websocket.accept"}) == [{"type": "websocket.accept"}]
 
 
+def _http_set_cookies(cookie: bytes) -> list[bytes]:
+    """The Set-Cookie fields an HTTP response to the same visitor gets from cookieguard."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(out: MutableMapping[str, Any]) -> None:
+        sent.append(out)
+
+    headers = [(b"host", b"shop.example.com"), (b"cookie", cookie)]
+    scope = {"type": "http", "method": "GET", "path": "/ws", "headers": headers, "scheme": "http"}
+    run(AsgiMiddleware(app, policy=make_policy())(scope, receive, send))
+    return [v for k, v in sent[0]["headers"] if k.lower() == b"set-cookie"]
+
+
+@pytest.mark.parametrize("kind", ["websocket.accept", "websocket.http.response.start"])
+def test_websocket_handshake_answer_gets_the_same_head_as_http(kind: str) -> None:
+    """Issue 25: one response head for every adapter. A visitor who never chose still sends
+    an analytics cookie: the handshake answer expires it as an HTTP response would."""
+    cookie = b"_ga=GA1.1.1; likebox=1"
+    expected = _http_set_cookies(cookie)
+    assert expected  # the HTTP response does expire them
+    message: dict[str, Any] = {"type": kind, "headers": [(b"x-other", b"1")]}
+    if kind == "websocket.http.response.start":
+        message["status"] = 403
+    (sent,) = run_websocket(message, cookie=cookie)
+    assert [v for k, v in sent["headers"] if k == b"set-cookie"] == expected
+    assert (b"x-other", b"1") in sent["headers"]
+
+
+def test_websocket_denial_page_is_not_edited() -> None:
+    message = {
+        "type": "websocket.http.response.start",
+        "status": 403,
+        "headers": [(b"content-type", b"text/html")],
+    }
+    body = {"type": "websocket.http.response.body", "body": b"<html><body>no</body></html>"}
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+        await send(message)
+        await send(dict(body))
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(out: MutableMapping[str, Any]) -> None:
+        sent.append(out)
+
+    scope = {"type": "websocket", "path": "/ws", "headers": [(b"host", b"a.example")]}
+    run(AsgiMiddleware(app, policy=make_policy())(scope, receive, send))
+    assert sent[1] == body
+
+
 # -- the page-headers seam: Site.page_headers on every HTML response -------------------------
 
 

@@ -127,3 +127,88 @@ def test_transcode() -> None:
     assert transcode("Préférences €".encode(), "koi8-r") == b"Pr&#233;f&#233;rences &#8364;"
     ascii_only = b"<p>plain</p>"
     assert transcode(ascii_only, "cp1252") is ascii_only
+
+
+# -- a plan that only places its insert streams the page through unscanned (issue 26) -------
+
+_PARTS = [
+    b"<p>text</p>",
+    b"</body>",
+    b"</BODY >",
+    b"</bOdY",
+    b"<script>var a = '</body>';</script>",
+    b"<!-- </body> -->",
+    b"<textarea></body></textarea>",
+    b"<!doctype html>",
+    b"<head>",
+    b"</head>",
+    b"</html>",
+    b"\n",
+    b"<",
+    b"</",
+    b"'",
+    b"<!--",
+    b"<script>",
+    b"<plaintext>",
+    b"<svg>",
+    b'<p title="x">',
+    b"x" * 700,
+]
+
+
+def _chunked(injection: Injection, page: bytes, cuts: list[int]) -> tuple[bytes, list[bytes]]:
+    points = sorted({c % (len(page) + 1) for c in cuts})
+    chunks = [page[a:b] for a, b in zip([0, *points], [*points, len(page)], strict=True)]
+    editor = injection.injector()
+    outs = [editor.feed(c) for c in chunks]
+    return b"".join(outs) + editor.finish(), outs
+
+
+@given(
+    parts=st.lists(st.sampled_from(_PARTS), max_size=20),
+    cuts=st.lists(st.integers(min_value=0, max_value=1 << 16), max_size=12),
+)
+def test_an_insert_only_page_streamed_in_any_chunks_is_the_whole_body_edit(
+    parts: list[bytes], cuts: list[int]
+) -> None:
+    page = b"<!doctype html><body>" + b"y" * 1100 + b"".join(parts)
+    injection = Injection(b"[X]")
+    assert _chunked(injection, page, cuts)[0] == injection.injector().feed_last(page)
+
+
+def test_an_insert_only_page_goes_out_as_it_arrives_up_to_its_closing_body() -> None:
+    page = b"<!doctype html><body>" + b"<p>row</p>\n" * 2000 + b"</body></html>"
+    cuts = list(range(4096, len(page), 4096))
+    out, outs = _chunked(Injection(b"[X]"), page, cuts)
+    assert out == page.replace(b"</body>", b"[X]</body>")
+    sent = 0
+    for index, given_out in enumerate(outs[:-1]):
+        sent += len(given_out)
+        # Everything that arrived, but for a "<" in the last five bytes (a "</body" cut short).
+        assert sent >= (index + 1) * 4096 - 5
+        assert page.startswith(b"".join(outs[: index + 1]))
+
+
+def test_an_insert_only_page_past_the_limit_is_handed_to_the_rewriter() -> None:
+    from cookieguard.html._inject import UNSCANNED_LIMIT
+
+    # A "</body" early (in a comment) holds everything after it: past the limit, the
+    # rewriter reads what was kept and carries on; the bytes are still the whole body's.
+    page = (
+        b"<!doctype html><body><!-- </body> -->"
+        + b"<p>row</p>\n" * (UNSCANNED_LIMIT // 8)
+        + b"</body></html>"
+    )
+    injection = Injection(b"[X]")
+    out, outs = _chunked(injection, page, list(range(4096, len(page), 4096)))
+    assert out == injection.injector().feed_last(page)
+    assert sum(map(len, outs[:-1])) > UNSCANNED_LIMIT  # it streamed once handed over
+
+
+def test_stop_gives_back_what_an_insert_only_page_held() -> None:
+    page = b"<!doctype html><body>" + b"y" * 2000 + b"</body></html>"
+    editor = Injection(b"[X]").injector()
+    first = editor.feed(page[:1500])
+    second = editor.feed(page[1500:])
+    editor.stop()
+    assert first + second + editor.finish() == page

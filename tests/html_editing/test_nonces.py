@@ -13,11 +13,14 @@ import asyncio
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
 from cookieguard.html._inject import Injection
 from cookieguard.html._nonces import (
     Nonces,
+    _names_policy,
     given_nonce,
     header_nonces,
     meta_nonces,
@@ -234,3 +237,21 @@ def test_each_response_gets_its_own_nonce_from_one_cached_plan(adapter: str) -> 
         assert b'<link nonce="' + nonce + b'" rel="stylesheet"' in body  # default-src's
     assert site.cache_stats()["plans"][0] == 1  # one plan, nonced per response
     assert site.cache_stats()["edited_bodies"][0] == 0  # no nonce kept for later
+
+
+@given(st.text(alphabet="securityPOLICYSecurity-p- <>x", max_size=60))
+def test_the_policy_prefilter_finds_every_letter_case_of_security_policy(text: str) -> None:
+    """The scan for "-p"/"-P" that spares lowering the head agrees with lowering it."""
+    head = text.encode("ascii")
+    assert _names_policy(head) == (b"security-policy" in head.lower())
+
+
+@pytest.mark.parametrize("at", [0, 1, 7, 8, 9, (1 << 15) - 16, (1 << 15) - 15, 1 << 15])
+def test_meta_nonces_finds_a_policy_anywhere_in_the_first_32_kb(at: int) -> None:
+    meta = b"<meta http-equiv=CONTENT-SECURITY-policy content=\"script-src 'nonce-n1'\">"
+    page = b"x" * at + meta
+    found = meta_nonces(page)
+    if at + len(meta) <= 1 << 15:
+        assert found == Nonces("n1", "")
+    else:
+        assert found is None  # past the head the policy is not looked for

@@ -842,13 +842,25 @@ class Editor:
 
     A body that arrives whole (what most frameworks send: :meth:`feed_last` first) goes
     through :meth:`Injection.rewrite` and its memo; a streamed one is decoded (content
-    codings), its charset chosen from its first bytes, then edited by a
-    :class:`~cookieguard.html._scanner.Rewriter` and encoded back, chunk by chunk. Every
-    method raises :class:`Uneditable` when the body cannot be edited: the adapter then fails
-    closed.
+    codings), its charset chosen from its first bytes, then edited chunk by chunk and encoded
+    back. A plan that edits nothing but its insert (no tracker gate, no head tags: a visitor
+    with nothing to block) streams the body through unscanned (:class:`_Unscanned`) and edits
+    it whole at the end, as :meth:`Injection.rewrite` would; any other plan feeds a
+    :class:`~cookieguard.html._scanner.Rewriter`. Every method raises :class:`Uneditable`
+    when the body cannot be edited: the adapter then fails closed.
     """
 
-    __slots__ = ("_decoder", "_encoder", "_head", "_plan", "_rewriter", "_transcoder", "_whole")
+    __slots__ = (
+        "_decoder",
+        "_encoder",
+        "_head",
+        "_plan",
+        "_rewriter",
+        "_sent",
+        "_transcoder",
+        "_unscanned",
+        "_whole",
+    )
 
     def __init__(self, plan: Injection) -> None:
         self._plan = plan
@@ -858,6 +870,9 @@ class Editor:
         self._encoder: Encoder | None = None
         self._transcoder: Transcoder | None = None
         self._head = b""  # the first bytes, held until the charset is known
+        self._unscanned: _Unscanned | None = None  # the body so far, while not scanned
+        # Bytes sent while unscanned that the rewriter taking over will give again.
+        self._sent: memoryview | None = None
 
     def feed(self, chunk: bytes) -> bytes:
         """Edit one chunk; returns what may be sent now (possibly ``b""``)."""
@@ -865,7 +880,13 @@ class Editor:
 
     def feed_last(self, chunk: bytes) -> bytes:
         """Edit the final chunk (or the whole body), flushing everything held back."""
-        if self._rewriter is None and not self._whole and not self._head and not self._decoder:
+        if (
+            self._rewriter is None
+            and self._unscanned is None
+            and not self._whole
+            and not self._head
+            and not self._decoder
+        ):
             self._whole = True
             return self._plan.rewrite(chunk)
         return self._step(chunk, last=True)
@@ -876,6 +897,9 @@ class Editor:
 
     def stop(self) -> None:
         """Pass everything from now on through unchanged (no insert either)."""
+        unscanned, self._unscanned = self._unscanned, None
+        if unscanned is not None:
+            self._head = unscanned.held()  # kept back at a "</body": it goes out as it is
         self._streaming(self._head).stop()
 
     def _streaming(self, head: bytes) -> Rewriter:
@@ -919,9 +943,16 @@ class Editor:
         if self._head:
             data = self._head + data
             self._head = b""
-        if self._rewriter is None and len(data) < PRESCAN and not last:
-            self._head = data  # the charset is chosen from the first 1024 bytes
-            return b""
+        if self._rewriter is None:
+            unscanned = self._unscanned
+            if unscanned is None:
+                if len(data) < PRESCAN and not last:
+                    self._head = data  # the charset is chosen from the first 1024 bytes
+                    return b""
+                if self._insert_only(data):
+                    unscanned = self._unscanned = _Unscanned()
+            if unscanned is not None:
+                return self._unscanned_text(unscanned, data, last)
         rewriter = self._streaming(data)
         transcoder = self._transcoder
         if transcoder is not None:
@@ -930,7 +961,128 @@ class Editor:
         _check(rewriter)
         if transcoder is not None:
             out = transcoder.encode(out, final=last)
+        if self._sent is not None:
+            out = self._not_sent(out, last)
         return out
+
+    def _insert_only(self, head: bytes) -> bool:
+        """True if this plan edits a page starting with ``head`` only where it places its
+        insert: no tracker gate (or one with no vendor to look for), no head tags, no banner
+        to refresh, a charset whose bytes are markup as written."""
+        plan = self._plan
+        blocker = plan.blocker
+        return (
+            not self._whole
+            and not plan.head
+            and plan.refresh is None
+            and (blocker is None or not blocker.scans)
+            and plan.codec(head) not in TRANSCODED
+        )
+
+    def _unscanned_text(self, unscanned: _Unscanned, data: bytes, last: bool) -> bytes:
+        if not last:
+            out = unscanned.feed(data)
+            if unscanned.size <= UNSCANNED_LIMIT:
+                return out
+            # Too long to keep: the rewriter reads what was kept and takes over.
+            self._unscanned = None
+            body = unscanned.body(b"")
+            self._sent = memoryview(body)[: unscanned.sent]
+            self._streaming(body)
+            return out + self._text(body, False)
+        self._unscanned = None
+        body = unscanned.body(data)
+        plan = self._plan
+        # Edited whole, as Injection.rewrite edits a body sent in one piece (and through its
+        # memo: a page streamed again is looked up), so the bytes are the same however the
+        # body was cut: the insert goes at a "</body" (never before the first one, which is
+        # where sending stopped) or at the end.
+        edited = plan._text(body) if plan.codings else plan.rewrite(body)
+        sent = unscanned.sent
+        if not edited.startswith(memoryview(body)[:sent]):
+            raise Uneditable("error", "the edit of a streamed page changed bytes already sent")
+        return edited[sent:]
+
+    def _not_sent(self, out: bytes, last: bool) -> bytes:
+        """``out`` less what was sent before the rewriter took over (it must be the same)."""
+        sent = self._sent
+        assert sent is not None
+        n = min(len(sent), len(out))
+        if not out.startswith(sent[:n]):
+            raise Uneditable("error", "the edit of a streamed page changed bytes already sent")
+        rest = sent[n:]
+        self._sent = rest if len(rest) else None
+        if last and self._sent is not None:
+            raise Uneditable("error", "a streamed page ended before the bytes already sent")
+        return out[n:] if n else out
+
+
+#: A streamed body a plan edits only at its insert is kept (to be edited whole at the end) up
+#: to this size; past it the rewriter reads it and takes over (one scan, as if never kept).
+UNSCANNED_LIMIT = 256 * 1024
+# Where sending stops: the first "</body" in any letter case (the insert is never placed
+# before it).
+_BODY_CLOSE = re.compile(rb"</[bB][oO][dD][yY]")
+
+
+class _Unscanned:
+    """A streamed body kept whole while it passes through unscanned: every byte before its
+    first ``</body`` (any letter case) goes out as it arrives; the rest waits for the end.
+
+    The plans that stream this way (:meth:`Editor._insert_only`) change nothing but the place
+    of their insert, which is at a ``</body`` or at the end of the page, so what went out is
+    what the edit of the whole body begins with (checked at the end all the same).
+    """
+
+    __slots__ = ("hold", "parts", "sent", "size", "tail")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0  # bytes kept
+        self.sent = 0  # bytes sent
+        self.hold = -1  # where the first "</body" starts (-1: not seen yet)
+        self.tail = b""  # the last bytes kept, for a "</body" cut by a chunk boundary
+
+    def feed(self, data: bytes) -> bytes:
+        """Keep ``data``; return what may be sent now."""
+        start = self.size
+        self.parts.append(data)
+        self.size += len(data)
+        before = self.tail
+        self.tail = data[-5:] if len(data) >= 5 else (before + data)[-5:]
+        if self.hold < 0:
+            m = _BODY_CLOSE.search(before + data[:5]) if before else None
+            if m is not None:
+                self.hold = start - len(before) + m.start()
+            else:
+                m = _BODY_CLOSE.search(data)
+                if m is not None:
+                    self.hold = start + m.start()
+        if self.hold >= 0:
+            end = self.hold
+        else:
+            # A "<" in the last five bytes may begin a "</body" the next chunk finishes.
+            lt = data.rfind(b"<", max(len(data) - 5, 0))
+            end = self.size if lt < 0 else start + lt
+        sent = self.sent
+        if end <= sent:
+            return b""
+        self.sent = end
+        if sent == start and end == self.size:
+            return data  # the common case: the whole chunk, not copied
+        if sent >= start:
+            return data[sent - start : end - start]
+        # Bytes held back after a "<" at the end of the last chunk (at most five: in
+        # ``before``) go out with this one.
+        return before[len(before) - (start - sent) :] + data[: end - start]
+
+    def body(self, last: bytes) -> bytes:
+        """The whole body: what was kept, then ``last``."""
+        return b"".join((*self.parts, last))
+
+    def held(self) -> bytes:
+        """What was kept and not sent."""
+        return b"".join(self.parts)[self.sent :]
 
 
 #: The adapters' name for what edits a body.
