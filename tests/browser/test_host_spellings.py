@@ -24,6 +24,7 @@ from starlette.routing import Route as AppRoute
 from cookieguard.asgi import ConsentMiddleware
 from tests.browser.site import Server, policy
 from tests.browser.test_evasion import Recorder
+from tests.harness import eventually
 
 #: Spellings of https://www.facebook.com/tr as written in the page (UTF-8; the test pages
 #: are http:, so "https:host" without slashes names another scheme's host).
@@ -91,7 +92,9 @@ def visit(browser: Browser) -> Iterator[Any]:
         page = context.new_page()
         page.goto(url)
         page.wait_for_load_state("load")
-        page.wait_for_timeout(200)  # async scripts and their stubs
+        # Time for a leak to show (async scripts and their stubs) before a test says nothing
+        # arrived; the control waits for its request instead.
+        page.wait_for_timeout(200)
         return page, recorder
 
     yield make
@@ -104,7 +107,8 @@ def test_chromium_fetches_the_tracker_for_the_spelling_without_cookieguard(
     visit: Any, bare: str, name: str
 ) -> None:
     """Control: the spelling really reaches www.facebook.com in Chromium."""
-    _, recorder = visit(f"{bare}/case/{KEYS[name]}")
+    page, recorder = visit(f"{bare}/case/{KEYS[name]}")
+    eventually(page, lambda: recorder.trackers, f"{name}: a request to a tracker host")
     hosts = {url.split("/")[2] for url in recorder.trackers}
     assert hosts and all(h.rstrip(".").lower() == "www.facebook.com" for h in hosts), recorder.urls
 

@@ -20,6 +20,7 @@ from cookieguard.testing import (
     assert_no_cookies,
     cookies_by_category,
 )
+from tests.harness import eventually
 
 OPTIONAL = ("preferences", "analytics", "marketing")
 TRACKERS = {"likebox", "_ga", "_fbp", "_ga_js"}
@@ -135,7 +136,7 @@ def test_accept_all_remembers_likes_and_allows_tracking(page: Page, base_url: st
     assert not banner.is_visible()
     # Pages left quickly may not have sent theirs; this one, left alone, does.
     assert wait_for_beacons(page, base_url, after_choice) > after_choice
-    assert {"likebox", "_ga", "_fbp", "_ga_js"} <= names(page.context)
+    eventually(page, lambda: {"likebox", "_ga", "_fbp", "_ga_js"} <= names(page.context), "cookies")
 
 
 def test_customize_preferences_only(page: Page, base_url: str, cookieguard_policy: Policy) -> None:
@@ -163,8 +164,7 @@ def test_withdraw_after_accepting_deletes_cookies_and_stops_beacons(
     page.goto("/")
     banner.accept_all()
     like(page, "dunes")  # a page load with consent: server-set and JS-set cookies
-    settle(page)
-    assert names(page.context) >= TRACKERS
+    eventually(page, lambda: names(page.context) >= TRACKERS, "every tracking cookie")
 
     banner.open_preferences().reject_all()
     assert banner.granted() == {"necessary"}
@@ -188,7 +188,7 @@ def test_tampered_consent_cookie_means_undecided(
     page.goto("/")
     settle(page)
     assert not banner.is_visible()
-    assert names(page.context) >= {"_ga", "_fbp", "_ga_js"}
+    eventually(page, lambda: names(page.context) >= {"_ga", "_fbp", "_ga_js"}, "the cookies")
 
     # Flip one character of the signature: the server must not trust the cookie. (Not the
     # last character: its low bits are base64 padding, so changing it may change nothing.)
