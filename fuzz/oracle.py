@@ -202,7 +202,7 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
                 if name in ("a", "area") and ns in (HTML_NS, SVG):
                     continue  # navigates on a click only
                 yield from check(f"{label} {key}", value)
-            elif key == "data" and name in ("object", "embed"):
+            elif key == "data" and name in ("object", "embed") and ns == HTML_NS:
                 yield from check(f"{label} data", value)
             elif key.startswith("on") or key == "style":
                 for host_, path_ in urls_in_text(value):

@@ -35,7 +35,11 @@ from bisect import bisect_left
 from collections.abc import Callable
 from enum import Enum
 from functools import lru_cache
+from html import unescape
 from typing import NamedTuple, Protocol
+
+from cookieguard.html import _foreign
+from cookieguard.html._foreign import HTML_ONLY, Candidates, Stack
 
 logger = logging.getLogger("cookieguard")
 
@@ -102,23 +106,15 @@ _TAIL = re.compile(
     rb"</body[" + _WS + rb"/]*>[" + _WS + rb"]*(?:</html[" + _WS + rb"]*>[" + _WS + rb"]*)?",
     re.IGNORECASE,
 )
-# Foreign content (https://html.spec.whatwg.org/multipage/parsing.html#parsing-main-inforeign):
-# start tags that break out of it, and the elements whose content is HTML again.
-_BREAKOUT = frozenset(
-    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i "
-    b"img li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u "
-    b"ul var".split()
-)
-_INTEGRATION = frozenset(b"foreignobject desc title mi mo mn ms mtext annotation-xml".split())
 #: Raw-text elements that parsers following the older <select> rules ignore inside one.
 _IGNORED_IN_SELECT = frozenset(b"xmp iframe noembed noframes title noscript style".split())
 _DOCUMENT = frozenset({b"html", b"head", b"body"})
-#: End tags that close the HTML element an <svg> or <math> sits in, with it (an
-#: approximation of the tree builder's stack of open elements, in the direction of reading
-#: more markup).
-_CLOSES_FOREIGN = frozenset(
-    b"select table tbody thead tfoot tr td th caption template body html".split()
-)
+#: Start tags whose tokenizer switch (raw text, script data, plaintext) the tree builder sets.
+_SWITCHES = frozenset({*_CLOSERS, b"plaintext"})
+_FONT_ATTRIBUTES = frozenset({b"color", b"face", b"size"})
+_ENCODING = frozenset({b"encoding"})
+#: How deep a reading of bytes another way may read another way again (then: fail closed).
+_READING_DEPTH = 4
 
 
 _HEAD_POINT = re.compile(rb"<script(?=[" + _WS + rb"/>])|</head(?=[" + _WS + rb"/>])")
@@ -360,6 +356,7 @@ class Rewriter:
 
     __slots__ = (
         "_closer",
+        "_depth",
         "_document",
         "_escape",
         "_foreign",
@@ -425,9 +422,10 @@ class Rewriter:
         self._shadowing = False
         self._scripting = True  # <noscript> is raw text (and read as markup too)
         self._noscript = 0  # inside <noscript>, read as markup (scripting off)
-        # The open elements from the outermost <svg> or <math> in (names; HTML integration
-        # points with a "+"): the top says whether tags are read as foreign content.
-        self._foreign: list[bytes] = []
+        # The stack of open elements from the outermost <svg> or <math> in, as candidate
+        # readings (cookieguard.html._foreign); empty: in HTML, outside foreign content.
+        self._foreign: Candidates = ()
+        self._depth = 0  # how many readings-another-way this scan is inside
         self._select = False  # inside <select>
         # A tag left open at the very end (the data, where its name ends): see _tail().
         self._open_tag: tuple[bytes, int] | None = None
@@ -437,7 +435,7 @@ class Rewriter:
         # found; so a long one streamed in many chunks is read once (linear work).
         self._looked = 0
         self._rescan_at = 0  # with a long element pending: how much to hold before reading on
-        self._span_read: tuple[int, bytes, bytes | None] | None = None
+        self._span_read: tuple[int, bytes, bytes | None, Candidates | None] | None = None
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
         #: Why the rest of the page passed unchanged (``None``: it did not): the site then
@@ -845,10 +843,15 @@ class Rewriter:
             self._emit(w.view[at:after])
             self._state = State.COMMENT
             return after
-        if data.startswith(b"[CDATA[", at + 2) and self._in_foreign:
-            self._emit(w.view[at : at + 9])
-            self._state = State.CDATA
-            return at + 9
+        if data.startswith(b"[CDATA[", at + 2) and self._foreign:
+            sections = [stack for stack in self._foreign if _foreign.cdata(stack)]
+            if len(sections) == len(self._foreign):
+                self._emit(w.view[at : at + 9])
+                self._state = State.CDATA
+                return at + 9
+            if sections:
+                comments = [stack for stack in self._foreign if not _foreign.cdata(stack)]
+                return self._two_cdata(w, at, sections, comments)
         if w.low.startswith(b"doctype", at + 2):
             self._document = True
         self._emit(w.view[at : at + 2])
@@ -881,7 +884,9 @@ class Rewriter:
         if name in _DOCUMENT:
             self._document = True
         if self._foreign:
-            self._foreign_end(name)
+            self._set_foreign(
+                [after for stack in self._foreign for after in _foreign.end(stack, name)]
+            )
         self._emit(w.view[at:end])
         return end
 
@@ -905,15 +910,33 @@ class Rewriter:
             return self._more(w, at)
         if name in _DOCUMENT:
             self._document = True
-        if self._in_foreign:
-            if name in _BREAKOUT or (name == b"font" and _FONT_BREAKOUT.search(w.low, at, end)):
-                self._break_out()
-            else:
+        if self._foreign or name == b"svg" or name == b"math":
+            before = self._foreign
+            pos = self._start_in_tree(w, name, at, end)
+            if pos == at and w.wait:
+                self._foreign = before  # read again when more has come
+            return pos
+        return self._start_html(w, name, at, end)
+
+    def _start_in_tree(self, w: _Window, name: bytes, at: int, end: int) -> int:
+        """A start tag while the foreign-content model is in use (or opening it)."""
+        html, foreign = self._tree_start(w, name, at, end)
+        if not html:
+            return self._foreign_tag(w, name, at, end)
+        if foreign and name in _SWITCHES:
+            # Raw text for one reading, markup for another: read both (fail closed).
+            if name == b"plaintext":  # its raw text hides all that follows
+                self._set_foreign(foreign)
                 return self._foreign_tag(w, name, at, end)
-        if name in (b"svg", b"math"):
-            if not w.data.startswith(b"/>", end - 2):
-                self._open_foreign(name)
+            if name == b"noscript" and self._scripting:
+                foreign = html + foreign  # and its markup reading is without scripting
+            return self._two_readings(w, name, at, end, keep=html, markup=foreign)
+        if name == b"svg" or name == b"math":
             return self._plain_tag(w, name, at, end)
+        return self._start_html(w, name, at, end)
+
+    def _start_html(self, w: _Window, name: bytes, at: int, end: int) -> int:
+        """A start tag the HTML rules process: what it opens."""
         if name == b"script":
             self._head_here()
             return self._script_tag(w, at, end)
@@ -929,49 +952,48 @@ class Rewriter:
             self._noscript += 1  # read as markup: this is the reading without scripting
             return self._plain_tag(w, name, at, end)
         if name == b"noscript" or (self._select and name in _IGNORED_IN_SELECT):
-            return self._two_readings(w, name, at, end)
+            stacks = list(self._foreign or HTML_ONLY)
+            return self._two_readings(w, name, at, end, keep=stacks, markup=stacks)
         if name == b"iframe" and w.hit_in(at, end) and not self._noscript:
             return self._iframe(w, at, end)
         if name == b"style" and self._gate is not None:
-            return self._style(w, at, end)
+            return self._style(w, at, end, markup=False)
         end = self._plain_tag(w, name, at, end)
         if name in _CLOSERS:
             self._enter_raw(name)
         return end
 
-    @property
-    def _in_foreign(self) -> bool:
-        """True where tags are read as SVG or MathML (not in an HTML integration point)."""
-        return bool(self._foreign) and self._foreign[-1][:1] != b"+"
+    def _tree_start(
+        self, w: _Window, name: bytes, at: int, end: int
+    ) -> tuple[list[Stack], list[Stack]]:
+        """A start tag on every candidate stack of the foreign-content model: the stacks
+        after it where the HTML rules process it, and those where the foreign ones do."""
+        tag = w.data[at:end]
+        skip = len(name) + 1
+        breaks = name == b"font" and bool(attributes_named(tag, skip, _FONT_ATTRIBUTES))
+        point = False
+        if name == b"annotation-xml":
+            found = attributes_named(tag, skip, _ENCODING)
+            if found:
+                value = unescape(found[0].value.decode("utf-8", "replace"))
+                point = value.lower() in ("text/html", "application/xhtml+xml")
+        closing = _self_closing(tag, skip)
+        html: list[Stack] = []
+        foreign: list[Stack] = []
+        stacks = list(self._foreign or HTML_ONLY)
+        if self._select and (name == b"svg" or name == b"math"):
+            html.extend(stacks)  # the older <select> rules ignore it
+        for stack in stacks:
+            rules, after = _foreign.start(
+                stack, name, self_closing=closing, breaks=breaks, html_point=point
+            )
+            (html if rules else foreign).append(after)
+        self._set_foreign(html + foreign)
+        return html, foreign
 
-    def _open_foreign(self, name: bytes) -> None:
-        if len(self._foreign) < _FOREIGN_DEPTH:
-            self._foreign.append(name)
-
-    def _break_out(self) -> None:
-        """A tag that leaves foreign content: back to the HTML around it (the nearest
-        integration point, or none)."""
-        while self._foreign and self._foreign[-1][:1] != b"+":
-            self._foreign.pop()
-
-    def _foreign_end(self, name: bytes) -> None:
-        """An end tag while an <svg> or <math> is open: the tree builder's rules for foreign
-        content, in brief (https://html.spec.whatwg.org/#parsing-main-inforeign). At an
-        integration point itself they apply too (``</svg>`` in ``<desc>`` closes the svg);
-        HTML elements opened inside one are not tracked."""
-        stack = self._foreign
-        if self._in_foreign and name in (b"br", b"p"):
-            self._break_out()  # they break out of foreign content like start tags
-            return
-        integration = b"+" + name
-        for i in range(len(stack) - 1, -1, -1):  # the nearest open element of that name
-            if stack[i] == name or stack[i] == integration:
-                del stack[i:]
-                return
-            if stack[i][:1] == b"+" and i < len(stack) - 1:
-                break  # an integration point below foreign elements: HTML again there
-        if self._in_foreign and name in _CLOSES_FOREIGN:
-            self._break_out()  # the HTML element holding the SVG or MathML closed
+    def _set_foreign(self, stacks: list[Stack]) -> None:
+        found = _foreign.normal(stacks)
+        self._foreign = () if found == HTML_ONLY else found
 
     def _plain_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag whose only edit may be its own attributes."""
@@ -984,12 +1006,10 @@ class Rewriter:
 
     def _foreign_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag in SVG or MathML: nothing it opens is raw text."""
-        if not w.data.startswith(b"/>", end - 2):  # (foreign content has no void elements)
-            self._open_foreign(b"+" + name if name in _INTEGRATION else name)
         if name == b"script" and self._gate is not None:
             return self._foreign_script(w, at, end)
         if name == b"style" and self._gate is not None:
-            return self._style(w, at, end)
+            return self._style(w, at, end, markup=True)
         return self._plain_tag(w, name, at, end)
 
     def _search_from(self, w: _Window, at: int, end: int) -> int:
@@ -1084,14 +1104,13 @@ class Rewriter:
         self._enter_raw(b"iframe")
         return end
 
-    def _style(self, w: _Window, at: int, end: int) -> int:
+    def _style(self, w: _Window, at: int, end: int, *, markup: bool) -> int:
         """CSS in a ``<style>`` element loads what its url() and @import name: the verdict is
         on the whole element, so wait for it (as for inline scripts). In SVG and MathML it
         applies too, but its content is read on as markup."""
         gate = self._gate
         assert gate is not None
         closer = _CLOSERS[b"style"].search(w.low, self._search_from(w, at, end))
-        markup = self._in_foreign
         if closer is None and not w.last:
             if w.n - at <= ELEMENT_LIMIT:
                 return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
@@ -1112,17 +1131,30 @@ class Rewriter:
         self._enter_raw(b"style")
         return pos
 
-    def _two_readings(self, w: _Window, name: bytes, at: int, end: int) -> int:
+    def _two_readings(
+        self, w: _Window, name: bytes, at: int, end: int, *, keep: list[Stack], markup: list[Stack]
+    ) -> int:
         """An element whose content one browser reads as raw text and another as markup
-        (``<noscript>`` with and without JavaScript; a raw-text element in ``<select>``).
+        (``<noscript>`` with and without JavaScript; a raw-text element in ``<select>``; one
+        whose start tag the foreign-content model cannot tell HTML from SVG or MathML).
 
         The raw text runs to the element's end tag; the markup reading of those bytes is
         gated by a scan of its own, and closed there if it would run on (see the module
-        docstring). Both readings then go on from the end tag."""
-        closer = _CLOSERS[name].search(w.low, self._search_from(w, at, end))
+        docstring). Both readings then go on from the end tag: the stacks of open elements
+        ``keep`` (of the raw-text reading) with those the markup reading of ``markup``
+        leaves."""
+        if name == b"script":
+            start = self._search_from(w, at, end)
+            if start == end:
+                self._escape = 0
+            searched = w.n if w.last else max(start, w.n - _LONGEST_NAME)
+            closer = self._script_close(w.low, start, searched)
+        else:
+            closer = _CLOSERS[name].search(w.low, self._search_from(w, at, end))
+            searched = w.n - _LONGEST_NAME
         if closer is None and not w.last:
             if w.n - at <= ELEMENT_LIMIT:
-                return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
+                return self._wait_for_end(w, at, searched)
             self._too_large(name)
             self._emit(w.view[at:])
             return w.n
@@ -1130,29 +1162,27 @@ class Rewriter:
         span = w.data[end:content_end]
         out: bytes | None = None
         if self._gate is not None and (closer is not None or w.hit_in(end, content_end)):
-            read, self._span_read = self._span_read, None
-            if read is not None and at == 0 and read[0] == len(span):
-                out, tail = read[1], read[2]
-            else:
-                out, tail = self._reading(span)
-            if tail != b"" and closer is not None:
-                # Read as markup, the span would run on past the end tag. That matters
-                # only if something after it names a blocked host; until one shows up or
-                # the page ends, wait (bounded), so the edit is the same however the body
-                # is cut. Past the bound, close it (fail closed).
-                if not _hit_in(w.hits, content_end, w.n):
-                    if not w.last and w.n - at <= ELEMENT_LIMIT:
-                        self._span_read = (len(span), out, tail)
-                        return self._wait_for_end(w, at, content_end)
-                    if w.last:
-                        tail = b""
-                if tail != b"":
-                    out = self._closed_reading(span, tail)
+            scripting = self._scripting and name != b"noscript"
+            read = self._other_reading(
+                w, at, end, content_end, closer is not None, markup, scripting
+            )
+            if read is None:
+                return self._wait_for_end(w, at, content_end)
+            out, after = read
+            if after is None:
+                return self._give_up(w, at, name)
+            self._set_foreign(keep + after)
             if out == span:
                 out = None
-        if name == b"style" and w.hit_in(at, content_end):  # CSS in the raw-text reading
-            assert w.gate is not None
-            new = w.gate.style_tag(w.data[at:end], span)
+        else:
+            self._set_foreign(keep + markup)
+        gate = w.gate
+        if gate is not None and name in (b"style", b"script") and w.hit_in(at, content_end):
+            tag = w.data[at:end]
+            if name == b"style":  # CSS in the raw-text reading
+                new = gate.style_tag(tag, span)
+            else:
+                new = gate.script_tag(tag, span if gate.needs_content(tag) else None)
             self._emit(w.view[at:end] if new is None else new)
         else:
             self._plain_tag(w, name, at, end)
@@ -1161,28 +1191,125 @@ class Rewriter:
         else:
             self._text(w, end, content_end, content_end)
         if closer is None:
-            self._state = State.RAWTEXT
-            self._closer = _CLOSERS[name]
-            self._raw_name = name
+            self._enter_raw(name)
         return content_end
 
-    def _closed_reading(self, span: bytes, tail: bytes | None) -> bytes:
-        """``span`` read as markup (scripting off) and gated, with ``tail`` closing what it
-        leaves open at its end (a comment, a quoted value, a raw-text element...)."""
-        if tail is not None:
-            out, again = self._reading(span + tail)
-            if again == b"":
-                return out
-        # Nothing closes it (a <plaintext>): make the span text for that reading.
-        return span.replace(b"<", b"&lt;")
+    def _two_cdata(self, w: _Window, at: int, sections: list[Stack], comments: list[Stack]) -> int:
+        """``<![CDATA[`` where one candidate reading is in foreign content (a CDATA section up
+        to ``]]>``) and another in HTML (a bogus comment up to the first ``>``): the bytes
+        between the two ends are gated as markup too, and closed at the ``]]>``."""
+        k = w.data.find(b"]]>", at + 9)
+        if k < 0 and not w.last:
+            if w.n - at <= ELEMENT_LIMIT:
+                w.wait = True
+                return at
+            return self._give_up(w, at, b"CDATA")
+        stop = k if k >= 0 else w.n
+        gt = w.data.find(b">", at + 2, stop)
+        if gt < 0:  # the comment ends where the section does
+            self._emit(w.view[at : min(stop + 3, w.n)])
+            return min(stop + 3, w.n)
+        read = self._other_reading(w, at, gt + 1, stop, k >= 0, comments, self._scripting)
+        if read is None:
+            w.wait = True
+            return at
+        out, after = read
+        if after is None:
+            return self._give_up(w, at, b"CDATA")
+        self._set_foreign(sections + after)
+        self._emit(w.view[at : gt + 1])
+        if out != w.data[gt + 1 : stop]:
+            self._emit(out)
+        else:
+            self._text(w, gt + 1, stop, stop)
+        if k < 0:
+            self._state = State.CDATA
+            return stop
+        self._emit(w.view[stop : stop + 3])
+        return stop + 3
 
-    def _reading(self, span: bytes) -> tuple[bytes, bytes | None]:
+    def _other_reading(
+        self,
+        w: _Window,
+        at: int,
+        start: int,
+        stop: int,
+        closed: bool,
+        stacks: list[Stack],
+        scripting: bool,
+    ) -> tuple[bytes, list[Stack] | None] | None:
+        """``data[start:stop]`` read as markup from the stacks of open elements ``stacks``,
+        gated, and closed at ``stop`` if that reading would run on (``closed``: the other
+        reading ends there). Returns the bytes and the stacks that reading leaves (``None``:
+        it could not be read, fail closed); ``None`` to wait for more of the body."""
+        span = w.data[start:stop]
+        read, self._span_read = self._span_read, None
+        if read is not None and at == 0 and read[0] == len(span):
+            out, tail, after = read[1], read[2], read[3]
+        else:
+            out, tail, after = self._reading(span, stacks, scripting)
+        if after is None:
+            return out, None
+        if tail != b"" and closed:
+            # Read as markup, the span would run on past the other reading's end. That
+            # matters only if something after it names a blocked host; until one shows up
+            # or the page ends, wait (bounded), so the edit is the same however the body
+            # is cut. Past the bound, close it (fail closed).
+            if not _hit_in(w.hits, stop, w.n):
+                if not w.last and w.n - at <= ELEMENT_LIMIT:
+                    self._span_read = (len(span), out, tail, after)
+                    return None
+                if w.last:
+                    tail = b""
+            if tail != b"":
+                out, after = self._closed_reading(span, tail, stacks, scripting)
+        return out, (None if after is None else list(after))
+
+    def _give_up(self, w: _Window, at: int, name: bytes) -> int:
+        """Markup read another way inside a reading another way, too deep to follow (or a
+        CDATA section past the element limit): the rest passes, the site fails closed."""
+        logger.warning(
+            "an HTML page whose <%s> the tree builder may read several ways, nested over %d "
+            "deep (or over %d bytes); the rest of this page passes unchanged",
+            name.decode("ascii", "replace"),
+            _READING_DEPTH,
+            ELEMENT_LIMIT,
+        )
+        self.failure = "limit"
+        self._state = State.PASS
+        self._emit(w.view[at:])
+        return w.n
+
+    def _closed_reading(
+        self, span: bytes, tail: bytes | None, stacks: list[Stack], scripting: bool
+    ) -> tuple[bytes, Candidates | None]:
+        """``span`` read as markup and gated, with ``tail`` closing what it leaves open at
+        its end (a comment, a quoted value, a raw-text element...)."""
+        if tail is not None:
+            out, again, after = self._reading(span + tail, stacks, scripting)
+            if again == b"":
+                return out, after
+        # Nothing closes it (a <plaintext>): make the span text for that reading.
+        return span.replace(b"<", b"&lt;"), tuple(stacks)
+
+    def _reading(
+        self, span: bytes, stacks: list[Stack], scripting: bool
+    ) -> tuple[bytes, bytes | None, Candidates | None]:
+        """``span`` read as markup by a scan of its own from the stacks of open elements
+        ``stacks``: the gated bytes, what closes the construct it ends in (see
+        :meth:`_tail`), and the stacks it leaves (``None``: it gave up)."""
+        if self._depth >= _READING_DEPTH:
+            return span, b"", None
         reader = Rewriter(b"", gate=self._gate)
-        reader._scripting = False
-        reader._noscript = 1
+        reader._depth = self._depth + 1
+        reader._scripting = scripting
+        reader._noscript = self._noscript + (not scripting)
         reader._document = True
+        reader._set_foreign(stacks)
         out = reader._run(span, last=True)
-        return out, reader._tail()
+        if reader.failure is not None:
+            return span, b"", None
+        return out, reader._tail(), reader._foreign or HTML_ONLY
 
     def _tail(self) -> bytes | None:
         """What closes the construct this scan ended in (``b""``: none is open; ``None``:
@@ -1350,8 +1477,15 @@ _STATES: dict[State, Callable[[Rewriter, _Window, int], int]] = {
     State.PASS: Rewriter._in_rest,
 }
 _LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyz")
-_FOREIGN_DEPTH = 256  # deeper SVG nesting is read as the innermost
-_FONT_BREAKOUT = re.compile(rb"[" + _WS + rb"/](?:color|face|size)[" + _WS + rb"/=>]")
+
+
+def _self_closing(tag: bytes, skip: int) -> bool:
+    """True if a start tag ends with the self-closing flag: a "/" right before its ">" that
+    is not the end of an unquoted attribute value (``<svg a=b/>`` opens an svg)."""
+    if not tag.endswith(b"/>"):
+        return False
+    found = attributes(tag, skip)
+    return not found or found[-1].end < len(tag) - 1
 
 
 def _closing(data: bytes, name_end: int) -> bytes:

@@ -1,0 +1,260 @@
+"""The tree builder's part in tokenizing: which start tags switch the tokenizer to raw text,
+and where ``<![CDATA[`` opens a CDATA section, inside SVG and MathML.
+
+The tokenizer's state after a start tag is set by the tree builder: an HTML ``<iframe>``,
+``<style>`` or ``<script>`` makes what follows raw text, the same tag in SVG or MathML does
+not; and ``<![CDATA[`` is a CDATA section only where the adjusted current node is not an HTML
+element. Which rules a tag meets depends on the namespace of every open element from the
+outermost ``<svg>`` or ``<math>`` in ("tree construction dispatcher" and "rules for parsing
+tokens in foreign content", https://html.spec.whatwg.org/multipage/parsing.html#tree-construction):
+a ``<math>`` inside ``<svg>`` is an SVG element, so its ``<annotation-xml>`` is no HTML
+integration point and its ``<mi>`` no MathML text integration point; an ``<img>`` breaks out
+to the nearest HTML element or integration point; an end tag closes the nearest open element
+of its name, or, once it reaches an HTML element, is handled by the HTML rules.
+
+This module keeps that stack of open elements, from the outermost foreign element in
+(HTML elements inside integration points included). What it cannot know (the HTML elements
+around the outermost ``<svg>``: an end tag that reaches past it may close them, and the SVG
+with them, or be ignored) it keeps as several candidate stacks, one per reading; where the
+candidates disagree on a tag that decides the tokenizer's state, the scanner reads the bytes
+both ways and gates what either reading loads (fail closed). Where html5lib (the test
+oracle, following an older text) and the standard differ (``</p>`` and ``</br>`` in foreign
+content), both readings are candidates too.
+
+A stack is a tuple of :class:`Open` elements, outermost first; the empty tuple is "in HTML,
+outside any foreign element". A set of candidates is a tuple of distinct stacks.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import NamedTuple
+
+
+class Space(Enum):
+    """The namespace of an element."""
+
+    HTML = "html"
+    SVG = "svg"
+    MATHML = "mathml"
+
+
+class Open(NamedTuple):
+    """One open element: its namespace, lower-case name, and for a MathML annotation-xml
+    whether its ``encoding`` makes it an HTML integration point."""
+
+    space: Space
+    name: bytes
+    html_point: bool = False
+
+
+Stack = tuple[Open, ...]
+Candidates = tuple[Stack, ...]
+
+HTML_ONLY: Candidates = ((),)
+#: Deeper nesting is read as the innermost (bounded memory; the tokenizer state is the same).
+DEPTH = 256
+#: More candidate readings than this are cut to the deepest (see :func:`normal`).
+READINGS = 8
+
+_TEXT_POINTS = frozenset(b"mi mo mn ms mtext".split())
+_SVG_POINTS = frozenset(b"foreignobject desc title".split())
+#: Start tags that leave foreign content (https://html.spec.whatwg.org/#parsing-main-inforeign);
+#: ``<font>`` too when it has a color, face or size attribute.
+BREAKOUT = frozenset(
+    b"b big blockquote body br center code dd div dl dt em embed h1 h2 h3 h4 h5 h6 head hr i "
+    b"img li listing menu meta nobr ol p pre ruby s small span strong strike sub sup table tt u "
+    b"ul var".split()
+)
+_VOID = frozenset(
+    b"area base basefont bgsound br col embed frame hr image img input keygen link meta param "
+    b"source track wbr".split()
+)
+#: "has an element in scope": what stops the search (HTML names; the foreign ones below).
+_SCOPE = frozenset(b"applet caption html table td th marquee object template".split())
+_FOREIGN_SCOPE = frozenset(
+    [(Space.MATHML, n) for n in (*_TEXT_POINTS, b"annotation-xml")]
+    + [(Space.SVG, n) for n in _SVG_POINTS]
+)
+_SPECIAL = frozenset(
+    b"address applet area article aside base basefont bgsound blockquote body br button caption "
+    b"center col colgroup dd details dir div dl dt embed fieldset figcaption figure footer form "
+    b"frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html iframe img input keygen li "
+    b"link listing main marquee menu meta nav noembed noframes noscript object ol p param "
+    b"plaintext pre script search section select source style summary table tbody td template "
+    b"textarea tfoot th thead title tr track ul wbr xmp".split()
+)
+_HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
+#: End tags of "in body" that close an element in (default, list item or button) scope.
+_SCOPED = frozenset(
+    b"address article aside blockquote button center details dialog dir div dl fieldset "
+    b"figcaption figure footer header hgroup listing main menu nav ol pre search section "
+    b"summary ul li dd dt h1 h2 h3 h4 h5 h6 applet marquee object form p".split()
+)
+_FORMATTING = frozenset(b"a b big code em font i nobr s small strike strong tt u".split())
+#: End tags of the table and select insertion modes: they close through integration points.
+_TABLE = frozenset(b"table tbody thead tfoot tr td th caption colgroup select".split())
+
+
+def _html(node: Open) -> bool:
+    return node.space is Space.HTML
+
+
+def _point(node: Open) -> bool:
+    """An HTML integration point or a MathML text integration point: where a breakout stops."""
+    if node.space is Space.MATHML:
+        return node.html_point or node.name in _TEXT_POINTS
+    return node.space is Space.SVG and node.name in _SVG_POINTS
+
+
+def _boundary(node: Open) -> bool:
+    """True if ``node`` ends the search for an element "in scope"."""
+    if node.space is Space.HTML:
+        return node.name in _SCOPE
+    return (node.space, node.name) in _FOREIGN_SCOPE
+
+
+def _special(node: Open) -> bool:
+    if node.space is Space.HTML:
+        return node.name in _SPECIAL
+    return (node.space, node.name) in _FOREIGN_SCOPE
+
+
+def html_rules(stack: Stack, name: bytes) -> bool:
+    """True if a start tag ``name`` is processed by the HTML insertion modes (the tree
+    construction dispatcher), False if by the rules for foreign content."""
+    if not stack:
+        return True
+    top = stack[-1]
+    if top.space is Space.HTML:
+        return True
+    if top.space is Space.MATHML:
+        if top.html_point:
+            return True
+        if top.name in _TEXT_POINTS:
+            return name not in (b"mglyph", b"malignmark")
+        return top.name == b"annotation-xml" and name == b"svg"
+    return top.name in _SVG_POINTS
+
+
+def cdata(stack: Stack) -> bool:
+    """True if ``<![CDATA[`` opens a CDATA section here (the adjusted current node is not an
+    HTML element), False if it is a bogus comment."""
+    return bool(stack) and stack[-1].space is not Space.HTML
+
+
+def _push(stack: Stack, node: Open) -> Stack:
+    return (*stack, node) if len(stack) < DEPTH else stack
+
+
+def _breakout(stack: Stack) -> Stack:
+    """Pop until the current node is an HTML element or an integration point."""
+    i = len(stack)
+    while i and not (_html(stack[i - 1]) or _point(stack[i - 1])):
+        i -= 1
+    return stack[:i]
+
+
+def start(
+    stack: Stack, name: bytes, *, self_closing: bool, breaks: bool, html_point: bool
+) -> tuple[bool, Stack]:
+    """A start tag ``name`` on one candidate stack: whether the HTML rules process it (its
+    tokenizer switch applies), and the stack after it.
+
+    ``breaks``: a ``<font>`` with color, face or size (it leaves foreign content);
+    ``html_point``: an ``encoding`` of ``text/html`` or ``application/xhtml+xml``."""
+    html = html_rules(stack, name)
+    if not html and (name in BREAKOUT or breaks):
+        stack = _breakout(stack)
+        html = True
+    if html:
+        if name == b"svg" or name == b"math":
+            if not self_closing:
+                space = Space.SVG if name == b"svg" else Space.MATHML
+                stack = _push(stack, Open(space, name))
+        elif stack and name not in _VOID:
+            stack = _push(stack, Open(Space.HTML, name))
+        return True, stack
+    if not self_closing:  # foreign content has no void elements, only self-closing tags
+        space = stack[-1].space
+        point = html_point and space is Space.MATHML and name == b"annotation-xml"
+        stack = _push(stack, Open(space, name, point))
+    return False, stack
+
+
+def end(stack: Stack, name: bytes) -> list[Stack]:
+    """An end tag ``name`` on one candidate stack: the stacks it may leave (one, or more
+    where the outcome depends on what the model does not know)."""
+    if not stack:
+        return [stack]
+    if _html(stack[-1]):
+        return _html_end(stack, name)
+    found: list[Stack] = []
+    if name == b"br" or name == b"p":
+        # The standard (and Chromium) break out of foreign content first; html5lib 1.1
+        # handles them as any other end tag (below).
+        found += _html_end(_breakout(stack), name)
+    i = len(stack) - 1
+    while True:  # "any other end tag" in foreign content
+        if stack[i].name == name:
+            found.append(stack[:i])
+            break
+        i -= 1
+        if i < 0 or _html(stack[i]):
+            found += _html_end(stack, name)
+            break
+    return found
+
+
+def _html_end(stack: Stack, name: bytes) -> list[Stack]:
+    """An end tag handled by the HTML rules ("in body", and the table and select modes for
+    their own end tags), looking down ``stack`` from its current node. Reaching past the
+    bottom means it may close an HTML element around the outermost foreign one: both the
+    stack as it is and the empty one are then candidates."""
+    if name in (b"body", b"html", b"br"):
+        return [stack]  # never pops ("after body" mode; <br>)
+    if name == b"template":
+        for i in range(len(stack) - 1, -1, -1):
+            if _html(stack[i]) and stack[i].name == name:
+                return [stack[:i]]
+        return [stack, ()]
+    if name in _TABLE:
+        for i in range(len(stack) - 1, -1, -1):
+            node = stack[i]
+            if _html(node) and node.name == name:
+                return [stack[:i]]
+            if _html(node) and node.name in (b"table", b"template", b"html"):
+                return [stack]
+        return [stack, ()]
+    scoped = name in _SCOPED
+    formatting = name in _FORMATTING
+    targets = _HEADINGS if name in _HEADINGS else (name,)
+    special_between = False
+    for i in range(len(stack) - 1, -1, -1):
+        node = stack[i]
+        if _html(node) and node.name in targets:
+            if formatting and special_between:
+                # The adoption agency moves elements around: read it both ways.
+                return [stack, stack[:i]]
+            return [stack[:i]]
+        if (scoped or formatting) and _boundary(node):
+            return [stack]  # not in scope: ignored
+        if _special(node):
+            if not (scoped or formatting):
+                return [stack]  # "any other end tag" stops at a special element
+            special_between = True
+        if name == b"p" and _html(node) and node.name == b"button":
+            return [stack]  # button scope
+        if name == b"li" and _html(node) and node.name in (b"ol", b"ul"):
+            return [stack]  # list item scope
+    return [stack, ()]
+
+
+def normal(candidates: list[Stack]) -> Candidates:
+    """Distinct candidates, in order; at most :data:`READINGS` (the plain HTML reading and
+    the deepest others kept)."""
+    seen = tuple(dict.fromkeys(candidates))
+    if len(seen) > READINGS:
+        rest = sorted((s for s in seen if s), key=len, reverse=True)[: READINGS - 1]
+        seen = ((), *rest)
+    return seen

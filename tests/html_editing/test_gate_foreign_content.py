@@ -1,0 +1,174 @@
+"""The gate reads SVG and MathML as the tree builder does (issue 19, section 4).
+
+Inside ``<svg>`` and ``<math>`` the tokenizer state after a tag depends on the namespace of
+every open element ("rules for parsing tokens in foreign content"): a ``<math>`` inside
+``<svg>`` is an SVG element, so its ``<annotation-xml>`` and ``<mi>`` are no integration
+points; breakout tags go back to HTML; an end tag that reaches past the outermost foreign
+element may close the HTML around it, or be ignored. Each case reaches a tracker in the
+oracle's WHATWG tree builder (html5lib, scripting on and off) and, unedited, in Chromium
+(``tests/browser/test_evasion.py``); the gate's output, whole and streamed, reaches none.
+Cases named ``fuzz S/N`` are the minimal pages of ``fuzz/gate.py --seed S --replay N``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cookieguard.html import _foreign
+from cookieguard.html._foreign import Open, Space
+from fuzz import oracle
+from tests.html_editing.test_gate_markup import (
+    FBEVENTS,
+    PIXEL,
+    PLAN,
+    blocked,
+    page,
+    rewrite,
+    streamed,
+)
+
+VIMEO = "https://player.vimeo.com/video/1"
+
+CASES = {
+    "fuzz 102/35129: a math in svg is SVG, its annotation-xml no integration point": (
+        f'<svg><math><annotation-xml encoding="text/html"><iframe><img src={PIXEL}>'
+        "</iframe></annotation-xml></math></svg>"
+    ),
+    "fuzz 102/45664: a breakout in an SVG annotation-xml goes back to HTML": (
+        f'<svg><math><annotation-xml encoding="text/html"><meta></annotation-xml></math>'
+        f'<noscript><a title="</noscript><img src={PIXEL}>"></noscript>'
+    ),
+    "fuzz 102/48711: an mtext in svg is no text integration point": (
+        f"<svg><math><mtext><meta></mtext></math><noembed><!--</noembed>"
+        f"<style>@import '{FBEVENTS}';</style>-->"
+    ),
+    "fuzz 103/4161: a style in an SVG mi is markup": (
+        "<svg><math><mi><style><!--</mi><script><!--></script>"
+        f"<img src={PIXEL}>--></style></mi></math></svg>"
+    ),
+    "fuzz 104/6759: an end tag no open element has is ignored in svg": (
+        f"<svg></select><title><img src={PIXEL}></title></svg>"
+    ),
+    "fuzz 105/16614: an SVG title inside an SVG annotation-xml is an integration point": (
+        f'<svg><math><annotation-xml encoding="text/html"><title><svg>'
+        f"<image href={PIXEL} /></svg></title></annotation-xml></math></svg>"
+    ),
+    "fuzz 105/27410: a script after a breakout is HTML script data": (
+        f'<svg><math><annotation-xml encoding="text/html"><img src=/a.png>'
+        f"</annotation-xml></math><script><!--</script><iframe src={VIMEO}></iframe>"
+    ),
+    "</body> does not close an svg": f"<svg></body><iframe><img src={PIXEL}></iframe></svg>",
+    "a slash ending an unquoted value is no self-closing flag": (
+        f"<svg a=b/><iframe><img src={PIXEL}></iframe></svg>"
+    ),
+    "a CDATA section in an SVG desc": (
+        f"<svg><desc><![CDATA[ <!-- ]]><img src={PIXEL}> --></desc></svg>"
+    ),
+    "a font whose title names color does not break out": (
+        f'<svg><font title=" color"><iframe><img src={PIXEL}></iframe></svg>'
+    ),
+    "an end tag that may close the HTML around an svg: both readings": (
+        f"<div><svg></div><xmp><!--</xmp><img src={PIXEL}>--></xmp>"
+    ),
+    "</p> in svg (the standard breaks out, html5lib walks)": (
+        f"<p><svg><g></p><xmp><!--</xmp><img src={PIXEL}>--></xmp>"
+    ),
+    "a CDATA section after </body> in svg": (
+        f"<svg></body><![CDATA[ > <!-- ]]><img src={PIXEL}> -->"
+    ),
+    "a CDATA section one reading has and the other not": (
+        f"<svg></span><![CDATA[ > <!-- ]]><img src={PIXEL}> -->"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_foreign_content_is_read_as_the_tree_builder_reads_it(name: str) -> None:
+    body = page(CASES[name])
+    assert oracle.leaks(body, blocked), f"{name}: the unedited page fetches no tracker"
+    whole = rewrite(body)
+    assert oracle.leaks(whole, blocked) == []
+    for size in (1, 7, 64):
+        assert streamed(body, size) == whole
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<svg><math><annotation-xml encoding="text/html"><iframe><img src=/a.png></iframe>',
+        "<div><svg></div><xmp><!--</xmp><img src=/a.png>--></xmp>",
+        "<div><svg></div><![CDATA[ > <!-- ]]><img src=/a.png> -->",
+        '<svg><desc><b></desc><style><!--</style><img src="/a.png">--></style></svg>',
+        "<svg></select><title><img src=/a.png></title></svg><p>x</p>",
+    ],
+)
+def test_a_page_without_trackers_is_unchanged(markup: str) -> None:
+    body = page(markup)
+    assert rewrite(body) == body
+    assert streamed(body, 3) == body
+
+
+SVG = Open(Space.SVG, b"svg")
+MATH = Open(Space.MATHML, b"math")
+
+
+def start(stack: tuple[Open, ...], name: bytes, **flags: bool) -> tuple[bool, tuple[Open, ...]]:
+    options = {"self_closing": False, "breaks": False, "html_point": False, **flags}
+    return _foreign.start(stack, name, **options)
+
+
+def test_a_start_tag_takes_the_namespace_of_the_current_node() -> None:
+    assert start((SVG,), b"math") == (False, (SVG, Open(Space.SVG, b"math")))
+    html, stack = start((MATH,), b"annotation-xml", html_point=True)
+    assert not html and stack[-1].html_point
+    assert _foreign.html_rules(stack, b"iframe")
+    html, stack = start((SVG,), b"annotation-xml", html_point=True)
+    assert not stack[-1].html_point and not _foreign.html_rules(stack, b"iframe")
+
+
+def test_integration_points_and_breakouts() -> None:
+    mi = (MATH, Open(Space.MATHML, b"mi"))
+    assert _foreign.html_rules(mi, b"style") and not _foreign.html_rules(mi, b"mglyph")
+    assert _foreign.html_rules((MATH, Open(Space.MATHML, b"annotation-xml")), b"svg")
+    assert start((SVG, Open(Space.SVG, b"g")), b"img") == (True, ())
+    assert start((SVG,), b"font", breaks=True) == (True, ())
+    assert start((SVG,), b"font") == (False, (SVG, Open(Space.SVG, b"font")))
+    desc = (SVG, Open(Space.SVG, b"desc"))
+    assert start((*desc, Open(Space.SVG, b"g")), b"img") == (True, desc)  # stops at desc
+    assert _foreign.cdata(desc) and not _foreign.cdata((*desc, Open(Space.HTML, b"b")))
+
+
+def test_end_tags() -> None:
+    g = Open(Space.SVG, b"g")
+    assert _foreign.end((SVG, g), b"svg") == [()]
+    assert _foreign.end((SVG, g), b"body") == [(SVG, g)]
+    assert _foreign.end((SVG, g), b"div") == [(SVG, g), ()]  # an HTML div around it, or not
+    desc = (SVG, Open(Space.SVG, b"desc"))
+    bold = (*desc, Open(Space.HTML, b"b"))
+    assert _foreign.end(bold, b"desc") == [bold]  # "any other end tag" stops at desc
+    assert _foreign.end(bold, b"b") == [desc]
+    assert _foreign.end(desc, b"div") == [desc]  # not in scope: desc is a boundary
+    # </p>: the standard breaks out first, html5lib 1.1 walks: both readings.
+    assert _foreign.end((*desc, g), b"p") == [desc, (*desc, g)]
+
+
+def test_the_oracle_counts_only_an_html_object_s_data() -> None:
+    """An ``<object>`` in SVG is an SVG element: Chromium fetches nothing for its ``data``
+    (fuzz 103/4161 was first reported for one)."""
+    assert oracle.leaks(page(f'<object data="{PIXEL}"></object>'), blocked)
+    assert oracle.leaks(page(f'<svg><object data="{PIXEL}"></object></svg>'), blocked) == []
+
+
+def test_readings_nested_too_deep_fail_closed() -> None:
+    """Each ``</div>`` may close the HTML around the svg (two readings), each ``<style>``
+    is then raw text in one and markup in the other: past a few levels of readings inside
+    readings the rewriter gives up (the site then sends the enforcing CSP), never recursing
+    without bound."""
+    body = page("<svg></div>" + "<style></div>" * 50 + f"<img src={PIXEL}></style>")
+    rewriter = PLAN.rewriter()
+    rewriter.feed_last(body)
+    assert rewriter.failure == "limit"
+    shallow = page(f"<svg></div><style></div><style><img src={PIXEL}></style>")
+    rewriter = PLAN.rewriter()
+    assert oracle.leaks(rewriter.feed_last(shallow), blocked) == []
+    assert rewriter.failure is None
