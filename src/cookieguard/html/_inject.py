@@ -33,6 +33,7 @@ from cookieguard.html._embeds import placeholder_parts, size
 from cookieguard.html._nonces import Nonces, meta_nonces, with_nonces
 from cookieguard.html._scanner import Attribute, Rewriter, attributes, attributes_named
 from cookieguard.html._urls import each_url as _each_url
+from cookieguard.html._urls import offsets_named as _offsets_named
 from cookieguard.html._urls import text_of as _text_of
 from cookieguard.html._urls import urls as _attribute_urls
 from cookieguard.html._urls import urls_in as _urls_in
@@ -330,11 +331,9 @@ class Blocker:
         """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
         if not self._vendors:
             return []
-        found = [
-            at
-            for at, host, path in _each_url(data, encoded=False)
-            if self._named(host.lower(), path[:64])
-        ]
+        found = _offsets_named(
+            data, lambda host, path: self._named(host.lower(), path[:64]) is not None
+        )
         if b"&" in data:
             # The scheme's colon or the slashes spelled as character references
             # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded

@@ -83,6 +83,18 @@ _SKIP = re.compile(
     rb"|</(?!(?:" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
     rb")*+"
 )
+#: A whole start tag that _SKIP would pass (its name; the first that may hold a hit).
+_ORDINARY_TAG = re.compile(
+    rb"<(?!(?:"
+    + _SPECIAL_START
+    + rb")"
+    + _DELIM
+    + rb")([a-z][^"
+    + _WS
+    + rb"/>]*+)"
+    + _ATTRS
+    + rb">"
+)
 #: In foreign content and in <select> every tag may change the state: skip text only.
 _SKIP_TEXT = re.compile(rb"[^<]*+")
 _COMMENT_END = re.compile(rb"--!?>")
@@ -123,17 +135,29 @@ _HEAD_POINT = re.compile(rb"<script(?=[" + _WS + rb"/>])|</head(?=[" + _WS + rb"
 _HEAD_HAZARDS = (b"<!--", b"<?", b"<style", b"<textarea", b"<xmp", b"<iframe", b"<noembed",
                  b"<noframes", b"<plaintext", b"<noscript", b"<svg", b"<math",
                  b"<select")  # fmt: skip
+_HEAD_HAZARD = re.compile(b"|".join(re.escape(hazard) for hazard in _HEAD_HAZARDS))
 
 
 def _head_point(data: bytes) -> int:
     """Where the head tags go (before the first ``<script``, else ``</head``) when the first
     16 KB show it plainly; -1 when only the scanner can tell."""
-    low = data[:16384].lower()
-    m = _HEAD_POINT.search(low)
+    # Lower-casing the head is enough when "</head" is written in one case (nearly every
+    # page): the first place in it is then the first place of all. (Lowering 16 KB was
+    # most of the cost of a page with nothing to edit.)
+    end = data.find(b"</head", 0, 16377)
+    upper = data.find(b"</HEAD", 0, end if end >= 0 else 16377)
+    end = upper if upper >= 0 else end
+    m = None
+    if end >= 0:
+        low = data[: end + 7].lower()
+        m = _HEAD_POINT.search(low)
+    if m is None:
+        low = data[:16384].lower()
+        m = _HEAD_POINT.search(low)
     if m is None:
         return -1
     before = low[: m.start()]
-    if any(hazard in before for hazard in _HEAD_HAZARDS):
+    if _HEAD_HAZARD.search(before) is not None:  # (one search, not one per hazard)
         return -1
     if _enclosing(data, 0, m.start()) >= 0:
         return -1
@@ -667,6 +691,13 @@ class Rewriter:
         if plainly and self._finish_plainly(w, pos):
             return w.n
         end = hits[w.hi] if w.hi < len(hits) and w.gate is not None else w.n
+        if end < w.n:
+            # The skip cannot pass the tag holding the hit (it never ends before it), so it
+            # stops at the last "<" before the hit at the latest: reading that tag's
+            # attributes there only to fail cost a second pass over a tag of thousands.
+            lt = w.low.rfind(b"<", pos, end)
+            if lt >= 0:
+                end = lt
         # In <select> and anywhere inside <svg>/<math> every tag may change the state.
         plain = not (self._select or self._foreign)
         skipped = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end)
@@ -678,6 +709,12 @@ class Rewriter:
         if w.data[stop] != 0x3C:  # "<": the skip stopped at a blocked URL in text
             w.hi += 1
             return stop
+        if plain and w.gate is not None:
+            # The usual stop before a hit: an ordinary start tag holding it (an <img>, a
+            # <link>...), read in one match, not through the tag open and name states.
+            tag = _ORDINARY_TAG.match(w.low, stop)
+            if tag is not None:
+                return self._plain_tag(w, tag.group(1), stop, tag.end())
         return self._tag_open(w, stop)
 
     def _finish_plainly(self, w: _Window, pos: int) -> bool:

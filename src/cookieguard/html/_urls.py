@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 import html.entities
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from cookieguard.catalogue._hosts import host_of, split_url
 if TYPE_CHECKING:
     from cookieguard.html._scanner import Attribute
 
-__all__ = ["each_url", "host_of", "text_of", "urls", "urls_in"]
+__all__ = ["each_url", "host_of", "offsets_named", "text_of", "urls", "urls_in"]
 
 
 def text_of(value: bytes) -> bytes:
@@ -229,6 +229,37 @@ def each_url(data: bytes, *, encoded: bool = True) -> Iterator[tuple[int, bytes,
                 if host is None:
                     continue
             yield m.start(), host, _path(path) if path else b""
+    yield from _other_urls(data, encoded)
+
+
+def offsets_named(data: bytes, named: Callable[[bytes, bytes], bool]) -> list[int]:
+    """Offsets of the URLs of ``data`` (as :func:`each_url` with ``encoded=False`` finds
+    them) whose host and path ``named`` says yes to, in no particular order.
+
+    The prefilter's loop over every URL of a page: a URL written the same way again (a
+    page names its CDN, its own links, a tracker's endpoint over and over) is looked up in
+    this call's own table, not read and asked about again."""
+    found: list[int] = []
+    if b"/" in data:
+        plain = _PLAIN
+        seen: dict[bytes, bool] = {}
+        for m in _URL_IN_TEXT.finditer(data):
+            written = m.group()
+            hit = seen.get(written)
+            if hit is None:
+                host, path = m.group(1, 2)
+                if host.translate(None, plain):
+                    host = _read_host(host)
+                hit = seen[written] = host is not None and named(host, _path(path))
+            if hit:
+                found.append(m.start())
+    found += [at for at, host, path in _other_urls(data, False) if named(host, path)]
+    return found
+
+
+def _other_urls(data: bytes, encoded: bool) -> Iterator[tuple[int, bytes, bytes]]:
+    """:func:`each_url`'s passes for the spellings that are not "//host" (or a variant of
+    it with tab, CR or LF)."""
     if b"\\" in data:
         for m in _URL_BACKSLASH.finditer(data):
             host = _read_host(m.group(1))
