@@ -84,7 +84,8 @@ def test_a_robots_txt_sent_one_byte_every_two_seconds_cannot_hang_the_scan(
     site: Callable[[App], str],
 ) -> None:
     """Issue 23: the robots.txt fetch was bound per read, not by the scan's deadline (a
-    512 KB drip takes days). The scan ends within --timeout + 5 s and exits 2, saying why."""
+    512 KB drip takes days). It gives up after its own 5 s, the scan ends within --timeout + 5 s
+    and exits 2, saying why."""
 
     def drip() -> Iterator[bytes]:
         yield b"U"
@@ -94,14 +95,18 @@ def test_a_robots_txt_sent_one_byte_every_two_seconds_cannot_hang_the_scan(
 
     url = site(guarded(hostile_site(robots=drip)))
     started = time.monotonic()
-    done = run_scan(url, "--timeout", "20", "--json", timeout=60)
+    # The drip would take 600 s. A deadline well past robots.txt's own 5 s leaves the other
+    # phases room to start even on a loaded machine (with --timeout 20, Chromium starting
+    # slowly under load left under 3 s for them, and they were rightly not started).
+    done = run_scan(url, "--timeout", "60", "--json", timeout=120)
     elapsed = time.monotonic() - started
-    assert elapsed < 25, elapsed
+    assert elapsed < 65, elapsed
     assert done.returncode == 2, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert not report["complete"] and report["clean"]
     unfinished = report["phases"]["before"]["unfinished"]
-    assert any("robots.txt" in reason and "within" in reason for reason in unfinished), unfinished
+    # Given up after robots.txt's own limit, not the scan's deadline.
+    assert any("robots.txt" in why and "within 5.0 s" in why for why in unfinished), unfinished
     # RFC 9309: an unreadable robots.txt disallows everything but the start page.
     assert report["phases"]["before"]["pages"] == [url]
     assert report["phases"]["reject"]["unfinished"] == []
