@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import shlex
 import statistics
@@ -487,6 +488,7 @@ def main() -> int:
     loop_rounds = 1 if quick else 5
     profile_n = args.profile_requests or (300 if quick else 2000)
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     if args.only_adversarial:
         return only_adversarial(args.output, started)
 
@@ -699,7 +701,7 @@ def main() -> int:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     machine = f"Python {platform.python_version()}, {platform.machine()}, {_cpus()} CPUs"
     alias = "" if sys.argv[1:] else " (= `make bench`)"
-    footer = f"`{command}`{alias} — {stamp} — {machine} — {elapsed:.0f} s"
+    footer = f"`{command}`{alias} — {stamp} — {machine} — {elapsed:.0f} s — {_load(load_before)}"
     text = "\n\n".join(sections) + "\n\n" + footer + "\n"
     print(text)
     if args.output:
@@ -732,9 +734,20 @@ def only_adversarial(output: str, started: float) -> int:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
+
+
+def _load(before: float) -> str:
+    """The machine's 1-minute load average at the start and the end of the run, and what it
+    means for the numbers: a loaded machine leaves the ratios (paired, interleaved) readable
+    and the absolute µs inflated."""
+    after = os.getloadavg()[0]
+    cpus = os.cpu_count() or 1
+    busy = max(before, after) > 0.5 * cpus
+    verdict = (
+        "a LOADED machine: read the ratios, not the absolute µs" if busy else "a quiet machine"
+    )
+    return f"load average {before:.1f} → {after:.1f} on {cpus} CPUs: {verdict}"
 
 
 if __name__ == "__main__":

@@ -212,3 +212,13 @@ def test_stop_gives_back_what_an_insert_only_page_held() -> None:
     second = editor.feed(page[1500:])
     editor.stop()
     assert first + second + editor.finish() == page
+
+
+def test_prescan_remembers_a_bounded_number_of_heads() -> None:
+    from cookieguard.html import _charsets
+
+    head = b'<meta charset="koi8-r">' + b" " * 2000
+    assert prescan(head) == prescan(head) == "koi8_r"
+    for n in range(300):
+        assert prescan(b"<!-- %d --><meta charset=latin1>" % n) == "cp1252"
+    assert len(_charsets._prescanned) <= 256

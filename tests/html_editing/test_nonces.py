@@ -20,7 +20,7 @@ from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
 from cookieguard.html._inject import Injection
 from cookieguard.html._nonces import (
     Nonces,
-    _names_policy,
+    _names_http_equiv,
     given_nonce,
     header_nonces,
     meta_nonces,
@@ -239,11 +239,17 @@ def test_each_response_gets_its_own_nonce_from_one_cached_plan(adapter: str) -> 
     assert site.cache_stats()["edited_bodies"][0] == 0  # no nonce kept for later
 
 
-@given(st.text(alphabet="securityPOLICYSecurity-p- <>x", max_size=60))
-def test_the_policy_prefilter_finds_every_letter_case_of_security_policy(text: str) -> None:
-    """The scan for "-p"/"-P" that spares lowering the head agrees with lowering it."""
+@given(st.text(alphabet="httpHTTP-equivEQUIVq <>x", max_size=80))
+def test_the_policy_prefilter_finds_every_letter_case_of_http_equiv(text: str) -> None:
+    """The memchr scan for "q"/"Q" that spares lowering the head agrees with lowering it."""
     head = text.encode("ascii")
-    assert _names_policy(head) == (b"security-policy" in head.lower())
+    assert _names_http_equiv(head) == (b"http-equiv" in head.lower())
+
+
+@pytest.mark.parametrize("qs", [0, 31, 32, 33, 500])
+def test_the_policy_prefilter_past_many_qs_still_finds_it(qs: int) -> None:
+    for head in (b"q" * qs + b"HTTP-equiv", b"Q" * qs + b"http-EQUIV", b"q" * qs):
+        assert _names_http_equiv(head) == (b"http-equiv" in head.lower())
 
 
 @pytest.mark.parametrize("at", [0, 1, 7, 8, 9, (1 << 15) - 16, (1 << 15) - 15, 1 << 15])

@@ -126,6 +126,8 @@ class Role(enum.Enum):
     IF_MODIFIED_SINCE = "if-modified-since"
     ETAG = "etag"
     LAST_MODIFIED = "last-modified"
+    # The app's own policy, enforced or reported (its nonces go on our tags: html/_nonces).
+    CONTENT_SECURITY_POLICY = "content-security-policy"
     # A request header carrying the visitor's region (a policy's region_header, see
     # cookieguard.core._regions): only names a policy asked for (learn_region).
     REGION = "region"
@@ -145,6 +147,7 @@ IF_NONE_MATCH = Role.IF_NONE_MATCH
 IF_MODIFIED_SINCE = Role.IF_MODIFIED_SINCE
 ETAG = Role.ETAG
 LAST_MODIFIED = Role.LAST_MODIFIED
+CONTENT_SECURITY_POLICY = Role.CONTENT_SECURITY_POLICY
 REGION = Role.REGION
 
 _ROLE_OF_NAME = {
@@ -160,6 +163,8 @@ _ROLE_OF_NAME = {
     "if-modified-since": IF_MODIFIED_SINCE,
     "etag": ETAG,
     "last-modified": LAST_MODIFIED,
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "content-security-policy-report-only": CONTENT_SECURITY_POLICY,
 }
 _ROLE_OF_BYTES = {key.encode("latin-1"): value for key, value in _ROLE_OF_NAME.items()}
 

@@ -875,6 +875,13 @@ class Editor:
 
     def feed(self, chunk: bytes) -> bytes:
         """Edit one chunk; returns what may be sent now (possibly ``b""``)."""
+        unscanned = self._unscanned
+        if (
+            unscanned is not None
+            and self._decoder is None
+            and unscanned.size + len(chunk) <= UNSCANNED_LIMIT
+        ):
+            return unscanned.feed(chunk)  # (what _step comes to for such a chunk)
         return self._step(chunk, last=False)
 
     def feed_last(self, chunk: bytes) -> bytes:
@@ -1021,7 +1028,7 @@ class Editor:
 UNSCANNED_LIMIT = 256 * 1024
 # Where sending stops: the first "</body" in any letter case (the insert is never placed
 # before it).
-_BODY_CLOSE = re.compile(rb"</[bB][oO][dD][yY]")
+_BODY_CLOSE = re.compile(rb"</body", re.IGNORECASE)  # (ASCII letters only, as bytes)
 
 
 class _Unscanned:

@@ -30,6 +30,7 @@ from cookieguard.core._guard import Decision
 from cookieguard.core._headers import (
     CONTENT_ENCODING,
     CONTENT_LENGTH,
+    CONTENT_SECURITY_POLICY,
     CONTENT_TYPE,
     ETAG,
     LAST_MODIFIED,
@@ -44,7 +45,7 @@ from cookieguard.core._headers import (
     text_role,
 )
 from cookieguard.html._inject import Injection
-from cookieguard.html._nonces import header_nonces
+from cookieguard.html._nonces import policy_nonces
 from cookieguard.site._site import Site
 
 T = TypeVar("T", str, bytes)
@@ -163,6 +164,7 @@ def response_head(
     length: tuple[T, T] | None = None  # the Content-Length field
     lengths = 0
     validators = False  # an ETag or Last-Modified field
+    policies: list[T] | None = None  # the app's own CSP fields' values
     # This runs on every response: the common one (no Set-Cookie to gate, nothing to add,
     # not HTML) costs one loop over its field names and a few tests.
     for field in headers:
@@ -186,6 +188,10 @@ def response_head(
             encoding = field[1]
         elif what is ETAG or what is LAST_MODIFIED:
             validators = True
+        elif what is CONTENT_SECURITY_POLICY:
+            if policies is None:
+                policies = []
+            policies.append(field[1])
     if refused is not None:
         gated = [
             (k, v)
@@ -230,7 +236,8 @@ def response_head(
             headers = _plus(headers, spelling.spelled(added))
         return headers, None, None
     # Our tags carry the nonces of the app's own CSP (per response: never in a memo key).
-    plan = plan.nonced(header_nonces(headers))
+    if policies is not None:
+        plan = plan.nonced(policy_nonces(spelling.text(value) for value in policies))
     if added:
         headers = _plus(headers, spelling.spelled(added), spelling.vary(plan))
     else:
