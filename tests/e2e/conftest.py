@@ -45,38 +45,45 @@ class ExampleServer:
 
     def __init__(self, name: str, workdir: Path, argv: list[str] | None = None) -> None:
         self.name = name
+        self.workdir = workdir
+        self.argv = argv or [sys.executable, str(EXAMPLES[name])]
+        self.log = workdir / f"{name}.log"
+        self._start()
+
+    def _start(self) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        self.log = workdir / f"{name}.log"
         env = {
             **os.environ,
             "PORT": str(port),
             "COOKIEGUARD_SECRET": SECRET,
-            "COOKIEGUARD_RECEIPTS": str(workdir / f"{name}-receipts.sqlite3"),
+            "COOKIEGUARD_RECEIPTS": str(self.workdir / f"{self.name}-receipts.sqlite3"),
             "PYTHONUNBUFFERED": "1",
         }
         with self.log.open("wb") as out:
             self.process = subprocess.Popen(
-                argv or [sys.executable, str(EXAMPLES[name])],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                self.argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
             )
 
-    def wait_until_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+    def wait_until_ready(self, timeout: float = 60.0) -> None:
+        """Return once the example answers (at once when it starts fast: the bound is for a
+        loaded machine). The port was free when probed, but another process may bind it
+        before the example does: the example then starts again on another port."""
+        for attempt in range(3):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self.process.poll() is None:
+                try:
+                    with urllib.request.urlopen(self.url + "/collect/count", timeout=5) as answer:
+                        if answer.status == 200 and self.process.poll() is None:
+                            return
+                except OSError:
+                    time.sleep(0.05)
+            taken = "address already in use" in self.output().lower()
+            if self.process.poll() is None or not taken or attempt == 2:
                 break
-            try:
-                with urllib.request.urlopen(self.url + "/collect/count", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
+            self._start()
         self.stop()
         raise RuntimeError(f"the {self.name} example did not start:\n{self.output()}")
 
