@@ -151,6 +151,18 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"<script>", b"<!--<script>", n, b"</script>"),
         "script data escapes (`<!--<script>`) repeated",
     ),
+    "script_hosts_without_slashes": (
+        lambda n: _page(b"<script>", b"a='x.quantserve.com';", n, b"</script>"),
+        "a script naming a tracker's host, without `//`, over and over",
+    ),
+    "script_host_paths": (
+        lambda n: _page(b"<script>", b"x.quantserve.com/q/", n, b"</script>"),
+        "a tracker's host without `//`, each the path of the one before",
+    ),
+    "script_dots": (
+        lambda n: _page(b"<script>", b"a.co", n, b"</script>"),
+        "`a.co` repeated in a script (a suffix at every dot, never a host)",
+    ),
     "tracker_pixels": (
         lambda n: _page(b"", b'<img src="' + PIXEL + b'">', n),
         "well-formed tracker pixels, one after another",

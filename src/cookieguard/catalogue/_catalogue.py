@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -20,6 +20,7 @@ from typing import Any
 
 from cookieguard._cache import remember
 from cookieguard.catalogue._hosts import host_of, normalise_host, split_url
+from cookieguard.catalogue._mentions import Found, HostMentions, registrable
 
 __all__ = [
     "Catalogue",
@@ -92,28 +93,6 @@ def _path_matches(path: str, prefix: str) -> bool:
     return len(path) == len(prefix) or prefix.endswith("/") or path[len(prefix)] in "/?#;"
 
 
-def _host_alternation(names: Iterable[str]) -> str:
-    """A compact regex alternation of ``names`` built from a character trie (fast to scan)."""
-    trie: dict[str, Any] = {}
-    for name in names:
-        node = trie
-        for char in name:
-            node = node.setdefault(char, {})
-        node[""] = {}
-
-    def render(node: dict[str, Any]) -> str:
-        ends = "" in node
-        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if ends:
-            return "(?:" + body + ")?"
-        return body
-
-    return render(trie)
-
-
 class _FactIndex:
     """Cookie (or storage) facts by exact name, then by glob, with a bounded memo."""
 
@@ -160,8 +139,10 @@ class Catalogue:
         "_by_host",
         "_category_memo",
         "_cookies",
+        "_mentions",
+        "_shared",
         "_storage",
-        "_text_regex",
+        "_under",
         "vendors",
         "version",
     )
@@ -186,21 +167,24 @@ class Catalogue:
         self._storage = _FactIndex(self.vendors, storage=True)
         self._category_memo: dict[tuple[str, bool], tuple[str, ...]] = {}
 
-        needles: list[str] = []
-        for host, claims in self._by_host.items():
-            for prefix, _vendor in claims:
-                needles.append(host + prefix.rstrip("/") if prefix else host)
-        if needles:
-            # Not preceded by a host character (a "." is fine: a subdomain), not followed by
-            # one; "/" may be written "\/" inside a JavaScript string.
-            # Scanned over lower-cased text: several times faster than re.IGNORECASE.
-            body = _host_alternation(sorted({needle.lower() for needle in needles}))
-            body = body.replace("/", r"\\?/")
-            self._text_regex: re.Pattern[str] | None = re.compile(
-                r"(?<![a-z0-9\-])(" + body + r")(?![a-z0-9\-]|\.[a-z0-9\-])"
-            )
-        else:
-            self._text_regex = None
+        # Hosts named in script text (however the URL around them is spelled), and for the
+        # end of a host whose start a script computes (".facebook.net"), the catalogued
+        # hosts under each parent domain that is at least a registrable part.
+        self._mentions = HostMentions(self._by_host)
+        under: dict[str, list[str]] = {}
+        for host in self._by_host:
+            name, suffix = registrable(host)
+            floor = len(name) + 1 + len(suffix)
+            parent = host
+            while (dot := parent.find(".")) != -1 and len(parent) - dot - 1 >= floor:
+                parent = parent[dot + 1 :]
+                under.setdefault(parent, []).append(host)
+        self._under = {parent: tuple(hosts) for parent, hosts in under.items()}
+        self._shared = frozenset(
+            parent
+            for parent, hosts in under.items()
+            if any(all(prefix for prefix, _ in self._by_host[host]) for host in hosts)
+        )
 
     def __repr__(self) -> str:
         return f"<Catalogue {self.version} with {len(self.vendors)} vendors>"
@@ -235,17 +219,59 @@ class Catalogue:
             return None
         return self._lookup(*parts)
 
-    def vendors_in_text(self, text: str) -> tuple[Vendor, ...]:
-        """Vendors whose hosts an inline script or style mentions, in order of first mention."""
-        if self._text_regex is None:
+    def mentions(self, low: bytes, start: int = 0, end: int | None = None) -> Iterator[Found]:
+        """``(offset, host, path)`` of each host that script text (``low[start:end]``,
+        lower-cased) names whose registrable part is a catalogued host's, however the URL
+        around it is spelled (``'https://secure' + '.quantserve.com/quant.js'``, ``beacon:
+        'bam.nr-data.net'``); see :mod:`cookieguard.catalogue._mentions`. Candidates only:
+        :meth:`vendors_named` says which vendors, if any, each one names."""
+        return self._mentions.find(low, start, end)
+
+    def vendors_named(self, host: str, path: str) -> tuple[Vendor, ...]:
+        """The vendors a host named in script text loads from (a :meth:`mentions` hit).
+
+        ``host`` is read as a URL's host (``path`` as its path, ``\\/`` as ``/``); one that
+        starts with ``.`` is the end of a host the script computes: it names its own vendor
+        if catalogued, else, followed by a path, the vendors of the catalogued hosts it ends
+        (``.googletagmanager.com/gtm.js`` is Google Tag Manager's
+        ``www.googletagmanager.com``): those that claim the path if any do, else those of
+        whole hosts, unless a host under it is one whose vendors only claim paths there
+        (``'.google.com/search'`` names none: ``www.google.com`` serves more than
+        trackers)."""
+        fragment = host.startswith(".")
+        found = split_url("//" + host.strip(".") + path.replace("\\/", "/"))
+        if found is None:
             return ()
+        host, path = found
+        vendor = self._lookup(host, path)
+        if vendor is not None:
+            return (vendor,)
+        if not fragment or path == "/":
+            return ()  # (a bare ".google.com" is more often a domain test than a URL)
+        # As for a URL, a vendor that claims the path (Google Maps' "/maps" on
+        # www.google.com) comes before those of the whole hosts (analytics.google.com).
+        claims: dict[str, Vendor] = {}
+        hosts: dict[str, Vendor] = {}
+        for full in self._under.get(host, ()):
+            for prefix, vendor in self._by_host[full]:
+                if not prefix:
+                    hosts.setdefault(vendor.name, vendor)
+                elif _path_matches(path, prefix):
+                    claims.setdefault(vendor.name, vendor)
+        if claims or host in self._shared:
+            # A host under it serves more than trackers (www.google.com, its vendors
+            # claim paths there): only a claimed path names a vendor.
+            return tuple(claims.values())
+        return tuple(hosts.values())
+
+    def vendors_in_text(self, text: str) -> tuple[Vendor, ...]:
+        """Vendors whose hosts an inline script names (:meth:`mentions`), in order of first
+        mention."""
         found: dict[str, Vendor] = {}
-        for match in self._text_regex.finditer(text.lower()):
-            needle = match.group(1).replace("\\/", "/")
-            host, _, path = needle.partition("/")
-            vendor = self._lookup(host, "/" + path if path else None)
-            if vendor is not None and vendor.name not in found:
-                found[vendor.name] = vendor
+        low = text.encode("utf-8", "surrogateescape").lower()
+        for _, host, path in self.mentions(low):
+            for vendor in self.vendors_named(host.decode("ascii"), path.decode("ascii")):
+                found.setdefault(vendor.name, vendor)
         return tuple(found.values())
 
     def cookie_vendor(self, name: str) -> tuple[Vendor, CookieFact] | None:

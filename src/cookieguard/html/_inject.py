@@ -215,14 +215,40 @@ def _srcdocs(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield m.start(), value
 
 
+_SCRIPT_START = re.compile(rb"<script[\t\n\f\r />]")
+_SCRIPT_END = re.compile(rb"</script[\t\n\f\r />]")
+
+
+def _script_spans(low: bytes) -> Iterator[tuple[int, int]]:
+    """Where, in a lower-cased body, the text of an inline script may be: from each
+    ``<script`` to the next ``</script``, or to the end of the body if script data's escapes
+    (a ``<!--`` in it: ``<!--<script></script>`` does not end it) or no end tag follow.
+
+    Cheap and a superset for the scripts sites paste: the start tag is included, and a
+    ``<script`` in a comment or an attribute value starts a span too (the verdict, on the
+    element the scanner reads, decides). Spans do not overlap: each byte is read once or
+    twice."""
+    n = len(low)
+    start = _SCRIPT_START.search(low)
+    while start is not None:
+        at = start.start()
+        end = _SCRIPT_END.search(low, at + 7)
+        if end is None or low.find(b"<!--", at, end.start()) != -1:
+            yield at, n
+            return
+        yield at, end.start()
+        start = _SCRIPT_START.search(low, end.start() + 1)
+
+
 class Blocker:
     """Auto-blocking for one set of refused categories: which vendors, found how.
 
     Built once per set and shared by every response (thread-safe: memo writes are locked).
     Every verdict depends only on the bytes of the element it is about, so the result is the
     same however the body is chunked; and an element that names no blocked vendor's host
-    after ``//`` (:meth:`mentions`) is never edited, which makes that one regex search the
-    prefilter: a page naming no blocked host is not parsed at all.
+    after ``//`` (:meth:`mentions`), nor an inline script that names one at all
+    (:meth:`mentions_in_script`), is never edited, which makes those searches
+    (:meth:`positions`) the prefilter: a page naming no blocked host is not parsed at all.
     """
 
     def __init__(
@@ -267,6 +293,7 @@ class Blocker:
         self.refused_by_name = refused_vendors
         self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
+        self._mentioned: Memo[bytes, tuple[Vendor, ...]] = Memo(4096, 1 << 20)
         #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
         self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 1 << 20)
 
@@ -334,6 +361,8 @@ class Blocker:
         found = _offsets_named(
             data, lambda host, path: self._named(host.lower(), path[:64]) is not None
         )
+        if b"<" in data:
+            found += self._script_hits(data.lower())
         if b"&" in data:
             # The scheme's colon or the slashes spelled as character references
             # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded
@@ -344,6 +373,28 @@ class Blocker:
             # once more (a host written "&amp;period;" there is a "." to the browser).
             found += [at for at, run in _srcdocs(data) if self._mentioned_within(run)]
         found.sort()
+        return found
+
+    def _script_hits(self, low: bytes) -> list[int]:
+        """Offsets of hosts of blocked vendors named without ``//`` (a loader URL a script
+        assembles: :meth:`vendors_in_script`), where an inline script may be (elsewhere
+        such a host is no URL).
+
+        One is enough for each script (its verdict reads them all): the first after each
+        ``<script`` of a span (a span may hold several, one opened in a comment, say). The
+        search goes on from the first ``<script`` after each hit, so a script naming a host
+        thousands of times costs one regex pass here, not a look-up a name."""
+        found = []
+        mentions = self.catalogue.mentions
+        named = self._mentioned_vendors
+        for start, end in _script_spans(low):
+            at = start
+            while at != -1:
+                hit = next((w for w, host, path in mentions(low, at, end) if named(host, path)), -1)
+                if hit == -1:
+                    break
+                found.append(hit)
+                at = low.find(b"<script", hit, end)
         return found
 
     def _mentioned_within(self, document: bytes) -> bool:
@@ -367,15 +418,45 @@ class Blocker:
         return hit
 
     def vendors_in_text(self, content: bytes) -> tuple[Vendor, ...]:
-        """Blocked vendors an inline script loads from (named in a ``//host/path`` URL)."""
+        """Blocked vendors CSS, an import map or a ``data:`` document loads from (named in a
+        ``//host/path`` URL: in those a host without one is a relative path)."""
         found: dict[str, Vendor] = {}
         for _, host, path in _each_url(content):
             vendor = self._named(host.lower(), path[:64])
             if vendor is not None:
                 found.setdefault(vendor.name, vendor)
-        # Not Catalogue.vendors_in_text: its scan also finds hosts written without "//", but
-        # costs ~0.1 µs a byte on every tracker snippet, and no published snippet needs it.
         return tuple(found.values())
+
+    def mentions_in_script(self, content: bytes) -> bool:
+        """True if a script names a blocked vendor's host, in a URL or not
+        (:meth:`vendors_in_script`)."""
+        if self.mentions(content):
+            return True
+        named = self._mentioned_vendors
+        return any(named(host, path) for _, host, path in self.catalogue.mentions(content.lower()))
+
+    def vendors_in_script(self, content: bytes) -> tuple[Vendor, ...]:
+        """Blocked vendors an inline script loads from: named in a ``//host/path`` URL, or
+        by a host written anywhere in its text (``Catalogue.mentions``): scripts assemble
+        their loader's URL (``'https://secure' + '.quantserve.com/quant.js'``, ``beacon:
+        'bam.nr-data.net'``), and a script that names a tracker's host is one to hold."""
+        found = {vendor.name: vendor for vendor in self.vendors_in_text(content)}
+        for _, host, path in self.catalogue.mentions(content.lower()):
+            for vendor in self._mentioned_vendors(host, path):
+                found.setdefault(vendor.name, vendor)
+        return tuple(found.values())
+
+    def _mentioned_vendors(self, host: bytes, path: bytes) -> tuple[Vendor, ...]:
+        """The blocked vendors a host named in script text loads from (memo by bytes)."""
+        key = host + b" " + path
+        hit = self._mentioned.get(key)
+        if hit is None:
+            named = self.catalogue.vendors_named(host.decode("ascii"), path.decode("ascii"))
+            hit = tuple(vendor for vendor in named if self._found(vendor) is not None)
+            self._mentioned.put(key, hit, len(key))
+        if hit and self._known is not None:
+            return tuple(vendor for vendor in hit if not self._known(vendor.name))
+        return hit
 
     def grantable(self, category: str) -> bool:
         """True if the visitor can grant ``category`` (the policy has it)."""
@@ -467,7 +548,9 @@ class TrackerGate:
 
     def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
         if not (
-            self.blocker.mentions_in_tag(tag) if content is None else self.blocker.mentions(content)
+            self.blocker.mentions_in_tag(tag)
+            if content is None
+            else self.blocker.mentions_in_script(content)
         ):
             return None
         attrs = attributes_named(tag, 7, _SCRIPT_NAMES, every=True)
@@ -485,7 +568,11 @@ class TrackerGate:
                 return None
             vendors: tuple[Vendor, ...] = (vendor,)
         else:
-            vendors = self.blocker.vendors_in_text(content or b"")
+            vendors = (
+                self.blocker.vendors_in_script(content or b"")
+                if kind_value in _JS_TYPES
+                else self.blocker.vendors_in_text(content or b"")  # JSON: import map, rules
+            )
             if not vendors:
                 return None
         self.blocker.met(vendors)

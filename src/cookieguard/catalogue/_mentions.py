@@ -1,0 +1,153 @@
+"""Where script text names a catalogued host, however the script spells the URL around it.
+
+A vendor's snippet does not always write its loader as ``//host/path``. Published ones build
+it at run time: ``'https://secure' + '.quantserve.com/quant.js'``, ``'http' + (ssl ? 's://s'
+: '://') + 'cdn.cxense.com/cx.js'``, ``'//' + a`` with ``a = 'static.olark.com/...'``, a
+config field ``beacon: 'bam.nr-data.net'``, or the host as the path of another
+(``storage.googleapis.com/code.snapengage.com/js/...``). What every one of them still writes
+whole is the host's registrable part, the name a vendor registers (``quantserve.com``,
+``cxense.com``): a concatenation that split that too would be written to evade, not to load.
+
+So the rule: a host named in the text is a run of host characters (``a-z 0-9 . -``) that
+ends with the registrable part of a catalogued host, not followed by more of a host; its
+path, if any, follows it (``/`` or JSON's ``\\/``). The catalogue then reads that host and
+path exactly as it reads a URL's (``Catalogue.vendors_named``): ``evilhotjar.com``,
+``yahoo.com`` (only ``analytics.yahoo.com`` is catalogued) and ``www.google.com/recaptcha``
+name no vendor. A run that starts with a dot (``'.quantserve.com'``, ``'.facebook.net/...'``
+after ``'https://connect' +``) is the end of a host whose start the script computes: a
+*fragment*, which names every catalogued host it ends.
+
+Linear time on any text. One regex search finds the candidates, and it is cheap where a page
+has none: it starts at a literal ``.`` (a fast scan in the regex engine), tries the suffixes
+(``com``, ``co.uk``...) as a character trie, then looks back at the last few letters of the
+registrable names under that suffix (a fixed-width look-behind per length). Each candidate's
+host is read backwards (at most the 253 characters DNS allows a host) and its path forwards
+(at most :data:`_PATH_LIMIT` bytes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+__all__ = ["Found", "HostMentions", "registrable"]
+
+#: A host named in text: ``(offset, host, path)``.
+Found = tuple[int, bytes, bytes]
+
+#: Second-level labels under which country domains register names (``google.co.uk``,
+#: ``google.com.au``): the registrable part is then three labels. (The public suffix list
+#: would be exact; these cover every catalogued host, and a wrong guess only makes the
+#: search's anchor longer or shorter, never the verdict, which is the catalogue's.)
+_SECOND_LEVEL = frozenset({"ac", "co", "com", "edu", "gov", "go", "ne", "net", "or", "org"})
+#: How many letters of a registrable name the search looks back at (the rest is checked by
+#: the catalogue's lookup of the whole host).
+_TAIL = 5
+#: What may continue a host name, before or after.
+_HOST_CHAR = r"[a-z0-9\-]"
+#: The longest host name DNS allows.
+_HOST_LIMIT = 253
+
+#: How much of a path is read (enough for every catalogued path prefix).
+_PATH_LIMIT = 128
+
+#: The characters of a host name (lower case), read back from the registrable part.
+_HOST_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
+#: What may follow a host in a URL: a port or a path.
+_PATH_START = frozenset((b":", b"/", b"\\"))
+#: A port, then a path as URLs in scripts write it (JSON writes "/" as "\\/"); a quote, "?"
+#: or "#" ends it.
+_PATH = re.compile(rb"(?::[0-9]*+)?((?:\\?/[a-z0-9._~%\-]*+)*+)")
+
+
+def registrable(host: str) -> tuple[str, str]:
+    """``(name, suffix)`` of a host's registrable part: ``cdn.cxense.com`` gives
+    ``("cxense", "com")``, ``www.google.co.uk`` gives ``("google", "co.uk")``."""
+    labels = host.split(".")
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return labels[-3], ".".join(labels[-2:])
+    if len(labels) >= 2:
+        return labels[-2], labels[-1]
+    return "", host
+
+
+def _trie(items: Iterable[tuple[str, str]]) -> str:
+    """A regex matching each key of ``items`` followed by its own pattern, as a trie."""
+    root: dict[str, Any] = {}
+    for key, then in items:
+        node = root
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = then
+
+    def render(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + render(child) for char, child in sorted(node.items()) if char]
+        if "" in node:
+            branches.append(node[""])
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return render(root)
+
+
+def _words(words: Iterable[str]) -> str:
+    """A regex alternation of ``words`` as a trie (one branch tried per first letter)."""
+    return _trie((word, "") for word in words)
+
+
+def _looking_back(names: Iterable[str], suffix: str) -> str:
+    """A look-behind that holds where ``.suffix`` just ended after one of ``names``: the
+    last :data:`_TAIL` letters of each, or a whole shorter name not preceded by a host
+    character. Python's look-behinds are fixed-width: one per length."""
+    tails: dict[int, set[str]] = {}
+    for name in names:
+        tail = name[-_TAIL:]
+        tails.setdefault(len(tail), set()).add(tail)
+    dot_suffix = r"\." + re.escape(suffix)
+    looks = []
+    for length, group in sorted(tails.items()):
+        start = "" if length == _TAIL else rf"(?<!{_HOST_CHAR})"
+        looks.append(rf"(?<={start}{_words(group)}{dot_suffix})")
+    return looks[0] if len(looks) == 1 else "(?:" + "|".join(looks) + ")"
+
+
+class HostMentions:
+    """Finds, in text, the hosts whose registrable part is that of one of ``hosts``."""
+
+    __slots__ = ("_regex",)
+
+    def __init__(self, hosts: Iterable[str]) -> None:
+        names: dict[str, set[str]] = {}
+        for host in hosts:
+            name, suffix = registrable(host.lower())
+            if name and suffix:
+                names.setdefault(suffix, set()).add(name)
+        if not names:
+            self._regex: re.Pattern[bytes] | None = None
+            return
+        # The suffix, then no more host (not "cxense.com.evil.example", "cxense.community"),
+        # then the registrable name before it.
+        end = rf"(?!{_HOST_CHAR}|\.{_HOST_CHAR})"
+        body = _trie(
+            (suffix, end + _looking_back(group, suffix)) for suffix, group in names.items()
+        )
+        self._regex = re.compile((r"\." + body).encode("ascii"))
+
+    def find(self, low: bytes, start: int = 0, end: int | None = None) -> Iterator[Found]:
+        """``(offset, host, path)`` of each host named in ``low[start:end]`` (``low``:
+        lower-cased text; the host ASCII, the path as written, ``b""`` if none). A host
+        starting with ``.`` is a fragment."""
+        regex = self._regex
+        if regex is None:
+            return
+        stop = len(low) if end is None else end
+        for m in regex.finditer(low, start, stop):
+            dot, after = m.span()
+            before = low[max(start, dot - _HOST_LIMIT) : dot]  # (bounded: linear work)
+            at = dot - len(before) + len(before.rstrip(_HOST_BYTES))
+            path = b""
+            if low[after : after + 1] in _PATH_START:
+                # Read up to _PATH_LIMIT bytes (a verdict reads no more of it).
+                limit = min(stop, after + _PATH_LIMIT)
+                path = _PATH.match(low, after, limit).group(1)  # type: ignore[union-attr]
+            yield at, low[at:after].lstrip(b"-"), path

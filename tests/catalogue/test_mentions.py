@@ -1,0 +1,165 @@
+"""Hosts named in script text, however the URL around them is spelled (issue 19).
+
+``Catalogue.mentions`` is a fast search (a regex anchored at ``.``, look-behinds on the last
+letters of the registrable names); ``reference`` below is the rule it implements, written the
+slow, obvious way (every occurrence of every registrable part, its boundaries checked by
+hand). Both are read through ``Catalogue.vendors_named``: generated texts must name the same
+vendors, at the same offsets, either way.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cookieguard.catalogue import Catalogue, Vendor, load_catalogue, merge
+from cookieguard.catalogue._mentions import registrable
+
+CATALOGUE = load_catalogue()
+HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
+PATH = re.compile(rb"(?::[0-9]*)?((?:\\?/[a-z0-9._~%\-]*)*)")
+
+
+def reference(catalogue: Catalogue, text: bytes) -> list[tuple[int, str, str, list[str]]]:
+    """``(offset, host, path, vendor names)`` of each host ``text`` names, found slowly."""
+    low = text.lower()
+    parts = {registrable(host) for vendor in catalogue.vendors for host in vendor.hosts}
+    dots: dict[int, int] = {}  # where each host ends -> the dot before its suffix
+    letters = HOST_CHARS.replace(b".", b"")
+    for name, suffix in parts:
+        whole = f"{name}.{suffix}".encode()
+        at = low.find(whole)
+        while at != -1:
+            end = at + len(whole)
+            before = low[at - 1 : at] if at else b""
+            after, then = low[end : end + 1], low[end + 1 : end + 2]
+            continues = after and (after in letters or (after == b"." and then and then in letters))
+            if not continues and (not before or before not in letters):
+                dots[end] = min(dots.get(end, end), at + len(name))
+            at = low.find(whole, at + 1)
+    # Each host reads back over host characters, at most the 253 DNS allows a host.
+    hosts = []
+    for end, dot in sorted(dots.items()):
+        start = dot
+        while start > max(0, dot - 253) and low[start - 1] in HOST_CHARS:
+            start -= 1
+        hosts.append((start, end))
+    found = []
+    for start, end in hosts:
+        host = low[start:end].lstrip(b"-")
+        path = b""
+        if low[end : end + 1] in (b":", b"/", b"\\"):
+            path = PATH.match(low[end : end + 128]).group(1)  # type: ignore[union-attr]
+        vendors = catalogue.vendors_named(host.decode(), path.decode())
+        if vendors:
+            found.append((start, host.decode(), path.decode(), [v.name for v in vendors]))
+    return found
+
+
+def fast(catalogue: Catalogue, text: bytes) -> list[tuple[int, str, str, list[str]]]:
+    found = []
+    for at, host, path in catalogue.mentions(text.lower()):
+        vendors = catalogue.vendors_named(host.decode(), path.decode())
+        if vendors:
+            found.append((at, host.decode(), path.decode(), [v.name for v in vendors]))
+    return found
+
+
+def names(catalogue: Catalogue, text: str) -> list[str]:
+    return [vendor.name for vendor in catalogue.vendors_in_text(text)]
+
+
+HOSTS = [
+    "cdn.cxense.com", "cxense.com", "edge.fullstory.com", "bam.nr-data.net", "quantserve.com",
+    "secure.quantserve.com", "static.olark.com", "ads.adthrive.com", "pi.pardot.com",
+    "code.snapengage.com", "www.googletagmanager.com", "connect.facebook.net",
+    "www.google.com", "www.google.co.uk", "www.google.com.au", "static.hotjar.com",
+    "storage.googleapis.com", "analytics.yahoo.com", "yahoo.com", "google.com", "facebook.net",
+]  # fmt: skip
+PIECES = [
+    *HOSTS, *(f".{registrable(h)[0]}.{registrable(h)[1]}" for h in HOSTS), ".", "..", "-", "x",
+    "evil", "/", "\\/", "/gtm.js", "/gtag/js", "/maps/embed", "/recaptcha", "/quant.js", ":443",
+    "'", "+", " ", "@", "com", ".com", "co.uk", "\n", "é", "https://", "_", "%2e", "E", "?q=1",
+]  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=14))
+def test_the_fast_search_finds_what_the_rule_says(parts: list[str]) -> None:
+    text = "".join(parts).encode()
+    assert fast(CATALOGUE, text) == reference(CATALOGUE, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # How published snippets spell their loaders (issue 19's GATE_GAPS).
+        ("'http'+(ssl?'s://s':'://')+'cdn.cxense.com/cx.js'", ["Cxense"]),
+        ("_fs_script = 'edge.fullstory.com/s/fs.js'", ["FullStory"]),
+        (
+            'NREUM.info={beacon:"bam.nr-data.net",errorBeacon:"bam.nr-data.net"}',
+            ["New Relic Browser"],
+        ),
+        ("(ssl ? 'https://secure' : 'http://edge') + '.quantserve.com/quant.js'", ["Quantcast"]),
+        ("y.src='//'+a; a='static.olark.com/jsclient/loader.js'", ["Olark"]),
+        ("w.adthrive.host = 'ads.adthrive.com'", ["Raptive"]),
+        ("('https://pi' : 'http://cdn') + '.pardot.com/pd.js'", ["Salesforce Account Engagement"]),
+        ("'https://storage.googleapis.com/code.snapengage.com/js/x.js'", ["SnapEngage"]),
+        # The end of a host whose start the script computes, followed by a path.
+        ("'https://' + sub + '.googletagmanager.com/gtm.js?id=' + i", ["Google Tag Manager"]),
+        ("'https://connect' + '.facebook.net/en_US/fbevents.js'", ["Meta Pixel"]),
+        ("'https://www' + '.google.com/maps/embed?pb=' + pb", ["Google Maps"]),
+        ("'https://www' + '.googletagmanager.com/gtag/js?id=' + id", ["Google Analytics"]),
+        # JSON's "\/", a port, upper case, a trailing full stop.
+        ('{"u":"https:\\/\\/www.google.com\\/maps\\/embed?pb=1"}', ["Google Maps"]),
+        ("'STATIC.HOTJAR.COM:443/c/hotjar-1.js'", ["Hotjar"]),
+        ("// loads from static.hotjar.com.", ["Hotjar"]),
+    ],
+)
+def test_hosts_written_without_slashes_name_their_vendor(text: str, expected: list[str]) -> None:
+    assert names(CATALOGUE, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "if (email.endsWith('@yahoo.com')) warn();",  # only analytics.yahoo.com is catalogued
+        "if (document.referrer.indexOf('.google.com') > 0) {}",  # a fragment without a path
+        "'.google.com/search?q=' + q",  # a fragment whose path no vendor under it claims
+        "loadScript('www.google.com/recaptcha/api.js')",
+        "var host = 'evilhotjar.com';",
+        "var host = 'static.hotjar.com.attacker.example';",
+        "var host = 'static.hotjar.community';",
+        "var host = 'static.hotjar.com-mirror.example';",
+        "a.b.c.d.e.f; x.com; co.uk; .com.com.com",
+    ],
+)
+def test_hosts_no_vendor_loads_from_name_none(text: str) -> None:
+    assert names(CATALOGUE, text) == []
+
+
+def test_a_site_s_own_hosts_are_found_too() -> None:
+    site = merge(
+        CATALOGUE,
+        [{"name": "Acme", "category": "analytics", "hosts": ["cdn.acme-stats.example"]}],
+        [("marketing", ["px.shop-ads.co.uk"])],
+    )
+    assert names(site, "'https://cdn' + '.acme-stats.example/a.js'") == ["Acme"]
+    assert names(site, "beacon: 'px.shop-ads.co.uk'") == ["px.shop-ads.co.uk"]
+    assert names(CATALOGUE, "beacon: 'px.shop-ads.co.uk'") == []
+
+
+def test_an_empty_catalogue_finds_nothing() -> None:
+    empty = Catalogue([], "0")
+    assert list(empty.mentions(b"cdn.cxense.com/cx.js")) == []
+    assert empty.vendors_in_text("cdn.cxense.com/cx.js") == ()
+
+
+def test_a_fragment_names_every_vendor_under_it_that_claims_the_path() -> None:
+    vendors: list[Vendor] = list(CATALOGUE.vendors_named(".google.com", "/maps/embed"))
+    assert [v.name for v in vendors] == ["Google Maps"]
+    assert CATALOGUE.vendors_named(".google.com", "") == ()
+    assert [v.name for v in CATALOGUE.vendors_named(".quantserve.com", "")] == ["Quantcast"]

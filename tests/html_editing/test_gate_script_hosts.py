@@ -1,0 +1,187 @@
+"""Inline scripts that name a tracker's host without ``//`` are gated (issue 19).
+
+Published snippets assemble their loader's URL at run time (``'https://secure' +
+'.quantserve.com/quant.js'``, a config field ``beacon: 'bam.nr-data.net'``, the host as the
+path of another): the gate finds the host in the script's text wherever it is written
+(``Catalogue.mentions``), through the prefilter (``Blocker.positions``) and the script's
+verdict. First-party scripts, hosts that only look like a tracker's, and text that is not a
+script come out byte for byte; whole and streamed bodies are edited alike.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cookieguard.core._consent import UNDECIDED, Consent
+from cookieguard.core._guard import Decision
+from cookieguard.html._inject import Injection
+from cookieguard.site._site import Site
+from tests.harness import make_policy
+
+
+def plan(site: Site) -> Injection:
+    injection = site.injection(
+        Decision(UNDECIDED),
+        method="GET",
+        status=200,
+        content_type="text/html; charset=utf-8",
+        content_encoding=None,
+        path="/page",
+        query="",
+        accept_language="en",
+    )
+    assert injection is not None
+    return injection
+
+
+#: No banner and no scripts of ours: an edit-free page comes out as it went in.
+PLAN = plan(Site(make_policy(banner=False, scripts=False), receipts=None))
+
+
+def page(markup: str) -> bytes:
+    return (
+        f"<!doctype html><html><head><title>t</title></head><body>{markup}</body></html>".encode()
+    )
+
+
+def rewrite(body: bytes) -> bytes:
+    return PLAN.rewriter().feed_last(body)
+
+
+def streamed(body: bytes, size: int) -> bytes:
+    rewriter = PLAN.rewriter()
+    out = [rewriter.feed(body[i : i + size]) for i in range(0, len(body), size)]
+    return b"".join(out) + rewriter.finish()
+
+
+GATED = {
+    "a scheme chosen at run time": (
+        "<script>var s=document.createElement('script');s.src='http'+"
+        "('https:'==location.protocol?'s://s':'://')+'cdn.cxense.com/cx.js';</script>",
+        "marketing",
+    ),
+    "a host split by concatenation": (
+        "<script>var u=(ssl?'https://secure':'http://edge')+'.quantserve.com/quant.js';</script>",
+        "marketing",
+    ),
+    "a host in a config field": (
+        '<script>window.NREUM={info:{beacon:"bam.nr-data.net",licenseKey:"x"}};</script>',
+        "analytics",
+    ),
+    "a host as another's path": (
+        "<script>s.src='https://storage.googleapis.com/code.snapengage.com/js/x.js';</script>",
+        "preferences",
+    ),
+    "a fragment of a host with a path": (
+        "<script>j.src='https://www'+'.googletagmanager.com/gtm.js?id='+i;</script>",
+        "analytics",
+    ),
+    "a fragment of a host under a parent not catalogued": (
+        "<script>t.src='https://connect'+'.facebook.net/en_US/fbevents.js';</script>",
+        "marketing",
+    ),
+    "upper case and JSON's escaped slashes": (
+        '<script>load({"src":"STATIC.HOTJAR.COM\\/c\\/hotjar-1.js"})</script>',
+        "analytics",
+    ),
+    "a module script": (
+        "<script type=module>import('https://'+'edge.fullstory.com/s/fs.js')</script>",
+        "analytics",
+    ),
+    "after a comment holding an unclosed script tag": (
+        "<!-- old: <script> --><p>x</p><script>a='static.olark.com/jsclient/loader.js'</script>",
+        "preferences",
+    ),
+    "in double-escaped script data": (
+        "<script><!--<script></script> a='ads.adthrive.com' --></script>",
+        "marketing",
+    ),
+    "in an SVG script": (
+        "<svg><script>s.src='https://pi'+'.pardot.com/pd.js'</script></svg>",
+        "marketing",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GATED))
+def test_a_script_naming_a_tracker_host_without_slashes_is_gated(name: str) -> None:
+    markup, category = GATED[name]
+    out = rewrite(page(markup))
+    assert f'<script type="text/plain" data-cookieguard="{category}"'.encode() in out, out
+    for size in (1, 7, 64):
+        assert streamed(page(markup), size) == out
+
+
+UNCHANGED = {
+    "a first-party script": "<script>fetch('/api/items').then(r=>r.json())</script>",
+    "an e-mail domain that is no catalogued host": (
+        "<script>if(email.endsWith('@yahoo.com'))warn()</script>"
+    ),
+    "a domain test without a path": (
+        "<script>if(document.referrer.indexOf('.google.com')>0)x()</script>"
+    ),
+    "a fragment of a shared host with a path no vendor claims": (
+        "<script>location='https://www'+'.google.com/search?q='+q</script>"
+    ),
+    "a path no vendor claims on a shared host": (
+        "<script>load('www.google.com/recaptcha/api.js')</script>"
+    ),
+    "lookalike hosts": (
+        "<script>var a='evilhotjar.com',b='static.hotjar.com.attacker.example',"
+        "c='static.hotjar.community'</script>"
+    ),
+    "hosts in text": "<p>We use quantserve.com and cdn.cxense.com, see bam.nr-data.net.</p>",
+    "hosts in attributes": '<a title="bam.nr-data.net" href="/p">ads.adthrive.com</a>',
+    "hosts in a textarea": "<textarea>s.src='cdn.cxense.com/cx.js'</textarea>",
+    "hosts in CSS (a relative URL there)": "<style>/* cdn.cxense.com */ b{color:red}</style>",
+    "hosts in a JSON script (not run)": (
+        '<script type="application/json">{"beacon":"bam.nr-data.net"}</script>'
+    ),
+    "hosts in an import map (a relative URL there)": (
+        '<script type="importmap">{"imports":{"a":"cdn.cxense.com/cx.js"}}</script>'
+    ),
+    "hosts in a script the site marked itself": (
+        '<script data-cookieguard="necessary">a="bam.nr-data.net"</script>'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNCHANGED))
+def test_other_scripts_and_text_naming_hosts_come_out_byte_for_byte(name: str) -> None:
+    body = page(UNCHANGED[name])
+    assert rewrite(body) == body
+    for size in (1, 7, 64):
+        assert streamed(body, size) == body
+
+
+def test_the_prefilter_finds_a_host_without_slashes_only_where_a_script_may_be() -> None:
+    blocker = PLAN.blocker
+    assert blocker is not None
+    script = page("<script>a='bam.nr-data.net'</script>")
+    assert blocker.positions(script) == [script.index(b"bam.")]
+    assert blocker.positions(page("<p>a='bam.nr-data.net'</p>")) == []
+    # One hit a script, however often it names the host (its verdict reads them all).
+    many = page("<script>" + "a='bam.nr-data.net';" * 50 + "</script>")
+    assert blocker.positions(many) == [many.index(b"bam.")]
+
+
+def test_a_visitor_who_granted_the_category_gets_the_script_unchanged() -> None:
+    site = Site(make_policy(banner=False, scripts=False), receipts=None)
+    consent = Consent(True, frozenset({"marketing"}), "cid", 1, 0)
+    injection = site.injection(
+        Decision(consent),
+        method="GET",
+        status=200,
+        content_type="text/html; charset=utf-8",
+        content_encoding=None,
+        path="/page",
+        query="",
+        accept_language="en",
+    )
+    assert injection is not None
+    quantcast = GATED["a host split by concatenation"][0]
+    new_relic = GATED["a host in a config field"][0]
+    body = page(quantcast + new_relic)
+    out = injection.rewriter().feed_last(body)
+    assert out.startswith(page(quantcast)[: -len(b"</body></html>")])
+    assert b'<script type="text/plain" data-cookieguard="analytics">' in out
