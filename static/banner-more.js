@@ -127,7 +127,9 @@
       // A renamed URL (an SVG script's href) is the new script's src.
       if (name !== 'type') script.setAttribute(renamed.test(name) ? 'src' : name, value);
     }
-    if (old.dataset.cookieguardType === 'module') script.type = 'module';
+    // Its own type back: a module, an import map, speculation rules (the gate's
+    // data-cookieguard-type); without one it is a classic script.
+    if (old.dataset.cookieguardType) script.type = old.dataset.cookieguardType;
     // The page's own nonce, from the property (browsers hide the attribute once loaded).
     // Never ours in its place: a script the app's CSP would refuse (one it did not nonce,
     // an injected one) must not run because cookieguard gated and restored it.
