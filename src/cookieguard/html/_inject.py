@@ -108,7 +108,9 @@ def _rename_prefix(name: bytes) -> bytes:
 
 
 _START_NAMES = frozenset({_MARK, b"style", b"content", b"http-equiv", *_URL_ATTRIBUTES})
-_HANDLER = re.compile(rb"[\t\n\f\r /\"']on[a-z]", re.IGNORECASE)
+#: An event handler's name, in a lower-cased tag ("on" found first: a class of separators
+#: first tried the pattern at every byte of the tag).
+_HANDLER = re.compile(rb"on(?<=[\t\n\f\r /\"']on)[a-z]")
 _EMBED_NAMES = frozenset({_MARK, b"width", b"height", *_EMBED_URLS})
 
 
@@ -489,9 +491,20 @@ class TrackerGate:
     language: str = "en"
     next_path: str = "/"
     codec: str = "utf-8"
+    #: The last <script> tag whose attributes were read, and them: needs_content and then
+    #: script_tag ask about the same tag (a tag of thousands of attributes is read once).
+    _script: tuple[bytes, list[Attribute]] | None = field(default=None, repr=False)
 
     def positions(self, data: bytes) -> list[int]:
         return self.blocker.positions(data)
+
+    def _script_attributes(self, tag: bytes) -> list[Attribute]:
+        last = self._script
+        if last is not None and last[0] == tag:
+            return last[1]
+        attrs = attributes_named(tag, 7, _SCRIPT_NAMES, every=True)
+        self._script = (tag, attrs)
+        return attrs
 
     # Every verdict below depends only on the blocker and the bytes it is given (not on the
     # page's language or charset, which only embed() uses): the same snippet pasted on every
@@ -541,7 +554,7 @@ class TrackerGate:
         return cast(bool, hit[0])
 
     def _needs_content(self, tag: bytes) -> bool:
-        attrs = attributes_named(tag, 7, _SCRIPT_NAMES)
+        attrs = self._script_attributes(tag)  # (every copy: script_tag reads them next)
         if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
             return False
         return _script_type(attrs) in _CONTENT_TYPES
@@ -553,7 +566,7 @@ class TrackerGate:
             else self.blocker.mentions_in_script(content)
         ):
             return None
-        attrs = attributes_named(tag, 7, _SCRIPT_NAMES, every=True)
+        attrs = self._script_attributes(tag)
         if _find(attrs, _MARK) is not None:
             return None  # the site marked it itself (data-cookieguard="necessary" opts out)
         kind_value = _script_type(attrs)
@@ -638,7 +651,7 @@ class TrackerGate:
         if not self.blocker.mentions_in_tag(tag):
             return None
         skip = len(name) + 1
-        handlers = _HANDLER.search(tag, skip) is not None
+        handlers = _HANDLER.search(tag.lower(), skip) is not None
         attrs = (
             attributes(tag, skip)
             if handlers
@@ -652,20 +665,19 @@ class TrackerGate:
             a.name == b"http-equiv" and _text_of(a.value).strip().lower() == b"refresh"
             for a in attrs
         )
-        seen: set[bytes] = set()
+        seen: dict[bytes, str | None] = {}  # each name read so far: how it fetches
         for attr in attrs:
-            kind = _fetching(name, attr.name, refresh)
-            if kind is None:
-                continue
             if attr.name in seen:
                 # A copy: the browser reads the first only, so only the first can load; a
                 # URL copy is still renamed with the rest (once the first is, it would be
                 # the one read). Reading every copy's URL made a tag of one attribute
                 # written 5,000 times cost 135 µs a KB.
-                if kind == "url":
+                if seen[attr.name] == "url":
                     renamed.append(attr)
                 continue
-            seen.add(attr.name)
+            kind = seen[attr.name] = _fetching(name, attr.name, refresh)
+            if kind is None:
+                continue
             found: list[Vendor] = []
             for url in _urls(attr):
                 vendor = self.blocker.vendor_for_url(url)
@@ -691,7 +703,7 @@ class TrackerGate:
             _categories(vendors, self.blocker.refused_by_name),
             b'"',
         ]
-        for attr in sorted(renamed, key=lambda a: a.start):
+        for attr in renamed:  # (in the tag's order, as attrs are)
             parts += [tag[cut : attr.start], _rename_prefix(attr.name)]
             cut = attr.start
         parts.append(tag[cut:])
