@@ -312,6 +312,10 @@ FIXED: dict[str, Case] = {
     "an end tag that may close the HTML around an svg": Case(
         f'<div><svg></div><xmp><!--</xmp><img src="{PIXEL}" alt="">--></xmp>'
     ),
+    "fuzz 301/5768: a <caption> in an integration point is ignored in body": Case(
+        '<math><annotation-xml encoding="text/html"><caption><![CDATA[ > <!-- ]]>'
+        f'<img src="{PIXEL}" alt="">-->'
+    ),
     "a CDATA section after </body> in svg": Case(
         f'<svg></body><![CDATA[ > <!-- ]]><img src="{PIXEL}" alt=""> -->'
     ),

@@ -79,6 +79,17 @@ CASES = {
     "a CDATA section one reading has and the other not": (
         f"<svg></span><![CDATA[ > <!-- ]]><img src={PIXEL}> -->"
     ),
+    "fuzz 301/5768: a <caption> in an integration point is ignored in body": (
+        f'<math><annotation-xml encoding="text/html"><caption><![CDATA[ > <!-- ]]>'
+        f"<img src={PIXEL}>-->"
+    ),
+    "a <caption> in an integration point inside a template": (
+        f'<template><math><annotation-xml encoding="text/html"><caption><![CDATA[ > <!-- ]]>'
+        f"<img src={PIXEL}>--></template>"
+    ),
+    "fuzz 301/497: <plaintext> in a select (ignored by the older rules)": (
+        f"<select><plaintext></select><img src={PIXEL}>"
+    ),
 }
 
 
@@ -114,7 +125,9 @@ MATH = Open(Space.MATHML, b"math")
 
 def start(stack: tuple[Open, ...], name: bytes, **flags: bool) -> tuple[bool, tuple[Open, ...]]:
     options = {"self_closing": False, "breaks": False, "html_point": False, **flags}
-    return _foreign.start(stack, name, **options)
+    html, after = _foreign.start(stack, name, **options)
+    assert len(after) == 1
+    return html, after[0]
 
 
 def test_a_start_tag_takes_the_namespace_of_the_current_node() -> None:

@@ -150,6 +150,9 @@ CASES = {
     # Tree state: raw text inside <select> (ignored there by the older rules).
     "an xmp in a select": f"<select><xmp></select><img src={PIXEL}></xmp>",
     "a style in a select": f'<select><style></select><script src="{GA}"></script></style>',
+    "fuzz 302/3171: raw text in a noscript in a select, read as markup": (
+        f'<select><noscript><iframe><script src="{GA}"></script></iframe></noscript>'
+    ),
     # Foreign content: the HTML element around an <svg> closes it.
     "an svg closed with its select": (
         f"<select><svg></select><textarea><!--</textarea><img src={PIXEL}>-->"

@@ -85,6 +85,11 @@ _SPECIAL = frozenset(
     b"textarea tfoot th thead title tr track ul wbr xmp".split()
 )
 _HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
+#: Start tags "in body" ignores (or merges into the open html or body element).
+_IGNORED = frozenset(b"html head body frameset frame".split())
+#: Start tags of table parts: ignored "in body", but in the table and template modes they
+#: clear the stack back to a table context first (which the model cannot tell apart).
+_TABLE_PARTS = frozenset(b"caption col colgroup tbody td tfoot th thead tr".split())
 #: End tags of "in body" that close an element in (default, list item or button) scope.
 _SCOPED = frozenset(
     b"address article aside blockquote button center details dialog dir div dl fieldset "
@@ -157,9 +162,9 @@ def _breakout(stack: Stack) -> Stack:
 
 def start(
     stack: Stack, name: bytes, *, self_closing: bool, breaks: bool, html_point: bool
-) -> tuple[bool, Stack]:
+) -> tuple[bool, list[Stack]]:
     """A start tag ``name`` on one candidate stack: whether the HTML rules process it (its
-    tokenizer switch applies), and the stack after it.
+    tokenizer switch applies), and the stacks it may leave.
 
     ``breaks``: a ``<font>`` with color, face or size (it leaves foreign content);
     ``html_point``: an ``encoding`` of ``text/html`` or ``application/xhtml+xml``."""
@@ -172,14 +177,22 @@ def start(
             if not self_closing:
                 space = Space.SVG if name == b"svg" else Space.MATHML
                 stack = _push(stack, Open(space, name))
-        elif stack and name not in _VOID:
+        elif name in _TABLE_PARTS and stack:
+            # Ignored in body; in a table or template mode, the stack is cleared back to
+            # the nearest table or template (the model's, or one around it) first.
+            i = len(stack)
+            while i and not (_html(stack[i - 1]) and stack[i - 1].name in (b"table", b"template")):
+                i -= 1
+            node = Open(Space.HTML, name)
+            return True, [stack, _push(stack, node), _push(stack[:i], node) if i else ()]
+        elif stack and name not in _VOID and name not in _IGNORED:
             stack = _push(stack, Open(Space.HTML, name))
-        return True, stack
+        return True, [stack]
     if not self_closing:  # foreign content has no void elements, only self-closing tags
         space = stack[-1].space
         point = html_point and space is Space.MATHML and name == b"annotation-xml"
         stack = _push(stack, Open(space, name, point))
-    return False, stack
+    return False, [stack]
 
 
 def end(stack: Stack, name: bytes) -> list[Stack]:

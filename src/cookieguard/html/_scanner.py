@@ -987,7 +987,9 @@ class Rewriter:
             self._select = True
         elif self._select and name in (b"input", b"keygen", b"textarea"):
             self._select = False  # they close the select
-        if name == b"plaintext":
+        if name == b"plaintext" and not self._select:
+            # (In <select> the older rules ignore it and read on: the markup reading, which
+            # sees all that the plaintext one does.)
             self._emit(w.view[at:end])
             self._state = State.PLAINTEXT
             return end
@@ -1030,7 +1032,7 @@ class Rewriter:
             rules, after = _foreign.start(
                 stack, name, self_closing=closing, breaks=breaks, html_point=point
             )
-            (html if rules else foreign).append(after)
+            (html if rules else foreign).extend(after)
         self._set_foreign(html + foreign)
         return html, foreign
 
@@ -1348,6 +1350,7 @@ class Rewriter:
         reader._scripting = scripting
         reader._noscript = self._noscript + (not scripting)
         reader._document = True
+        reader._select = self._select  # (its raw-text elements are read both ways there too)
         reader._set_foreign(stacks)
         out = reader._run(span, last=True)
         if reader.failure is not None:
