@@ -97,9 +97,9 @@ def given_nonce(value: str) -> Nonces | None:
 def meta_nonces(page: bytes) -> Nonces | None:
     """The nonces a ``<meta http-equiv="Content-Security-Policy">`` in the head of ``page``
     (an ASCII-compatible encoding) declares."""
+    if not _names_http_equiv(page, _HEAD):
+        return None  # (the usual case, found without lowering and copying the head first)
     head = page[:_HEAD]
-    if not _names_http_equiv(head):
-        return None
     lowered = head.lower()  # the same offsets: bytes.lower() maps ASCII letters only
     values: list[str] = []
     for m in _META.finditer(lowered):
@@ -118,18 +118,18 @@ _Q_CANDIDATES = 32
 _HTTP_EQUIV = re.compile(rb"http-equiv", re.IGNORECASE)
 
 
-def _names_http_equiv(head: bytes) -> bool:
-    """True if ``head`` holds "http-equiv" in any letter case."""
+def _names_http_equiv(page: bytes, end: int) -> bool:
+    """True if the first ``end`` bytes of ``page`` hold "http-equiv" in any letter case."""
     seen = 0
     for q in (b"q", b"Q"):
-        at = head.find(q, 6)
+        at = page.find(q, 6, end - 3)
         while at >= 0:
-            if head[at - 6 : at + 4].lower() == b"http-equiv":
+            if page[at - 6 : at + 4].lower() == b"http-equiv":
                 return True
             seen += 1
             if seen > _Q_CANDIDATES:
-                return _HTTP_EQUIV.search(head) is not None
-            at = head.find(q, at + 1)
+                return _HTTP_EQUIV.search(page, 0, end) is not None
+            at = page.find(q, at + 1, end - 3)
     return False
 
 
