@@ -55,7 +55,7 @@ _PATH_LIMIT = 128
 #: The characters of a host name (lower case), read back from the registrable part.
 _HOST_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
 #: What may follow a host in a URL: a port or a path.
-_PATH_START = frozenset((b":", b"/", b"\\"))
+_PATH_START = (b":", b"/", b"\\")
 #: A port, then a path as URLs in scripts write it (JSON writes "/" as "\\/"); a quote, "?"
 #: or "#" ends it.
 _PATH = re.compile(rb"(?::[0-9]*+)?((?:\\?/[a-z0-9._~%\-]*+)*+)")
@@ -143,11 +143,12 @@ class HostMentions:
         stop = len(low) if end is None else end
         for m in regex.finditer(low, start, stop):
             dot, after = m.span()
-            before = low[max(start, dot - _HOST_LIMIT) : dot]  # (bounded: linear work)
+            back = dot - _HOST_LIMIT
+            before = low[back if back > start else start : dot]  # (bounded: linear work)
             at = dot - len(before) + len(before.rstrip(_HOST_BYTES))
             path = b""
-            if low[after : after + 1] in _PATH_START:
+            if low.startswith(_PATH_START, after):
                 # Read up to _PATH_LIMIT bytes (a verdict reads no more of it).
-                limit = min(stop, after + _PATH_LIMIT)
-                path = _PATH.match(low, after, limit).group(1)  # type: ignore[union-attr]
+                limit = after + _PATH_LIMIT
+                path = _PATH.match(low, after, limit if limit < stop else stop).group(1)  # type: ignore[union-attr]
             yield at, low[at:after].lstrip(b"-"), path

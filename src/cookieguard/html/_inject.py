@@ -217,29 +217,67 @@ def _srcdocs(data: bytes) -> Iterator[tuple[int, bytes]]:
         yield m.start(), value
 
 
+#: A character reference (what ``text_of`` would decode), as a quick test (lower case).
+_REFERENCE = re.compile(rb"&(?:#|[a-z0-9]{2,31};)")
+#: What a host, its path and character references in them are written with (lower case).
+_RUN_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-&#;/\\:%_~"
+_RUN = re.compile(rb"[a-z0-9.\-&#;/\\:%_~]*+")
 _SCRIPT_START = re.compile(rb"<script[\t\n\f\r />]")
 _SCRIPT_END = re.compile(rb"</script[\t\n\f\r />]")
 
 
 def _script_spans(low: bytes) -> Iterator[tuple[int, int]]:
-    """Where, in a lower-cased body, the text of an inline script may be: from each
-    ``<script`` to the next ``</script``, or to the end of the body if script data's escapes
-    (a ``<!--`` in it: ``<!--<script></script>`` does not end it) or no end tag follow.
+    """Where, in a lower-cased body, the text of an inline script may be: from a
+    ``<script`` to the ``</script`` that ends script data from there (its escapes followed:
+    ``<!--<script></script>`` does not end it), or the end of the body; each ``<script`` in
+    between a start of its own (:meth:`Blocker._script_hits`).
 
-    Cheap and a superset for the scripts sites paste: the start tag is included, and a
-    ``<script`` in a comment or an attribute value starts a span too (the verdict, on the
-    element the scanner reads, decides). Spans do not overlap: each byte is read once or
-    twice."""
+    A superset for the scripts sites paste, and cheap: the start tag is included, and a
+    ``<script`` in a comment or an attribute value starts one too (the verdict, on the
+    element the scanner reads, decides). Spans do not overlap."""
     n = len(low)
     start = _SCRIPT_START.search(low)
     while start is not None:
         at = start.start()
         end = _SCRIPT_END.search(low, at + 7)
-        if end is None or low.find(b"<!--", at, end.start()) != -1:
-            yield at, n
+        stop = end.start() if end is not None else n
+        escape = low.find(b"<!--", at, stop)
+        if escape != -1 and low.find(b"<script", escape, stop) != -1:
+            stop = _escaped_end(low, escape)  # (only "<!--" then "<script" can go past it)
+        yield at, stop
+        if stop >= n:
             return
-        yield at, end.start()
-        start = _SCRIPT_START.search(low, end.start() + 1)
+        start = _SCRIPT_START.search(low, stop + 1)
+
+
+# Script data's states (https://html.spec.whatwg.org/multipage/parsing.html#script-data-state)
+# and the tokens that move each, as Rewriter._script_close reads them: 0 plain, 1 escaped
+# ("<!--"), 2 double escaped ("<!--" then "<script"). One search per change of state.
+_DELIM = rb"(?=[\t\n\f\r />])"
+_ESCAPE_TOKENS = (
+    re.compile(rb"<!--(?:-*+>)?|</script" + _DELIM),
+    re.compile(rb"<!---*+>|-->|</?script" + _DELIM),
+    re.compile(rb"<!---*+>|-->|</script" + _DELIM),
+)
+
+
+def _escaped_end(low: bytes, pos: int) -> int:
+    """Where script data read from ``pos`` (plain) ends, or ``len(low)``."""
+    state = 0
+    while (m := _ESCAPE_TOKENS[state].search(low, pos)) is not None:
+        token = m.group()
+        pos = m.end()
+        if token.startswith(b"<!--"):
+            state = 0 if token.endswith(b">") else 1
+        elif token == b"-->":
+            state = 0
+        elif token.startswith(b"</"):
+            if state != 2:
+                return m.start()
+            state = 1
+        else:  # "<script" while escaped
+            state = 2
+    return len(low)
 
 
 class Blocker:
@@ -364,7 +402,7 @@ class Blocker:
             data, lambda host, path: self._named(host.lower(), path[:64]) is not None
         )
         if b"<" in data:
-            found += self._script_hits(data.lower())
+            found += self._script_hits(data, data.lower())
         if b"&" in data:
             # The scheme's colon or the slashes spelled as character references
             # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded
@@ -377,27 +415,59 @@ class Blocker:
         found.sort()
         return found
 
-    def _script_hits(self, low: bytes) -> list[int]:
-        """Offsets of hosts of blocked vendors named without ``//`` (a loader URL a script
-        assembles: :meth:`vendors_in_script`), where an inline script may be (elsewhere
-        such a host is no URL).
+    def _script_hits(self, data: bytes, low: bytes) -> list[int]:
+        """Hits for hosts of blocked vendors named without ``//`` (a loader URL a script
+        assembles: :meth:`vendors_in_script`), where an inline script may be: the offset of
+        each ``<script`` that such a host follows before the next ``</script``.
 
-        One is enough for each script (its verdict reads them all): the first after each
-        ``<script`` of a span (a span may hold several, one opened in a comment, say). The
-        search goes on from the first ``<script`` after each hit, so a script naming a host
-        thousands of times costs one regex pass here, not a look-up a name."""
+        A hit at the start tag, not at the host: it reaches the script's verdict and nothing
+        else (a host in text, a comment or another tag is no URL, and a hit there would
+        count as one). Whether a ``<script`` has one depends only on the bytes up to that
+        ``</script``, which the scanner holds whole for a script, so a page is edited the
+        same however it is cut. The search for hosts goes on from the first ``<script``
+        after each one found: a script naming a host thousands of times costs one regex
+        pass, not a look-up a name."""
         found = []
         mentions = self.catalogue.mentions
         named = self._mentioned_vendors
         for start, end in _script_spans(low):
+            reach = -1  # the last blocked host found in the span
             at = start
             while at != -1:
                 hit = next((w for w, host, path in mentions(low, at, end) if named(host, path)), -1)
                 if hit == -1:
                     break
-                found.append(hit)
+                reach = hit
                 at = low.find(b"<script", hit, end)
+            if _REFERENCE.search(low, start, end) is not None:
+                decoded = self._decoded_hits(data, low, start, end)
+                if decoded:
+                    reach = max(reach, decoded[-1])
+            at = start if reach != -1 else -1
+            while at != -1:
+                found.append(at)
+                at = low.find(b"<script", at + 7, reach + 7)
         return found
+
+    def _decoded_hits(self, data: bytes, low: bytes, start: int, end: int) -> list[int]:
+        """Where a host is named with character references, ``cdn&#46;cxense&#46;com``: an
+        SVG script's text is markup, decoded before it runs. Each run of host, path and
+        reference characters around a reference is decoded once (runs do not overlap)."""
+        found = []
+        at = start
+        while (m := _REFERENCE.search(low, at, end)) is not None:
+            ref = m.start()
+            back = low[max(at, ref - 256) : ref]
+            run = ref - len(back) + len(back.rstrip(_RUN_BYTES))
+            stop = _RUN.match(low, ref, min(end, ref + 512)).end()  # type: ignore[union-attr]
+            if self._names_blocked(_text_of(data[run:stop]).lower()):
+                found.append(run)
+            at = max(stop, ref + 1)
+        return found
+
+    def _names_blocked(self, low: bytes) -> bool:
+        named = self._mentioned_vendors
+        return any(named(host, path) for _, host, path in self.catalogue.mentions(low))
 
     def _mentioned_within(self, document: bytes) -> bool:
         """True if a srcdoc document (or one nested in it, three deep) names a blocked host."""
@@ -434,8 +504,10 @@ class Blocker:
         (:meth:`vendors_in_script`)."""
         if self.mentions(content):
             return True
-        named = self._mentioned_vendors
-        return any(named(host, path) for _, host, path in self.catalogue.mentions(content.lower()))
+        low = content.lower()
+        return self._names_blocked(low) or (
+            b"&" in low and self._names_blocked(_text_of(content).lower())
+        )
 
     def vendors_in_script(self, content: bytes) -> tuple[Vendor, ...]:
         """Blocked vendors an inline script loads from: named in a ``//host/path`` URL, or
@@ -443,9 +515,12 @@ class Blocker:
         their loader's URL (``'https://secure' + '.quantserve.com/quant.js'``, ``beacon:
         'bam.nr-data.net'``), and a script that names a tracker's host is one to hold."""
         found = {vendor.name: vendor for vendor in self.vendors_in_text(content)}
-        for _, host, path in self.catalogue.mentions(content.lower()):
-            for vendor in self._mentioned_vendors(host, path):
-                found.setdefault(vendor.name, vendor)
+        low = content.lower()
+        # An SVG script's text is markup: read with its character references decoded too.
+        for text in (low, _text_of(content).lower()) if b"&" in low else (low,):
+            for _, host, path in self.catalogue.mentions(text):
+                for vendor in self._mentioned_vendors(host, path):
+                    found.setdefault(vendor.name, vendor)
         return tuple(found.values())
 
     def _mentioned_vendors(self, host: bytes, path: bytes) -> tuple[Vendor, ...]:
