@@ -167,6 +167,14 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"", b'<img src="' + PIXEL + b'">', n),
         "well-formed tracker pixels, one after another",
     ),
+    "empty_comments_no_body_end": (
+        lambda n: _page(b"", b"<!---->", n, tail=False),
+        "empty comments, no `</body>` (the end of the page was searched for after each one)",
+    ),
+    "comments_before_tracker": (
+        lambda n: _page(b"", b"<!-- c -->", n, b'<img src="' + PIXEL + b'">'),
+        "comments, then a tracker pixel (every token read by the scanner)",
+    ),
 }
 
 

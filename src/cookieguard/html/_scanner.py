@@ -75,10 +75,17 @@ _RAW = b"style|textarea|title|xmp|iframe|noembed|noframes|noscript"
 #: tokenizer's state, the tree state the scanner keeps, or where the inserts go.
 _SPECIAL_START = b"script|plaintext|svg|math|html|head|body|select|" + _RAW
 _SPECIAL_END = b"body|head|html|noscript|select"
-# One call skips text and every ordinary tag up to the next special one, the next blocked
-# URL (the match's end position) or a tag not finished in the window.
+# One call skips text, every ordinary tag and every whole comment up to the next special
+# tag, the next blocked URL (the match's end position) or a tag or comment not finished in
+# the window. A comment ends at the first "-->" or "--!>" after "<!--", or at once as "<!-->"
+# or "<!--->" (the comment states, read as _declaration and _in_comment read them; each
+# comment through those cost a dozen calls: 500 µs per KB of "<!---->").
 _SKIP = re.compile(
     rb"(?:[^<]++|<(?=[^a-z!?/])"
+    rb"|<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+    # Bogus comments (to the next ">"): "<!x>" (not a doctype, which makes the page a
+    # document), "<?x>", "</3>"; and "</>", which is nothing at all.
+    rb"|<(?:!(?!--|doctype)|\?|/(?![a-z]))[^>]*+>"
     rb"|<(?!(?:" + _SPECIAL_START + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
     rb"|</(?!(?:" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
     rb")*+"
@@ -94,6 +101,9 @@ _ORDINARY_TAG = re.compile(
     + rb"/>]*+)"
     + _ATTRS
     + rb">"
+)
+_ORDINARY_NAME = re.compile(
+    rb"<(?!(?:" + _SPECIAL_START + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+"
 )
 #: In foreign content and in <select> every tag may change the state: skip text only.
 _SKIP_TEXT = re.compile(rb"[^<]*+")
@@ -354,7 +364,21 @@ class State(StrEnum):
 class _Window:
     """The bytes one call of the scanner works on, and where it is in them."""
 
-    __slots__ = ("data", "floor", "gate", "hi", "hits", "last", "low", "n", "view", "wait")
+    __slots__ = (
+        "_enclosed",
+        "_marks",
+        "_plain_end",
+        "data",
+        "floor",
+        "gate",
+        "hi",
+        "hits",
+        "last",
+        "low",
+        "n",
+        "view",
+        "wait",
+    )
 
     def __init__(self, data: bytes, last: bool, hits: list[int], gate: Gate | None) -> None:
         self.data = data
@@ -367,9 +391,44 @@ class _Window:
         self.gate = gate if hits else None  # a window naming no blocked host edits nothing
         self.wait = False  # set by a state that needs more bytes than the window has
         self.floor = 0  # where the markup since the last comment or raw-text element starts
+        self._plain_end: int | None = None
+        self._marks: tuple[int, int, int] | None = None
+        self._enclosed: tuple[int, bool] = (-1, False)
 
     def hit_in(self, start: int, end: int) -> bool:
         return self.gate is not None and _hit_in(self.hits, start, end)
+
+    def plain_end(self) -> int:
+        """Where the window's last ``</body`` starts if only a well-formed end of the page
+        follows it, else -1. Worked out once per window: the data state asks each time it
+        runs out of hits, and a page with no ``</body`` (three passes over all of it to
+        say so) or one ending in a megabyte of white space made that quadratic."""
+        if self._plain_end is None:
+            at = _last_body(self.data)
+            self._plain_end = at if at >= 0 and _TAIL.fullmatch(self.data, at) else -1
+        return self._plain_end
+
+    def plainly_markup(self, at: int) -> bool:
+        """:func:`_plainly_markup` of the window's end at ``at`` (the same answer), from what
+        is worked out once per window: the last ">", "<!" and "<?" before it; and the tag
+        that may enclose it, again only when the floor it reads back to has moved. (Each
+        search went back over everything since the floor on every call.)"""
+        data = self.data
+        if self._marks is None:
+            self._marks = (
+                data.rfind(b">", 0, at),
+                data.rfind(b"<!", 0, at),
+                data.rfind(b"<?", 0, at),
+            )
+        floor = self.floor
+        window = max(floor, at - 4096)  # how far _enclosing looks back
+        if self._enclosed[0] != window:
+            self._enclosed = (window, _enclosing(data, window, at) >= 0)
+        if self._enclosed[1]:
+            return False
+        gt, bang, question = self._marks
+        gt = max(gt, floor)
+        return bang < gt and question < gt
 
 
 class Rewriter:
@@ -715,6 +774,13 @@ class Rewriter:
         if w.data[stop] != 0x3C:  # "<": the skip stopped at a blocked URL in text
             w.hi += 1
             return stop
+        if plain and end == w.n:
+            # The skip reads every ordinary tag it can: one it stopped at is cut off by the
+            # end of the window (reading its attributes again would only fail again).
+            name = _ORDINARY_NAME.match(w.low, stop)
+            if name is not None:
+                self._open_tag = (w.data, name.end())  # what would close it: see _tail()
+                return self._more(w, stop)
         if plain and w.gate is not None:
             # The usual stop before a hit: an ordinary start tag holding it (an <img>, a
             # <link>...), read in one match, not through the tag open and name states.
@@ -725,13 +791,8 @@ class Rewriter:
 
     def _finish_plainly(self, w: _Window, pos: int) -> bool:
         """Nothing left to edit but the insert: finish like the whole-body fast path."""
-        at = _last_body(w.data)
-        if (
-            at >= pos
-            and not self._shadowing
-            and _TAIL.fullmatch(w.data, at)
-            and _plainly_markup(w.data, w.floor, at)
-        ):
+        at = w.plain_end()
+        if at >= pos and not self._shadowing and w.plainly_markup(at):
             self._emit(w.view[pos:at])
             self._body_candidate()
             self._emit(w.view[at:])
