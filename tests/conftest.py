@@ -28,7 +28,7 @@ _BROWSER_FIXTURES = frozenset(
 _POSTGRES_FIXTURES = frozenset({"pg_cluster", "pg_url"})
 _SERVER_FIXTURES = frozenset({"server", "example", "live_server"})
 # Modules that launch Chromium or servers themselves (no fixture says so), or run long
-# property and fuzz slices: measured with `pytest --durations`, kept out of `make check`.
+# fuzz and concurrency slices: measured with `pytest --durations`, kept out of `make check`.
 _MODULE_MARKS = {
     "tools/test_scan.py": ("browser", "servers"),
     "tools/test_scan_examples.py": ("browser", "servers"),
@@ -42,6 +42,10 @@ _MODULE_MARKS = {
     "receipts/test_stores.py": ("slow",),
     "receipts/test_load.py": ("slow",),
 }
+# Single tests that are long slices, by ``module::function``.
+_TEST_MARKS = {
+    "html_editing/test_gate_markup.py::test_a_slice_of_the_gate_fuzzer_finds_nothing": ("slow",),
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -51,8 +55,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         except ValueError:
             continue
         used = frozenset(getattr(item, "fixturenames", ()))
-        for mark in _MODULE_MARKS.get(where, ()):
+        function = f"{where}::{getattr(item, 'originalname', item.name)}"
+        for mark in (*_MODULE_MARKS.get(where, ()), *_TEST_MARKS.get(function, ())):
             item.add_marker(getattr(pytest.mark, mark))
+        # A property test (hypothesis) searches as a fuzz slice does: a hundred examples
+        # each, a quarter of the unit tests' time in 15 tests. They run in `make test`.
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.slow)
         if where.startswith(_BROWSER_FOLDERS) or used & _BROWSER_FIXTURES:
             item.add_marker(pytest.mark.browser)
         callspec = getattr(item, "callspec", None)

@@ -427,7 +427,7 @@ def test_always_allow_grants_the_category_and_keeps_other_grants(page: Page, sit
     }
     eventually(page, lambda: expected <= set(seen), f"requests for {expected}")
     assert set(seen) == expected
-    assert page.locator("img[src='https://px.ads.example/pixel.gif']").count() == 1
+    expect(page.locator("img[src='https://px.ads.example/pixel.gif']")).to_have_count(1)
     assert len(loads) == 1
     assert violations(page) == []
 
@@ -577,7 +577,7 @@ def test_every_renamed_attribute_loads_after_accept_all_without_a_reload(
     lazy = {f"{TRACKER}/lazy.gif", f"{TRACKER}/lazy.html"}
     eventually(page, lambda: lazy <= set(seen), "the lazy loader's requests")
     assert set(seen) - RESOURCE_URLS == {f"{TRACKER}/lazy.gif", f"{TRACKER}/lazy.html"}
-    assert page.locator("[data-cookieguard]:not(script)").count() == 0
+    expect(page.locator("[data-cookieguard]:not(script)")).to_have_count(0)
     assert len(loads) == 1
     assert violations(page) == []
 
