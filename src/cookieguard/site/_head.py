@@ -157,8 +157,6 @@ def response_head(
     and ``accept_language`` may be ASGI's raw bytes (decoded only for a new plan).
     """
     known, role_of = spelling.known_role, spelling.role
-    keep = site.guard.keep_set_cookie
-    consent = decision.consent
     content_type = encoding = None
     refused: list[T] | None = None
     length: tuple[T, T] | None = None  # the Content-Length field
@@ -179,7 +177,7 @@ def response_head(
             length = field
             lengths += 1
         elif what is SET_COOKIE:
-            if not keep(consent, field[1]):
+            if not site.guard.keep_set_cookie(decision.consent, field[1]):
                 if refused is None:
                     refused = [field[1]]
                 else:

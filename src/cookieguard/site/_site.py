@@ -257,7 +257,8 @@ class Site:
         if status != 200 and not wants_injection(status, content_type, content_encoding):
             return None
         consent = decision.consent
-        shape = (consent.decided, consent.granted, *_chosen(consent))
+        chosen = _chosen(consent)  # (read once: it is in both keys below)
+        shape = (consent.decided, consent.granted, *chosen)
         short = self._page_free.get(shape)
         if short is None:
             short = self._is_page_free(consent)
@@ -268,7 +269,7 @@ class Site:
             key: tuple[object, ...] = (
                 consent.decided,
                 consent.granted,
-                *_chosen(consent),
+                *chosen,
                 consent.gpc,
                 consent.rule,
                 content_type,
@@ -279,7 +280,7 @@ class Site:
             )
             size = len(content_type or "") + len(accept_language or "") + len(path) + len(query)
         else:
-            key = (consent.decided, consent.granted, *_chosen(consent), consent.rule, content_type)
+            key = (consent.decided, consent.granted, *chosen, consent.rule, content_type)
             size = len(content_type or "")
         if content_encoding is not None:
             key += (content_encoding,)
