@@ -175,16 +175,18 @@ def granian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, byt
             stderr=subprocess.STDOUT,
         )
     try:
-        for _ in range(300):
-            if process.poll() is not None:
-                break
+        # Listening within a second on an idle machine; the bound is for a loaded one. (A
+        # count of tries was no bound at all: the fixture went on unready after the last.)
+        deadline = time.monotonic() + 90
+        while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    why = log.read_text("utf-8", "replace")
+                    raise RuntimeError("granian did not start:\n" + why) from None
                 time.sleep(0.05)
-        if process.poll() is not None:
-            raise RuntimeError("granian did not start:\n" + log.read_text("utf-8", "replace"))
         yield port, content
     finally:
         process.terminate()

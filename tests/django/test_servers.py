@@ -144,7 +144,7 @@ def runserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # about 2 s when idle; the bound is for a loaded machine
         while True:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
