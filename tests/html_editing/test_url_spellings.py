@@ -97,7 +97,9 @@ REFERENCE_PARTS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=1000)
+# No deadline: a case takes 0.05 ms, but on a loaded machine one was descheduled for 276 ms
+# and Hypothesis called that a failure.
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(st.sampled_from(REFERENCE_PARTS), max_size=12))
 def test_character_references_decode_as_html_unescape_does(parts: list[str]) -> None:
     """``text_of`` (faster on names it does not know and on plain code points) gives

@@ -727,10 +727,14 @@ class TrackerGate:
             return None
         skip = len(name) + 1
         handlers = _HANDLER.search(tag.lower(), skip) is not None
+        # The first of each name decides (a <meta>'s every http-equiv is read, as before);
+        # the copies of the URL attributes are read only once the tag is to be edited (a tag
+        # of one attribute written 5,000 times that loads nothing costs no object for each).
+        every = handlers or name == b"meta"
         attrs = (
             attributes(tag, skip)
             if handlers
-            else attributes_named(tag, skip, _START_NAMES, every=True)
+            else attributes_named(tag, skip, _START_NAMES, every=every)
         )
         if _find(attrs, _MARK) is not None:
             return None
@@ -769,6 +773,13 @@ class TrackerGate:
         self.blocker.met(vendors)
         if self.blocker.record_only:
             return None
+        if not every:
+            urls = frozenset(n for n, kind in seen.items() if kind == "url")
+            if urls:  # every copy of them too (each at its own offset: one entry each)
+                copies = attributes_named(tag, skip, urls, every=True)
+                renamed = sorted(
+                    {a.start: a for a in (*renamed, *copies)}.values(), key=lambda a: a.start
+                )
         # Rename every URL attribute of the tag (and every text one naming a blocked host),
         # so nothing of it loads.
         cut = len(name) + 1
