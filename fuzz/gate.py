@@ -657,11 +657,14 @@ def run(
     tasks = [(seed, start, min(start + CHUNK, cases), idna) for start in range(0, cases, CHUNK)]
     total = Tally()
     began = time.perf_counter()
-    step = max(1, len(tasks) // 20)
+    step = max(1, len(tasks) // 100)
 
     def add(done: int, tally: Tally) -> None:
+        if progress:  # a long run shows each problem as it is found, not only at its end
+            for sample in tally.samples[: max(0, SAMPLES - len(total.samples))]:
+                print(sample, file=sys.stderr, flush=True)
         total.add(tally)
-        if progress and done % step == 0:
+        if progress and (done % step == 0 or done == len(tasks)):
             elapsed = time.perf_counter() - began
             print(
                 f"gate fuzz: {total.cases} cases, {total.leaks} leaks, {total.problems} "
@@ -712,8 +715,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(tally.samples) or f"case {args.replay}: no problem")
         return 1 if tally.problems else 0
     tally, seconds = run(args.cases, args.seed, args.workers, progress=True, idna=not args.no_idna)
-    for sample in tally.samples:
-        print(sample, file=sys.stderr)
     print(summary(tally, seconds, args.seed, args.workers))
     return 1 if tally.problems else 0
 

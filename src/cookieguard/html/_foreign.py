@@ -239,7 +239,10 @@ def _html_end(stack: Stack, name: bytes) -> list[Stack]:
             if _html(node) and node.name in (b"table", b"template", b"html"):
                 return [stack]
         return [stack, ()]
-    scoped = name in _SCOPED
+    if name not in _SCOPED and name not in _FORMATTING:
+        return _any_other_end(stack, name, lenient=False) + _any_other_end(
+            stack, name, lenient=True
+        )
     formatting = name in _FORMATTING
     targets = _HEADINGS if name in _HEADINGS else (name,)
     special_between = False
@@ -250,16 +253,27 @@ def _html_end(stack: Stack, name: bytes) -> list[Stack]:
                 # The adoption agency moves elements around: read it both ways.
                 return [stack, stack[:i]]
             return [stack[:i]]
-        if (scoped or formatting) and _boundary(node):
+        if _boundary(node):
             return [stack]  # not in scope: ignored
-        if _special(node):
-            if not (scoped or formatting):
-                return [stack]  # "any other end tag" stops at a special element
-            special_between = True
+        special_between = special_between or _special(node)
         if name == b"p" and _html(node) and node.name == b"button":
             return [stack]  # button scope
         if name == b"li" and _html(node) and node.name in (b"ol", b"ul"):
             return [stack]  # list item scope
+    return [stack, ()]
+
+
+def _any_other_end(stack: Stack, name: bytes, *, lenient: bool) -> list[Stack]:
+    """The "any other end tag" rule of "in body": the nearest open HTML element of that name
+    closes, unless a special element comes first. ``lenient``: as html5lib 1.1 reads it (an
+    element of that name in any namespace; of the foreign ones only SVG foreignObject is
+    special)."""
+    for i in range(len(stack) - 1, -1, -1):
+        node = stack[i]
+        if node.name == name and (lenient or _html(node)):
+            return [stack[:i]]
+        if _special(node) if not lenient or _html(node) else node.name == b"foreignobject":
+            return [stack]
     return [stack, ()]
 
 

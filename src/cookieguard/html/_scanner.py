@@ -65,6 +65,11 @@ _ATTRS = (
     rb"|(?![" + _WS + rb"]*+=)))*+[" + _WS + rb"/]*+"
 )
 _TAG_REST = re.compile(_ATTRS + rb">")
+# The same, with the last unquoted value captured (where it ends says whether a "/" after it
+# is part of it).
+_ATTRS_UNQUOTED = re.compile(
+    _ATTRS.replace(rb"(?![\"'])[^" + _WS + rb">]*+", rb"(?![\"'])([^" + _WS + rb">]*+)")
+)
 _ATTRS_SO_FAR = re.compile(_ATTRS)
 _OPEN_QUOTE = re.compile(
     rb"[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+[" + _WS + rb"]*+=[" + _WS + rb"]*+([\"'])"
@@ -1032,8 +1037,12 @@ class Rewriter:
             if name == b"plaintext":  # its raw text hides all that follows
                 self._set_foreign(foreign)
                 return self._foreign_tag(w, name, at, end)
-            if name == b"noscript" and self._scripting:
-                foreign = html + foreign  # and its markup reading is without scripting
+            if (name == b"noscript" and self._scripting) or (
+                self._select and name in _IGNORED_IN_SELECT
+            ):
+                # The HTML reading has a markup reading of its own: without scripting, or
+                # by the older <select> rules, which ignore the tag.
+                foreign = html + foreign
             return self._two_readings(w, name, at, end, keep=html, markup=foreign)
         if name == b"svg" or name == b"math":
             return self._plain_tag(w, name, at, end)
@@ -1074,19 +1083,20 @@ class Rewriter:
     ) -> tuple[list[Stack], list[Stack]]:
         """A start tag on every candidate stack of the foreign-content model: the stacks
         after it where the HTML rules process it, and those where the foreign ones do."""
-        tag = w.data[at:end]
-        skip = len(name) + 1
-        breaks = name == b"font" and bool(attributes_named(tag, skip, _FONT_ATTRIBUTES))
-        point = False
-        if name == b"annotation-xml":
-            found = attributes_named(tag, skip, _ENCODING)
+        data = w.data
+        skip = at + len(name) + 1
+        breaks = point = False
+        if name == b"font":
+            breaks = bool(attributes_named(data[at:end], skip - at, _FONT_ATTRIBUTES))
+        elif name == b"annotation-xml":
+            found = attributes_named(data[at:end], skip - at, _ENCODING)
             if found:
                 value = unescape(found[0].value.decode("utf-8", "replace"))
                 point = value.lower() in ("text/html", "application/xhtml+xml")
-        closing = _self_closing(tag, skip)
+        closing = data[end - 2] == 0x2F and _self_closing(data, skip, end)  # "/>"
         html: list[Stack] = []
         foreign: list[Stack] = []
-        stacks = list(self._foreign or HTML_ONLY)
+        stacks = self._foreign or HTML_ONLY
         if self._select and (name == b"svg" or name == b"math"):
             html.extend(stacks)  # the older <select> rules ignore it
         for stack in stacks:
@@ -1098,6 +1108,9 @@ class Rewriter:
         return html, foreign
 
     def _set_foreign(self, stacks: list[Stack]) -> None:
+        if len(stacks) == 1:  # the usual case: one reading
+            self._foreign = (stacks[0],) if stacks[0] else ()
+            return
         found = _foreign.normal(stacks)
         self._foreign = () if found == HTML_ONLY else found
 
@@ -1586,13 +1599,17 @@ _STATES: dict[State, Callable[[Rewriter, _Window, int], int]] = {
 _LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyz")
 
 
-def _self_closing(tag: bytes, skip: int) -> bool:
-    """True if a start tag ends with the self-closing flag: a "/" right before its ">" that
-    is not the end of an unquoted attribute value (``<svg a=b/>`` opens an svg)."""
-    if not tag.endswith(b"/>"):
+def _self_closing(data: bytes, skip: int, end: int) -> bool:
+    """True if the start tag ending at ``end`` (its attributes from ``skip``) has the
+    self-closing flag: a "/" right before its ">" that does not go on an unquoted attribute
+    value (``<svg a=b/>`` opens an svg; ``<svg a=/>`` too)."""
+    if not data.startswith(b"/>", end - 2):
         return False
-    found = attributes(tag, skip)
-    return not found or found[-1].end < len(tag) - 1
+    slash = end - 2
+    m = _ATTRS_UNQUOTED.match(data, skip, slash)
+    if m is None or m.end() != slash:  # (cannot be: the tag was read whole)
+        return False
+    return m.end(1) != slash
 
 
 def _closing(data: bytes, name_end: int) -> bytes:
