@@ -227,6 +227,10 @@ class Catalogue:
         :meth:`vendors_named` says which vendors, if any, each one names."""
         return self._mentions.find(low, start, end)
 
+    def may_mention(self, low: bytes, start: int, end: int) -> bool:
+        """False if :meth:`mentions` finds nothing in ``low[start:end]`` (a quick test)."""
+        return self._mentions.any(low, start, end)
+
     def vendors_named(self, host: str, path: str) -> tuple[Vendor, ...]:
         """The vendors a host named in script text loads from (a :meth:`mentions` hit).
 

@@ -133,6 +133,10 @@ class HostMentions:
         )
         self._regex = re.compile((r"\." + body).encode("ascii"))
 
+    def any(self, low: bytes, start: int, end: int) -> bool:
+        """True if ``low[start:end]`` may name a host (one regex search, no host read)."""
+        return self._regex is not None and self._regex.search(low, start, end) is not None
+
     def find(self, low: bytes, start: int = 0, end: int | None = None) -> Iterator[Found]:
         """``(offset, host, path)`` of each host named in ``low[start:end]`` (``low``:
         lower-cased text; the host ASCII, the path as written, ``b""`` if none). A host
