@@ -31,7 +31,13 @@ from cookieguard.html._charsets import (
 from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
 from cookieguard.html._nonces import Nonces, meta_nonces, with_nonces
-from cookieguard.html._scanner import Attribute, Rewriter, attributes, attributes_named
+from cookieguard.html._scanner import (
+    Attribute,
+    Rewriter,
+    attribute_starts,
+    attributes,
+    attributes_named,
+)
 from cookieguard.html._urls import each_url as _each_url
 from cookieguard.html._urls import offsets_named as _offsets_named
 from cookieguard.html._urls import text_of as _text_of
@@ -787,13 +793,11 @@ class TrackerGate:
         self.blocker.met(vendors)
         if self.blocker.record_only:
             return None
+        starts = [(a.start, a.name) for a in renamed]
         if not every:
             urls = frozenset(n for n, kind in seen.items() if kind == "url")
             if urls:  # every copy of them too (each at its own offset: one entry each)
-                copies = attributes_named(tag, skip, urls, every=True)
-                renamed = sorted(
-                    {a.start: a for a in (*renamed, *copies)}.values(), key=lambda a: a.start
-                )
+                starts = sorted(dict((*starts, *attribute_starts(tag, skip, urls))).items())
         # Rename every URL attribute of the tag (and every text one naming a blocked host),
         # so nothing of it loads.
         cut = len(name) + 1
@@ -803,9 +807,9 @@ class TrackerGate:
             _categories(vendors, self.blocker.refused_by_name),
             b'"',
         ]
-        for attr in renamed:  # (in the tag's order, as attrs are)
-            parts += [tag[cut : attr.start], _rename_prefix(attr.name)]
-            cut = attr.start
+        for start, attribute in starts:  # (in the tag's order)
+            parts += (tag[cut:start], _rename_prefix(attribute))
+            cut = start
         parts.append(tag[cut:])
         return b"".join(parts)
 

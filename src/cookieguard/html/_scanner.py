@@ -310,6 +310,21 @@ def attributes_named(
     return found
 
 
+def attribute_starts(tag: bytes, skip: int, names: frozenset[bytes]) -> list[tuple[int, bytes]]:
+    """Where every attribute named one of ``names`` (lower case) starts, copies included,
+    with its name: what renaming them takes, without reading their values (a tag of
+    thousands of copies costs a tuple each, not an :class:`Attribute`)."""
+    low = tag.lower()
+    pattern = _named_attribute(names)
+    end = len(tag) - 1
+    found = []
+    pos = skip
+    while (m := pattern.match(low, pos, end)) is not None:
+        found.append((m.start(1), m.group(1)))
+        pos = m.end()
+    return found
+
+
 _noted: list[bool] = []
 
 
