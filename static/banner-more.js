@@ -13,6 +13,8 @@
   // data-cookieguard-<name>: a URL attribute (src, data-src, style...) renamed so it loads
   // nothing, unless <name> is one of ours.
   const renamed = /^data-cookieguard-(?!(type|embed|provider|width|height|action|category|original|note|prefix|csp|reload|gpc|granted|denied|decided|storage|ads|wait|regions|redact|passthrough|vendor|vendors|dnss|parties|rule|url|refused)$)/;
+  // Keep in step with cookieguard.html._inject.STYLE_STOP (a test reads both).
+  const STOP = 'cookieguard-gated{}';
 
   const here = () => encodeURIComponent(location.pathname + location.search);
 
@@ -159,7 +161,13 @@
     }
     if (element !== gated) gated.replaceWith(element);
     if (element.localName === 'source') element.parentElement.load?.();
-    if (element.localName === 'style') element.removeAttribute('type'); // was text/plain
+    if (element.localName === 'style') {
+      // The rule the gate wrote first (it stops Chromium's preload scanner at the @import
+      // rules) goes, then the type (text/plain) that kept the sheet inert.
+      const css = element.textContent;
+      if (css.startsWith(STOP)) element.textContent = css.slice(STOP.length);
+      element.removeAttribute('type');
+    }
   }
 
   // Click-to-load: the placeholder gives way to the original in its <template>.

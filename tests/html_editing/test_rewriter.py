@@ -21,9 +21,10 @@ from cookieguard.core._consent import UNDECIDED, Consent
 from cookieguard.core._guard import Decision
 from cookieguard.core._policy import DEFAULT_CATEGORIES, Category
 from cookieguard.html._codings import Uneditable
-from cookieguard.html._inject import Injection
+from cookieguard.html._inject import STYLE_STOP, Injection
 from cookieguard.html._scanner import ELEMENT_LIMIT, Rewriter
 from cookieguard.site._site import Site
+from cookieguard.ui._assets import _static_dir
 from tests.harness import make_policy
 
 TRACKER_PAGE = (Path(__file__).parents[1] / "browser" / "trackers" / "page.html").read_bytes()
@@ -214,6 +215,7 @@ def _undo(out: bytes, injection: Injection) -> bytes:
         out = out.replace(injection.insert, b"", 1)
     out = re.sub(rb' type="text/plain" data-cookieguard="[a-z ]+"', b"", out)
     out = re.sub(rb' data-cookieguard="[a-z ]+"', b"", out)
+    out = re.sub(rb"(<style\b[^>]*>)" + re.escape(STYLE_STOP), rb"\1", out, flags=re.I)
     out = out.replace(b"data-cookieguard-src", b"src").replace(b"data-cookieguard-href", b"href")
     return re.sub(
         rb'<div class="cg-embed".*?<template data-cookieguard-original>(.*?)</template></div>',
@@ -892,15 +894,17 @@ def test_the_injected_banner_varies_on_the_gpc_signal() -> None:
     [
         (
             b"<style>.hero{background:url(https://www.facebook.com/tr?id=1)}</style>",
-            b'<style type="text/plain" data-cookieguard="marketing">.hero{background:url(',
+            b'<style type="text/plain" data-cookieguard="marketing">' + STYLE_STOP + b".hero{",
         ),
         (
             b'<style type="text/css" media="all">@import "//connect.facebook.net/x.css";</style>',
-            b'<style type="text/plain" data-cookieguard="marketing" media="all">@import',
+            b'<style type="text/plain" data-cookieguard="marketing" media="all">'
+            + STYLE_STOP
+            + b"@import",
         ),
         (
             b"<STYLE>a{background:url(https:\\\\www.facebook.com\\tr)}</STYLE>",
-            b'<STYLE type="text/plain" data-cookieguard="marketing">a{',
+            b'<STYLE type="text/plain" data-cookieguard="marketing">' + STYLE_STOP + b"a{",
         ),
     ],
 )
@@ -929,12 +933,19 @@ def test_other_style_elements_are_left_alone(style: bytes) -> None:
     assert style in both(plan(site_for()), page)
 
 
+def test_banner_more_takes_off_the_rule_the_gate_writes_first_in_a_style() -> None:
+    # The same bytes on both sides: a restored sheet keeps its @import rules only if the
+    # rule before them goes (CSS ignores an @import after another rule).
+    script = (_static_dir() / "banner-more.js").read_text(encoding="utf-8")
+    assert f"const STOP = '{STYLE_STOP.decode()}';" in script
+
+
 def test_a_style_element_cut_across_chunks_is_judged_whole() -> None:
     style = (
         b"<style>" + b"p{color:red}" * 2000 + b"a{background:url(//www.facebook.com/tr)}</style>"
     )
     page = b"<!doctype html><head>" + style + b"</head><body><p>x</p></body>"
-    assert b'<style type="text/plain" data-cookieguard="marketing">p{' in both(
+    assert b'<style type="text/plain" data-cookieguard="marketing">' + STYLE_STOP + b"p{" in both(
         plan(site_for()), page
     )
 
@@ -948,7 +959,7 @@ def test_a_style_element_in_foreign_content_or_noscript_is_gated(outer: bytes) -
     pixel = b'<img src="https://www.facebook.com/tr?id=2" alt="">'
     page = b"<!doctype html><body><" + outer + b">" + inner + pixel + b"</style></" + outer + b">"
     out = both(plan(site_for()), page + b"</body>")
-    assert b'<style type="text/plain" data-cookieguard="marketing">body{' in out
+    assert b'<style type="text/plain" data-cookieguard="marketing">' + STYLE_STOP + b"body{" in out
     if outer != b"noscript":
         assert b'<img data-cookieguard="marketing" data-cookieguard-src=' in out
     else:

@@ -91,6 +91,11 @@ _URL_ATTRIBUTES = frozenset(
 #: Attributes holding script or CSS text (``style``'s url(), event handlers) or a refresh
 #: (``<meta http-equiv=refresh content>``): renamed only when they name a blocked host.
 _TEXT_ATTRIBUTES = frozenset({b"style", b"content"})
+
+#: Written first in a gated <style>'s CSS. Chromium's preload scanner fetches a <style>'s
+#: leading @import rules whatever its type, and stops reading at the first other rule: this
+#: one (it matches no element). banner-more.js takes it off before it restores the style.
+STYLE_STOP = b"cookieguard-gated{}"
 #: Where a script or an embed takes its URL from (SVG scripts use href; lazy loaders data-src).
 _SCRIPT_URLS = (b"src", b"href", b"xlink:href")
 _EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
@@ -740,6 +745,7 @@ class TrackerGate:
             + _categories(vendors, self.blocker.refused_by_name)
             + b'"'
             + b"".join(rest)
+            + STYLE_STOP
         )
 
     def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
