@@ -802,8 +802,10 @@ class TrackerGate:
         starts = [(a.start, a.name) for a in renamed]
         if not every:
             urls = frozenset(n for n, kind in seen.items() if kind == "url")
-            if urls:  # every copy of them too (each at its own offset: one entry each)
-                starts = sorted(dict((*starts, *attribute_starts(tag, skip, urls))).items())
+            if urls:  # every copy of them too (each at its own offset: one entry each),
+                # read from the first of them (a copy comes after it)
+                first = min(start for start, attribute in starts if attribute in urls)
+                starts = sorted(dict((*starts, *attribute_starts(tag, first, urls))).items())
         # Rename every URL attribute of the tag (and every text one naming a blocked host),
         # so nothing of it loads.
         cut = len(name) + 1
