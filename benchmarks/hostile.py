@@ -175,6 +175,24 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"", b"<!-- c -->", n, b'<img src="' + PIXEL + b'">'),
         "comments, then a tracker pixel (every token read by the scanner)",
     ),
+    # Small elements that change the tokenizer's state, each read by the scanner (a tracker
+    # after them keeps the page from passing whole): a dozen Python calls per element.
+    "empty_scripts": (
+        lambda n: _page(b"", b"<script></script>", n, b'<img src="' + PIXEL + b'">'),
+        "empty inline scripts, then a tracker pixel",
+    ),
+    "empty_svgs": (
+        lambda n: _page(b"", b"<svg></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "empty `<svg>` elements, then a tracker pixel",
+    ),
+    "empty_noscripts": (
+        lambda n: _page(b"", b"<noscript></noscript>", n, b'<img src="' + PIXEL + b'">'),
+        "empty `<noscript>` elements (two readings each), then a tracker pixel",
+    ),
+    "empty_titles": (
+        lambda n: _page(b"", b"<title></title>", n, b'<img src="' + PIXEL + b'">'),
+        "empty `<title>` elements (RCDATA), then a tracker pixel",
+    ),
 }
 
 
