@@ -163,3 +163,75 @@ def test_a_fragment_names_every_vendor_under_it_that_claims_the_path() -> None:
     assert [v.name for v in vendors] == ["Google Maps"]
     assert CATALOGUE.vendors_named(".google.com", "") == ()
     assert [v.name for v in CATALOGUE.vendors_named(".quantserve.com", "")] == ["Quantcast"]
+
+
+def every_vendor_named(catalogue: Catalogue, text: str) -> list[str]:
+    """Vendors in order of first mention, every hit read (what ``vendors_in_text`` returns
+    without settling windows)."""
+    found: dict[str, None] = {}
+    for _, host, path in catalogue.mentions(text.encode("utf-8", "surrogateescape").lower()):
+        for vendor in catalogue.vendors_named(host.decode(), path.decode()):
+            found.setdefault(vendor.name)
+    return list(found)
+
+
+#: Hosts whose keys several vendors share (``oogle.com``: Google Analytics, Ads and Maps;
+#: ``ytics.com``: Google Analytics, Heap, ShareASale...), and hosts under them naming none.
+SHARED_KEYS = [
+    "www.google.com", "analytics.google.com", "adservice.google.com", "x.google.com",
+    ".google.com", "heapanalytics.com", "google-analytics.com", "shareasale-analytics.com",
+    "xanalytics.com", "www.facebook.com", "facebook.com", ".facebook.com", "mc.yandex.ru",
+    "yandex.ru", "www.googletagmanager.com", ".googletagmanager.com",
+]  # fmt: skip
+SHARED_PIECES = [
+    *SHARED_KEYS, "/maps/embed", "/plugins/like.php", "/gtm.js", "/2.1/", "/x", " ", "'",
+    "+", "\\/", "x",
+]  # fmt: skip
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(st.sampled_from(SHARED_PIECES), max_size=10)
+    | st.lists(st.sampled_from(PIECES), max_size=10),
+    st.integers(1, 4),
+)
+def test_settled_windows_lose_no_vendor(parts: list[str], times: int) -> None:
+    """A window is passed over once every vendor its key may name is found: the text,
+    repeated so windows come back, names what reading every hit names."""
+    text = "".join(parts) * times
+    assert names(CATALOGUE, text) == every_vendor_named(CATALOGUE, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("x.google.com; www.google.com/maps/embed", ["Google Maps"]),
+        (
+            "analytics.google.com www.google.com/maps/embed adservice.google.com",
+            ["Google Analytics", "Google Maps", "Google Ads"],
+        ),
+        ("google-analytics.com heapanalytics.com", ["Google Analytics", "Heap"]),
+        (
+            "facebook.com www.facebook.com/plugins/like.php",
+            ["Meta Pixel", "Facebook social plugins"],
+        ),
+    ],
+)
+def test_a_window_is_settled_only_by_every_vendor_of_its_key(
+    text: str, expected: list[str]
+) -> None:
+    assert names(CATALOGUE, text) == expected
+
+
+def test_each_hit_s_vendors_are_among_its_key_s() -> None:
+    """What settling rests on: the vendors a hit names are among ``vendors_by_key`` of its
+    key, for every catalogued host, written whole or as a fragment, with a path or not."""
+    for vendor in CATALOGUE.vendors:
+        for host in vendor.hosts:
+            name, suffix = registrable(host)
+            for text in (host, f"x.{host}", f".{host}", f"'.{name}.{suffix}/"):
+                for path in ("", *(vendor.paths or ())):
+                    low = (text + path).lower().encode()
+                    for _, key, _, found, found_path in CATALOGUE.mentions_keyed(low, 0, None, ()):
+                        named = CATALOGUE.vendors_named(found.decode(), found_path.decode())
+                        assert set(named) <= set(CATALOGUE.vendors_by_key(key)), (text, key)

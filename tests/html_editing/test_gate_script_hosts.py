@@ -196,6 +196,52 @@ def test_a_visitor_who_granted_the_category_gets_the_script_unchanged() -> None:
     assert b'<script type="text/plain" data-cookieguard="analytics">' in out
 
 
+def granted(categories: frozenset[str]) -> Injection:
+    site = Site(make_policy(banner=False, scripts=False), receipts=None)
+    return site.injection(  # type: ignore[return-value]
+        Decision(Consent(True, categories, "cid", 1, 0)),
+        method="GET",
+        status=200,
+        content_type="text/html; charset=utf-8",
+        content_encoding=None,
+        path="/page",
+        query="",
+        accept_language="en",
+    )
+
+
+def test_a_script_naming_a_host_many_times_still_names_every_vendor_after_it() -> None:
+    """A host read once passes its later copies over (a window is settled) only once every
+    blocked vendor that hosts like it may name is found: Google Analytics, Ads and Maps
+    share ``google.com``."""
+    blocker = PLAN.blocker
+    assert blocker is not None
+    script = "a='adservice.google.com';" * 200 + "b='www.google.com/maps/embed';"
+    script += "c='analytics.google.com';" * 2
+    assert [v.name for v in blocker.vendors_in_script(script.encode())] == [
+        "Google Ads",
+        "Google Maps",
+        "Google Analytics",
+    ]
+    out = rewrite(page(f"<script>{script}</script>"))
+    assert b'<script type="text/plain" data-cookieguard="analytics marketing">' in out
+
+
+def test_a_host_of_a_granted_vendor_named_many_times_does_not_hide_a_blocked_one() -> None:
+    """Marketing granted: Google Ads' host names no blocked vendor, but Google Analytics
+    shares its key, so the search goes on to it (whole and streamed)."""
+    injection = granted(frozenset({"marketing"}))
+    script = "a='adservice.google.com';" * 200 + "c='analytics.google.com';"
+    body = page(f"<script>{script}</script>")
+    assert injection.blocker is not None
+    assert injection.blocker.positions(body) == [body.index(b"<script")]
+    out = injection.rewriter().feed_last(body)
+    assert b'<script type="text/plain" data-cookieguard="analytics">' in out
+    rewriter = injection.rewriter()
+    chunks = [rewriter.feed(body[i : i + 100]) for i in range(0, len(body), 100)]
+    assert b"".join(chunks) + rewriter.finish() == out
+
+
 # -- against a WHATWG parser -------------------------------------------------------------------
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"

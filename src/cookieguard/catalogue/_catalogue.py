@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
@@ -20,7 +20,7 @@ from typing import Any
 
 from cookieguard._cache import remember
 from cookieguard.catalogue._hosts import host_of, normalise_host, split_url
-from cookieguard.catalogue._mentions import Found, HostMentions, registrable
+from cookieguard.catalogue._mentions import Found, HostMentions, Keyed, registrable, tail_key
 
 __all__ = [
     "Catalogue",
@@ -137,6 +137,7 @@ class Catalogue:
 
     __slots__ = (
         "_by_host",
+        "_by_key",
         "_category_memo",
         "_cookies",
         "_mentions",
@@ -171,6 +172,12 @@ class Catalogue:
         # end of a host whose start a script computes (".facebook.net"), the catalogued
         # hosts under each parent domain that is at least a registrable part.
         self._mentions = HostMentions(self._by_host)
+        by_key: dict[bytes, dict[str, Vendor]] = {}
+        for host, pairs in self._by_host.items():
+            found = by_key.setdefault(tail_key(host), {})
+            for _, vendor in pairs:
+                found.setdefault(vendor.name, vendor)
+        self._by_key = {key: tuple(found.values()) for key, found in by_key.items()}
         under: dict[str, list[str]] = {}
         for host in self._by_host:
             name, suffix = registrable(host)
@@ -227,6 +234,18 @@ class Catalogue:
         :meth:`vendors_named` says which vendors, if any, each one names."""
         return self._mentions.find(low, start, end)
 
+    def mentions_keyed(
+        self, low: bytes, start: int, end: int | None, settled: Container[bytes]
+    ) -> Iterator[Keyed]:
+        """:meth:`mentions`, each hit with the window and key it was found by, passing over
+        the windows in ``settled`` (see :meth:`HostMentions.find_keyed`): a hit's vendors
+        (:meth:`vendors_named`) are among :meth:`vendors_by_key` of its key."""
+        return self._mentions.find_keyed(low, start, end, settled)
+
+    def vendors_by_key(self, key: bytes) -> tuple[Vendor, ...]:
+        """Every vendor a :meth:`mentions_keyed` hit with ``key`` may name."""
+        return self._by_key.get(key, ())
+
     def may_mention(self, low: bytes, start: int, end: int) -> bool:
         """False if :meth:`mentions` finds nothing in ``low[start:end]`` (a quick test)."""
         return self._mentions.any(low, start, end)
@@ -273,9 +292,12 @@ class Catalogue:
         mention."""
         found: dict[str, Vendor] = {}
         low = text.encode("utf-8", "surrogateescape").lower()
-        for _, host, path in self.mentions(low):
+        settled: set[bytes] = set()
+        for window, key, _, host, path in self.mentions_keyed(low, 0, None, settled):
             for vendor in self.vendors_named(host.decode("ascii"), path.decode("ascii")):
                 found.setdefault(vendor.name, vendor)
+            if window and all(v.name in found for v in self._by_key.get(key, ())):
+                settled.add(window)  # (no hit with this key can name another)
         return tuple(found.values())
 
     def cookie_vendor(self, name: str) -> tuple[Vendor, CookieFact] | None:

@@ -28,13 +28,16 @@ host is read backwards (at most the 253 characters DNS allows a host) and its pa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from typing import Any
 
-__all__ = ["Found", "HostMentions", "registrable"]
+__all__ = ["Found", "HostMentions", "Keyed", "registrable", "tail_key"]
 
 #: A host named in text: ``(offset, host, path)``.
 Found = tuple[int, bytes, bytes]
+#: A host named in text with what the search matched: ``(window, key, offset, host, path)``
+#: (see :meth:`HostMentions.find_keyed`).
+Keyed = tuple[bytes, bytes, int, bytes, bytes]
 
 #: Second-level labels under which country domains register names (``google.co.uk``,
 #: ``google.com.au``): the registrable part is then three labels. (The public suffix list
@@ -54,6 +57,8 @@ _PATH_LIMIT = 128
 
 #: The characters of a host name (lower case), read back from the registrable part.
 _HOST_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
+#: The characters of one label.
+_NAME_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789-"
 #: What may follow a host in a URL: a port or a path.
 _PATH_START = (b":", b"/", b"\\")
 #: A port, then a path as URLs in scripts write it (JSON writes "/" as "\\/"); a quote, "?"
@@ -70,6 +75,16 @@ def registrable(host: str) -> tuple[str, str]:
     if len(labels) >= 2:
         return labels[-2], labels[-1]
     return "", host
+
+
+def tail_key(host: str) -> bytes:
+    """What a search hit on ``host`` (a catalogued host) is keyed by: the last
+    :data:`_TAIL` letters of its registrable name (a shorter name whole), a dot and its
+    suffix: ``cdn.quantserve.com`` gives ``b"serve.com"``, ``bam.nr-data.net`` gives
+    ``b"-data.net"``. Every hit that names the host's vendors has this key
+    (:meth:`HostMentions.find_keyed`)."""
+    name, suffix = registrable(host.lower())
+    return f"{name[-_TAIL:]}.{suffix}".encode("ascii")
 
 
 def _trie(items: Iterable[tuple[str, str]]) -> str:
@@ -156,3 +171,38 @@ class HostMentions:
                 limit = after + _PATH_LIMIT
                 path = _PATH.match(low, after, limit if limit < stop else stop).group(1)  # type: ignore[union-attr]
             yield at, low[at:after].lstrip(b"-"), path
+
+    def find_keyed(
+        self, low: bytes, start: int, end: int | None, settled: Container[bytes]
+    ) -> Iterator[Keyed]:
+        """:meth:`find`, each hit with its *window* (the :data:`_TAIL` bytes before the
+        suffix and the suffix, as written) and its *key* (:func:`tail_key` of the hosts it
+        may name), passing over a hit whose window is in ``settled`` before its host and
+        path are read: the caller adds a window once no more hits with its key can change
+        its answer (a script naming one host 50,000 times costs a slice and a set look-up
+        a hit after the first). A hit within :data:`_TAIL` bytes of the text's start has
+        the window ``b""`` (not to be settled)."""
+        regex = self._regex
+        if regex is None:
+            return
+        stop = len(low) if end is None else end
+        for m in regex.finditer(low, start, stop):
+            dot, after = m.span()
+            if dot >= _TAIL:
+                window = low[dot - _TAIL : after]
+                if window in settled:
+                    continue
+                tail = window[:_TAIL]
+                key = tail[len(tail.rstrip(_NAME_BYTES)) :] + window[_TAIL:]
+            else:
+                window = b""
+                tail = low[:dot]
+                key = tail[len(tail.rstrip(_NAME_BYTES)) :] + low[dot:after]
+            back = dot - _HOST_LIMIT
+            before = low[back if back > start else start : dot]  # (bounded: linear work)
+            at = dot - len(before) + len(before.rstrip(_HOST_BYTES))
+            path = b""
+            if low.startswith(_PATH_START, after):
+                limit = after + _PATH_LIMIT
+                path = _PATH.match(low, after, limit if limit < stop else stop).group(1)  # type: ignore[union-attr]
+            yield window, key, at, low[at:after].lstrip(b"-"), path

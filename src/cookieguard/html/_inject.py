@@ -451,15 +451,14 @@ class Blocker:
         pass, not a look-up a name."""
         found = []
         catalogue = self.catalogue
-        mentions = catalogue.mentions
-        named = self._mentioned_vendors
         ampersand = low.find(b"&")
         references = ampersand != -1 and _REFERENCE.search(low, ampersand) is not None
+        settled: set[bytes] = set()  # windows of hosts no blocked vendor is under
         for start, end in _script_spans(low):
             reach = -1  # the last blocked host found in the span
             at = start if catalogue.may_mention(low, start, end) else -1
             while at != -1:
-                hit = next((w for w, host, path in mentions(low, at, end) if named(host, path)), -1)
+                hit = self._first_named(low, at, end, settled)
                 if hit == -1:
                     break
                 reach = hit
@@ -491,8 +490,27 @@ class Blocker:
         return found
 
     def _names_blocked(self, low: bytes) -> bool:
-        named = self._mentioned_vendors
-        return any(named(host, path) for _, host, path in self.catalogue.mentions(low))
+        return self._first_named(low, 0, len(low), set()) != -1
+
+    def _first_named(self, low: bytes, start: int, end: int, settled: set[bytes]) -> int:
+        """Where in ``low[start:end]`` the first host named that loads a blocked vendor is
+        (:meth:`_mentioned_vendors`), or -1. A window whose key no blocked vendor is under
+        goes into ``settled``, and its later hits are passed over unread."""
+        for window, key, at, host, path in self.catalogue.mentions_keyed(low, start, end, settled):
+            if self._mentioned_vendors(host, path):
+                return at
+            if window and not self._blocked_by_key(key):
+                settled.add(window)
+        return -1
+
+    def _blocked_by_key(self, key: bytes) -> tuple[Vendor, ...]:
+        """The blocked vendors a host found by ``key`` may name (``Catalogue.vendors_by_key``)."""
+        known = self._known
+        return tuple(
+            vendor
+            for vendor in self.catalogue.vendors_by_key(key)
+            if vendor.name in self._vendors and (known is None or not known(vendor.name))
+        )
 
     def _mentioned_within(self, document: bytes) -> bool:
         """True if a srcdoc document (or one nested in it, three deep) names a blocked host."""
@@ -543,9 +561,14 @@ class Blocker:
         low = content.lower()
         # An SVG script's text is markup: read with its character references decoded too.
         for text in (low, _text_of(content).lower()) if b"&" in low else (low,):
-            for _, host, path in self.catalogue.mentions(text):
+            # A window is settled once every blocked vendor its key may name is found: a
+            # script naming one host 50,000 times reads it once, not 50,000 times.
+            settled: set[bytes] = set()
+            for window, key, _, host, path in self.catalogue.mentions_keyed(text, 0, None, settled):
                 for vendor in self._mentioned_vendors(host, path):
                     found.setdefault(vendor.name, vendor)
+                if window and all(v.name in found for v in self._blocked_by_key(key)):
+                    settled.add(window)
         return tuple(found.values())
 
     def _mentioned_vendors(self, host: bytes, path: bytes) -> tuple[Vendor, ...]:
