@@ -389,6 +389,22 @@ def test_streaming_stays_streaming(driver: Driver) -> None:
     assert response.chunks[0].startswith(b"<!doctype html>") and b"photo" in response.chunks[0]
 
 
+def test_a_streamed_page_for_a_visitor_with_nothing_to_block(driver: Driver) -> None:
+    """Issue 26: such a page streams through unparsed up to its first ``</body`` and is
+    edited whole at its end, the same bytes as the page sent in one piece."""
+    from tests.harness import _route
+
+    page = b"".join(_route("/stream-long", "")[2])
+    response = driver.get("/stream-long", cookie=consent_cookie(ALL))
+    assert response.header("content-length") is None
+    assert len([c for c in response.chunks if c]) >= 2
+    assert response.chunks[0].startswith(b"<!doctype html>") and b"photo" in response.chunks[0]
+    at = page.rindex(b"</body>")
+    inserted = response.body[at : len(response.body) - (len(page) - at)]
+    assert response.body == page[:at] + inserted + page[at:]
+    assert b"/_cookieguard/banner.js?v=" in inserted and b'id="cookie-consent"' not in inserted
+
+
 @pytest.mark.parametrize("path", ["/as-written/html", "/as-written/stream", "/as-written/"])
 def test_header_names_in_the_case_the_app_wrote(driver: Driver, path: str) -> None:
     """Django's ASGIHandler sends b"Set-Cookie" and b"Content-Type" (issue 9 item 1)."""
