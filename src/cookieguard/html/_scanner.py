@@ -85,15 +85,24 @@ _SPECIAL_END = b"body|head|html|noscript|select"
 # the window. A comment ends at the first "-->" or "--!>" after "<!--", or at once as "<!-->"
 # or "<!--->" (the comment states, read as _declaration and _in_comment read them; each
 # comment through those cost a dozen calls: 500 µs per KB of "<!---->").
-_SKIP = re.compile(
-    rb"(?:[^<]++|<(?=[^a-z!?/])"
+_SKIPPED = (
+    rb"[^<]++|<(?=[^a-z!?/])"
     rb"|<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
     # Bogus comments (to the next ">"): "<!x>" (not a doctype, which makes the page a
     # document), "<?x>", "</3>"; and "</>", which is nothing at all.
     rb"|<(?:!(?!--|doctype)|\?|/(?![a-z]))[^>]*+>"
     rb"|<(?!(?:" + _SPECIAL_START + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
     rb"|</(?!(?:" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
-    rb")*+"
+)
+_SKIP = re.compile(rb"(?:" + _SKIPPED + rb")*+")
+#: _SKIP, and whole inline scripts whose text holds no "<!--" (script data then ends at the
+#: first "</script", its end tag skipped as an ordinary one): for when no head tags wait to
+#: go before the first script. A script naming no blocked host is never edited, and one that
+#: does holds a hit, which the skip does not pass. (Each script through the scanner's states
+#: cost a dozen calls: 520 µs per KB of "<script></script>".)
+_SKIP_SCRIPTS = re.compile(
+    rb"(?:<script" + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/script" + _DELIM + rb"|!--))*+"
+    rb"(?=</script" + _DELIM + rb")|" + _SKIPPED + rb")*+"
 )
 #: A whole start tag that _SKIP would pass (its name; the first that may hold a hit).
 _ORDINARY_TAG = re.compile(
@@ -785,10 +794,14 @@ class Rewriter:
                 end = lt
         # In <select> and anywhere inside <svg>/<math> every tag may change the state.
         plain = not (self._select or self._foreign)
-        skipped = (_SKIP if plain else _SKIP_TEXT).match(w.low, pos, end)
+        skip = (_SKIP_SCRIPTS if not self._head else _SKIP) if plain else _SKIP_TEXT
+        skipped = skip.match(w.low, pos, end)
         stop = skipped.end() if skipped is not None else pos  # (both match the empty string)
         if stop > pos:
             self._emit(w.view[pos:stop])
+            # A script that waited for its end in the last window may now be skipped whole:
+            # how far its end was looked for is no one's any more (see _search_from).
+            self._looked = 0
         if stop >= w.n:
             return w.n
         if w.data[stop] != 0x3C:  # "<": the skip stopped at a blocked URL in text
