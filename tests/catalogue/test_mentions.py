@@ -185,7 +185,7 @@ SHARED_KEYS = [
 ]  # fmt: skip
 SHARED_PIECES = [
     *SHARED_KEYS, "/maps/embed", "/plugins/like.php", "/gtm.js", "/2.1/", "/x", " ", "'",
-    "+", "\\/", "x",
+    "+", "\\/", "x", ".", "-", "a.", ".www", "maps.", "analytics",
 ]  # fmt: skip
 
 
@@ -196,10 +196,13 @@ SHARED_PIECES = [
     st.integers(1, 4),
 )
 def test_settled_windows_lose_no_vendor(parts: list[str], times: int) -> None:
-    """A window is passed over once every vendor its key may name is found: the text,
-    repeated so windows come back, names what reading every hit names."""
+    """A window is passed over once every vendor its key may name is found, a hit whose
+    bytes around it were read before is not read again: the text, repeated so windows come
+    back (and padded, so every hit has those bytes), names what reading every hit names."""
     text = "".join(parts) * times
     assert names(CATALOGUE, text) == every_vendor_named(CATALOGUE, text)
+    padded = " " * 60 + text + " " * 140
+    assert names(CATALOGUE, padded) == every_vendor_named(CATALOGUE, padded)
 
 
 @pytest.mark.parametrize(
@@ -211,6 +214,20 @@ def test_settled_windows_lose_no_vendor(parts: list[str], times: int) -> None:
             ["Google Analytics", "Google Maps", "Google Ads"],
         ),
         ("google-analytics.com heapanalytics.com", ["Google Analytics", "Heap"]),
+        # The same bytes before the suffix, another path after it (hits read once are
+        # those with the same bytes up to the end of the path they may read).
+        (
+            " " * 60 + "'www.google.com/mapx/'" + " " * 60 + "'www.google.com/maps/'" + " " * 140,
+            ["Google Maps"],
+        ),
+        (
+            " " * 60 + "'x.google.com/maps'" + " " * 140 + "'.google.com/maps'" + " " * 140,
+            ["Google Maps"],
+        ),
+        (
+            " " * 60 + "'.google.com/x'" + " " * 140 + "'.google.com/maps'" + " " * 140,
+            ["Google Maps"],
+        ),
         (
             "facebook.com www.facebook.com/plugins/like.php",
             ["Meta Pixel", "Facebook social plugins"],

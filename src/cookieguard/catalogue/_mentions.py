@@ -54,6 +54,9 @@ _HOST_LIMIT = 253
 
 #: How much of a path is read (enough for every catalogued path prefix).
 _PATH_LIMIT = 128
+#: How many bytes before a hit's suffix decide it, if its host starts within them
+#: (:meth:`HostMentions.find_keyed`).
+_WIDE = 48
 
 #: The characters of a host name (lower case), read back from the registrable part.
 _HOST_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
@@ -129,14 +132,30 @@ def _looking_back(names: Iterable[str], suffix: str) -> str:
 class HostMentions:
     """Finds, in text, the hosts whose registrable part is that of one of ``hosts``."""
 
-    __slots__ = ("_regex",)
+    __slots__ = ("_endings", "_fragments", "_regex")
 
     def __init__(self, hosts: Iterable[str]) -> None:
         names: dict[str, set[str]] = {}
+        # key -> the hosts under it as ".host" (what a host found by that key must end with
+        # to have a catalogued parent), and those and each of their parents down to the
+        # registrable part (what a fragment must be to end a catalogued host).
+        endings: dict[bytes, set[bytes]] = {}
+        fragments: dict[bytes, set[bytes]] = {}
         for host in hosts:
-            name, suffix = registrable(host.lower())
+            host = host.lower()
+            name, suffix = registrable(host)
             if name and suffix:
                 names.setdefault(suffix, set()).add(name)
+                key = tail_key(host)
+                endings.setdefault(key, set()).add(f".{host}".encode("ascii"))
+                ends = fragments.setdefault(key, set())
+                floor = len(name) + 1 + len(suffix)
+                parent = "." + host
+                while len(parent) > floor:
+                    ends.add(parent.encode("ascii"))
+                    parent = parent[parent.find(".", 1) :]
+        self._endings = {key: tuple(sorted(ends)) for key, ends in endings.items()}
+        self._fragments = {key: frozenset(ends) for key, ends in fragments.items()}
         if not names:
             self._regex: re.Pattern[bytes] | None = None
             return
@@ -185,24 +204,48 @@ class HostMentions:
         regex = self._regex
         if regex is None:
             return
+        endings, fragments = self._endings, self._fragments
         stop = len(low) if end is None else end
+        seen: set[bytes] = set()  # the wide windows of hits read (see below)
         for m in regex.finditer(low, start, stop):
             dot, after = m.span()
-            if dot >= _TAIL:
-                window = low[dot - _TAIL : after]
-                if window in settled:
+            window = low[dot - _TAIL : after] if dot >= _TAIL else b""
+            if window in settled:
+                continue
+            # A hit whose host starts within _WIDE bytes before its suffix is the same as any
+            # other with the same bytes from there to the end of the path it may read: read
+            # once (a script naming "x.google.com" 50,000 times, which names no vendor but
+            # shares its key with hosts that do).
+            wide = b""
+            if dot - _WIDE >= start and after + _PATH_LIMIT <= stop:
+                wide = low[dot - _WIDE : after + _PATH_LIMIT]
+                if wide in seen:
                     continue
+            if window:
                 tail = window[:_TAIL]
                 key = tail[len(tail.rstrip(_NAME_BYTES)) :] + window[_TAIL:]
             else:
-                window = b""
                 tail = low[:dot]
                 key = tail[len(tail.rstrip(_NAME_BYTES)) :] + low[dot:after]
             back = dot - _HOST_LIMIT
             before = low[back if back > start else start : dot]  # (bounded: linear work)
             at = dot - len(before) + len(before.rstrip(_HOST_BYTES))
+            host = low[at:after].lstrip(b"-")
+            ends = endings.get(key)
+            if ends is not None:
+                # A host no catalogued host is a parent of, a fragment no catalogued host
+                # ends with, names no vendor (Catalogue.vendors_named): not yielded.
+                dotted = b"." + host.lstrip(b".")
+                if not dotted.endswith(ends) and (
+                    not host.startswith(b".") or dotted not in fragments[key]
+                ):
+                    if wide and at > dot - _WIDE:
+                        seen.add(wide)
+                    continue
             path = b""
             if low.startswith(_PATH_START, after):
                 limit = after + _PATH_LIMIT
                 path = _PATH.match(low, after, limit if limit < stop else stop).group(1)  # type: ignore[union-attr]
-            yield window, key, at, low[at:after].lstrip(b"-"), path
+            if wide and at > dot - _WIDE:
+                seen.add(wide)
+            yield window, key, at, host, path
