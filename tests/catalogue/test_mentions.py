@@ -37,6 +37,14 @@ def reference(catalogue: Catalogue, text: bytes) -> list[tuple[int, str, str, li
             before = low[at - 1 : at] if at else b""
             after, then = low[end : end + 1], low[end + 1 : end + 2]
             continues = after and (after in letters or (after == b"." and then and then in letters))
+            if before == b"-" and len(name) >= 5:
+                # A run of "-" that starts a host is not read as part of it ("<!--" or
+                # "x--" before "cdn.cxense.com"): a name of five letters or more (whose
+                # look-behind checks no boundary) counts after them.
+                start = at
+                while start and low[start - 1 : start] == b"-":
+                    start -= 1
+                before = low[start - 1 : start] if start else b""
             if not continues and (not before or before not in letters):
                 dots[end] = min(dots.get(end, end), at + len(name))
             at = low.find(whole, at + 1)
