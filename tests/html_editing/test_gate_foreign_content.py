@@ -20,6 +20,7 @@ from cookieguard.html._scanner import _self_closing
 from fuzz import oracle
 from tests.html_editing.test_gate_markup import (
     FBEVENTS,
+    GA,
     PIXEL,
     PLAN,
     blocked,
@@ -94,6 +95,23 @@ CASES = {
     ),
     "fuzz 307/13868: a style in a math in a select, ignored by the older rules": (
         f"<select><math><style><textarea><!--</textarea><img src={PIXEL}>--></style>"
+    ),
+    "fuzz 38/9309: a noscript read without scripting is no raw text in either reading": (
+        "<math></g><noscript><noscript><!--</noscript><img src=/a.png>--></noscript></noscript>"
+        f"<textarea><embed src={PIXEL}></textarea>"
+    ),
+    "fuzz 1001/5316: <plaintext> in an svg in a select (both ignored by the older rules)": (
+        f"<select><svg><plaintext><script><!--</script><script src={GA}></script>"
+    ),
+    "fuzz 1001/28924: an embed placeholder's end tag closes its iframe in the model": (
+        '<svg><foreignObject><iframe src="https://www.youtube.com/embed/abc" width=560>'
+        f"</iframe></foreignObject><noembed><img src={PIXEL}></noembed></svg>"
+    ),
+    "fuzz 1001/93677: a textarea closes a select in an integration point": (
+        f"<svg><foreignObject><select><textarea></textarea><![CDATA[ > <!-- ]]><img src={PIXEL}>-->"
+    ),
+    "fuzz 310/8022: a select the noscript markup reading leaves open": (
+        f"<noscript><select></noscript><plaintext><script src={GA}></script>"
     ),
     "fuzz 301/497: <plaintext> in a select (ignored by the older rules)": (
         f"<select><plaintext></select><img src={PIXEL}>"

@@ -87,6 +87,8 @@ _SPECIAL = frozenset(
 _HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
 #: Start tags "in body" ignores (or merges into the open html or body element).
 _IGNORED = frozenset(b"html head body frameset frame".split())
+#: Start tags that close an open <select> ("in select" mode).
+_CLOSE_SELECT = frozenset(b"input keygen textarea select".split())
 #: Start tags of table parts: ignored "in body", but in the table and template modes they
 #: clear the stack back to a table context first (which the model cannot tell apart).
 _TABLE_PARTS = frozenset(b"caption col colgroup tbody td tfoot th thead tr".split())
@@ -185,8 +187,18 @@ def start(
                 i -= 1
             node = Open(Space.HTML, name)
             return True, [stack, _push(stack, node), _push(stack[:i], node) if i else ()]
-        elif stack and name not in _VOID and name not in _IGNORED:
-            stack = _push(stack, Open(Space.HTML, name))
+        else:
+            closed = False
+            if name in _CLOSE_SELECT:  # in select: they close it first (<select> only that)
+                for i in range(len(stack) - 1, -1, -1):
+                    node = stack[i]
+                    if not _html(node) or node.name not in (b"option", b"optgroup"):
+                        if _html(node) and node.name == b"select":
+                            stack, closed = stack[:i], True
+                        break
+            opens = stack and name not in _VOID and name not in _IGNORED
+            if opens and not (closed and name == b"select"):
+                stack = _push(stack, Open(Space.HTML, name))
         return True, [stack]
     if not self_closing:  # foreign content has no void elements, only self-closing tags
         space = stack[-1].space

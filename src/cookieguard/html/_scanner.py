@@ -1060,10 +1060,11 @@ class Rewriter:
         html, foreign = self._tree_start(w, name, at, end)
         if not html:
             return self._foreign_tag(w, name, at, end)
-        if foreign and name in _SWITCHES:
+        if foreign and name in _SWITCHES and (self._scripting or name != b"noscript"):
             # Raw text for one reading, markup for another: read both (fail closed).
             if name == b"plaintext":  # its raw text hides all that follows
-                self._set_foreign(foreign)
+                if not self._select:  # (where the older <select> rules ignore it)
+                    self._set_foreign(foreign)
                 return self._foreign_tag(w, name, at, end)
             if (name == b"noscript" and self._scripting) or (
                 self._select and name in _IGNORED_IN_SELECT
@@ -1246,6 +1247,14 @@ class Rewriter:
             new = gate.embed(tag, w.data[at:element_end])
             if new is not None:
                 self._emit(new)
+                if self._foreign and closer is not None:  # its end tag went with it
+                    self._set_foreign(
+                        [
+                            after
+                            for stack in self._foreign
+                            for after in _foreign.end(stack, b"iframe")
+                        ]
+                    )
                 return element_end
         end = self._plain_tag(w, b"iframe", at, end)
         self._enter_raw(b"iframe")
@@ -1457,6 +1466,8 @@ class Rewriter:
         out = reader._run(span, last=True)
         if reader.failure is not None:
             return span, b"", None
+        # A <select> that reading leaves open: read on as in one (both readings gated).
+        self._select = self._select or reader._select
         return out, reader._tail(), reader._foreign or HTML_ONLY
 
     def _tail(self) -> bytes | None:
