@@ -317,6 +317,10 @@ FIXED: dict[str, Case] = {
         '<math><annotation-xml encoding="text/html"><caption><![CDATA[ > <!-- ]]>'
         f'<img src="{PIXEL}" alt="">-->'
     ),
+    "fuzz 1001/28924: an embed placeholder's end tag closes its iframe": Case(
+        '<svg><foreignObject><iframe src="https://www.youtube.com/embed/abc" width="560">'
+        f'</iframe></foreignObject><noembed><img src="{PIXEL}" alt=""></noembed></svg>'
+    ),
     "a CDATA section after </body> in svg": Case(
         f'<svg></body><![CDATA[ > <!-- ]]><img src="{PIXEL}" alt=""> -->'
     ),
