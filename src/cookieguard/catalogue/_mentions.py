@@ -57,6 +57,9 @@ _PATH_LIMIT = 128
 #: How many bytes before a hit's suffix decide it, if its host starts within them
 #: (:meth:`HostMentions.find_keyed`).
 _WIDE = 48
+#: How many wide windows one search remembers (a text of distinct hosts gains nothing from
+#: them; a repeated one needs few).
+_SEEN_LIMIT = 4096
 
 #: The characters of a host name (lower case), read back from the registrable part.
 _HOST_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
@@ -227,9 +230,15 @@ class HostMentions:
             else:
                 tail = low[:dot]
                 key = tail[len(tail.rstrip(_NAME_BYTES)) :] + low[dot:after]
-            back = dot - _HOST_LIMIT
-            before = low[back if back > start else start : dot]  # (bounded: linear work)
-            at = dot - len(before) + len(before.rstrip(_HOST_BYTES))
+            # The host's start: within the wide window if it holds one (most do), else read
+            # back at most the 253 bytes DNS allows a host (bounded: linear work).
+            near = wide[:_WIDE].rstrip(_HOST_BYTES)
+            if near:
+                at = dot - _WIDE + len(near)
+            else:
+                back = dot - _HOST_LIMIT
+                before = low[back if back > start else start : dot]
+                at = dot - len(before) + len(before.rstrip(_HOST_BYTES))
             host = low[at:after].lstrip(b"-")
             ends = endings.get(key)
             if ends is not None:
@@ -239,13 +248,13 @@ class HostMentions:
                 if not dotted.endswith(ends) and (
                     not host.startswith(b".") or dotted not in fragments[key]
                 ):
-                    if wide and at > dot - _WIDE:
+                    if near and len(seen) < _SEEN_LIMIT:
                         seen.add(wide)
                     continue
             path = b""
             if low.startswith(_PATH_START, after):
                 limit = after + _PATH_LIMIT
                 path = _PATH.match(low, after, limit if limit < stop else stop).group(1)  # type: ignore[union-attr]
-            if wide and at > dot - _WIDE:
+            if near and len(seen) < _SEEN_LIMIT:
                 seen.add(wide)
             yield window, key, at, host, path
