@@ -63,7 +63,7 @@ typecheck:
 		benchmarks/profile_paths.py tests/tools/test_benchmarks.py
 
 coverage: bootstrap
-	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers and not install and not slow"
+	$(PY) -m coverage run --branch --source=cookieguard -m pytest -q -m "not browser and not postgres and not servers and not install"
 	$(PY) -m coverage report -m
 
 size:
