@@ -16,22 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from starlette.routing import Route as AppRoute
+from playwright.sync_api import Browser
 
-from cookieguard.asgi import ConsentMiddleware
-from cookieguard.catalogue import load_catalogue
-from tests.browser.site import Server, policy
+from tests.browser.snippet_site import serving, visits
 from tests.catalogue.test_snippets import SNIPPETS
 from tests.harness import eventually
 
-CATALOGUE = load_catalogue()
 ASSEMBLED = [
     "Cxense",
     "FullStory",
@@ -45,65 +37,24 @@ ASSEMBLED = [
 #: Its loader waits for the window's "load" event, which has fired when consent comes: after
 #: "Accept all" the script is back but loads nothing until the next page.
 ON_LOAD = {"Salesforce Account Engagement"}
-PAGE = "<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>{}</body></html>"
-
-
-def build_app() -> Starlette:
-    async def vendor(request: Request) -> HTMLResponse:
-        return HTMLResponse(PAGE.format(SNIPPETS[request.path_params["name"]]))
-
-    return Starlette(routes=[AppRoute("/{name}", vendor)])
 
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[str]:
-    with Server(build_app()) as server:
-        yield server.url
+    with serving(SNIPPETS, guarded=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    with Server(ConsentMiddleware(build_app(), policy=policy())) as server:
-        yield server.url
-
-
-class Recorder:
-    """Routes every third-party request to a stub script and remembers its URL."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-
-    def __call__(self, route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-            return
-        self.urls.append(route.request.url)
-        route.fulfill(body="window.__tracked = true;", content_type="text/javascript")
-
-    def vendors(self) -> set[str]:
-        """The vendors the recorded URLs reach (SnapEngage's loader is on a shared host,
-        under a path that names its own)."""
-        return {v.name for url in self.urls for v in CATALOGUE.vendors_in_text(url)}
+    with serving(SNIPPETS, guarded=True) as url:
+        yield url
 
 
 @pytest.fixture
 def visit(browser: Browser) -> Iterator[Any]:
-    contexts: list[BrowserContext] = []
-
-    def make(url: str) -> tuple[Page, Recorder]:
-        context = browser.new_context()
-        contexts.append(context)
-        recorder = Recorder()
-        context.route("**/*", recorder)
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_load_state("load")
-        page.wait_for_timeout(300)
-        return page, recorder
-
-    yield make
-    for context in contexts:
-        context.close()
+    with visits(browser) as visit:
+        yield visit
 
 
 @pytest.mark.parametrize("name", ASSEMBLED)
