@@ -116,6 +116,17 @@ CASES = {
     "fuzz 301/497: <plaintext> in a select (ignored by the older rules)": (
         f"<select><plaintext></select><img src={PIXEL}>"
     ),
+    "fuzz 19/1291: html5lib knows no <template>: an end tag closes the svg title past it": (
+        "<svg><title><template></title><xmp>"
+        "<style>@import url(https://WWW.CLARITY.MS/tag/abc);</style></xmp>"
+    ),
+    "fuzz 37/4127: in MathML an <a> is no link, its href read as any element's": (
+        '<math><noscript><a title="</noscript><link rel="stylesheet" '
+        'href=https://www.clar&#X69;ty.ms/tag/abc>"></noscript>'
+    ),
+    "a MathML <area> is no link either": (
+        "<math><mrow><area href=https://www.clarity.ms/tag/abc></mrow></math>"
+    ),
 }
 
 

@@ -287,3 +287,21 @@ def test_no_script_a_browser_runs_names_a_blocked_host(parts: list[str], size: i
     out = rewrite(body)
     assert running_vendors(out) == set(), out
     assert streamed(body, size) == out
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<svg><script><script></script>a='cdn.cxense.com/cx.js';",
+        "<svg><script><script></script>a='cdn.cxense.com/cx.js';</script></svg><p>x</p>",
+        "<svg><script>x<script>y<script></script></script>a='cdn.cxense.com/cx.js';</script>",
+    ],
+)
+def test_an_svg_script_runs_its_text_after_a_script_nested_in_it(markup: str) -> None:
+    """Found by the test above: in SVG a ``<script>`` inside a script is an element nested in
+    it, whose ``</script>`` ends only that; the outer one's text goes on after it."""
+    body = page(markup)
+    assert running_vendors(body) == {"Cxense"}
+    out = rewrite(body)
+    assert running_vendors(out) == set(), out
+    assert all(streamed(body, size) == out for size in (1, 5, 17, 40))

@@ -279,12 +279,18 @@ def _any_other_end(stack: Stack, name: bytes, *, lenient: bool) -> list[Stack]:
     """The "any other end tag" rule of "in body": the nearest open HTML element of that name
     closes, unless a special element comes first. ``lenient``: as html5lib 1.1 reads it (an
     element of that name in any namespace; of the foreign ones only SVG foreignObject is
-    special)."""
+    special; it predates ``<template>``, an ordinary element to it)."""
     for i in range(len(stack) - 1, -1, -1):
         node = stack[i]
         if node.name == name and (lenient or _html(node)):
             return [stack[:i]]
-        if _special(node) if not lenient or _html(node) else node.name == b"foreignobject":
+        if not lenient:
+            stop = _special(node)
+        elif _html(node):
+            stop = _special(node) and node.name != b"template"
+        else:
+            stop = node.name == b"foreignobject"
+        if stop:
             return [stack]
     return [stack, ()]
 

@@ -37,6 +37,7 @@ from cookieguard.html._scanner import (
     attribute_starts,
     attributes,
     attributes_named,
+    nested_script_end,
 )
 from cookieguard.html._urls import each_url as _each_url
 from cookieguard.html._urls import offsets_named as _offsets_named
@@ -153,11 +154,12 @@ def _script_type(attrs: list[Attribute]) -> bytes:
     return _text_of(kind.value).strip(b"\t\n\f\r ").lower() if kind is not None else b""
 
 
-def _fetching(tag: bytes, attribute: bytes, refresh: bool) -> str | None:
+def _fetching(tag: bytes, attribute: bytes, refresh: bool, mathml: bool = False) -> str | None:
     """``"url"`` if ``attribute`` of ``tag`` is a URL the element loads on its own, ``"text"``
-    if it is script or CSS text or a refresh that may name one, else ``None``."""
+    if it is script or CSS text or a refresh that may name one, else ``None``. (``mathml``:
+    a MathML ``<a>`` or ``<area>`` is no link; its ``href`` is read as any element's.)"""
     if attribute in _URL_ATTRIBUTES:
-        if attribute in (b"href", b"xlink:href") and tag in (b"a", b"area"):
+        if attribute in (b"href", b"xlink:href") and tag in (b"a", b"area") and not mathml:
             return None  # followed on a click only
         if attribute == b"data" and tag not in (b"object", b"embed"):
             return None
@@ -253,6 +255,11 @@ def _script_spans(low: bytes) -> Iterator[tuple[int, int]]:
         escape = low.find(b"<!--", at, stop)
         if escape != -1 and low.find(b"<script", escape, stop) != -1:
             stop = _escaped_end(low, escape)  # (only "<!--" then "<script" can go past it)
+        if stop < n and -1 < _tag(low, b"<script", at + 7) < stop:
+            # In SVG a <script> in a script is one nested in it: its </script> ends only
+            # that, and the text after it runs as the outer one's (nested_script_end).
+            nested = nested_script_end(low, at + 7, n)
+            stop = max(stop, n if nested == -1 else nested)
         yield at, stop
         at = _tag(low, b"<script", stop + 1) if stop < n else -1
 
@@ -659,11 +666,13 @@ class TrackerGate:
             self.blocker.remember(key, hit, len(tag) + len(content) + len(new or b""))
         return cast("bytes | None", hit[0])
 
-    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
-        key = (b"t", name, tag)
+    def start_tag(
+        self, name: bytes, tag: bytes, in_noscript: bool, mathml: bool = False
+    ) -> bytes | None:
+        key = (b"t" if not mathml else b"m", name, tag)
         hit = self.blocker.verdicts.get(key)
         if hit is None:
-            new = self._start_tag(name, tag)
+            new = self._start_tag(name, tag, mathml)
             hit = (new,)
             self.blocker.remember(key, hit, len(tag) + len(new or b""))
         return cast("bytes | None", hit[0])
@@ -771,7 +780,7 @@ class TrackerGate:
             + STYLE_STOP
         )
 
-    def _start_tag(self, name: bytes, tag: bytes) -> bytes | None:
+    def _start_tag(self, name: bytes, tag: bytes, mathml: bool = False) -> bytes | None:
         if not self.blocker.mentions_in_tag(tag):
             return None
         skip = len(name) + 1
@@ -803,7 +812,7 @@ class TrackerGate:
                 if seen[attr.name] == "url":
                     renamed.append(attr)
                 continue
-            kind = seen[attr.name] = _fetching(name, attr.name, refresh)
+            kind = seen[attr.name] = _fetching(name, attr.name, refresh, mathml)
             if kind is None:
                 continue
             found: list[Vendor] = []

@@ -39,7 +39,7 @@ from html import unescape
 from typing import NamedTuple, Protocol
 
 from cookieguard.html import _foreign
-from cookieguard.html._foreign import HTML_ONLY, Candidates, Stack
+from cookieguard.html._foreign import HTML_ONLY, Candidates, Space, Stack
 
 logger = logging.getLogger("cookieguard")
 
@@ -130,11 +130,29 @@ _SCRIPT_CLOSER = _CLOSERS[b"script"]
 # moves it between plain, escaped ("<!--") and double-escaped ("<!--" then "<script").
 # "<!-->" and "<!--->" enter and leave the escape at once.
 _SCRIPT_TOKENS = re.compile(rb"<!--(?:-*+>)?|-->|</?script" + _DELIM)
+_SCRIPT_TAGS = re.compile(rb"</?script" + _DELIM)
+_SCRIPT_OPENER = re.compile(rb"<script" + _DELIM)
 _ATTR = re.compile(
     rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
 )
 _LONGEST_NAME = 12  # "</plaintext" plus the character after it
+
+
+def nested_script_end(low: bytes, start: int, stop: int) -> int:
+    """Where the ``</script`` that ends an SVG ``<script>`` whose content starts at ``start``
+    is, in a lower-cased page, or -1 if none before ``stop``. Foreign content has no script
+    data: a ``<script`` in it opens a script nested in this one, whose ``</script>`` closes
+    only that, and the text after it is this script's still. (Every ``<script`` counts, in a
+    comment or self-closing too: a larger content is the fail-closed reading.)"""
+    depth = 1
+    for m in _SCRIPT_TAGS.finditer(low, start, stop):
+        depth += -1 if low[m.start() + 1] == 0x2F else 1
+        if not depth:
+            return m.start()
+    return -1
+
+
 # The end of a well-formed page: "</body>", maybe "</html>", white space. A last "</body"
 # followed by nothing else is where the scanner would insert too, unless an unterminated
 # comment or raw-text element swallows the end of the page, which hides an insert either way.
@@ -362,9 +380,12 @@ class Gate(Protocol):
     def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
         """The replacement for a ``<style>`` start tag given its CSS, or ``None`` to keep it."""
 
-    def start_tag(self, name: bytes, tag: bytes, in_noscript: bool) -> bytes | None:
+    def start_tag(
+        self, name: bytes, tag: bytes, in_noscript: bool, mathml: bool = False
+    ) -> bytes | None:
         """The replacement for a start tag naming a blocked URL (``img``, ``link``, a style
-        attribute...), or ``None``."""
+        attribute...), or ``None``. ``mathml``: the element may be a MathML one (an ``href``
+        of its ``<a>`` or ``<area>`` is then no link followed on a click only)."""
 
     def is_embed(self, tag: bytes) -> bool:
         """True if this ``<iframe>`` start tag is a content embed to replace."""
@@ -1057,9 +1078,13 @@ class Rewriter:
 
     def _start_in_tree(self, w: _Window, name: bytes, at: int, end: int) -> int:
         """A start tag while the foreign-content model is in use (or opening it)."""
+        mathml = (name == b"a" or name == b"area") and any(
+            s and s[-1].space is Space.MATHML and not _foreign.html_rules(s, name)
+            for s in self._foreign
+        )  # (neither breaks out; in one reading at least, a MathML element: fail closed)
         html, foreign = self._tree_start(w, name, at, end)
-        if not html:
-            return self._foreign_tag(w, name, at, end)
+        if not html or mathml:
+            return self._foreign_tag(w, name, at, end, mathml)
         if foreign and name in _SWITCHES and (self._scripting or name != b"noscript"):
             # Raw text for one reading, markup for another: read both (fail closed).
             if name == b"plaintext":  # its raw text hides all that follows
@@ -1143,22 +1168,22 @@ class Rewriter:
         found = _foreign.normal(stacks)
         self._foreign = () if found == HTML_ONLY else found
 
-    def _plain_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
+    def _plain_tag(self, w: _Window, name: bytes, at: int, end: int, mathml: bool = False) -> int:
         """A start tag whose only edit may be its own attributes."""
         new = None
         if w.hit_in(at, end):
             assert w.gate is not None
-            new = w.gate.start_tag(name, w.data[at:end], bool(self._noscript))
+            new = w.gate.start_tag(name, w.data[at:end], bool(self._noscript), mathml)
         self._emit(w.view[at:end] if new is None else new)
         return end
 
-    def _foreign_tag(self, w: _Window, name: bytes, at: int, end: int) -> int:
+    def _foreign_tag(self, w: _Window, name: bytes, at: int, end: int, mathml: bool = False) -> int:
         """A start tag in SVG or MathML: nothing it opens is raw text."""
         if name == b"script" and self._gate is not None:
             return self._foreign_script(w, at, end)
         if name == b"style" and self._gate is not None:
             return self._style(w, at, end, markup=True)
-        return self._plain_tag(w, name, at, end)
+        return self._plain_tag(w, name, at, end, mathml)
 
     def _search_from(self, w: _Window, at: int, end: int) -> int:
         """Where to look for the end of the element at ``at`` whose start tag ends at
@@ -1181,9 +1206,12 @@ class Rewriter:
         content: bytes | None = None
         if gate.needs_content(w.data[at:end]):
             closer = _SCRIPT_CLOSER.search(w.low, self._search_from(w, at, end))
-            if closer is None and not w.last and w.n - at <= ELEMENT_LIMIT:
+            close = closer.start() if closer is not None else -1
+            if close != -1 and _SCRIPT_OPENER.search(w.low, end, close):
+                close = nested_script_end(w.low, end, w.n)  # a script nested in this one
+            if close == -1 and not w.last and w.n - at <= ELEMENT_LIMIT:
                 return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
-            content_end = closer.start() if closer is not None else w.n
+            content_end = close if close != -1 else w.n
             if w.hit_in(at, content_end):
                 content = w.data[end:content_end]
         new = None
