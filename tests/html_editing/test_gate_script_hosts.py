@@ -10,7 +10,7 @@ script come out byte for byte; whole and streamed bodies are edited alike.
 
 from __future__ import annotations
 
-import html5lib
+import html5lib  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
