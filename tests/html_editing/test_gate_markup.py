@@ -27,9 +27,9 @@ GA = "https://www.googletagmanager.com/gtag/js?id=G-1"
 FBEVENTS = "https://connect.facebook.net/en_US/fbevents.js"
 
 
-def plan(site: Site) -> Injection:
+def plan(site: Site, decision: Decision | None = None) -> Injection:
     injection = site.injection(
-        Decision(UNDECIDED),
+        decision or Decision(UNDECIDED),
         method="GET",
         status=200,
         content_type="text/html; charset=utf-8",

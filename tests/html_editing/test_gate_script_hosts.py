@@ -15,48 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cookieguard.core._consent import UNDECIDED, Consent
+from cookieguard.core._consent import Consent
 from cookieguard.core._guard import Decision
 from cookieguard.html._inject import Injection
-from cookieguard.site._site import Site
 from fuzz import oracle
-from tests.harness import make_policy
-
-
-def plan(site: Site) -> Injection:
-    injection = site.injection(
-        Decision(UNDECIDED),
-        method="GET",
-        status=200,
-        content_type="text/html; charset=utf-8",
-        content_encoding=None,
-        path="/page",
-        query="",
-        accept_language="en",
-    )
-    assert injection is not None
-    return injection
-
-
-#: No banner and no scripts of ours: an edit-free page comes out as it went in.
-PLAN = plan(Site(make_policy(banner=False, scripts=False), receipts=None))
-
-
-def page(markup: str) -> bytes:
-    return (
-        f"<!doctype html><html><head><title>t</title></head><body>{markup}</body></html>".encode()
-    )
-
-
-def rewrite(body: bytes) -> bytes:
-    return PLAN.rewriter().feed_last(body)
-
-
-def streamed(body: bytes, size: int) -> bytes:
-    rewriter = PLAN.rewriter()
-    out = [rewriter.feed(body[i : i + size]) for i in range(0, len(body), size)]
-    return b"".join(out) + rewriter.finish()
-
+from tests.html_editing.test_gate_markup import PLAN, SITE, page, plan, rewrite, streamed
 
 GATED = {
     "a scheme chosen at run time": (
@@ -175,19 +138,8 @@ def test_the_prefilter_finds_a_host_without_slashes_only_where_a_script_may_be()
 
 
 def test_a_visitor_who_granted_the_category_gets_the_script_unchanged() -> None:
-    site = Site(make_policy(banner=False, scripts=False), receipts=None)
     consent = Consent(True, frozenset({"marketing"}), "cid", 1, 0)
-    injection = site.injection(
-        Decision(consent),
-        method="GET",
-        status=200,
-        content_type="text/html; charset=utf-8",
-        content_encoding=None,
-        path="/page",
-        query="",
-        accept_language="en",
-    )
-    assert injection is not None
+    injection = plan(SITE, Decision(consent))
     quantcast = GATED["a host split by concatenation"][0]
     new_relic = GATED["a host in a config field"][0]
     body = page(quantcast + new_relic)
@@ -197,17 +149,7 @@ def test_a_visitor_who_granted_the_category_gets_the_script_unchanged() -> None:
 
 
 def granted(categories: frozenset[str]) -> Injection:
-    site = Site(make_policy(banner=False, scripts=False), receipts=None)
-    return site.injection(  # type: ignore[return-value]
-        Decision(Consent(True, categories, "cid", 1, 0)),
-        method="GET",
-        status=200,
-        content_type="text/html; charset=utf-8",
-        content_encoding=None,
-        path="/page",
-        query="",
-        accept_language="en",
-    )
+    return plan(SITE, Decision(Consent(True, categories, "cid", 1, 0)))
 
 
 def test_a_script_naming_a_host_many_times_still_names_every_vendor_after_it() -> None:
