@@ -127,6 +127,12 @@ CASES = {
     "a MathML <area> is no link either": (
         "<math><mrow><area href=https://www.clarity.ms/tag/abc></mrow></math>"
     ),
+    "fuzz 2026/897049: in body </td> is any other end tag: html5lib closes an SVG td": (
+        f"<svg><td><desc><b></td><xmp><img src={PIXEL}></xmp>"
+    ),
+    "in body </select> is any other end tag: html5lib closes an SVG select": (
+        f"<svg><select><desc><b></select><xmp><img src={PIXEL}></xmp>"
+    ),
 }
 
 

@@ -244,13 +244,22 @@ def _html_end(stack: Stack, name: bytes) -> list[Stack]:
                 return [stack[:i]]
         return [stack, ()]
     if name in _TABLE:
+        # In the table and select modes; "in body" (which the model cannot tell apart) they
+        # are any other end tag, which html5lib lets close an SVG <td> past an SVG <desc>.
+        found = [stack, ()]
         for i in range(len(stack) - 1, -1, -1):
             node = stack[i]
             if _html(node) and node.name == name:
-                return [stack[:i]]
+                found = [stack[:i]]
+                break
             if _html(node) and node.name in (b"table", b"template", b"html"):
-                return [stack]
-        return [stack, ()]
+                found = [stack]
+                break
+        return (
+            found
+            + _any_other_end(stack, name, lenient=False)
+            + _any_other_end(stack, name, lenient=True)
+        )
     if name not in _SCOPED and name not in _FORMATTING:
         return _any_other_end(stack, name, lenient=False) + _any_other_end(
             stack, name, lenient=True
