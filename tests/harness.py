@@ -6,6 +6,7 @@ import asyncio
 import io
 from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -304,14 +305,30 @@ def drivers(policy: Policy) -> dict[str, Driver]:
 # -- real servers on 127.0.0.1, free ports -----------------------------------------------------
 
 
-class UvicornServer:
-    """uvicorn in a thread on a free port: ``with UvicornServer(app) as server: server.port``.
+#: How long a server in a thread may take to start before a test fails: milliseconds when the
+#: machine is idle; the bound is for a loaded one (ten times slower, and more).
+SERVER_START = 60.0
 
-    ``lifespan="on"`` runs the app's start-up; :attr:`started` then tells whether it passed.
+
+class UvicornServer:
+    """uvicorn in a thread on a free port of 127.0.0.1, the one helper every test uses:
+    ``with UvicornServer(app) as server: server.port, server.url``.
+
+    The listening socket is bound here, before uvicorn runs, so no other process can take the
+    port in between. ``TCP_NODELAY`` is set on it (connections inherit it): without it each
+    keep-alive request waits 40 ms for a delayed ACK. ``lifespan="on"`` runs the app's
+    start-up; with ``must_start=False`` a start-up that fails is not an error here, and
+    :attr:`started` and :attr:`exit_code` tell what happened.
     """
 
     def __init__(
-        self, app: Any, *, lifespan: Literal["auto", "on", "off"] = "off", ws: str = "none"
+        self,
+        app: Any,
+        *,
+        lifespan: Literal["auto", "on", "off"] = "off",
+        ws: str = "none",
+        log_level: str = "warning",
+        must_start: bool = True,
     ) -> None:
         import socket
         import threading
@@ -319,18 +336,21 @@ class UvicornServer:
         import uvicorn
 
         self.socket = socket.socket()
+        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.socket.bind(("127.0.0.1", 0))
         self.port: int = self.socket.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
             app,
             lifespan=lifespan,
             ws=ws,
             http="h11",
-            log_level="warning",
+            log_level=log_level,
             log_config=None,
             access_log=False,
         )
         self.server = uvicorn.Server(config)
+        self.must_start = must_start
         self.exit_code: int | str | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -345,23 +365,31 @@ class UvicornServer:
         return bool(self.server.started)
 
     def __enter__(self) -> UvicornServer:
+        import time
+
         self.thread.start()
-        for _ in range(1000):
-            if self.server.started or not self.thread.is_alive():
-                return self
+        deadline = time.monotonic() + SERVER_START
+        while not self.server.started and self.thread.is_alive():
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"uvicorn did not start within {SERVER_START:.0f} s")
             self.thread.join(0.01)
-        raise RuntimeError("uvicorn neither started nor stopped within 10 s")
+        if not self.server.started and self.must_start:
+            self.__exit__()
+            raise RuntimeError(f"uvicorn stopped before it started (exit code {self.exit_code})")
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
-        self.thread.join(10)
+        self.thread.join(SERVER_START)
         self.socket.close()
 
 
 class WaitressServer:
-    """waitress in a thread on a free port."""
+    """waitress in a thread on a free port of 127.0.0.1 (bound at once, by ``create_server``):
+    ``with WaitressServer(app) as server: server.port, server.url``."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, threads: int = 2) -> None:
         import threading
 
         import waitress  # type: ignore[import-untyped]
@@ -372,10 +400,11 @@ class WaitressServer:
             app,
             host="127.0.0.1",
             port=0,
-            threads=2,
+            threads=threads,
             asyncore_use_poll=True,
         )
         self.port: int = self.server.effective_port
+        self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> WaitressServer:
@@ -385,7 +414,16 @@ class WaitressServer:
     def __exit__(self, *exc: object) -> None:
         self.server.task_dispatcher.shutdown()
         self.server.close()
-        self.thread.join(10)
+        # The loop ends once its connections are gone; a response still dripping out keeps
+        # one open (test_scan_hostile), and the thread is a daemon: a short courtesy wait.
+        self.thread.join(5)
+
+
+@contextmanager
+def served(kind: str, app: Any) -> Iterator[int]:
+    """``app`` under uvicorn or waitress in a thread, on a free port; yields the port."""
+    with (UvicornServer if kind == "uvicorn" else WaitressServer)(app) as server:
+        yield server.port
 
 
 @dataclass

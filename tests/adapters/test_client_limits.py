@@ -10,22 +10,19 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
 from cookieguard.core._messages import Request
 from cookieguard.receipts import SQLiteStore
 from cookieguard.site._limits import ClientLimits
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
-from tests.adapters.test_hostile_requests import waitress_server
-from tests.harness import asgi_app, make_policy, wsgi_app
+from tests.harness import asgi_app, make_policy, served, wsgi_app
 
 pytestmark = pytest.mark.servers
 
@@ -34,41 +31,14 @@ HOST = "shop.example.com"
 
 
 @contextmanager
-def uvicorn_server(app: Any) -> Iterator[int]:
-    """uvicorn in a thread; TCP_NODELAY on the listening socket (inherited by connections):
-    without it each keep-alive request waits 40 ms for a delayed ACK."""
-    sock = socket.socket()
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, lifespan="off", ws="none", http="h11", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            thread.join(0.01)
-        else:
-            raise RuntimeError("uvicorn did not start within 5 s")
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
-
-
-@contextmanager
 def site(kind: str, **settings: Any) -> Iterator[int]:
     policy = make_policy(**settings)
     if kind == "uvicorn":
-        with uvicorn_server(AsgiMiddleware(asgi_app, policy=policy)) as port:
-            yield port
+        app: Any = AsgiMiddleware(asgi_app, policy=policy)
     else:
-        with waitress_server(WsgiMiddleware(wsgi_app, policy)) as port:
-            yield port
+        app = WsgiMiddleware(wsgi_app, policy)
+    with served(kind, app) as port:
+        yield port
 
 
 def report(blocked: str, page: str = "/checkout") -> bytes:

@@ -11,15 +11,12 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import uvicorn
-from waitress.server import create_server  # type: ignore[import-untyped]  # waitress ships no type hints
 
 from cookieguard import ConsentCodec
 from cookieguard._cache import ENTRY_OVERHEAD, Memo
@@ -36,6 +33,7 @@ from tests.harness import (
     drivers,
     make_policy,
     run,
+    served,
     wsgi_app,
 )
 
@@ -43,49 +41,6 @@ OPTIONAL = "likebox=1; _ga=GA1.2.3; _ga_X=GS1.1.1; _fbp=fb.1.2"
 CID = "h" * 22
 
 # -- real servers and raw requests ---------------------------------------------------------
-
-
-@contextmanager
-def uvicorn_server(app: Any) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, lifespan="off", ws="none", http="h11", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started:
-                break
-            thread.join(0.01)
-        else:
-            raise RuntimeError("uvicorn did not start within 5 s")
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
-
-
-@contextmanager
-def waitress_server(app: Any) -> Iterator[int]:
-    server: Any = create_server(app, host="127.0.0.1", port=0, threads=2, asyncore_use_poll=True)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield server.effective_port
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(5)
-
-
-@contextmanager
-def served(kind: str, policy_app: Callable[[], Any]) -> Iterator[int]:
-    with (uvicorn_server if kind == "uvicorn" else waitress_server)(policy_app()) as port:
-        yield port
 
 
 MAX_READ = 1 << 20  # more than any sane response; the attack answered 146 MB of headers
@@ -143,7 +98,7 @@ def deep_host(labels: int) -> str:
 def test_host_amplification_is_bounded_on_a_real_server() -> None:
     middleware = AsgiMiddleware(asgi_app, policy=make_policy())
     guard = middleware.site.guard
-    with uvicorn_server(middleware) as port:
+    with served("uvicorn", middleware) as port:
         # The attack as sent: a 12 KB request, 6,000 labels, four optional cookies.
         host = deep_host(6000)
         status, head, _ = raw_request(port, "GET", "/", [("Host", host), ("Cookie", OPTIONAL)])
@@ -313,7 +268,7 @@ def test_set_cookie_bypasses_do_not_reach_an_undecided_visitor(kind: str) -> Non
         app: Any = AsgiMiddleware(asgi, policy=policy)
     else:
         app = WsgiMiddleware(wsgi, policy)
-    with served(kind, lambda: app) as port:
+    with served(kind, app) as port:
         status, head, _ = raw_request(port, "GET", "/", [("Host", "shop.example")])
     assert status == 200
     assert sorted(set_cookies(head)) == sorted(DELETIONS)
@@ -342,7 +297,7 @@ def test_deeply_nested_json_is_a_400(kind: str) -> None:
         app: Any = AsgiMiddleware(asgi_app, policy=policy)
     else:
         app = WsgiMiddleware(wsgi_app, policy)
-    with served(kind, lambda: app) as port:
+    with served(kind, app) as port:
         for body in (b"[" * 3000, b'{"a":' * 3000, b"[" * 3000 + b"]" * 3000):
             status, _, reply = raw_request(
                 port,
@@ -385,7 +340,7 @@ def test_next_with_a_trailing_line_feed_redirects_home_on_waitress(tmp_path: Pat
     policy = make_policy()
     app = WsgiMiddleware(wsgi_app, policy, receipts=store)
     body = f"action=accept_all&next={quote('/x' + chr(10))}".encode()
-    with waitress_server(app) as port:
+    with served("waitress", app) as port:
         status, head, _ = raw_request(
             port,
             "POST",
@@ -407,7 +362,7 @@ def test_withdrawal_expires_cookies_from_every_split_cookie_field() -> None:
     # apart, so uvicorn hands the app (and cookieguard's endpoint) three fields.
     policy = make_policy()
     token = ConsentCodec(policy).dumps({"preferences", "analytics", "marketing"}, CID)
-    with uvicorn_server(AsgiMiddleware(asgi_app, policy=policy)) as port:
+    with served("uvicorn", AsgiMiddleware(asgi_app, policy=policy)) as port:
         status, head, _ = raw_request(
             port,
             "POST",

@@ -232,7 +232,8 @@ def session_site(consent_first: bool) -> Any:
 def test_uvicorn_refuses_to_start_with_a_session_middleware_outside(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with caplog.at_level(logging.ERROR), UvicornServer(session_site(True), lifespan="on") as server:
+    refused = UvicornServer(session_site(True), lifespan="on", must_start=False)
+    with caplog.at_level(logging.ERROR), refused as server:
         server.thread.join(10)
         assert not server.started and server.exit_code == 3
     assert "ConsentMiddleware runs inside SessionMiddleware" in caplog.text

@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import (
-    BrowserContext,
-    Page,
-)
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from cookieguard.testing._browser import launch_args
-from tests.browser.site import RECORDER, Server, build_app, fetch_axe
+from tests.browser.site import RECORDER, build_app, fetch_axe
+from tests.harness import UvicornServer
 
 # Playwright stops when this package is done, so later asyncio.run() calls work.
 from tests.playwright_scope import (  # noqa: F401 - fixtures
@@ -38,13 +36,13 @@ def axe_js() -> Path:
 
 
 @pytest.fixture(scope="package")
-def server(axe_js: Path) -> Iterator[Server]:
-    with Server(build_app(axe_js)) as running:
+def server(axe_js: Path) -> Iterator[UvicornServer]:
+    with UvicornServer(build_app(axe_js)) as running:
         yield running
 
 
 @pytest.fixture(scope="package")
-def base_url(server: Server) -> str:
+def base_url(server: UvicornServer) -> str:
     return server.url
 
 
@@ -66,3 +64,34 @@ def visitor(new_context: Any) -> Any:
         return created.new_page()
 
     return make
+
+
+# -- vendors' snippets pasted as published (tests/browser/snippet_site.py) ----------------------
+# A test module names its snippets in a module-level ``SNIPPETS`` (vendor name -> snippet).
+
+
+@pytest.fixture(scope="module")
+def bare_snippets(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The module's ``SNIPPETS`` served by the bare snippet app; its URL."""
+    from tests.browser.snippet_site import serving
+
+    with serving(request.module.SNIPPETS, guarded=False) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def guarded_snippets(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The module's ``SNIPPETS`` served behind cookieguard; its URL."""
+    from tests.browser.snippet_site import serving
+
+    with serving(request.module.SNIPPETS, guarded=True) as url:
+        yield url
+
+
+@pytest.fixture
+def snippet_visit(browser: Browser) -> Iterator[Any]:  # noqa: F811 - the fixture above
+    """``snippet_visit(url)``: a page that records third-party requests (``visits``)."""
+    from tests.browser.snippet_site import visits
+
+    with visits(browser) as visit:
+        yield visit

@@ -13,18 +13,14 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
@@ -197,37 +193,6 @@ def build_app(axe_js: Path, extras: Extras | None = None, **policy_options: Any)
         ]
     )
     return ContentSecurityPolicy(ConsentMiddleware(site, policy=policy(**policy_options)))
-
-
-class Server:
-    """uvicorn in a thread, on a free port of 127.0.0.1."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            app, lifespan="off", ws="none", http="h11", log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        # Started in milliseconds when the machine is idle; the bound is for a loaded one.
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and self.thread.is_alive():
-            if self.server.started:
-                return self
-            self.thread.join(0.01)
-        raise RuntimeError("uvicorn did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
-        self.socket.close()
 
 
 def _cache_dir() -> Path:

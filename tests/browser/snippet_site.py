@@ -1,6 +1,8 @@
 """A Starlette app that serves one vendor's published snippet per path, behind uvicorn, and a
 Chromium visit that routes every third-party request to a local stub script and records it
 (tests of vendors' snippets pasted as published: test_catalogue_snippets, test_assembled_loaders).
+The fixtures over it (``bare_snippets``, ``guarded_snippets``, ``snippet_visit``) are in
+tests/browser/conftest.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue import load_catalogue
-from tests.browser.site import Server, policy
+from tests.browser.site import policy
+from tests.harness import UvicornServer
 
 CATALOGUE = load_catalogue()
 PAGE = "<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>{}</body></html>"
@@ -36,7 +39,7 @@ def snippet_app(snippets: Mapping[str, str]) -> Starlette:
 def serving(snippets: Mapping[str, str], *, guarded: bool) -> Iterator[str]:
     """The snippet app behind uvicorn, bare or wrapped (the default browser-test policy)."""
     app = snippet_app(snippets)
-    with Server(ConsentMiddleware(app, policy=policy()) if guarded else app) as server:
+    with UvicornServer(ConsentMiddleware(app, policy=policy()) if guarded else app) as server:
         yield server.url
 
 

@@ -24,7 +24,8 @@ from playwright.sync_api import Browser, BrowserContext, Page, Route
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Request as PlaywrightRequest
 
-from tests.browser.site import RECORDER, Server, policy
+from tests.browser.site import RECORDER, policy
+from tests.harness import UvicornServer
 
 GTAG = "https://www.googletagmanager.com/gtag/js?id=G-NONCE1"
 GTAG_JS = "window.__gtag = (window.__gtag || 0) + 1;"
@@ -86,7 +87,7 @@ def starlette_site(
         return HTMLResponse(page_html(nonce), headers={name: make(nonce)})
 
     app = ConsentMiddleware(Starlette(routes=[Path("/", home)]), policy=policy(**options))
-    with Server(app) as server:
+    with UvicornServer(app) as server:
         yield server.url
 
 

@@ -14,14 +14,11 @@ snippet is back, and the loader reaches its vendor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser
 
-from tests.browser.snippet_site import serving, visits
-from tests.catalogue.test_snippets import SNIPPETS
+from tests.catalogue.test_snippets import SNIPPETS as PUBLISHED
 from tests.harness import eventually
 
 ASSEMBLED = [
@@ -37,39 +34,22 @@ ASSEMBLED = [
 #: Its loader waits for the window's "load" event, which has fired when consent comes: after
 #: "Accept all" the script is back but loads nothing until the next page.
 ON_LOAD = {"Salesforce Account Engagement"}
-
-
-@pytest.fixture(scope="module")
-def bare() -> Iterator[str]:
-    with serving(SNIPPETS, guarded=False) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def guarded() -> Iterator[str]:
-    with serving(SNIPPETS, guarded=True) as url:
-        yield url
-
-
-@pytest.fixture
-def visit(browser: Browser) -> Iterator[Any]:
-    with visits(browser) as visit:
-        yield visit
+SNIPPETS = {name: PUBLISHED[name] for name in ASSEMBLED}  # what the snippet app serves
 
 
 @pytest.mark.parametrize("name", ASSEMBLED)
 def test_the_snippet_reaches_its_vendor_without_cookieguard(
-    visit: Any, bare: str, name: str
+    snippet_visit: Any, bare_snippets: str, name: str
 ) -> None:
-    page, recorder = visit(f"{bare}/{name}")
+    page, recorder = snippet_visit(f"{bare_snippets}/{name}")
     assert name in eventually(page, recorder.vendors, f"a request to {name}")
 
 
 @pytest.mark.parametrize("name", ASSEMBLED)
 def test_the_snippet_waits_for_consent_and_is_back_after_accept_all(
-    visit: Any, guarded: str, name: str
+    snippet_visit: Any, guarded_snippets: str, name: str
 ) -> None:
-    page, recorder = visit(f"{guarded}/{name}")
+    page, recorder = snippet_visit(f"{guarded_snippets}/{name}")
     assert recorder.urls == []
     assert page.evaluate("window.__tracked") is None
     gated = page.locator('script[type="text/plain"][data-cookieguard]')

@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Frame, Page, Route, expect
 
-from tests.browser.site import Extras, Server, _cache_dir, build_app
+from tests.browser.site import Extras, _cache_dir, build_app
 from tests.browser.site import Page as SitePage
+from tests.harness import UvicornServer
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE = json.loads((ROOT / "autoconsent" / "cookieguard.json").read_text("utf-8"))
@@ -88,7 +89,7 @@ def autoconsent_js() -> str:
 def site(axe_js: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     receipts = tmp_path_factory.mktemp("autoconsent") / "receipts.sqlite3"
     extras = Extras(pages={"article": SitePage(ARTICLE)})
-    with Server(build_app(axe_js, extras, receipts=str(receipts))) as server:
+    with UvicornServer(build_app(axe_js, extras, receipts=str(receipts))) as server:
         yield server.url
 
 

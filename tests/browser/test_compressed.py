@@ -18,8 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Request
 
 from cookieguard.catalogue._catalogue import load_catalogue
-from tests.browser.site import Server, policy
-from tests.harness import eventually
+from tests.browser.site import policy
+from tests.harness import UvicornServer, eventually
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-COMPRESSED"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -49,7 +49,7 @@ def fastapi_site(guarded: bool) -> Iterator[str]:
     app.add_middleware(GZipMiddleware)
     if guarded:
         app.add_middleware(ConsentMiddleware, policy=policy())  # last: the outermost
-    with Server(app) as server:
+    with UvicornServer(app) as server:
         yield server.url
 
 

@@ -21,8 +21,8 @@ import pytest
 from playwright.sync_api import Browser, Request
 
 from cookieguard.catalogue._catalogue import load_catalogue
-from tests.browser.site import Server, policy
-from tests.harness import eventually
+from tests.browser.site import policy
+from tests.harness import UvicornServer, eventually
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-CONDITIONAL"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -42,7 +42,7 @@ def starlette_site(root: Path) -> Iterator[str]:
     from cookieguard.asgi import ConsentMiddleware
 
     app = ConsentMiddleware(StaticFiles(directory=root, html=True), policy=policy())
-    with Server(app) as server:  # uvicorn
+    with UvicornServer(app) as server:  # uvicorn
         yield server.url
 
 

@@ -24,8 +24,8 @@ from starlette.routing import Route as Path
 from cookieguard import Policy
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.csp._csp import CspReports
-from tests.browser.site import RECORDER, Server
-from tests.harness import eventually
+from tests.browser.site import RECORDER
+from tests.harness import UvicornServer, eventually
 
 PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
 PIXEL_JS = "window.__pixel = (window.__pixel || 0) + 1;"
@@ -137,16 +137,16 @@ def reports_of(middleware: ConsentMiddleware) -> CspReports:
 
 
 @pytest.fixture(scope="module")
-def enforcing() -> Iterator[tuple[Server, ConsentMiddleware]]:
+def enforcing() -> Iterator[tuple[UvicornServer, ConsentMiddleware]]:
     middleware = build_site("enforce")
-    with Server(middleware) as running:
+    with UvicornServer(middleware) as running:
         yield running, middleware
 
 
 @pytest.fixture(scope="module")
-def reporting() -> Iterator[tuple[Server, ConsentMiddleware]]:
+def reporting() -> Iterator[tuple[UvicornServer, ConsentMiddleware]]:
     middleware = build_site("report")
-    with Server(middleware) as running:
+    with UvicornServer(middleware) as running:
         yield running, middleware
 
 
@@ -236,7 +236,7 @@ def documents(page: Page) -> list[str]:
 
 
 def test_injected_pixel_is_refused_before_consent(
-    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+    enforcing: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     server, _ = enforcing
     page, stub = visit(server.url)
@@ -250,7 +250,7 @@ def test_injected_pixel_is_refused_before_consent(
 
 
 def test_reject_all_keeps_refusing(
-    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+    enforcing: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     server, _ = enforcing
     page, stub = visit(server.url)
@@ -263,7 +263,7 @@ def test_reject_all_keeps_refusing(
 
 
 def test_accept_all_loads_the_pixel_with_banner_js_reloading_once(
-    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+    enforcing: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     # banner.js sees data-cookieguard-csp="enforce" and reloads after a choice that grants a
     # category: the new page carries a policy that allows the newly granted hosts.
@@ -280,7 +280,7 @@ def test_accept_all_loads_the_pixel_with_banner_js_reloading_once(
 
 
 def test_accept_all_without_javascript_loads_the_pixel_on_the_next_page(
-    enforcing: tuple[Server, ConsentMiddleware], browser: Browser
+    enforcing: tuple[UvicornServer, ConsentMiddleware], browser: Browser
 ) -> None:
     # The server-rendered form works without banner.js: its 303 lands on a page whose policy
     # allows the granted hosts (here JavaScript runs, but banner.js is never fetched).
@@ -303,7 +303,7 @@ def test_accept_all_without_javascript_loads_the_pixel_on_the_next_page(
 
 
 def test_the_apps_nonce_policy_keeps_working_beside_ours(
-    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+    enforcing: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     server, _ = enforcing
     page, stub = visit(server.url)
@@ -326,7 +326,7 @@ def test_the_apps_nonce_policy_keeps_working_beside_ours(
 
 
 def test_click_to_load_embed_loads_once_under_the_enforced_policy(
-    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+    enforcing: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     # The placeholder's "Load once" puts the YouTube iframe back without granting marketing; a
     # policy cannot change after the page loaded, so frame-src allows embed hosts up front.
@@ -351,7 +351,7 @@ def test_click_to_load_embed_loads_once_under_the_enforced_policy(
 
 
 def test_a_map_on_a_shared_host_loads_once_by_its_path_and_nothing_else_there_loads(
-    enforcing: tuple[Server, ConsentMiddleware], visit: Visit
+    enforcing: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     """Red-team K8/K4: frame-src allows www.google.de/maps/ (a CSP path source), not the whole
     host, so "Load once" shows the map while an ads iframe on the same host stays refused."""
@@ -449,7 +449,10 @@ def runtime_app() -> Starlette:
 @pytest.fixture(scope="module")
 def runtime_sites() -> Iterator[tuple[str, str]]:
     policy = Policy(secret_keys=["browser-csp-secret-0123456789"], receipts=None, csp="enforce")
-    with Server(runtime_app()) as bare, Server(ConsentMiddleware(runtime_app(), policy)) as ours:
+    with (
+        UvicornServer(runtime_app()) as bare,
+        UvicornServer(ConsentMiddleware(runtime_app(), policy)) as ours,
+    ):
         yield bare.url, ours.url
 
 
@@ -483,7 +486,7 @@ def test_the_enforced_csp_refuses_other_fetch_kinds(
 
 
 def test_report_mode_loads_everything_and_reports_the_pixel(
-    reporting: tuple[Server, ConsentMiddleware], visit: Visit
+    reporting: tuple[UvicornServer, ConsentMiddleware], visit: Visit
 ) -> None:
     server, middleware = reporting
     page, stub = visit(server.url)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Route, expect
 
-from tests.browser.site import Extras, Server, build_app
+from tests.browser.site import Extras, build_app
 from tests.browser.site import Page as SitePage
-from tests.harness import eventually
+from tests.harness import UvicornServer, eventually
 
 VIDEO = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Video</title></head>
 <body><main><h1>Video</h1>
@@ -25,7 +25,7 @@ VIDEO = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Vid
 def site(axe_js: Path) -> Iterator[str]:
     csp = "default-src 'self'; frame-src https://www.youtube.com"
     extras = Extras(pages={"video": SitePage(VIDEO, csp)})
-    with Server(build_app(axe_js, extras)) as server:
+    with UvicornServer(build_app(axe_js, extras)) as server:
         yield server.url
 
 

@@ -26,8 +26,8 @@ from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue._catalogue import load_catalogue
-from tests.browser.site import Server, policy
-from tests.harness import eventually
+from tests.browser.site import policy
+from tests.harness import UvicornServer, eventually
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-EVADE1"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -438,19 +438,19 @@ def build_app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[str]:
-    with Server(build_app()) as server:
+    with UvicornServer(build_app()) as server:
         yield server.url
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    with Server(ConsentMiddleware(build_app(), policy=policy())) as server:
+    with UvicornServer(ConsentMiddleware(build_app(), policy=policy())) as server:
         yield server.url
 
 
 @pytest.fixture(scope="module")
 def enforced() -> Iterator[str]:
-    with Server(ConsentMiddleware(build_app(), policy=policy(csp="enforce"))) as server:
+    with UvicornServer(ConsentMiddleware(build_app(), policy=policy(csp="enforce"))) as server:
         yield server.url
 
 

@@ -27,8 +27,8 @@ from starlette.routing import Route
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue._catalogue import load_catalogue
 from cookieguard.html import _codings, _scanner
-from tests.browser.site import Server, policy
-from tests.harness import eventually
+from tests.browser.site import policy
+from tests.harness import UvicornServer, eventually
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-FAILCLOSED"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -64,13 +64,13 @@ def app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[str]:
-    with Server(app()) as server:
+    with UvicornServer(app()) as server:
         yield server.url
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    with Server(ConsentMiddleware(app(), policy=policy())) as server:  # csp=None
+    with UvicornServer(ConsentMiddleware(app(), policy=policy())) as server:  # csp=None
         yield server.url
 
 

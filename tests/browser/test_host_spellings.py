@@ -22,9 +22,9 @@ from starlette.responses import Response
 from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
-from tests.browser.site import Server, policy
+from tests.browser.site import policy
 from tests.browser.test_evasion import Recorder
-from tests.harness import eventually
+from tests.harness import UvicornServer, eventually
 
 #: Spellings of https://www.facebook.com/tr as written in the page (UTF-8; the test pages
 #: are http:, so "https:host" without slashes names another scheme's host).
@@ -70,13 +70,13 @@ def build_app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[str]:
-    with Server(build_app()) as server:
+    with UvicornServer(build_app()) as server:
         yield server.url
 
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    with Server(ConsentMiddleware(build_app(), policy=policy())) as server:
+    with UvicornServer(ConsentMiddleware(build_app(), policy=policy())) as server:
         yield server.url
 
 

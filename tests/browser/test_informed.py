@@ -16,15 +16,16 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from cookieguard.core._i18n import SHIPPED
-from tests.browser.site import RECORDER, Server, build_app
+from tests.browser.site import RECORDER, build_app
 from tests.browser.test_banner import run_axe
 from tests.e2e.conftest import GTAG_STAND_IN, ExampleServer
+from tests.harness import UvicornServer
 
 PHONE: ViewportSize = {"width": 360, "height": 640}
 
 
 @pytest.fixture(scope="module")
-def informed(axe_js: Path) -> Iterator[Server]:
+def informed(axe_js: Path) -> Iterator[UvicornServer]:
     """The browser tests' site with a privacy policy and third parties to name."""
     app = build_app(
         axe_js,
@@ -35,11 +36,11 @@ def informed(axe_js: Path) -> Iterator[Server]:
             "_fbp": "marketing",
         },
     )
-    with Server(app) as running:
+    with UvicornServer(app) as running:
         yield running
 
 
-def visit(browser: Browser, server: Server, path: str, **options: Any) -> Page:
+def visit(browser: Browser, server: UvicornServer, path: str, **options: Any) -> Page:
     context: BrowserContext = browser.new_context(base_url=server.url, **options)
     context.add_init_script(script=RECORDER)
     page = context.new_page()
@@ -74,7 +75,7 @@ def measure(page: Page) -> dict[str, float]:
     return box
 
 
-def test_the_first_layer_informs_in_the_browser(browser: Browser, informed: Server) -> None:
+def test_the_first_layer_informs_in_the_browser(browser: Browser, informed: UvicornServer) -> None:
     page = visit(browser, informed, "/", viewport=PHONE)
     banner_ready(page)
     root = page.locator("#cookie-consent")
@@ -95,7 +96,7 @@ def test_the_first_layer_informs_in_the_browser(browser: Browser, informed: Serv
 
 
 def test_on_a_phone_the_banner_leaves_most_of_the_page_usable(
-    browser: Browser, informed: Server
+    browser: Browser, informed: UvicornServer
 ) -> None:
     for language in ("en", "de", "ga", "ar"):
         page = visit(browser, informed, "/", viewport=PHONE, locale=language)
@@ -115,7 +116,7 @@ def test_on_a_phone_the_banner_leaves_most_of_the_page_usable(
 
 @pytest.mark.parametrize("language", ["ar", "he"])
 def test_arabic_and_hebrew_are_laid_out_right_to_left(
-    browser: Browser, informed: Server, language: str
+    browser: Browser, informed: UvicornServer, language: str
 ) -> None:
     page = visit(browser, informed, "/", locale=language, viewport={"width": 1024, "height": 768})
     banner_ready(page)
@@ -155,7 +156,7 @@ def test_arabic_and_hebrew_are_laid_out_right_to_left(
 
 
 def test_preferences_page_with_the_declaration_has_no_wcag_violations_in_any_language(
-    browser: Browser, informed: Server
+    browser: Browser, informed: UvicornServer
 ) -> None:
     context = browser.new_context(base_url=informed.url)
     page = context.new_page()
@@ -180,7 +181,7 @@ def test_preferences_page_with_the_declaration_has_no_wcag_violations_in_any_lan
 
 
 def test_banner_and_dialog_have_no_wcag_violations_in_any_language(
-    browser: Browser, informed: Server
+    browser: Browser, informed: UvicornServer
 ) -> None:
     # One undecided visitor who switches languages: the banner shows on every page load.
     context = browser.new_context(base_url=informed.url, reduced_motion="reduce")
@@ -213,7 +214,7 @@ def test_banner_and_dialog_have_no_wcag_violations_in_any_language(
 
 
 def test_gpc_shows_the_honoured_notice_and_locked_switches(
-    browser: Browser, informed: Server
+    browser: Browser, informed: UvicornServer
 ) -> None:
     page = visit(browser, informed, "/", extra_http_headers={"Sec-GPC": "1"})
     banner_ready(page)
@@ -319,7 +320,9 @@ def test_example_sites_inform_link_their_privacy_page_and_declare_what_they_set(
     context.close()
 
 
-def test_the_declaration_fits_a_phone_in_every_language(browser: Browser, informed: Server) -> None:
+def test_the_declaration_fits_a_phone_in_every_language(
+    browser: Browser, informed: UvicornServer
+) -> None:
     context = browser.new_context(base_url=informed.url, viewport=PHONE)
     page = context.new_page()
     too_wide = {}

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.site import Server, build_app
+from tests.browser.site import build_app
 from tests.browser.test_banner import run_axe
+from tests.harness import UvicornServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "layouts"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 640}}
@@ -34,9 +35,9 @@ COVERAGE: dict[tuple[str, str], float] = {}
 @pytest.fixture(scope="module")
 def sites(axe_js: Path) -> Iterator[dict[str, str]]:
     servers = {
-        name: Server(build_app(axe_js, None, **options)) for name, options in LAYOUTS.items()
+        name: UvicornServer(build_app(axe_js, None, **options)) for name, options in LAYOUTS.items()
     }
-    servers["top-start-dark"] = Server(
+    servers["top-start-dark"] = UvicornServer(
         build_app(axe_js, layout="box", position="top-start", scheme="dark")
     )
     for server in servers.values():

@@ -17,8 +17,9 @@ from playwright.sync_api import Page, expect
 
 from cookieguard import DEFAULT_REGIONS
 from cookieguard.testing import ConsentBanner, region_headers
-from tests.browser.site import Server, build_app, policy
+from tests.browser.site import build_app, policy
 from tests.browser.test_banner import run_axe
+from tests.harness import UvicornServer
 
 CA = {"CF-IPCountry": "US", "CF-Region-Code": "CA"}
 DE = {"CF-IPCountry": "DE"}
@@ -27,7 +28,7 @@ DE = {"CF-IPCountry": "DE"}
 @pytest.fixture(scope="module")
 def site(axe_js: Path) -> Iterator[str]:
     regions = {**DEFAULT_REGIONS, "JP": "notice"}
-    with Server(build_app(axe_js, region_header="cloudflare", regions=regions)) as server:
+    with UvicornServer(build_app(axe_js, region_header="cloudflare", regions=regions)) as server:
         yield server.url
 
 

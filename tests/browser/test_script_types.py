@@ -22,7 +22,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
-from tests.browser.site import Server, policy
+from tests.browser.site import policy
+from tests.harness import UvicornServer
 
 TRACKER = "https://connect.facebook.net/en_US/fbevents.js"
 PAGE = f"""<!doctype html><html lang="en"><head><title>Map</title>
@@ -45,7 +46,7 @@ def build_app() -> Starlette:
 
 @pytest.fixture(scope="module")
 def guarded() -> Iterator[str]:
-    with Server(ConsentMiddleware(build_app(), policy=policy())) as server:
+    with UvicornServer(ConsentMiddleware(build_app(), policy=policy())) as server:
         yield server.url
 
 

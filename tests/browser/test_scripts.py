@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.browser.site import Extras, Server, build_app
+from tests.browser.site import Extras, build_app
 from tests.browser.site import Page as SitePage
 from tests.browser.test_banner import documents, granted, ready, run_axe, violations
-from tests.harness import eventually
+from tests.harness import UvicornServer, eventually
 
 NONCE = "cg-test-nonce-2f9a"
 NONCE_CSP = f"default-src 'self'; script-src 'self' 'nonce-{NONCE}'"
@@ -155,7 +155,7 @@ def extras() -> Extras:
 def site(axe_js: Path, extras: Extras) -> Iterator[str]:
     """A site with the default reload on withdrawal and declared storage keys."""
     app = build_app(axe_js, extras, storage=STORAGE, reload_on_withdrawal=True, auto_block=False)
-    with Server(app) as server:
+    with UvicornServer(app) as server:
         yield server.url
 
 
@@ -163,14 +163,14 @@ def site(axe_js: Path, extras: Extras) -> Iterator[str]:
 def quiet_site(axe_js: Path, extras: Extras) -> Iterator[str]:
     """The same site with ``reload_on_withdrawal=False``."""
     app = build_app(axe_js, extras, storage=STORAGE, reload_on_withdrawal=False, auto_block=False)
-    with Server(app) as server:
+    with UvicornServer(app) as server:
         yield server.url
 
 
 @pytest.fixture(scope="module")
 def enforced_site(axe_js: Path, extras: Extras) -> Iterator[str]:
     """The same site with an enforced consent-aware CSP."""
-    with Server(build_app(axe_js, extras, csp="enforce", auto_block=False)) as server:
+    with UvicornServer(build_app(axe_js, extras, csp="enforce", auto_block=False)) as server:
         yield server.url
 
 
@@ -529,7 +529,7 @@ def blocking_site(axe_js: Path) -> Iterator[str]:
     extras = Extras(
         pages={"resources": SitePage(RESOURCES, RESOURCES_CSP)}, files={"lazy.js": LAZY_JS}
     )
-    with Server(build_app(axe_js, extras, reload_on_withdrawal=False)) as server:
+    with UvicornServer(build_app(axe_js, extras, reload_on_withdrawal=False)) as server:
         yield server.url
 
 

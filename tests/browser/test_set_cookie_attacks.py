@@ -15,8 +15,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from cookieguard.asgi import ConsentMiddleware
-from tests.browser.site import Server
-from tests.harness import make_policy
+from tests.harness import UvicornServer, make_policy
 
 # The eight values Chromium stored `_ga` from in issue 15 (item 2).
 ATTACKS = [
@@ -50,7 +49,10 @@ async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, str]]:
-    with Server(app) as bare, Server(ConsentMiddleware(app, policy=make_policy())) as guarded:
+    with (
+        UvicornServer(app) as bare,
+        UvicornServer(ConsentMiddleware(app, policy=make_policy())) as guarded,
+    ):
         yield {"bare": bare.url, "guarded": guarded.url}
 
 

@@ -22,8 +22,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
-from tests.browser.site import Server, policy
-from tests.harness import eventually
+from tests.browser.site import policy
+from tests.harness import UvicornServer, eventually
 
 PAGE = (Path(__file__).parent / "trackers" / "page.html").read_text("utf-8")
 
@@ -80,7 +80,7 @@ def site() -> Iterator[str]:
 
     app = Starlette(routes=[AppRoute("/", home)])
     wrapped = ConsentMiddleware(app, policy=policy())
-    with Server(wrapped) as server:
+    with UvicornServer(wrapped) as server:
         yield server.url
 
 
@@ -250,7 +250,7 @@ def test_a_style_element_naming_a_pixel_loads_it_only_without_cookieguard(
         seen.append(route.request.url)
         route.fulfill(body=GIF, content_type="image/gif")
 
-    with Server(ConsentMiddleware(app, policy=policy()) if guarded else app) as server:
+    with UvicornServer(ConsentMiddleware(app, policy=policy()) if guarded else app) as server:
         context = browser.new_context()
         try:
             context.route("**/*", record)

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.browser.site import Extras, Server, build_app
+from tests.browser.site import Extras, build_app
 from tests.browser.site import Page as SitePage
 from tests.browser.test_banner import run_axe
+from tests.harness import UvicornServer
 
 ARTICLE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Videos</title></head>
@@ -33,7 +34,7 @@ ARTICLE = """<!doctype html>
 def videos(axe_js: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     extras = Extras(pages={"videos": SitePage(ARTICLE)})
     receipts = str(tmp_path_factory.mktemp("receipts") / "receipts.db")
-    with Server(build_app(axe_js, extras, receipts=receipts)) as server:
+    with UvicornServer(build_app(axe_js, extras, receipts=receipts)) as server:
         yield server.url
 
 

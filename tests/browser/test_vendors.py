@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.browser.site import Extras, Server, build_app
+from tests.browser.site import Extras, build_app
 from tests.browser.site import Page as SitePage
 from tests.browser.test_banner import documents, ready, violations
+from tests.harness import UvicornServer
 
 NONCE = "cg-gtag-nonce-7d1c"
 GOOGLE = "https://www.googletagmanager.com"
@@ -61,7 +62,7 @@ FILES = {
 
 def serve(axe_js: Path, **options: Any) -> Iterator[str]:
     extras = Extras(pages={"shop": SitePage(SHOP, CSP)}, files=FILES)
-    with Server(build_app(axe_js, extras, **options)) as server:
+    with UvicornServer(build_app(axe_js, extras, **options)) as server:
         yield server.url
 
 

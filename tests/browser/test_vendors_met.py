@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Route, expect
 
-from tests.browser.site import Extras, Server, build_app
+from tests.browser.site import Extras, build_app
 from tests.browser.site import Page as SitePage
+from tests.harness import UvicornServer
 
 # Five vendors, all only in the HTML: two scripts in <head>, one at the end of <body>, two
 # embeds. The policy declares no cookie or tracker of any of them.
@@ -38,7 +39,7 @@ FIVE = {
 def fresh(axe_js: Path) -> Iterator[str]:
     extras = Extras(pages={"article": SitePage(ARTICLE)})
     app = build_app(axe_js, extras, cookies={"likebox": "preferences"})
-    with Server(app) as server:
+    with UvicornServer(app) as server:
         yield server.url
 
 

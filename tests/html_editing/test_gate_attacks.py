@@ -12,8 +12,6 @@ three runs) or by counting the bytes the scanner re-reads, never against a wall-
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +20,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 
 from cookieguard import Category
 from cookieguard.asgi import ConsentMiddleware
@@ -33,7 +30,7 @@ from cookieguard.csp._csp import CspReports, content_security
 from cookieguard.html._inject import Injection, TrackerGate
 from cookieguard.site._site import Site
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
-from tests.harness import make_policy
+from tests.harness import UvicornServer, make_policy
 
 GA = b"https://www.googletagmanager.com/gtag/js?id=G-EVADE1"
 PIXEL = b"https://www.facebook.com/tr?id=1&amp;ev=PageView"
@@ -359,23 +356,8 @@ def test_csp_allow_with_a_trailing_newline_is_a_config_error() -> None:
 @contextmanager
 def serving(app: Any) -> Iterator[str]:
     """uvicorn serving ``app`` on a free port of 127.0.0.1; yields the base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", log_level="critical", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        thread.join(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
+    with UvicornServer(app, log_level="critical") as server:
+        yield server.url + "/"
 
 
 def status_of(url: str, **headers: str) -> int:

@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # jsonschema ships no type hints
 import pytest
-from waitress.server import create_server  # type: ignore[import-untyped]  # waitress ships no type hints
 
 from cookieguard import Policy
 from cookieguard.scan import render_suggestion, scan
 from cookieguard.wsgi import ConsentMiddleware
+from tests.harness import WaitressServer
 
 KEY = "scan-test-key-0123456789"
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "scan-report.schema.json"
@@ -86,27 +85,17 @@ def quiet_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
     return leaky_app(environ, start_response)
 
 
-def serve(app: Callable[..., Any]) -> tuple[str, Callable[[], None]]:
-    server = create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    port = server.effective_port
-    return f"http://127.0.0.1:{port}/", server.close
-
-
 @pytest.fixture(scope="module")
 def leaky_site() -> Iterator[str]:
-    url, stop = serve(leaky_app)
-    yield url
-    stop()
+    with WaitressServer(leaky_app, threads=4) as server:
+        yield server.url + "/"
 
 
 @pytest.fixture(scope="module")
 def guarded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     policy = Policy(secret_keys=[KEY], cookies={"_ga": "analytics"}, receipts=None)
-    url, stop = serve(ConsentMiddleware(quiet_app, policy))
-    yield url
-    stop()
+    with WaitressServer(ConsentMiddleware(quiet_app, policy), threads=4) as server:
+        yield server.url + "/"
 
 
 def run_scan(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

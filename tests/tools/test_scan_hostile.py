@@ -11,13 +11,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 
 from cookieguard import Policy
 from cookieguard.wsgi import ConsentMiddleware
-from tests.tools.test_scan import KEY, serve
+from tests.harness import WaitressServer
+from tests.tools.test_scan import KEY
 
 PAGE = """<!doctype html><html lang="en"><head><title>hostile</title></head><body>
 <h1>hostile</h1><a href="/about">About</a>
@@ -68,16 +70,8 @@ def guarded(app: App) -> App:
 
 @pytest.fixture
 def site() -> Iterator[Callable[[App], str]]:
-    stops: list[Callable[[], None]] = []
-
-    def start(app: App) -> str:
-        url, stop = serve(app)
-        stops.append(stop)
-        return url
-
-    yield start
-    for stop in stops:
-        stop()
+    with ExitStack() as servers:
+        yield lambda app: servers.enter_context(WaitressServer(app, threads=4)).url + "/"
 
 
 def test_a_robots_txt_sent_one_byte_every_two_seconds_cannot_hang_the_scan(

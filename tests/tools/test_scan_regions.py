@@ -11,7 +11,8 @@ from cookieguard import Policy
 from cookieguard.scan import scan
 from cookieguard.testing import region_headers
 from cookieguard.wsgi import ConsentMiddleware
-from tests.tools.test_scan import KEY, quiet_app, run_scan, serve
+from tests.harness import WaitressServer
+from tests.tools.test_scan import KEY, quiet_app, run_scan
 
 GEO = Policy(
     secret_keys=[KEY], cookies={"_ga": "analytics"}, receipts=None, region_header="cloudflare"
@@ -20,9 +21,8 @@ GEO = Policy(
 
 @pytest.fixture(scope="module")
 def geo_site() -> Iterator[str]:
-    url, stop = serve(ConsentMiddleware(quiet_app, GEO))
-    yield url
-    stop()
+    with WaitressServer(ConsentMiddleware(quiet_app, GEO), threads=4) as server:
+        yield server.url + "/"
 
 
 @pytest.mark.parametrize(("region", "sets_ga"), [("US-CA", True), ("DE", False)])
