@@ -324,6 +324,12 @@ FIXED: dict[str, Case] = {
     "a CDATA section after </body> in svg": Case(
         f'<svg></body><![CDATA[ > <!-- ]]><img src="{PIXEL}" alt=""> -->'
     ),
+    "fuzz 2026/851102: an SVG style's text runs past a </style> in a comment": Case(
+        f"<svg><style><!--</style>-->@import url('{PIXEL}');</style></svg>"
+    ),
+    "an SVG script's text runs past a </script> in a CDATA section": Case(
+        f"<svg><script><![CDATA[ /*</script>*/ ]]>new Image().src='{PIXEL}'</script></svg>"
+    ),
 }
 
 

@@ -12,6 +12,8 @@ Cases named ``fuzz S/N`` are the minimal pages of ``fuzz/gate.py --seed S --repl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from cookieguard.html import _foreign
@@ -28,6 +30,7 @@ from tests.html_editing.test_gate_markup import (
     rewrite,
     streamed,
 )
+from tests.html_editing.test_linear_time import BOUND, SMALL, growth, whole
 
 VIMEO = "https://player.vimeo.com/video/1"
 
@@ -133,6 +136,32 @@ CASES = {
     "in body </select> is any other end tag: html5lib closes an SVG select": (
         f"<svg><select><desc><b></select><xmp><img src={PIXEL}></xmp>"
     ),
+    "fuzz 2026/851102: an SVG style's text runs past a </style> in a comment, CDATA in it": (
+        "<svg><style><!--</style>--><![CDATA[ @import url(https://bat%2Ebing.com/a.css); ]]>"
+        "</style></svg>"
+    ),
+    "an SVG style's text runs past a </style> in a comment": (
+        "<svg><style><!--</style>-->@import url(https://bat.bing.com/a.css);</style></svg>"
+    ),
+    "an SVG style's text runs past a </style> in an attribute value": (
+        '<svg><style><a title="</style>">x</a>@import url(https://bat.bing.com/a.css);'
+        "</style></svg>"
+    ),
+    "an SVG style's text runs past a nested SVG style": (
+        "<svg><style><style></style>@import url(https://bat.bing.com/a.css);</style></svg>"
+    ),
+    "an SVG script's text runs past a </script> in a comment": (
+        f"<svg><script><!--</script>-->new Image().src='{PIXEL}'</script></svg>"
+    ),
+    "an SVG script's text runs past a </script> in a CDATA section": (
+        f"<svg><script><![CDATA[ /*</script>*/ ]]>new Image().src='{PIXEL}'</script></svg>"
+    ),
+    "fuzz 2026/593451: a MathML script's text runs past a </script> in a comment": (
+        # (No browser runs a MathML <script>; html5lib's tree has one and the oracle counts
+        # its text: the gate blocks it as it would an SVG one, fail closed.)
+        "<button><math><select><script><!--</script>--><math/>"
+        "<![CDATA[ <script>s='https:\\/\\/static.hotjar.com\\/c\\/hotjar-1.js'</script> ]]>"
+    ),
 }
 
 
@@ -154,6 +183,8 @@ def test_foreign_content_is_read_as_the_tree_builder_reads_it(name: str) -> None
         "<div><svg></div><![CDATA[ > <!-- ]]><img src=/a.png> -->",
         '<svg><desc><b></desc><style><!--</style><img src="/a.png">--></style></svg>',
         "<svg></select><title><img src=/a.png></title></svg><p>x</p>",
+        "<svg><style><![CDATA[ .a { fill: red } ]]></style><script><!--</script>-->x()</script>",
+        '<svg><style><a title="</style>">x</a>@import url(/a.css);</style></svg>',
     ],
 )
 def test_a_page_without_trackers_is_unchanged(markup: str) -> None:
@@ -229,6 +260,36 @@ def test_readings_nested_too_deep_fail_closed() -> None:
     rewriter = PLAN.rewriter()
     assert oracle.leaks(rewriter.feed_last(shallow), blocked) == []
     assert rewriter.failure is None
+
+
+def test_svg_scripts_and_styles_read_to_their_end_nested_too_deep_fail_closed() -> None:
+    """Each SVG ``<style>`` whose text may run past its first ``</style>`` is read to its end
+    by a scan of its own; one nested in another reads the outer one's span again, so past a
+    few levels the rewriter gives up (the site then sends the enforcing CSP)."""
+    for name in ("style", "script"):
+        deep = f"<svg>{f'<{name}><!---->' * 50}@import url({PIXEL});{f'</{name}>' * 50}"
+        rewriter = PLAN.rewriter()
+        rewriter.feed_last(page(deep))
+        assert rewriter.failure == "limit"
+        shallow = f"<svg>{f'<{name}><!---->' * 3}new Image().src='{PIXEL}'{f'</{name}>' * 3}"
+        rewriter = PLAN.rewriter()
+        assert oracle.leaks(page(shallow), blocked)
+        assert oracle.leaks(rewriter.feed_last(page(shallow)), blocked) == []
+        assert rewriter.failure is None
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # Nested SVG scripts: each searched to its end from its own start (quadratic).
+        lambda n: page("<svg>" + "<script>" * (n // 20) + f"x='{FBEVENTS}'"),
+        lambda n: page("<svg>" + "<style>" * (n // 20) + f"@import url({PIXEL});"),
+        # Sibling SVG styles, each read to its end by a scan of its own.
+        lambda n: page("<svg>" + "<style><!--</style>-->a{}</style>" * (n // 40) + PIXEL),
+    ],
+)
+def test_svg_scripts_and_styles_cost_linear_time(make: Callable[[int], bytes]) -> None:
+    assert growth(whole, make, SMALL) < BOUND
 
 
 @pytest.mark.parametrize(

@@ -131,7 +131,6 @@ _SCRIPT_CLOSER = _CLOSERS[b"script"]
 # "<!-->" and "<!--->" enter and leave the escape at once.
 _SCRIPT_TOKENS = re.compile(rb"<!--(?:-*+>)?|-->|</?script" + _DELIM)
 _SCRIPT_TAGS = re.compile(rb"</?script" + _DELIM)
-_SCRIPT_OPENER = re.compile(rb"<script" + _DELIM)
 _ATTR = re.compile(
     rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
@@ -169,6 +168,8 @@ _FONT_ATTRIBUTES = frozenset({b"color", b"face", b"size"})
 _ENCODING = frozenset({b"encoding"})
 #: How deep a reading of bytes another way may read another way again (then: fail closed).
 _READING_DEPTH = 4
+#: How many SVG or MathML scripts and styles read to their end may nest (then: fail closed).
+_TEXT_NESTING = 8
 
 
 _HEAD_POINT = re.compile(rb"<script(?=[" + _WS + rb"/>])|</head(?=[" + _WS + rb"/>])")
@@ -426,13 +427,22 @@ class _Window:
         "last",
         "low",
         "n",
+        "texts",
         "view",
         "wait",
     )
 
-    def __init__(self, data: bytes, last: bool, hits: list[int], gate: Gate | None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        last: bool,
+        hits: list[int],
+        gate: Gate | None,
+        low: bytes | None = None,
+    ) -> None:
         self.data = data
-        self.low = data.lower()  # same offsets; ASCII letters only (bytes.lower)
+        # Same offsets; ASCII letters only (bytes.lower). Given: shared with another window.
+        self.low = data.lower() if low is None else low
         self.view = memoryview(data)
         self.n = len(data)
         self.last = last
@@ -444,6 +454,9 @@ class _Window:
         self._plain_end: int | None = None
         self._marks: tuple[int, int, int] | None = None
         self._enclosed: tuple[int, bool] = (-1, False)
+        # Where the SVG or MathML scripts and styles read to their end by a scan of their
+        # own (Rewriter._text_end), and that the scan is inside, end: innermost last.
+        self.texts: list[int] = []
 
     def hit_in(self, start: int, end: int) -> bool:
         return self.gate is not None and _hit_in(self.hits, start, end)
@@ -1205,10 +1218,9 @@ class Rewriter:
         assert gate is not None
         content: bytes | None = None
         if gate.needs_content(w.data[at:end]):
-            closer = _SCRIPT_CLOSER.search(w.low, self._search_from(w, at, end))
-            close = closer.start() if closer is not None else -1
-            if close != -1 and _SCRIPT_OPENER.search(w.low, end, close):
-                close = nested_script_end(w.low, end, w.n)  # a script nested in this one
+            close = self._text_end(w, at, end, b"script")
+            if close is None:
+                return self._give_up(w, at, b"script")
             if close == -1 and not w.last and w.n - at <= ELEMENT_LIMIT:
                 return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
             content_end = close if close != -1 else w.n
@@ -1219,6 +1231,39 @@ class Rewriter:
             new = gate.script_tag(w.data[at:end], content)
         self._emit(w.view[at:end] if new is None else new)
         return end
+
+    def _text_end(self, w: _Window, at: int, end: int, name: bytes) -> int | None:
+        """Where the text of the SVG or MathML ``<script>`` or ``<style>`` at ``at`` (its
+        start tag ending at ``end``) ends: -1 if not in the window, ``None`` if it cannot be
+        told (fail closed).
+
+        In foreign content such an element is no raw text: its text runs to the end tag the
+        tree builder closes it with, which a comment, a CDATA section (whose text is the
+        element's too), an attribute value or a nested element of the same name may put past
+        the first ``</script`` or ``</style`` in the bytes. Where none can (no ``<`` before
+        that one), that is the end; else the markup after the start tag is read by a scan of
+        its own, without a gate, from the stacks of open elements after it, up to where every
+        reading has closed the element (or the bytes end). The text is then the span up to
+        there: the element's own text and its children's (a larger text is the fail-closed
+        reading). Each such scan reads its element once; one inside another's span reads
+        that span again, so at most :data:`_TEXT_NESTING` may nest (linear work)."""
+        low = w.low
+        closer = _CLOSERS[name].search(low, self._search_from(w, at, end))
+        first = closer.start() if closer is not None else w.n
+        if low.find(b"<", end, first) < 0:
+            return first if closer is not None or w.last else -1
+        texts = w.texts
+        while texts and texts[-1] <= at:
+            texts.pop()
+        if len(texts) >= _TEXT_NESTING:
+            return None
+        reader = _TextEnd(self)
+        close = reader.close(w, end)
+        if reader.failure is not None:
+            return None
+        if close != -1:
+            texts.append(close)
+        return close
 
     def _script_tag(self, w: _Window, at: int, end: int) -> int:
         """A ``<script>`` start tag: judged on its attributes, or with its inline content."""
@@ -1294,15 +1339,22 @@ class Rewriter:
         applies too, but its content is read on as markup."""
         gate = self._gate
         assert gate is not None
-        closer = _CLOSERS[b"style"].search(w.low, self._search_from(w, at, end))
-        if closer is None and not w.last:
-            if w.n - at <= ELEMENT_LIMIT:
+        if markup:
+            close = self._text_end(w, at, end, b"style")
+            if close is None:
+                return self._give_up(w, at, b"style")
+            if close == -1 and not w.last and w.n - at <= ELEMENT_LIMIT:
                 return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
-            if not markup:  # raw text to the end of the page: give up
-                self._too_large(b"style")
+            content_end = close if close != -1 else w.n
+        else:
+            closer = _CLOSERS[b"style"].search(w.low, self._search_from(w, at, end))
+            if closer is None and not w.last:
+                if w.n - at <= ELEMENT_LIMIT:
+                    return self._wait_for_end(w, at, w.n - _LONGEST_NAME)
+                self._too_large(b"style")  # raw text to the end of the page: give up
                 self._emit(w.view[at:])
                 return w.n
-        content_end = closer.start() if closer is not None else w.n
+            content_end = closer.start() if closer is not None else w.n
         new = (
             gate.style_tag(w.data[at:end], w.data[end:content_end])
             if w.hit_in(at, content_end)
@@ -1454,10 +1506,12 @@ class Rewriter:
         CDATA section past the element limit): the rest passes, the site fails closed."""
         logger.warning(
             "an HTML page whose <%s> the tree builder may read several ways, nested over %d "
-            "deep (or over %d bytes); the rest of this page passes unchanged",
+            "deep (or over %d bytes, or SVG or MathML scripts and styles nested over %d "
+            "deep); the rest of this page passes unchanged",
             name.decode("ascii", "replace"),
             _READING_DEPTH,
             ELEMENT_LIMIT,
+            _TEXT_NESTING,
         )
         self.failure = "limit"
         self._state = State.PASS
@@ -1650,6 +1704,37 @@ class Rewriter:
         )
         self.failure = "limit"
         self._state = State.PASS
+
+
+class _TextEnd(Rewriter):
+    """A scan without a gate that reads markup only to find where an SVG or MathML element
+    the scanner is in closes (:meth:`Rewriter._text_end`)."""
+
+    __slots__ = ()
+
+    def __init__(self, outer: Rewriter) -> None:
+        super().__init__(b"")
+        self._depth = outer._depth
+        self._scripting = outer._scripting
+        self._noscript = outer._noscript
+        self._select = outer._select
+        self._document = True
+        self._foreign = outer._foreign
+
+    def close(self, w: _Window, start: int) -> int:
+        """Where, reading ``w`` from ``start``, every candidate stack has closed the element
+        opened last (the window's end if the page ends first; -1: not in the window)."""
+        depth = max(min((len(stack) for stack in self._foreign), default=1) - 1, 0)
+        # A window of its own over the same bytes: no hits (nothing to gate), never the
+        # last (so the data state never finishes a page at once), the same lower case.
+        window = _Window(w.data, False, [], None, w.low)
+        states = _STATES
+        pos = start
+        while pos < window.n and not window.wait:
+            pos = states[self._state](self, window, pos)
+            if all(len(stack) <= depth for stack in self._foreign):
+                return pos
+        return w.n if w.last else -1
 
 
 _STATES: dict[State, Callable[[Rewriter, _Window, int], int]] = {
