@@ -221,9 +221,10 @@ _SRCDOC = re.compile(
 )
 
 
-def _srcdocs(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """``(offset, value)`` of each ``srcdoc="..."`` (each match ends where the next may start)."""
-    if b"srcdoc" not in data and b"SRCDOC" not in data and b"srcdoc" not in data.lower():
+def _srcdocs(data: bytes, low: bytes) -> Iterator[tuple[int, bytes]]:
+    """``(offset, value)`` of each ``srcdoc="..."`` (each match ends where the next may start;
+    ``low``: ``data`` lower-cased, which the prefilter has already)."""
+    if b"srcdoc" not in low:
         return
     for m in _SRCDOC.finditer(data):
         value = m.group(1) if m.group(1) is not None else m.group(2) or m.group(3) or b""
@@ -249,19 +250,26 @@ def _script_spans(low: bytes) -> Iterator[tuple[int, int]]:
     n = len(low)
     at = _tag(low, b"<script", 0)
     while at != -1:
+        # The next "<script", searched for once: it is also where the next span starts when
+        # it comes after this one's end (a page's first script may be 100 KB from its next,
+        # and two searches over that gap cost more than the rest of the prefilter).
+        after = _tag(low, b"<script", at + 7)
         stop = _tag(low, b"</script", at + 7)
         if stop == -1:
             stop = n
         escape = low.find(b"<!--", at, stop)
         if escape != -1 and low.find(b"<script", escape, stop) != -1:
             stop = _escaped_end(low, escape)  # (only "<!--" then "<script" can go past it)
-        if stop < n and -1 < _tag(low, b"<script", at + 7) < stop:
+        if stop < n and -1 < after < stop:
             # In SVG a <script> in a script is one nested in it: its </script> ends only
             # that, and the text after it runs as the outer one's (nested_script_end).
             nested = nested_script_end(low, at + 7, n)
             stop = max(stop, n if nested == -1 else nested)
         yield at, stop
-        at = _tag(low, b"<script", stop + 1) if stop < n else -1
+        if stop >= n or after == -1:
+            return
+        # (The first "<script" after ``at + 7`` is the first after ``stop`` when it is past it.)
+        at = after if after > stop else _tag(low, b"<script", stop + 1)
 
 
 _NAME_ENDS = frozenset((b"\t", b"\n", b"\f", b"\r", b" ", b"/", b">"))
@@ -307,6 +315,13 @@ def _escaped_end(low: bytes, pos: int) -> int:
         else:  # "<script" while escaped
             state = 2
     return len(low)
+
+
+#: Script spans up to this size have their hits remembered (Blocker._script_hits): a
+#: vendor's snippet is a few hundred bytes; a longer script is searched each time.
+_SPAN_MEMO = 4096
+#: Stretches up to this size have their hits remembered (Blocker.positions).
+_SMALL = 2048
 
 
 class Blocker:
@@ -363,6 +378,9 @@ class Blocker:
         self._hosts: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._mentioned: Memo[bytes, tuple[Vendor, ...]] = Memo(4096, 1 << 20)
+        # Script spans' hits by their bytes (offsets from the span's start): _script_hits.
+        self._span_hits: Memo[bytes, tuple[int, ...]] = Memo(4096, 1 << 21)
+        self._small: Memo[bytes, tuple[int, ...]] = Memo(1024, 1 << 20)  # positions()
         #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
         self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 1 << 20)
 
@@ -424,14 +442,28 @@ class Blocker:
         return self.mentions(tag) or (b"&" in tag and self.mentions(_text_of(tag)))
 
     def positions(self, data: bytes) -> list[int]:
-        """Offsets of the URLs in ``data`` that name a blocked vendor's host."""
+        """Offsets of the URLs in ``data`` that name a blocked vendor's host.
+
+        They depend on the bytes alone: those of a short stretch seen before (the markup
+        reading of a snippet's ``<noscript>``, which the scanner asks about apart) are
+        looked up (bounded memo; not while ``record_only`` leaves out a growing set)."""
         if not self._vendors:
             return []
+        if len(data) <= _SMALL and self._known is None:
+            hit = self._small.get(data)
+            if hit is None:
+                hit = tuple(self._positions(data))
+                self._small.put(data, hit, len(data))
+            return list(hit)
+        return self._positions(data)
+
+    def _positions(self, data: bytes) -> list[int]:
         found = _offsets_named(
             data, lambda host, path: self._named(host.lower(), path[:64]) is not None
         )
+        low = data.lower() if b"<" in data or b"&" in data else data
         if b"<" in data:
-            found += self._script_hits(data, data.lower())
+            found += self._script_hits(data, low)
         if b"&" in data:
             # The scheme's colon or the slashes spelled as character references
             # ("https&colon;host", "https:&sol;&sol;host"): the run around each is decoded
@@ -440,7 +472,7 @@ class Blocker:
             found += [at for at, run in _reference_runs(data) if self.mentions(run)]
             # An iframe's srcdoc is a document of its own: its attribute values are decoded
             # once more (a host written "&amp;period;" there is a "." to the browser).
-            found += [at for at, run in _srcdocs(data) if self._mentioned_within(run)]
+            found += [at for at, run in _srcdocs(data, low) if self._mentioned_within(run)]
         found.sort()
         return found
 
@@ -455,29 +487,49 @@ class Blocker:
         ``</script``, which the scanner holds whole for a script, so a page is edited the
         same however it is cut. The search for hosts goes on from the first ``<script``
         after each one found: a script naming a host thousands of times costs one regex
-        pass, not a look-up a name."""
-        found = []
-        catalogue = self.catalogue
-        ampersand = low.find(b"&")
-        references = ampersand != -1 and _REFERENCE.search(low, ampersand) is not None
+        pass, not a look-up a name.
+
+        A span's hits depend on its bytes alone (every search is bounded by it): those of a
+        span seen before (a vendor's snippet, pasted on every page of a site however the
+        pages differ) are looked up (bounded memo; not while vendors already recorded are
+        left out, ``record_only``, as that set grows)."""
+        found: list[int] = []
+        memo = self._span_hits if self._known is None else None
         settled: set[bytes] = set()  # windows of hosts no blocked vendor is under
         for start, end in _script_spans(low):
-            reach = -1  # the last blocked host found in the span
-            at = start if catalogue.may_mention(low, start, end) else -1
-            while at != -1:
-                hit = self._first_named(low, at, end, settled)
-                if hit == -1:
-                    break
-                reach = hit
-                at = low.find(b"<script", hit, end)
-            if references and _REFERENCE.search(low, start, end) is not None:
-                decoded = self._decoded_hits(data, low, start, end)
-                if decoded:
-                    reach = max(reach, decoded[-1])
-            at = start if reach != -1 else -1
-            while at != -1:
-                found.append(at)
-                at = low.find(b"<script", at + 7, reach + 7)
+            if memo is None or end - start > _SPAN_MEMO:
+                found += self._span_hits_in(data, low, start, end, settled)
+                continue
+            key = data[start:end]
+            hit = memo.get(key)
+            if hit is None:
+                span = self._span_hits_in(data, low, start, end, settled)
+                hit = tuple(at - start for at in span)
+                memo.put(key, hit, len(key))
+            found += [start + at for at in hit]
+        return found
+
+    def _span_hits_in(
+        self, data: bytes, low: bytes, start: int, end: int, settled: set[bytes]
+    ) -> list[int]:
+        """:meth:`_script_hits` for the script span ``low[start:end]``."""
+        found = []
+        reach = -1  # the last blocked host found in the span
+        at = start if self.catalogue.may_mention(low, start, end) else -1
+        while at != -1:
+            hit = self._first_named(low, at, end, settled)
+            if hit == -1:
+                break
+            reach = hit
+            at = low.find(b"<script", hit, end)
+        if _REFERENCE.search(low, start, end) is not None:
+            decoded = self._decoded_hits(data, low, start, end)
+            if decoded:
+                reach = max(reach, decoded[-1])
+        at = start if reach != -1 else -1
+        while at != -1:
+            found.append(at)
+            at = low.find(b"<script", at + 7, reach + 7)
         return found
 
     def _decoded_hits(self, data: bytes, low: bytes, start: int, end: int) -> list[int]:
