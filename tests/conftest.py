@@ -25,7 +25,7 @@ _BROWSER_FIXTURES = frozenset(
     {"page", "context", "new_context", "browser", "browser_type", "playwright", "visitor"}
     | {"consent_banner", "cookieguard_scan"}  # the QA plugin's (cookieguard.testing)
 )
-_POSTGRES_FIXTURES = frozenset({"pg_cluster", "pg_url"})
+_POSTGRES_FIXTURES = frozenset({"pg_installed", "pg_cluster", "pg_url"})
 _SERVER_FIXTURES = frozenset({"server", "example", "live_server"})
 # Modules that launch Chromium or servers themselves (no fixture says so), or run long
 # fuzz and concurrency slices: measured with `pytest --durations`, kept out of `make check`.

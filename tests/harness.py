@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Callable, Coroutine, Iterable, Iterator, MutableMapping
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
 from cookieguard import Policy
@@ -403,7 +409,7 @@ class WaitressServer:
             threads=threads,
             asyncore_use_poll=True,
         )
-        self.port: int = self.server.effective_port
+        self.port = int(self.server.effective_port)  # waitress gives a str
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -424,6 +430,181 @@ def served(kind: str, app: Any) -> Iterator[int]:
     """``app`` under uvicorn or waitress in a thread, on a free port; yields the port."""
     with (UvicornServer if kind == "uvicorn" else WaitressServer)(app) as server:
         yield server.port
+
+
+#: How long a server in a subprocess may take to answer before a test fails (an interpreter,
+#: a framework and an app to import: a second or two when idle; the bound is for a loaded machine).
+PROCESS_START = 90.0
+
+
+class ServerProcess:
+    """A server in a subprocess, on a free port of 127.0.0.1, its output in ``log``:
+    ``with ServerProcess("granian", [..., "--port", "{port}"], log=...) as server: server.url``.
+
+    ``{port}`` in ``argv`` and in the values of ``env`` becomes the port. The port is free when
+    probed, but on a busy machine another process may take it before the server binds it: a
+    server that exits saying its address is in use starts again on a new port, up to
+    ``attempts`` times. It is ready once it listens on its port itself (on Linux, read from
+    ``/proc``: not merely *a* listener there, which could be whoever took the port) and, with
+    ``ready_path``, answers a GET there with 200. Failing to start is a RuntimeError naming the
+    server, the port and the end of its output.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        ready_path: str | None = None,
+        attempts: int = 5,
+    ) -> None:
+        self.name = name
+        self.argv = argv
+        self.log = log
+        self.env = dict(os.environ if env is None else env)
+        self.cwd = cwd
+        self.ready_path = ready_path
+        self.attempts = attempts
+        self._start()
+
+    def _start(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        mark = str(self.port)
+        argv = [arg.replace("{port}", mark) for arg in self.argv]
+        env = {key: value.replace("{port}", mark) for key, value in self.env.items()}
+        with self.log.open("ab") as out:
+            out.write(f"-- {self.name} on port {self.port}: {' '.join(argv)}\n".encode())
+            out.flush()
+            self.process = subprocess.Popen(
+                argv, cwd=self.cwd, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+
+    def wait_until_ready(self, timeout: float = PROCESS_START) -> None:
+        """Return once the server is ready (at once when it starts fast); start it again on a
+        new port while its port was taken; raise, naming it, when it cannot start."""
+        for attempt in range(1, self.attempts + 1):
+            deadline = time.monotonic() + timeout
+            while self.process.poll() is None:
+                if self._ready():
+                    return
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"{self.name} did not answer on port {self.port} within {timeout:.0f} s;"
+                        f" its output:\n{self.output_tail()}"
+                    )
+                time.sleep(0.05)
+            taken = "in use" in self.output_tail().lower()
+            if not taken or attempt == self.attempts:
+                break
+            self._start()
+        why = "its port was taken" if taken else f"exit code {self.process.returncode}"
+        raise RuntimeError(
+            f"{self.name} did not start ({why}; attempt {attempt} of {self.attempts}, port"
+            f" {self.port}); its output:\n{self.output_tail()}"
+        )
+
+    def _ready(self) -> bool:
+        if not listens(self.port, self.process.pid):
+            return False
+        if self.ready_path is None:
+            return True
+        try:
+            with urllib.request.urlopen(self.url + self.ready_path, timeout=10) as answer:
+                return answer.status == 200 and self.process.poll() is None
+        except OSError:
+            return False
+
+    def output(self) -> str:
+        """Everything the server (each start of it) wrote."""
+        return self.log.read_text("utf-8", "replace")
+
+    def output_tail(self, size: int = 4000) -> str:
+        """The end of the last start's output."""
+        last = self.output().rpartition(f"-- {self.name} on port {self.port}: ")[2]
+        return last[-size:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+    def __enter__(self) -> ServerProcess:
+        try:
+            self.wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def listens(port: int, pid: int) -> bool:
+    """Whether process ``pid`` or one of its descendants listens on TCP ``port`` of this host.
+
+    Read from /proc (the listening sockets' inodes, and the processes' open sockets). Where
+    there is no /proc, whether anything accepts a connection on the port.
+    """
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    if not tables[0].exists():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+    listening = set()
+    for table in tables:
+        try:
+            rows = table.read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()  # sl local_address rem_address st ... inode (proc(5))
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:
+                listening.add(f"socket:[{fields[9]}]")
+    if not listening:
+        return False
+    for member in _process_tree(pid):
+        try:
+            fds = os.listdir(f"/proc/{member}/fd")
+        except OSError:  # gone, or not ours to read
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{member}/fd/{fd}") in listening:
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server's workers), from /proc/*/stat."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path("/proc", entry, "stat").read_text()
+            except OSError:
+                continue
+            # Fields after the parenthesised command name: state, ppid, ... (proc(5)).
+            parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
 
 
 @dataclass

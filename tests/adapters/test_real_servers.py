@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,14 @@ from websockets.exceptions import InvalidStatus
 from cookieguard import ConsentCodec
 from cookieguard.asgi import ConsentMiddleware as AsgiMiddleware
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
-from tests.harness import PAGE, UvicornServer, WaitressServer, make_policy, raw_get
+from tests.harness import (
+    PAGE,
+    ServerProcess,
+    UvicornServer,
+    WaitressServer,
+    make_policy,
+    raw_get,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BANNER = b'id="cookie-consent"'
@@ -153,48 +157,19 @@ def granian(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, byt
     page = tmp_path_factory.mktemp("pathsend") / "page.html"
     content = b"<!doctype html><html><body><h1>A file</h1></body></html>\n"
     page.write_bytes(content)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {
         **os.environ,
         "COOKIEGUARD_TEST_FILE": str(page),
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
+    argv = [
+        *(sys.executable, "-m", "granian", "--interface", "asgi", "--factory"),
+        *("--host", "127.0.0.1", "--port", "{port}", "--workers", "1", "--no-ws"),
+        "tests.harness:file_site",
+    ]
     log = page.with_suffix(".log")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "granian", "--interface", "asgi", "--factory"),
-                *("--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-ws"),
-                "tests.harness:file_site",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        # Listening within a second on an idle machine; the bound is for a loaded one. (A
-        # count of tries was no bound at all: the fixture went on unready after the last.)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    why = log.read_text("utf-8", "replace")
-                    raise RuntimeError("granian did not start:\n" + why) from None
-                time.sleep(0.05)
-        yield port, content
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    with ServerProcess("granian", argv, log=log, env=env, cwd=ROOT) as server:
+        yield server.port, content
 
 
 def test_granian_html_file_sent_by_path_arrives_whole(granian: tuple[int, bytes]) -> None:

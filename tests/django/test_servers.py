@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from cookieguard import ConsentCodec
 from cookieguard.django import policy_from_settings
 from tests.django.conftest import ADMIN_PASSWORD
 from tests.django.visitor import Visitor
-from tests.harness import UvicornServer, WaitressServer, raw_get
+from tests.harness import ServerProcess, UvicornServer, WaitressServer, raw_get
 
 BANNER = b'id="cookie-consent"'
 TRACKERS = {b"_ga", b"likebox", b"_fbp"}
@@ -117,12 +115,9 @@ def runserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python examples/django_app/manage.py runserver`` with a fresh database and an admin."""
     state = tmp_path_factory.mktemp("django-runserver")
     manage = str(ROOT / "examples" / "django_app" / "manage.py")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
-        "PORT": str(port),
+        "PORT": "{port}",
         "COOKIEGUARD_SECRET": "runserver-test-secret-0123456789",
         "COOKIEGUARD_RECEIPTS": str(state / "receipts.sqlite3"),
         "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD,
@@ -133,31 +128,12 @@ def runserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ["createsuperuser", "--noinput", "--username", "admin", "--email", "admin@example.com"],
     ):
         subprocess.run(
-            [sys.executable, manage, *command, "-v", "0"], env=env, check=True, timeout=120
+            [sys.executable, manage, *command, "-v", "0"], env=env, check=True, timeout=300
         )
-    log = (state / "runserver.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, manage, "runserver", "--noreload"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90  # about 2 s when idle; the bound is for a loaded machine
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError((state / "runserver.log").read_text()) from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+    argv = [sys.executable, manage, "runserver", "--noreload"]
+    log = state / "runserver.log"
+    with ServerProcess("manage.py runserver", argv, log=log, env=env) as server:
+        yield server.url
 
 
 def test_runserver_sends_no_ga_to_an_undecided_visitor(runserver: str) -> None:

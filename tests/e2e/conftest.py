@@ -8,11 +8,7 @@ it when that example's journeys are done.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +17,7 @@ import pytest
 from playwright.sync_api import BrowserContext
 
 from cookieguard import Policy
+from tests.harness import ServerProcess
 
 # Playwright stops when this package is done, so later asyncio.run() calls work.
 from tests.playwright_scope import (  # noqa: F401 - fixtures
@@ -40,64 +37,27 @@ SECRET = "e2e-journeys-secret-0123456789abcdef"
 COOKIES = {"likebox": "preferences", "_ga": "analytics", "_ga_js": "analytics", "_fbp": "marketing"}
 
 
-class ExampleServer:
-    """``python examples/<name>/app.py`` on a free port, its output kept in a log file."""
+class ExampleServer(ServerProcess):
+    """``python examples/<name>/app.py`` on a free port ($PORT), its output kept in a log file;
+    ready once it answers ``/collect/count`` (started again on another port when the one it
+    was given was taken: tests.harness.ServerProcess)."""
 
     def __init__(self, name: str, workdir: Path, argv: list[str] | None = None) -> None:
-        self.name = name
-        self.workdir = workdir
-        self.argv = argv or [sys.executable, str(EXAMPLES[name])]
-        self.log = workdir / f"{name}.log"
-        self._start()
-
-    def _start(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,
-            "PORT": str(port),
+            "PORT": "{port}",
             "COOKIEGUARD_SECRET": SECRET,
-            "COOKIEGUARD_RECEIPTS": str(self.workdir / f"{self.name}-receipts.sqlite3"),
+            "COOKIEGUARD_RECEIPTS": str(workdir / f"{name}-receipts.sqlite3"),
             "PYTHONUNBUFFERED": "1",
         }
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-            )
-
-    def wait_until_ready(self, timeout: float = 60.0) -> None:
-        """Return once the example answers (at once when it starts fast: the bound is for a
-        loaded machine). The port was free when probed, but another process may bind it
-        before the example does: the example then starts again on another port."""
-        for attempt in range(3):
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and self.process.poll() is None:
-                try:
-                    with urllib.request.urlopen(self.url + "/collect/count", timeout=5) as answer:
-                        if answer.status == 200 and self.process.poll() is None:
-                            return
-                except OSError:
-                    time.sleep(0.05)
-            taken = "address already in use" in self.output().lower()
-            if self.process.poll() is None or not taken or attempt == 2:
-                break
-            self._start()
-        self.stop()
-        raise RuntimeError(f"the {self.name} example did not start:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text("utf-8", "replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        super().__init__(
+            name,
+            argv or [sys.executable, str(EXAMPLES[name])],
+            log=workdir / f"{name}.log",
+            env=env,
+            cwd=ROOT,
+            ready_path="/collect/count",
+        )
 
 
 @pytest.fixture(scope="package", params=sorted(EXAMPLES))

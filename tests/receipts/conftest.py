@@ -18,13 +18,18 @@ def _postgres_required() -> bool:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    """A private PostgreSQL server for the whole session (127.0.0.1 only, temp directory)."""
+def pg_installed() -> None:
+    """Skip when the PostgreSQL server is not installed (fail in CI or when required)."""
     if find_bindir() is None:
         message = f"PostgreSQL server not installed: {INSTALL_HINT}"
         if _postgres_required():
             pytest.fail(f"{message} (required because CI or COOKIEGUARD_REQUIRE_PG=1 is set)")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(pg_installed: None) -> Iterator[PostgresCluster]:
+    """A private PostgreSQL server for the whole session (127.0.0.1 only, temp directory)."""
     # fsync off: these tests stop and start the server cleanly, never crash it.
     with PostgresCluster(fsync=False) as cluster:
         yield cluster

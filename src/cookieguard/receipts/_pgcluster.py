@@ -27,6 +27,12 @@ INSTALL_HINT = (
 )
 
 
+#: How many free ports the first start tries; how long pg_ctl waits for a start or a stop
+#: (seconds when idle; the bound is for a loaded machine).
+START_ATTEMPTS = 5
+WAIT_SECONDS = "120"
+
+
 class PostgresNotFound(RuntimeError):
     """``initdb``/``pg_ctl`` are not installed."""
 
@@ -68,6 +74,7 @@ class PostgresCluster:
         self.bindir = found
         self.fsync = fsync
         self.port = _free_port()
+        self._started = False
         self.root = Path(tempfile.mkdtemp(prefix="cookieguard-pg-"))
         self.datadir = self.root / "data"
         self.logfile = self.root / "postgres.log"
@@ -104,17 +111,36 @@ class PostgresCluster:
             )
 
     def start(self) -> None:
-        """Start the server (again) on the same port and wait until it accepts connections."""
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
-            f" -c fsync={'on' if self.fsync else 'off'}"
-        )
-        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile), "-o", options,
-                  "-w", "-t", "30", "start")  # fmt: skip
+        """Start the server and wait until it accepts connections.
+
+        The port was free when probed, but on a busy machine another process may take it
+        before the server binds it: the first start then moves to another free port (up to
+        :data:`START_ATTEMPTS` times). A restart keeps the port its clients know.
+        """
+        for attempt in range(1, START_ATTEMPTS + 1):
+            options = (
+                f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+                f" -c fsync={'on' if self.fsync else 'off'}"
+            )
+            try:
+                self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.logfile),
+                          "-o", options, "-w", "-t", WAIT_SECONDS, "start")  # fmt: skip
+            except RuntimeError as exc:
+                taken = "address already in use" in str(exc).lower()
+                if self._started or not taken or attempt == START_ATTEMPTS:
+                    raise RuntimeError(
+                        f"PostgreSQL did not start on port {self.port}"
+                        f" (attempt {attempt} of {START_ATTEMPTS}): {exc}"
+                    ) from exc
+                self.port = _free_port()
+            else:
+                self._started = True
+                return
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are ended, like a real outage)."""
-        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", "30", "stop")
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", "fast", "-w", "-t", WAIT_SECONDS,
+                  "stop")  # fmt: skip
 
     def running(self) -> bool:
         """Whether the server process is up."""
