@@ -193,6 +193,68 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"", b"<title></title>", n, b'<img src="' + PIXEL + b'">'),
         "empty `<title>` elements (RCDATA), then a tracker pixel",
     ),
+    # Their near variants: what the data state's skip takes whole (children, attributes,
+    # text, nesting) and what it leaves to the scanner's states (each changes the model).
+    "svgs_with_children": (
+        lambda n: _page(b"", b"<svg><g/></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><g/></svg>` (a self-closing child), then a tracker pixel",
+    ),
+    "svgs_with_attributes": (
+        lambda n: _page(b"", b"<svg class=a></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg class=a></svg>`, then a tracker pixel",
+    ),
+    "nested_svgs": (
+        lambda n: _page(b"", b"<svg><svg></svg></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><svg></svg></svg>`, then a tracker pixel",
+    ),
+    "svg_icons": (
+        lambda n: _page(
+            b"",
+            b'<a href="/x"><svg viewBox="0 0 24 24"><g><path d="M0 0h24v24H0z"></path></g>'
+            b"</svg></a>",
+            n,
+            b'<img src="' + PIXEL + b'">',
+        ),
+        "links holding an SVG icon (nested elements), then a tracker pixel",
+    ),
+    "empty_maths": (
+        lambda n: _page(b"", b"<math><mrow></mrow></math>", n, b'<img src="' + PIXEL + b'">'),
+        "`<math><mrow></mrow></math>`, then a tracker pixel",
+    ),
+    "svgs_closing_children": (
+        lambda n: _page(b"", b"<svg><g></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><g></svg>` (the end tag closes the child too), then a tracker pixel",
+    ),
+    "svgs_with_desc": (
+        lambda n: _page(b"", b"<svg><desc></desc></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><desc></desc></svg>` (an HTML integration point), then a tracker pixel",
+    ),
+    "svgs_broken_out": (
+        lambda n: _page(b"", b"<svg><b></b></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><b></b></svg>` (a tag that leaves foreign content), then a tracker pixel",
+    ),
+    "text_titles": (
+        lambda n: _page(b"", b"<title>x</title>", n, b'<img src="' + PIXEL + b'">'),
+        "`<title>x</title>`, then a tracker pixel",
+    ),
+    "empty_textareas": (
+        lambda n: _page(b"", b"<textarea></textarea>", n, b'<img src="' + PIXEL + b'">'),
+        "empty `<textarea>` elements (RCDATA), then a tracker pixel",
+    ),
+    "text_noscripts": (
+        lambda n: _page(b"", b"<noscript>x</noscript>", n, b'<img src="' + PIXEL + b'">'),
+        "`<noscript>x</noscript>`, then a tracker pixel",
+    ),
+    "noscripts_with_tags": (
+        lambda n: _page(
+            b"", b'<noscript><a href="/x">x</a></noscript>', n, b'<img src="' + PIXEL + b'">'
+        ),
+        "`<noscript>` holding a link, then a tracker pixel",
+    ),
+    "noscripts_with_comments": (
+        lambda n: _page(b"", b"<noscript><!----></noscript>", n, b'<img src="' + PIXEL + b'">'),
+        "`<noscript>` holding a comment (its two readings may differ), then a tracker pixel",
+    ),
 }
 
 

@@ -94,17 +94,132 @@ _SKIPPED = (
     rb"|<(?!(?:" + _SPECIAL_START + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
     rb"|</(?!(?:" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
 )
-_SKIP = re.compile(rb"(?:" + _SKIPPED + rb")*+")
-#: _SKIP, and whole inline scripts whose text holds no "<!--" (script data then ends at the
-#: first "</script", its end tag skipped as an ordinary one): for when no head tags wait to
-#: go before the first script. A script naming no blocked host is never edited, and one that
-#: does holds a hit, which the skip does not pass. (Each script through the scanner's states
-#: cost a dozen calls: 520 µs per KB of "<script></script>".)
-_SKIP_SCRIPTS = re.compile(
-    rb"(?:<script" + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/script" + _DELIM + rb"|!--))*+"
-    rb"(?=</script" + _DELIM + rb")|" + _SKIPPED + rb")*+"
+
+
+# Small elements the data state passes whole when the scanner's model is at its plainest
+# (in HTML, outside <select>, one reading), as reading them token by token would edit
+# nothing and leave every part of the model as it was: an element skipped holds no
+# blocked URL (the skip never passes a hit), and each piece below is one whose tokens, read
+# by the scanner's own states, change nothing but the foreign-content stack, which is back
+# where it was after the element's end tag. (Each through the scanner's states cost one
+# to two dozen calls: 500-700 µs per KB of "<svg></svg>", "<noscript></noscript>",
+# "<title></title>".)
+#
+# - An SVG or MathML subtree: "<svg>" or "<math>" (or "<svg/>") to its own end tag, holding
+#   text, comments, "<?x>" and "</3>" bogus comments, and elements whose names are none
+#   the tree builder or the scanner treats apart in foreign content: no break-out ("<p>",
+#   "<img>", "<font>" whatever its attributes), no HTML or MathML text integration point
+#   (foreignObject, desc, title, mi..., annotation-xml), no script or style, no raw-text
+#   or document names (an <svg> or <math> inside is an element of the outer space); each
+#   self-closing ("/>" with no unquoted value the "/" could belong to) or closed by its own
+#   end tag, nested at most _FOREIGN_DEPTH deep. Every tag inside is then read by the
+#   foreign rules (the current node is never an integration point), nothing is raw text
+#   or CDATA, and each end tag pops exactly the element it closes.
+# - An RCDATA or raw-text element ("<title>", "<textarea>", "<style>", "<xmp>", "<iframe>",
+#   "<noembed>", "<noframes>") to its end tag, with no "</body" in its text (which the
+#   scanner notes as a place for the insert while it reads).
+# - With scripting (noscript raw text, read as markup too): a "<noscript>" holding only
+#   text and ordinary tags with no "<" inside them: its markup reading then reads the same
+#   bytes, ends where the raw text does and leaves the model as it was.
+#
+# Matching an element's end tag to its name takes a capturing group, which costs: in a
+# repetition it must be an atomic group around a greedy one (Python 3.11's re raises
+# SystemError on a possessive repetition holding one, CPython gh-101955), and each step
+# of a greedy one saves the groups set so far (15 % more per KB of an ordinary page). So
+# the usual skip takes foreign elements with no children but self-closing ones, and only
+# where it stops at an "<svg" or "<math" does _DEEP_SKIPS read on with nested ones.
+_NAME_CHARS = rb"[^" + _WS + rb"/>]*+"
+_APART_IN_FOREIGN = sorted(
+    (
+        _foreign.BREAKOUT
+        | frozenset(_SPECIAL_START.split(b"|"))
+        | frozenset(_SPECIAL_END.split(b"|"))
+        | frozenset(b"font foreignobject desc mi mo mn ms mtext annotation-xml".split())
+    )
+    - {b"svg", b"math"}
 )
-#: A whole start tag that _SKIP would pass (its name; the first that may hold a hit).
+_FOREIGN_NAME = (
+    rb"(?!(?:" + b"|".join(_APART_IN_FOREIGN) + rb")" + _DELIM + rb")[a-z]" + _NAME_CHARS
+)
+_SELF_CLOSING_ATTRS = (  # _ATTRS without unquoted values: a "/" before ">" then closes
+    rb"(?:[" + _WS + rb"/]*+[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
+    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+')"
+    rb"|(?![" + _WS + rb"]*+=)))*+[" + _WS + rb"/]*+(?<=/)>"
+)
+_FOREIGN_TEXT = (
+    rb"[^<]++|<(?=[^a-z!?/])|<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+    rb"|<\?[^>]*+>|</(?![a-z])[^>]*+>"
+)
+_FOREIGN_DEPTH = 6
+
+
+def _foreign_content(root: bytes, depth: int) -> bytes:
+    """What may fill a skipped SVG or MathML element ``depth`` levels below the outermost
+    (``root``, which names the groups: each level's element name is matched by its end
+    tag); with ``depth`` at _FOREIGN_DEPTH, self-closing elements only."""
+    if depth >= _FOREIGN_DEPTH:
+        return rb"(?:" + _FOREIGN_TEXT + rb"|<" + _FOREIGN_NAME + _SELF_CLOSING_ATTRS + rb")*+"
+    group = root + b"%d" % depth
+    element = (
+        rb"<(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:" + _SELF_CLOSING_ATTRS + rb"|"
+        + _ATTRS + rb"(?<!/)>" + _foreign_content(root, depth + 1) + rb"</(?P=" + group
+        + rb")" + _DELIM + _ATTRS + rb">)"
+    )  # fmt: skip
+    return rb"(?>(?:" + _FOREIGN_TEXT + rb"|" + element + rb")*)"
+
+
+def _foreign_subtree(depth: int) -> bytes:
+    return b"|".join(
+        rb"<" + root + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>"
+        + _foreign_content(root, depth) + rb"</" + root + _DELIM + _ATTRS + rb">)"
+        for root in (b"svg", b"math")
+    )  # fmt: skip
+
+
+_RAW_ELEMENT = b"|".join(
+    rb"<" + raw + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/" + raw + _DELIM + rb"|/body" + _DELIM
+    + rb"))*+</" + raw + _DELIM + _ATTRS + rb">"
+    for raw in (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
+)  # fmt: skip
+_NO_LT = (rb"[^" + _WS, rb"[^<" + _WS), (rb"[^\"]", rb"[^\"<]"), (rb"[^']", rb"[^'<]")
+_ATTRS_NO_LT = _ATTRS
+for _old, _new in _NO_LT:
+    _ATTRS_NO_LT = _ATTRS_NO_LT.replace(_old, _new)
+_PLAIN_NOSCRIPT = (
+    rb"<noscript" + _DELIM + _ATTRS + rb">(?:[^<]++"
+    rb"|</?(?!(?:" + _SPECIAL_START + rb"|" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^<"
+    + _WS + rb"/>]*+" + _ATTRS_NO_LT + rb">)*+</noscript" + _DELIM + _ATTRS + rb">"
+)  # fmt: skip
+#: Whole inline scripts whose text holds no "<!--" (script data then ends at the first
+#: "</script", its end tag skipped as an ordinary one): for when no head tags wait to go
+#: before the first script. A script naming no blocked host is never edited, and one that
+#: does holds a hit, which the skip does not pass. (Each script through the scanner's
+#: states cost a dozen calls: 520 µs per KB of "<script></script>".)
+_INLINE_SCRIPT = (
+    rb"<script" + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/script" + _DELIM + rb"|!--))*+"
+    rb"(?=</script" + _DELIM + rb")"
+)
+
+
+def _skip(head: bool, scripting: bool, deep: bool) -> re.Pattern[bytes]:
+    """The data state's skip at its plainest: with head tags waiting for the first script
+    or not (inline scripts skipped only when not), with scripting or not (<noscript>), and
+    with nested foreign elements or not."""
+    pieces = [_SKIPPED, _RAW_ELEMENT, _foreign_subtree(_FOREIGN_DEPTH if not deep else 1)]
+    if scripting:
+        pieces.append(_PLAIN_NOSCRIPT)
+    if not head:
+        pieces.insert(0, _INLINE_SCRIPT)
+    alternatives = b"|".join(pieces)
+    if deep:
+        return re.compile(rb"(?>(?:" + alternatives + rb")*)")
+    return re.compile(rb"(?:" + alternatives + rb")*+")
+
+
+_SKIPS = {(h, s): _skip(h, s, False) for h in (False, True) for s in (False, True)}
+_DEEP_SKIPS = {(h, s): _skip(h, s, True) for h in (False, True) for s in (False, True)}
+_FOREIGN_ROOT = re.compile(rb"<(?:svg|math)" + _DELIM)
+#: A whole start tag that _SKIPS would pass (its name; the first that may hold a hit).
 _ORDINARY_TAG = re.compile(
     rb"<(?!(?:"
     + _SPECIAL_START
@@ -828,14 +943,24 @@ class Rewriter:
                 end = lt
         # In <select> and anywhere inside <svg>/<math> every tag may change the state.
         plain = not (self._select or self._foreign)
-        skip = (_SKIP_SCRIPTS if not self._head else _SKIP) if plain else _SKIP_TEXT
-        skipped = skip.match(w.low, pos, end)
-        stop = skipped.end() if skipped is not None else pos  # (both match the empty string)
+        if plain:
+            kind = (bool(self._head), self._scripting)
+            skipped = _SKIPS[kind].match(w.low, pos, end)
+            stop = skipped.end() if skipped is not None else pos  # (it matches "" too)
+            if stop < end and _FOREIGN_ROOT.match(w.low, stop) is not None:
+                # An <svg> or <math> with children of its own: read on with nested ones.
+                skipped = _DEEP_SKIPS[kind].match(w.low, stop, end)
+                stop = skipped.end() if skipped is not None else stop
+        else:
+            skipped = _SKIP_TEXT.match(w.low, pos, end)
+            stop = skipped.end() if skipped is not None else pos
         if stop > pos:
             self._emit(w.view[pos:stop])
             # A script that waited for its end in the last window may now be skipped whole:
-            # how far its end was looked for is no one's any more (see _search_from).
+            # how far its end was looked for is no one's any more (see _search_from), nor
+            # the markup reading kept for it (see _other_reading).
             self._looked = 0
+            self._span_read = None
         if stop >= w.n:
             return w.n
         if w.data[stop] != 0x3C:  # "<": the skip stopped at a blocked URL in text
