@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ConsentBanner", "PreferencesPanel"]
 
-#: How long a choice may take to apply (a fetch, or a form post and a redirect), in ms.
-DEFAULT_TIMEOUT = 10_000
+#: How long a choice may take to apply (a fetch, or a form post and a redirect), in ms: the
+#: ceiling of each wait, which returns as soon as its condition holds. Playwright's own default
+#: for actions; a CI machine under load can be ten times slower than an idle one (issue 20).
+DEFAULT_TIMEOUT = 30_000
 
 
 class PreferencesPanel:
