@@ -5,27 +5,24 @@ carry Google's gtag.js snippet exactly as Google publishes it (not marked up for
 cookieguard's auto-blocking holds it until the visitor allows analytics). The tests route
 ``www.googletagmanager.com`` to ``static/analytics.js``, a stand-in that sets ``_ga_js`` and sends
 a beacon to ``/collect``. The cookieguard part is the block at the bottom: the app above it is
-unchanged.
+unchanged. What the three examples share (photos, pages, cookies, consent settings) is in
+``examples/site/lumen.py``.
 
 Run: ``PORT=8000 python examples/flask_app/app.py`` (waitress on 127.0.0.1).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 from flask import Flask, Response, abort, jsonify, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response as ResponseBase
 
-SITE = Path(__file__).resolve().parent.parent / "site"
-PHOTOS: dict[str, dict[str, str]] = json.loads((SITE / "photos.json").read_text("utf-8"))
-ONE_YEAR = 365 * 24 * 3600
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "site"))  # the shop (lumen.py)
+from lumen import ONE_YEAR, PHOTOS, SITE, after_like, page_context, tracking_cookies
 
 app = Flask(
     __name__,
@@ -37,31 +34,15 @@ _beacons = 0
 _beacons_lock = threading.Lock()
 
 
-def likebox() -> list[str]:
-    """The photos this visitor liked, from the ``likebox`` cookie (``harbour.dunes``)."""
-    return [slug for slug in request.cookies.get("likebox", "").split(".") if slug in PHOTOS]
-
-
 def render(template: str, **context: object) -> Response:
-    liked = request.args.get("liked")
-    liked = liked if liked in PHOTOS else None
-    box = likebox()
-    if liked and liked not in box:
-        box.append(liked)  # the like just made shows on this page, cookie or not
-    here = request.path
-    response = make_response(
-        render_template(
-            template,
-            photos=PHOTOS,
-            likebox=box,
-            liked=liked,
-            here=here,
-            **context,
-        )
+    shown = page_context(
+        liked=request.args.get("liked"),
+        likebox=request.cookies.get("likebox", ""),
+        here=request.path,
     )
-    # Analytics and marketing, the way many sites do it: on every page, unconditionally.
-    response.set_cookie("_ga", f"GA1.1.{secrets.randbelow(10**9)}", max_age=2 * ONE_YEAR)
-    response.set_cookie("_fbp", f"fb.1.{secrets.randbelow(10**9)}", max_age=90 * 24 * 3600)
+    response = make_response(render_template(template, **shown, **context))
+    for name, value, max_age in tracking_cookies():
+        response.set_cookie(name, value, max_age=max_age)
     return response
 
 
@@ -86,14 +67,11 @@ def privacy() -> Response:
 def like(slug: str) -> ResponseBase:
     if slug not in PHOTOS:
         abort(404)
-    box = likebox()
-    if slug not in box:
-        box.append(slug)
-    back = request.form.get("next", "/")
-    if not back.startswith("/") or back.startswith(("//", "/\\")):
-        back = "/"
-    response = redirect(f"{back}?liked={slug}", code=303)
-    response.set_cookie("likebox", ".".join(box), max_age=ONE_YEAR, samesite="Lax")
+    back, box = after_like(
+        slug, likebox=request.cookies.get("likebox", ""), back=request.form.get("next", "/")
+    )
+    response = redirect(back, code=303)
+    response.set_cookie("likebox", box, max_age=ONE_YEAR, samesite="Lax")
     return response
 
 
@@ -111,61 +89,18 @@ def collect_count() -> Response:
 
 
 # -- cookieguard: everything the site needs for consent ------------------------------------
+# The settings the three examples share (the cookie declaration, regions, the secret) are
+# lumen.policy_settings, in examples/site/lumen.py.
 
+from lumen import policy_settings  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from cookieguard import DEFAULT_REGIONS, Policy  # noqa: E402
+from cookieguard import Policy  # noqa: E402
 from cookieguard.flask import consent  # noqa: E402
 from cookieguard.templates import declaration_html  # noqa: E402
 from cookieguard.wsgi import ConsentMiddleware  # noqa: E402
 
-DEV_SECRET = "dev-only-insecure-secret-do-not-deploy"
-#: Every cookie the site sets, with what the cookie declaration on /privacy says about it.
-COOKIES: dict[str, str | dict[str, object]] = {
-    "likebox": {
-        "category": "preferences",
-        "provider": "this site",
-        "max_age": ONE_YEAR,
-        "purpose": {
-            "en": "Remembers the photos you liked.",
-            "de": "Speichert die Fotos, die Ihnen gefallen.",
-            "fr": "Retient les photos que vous avez aimées.",
-        },
-    },
-    "_ga": "analytics",
-    "_ga_js": "analytics",
-    "_fbp": "marketing",
-}
-
-
-def secret() -> str:
-    configured = os.environ.get("COOKIEGUARD_SECRET")
-    if configured:
-        return configured
-    print(
-        "\n" + "!" * 78 + "\n!! COOKIEGUARD_SECRET is not set: signing consent with a PUBLIC"
-        " development\n!! secret. Anyone can forge consent. Set COOKIEGUARD_SECRET before"
-        " deploying.\n" + "!" * 78 + "\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    return DEV_SECRET
-
-
-policy = Policy(
-    secret_keys=[secret()],
-    cookies=COOKIES,
-    privacy_url="/privacy",
-    # Regions (docs/regions.md): the visitor's region, from the header Cloudflare sets, picks
-    # the rule: opt-in banner in the EEA, UK and Switzerland, "Do Not Sell or Share" in the US
-    # states with privacy laws, opt-in anywhere else. Only name a header your CDN sets (and
-    # overwrites); locally, send CF-IPCountry / CF-Region-Code yourself to try a region.
-    region_header="cloudflare",
-    regions={**DEFAULT_REGIONS, "JP": "notice"},
-    unknown_region="opt-in",
-    receipts=os.environ.get("COOKIEGUARD_RECEIPTS")
-    or str(Path(tempfile.gettempdir()) / "lumen-stock-flask-receipts.sqlite3"),
-)
+policy = Policy(**policy_settings("flask"))
 app.wsgi_app = ConsentMiddleware(app.wsgi_app, policy)  # type: ignore[method-assign]
 # Templates may ask about consent (the like notice does): {{ cookie_consent().allows(...) }}.
 app.jinja_env.globals["cookie_consent"] = consent
@@ -173,7 +108,6 @@ app.jinja_env.globals["cookie_consent"] = consent
 app.jinja_env.globals["cookie_declaration"] = lambda: Markup(
     declaration_html(request.environ, heading_level=4)
 )
-
 
 if __name__ == "__main__":
     from waitress import serve  # type: ignore[import-untyped]

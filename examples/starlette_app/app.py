@@ -5,18 +5,15 @@ carry Google's gtag.js snippet exactly as Google publishes it (not marked up for
 cookieguard's auto-blocking holds it until the visitor allows analytics). The tests route
 ``www.googletagmanager.com`` to ``static/analytics.js``, a stand-in that sets ``_ga_js`` and sends
 a beacon to ``/collect``. The cookieguard part is the block at the bottom: the app above it is
-unchanged.
+unchanged. What the three examples share (photos, pages, cookies, consent settings) is in
+``examples/site/lumen.py``.
 
 Run: ``PORT=8001 python examples/starlette_app/app.py`` (uvicorn on 127.0.0.1).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -29,33 +26,22 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-SITE = Path(__file__).resolve().parent.parent / "site"
-PHOTOS: dict[str, dict[str, str]] = json.loads((SITE / "photos.json").read_text("utf-8"))
-ONE_YEAR = 365 * 24 * 3600
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "site"))  # the shop (lumen.py)
+from lumen import ONE_YEAR, PHOTOS, SITE, after_like, page_context, tracking_cookies
 
 templates = Jinja2Templates(directory=SITE / "templates")
 beacons = 0  # one event loop: no lock needed
 
 
-def likebox(request: Request) -> list[str]:
-    """The photos this visitor liked, from the ``likebox`` cookie (``harbour.dunes``)."""
-    return [slug for slug in request.cookies.get("likebox", "").split(".") if slug in PHOTOS]
-
-
 def render(request: Request, template: str, **context: Any) -> Response:
-    liked = request.query_params.get("liked")
-    liked = liked if liked in PHOTOS else None
-    box = likebox(request)
-    if liked and liked not in box:
-        box.append(liked)  # the like just made shows on this page, cookie or not
-    response = templates.TemplateResponse(
-        request,
-        template,
-        {"photos": PHOTOS, "likebox": box, "liked": liked, "here": request.url.path, **context},
+    shown = page_context(
+        liked=request.query_params.get("liked"),
+        likebox=request.cookies.get("likebox", ""),
+        here=request.url.path,
     )
-    # Analytics and marketing, the way many sites do it: on every page, unconditionally.
-    response.set_cookie("_ga", f"GA1.1.{secrets.randbelow(10**9)}", max_age=2 * ONE_YEAR)
-    response.set_cookie("_fbp", f"fb.1.{secrets.randbelow(10**9)}", max_age=90 * 24 * 3600)
+    response = templates.TemplateResponse(request, template, {**shown, **context})
+    for name, value, max_age in tracking_cookies():
+        response.set_cookie(name, value, max_age=max_age)
     return response
 
 
@@ -78,16 +64,13 @@ async def like(request: Request) -> Response:
     slug = request.path_params["slug"]
     if slug not in PHOTOS:
         raise HTTPException(404)
-    box = likebox(request)
-    if slug not in box:
-        box.append(slug)
     # A plain urlencoded form; parsed here so the example needs no python-multipart.
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
-    back = form.get("next", ["/"])[0]
-    if not back.startswith("/") or back.startswith(("//", "/\\")):
-        back = "/"
-    response = RedirectResponse(f"{back}?liked={slug}", status_code=303)
-    response.set_cookie("likebox", ".".join(box), max_age=ONE_YEAR, samesite="lax")
+    back, box = after_like(
+        slug, likebox=request.cookies.get("likebox", ""), back=form.get("next", ["/"])[0]
+    )
+    response = RedirectResponse(back, status_code=303)
+    response.set_cookie("likebox", box, max_age=ONE_YEAR, samesite="lax")
     return response
 
 
@@ -116,63 +99,20 @@ app = Starlette(
 
 
 # -- cookieguard: everything the site needs for consent ------------------------------------
+# The settings the three examples share (the cookie declaration, regions, the secret) are
+# lumen.policy_settings, in examples/site/lumen.py.
 
 from jinja2 import pass_context  # noqa: E402
 from jinja2.runtime import Context  # noqa: E402
+from lumen import policy_settings  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from cookieguard import DEFAULT_REGIONS, Consent, Policy  # noqa: E402
+from cookieguard import Consent, Policy  # noqa: E402
 from cookieguard.asgi import ConsentMiddleware  # noqa: E402
 from cookieguard.starlette import consent  # noqa: E402
 from cookieguard.templates import declaration_html  # noqa: E402
 
-DEV_SECRET = "dev-only-insecure-secret-do-not-deploy"
-#: Every cookie the site sets, with what the cookie declaration on /privacy says about it.
-COOKIES: dict[str, str | dict[str, object]] = {
-    "likebox": {
-        "category": "preferences",
-        "provider": "this site",
-        "max_age": ONE_YEAR,
-        "purpose": {
-            "en": "Remembers the photos you liked.",
-            "de": "Speichert die Fotos, die Ihnen gefallen.",
-            "fr": "Retient les photos que vous avez aimées.",
-        },
-    },
-    "_ga": "analytics",
-    "_ga_js": "analytics",
-    "_fbp": "marketing",
-}
-
-
-def secret() -> str:
-    configured = os.environ.get("COOKIEGUARD_SECRET")
-    if configured:
-        return configured
-    print(
-        "\n" + "!" * 78 + "\n!! COOKIEGUARD_SECRET is not set: signing consent with a PUBLIC"
-        " development\n!! secret. Anyone can forge consent. Set COOKIEGUARD_SECRET before"
-        " deploying.\n" + "!" * 78 + "\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    return DEV_SECRET
-
-
-policy = Policy(
-    secret_keys=[secret()],
-    cookies=COOKIES,
-    privacy_url="/privacy",
-    # Regions (docs/regions.md): the visitor's region, from the header Cloudflare sets, picks
-    # the rule: opt-in banner in the EEA, UK and Switzerland, "Do Not Sell or Share" in the US
-    # states with privacy laws, opt-in anywhere else. Only name a header your CDN sets (and
-    # overwrites); locally, send CF-IPCountry / CF-Region-Code yourself to try a region.
-    region_header="cloudflare",
-    regions={**DEFAULT_REGIONS, "JP": "notice"},
-    unknown_region="opt-in",
-    receipts=os.environ.get("COOKIEGUARD_RECEIPTS")
-    or str(Path(tempfile.gettempdir()) / "lumen-stock-starlette-receipts.sqlite3"),
-)
+policy = Policy(**policy_settings("starlette"))
 app.add_middleware(ConsentMiddleware, policy=policy)
 
 
@@ -193,6 +133,8 @@ templates.env.globals["cookie_declaration"] = cookie_declaration
 
 
 if __name__ == "__main__":
+    import os
+
     import uvicorn
 
     port = int(os.environ.get("PORT", "8001"))

@@ -7,26 +7,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cookieguard import DEFAULT_REGIONS
-
 HERE = Path(__file__).resolve().parent
-SITE = HERE.parent.parent / "site"  # templates and static files shared by every example
-
-DEV_SECRET = "dev-only-insecure-secret-do-not-deploy"
-
-
-def _secret() -> str:
-    configured = os.environ.get("COOKIEGUARD_SECRET")
-    if configured:
-        return configured
-    print(
-        "\n" + "!" * 78 + "\n!! COOKIEGUARD_SECRET is not set: signing consent with a PUBLIC"
-        " development\n!! secret. Anyone can forge consent. Set COOKIEGUARD_SECRET before"
-        " deploying.\n" + "!" * 78 + "\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    return DEV_SECRET
+SITE = HERE.parent.parent / "site"  # the shop every example serves: lumen.py, templates, static
+sys.path.insert(0, str(SITE))
+from lumen import COOKIES, policy_settings  # noqa: E402
 
 
 def _state_dir() -> Path:
@@ -106,29 +90,12 @@ LOGGING = {
 # Django's own cookies (sessionid, csrftoken, django_language, messages) are declared
 # necessary for you; the admin keeps working after "Reject all".
 COOKIEGUARD = {
-    "secret_keys": [_secret()],
-    # Regions (docs/regions.md): the visitor's region, from the header Cloudflare sets, picks
-    # the rule: opt-in banner in the EEA, UK and Switzerland, "Do Not Sell or Share" in the US
-    # states with privacy laws, opt-in anywhere else. Only name a header your CDN sets (and
-    # overwrites); locally, send CF-IPCountry / CF-Region-Code yourself to try a region.
-    "region_header": "cloudflare",
-    "regions": {**DEFAULT_REGIONS, "JP": "notice"},
-    "unknown_region": "opt-in",
+    # The settings the three examples share (the cookie declaration, regions, the secret):
+    # lumen.policy_settings, in examples/site/lumen.py.
+    **policy_settings("django"),
     # Every cookie the site sets, with what the cookie declaration on /privacy says about it.
     "cookies": {
-        "likebox": {
-            "category": "preferences",
-            "provider": "this site",
-            "max_age": 365 * 24 * 3600,
-            "purpose": {
-                "en": "Remembers the photos you liked.",
-                "de": "Speichert die Fotos, die Ihnen gefallen.",
-                "fr": "Retient les photos que vous avez aimées.",
-            },
-        },
-        "_ga": "analytics",
-        "_ga_js": "analytics",
-        "_fbp": "marketing",
+        **COOKIES,
         # Django's own cookies (the admin's), declared with their lifetimes for the declaration.
         "sessionid": {
             "category": "necessary",
@@ -158,7 +125,4 @@ COOKIEGUARD = {
             },
         },
     },
-    "privacy_url": "/privacy",
-    "receipts": os.environ.get("COOKIEGUARD_RECEIPTS")
-    or str(Path(tempfile.gettempdir()) / "lumen-stock-django-receipts.sqlite3"),
 }
