@@ -37,7 +37,7 @@ CHILDREN = (
     "p", "img", "font", "font color=red", "foreignObject", "desc", "title", "mi", "mtext",
     "annotation-xml encoding=text/html", "annotation-xml", "script", "style", "b", "table",
     "tr", "td", "select", "noscript", "textarea", "iframe", "html", "body", "head", "br",
-    "template", "image", "G", "Path",
+    "template", "image", "G", "Path", "h", "mrow", "mo",
 )  # fmt: skip
 #: Whole small elements, well formed or nearly.
 SMALL = (
@@ -52,6 +52,9 @@ SMALL = (
     '<noscript><a title="</noscript>">', "<noscript><p a='<'></noscript>",
     "<noscript><svg></svg></noscript>", "<noscript><select></noscript>",
     "<script></script>", "<script><!--</script>", "<noscript><title></noscript>",
+    "<svg><g></svg>", "<svg><g><h></g></svg>", "<svg><desc>x</desc></svg>",
+    "<svg><desc><b></desc></svg>", "<noscript><!----></noscript>", "<svg><!--</body>--></svg>",
+    "<noscript><!--</body>--></noscript>", "<svg><g><b></b></g></svg>",
 )  # fmt: skip
 #: Trackers next to them: tags the gate must edit.
 TRACKERS = (
@@ -227,20 +230,27 @@ def test_pages_of_small_elements_load_no_tracker() -> None:
         ("<title>x</title>", True),
         ("<textarea><p>x</textarea>", True),
         ("<noscript>x<b>y</b></noscript>", True),
-        # Near misses: each changes what follows, or reading it may edit something.
         ("<svg a=b/>", False),  # the "/" is the value's: the svg stays open
-        ("<svg><p></svg>", False),  # a break-out
+        ("<svg><g><h></g></svg>", True),  # an end tag closes the elements inside too
+        ("<svg><svg><g></svg></svg>", True),  # (the nearest of its name)
+        ("<svg><g><p>x</p></g></svg>", True),  # a break-out ends them all: HTML again
+        ("<svg><desc>x<!--y--></desc><foreignObject/></svg>", True),
+        ("<math><mi></mi><mrow><mo>x</mo></mrow></math>", True),
+        ("<noscript><!-- x --></noscript>", True),
+        # Near misses: each changes what follows, or reading it may edit something.
         ("<svg><font color=red></font></svg>", False),
-        ("<svg><foreignObject></foreignObject></svg>", False),
-        ("<svg><desc></desc></svg>", False),
-        ("<math><mi></mi></math>", False),  # a text integration point
-        ("<svg><g></svg>", False),  # </svg> closes the open <g> too: not this skip's
+        ("<svg><desc><b></b></desc></svg>", False),  # HTML inside an integration point
+        ("<svg><desc></svg>", False),
         ("<svg></g></svg>", False),  # an end tag that closes nothing reaches past the svg
+        ("<svg><g></h></svg>", False),
+        ("<svg><g></p></svg>", False),
+        ("<svg><!--</body>--></svg>", False),
         ("<svg><![CDATA[x]]></svg>", False),
         ("<svg><script></script></svg>", False),
         ("<svg><style></style></svg>", False),
         ("<title></body></title>", False),
-        ("<noscript><!-- --></noscript>", False),
+        ("<noscript><!--</noscript>--></noscript>", False),
+        ("<noscript><!--</body>--></noscript>", False),
         ('<noscript><a title="<"></noscript>', False),
         ("<noscript><svg></svg></noscript>", False),
     ],

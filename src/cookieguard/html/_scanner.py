@@ -85,12 +85,13 @@ _SPECIAL_END = b"body|head|html|noscript|select"
 # the window. A comment ends at the first "-->" or "--!>" after "<!--", or at once as "<!-->"
 # or "<!--->" (the comment states, read as _declaration and _in_comment read them; each
 # comment through those cost a dozen calls: 500 µs per KB of "<!---->").
+_SKIPPED_COMMENT = rb"<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
 _SKIPPED = (
-    rb"[^<]++|<(?=[^a-z!?/])"
-    rb"|<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+    rb"[^<]++|<(?=[^a-z!?/])|"
+    + _SKIPPED_COMMENT
     # Bogus comments (to the next ">"): "<!x>" (not a doctype, which makes the page a
     # document), "<?x>", "</3>"; and "</>", which is nothing at all.
-    rb"|<(?:!(?!--|doctype)|\?|/(?![a-z]))[^>]*+>"
+    + rb"|<(?:!(?!--|doctype)|\?|/(?![a-z]))[^>]*+>"
     rb"|<(?!(?:" + _SPECIAL_START + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
     rb"|</(?!(?:" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">"
 )
@@ -147,31 +148,53 @@ _SELF_CLOSING_ATTRS = (  # _ATTRS without unquoted values: a "/" before ">" then
     rb"|(?![" + _WS + rb"]*+=)))*+[" + _WS + rb"/]*+(?<=/)>"
 )
 _FOREIGN_TEXT = (
-    rb"[^<]++|<(?=[^a-z!?/])|<!--(?:-?>|(?:[^-]++|-(?!-!?>))*+--!?>)"
+    rb"[^<]++|<(?=[^a-z!?/])|<!--(?:-?>|(?:[^-<]++|<(?!/body" + _DELIM + rb")|-(?!-!?>))*+--!?>)"
     rb"|<\?[^>]*+>|</(?![a-z])[^>]*+>"
 )
+#: A break-out start tag ends every foreign element open in a skipped subtree (none is an
+#: HTML element or integration point): the scanner is then in HTML again, at that tag.
+_BREAKOUT_AHEAD = rb"(?=<(?:" + b"|".join(sorted(_foreign.BREAKOUT)) + rb")" + _DELIM + rb")"
+#: Integration points holding text only: the HTML rules they bring apply to start tags.
+_POINTS = b"foreignobject desc title mi mo mn ms mtext annotation-xml".split()
+_POINT_ELEMENT = b"|".join(
+    rb"<" + name + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>(?:"
+    + _FOREIGN_TEXT + rb")*+</" + name + _DELIM + _ATTRS + rb">)"
+    for name in _POINTS
+)  # fmt: skip
 _FOREIGN_DEPTH = 6
 
 
 def _foreign_content(root: bytes, depth: int) -> bytes:
     """What may fill a skipped SVG or MathML element ``depth`` levels below the outermost
     (``root``, which names the groups: each level's element name is matched by its end
-    tag); with ``depth`` at _FOREIGN_DEPTH, self-closing elements only."""
+    tag); with ``depth`` at _FOREIGN_DEPTH, self-closing elements only.
+
+    An element ends at its own end tag, or where an end tag of an element around it
+    (the nearest of that name closes, and every element inside it) or a break-out start
+    tag comes: as _foreign.end and _foreign.start read them."""
     if depth >= _FOREIGN_DEPTH:
-        return rb"(?:" + _FOREIGN_TEXT + rb"|<" + _FOREIGN_NAME + _SELF_CLOSING_ATTRS + rb")*+"
+        return (
+            rb"(?:" + _FOREIGN_TEXT + rb"|" + _POINT_ELEMENT + rb"|<" + _FOREIGN_NAME
+            + _SELF_CLOSING_ATTRS + rb")*+"
+        )  # fmt: skip
     group = root + b"%d" % depth
+    around = b"|".join([root, *(b"(?P=" + root + b"%d)" % k for k in range(1, depth))])
+    end = (
+        rb"(?:</(?P=" + group + rb")" + _DELIM + _ATTRS + rb">|(?=</(?:" + around + rb")"
+        + _DELIM + rb")|" + _BREAKOUT_AHEAD + rb")"
+    )  # fmt: skip
     element = (
         rb"<(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:" + _SELF_CLOSING_ATTRS + rb"|"
-        + _ATTRS + rb"(?<!/)>" + _foreign_content(root, depth + 1) + rb"</(?P=" + group
-        + rb")" + _DELIM + _ATTRS + rb">)"
+        + _ATTRS + rb"(?<!/)>" + _foreign_content(root, depth + 1) + end + rb")"
     )  # fmt: skip
-    return rb"(?>(?:" + _FOREIGN_TEXT + rb"|" + element + rb")*)"
+    return rb"(?>(?:" + _FOREIGN_TEXT + rb"|" + _POINT_ELEMENT + rb"|" + element + rb")*)"
 
 
 def _foreign_subtree(depth: int) -> bytes:
     return b"|".join(
         rb"<" + root + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>"
-        + _foreign_content(root, depth) + rb"</" + root + _DELIM + _ATTRS + rb">)"
+        + _foreign_content(root, depth) + rb"(?:</" + root + _DELIM + _ATTRS + rb">|"
+        + _BREAKOUT_AHEAD + rb"))"
         for root in (b"svg", b"math")
     )  # fmt: skip
 
@@ -187,6 +210,8 @@ for _old, _new in _NO_LT:
     _ATTRS_NO_LT = _ATTRS_NO_LT.replace(_old, _new)
 _PLAIN_NOSCRIPT = (
     rb"<noscript" + _DELIM + _ATTRS + rb">(?:[^<]++"
+    rb"|<!--(?:-?>|(?:[^-<]++|<(?!/noscript" + _DELIM + rb"|/body" + _DELIM + rb")|-(?!-!?>))*+"
+    rb"--!?>)"
     rb"|</?(?!(?:" + _SPECIAL_START + rb"|" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^<"
     + _WS + rb"/>]*+" + _ATTRS_NO_LT + rb">)*+</noscript" + _DELIM + _ATTRS + rb">"
 )  # fmt: skip
@@ -218,6 +243,7 @@ def _skip(head: bool, scripting: bool, deep: bool) -> re.Pattern[bytes]:
 
 _SKIPS = {(h, s): _skip(h, s, False) for h in (False, True) for s in (False, True)}
 _DEEP_SKIPS = {(h, s): _skip(h, s, True) for h in (False, True) for s in (False, True)}
+_SKIP_SHADOWED = re.compile(rb"(?:" + _SKIPPED.replace(_SKIPPED_COMMENT, rb"(?!)") + rb")*+")
 _FOREIGN_ROOT = re.compile(rb"<(?:svg|math)" + _DELIM)
 #: A whole start tag that _SKIPS would pass (its name; the first that may hold a hit).
 _ORDINARY_TAG = re.compile(
@@ -943,7 +969,12 @@ class Rewriter:
                 end = lt
         # In <select> and anywhere inside <svg>/<math> every tag may change the state.
         plain = not (self._select or self._foreign)
-        if plain:
+        if plain and self._shadowing:
+            # A "</body" in raw text still counts (see _two_readings): the end of the next
+            # raw-text element or comment read ends that, so none is skipped whole.
+            skipped = _SKIP_SHADOWED.match(w.low, pos, end)
+            stop = skipped.end() if skipped is not None else pos
+        elif plain:
             kind = (bool(self._head), self._scripting)
             skipped = _SKIPS[kind].match(w.low, pos, end)
             stop = skipped.end() if skipped is not None else pos  # (it matches "" too)
