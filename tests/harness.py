@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
+import signal
 import socket
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
@@ -425,7 +426,7 @@ class WaitressServer:
         self.thread.join(5)
 
 
-@contextmanager
+@contextlib.contextmanager
 def served(kind: str, app: Any) -> Iterator[int]:
     """``app`` under uvicorn or waitress in a thread, on a free port; yields the port."""
     with (UvicornServer if kind == "uvicorn" else WaitressServer)(app) as server:
@@ -531,13 +532,18 @@ class ServerProcess:
         return last[-size:]
 
     def stop(self) -> None:
+        """Stop the server and any worker processes it left behind."""
         if self.process.poll() is None:
+            workers = _process_tree(self.process.pid)[1:]
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+            for worker in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker, signal.SIGKILL)
 
     def __enter__(self) -> ServerProcess:
         try:
@@ -591,19 +597,15 @@ def listens(port: int, pid: int) -> bool:
 
 
 def _process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (a server's workers), from /proc/*/stat."""
-    parents: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path("/proc", entry, "stat").read_text()
-            except OSError:
-                continue
-            # Fields after the parenthesised command name: state, ppid, ... (proc(5)).
-            parents[int(entry)] = int(stat.rpartition(")")[2].split()[1])
+    """``pid`` and its descendants (a server's workers), as the kernel lists each thread's
+    children (/proc/PID/task/TID/children; without it, ``pid`` alone)."""
     tree = [pid]
     for member in tree:
-        tree.extend(child for child, parent in parents.items() if parent == member)
+        for children in Path(f"/proc/{member}/task").glob("*/children"):
+            try:
+                tree.extend(int(child) for child in children.read_text().split())
+            except OSError:  # gone meanwhile
+                continue
     return tree
 
 

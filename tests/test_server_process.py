@@ -4,8 +4,10 @@ server binds it, by a process that may even answer HTTP there."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import ServerProcess, WaitressServer
+from tests.harness import ServerProcess, WaitressServer, _process_tree
 
 pytestmark = pytest.mark.servers
 
@@ -94,3 +96,17 @@ def test_a_server_that_never_listens_fails_after_the_bound_and_is_stopped(tmp_pa
     with pytest.raises(RuntimeError, match=r"stand-in did not answer on port \d+ within 1 s"):
         server.wait_until_ready(timeout=1)
     assert server.process.poll() is not None
+
+
+def test_a_listener_a_worker_process_holds_is_the_servers(tmp_path: Path) -> None:
+    """granian's workers, an autoreloader's child: the socket may be a descendant's."""
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {STAND_IN!r}])"
+    server = stand_in(tmp_path, [sys.executable, "-c", parent], ready_path="/collect/count")
+    with server, urllib.request.urlopen(server.url + "/collect/count", timeout=30) as answer:
+        assert answer.read() == b"stand-in"
+        worker = _process_tree(server.process.pid)[1]
+    # Stopped with its server: no worker left serving.
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):
+            os.kill(worker, 0)
+            time.sleep(0.1)
