@@ -226,22 +226,30 @@ _INLINE_SCRIPT = (
 )
 
 
-def _skip(head: bool, scripting: bool, deep: bool) -> re.Pattern[bytes]:
-    """The data state's skip at its plainest: with head tags waiting for the first script
-    or not (inline scripts skipped only when not), with scripting or not (<noscript>), and
-    with nested foreign elements or not."""
+def _skip_alternatives(head: bool, scripting: bool, deep: bool) -> bytes:
     pieces = [_SKIPPED, _RAW_ELEMENT, _foreign_subtree(_FOREIGN_DEPTH if not deep else 1)]
     if scripting:
         pieces.append(_PLAIN_NOSCRIPT)
     if not head:
         pieces.insert(0, _INLINE_SCRIPT)
-    alternatives = b"|".join(pieces)
+    return b"|".join(pieces)
+
+
+def _skip(head: bool, scripting: bool, deep: bool) -> re.Pattern[bytes]:
+    """The data state's skip at its plainest: with head tags waiting for the first script
+    or not (inline scripts skipped only when not), with scripting or not (<noscript>), and
+    with nested foreign elements or not."""
+    alternatives = _skip_alternatives(head, scripting, deep)
     if deep:
         return re.compile(rb"(?>(?:" + alternatives + rb")*)")
     return re.compile(rb"(?:" + alternatives + rb")*+")
 
 
 _SKIPS = {(h, s): _skip(h, s, False) for h in (False, True) for s in (False, True)}
+#: One step of each: the token at a place between tokens (_passed).
+_SKIP_ONES = {
+    kind: re.compile(rb"(?:" + _skip_alternatives(*kind, False) + rb")") for kind in _SKIPS
+}
 _DEEP_SKIPS = {(h, s): _skip(h, s, True) for h in (False, True) for s in (False, True)}
 _SKIP_SHADOWED = re.compile(rb"(?:" + _SKIPPED.replace(_SKIPPED_COMMENT, rb"(?!)") + rb")*+")
 _FOREIGN_ROOT = re.compile(rb"<(?:svg|math)" + _DELIM)
@@ -262,6 +270,29 @@ _ORDINARY_NAME = re.compile(
 )
 #: In foreign content and in <select> every tag may change the state: skip text only.
 _SKIP_TEXT = re.compile(rb"[^<]*+")
+
+# The leap over a long stretch of ordinary markup before a hit (Rewriter._leap, issue 26).
+#: The first "<" that may start anything but text or an ordinary tag (a comment, a bogus
+#: comment, a declaration, a tag the data state stops at), wherever it is: in an attribute
+#: value too (matched against the lower-cased page).
+_NOT_ORDINARY = re.compile(
+    rb"<(?:[!?]|/(?![a-z])|/(?:" + _SPECIAL_END + rb")" + _DELIM
+    + rb"|(?:" + _SPECIAL_START + rb")" + _DELIM + rb")"
+)  # fmt: skip
+#: Text and ordinary tags only: what _SKIPS reads in a stretch holding no _NOT_ORDINARY.
+_ORDINARY_RUN = re.compile(
+    rb"(?:[^<]++|<(?=[^a-z!?/])|</?[a-z][^" + _WS + rb"/>]*+" + _ATTRS + rb">)*+"
+)
+#: The rest of an ordinary tag from inside a quoted attribute value.
+_QUOTED_REST: tuple[tuple[bytes, re.Pattern[bytes] | None], ...] = (
+    (b"", None),  # (in text: no rest)
+    (b'"', re.compile(rb"[^\"]*+\"" + _ATTRS + rb">")),
+    (b"'", re.compile(rb"[^']*+'" + _ATTRS + rb">")),
+)
+#: A leap is tried over stretches at least this long, and reads back this far before the
+#: place it lands (each reading of the look-back costs what the skip costs a byte).
+_LEAP_MIN = 2048
+_LEAP_BACK = 256
 _COMMENT_END = re.compile(rb"--!?>")
 # These are matched against the lower-cased page.
 _BODY_END = re.compile(rb"</body" + _DELIM)
@@ -560,6 +591,7 @@ class _Window:
         "_enclosed",
         "_marks",
         "_plain_end",
+        "_unordinary",
         "data",
         "floor",
         "gate",
@@ -582,6 +614,7 @@ class _Window:
         low: bytes | None = None,
     ) -> None:
         self.data = data
+        self._unordinary = (-1, -1)  # (from, the first _NOT_ORDINARY there or n): not_ordinary
         # Same offsets; ASCII letters only (bytes.lower). Given: shared with another window.
         self.low = data.lower() if low is None else low
         self.view = memoryview(data)
@@ -598,6 +631,17 @@ class _Window:
         # Where the SVG or MathML scripts and styles read to their end by a scan of their
         # own (Rewriter._text_end), and that the scan is inside, end: innermost last.
         self.texts: list[int] = []
+
+    def not_ordinary(self, pos: int) -> int:
+        """Where the first :data:`_NOT_ORDINARY` at or after ``pos`` is (``n``: none).
+        Searched once per stretch: asked again from a later place before it, the answer
+        is the same (each byte is searched once a window: linear)."""
+        start, found = self._unordinary
+        if not start <= pos <= found:
+            m = _NOT_ORDINARY.search(self.low, pos)
+            found = m.start() if m is not None else self.n
+            self._unordinary = (pos, found)
+        return found
 
     def hit_in(self, start: int, end: int) -> bool:
         return self.gate is not None and _hit_in(self.hits, start, end)
@@ -976,8 +1020,9 @@ class Rewriter:
             stop = skipped.end() if skipped is not None else pos
         elif plain:
             kind = (bool(self._head), self._scripting)
-            skipped = _SKIPS[kind].match(w.low, pos, end)
-            stop = skipped.end() if skipped is not None else pos  # (it matches "" too)
+            at = _passed(w, pos, end, kind) if end - pos > _LEAP_MIN else pos
+            skipped = _SKIPS[kind].match(w.low, at, end)
+            stop = skipped.end() if skipped is not None else at  # (it matches "" too)
             if stop < end and _FOREIGN_ROOT.match(w.low, stop) is not None:
                 # An <svg> or <math> with children of its own: read on with nested ones.
                 skipped = _DEEP_SKIPS[kind].match(w.low, stop, end)
@@ -1905,6 +1950,69 @@ _STATES: dict[State, Callable[[Rewriter, _Window, int], int]] = {
     State.PASS: Rewriter._in_rest,
 }
 _LETTERS = frozenset(b"abcdefghijklmnopqrstuvwxyz")
+
+
+def _passed(w: _Window, pos: int, end: int, kind: tuple[bool, bool]) -> int:
+    """A place in ``[pos, end]`` that the data state's skip from ``pos`` (a place between
+    tokens, plain state; ``kind``: which skip) passes between two tokens, found while
+    reading as few of the tags before it as can be; ``pos`` if none. (The skip costs
+    ~15 ns a byte of ordinary markup: once a page holds a hit, its greatest cost is the
+    90 KB of a shop's product list between a snippet in the head and one before
+    ``</body>``.)
+
+    Each stretch up to the next "<" that may start anything but text or an ordinary tag
+    (:data:`_NOT_ORDINARY`, wherever it is, in attribute values too) is leapt over when
+    long (:func:`_leap`), else read with the skip's own rules for text and ordinary tags
+    (:data:`_ORDINARY_RUN`: all the skip can meet there); the token there is read by one
+    step of the skip itself. The first that fails ends the walk: the skip reads on from
+    there as it would have from ``pos``."""
+    low = w.low
+    one = _SKIP_ONES[kind]
+    at = pos
+    while at < end:
+        s = min(w.not_ordinary(at), end)
+        if s - at > _LEAP_MIN:
+            if _leap(low, at, s) != s:
+                break
+        elif _ORDINARY_RUN.match(low, at, s).end() != s:  # type: ignore[union-attr]
+            break
+        at = s
+        if at >= end:
+            break
+        m = one.match(low, at, end)
+        if m is None:
+            break  # a token the skip stops at (or one cut off by ``end``)
+        at = m.end()
+    return at
+
+
+def _leap(low: bytes, pos: int, s: int) -> int:
+    """``s`` if the skip from ``pos`` (between tokens) reaches ``s`` (a "<" that may start
+    anything but text or an ordinary tag, or the end of the stretch) between two tokens,
+    holding nothing else before it; else ``pos``. Found without reading what comes before
+    the last :data:`_LEAP_BACK` bytes.
+
+    Before ``s`` the skip reads text and ordinary tags only, so right after any ">" there
+    (``y``) it is in text, or inside a double- or single-quoted attribute value (a ">"
+    ends a tag in every other state of one) opened after ``pos`` (so only if that quote is
+    in ``low[pos:y]``). Each of these readings is followed from ``y`` (a quoted one to the
+    end of its tag): if each reaches ``s`` between two tokens, the skip does, whichever
+    reading is its own."""
+    y = low.find(b">", max(pos, s - _LEAP_BACK), s) + 1
+    if not y:
+        return pos
+    for quote, rest in _QUOTED_REST:
+        at = y
+        if rest is not None:
+            if low.find(quote, pos, y) == -1:
+                continue  # no such value opened since ``pos``: not a reading at ``y``
+            m = rest.match(low, y, s)
+            if m is None:
+                return pos
+            at = m.end()
+        if _ORDINARY_RUN.match(low, at, s).end() != s:  # type: ignore[union-attr]
+            return pos
+    return s
 
 
 def _self_closing(data: bytes, skip: int, end: int) -> bool:
