@@ -50,12 +50,15 @@ for entry in (str(ROOT), str(ROOT / "src")):
 
 from cookieguard.core._consent import UNDECIDED  # noqa: E402
 from cookieguard.core._guard import Decision  # noqa: E402
+from cookieguard.html._codings import Uneditable  # noqa: E402
 from cookieguard.html._inject import Injection  # noqa: E402
 from cookieguard.site._site import Site  # noqa: E402
 from fuzz import oracle  # noqa: E402
 from tests.harness import make_policy  # noqa: E402
 
 CHUNK = 500  # cases per task handed to a worker
+#: White space before each page streamed through the editor (``Campaign.edit``).
+PAD = b" " * 1100
 SAMPLES = int(os.environ.get("GATE_SAMPLES", "20"))  # problem cases kept for the report
 
 #: Tracker URLs by what they are (script, pixel, frame, stylesheet), hosts from the catalogue.
@@ -587,6 +590,32 @@ class Campaign:
         out.append(rewriter.feed_last(body[start:]))
         return b"".join(out)
 
+    def edit(self, body: bytes, cuts: list[int] | None = None) -> bytes:
+        """What the adapters get from the plan's editor (``Injection.injector``) for ``body``
+        whole, or streamed in the pieces ``cuts`` makes (``Uneditable``: the gate gave up).
+        The editor holds a body's first KB to read its charset: ``pad`` puts the page past it.
+        """
+        editor = self.plan.injector()
+        if not cuts:
+            return editor.feed_last(body)
+        out, start = [], 0
+        for cut in cuts:
+            out.append(editor.feed(body[start:cut]))
+            start = cut
+        out.append(editor.feed_last(body[start:]))
+        return b"".join(out)
+
+    def edits(self, padded: bytes, cuts: list[int]) -> tuple[bytes | None, bytes | None]:
+        """:meth:`edit` of a padded page whole, then streamed (the pad its first piece);
+        ``None`` for one the gate gave up on."""
+        results: list[bytes | None] = []
+        for pieces in (None, [len(PAD)] + [len(PAD) + cut for cut in cuts]):
+            try:
+                results.append(self.edit(padded, pieces))
+            except Uneditable:
+                results.append(None)
+        return results[0], results[1]
+
     def run_case(
         self, seed: int, number: int, tally: Tally, *, verbose: bool = False, idna: bool = True
     ) -> None:
@@ -604,6 +633,17 @@ class Campaign:
             if streamed != whole:
                 tally.chunking += 1
                 problems.append(f"streamed at {case.cuts} differs from whole")
+            # The same through the editor the adapters use, the page past its first KB
+            # (which it holds to read the charset): its pass-through of stretches the
+            # prefilter finds nothing in must give the same bytes as the whole body's edit.
+            for page, twin in ((case.tracked, False), (case.clean, True)):
+                edited, edited_streamed = self.edits(PAD + page, case.cuts)
+                if edited_streamed != edited:
+                    tally.chunking += 1
+                    which = "tracker-free twin" if twin else "page"
+                    problems.append(f"the editor streamed the {which} at {case.cuts} unlike whole")
+                    if edited_streamed is not None and not twin:
+                        streamed = edited_streamed[len(PAD) :]
             try:
                 if number % 8 == 0:  # the control, on a sample (html5lib is a case's cost)
                     reached = bool(oracle.leaks(case.tracked, self.blocked))

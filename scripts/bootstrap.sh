@@ -61,3 +61,13 @@ elif apt_install postgresql; then
 else
     echo "bootstrap: no PostgreSQL server; install one (initdb on PATH) to run those tests" >&2
 fi
+
+# wrk drives `make bench`'s loopback rows (benchmarks/_loopback.py; without it a slower
+# Python load generator stands in, and the rows say so).
+if command -v wrk >/dev/null; then
+    echo "bootstrap: wrk found"
+elif apt_install wrk; then
+    echo "bootstrap: installed Debian's wrk"
+else
+    echo "bootstrap: no wrk; make bench's loopback rows use the Python load generator" >&2
+fi

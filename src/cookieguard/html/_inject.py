@@ -38,6 +38,7 @@ from cookieguard.html._scanner import (
     attributes,
     attributes_named,
     nested_script_end,
+    tag_end,
 )
 from cookieguard.html._urls import each_url as _each_url
 from cookieguard.html._urls import offsets_named as _offsets_named
@@ -1065,7 +1066,7 @@ class Injection:
             refresh=late,
         )
 
-    def rewrite(self, body: bytes) -> bytes:
+    def rewrite(self, body: bytes, *, clear: bool = False) -> bytes:
         """A whole body, edited (:class:`Uneditable` if it cannot be).
 
         A site serves the same bytes to many visitors (a page not personalised, a cached
@@ -1074,43 +1075,45 @@ class Injection:
         costs more than comparing it); a hit is compared byte for byte with the body it was
         made from, so two bodies that share a key only ever cost a miss. Bodies that differ
         on every request (a CSRF token) share one slot per key and so do not crowd out the rest.
+        ``clear``: the tracker gate's prefilter, run on the body piece by piece as it
+        streamed (:class:`_Unscanned`), found no blocked host in it (it is not run again).
         """
         memo = self.memo
         if memo is None or type(body) is not bytes or len(body) * 8 > memo.budget:
-            return self._whole(body)  # (the memo keeps nothing over an eighth)
+            return self._whole(body, clear)  # (the memo keeps nothing over an eighth)
         key = (self.context, len(body), body[:_SAMPLE], body[-_SAMPLE:])
         hit = memo.get(key)
         if hit is not None and hit[0] == body:
             return hit[1]
-        out = self._whole(body)
+        out = self._whole(body, clear)
         memo.put(key, (body, out), len(body) + (0 if out is body else len(out)))
         return out
 
-    def _whole(self, body: bytes) -> bytes:
+    def _whole(self, body: bytes, clear: bool = False) -> bytes:
         if self.failure is not None:
             raise self.failure
         try:
             if not self.codings:
-                return self._text(body)
+                return self._text(body, clear)
             text = Decoder(self.codings).whole(body)
-            edited = self._text(text)
+            edited = self._text(text, clear)
             return body if edited == text else Encoder(self.codings).whole(edited)
         except Uneditable:
             raise
         except Exception as exc:  # a page must never break the app: fail closed instead
             raise Uneditable("error", f"the rewriter failed ({exc!r})") from exc
 
-    def _text(self, body: bytes) -> bytes:
+    def _text(self, body: bytes, clear: bool = False) -> bytes:
         codec = self.codec(body)
         if codec in TRANSCODED:
             transcoder = Transcoder(codec)
             text = transcoder.decode(body, final=True)
             rewriter = self._for_page(text).rewriter(codec)
-            out = rewriter.feed_last(text)
+            out = rewriter.feed_last(text, clear=clear)
             _check(rewriter)
             return transcoder.encode(out, final=True)
         rewriter = self._for_page(body).rewriter(codec)
-        out = rewriter.feed_last(body)
+        out = rewriter.feed_last(body, clear=clear)
         _check(rewriter)
         return out
 
@@ -1176,7 +1179,10 @@ class Editor:
             and self._decoder is None
             and unscanned.size + len(chunk) <= UNSCANNED_LIMIT
         ):
-            return unscanned.feed(chunk)  # (what _step comes to for such a chunk)
+            out = unscanned.feed(chunk)  # (what _step comes to for such a chunk)
+            if not unscanned.found:
+                return out
+            return out + self._take_over(unscanned)
         return self._step(chunk, last=False)
 
     def feed_last(self, chunk: bytes) -> bytes:
@@ -1250,8 +1256,11 @@ class Editor:
                 if len(data) < PRESCAN and not last:
                     self._head = data  # the charset is chosen from the first 1024 bytes
                     return b""
-                if self._insert_only(data):
-                    unscanned = self._unscanned = _Unscanned()
+                if self._unscanned_plan(data):
+                    blocker = self._plan.blocker
+                    unscanned = self._unscanned = _Unscanned(
+                        blocker if blocker is not None and blocker.scans else None
+                    )
             if unscanned is not None:
                 return self._unscanned_text(unscanned, data, last)
         rewriter = self._streaming(data)
@@ -1266,43 +1275,46 @@ class Editor:
             out = self._not_sent(out, last)
         return out
 
-    def _insert_only(self, head: bytes) -> bool:
-        """True if this plan edits a page starting with ``head`` only where it places its
-        insert: no tracker gate (or one with no vendor to look for), no head tags, no banner
-        to refresh, a charset whose bytes are markup as written."""
+    def _unscanned_plan(self, head: bytes) -> bool:
+        """True if this plan may pass a page starting with ``head`` through unscanned: it
+        adds no head tags, and the page's charset writes markup as ASCII does. One with no
+        tracker gate (or one with no vendor to look for) edits nothing but its insert; one
+        with a gate is watched by :class:`_Unscanned` until the prefilter finds a blocked
+        host, and only then scanned."""
         plan = self._plan
-        blocker = plan.blocker
-        return (
-            not self._whole
-            and not plan.head
-            and plan.refresh is None
-            and (blocker is None or not blocker.scans)
-            and plan.codec(head) not in TRANSCODED
-        )
+        return not self._whole and not plan.head and plan.codec(head) not in TRANSCODED
 
     def _unscanned_text(self, unscanned: _Unscanned, data: bytes, last: bool) -> bytes:
         if not last:
             out = unscanned.feed(data)
-            if unscanned.size <= UNSCANNED_LIMIT:
+            if unscanned.size <= UNSCANNED_LIMIT and not unscanned.found:
                 return out
-            # Too long to keep: the rewriter reads what was kept and takes over.
-            self._unscanned = None
-            body = unscanned.body(b"")
-            self._sent = memoryview(body)[: unscanned.sent]
-            self._streaming(body)
-            return out + self._text(body, False)
+            return out + self._take_over(unscanned)
         self._unscanned = None
         body = unscanned.body(data)
         plan = self._plan
         # Edited whole, as Injection.rewrite edits a body sent in one piece (and through its
         # memo: a page streamed again is looked up), so the bytes are the same however the
         # body was cut: the insert goes at a "</body" (never before the first one, which is
-        # where sending stopped) or at the end.
-        edited = plan._text(body) if plan.codings else plan.rewrite(body)
+        # where sending stopped) or at the end; a gated page's trackers where their
+        # elements are, none of them sent (a page the prefilter found nothing in, piece by
+        # piece, is not searched again).
+        clear = unscanned.clear(data)
+        edited = plan._text(body, clear) if plan.codings else plan.rewrite(body, clear=clear)
         sent = unscanned.sent
         if not edited.startswith(memoryview(body)[:sent]):
             raise Uneditable("error", "the edit of a streamed page changed bytes already sent")
         return edited[sent:]
+
+    def _take_over(self, unscanned: _Unscanned) -> bytes:
+        """The rewriter reads what was kept and carries on: the body grew too long to keep,
+        or the prefilter found a blocked host in it. (The bytes already sent are what it
+        gives first: :meth:`_not_sent` checks them.)"""
+        self._unscanned = None
+        body = unscanned.body(b"")
+        self._sent = memoryview(body)[: unscanned.sent]
+        self._streaming(body)
+        return self._text(body, False)
 
     def _not_sent(self, out: bytes, last: bool) -> bytes:
         """``out`` less what was sent before the rewriter took over (it must be the same)."""
@@ -1318,34 +1330,59 @@ class Editor:
         return out[n:] if n else out
 
 
-#: A streamed body a plan edits only at its insert is kept (to be edited whole at the end) up
-#: to this size; past it the rewriter reads it and takes over (one scan, as if never kept).
+#: A streamed body passed through unscanned is kept (to be edited whole at the end) up to
+#: this size; past it the rewriter reads it and takes over (one scan, as if never kept).
 UNSCANNED_LIMIT = 256 * 1024
 # Where sending stops: the first "</body" in any letter case (the insert is never placed
 # before it).
 _BODY_CLOSE = re.compile(rb"</body", re.IGNORECASE)  # (ASCII letters only, as bytes)
+# What a watched stretch (see _Unscanned) is searched for, lower-cased: the first "</body";
+# the elements whose verdict is on their content (an inline script, a <style>: the edit
+# lands on their start tag, which must not leave before their end is known); and the
+# elements a later hit can change the edit of after they closed: a second reading (the
+# markup in <noscript> without JavaScript, raw text in <select>, foreign content and its
+# CDATA) left open at their end is closed there only if a blocked host follows
+# (Rewriter._other_reading). At those the rewriter takes over.
+_WATCHED = re.compile(rb"<(?:/body|s(?:cript|tyle|elect|vg)|noscript|math)")
+#: How much a held stretch must grow before it is searched again (linear work for a long
+#: inline script arriving in many chunks).
+_REWATCH = 4096
+_WS_BYTES = frozenset(b"\t\n\f\r ")
 
 
 class _Unscanned:
     """A streamed body kept whole while it passes through unscanned: every byte before its
-    first ``</body`` (any letter case) goes out as it arrives; the rest waits for the end.
+    first ``</body`` (any letter case) goes out as it arrives; the rest waits for the end,
+    where the body is edited whole (:meth:`Injection.rewrite`).
 
-    The plans that stream this way (:meth:`Editor._insert_only`) change nothing but the place
-    of their insert, which is at a ``</body`` or at the end of the page, so what went out is
-    what the edit of the whole body begins with (checked at the end all the same).
+    The plans that stream this way (:meth:`Editor._unscanned_plan`) change nothing but the
+    place of their insert, which is at a ``</body`` or at the end of the page, so what went
+    out is what the edit of the whole body begins with (checked at the end all the same);
+    unless they gate trackers (``blocker``). Then a stretch goes out only once the
+    prefilter (:meth:`Blocker.positions`) has found no blocked host in it and no element an
+    edit could still land on is open at its end (:meth:`_sendable`); a blocked host found
+    sets :attr:`found`, and the rewriter takes over from the first byte kept (its output
+    must begin with what was sent). A page with nothing to block is then never tokenized,
+    as when it arrives whole.
     """
 
-    __slots__ = ("hold", "parts", "sent", "size", "tail")
+    __slots__ = ("blocker", "found", "hold", "parts", "rest", "sent", "size", "tail", "watch")
 
-    def __init__(self) -> None:
+    def __init__(self, blocker: Blocker | None = None) -> None:
         self.parts: list[bytes] = []
         self.size = 0  # bytes kept
         self.sent = 0  # bytes sent
         self.hold = -1  # where the first "</body" starts (-1: not seen yet)
         self.tail = b""  # the last bytes kept, for a "</body" cut by a chunk boundary
+        self.blocker = blocker
+        self.found = False  # the prefilter found a blocked host: the rewriter must scan
+        self.rest: list[bytes] = []  # (with a blocker) what was kept and not sent
+        self.watch = 0  # (with a blocker) search the rest again once it is this long
 
     def feed(self, data: bytes) -> bytes:
         """Keep ``data``; return what may be sent now."""
+        if self.blocker is not None:
+            return self._watched(data)
         start = self.size
         self.parts.append(data)
         self.size += len(data)
@@ -1377,6 +1414,39 @@ class _Unscanned:
         # ``before``) go out with this one.
         return before[len(before) - (start - sent) :] + data[: end - start]
 
+    def _watched(self, data: bytes) -> bytes:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.hold >= 0 or self.found:
+            return b""  # past the first "</body": nothing more goes out before the end
+        self.rest.append(data)
+        held = self.size - self.sent
+        if held < self.watch:
+            return b""
+        stretch = self.rest[0] if len(self.rest) == 1 else b"".join(self.rest)
+        blocker = self.blocker
+        assert blocker is not None
+        send = self._sendable(stretch)
+        if send < 0 or blocker.positions(stretch):
+            self.found = True
+            return b""
+        left = len(stretch) - send
+        self.rest = [stretch[send:]] if left else []
+        self.watch = left * 3 // 2 if left > _REWATCH else 0
+        self.sent += send
+        if send == len(stretch):
+            return stretch
+        return stretch[:send]
+
+    def clear(self, last: bytes) -> bool:
+        """True if the prefilter finds no blocked host in the body ending with ``last``,
+        searched piece by piece: every piece sent, then what is left (``False`` without a
+        blocker: nothing was searched)."""
+        if self.blocker is None or self.found:
+            return False
+        self.rest.append(last)
+        return not self.blocker.positions(b"".join(self.rest))
+
     def body(self, last: bytes) -> bytes:
         """The whole body: what was kept, then ``last``."""
         return b"".join((*self.parts, last))
@@ -1384,6 +1454,67 @@ class _Unscanned:
     def held(self) -> bytes:
         """What was kept and not sent."""
         return b"".join(self.parts)[self.sent :]
+
+    def _sendable(self, data: bytes) -> int:
+        """How much of ``data`` (what was kept and not sent) may go out, or -1 if the
+        rewriter must read it (see ``_WATCHED``).
+
+        Sent bytes can no longer be edited: none may belong to an element that a blocked
+        host arriving later would edit. Such an element starts with a "<" and is still open
+        at the end of ``data``: a start tag (the edit renames its attributes) or an inline
+        script or ``<style>`` (the edit is on its start tag). Every "<" counts, whatever
+        the tokenizer state (one in a comment or a value holds back needlessly, never the
+        other way round); elements closed before are judged by the prefilter, which finds
+        every blocked host they hold. By induction no open element starts before ``data``.
+        """
+        n = len(data)
+        send = n
+        # A start tag open at the end: after the last ">" (every "<" there may start one),
+        # or before it if that ">" is inside a quoted value. Such a value opens with the
+        # last quote of its kind before the ">" (it holds none), right after "=" and white
+        # space; if either quote could, hold everything (rare: a ">" in a value).
+        gt = data.rfind(b">")
+        if gt >= 0:
+            for quote in (b'"', b"'"):
+                k = data.rfind(quote, 0, gt)
+                while k > 0 and data[k - 1] in _WS_BYTES:
+                    k -= 1
+                if k > 0 and data[k - 1] == 0x3D:  # "=": it may open a value holding gt
+                    return 0
+            lt = data.find(b"<", gt + 1)
+        else:
+            lt = data.find(b"<")
+        if lt >= 0:
+            send = lt
+        low = data.lower()
+        pos = 0
+        while (m := _WATCHED.search(low, pos, send)) is not None:
+            at = m.start()
+            name = m.group()
+            if name == b"</body":  # the insert may go there
+                self.hold = self.sent + at
+                return at
+            if name != b"<script" and name != b"<style":
+                return -1  # a second reading: the rewriter reads the page
+            pos = m.end()
+            if low[pos : pos + 1] not in _NAME_ENDS:
+                continue  # not that tag ("<scripts>"; at the very end: after the last ">")
+            end = _element_end(low, name[1:], pos)
+            if end < 0:
+                return at  # open: it waits, and everything after it
+        return send
+
+
+def _element_end(low: bytes, name: bytes, name_end: int) -> int:
+    """Where the content of the script or style element whose name ends at ``name_end``
+    ends (its end tag), in a lower-cased stretch; -1 if it does not end in it."""
+    content = tag_end(low, name_end)
+    if content < 0:
+        return -1
+    if name == b"style":
+        return _tag(low, b"</style", content)
+    end = _escaped_end(low, content)
+    return -1 if end == len(low) else end
 
 
 #: The adapters' name for what edits a body.

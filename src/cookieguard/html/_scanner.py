@@ -410,6 +410,13 @@ class Attribute(NamedTuple):
     end: int  # after the value (or the name)
 
 
+def tag_end(data: bytes, pos: int) -> int:
+    """Where the tag whose name ends at ``pos`` ends (past its ``>``), as the tokenizer reads
+    its attributes; -1 if ``data`` ends first."""
+    m = _TAG_REST.match(data, pos)
+    return -1 if m is None else m.end()
+
+
 def attributes(tag: bytes, skip: int) -> list[Attribute]:
     """The attributes of a complete start tag, ``skip`` bytes past ``<name``.
 
@@ -785,15 +792,18 @@ class Rewriter:
         """Rewrite one chunk; returns what may be sent now (possibly ``b""``)."""
         return self._run(chunk, last=False)
 
-    def feed_last(self, chunk: bytes) -> bytes:
-        """Rewrite the final chunk, flushing everything held back."""
+    def feed_last(self, chunk: bytes, *, clear: bool = False) -> bytes:
+        """Rewrite the final chunk, flushing everything held back. (``clear``: a whole body
+        in which the gate's prefilter, run on it piece by piece, found no blocked host.)"""
         if self._fresh and self._prepare is not None:
             self._prepared(chunk)
         if self._fresh and self._state is State.DATA:
             # A whole body: try the fast path first.
             gate = self._gate
             try:
-                hits: list[int] | None = gate.positions(chunk) if gate is not None else []
+                hits: list[int] | None = (
+                    gate.positions(chunk) if gate is not None and not clear else []
+                )
             except Exception:
                 hits = None  # the scan below meets the error again, and passes the page
             if hits == []:
