@@ -19,14 +19,17 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
-from cookieguard.html import _scanner
+from cookieguard.html import _inject, _scanner
 from cookieguard.html._inject import Injection
 from cookieguard.site._site import Site
 from fuzz import gate, oracle
 from tests.harness import make_policy
+from tests.html_editing import test_prefilter as prefilter
 
 PIXEL = "https://www.facebook.com/tr?id=1&ev=PageView"
 GTM = "https://www.googletagmanager.com/gtag/js?id=G-1"
@@ -277,3 +280,27 @@ def test_elements_are_skipped_only_at_the_plainest_state() -> None:
                 before = campaign.rewrite(body)
             assert campaign.rewrite(body) == before
             assert oracle.leaks(campaign.rewrite(body), campaign.blocked) == []
+
+
+# -- inline scripts passed over by the prefilter's search for hosts -------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*prefilter.PIECES, "<script></script>", "<script>x</script>", " "]),
+        max_size=16,
+    ).map("".join)
+)
+def test_runs_of_plain_scripts_are_passed_over_exactly(page: str) -> None:
+    """A run of plain inline scripts naming no host (``_PLAIN_SCRIPTS``) is passed over in
+    one match: the hits are those of reading every script span."""
+    body = page.encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_inject, "_PLAIN_SCRIPTS", re.compile(b"(?!)"))
+        expected = prefilter.fresh().positions(body)
+        spans = list(_inject._script_spans(body.lower()))
+    assert prefilter.fresh().positions(body) == expected
+    # The runs are made of whole spans: passing over one skips spans, never cuts one.
+    passed = list(_inject._script_spans(body.lower(), lambda start, end: True))
+    assert set(passed) <= set(spans)

@@ -239,7 +239,20 @@ _RUN_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-&#;/\\:%_~"
 _RUN = re.compile(rb"[a-z0-9.\-&#;/\\:%_~]*+")
 
 
-def _script_spans(low: bytes) -> Iterator[tuple[int, int]]:
+#: Inline scripts one after another whose spans are plain (each ends at its first
+#: "</script", with no "<!--" or "<script" before it; between two, no "<script"): where the
+#: run ends, the last one's span ends.
+_PLAIN_SCRIPTS = re.compile(
+    rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?!/script[\t\n\f\r />]|!--|script[\t\n\f\r />]))*+"
+    rb"(?=</script[\t\n\f\r />])(?:</script(?:[^<]++|<(?!script[\t\n\f\r />]))*+"
+    rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?!/script[\t\n\f\r />]|!--|script[\t\n\f\r />]))*+"
+    rb"(?=</script[\t\n\f\r />]))*+"
+)
+
+
+def _script_spans(
+    low: bytes, quiet: Callable[[int, int], bool] | None = None
+) -> Iterator[tuple[int, int]]:
     """Where, in a lower-cased body, the text of an inline script may be: from a
     ``<script`` to the ``</script`` that ends script data from there (its escapes followed:
     ``<!--<script></script>`` does not end it), or the end of the body; each ``<script`` in
@@ -247,10 +260,23 @@ def _script_spans(low: bytes) -> Iterator[tuple[int, int]]:
 
     A superset for the scripts sites paste, and cheap: the start tag is included, and a
     ``<script`` in a comment or an attribute value starts one too (the verdict, on the
-    element the scanner reads, decides). Spans do not overlap."""
+    element the scanner reads, decides). Spans do not overlap.
+
+    ``quiet(start, end)``: True if no span within ``low[start:end]`` can yield a hit; a run
+    of plain spans it says so of is passed over (not yielded) in one regex match, not a
+    loop a script (520 -> 85 µs per KB of ``<script></script>``, most of it here). A run
+    it does not say so of is not asked about again span by span (linear work)."""
     n = len(low)
     at = _tag(low, b"<script", 0)
+    asked = -1  # where the last run asked about ends
     while at != -1:
+        if quiet is not None and at >= asked:
+            run = _PLAIN_SCRIPTS.match(low, at)
+            if run is not None and run.end() > at:
+                asked = run.end()
+                if quiet(at, asked):
+                    at = _tag(low, b"<script", asked + 1)
+                    continue
         # The next "<script", searched for once: it is also where the next span starts when
         # it comes after this one's end (a page's first script may be 100 KB from its next,
         # and two searches over that gap cost more than the rest of the prefilter).
@@ -497,7 +523,14 @@ class Blocker:
         found: list[int] = []
         memo = self._span_hits if self._known is None else None
         settled: set[bytes] = set()  # windows of hosts no blocked vendor is under
-        for start, end in _script_spans(low):
+        catalogue = self.catalogue
+
+        def quiet(start: int, end: int) -> bool:  # (what makes _span_hits_in find none)
+            return not catalogue.may_mention(low, start, end) and (
+                _REFERENCE.search(low, start, end) is None
+            )
+
+        for start, end in _script_spans(low, quiet):
             if memo is None or end - start > _SPAN_MEMO:
                 found += self._span_hits_in(data, low, start, end, settled)
                 continue

@@ -156,18 +156,18 @@ _FOREIGN_TEXT = (
 _BREAKOUT_AHEAD = rb"(?=<(?:" + b"|".join(sorted(_foreign.BREAKOUT)) + rb")" + _DELIM + rb")"
 #: Integration points holding text only: the HTML rules they bring apply to start tags.
 _POINTS = b"foreignobject desc title mi mo mn ms mtext annotation-xml".split()
-_POINT_ELEMENT = b"|".join(
-    rb"<" + name + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>(?:"
+_POINT_ELEMENT = rb"<(?:" + b"|".join(  # (one "<", then one comparison a name)
+    name + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>(?:"
     + _FOREIGN_TEXT + rb")*+</" + name + _DELIM + _ATTRS + rb">)"
     for name in _POINTS
-)  # fmt: skip
+) + rb")"  # fmt: skip
 _FOREIGN_DEPTH = 6
 
 
-def _foreign_content(root: bytes, depth: int) -> bytes:
+def _foreign_content(depth: int) -> bytes:
     """What may fill a skipped SVG or MathML element ``depth`` levels below the outermost
-    (``root``, which names the groups: each level's element name is matched by its end
-    tag); with ``depth`` at _FOREIGN_DEPTH, self-closing elements only.
+    (its name the group ``f0``; each level's element name is matched by its end tag, the
+    group ``f<depth>``); with ``depth`` at _FOREIGN_DEPTH, self-closing elements only.
 
     An element ends at its own end tag, or where an end tag of an element around it
     (the nearest of that name closes, and every element inside it) or a break-out start
@@ -177,33 +177,40 @@ def _foreign_content(root: bytes, depth: int) -> bytes:
             rb"(?:" + _FOREIGN_TEXT + rb"|" + _POINT_ELEMENT + rb"|<" + _FOREIGN_NAME
             + _SELF_CLOSING_ATTRS + rb")*+"
         )  # fmt: skip
-    group = root + b"%d" % depth
-    around = b"|".join([root, *(b"(?P=" + root + b"%d)" % k for k in range(1, depth))])
+    group = b"f%d" % depth
+    around = b"|".join(b"(?P=f%d)" % k for k in range(depth))
     end = (
         rb"(?:</(?P=" + group + rb")" + _DELIM + _ATTRS + rb">|(?=</(?:" + around + rb")"
         + _DELIM + rb")|" + _BREAKOUT_AHEAD + rb")"
     )  # fmt: skip
     element = (
         rb"<(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:" + _SELF_CLOSING_ATTRS + rb"|"
-        + _ATTRS + rb"(?<!/)>" + _foreign_content(root, depth + 1) + end + rb")"
+        + _ATTRS + rb"(?<!/)>" + _foreign_content(depth + 1) + end + rb")"
     )  # fmt: skip
     return rb"(?>(?:" + _FOREIGN_TEXT + rb"|" + _POINT_ELEMENT + rb"|" + element + rb")*)"
 
 
 def _foreign_subtree(depth: int) -> bytes:
-    return b"|".join(
-        rb"<" + root + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>"
-        + _foreign_content(root, depth) + rb"(?:</" + root + _DELIM + _ATTRS + rb">|"
+    """An <svg> or <math> subtree (with nested elements, from ``depth`` 1: see above)."""
+    if depth >= _FOREIGN_DEPTH:  # (no group: as it is in a possessive repetition)
+        return rb"<(?:" + b"|".join(
+            root + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>"
+            + _foreign_content(depth) + rb"(?:</" + root + _DELIM + _ATTRS + rb">|"
+            + _BREAKOUT_AHEAD + rb"))"
+            for root in (b"svg", b"math")
+        ) + rb")"  # fmt: skip
+    return (
+        rb"<(?P<f0>svg|math)" + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS
+        + rb"(?<!/)>" + _foreign_content(depth) + rb"(?:</(?P=f0)" + _DELIM + _ATTRS + rb">|"
         + _BREAKOUT_AHEAD + rb"))"
-        for root in (b"svg", b"math")
     )  # fmt: skip
 
 
-_RAW_ELEMENT = b"|".join(
-    rb"<" + raw + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/" + raw + _DELIM + rb"|/body" + _DELIM
+_RAW_ELEMENT = rb"<(?:" + b"|".join(
+    raw + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/" + raw + _DELIM + rb"|/body" + _DELIM
     + rb"))*+</" + raw + _DELIM + _ATTRS + rb">"
     for raw in (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
-)  # fmt: skip
+) + rb")"  # fmt: skip
 _NO_LT = (rb"[^" + _WS, rb"[^<" + _WS), (rb"[^\"]", rb"[^\"<]"), (rb"[^']", rb"[^'<]")
 _ATTRS_NO_LT = _ATTRS
 for _old, _new in _NO_LT:
