@@ -184,3 +184,18 @@ def test_a_leap_reads_only_the_end_of_a_long_stretch() -> None:
     finally:
         _scanner._ORDINARY_RUN = run
     assert calls and max(calls) <= 256
+
+
+def test_the_search_for_what_is_not_ordinary_finds_each_stop_name() -> None:
+    """The alternation by first letter finds what the plain one finds."""
+    plain = re.compile(
+        rb"<(?:[!?]|/(?![a-z])|/(?:" + _scanner._SPECIAL_END + rb")" + _scanner._DELIM
+        + rb"|(?:" + _scanner._SPECIAL_START + rb")" + _scanner._DELIM + rb")"
+    )  # fmt: skip
+    names = (_scanner._SPECIAL_START + b"|" + _scanner._SPECIAL_END).split(b"|")
+    rng = random.Random(5)
+    pieces = [b"<", b"</", b"<!", b"<?", b" ", b">", b"/", b"a", b"s", b"n", b"o", *names]
+    for _ in range(3000):
+        low = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        got = [m.start() for m in _scanner._NOT_ORDINARY.finditer(low)]
+        assert got == [m.start() for m in plain.finditer(low)], low
