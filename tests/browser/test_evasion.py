@@ -327,6 +327,9 @@ FIXED: dict[str, Case] = {
     "fuzz 2026/851102: an SVG style's text runs past a </style> in a comment": Case(
         f"<svg><style><!--</style>-->@import url('{PIXEL}');</style></svg>"
     ),
+    "a style raw text in one reading, SVG in the other, runs past a nested one": Case(
+        f"<svg></div><style><style></style>@import url('{PIXEL}');</style></svg>"
+    ),
     "an SVG script's text runs past a </script> in a CDATA section": Case(
         f"<svg><script><![CDATA[ /*</script>*/ ]]>new Image().src='{PIXEL}'</script></svg>"
     ),

@@ -156,6 +156,12 @@ CASES = {
     "an SVG script's text runs past a </script> in a CDATA section": (
         f"<svg><script><![CDATA[ /*</script>*/ ]]>new Image().src='{PIXEL}'</script></svg>"
     ),
+    "a style raw text in one reading, SVG in the other: its text runs past a nested one": (
+        "<svg></div><style><style></style>@import url(https://bat.bing.com/a.css);</style></svg>"
+    ),
+    "a script raw text in one reading, SVG in the other: its text runs past a nested one": (
+        f"<svg></div><script><script></script>new Image().src='{PIXEL}'</script></svg>"
+    ),
     "fuzz 2026/593451: a MathML script's text runs past a </script> in a comment": (
         # (No browser runs a MathML <script>; html5lib's tree has one and the oracle counts
         # its text: the gate blocks it as it would an SVG one, fail closed.)

@@ -1460,7 +1460,9 @@ class Rewriter:
         self._emit(w.view[at:end] if new is None else new)
         return end
 
-    def _text_end(self, w: _Window, at: int, end: int, name: bytes) -> int | None:
+    def _text_end(
+        self, w: _Window, at: int, end: int, name: bytes, stacks: Candidates | None = None
+    ) -> int | None:
         """Where the text of the SVG or MathML ``<script>`` or ``<style>`` at ``at`` (its
         start tag ending at ``end``) ends: -1 if not in the window, ``None`` if it cannot be
         told (fail closed).
@@ -1474,7 +1476,8 @@ class Rewriter:
         reading has closed the element (or the bytes end). The text is then the span up to
         there: the element's own text and its children's (a larger text is the fail-closed
         reading). Each such scan reads its element once; one inside another's span reads
-        that span again, so at most :data:`_TEXT_NESTING` may nest (linear work)."""
+        that span again, so at most :data:`_TEXT_NESTING` may nest (linear work).
+        ``stacks``: the readings in which the element is foreign, if not all of them."""
         low = w.low
         closer = _CLOSERS[name].search(low, self._search_from(w, at, end))
         first = closer.start() if closer is not None else w.n
@@ -1485,7 +1488,7 @@ class Rewriter:
             texts.pop()
         if len(texts) >= _TEXT_NESTING:
             return None
-        reader = _TextEnd(self)
+        reader = _TextEnd(self, self._foreign if stacks is None else stacks)
         close = reader.close(w, end)
         if reader.failure is not None:
             return None
@@ -1623,6 +1626,17 @@ class Rewriter:
             self._emit(w.view[at:])
             return w.n
         content_end = closer.start() if closer is not None else w.n
+        text_end = content_end  # where the element's text ends in either reading
+        foreign = [s for s in markup if s and s[-1].space is not Space.HTML and s[-1].name == name]
+        if foreign and name in (b"style", b"script") and self._gate is not None:
+            # An SVG or MathML one in the markup reading: its text may run on past the end
+            # of the raw text (a nested one of the same name, its end tag in the span).
+            close = self._text_end(w, at, end, name, tuple(foreign))
+            if close is None:
+                return self._give_up(w, at, name)
+            if close == -1 and not w.last and w.n - at <= ELEMENT_LIMIT:
+                return self._wait_for_end(w, at, content_end)
+            text_end = max(content_end, close if close != -1 else w.n)
         span = w.data[end:content_end]
         out: bytes | None = None
         if self._gate is not None and (closer is not None or w.hit_in(end, content_end)):
@@ -1641,12 +1655,13 @@ class Rewriter:
         else:
             self._set_foreign(keep + markup)
         gate = w.gate
-        if gate is not None and name in (b"style", b"script") and w.hit_in(at, content_end):
+        if gate is not None and name in (b"style", b"script") and w.hit_in(at, text_end):
             tag = w.data[at:end]
-            if name == b"style":  # CSS in the raw-text reading
-                new = gate.style_tag(tag, span)
+            text = w.data[end:text_end]
+            if name == b"style":  # CSS in the raw-text reading, or the foreign one's text
+                new = gate.style_tag(tag, text)
             else:
-                new = gate.script_tag(tag, span if gate.needs_content(tag) else None)
+                new = gate.script_tag(tag, text if gate.needs_content(tag) else None)
             self._emit(w.view[at:end] if new is None else new)
         else:
             self._plain_tag(w, name, at, end)
@@ -1940,14 +1955,14 @@ class _TextEnd(Rewriter):
 
     __slots__ = ()
 
-    def __init__(self, outer: Rewriter) -> None:
+    def __init__(self, outer: Rewriter, stacks: Candidates) -> None:
         super().__init__(b"")
         self._depth = outer._depth
         self._scripting = outer._scripting
         self._noscript = outer._noscript
         self._select = outer._select
         self._document = True
-        self._foreign = outer._foreign
+        self._set_foreign(list(stacks))
 
     def close(self, w: _Window, start: int) -> int:
         """Where, reading ``w`` from ``start``, every candidate stack has closed the element
