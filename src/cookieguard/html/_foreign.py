@@ -90,8 +90,14 @@ _IGNORED = frozenset(b"html head body frameset frame".split())
 #: Start tags that close an open <select> ("in select" mode).
 _CLOSE_SELECT = frozenset(b"input keygen textarea select".split())
 #: Start tags of table parts: ignored "in body", but in the table and template modes they
-#: clear the stack back to a table context first (which the model cannot tell apart).
+#: clear the stack back to a table context first (which modes the model cannot tell apart).
 _TABLE_PARTS = frozenset(b"caption col colgroup tbody td tfoot th thead tr".split())
+#: What "clear the stack back to a table (body, row) context" stops at.
+_TABLE_CONTEXTS = (
+    frozenset((b"table", b"template")),
+    frozenset((b"tbody", b"thead", b"tfoot", b"template")),
+    frozenset((b"tr", b"template")),
+)
 #: End tags of "in body" that close an element in (default, list item or button) scope.
 _SCOPED = frozenset(
     b"address article aside blockquote button center details dialog dir div dl fieldset "
@@ -180,13 +186,17 @@ def start(
                 space = Space.SVG if name == b"svg" else Space.MATHML
                 stack = _push(stack, Open(space, name))
         elif name in _TABLE_PARTS and stack:
-            # Ignored in body; in a table or template mode, the stack is cleared back to
-            # the nearest table or template (the model's, or one around it) first.
-            i = len(stack)
-            while i and not (_html(stack[i - 1]) and stack[i - 1].name in (b"table", b"template")):
-                i -= 1
+            # Ignored in body; in a table or template mode, the stack is cleared back to a
+            # table, table body or row context first (the model's nearest of each, or one
+            # around it), never inserted onto another element.
             node = Open(Space.HTML, name)
-            return True, [stack, _push(stack, node), _push(stack[:i], node) if i else ()]
+            found = [stack, ()]
+            for contexts in _TABLE_CONTEXTS:
+                for i in range(len(stack) - 1, -1, -1):
+                    if _html(stack[i]) and stack[i].name in contexts:
+                        found.append(_push(stack[: i + 1], node))
+                        break
+            return True, found
         else:
             closed = False
             if name in _CLOSE_SELECT:  # in select: they close it first (<select> only that)
@@ -239,10 +249,13 @@ def _html_end(stack: Stack, name: bytes) -> list[Stack]:
     if name in (b"body", b"html", b"br"):
         return [stack]  # never pops ("after body" mode; <br>)
     if name == b"template":
+        # html5lib 1.1 knows no template: to it this is any other end tag, which may close
+        # an SVG or MathML <template> past an SVG <title> (Chromium ignores it there).
+        lenient = _any_other_end(stack, name, lenient=True)
         for i in range(len(stack) - 1, -1, -1):
             if _html(stack[i]) and stack[i].name == name:
-                return [stack[:i]]
-        return [stack, ()]
+                return [stack[:i], *lenient]
+        return [stack, (), *lenient]
     if name in _TABLE:
         # In the table and select modes; "in body" (which the model cannot tell apart) they
         # are any other end tag, which html5lib lets close an SVG <td> past an SVG <desc>.

@@ -720,6 +720,7 @@ class Rewriter:
         "_depth",
         "_document",
         "_escape",
+        "_follows_markup",
         "_foreign",
         "_fresh",
         "_gate",
@@ -787,6 +788,9 @@ class Rewriter:
         # readings (cookieguard.html._foreign); empty: in HTML, outside foreign content.
         self._foreign: Candidates = ()
         self._depth = 0  # how many readings-another-way this scan is inside
+        # Read the markup reading of what is raw text in another without a gate too (the
+        # stacks it leaves): the scan for an element's end (_TextEnd) does.
+        self._follows_markup = False
         self._select = False  # inside <select>
         # A tag left open at the very end (the data, where its name ends): see _tail().
         self._open_tag: tuple[bytes, int] | None = None
@@ -1628,7 +1632,12 @@ class Rewriter:
         content_end = closer.start() if closer is not None else w.n
         text_end = content_end  # where the element's text ends in either reading
         foreign = [s for s in markup if s and s[-1].space is not Space.HTML and s[-1].name == name]
-        if foreign and name in (b"style", b"script") and self._gate is not None:
+        if (
+            foreign
+            and name in (b"style", b"script")
+            and self._gate is not None
+            and not (w.data[end - 2] == 0x2F and _self_closing(w.data, at + len(name) + 1, end))
+        ):
             # An SVG or MathML one in the markup reading: its text may run on past the end
             # of the raw text (a nested one of the same name, its end tag in the span).
             close = self._text_end(w, at, end, name, tuple(foreign))
@@ -1639,7 +1648,8 @@ class Rewriter:
             text_end = max(content_end, close if close != -1 else w.n)
         span = w.data[end:content_end]
         out: bytes | None = None
-        if self._gate is not None and (closer is not None or w.hit_in(end, content_end)):
+        follow = self._gate is not None or self._follows_markup
+        if follow and (closer is not None or w.hit_in(end, content_end)):
             scripting = self._scripting and name != b"noscript"
             read = self._other_reading(
                 w, at, end, content_end, closer is not None, markup, scripting
@@ -1783,6 +1793,7 @@ class Rewriter:
             return span, b"", None
         reader = Rewriter(b"", gate=self._gate)
         reader._depth = self._depth + 1
+        reader._follows_markup = self._follows_markup
         reader._scripting = scripting
         reader._noscript = self._noscript + (not scripting)
         reader._document = True
@@ -1962,6 +1973,7 @@ class _TextEnd(Rewriter):
         self._noscript = outer._noscript
         self._select = outer._select
         self._document = True
+        self._follows_markup = True
         self._set_foreign(list(stacks))
 
     def close(self, w: _Window, start: int) -> int:
