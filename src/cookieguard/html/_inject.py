@@ -240,11 +240,13 @@ _RUN = re.compile(rb"[a-z0-9.\-&#;/\\:%_~]*+")
 
 
 #: Inline scripts one after another whose spans are plain (each ends at its first
-#: "</script", with no "<!--" or "<script" before it; between two, no "<script"): where the
-#: run ends, the last one's span ends.
+#: "</script", with no "<!--" or "<script" before it; between two, no "<script" and at most
+#: 64 other "<" or runs of text): where the run ends, the last one's span ends. (Unbounded,
+#: the gap read a page's product list tag by tag: 34 -> 100 µs a 20 KB page with a script
+#: in its head and one at its end, three times the rest of the prefilter.)
 _PLAIN_SCRIPTS = re.compile(
     rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?!/script[\t\n\f\r />]|!--|script[\t\n\f\r />]))*+"
-    rb"(?=</script[\t\n\f\r />])(?:</script(?:[^<]++|<(?!script[\t\n\f\r />]))*+"
+    rb"(?=</script[\t\n\f\r />])(?:</script(?:[^<]++|<(?!script[\t\n\f\r />])){0,64}+"
     rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?!/script[\t\n\f\r />]|!--|script[\t\n\f\r />]))*+"
     rb"(?=</script[\t\n\f\r />]))*+"
 )
