@@ -663,8 +663,9 @@ def file_site() -> Any:
 
 #: How long a browser test waits for something that must happen (a request, a beacon, a
 #: report) before it fails: generous, for a machine under load. A wait returns as soon as
-#: the condition holds, so a passing run costs no more on an idle machine.
-EVENTUALLY = 20.0
+#: the condition holds, so a passing run costs no more on an idle machine. Playwright's own
+#: default for actions: what takes a second when idle can take ten on a loaded machine.
+EVENTUALLY = 30.0
 
 _Found = TypeVar("_Found")
 
@@ -676,8 +677,6 @@ def eventually(
     ``what`` after ``timeout`` seconds. Polls with ``page.wait_for_timeout``, not
     ``time.sleep``: Playwright's sync API runs route and request handlers only while it waits.
     """
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         found = check()
@@ -686,3 +685,19 @@ def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout:.0f} s: {what}")
         page.wait_for_timeout(50)
+
+
+def settle(page: Any, pause: float = 0.3) -> None:
+    """Give what must *not* happen the time to happen, before a test says it did not: the
+    page's load, then its network quiet (no request for 500 ms: Playwright's "networkidle",
+    which a chain of scripts slowed by a loaded machine keeps away, where a fixed pause would
+    end first), then ``pause`` seconds more for timers. What must happen is waited for with
+    :func:`eventually` instead. A page whose network never goes quiet is given
+    :data:`EVENTUALLY` seconds. After the first quiet of a page (a check after a click), only
+    the pause is left."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.wait_for_load_state("load")
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_load_state("networkidle", timeout=EVENTUALLY * 1000)
+    page.wait_for_timeout(pause * 1000)

@@ -20,7 +20,7 @@ from starlette.routing import Route as AppRoute
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue import load_catalogue
 from tests.browser.site import policy
-from tests.harness import UvicornServer
+from tests.harness import UvicornServer, settle
 
 CATALOGUE = load_catalogue()
 PAGE = "<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>{}</body></html>"
@@ -64,7 +64,7 @@ class Recorder:
 
 @contextmanager
 def visits(browser: Browser) -> Iterator[Callable[[str], tuple[Page, Recorder]]]:
-    """``visit(url)``: a new context, the page loaded and 300 ms more (loaders that wait for
+    """``visit(url)``: a new context, the page loaded and settled (loaders that wait for
     "load", and time for a leak to show before a test says nothing arrived; the controls wait
     for their request instead)."""
     contexts: list[BrowserContext] = []
@@ -76,8 +76,7 @@ def visits(browser: Browser) -> Iterator[Callable[[str], tuple[Page, Recorder]]]
         context.route("**/*", recorder)
         page = context.new_page()
         page.goto(url)
-        page.wait_for_load_state("load")
-        page.wait_for_timeout(300)
+        settle(page)
         return page, recorder
 
     try:

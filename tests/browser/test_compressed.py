@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Request
 
 from cookieguard.catalogue._catalogue import load_catalogue
 from tests.browser.site import policy
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-COMPRESSED"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -133,7 +133,7 @@ def visit(browser: Browser, url: str, *, guarded: bool) -> tuple[list[str], dict
         response = page.goto(url + "/")
         assert response is not None and response.status == 200
         if guarded:
-            page.wait_for_timeout(300)
+            settle(page)
         else:
             eventually(page, lambda: trackers, "a request to a tracker")
         return trackers, response.headers, page.locator("#cookie-consent").count()

@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Request
 
 from cookieguard.catalogue._catalogue import load_catalogue
 from tests.browser.site import policy
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-CONDITIONAL"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -152,7 +152,7 @@ def test_accept_visit_reject_revisit_loads_no_tracker(
             trackers.clear()
             documents.clear()
             page.goto(url + "/")
-            page.wait_for_timeout(300)
+            settle(page)
             assert documents, "no document request on the revisit"
             sent = documents[-1].all_headers()
             assert "if-none-match" in sent, f"the revisit was not conditional: {sent}"

@@ -25,7 +25,7 @@ from cookieguard import Policy
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.csp._csp import CspReports
 from tests.browser.site import RECORDER
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 PIXEL = "https://connect.facebook.net/en_US/fbevents.js"
 PIXEL_JS = "window.__pixel = (window.__pixel || 0) + 1;"
@@ -478,7 +478,7 @@ def test_the_enforced_csp_refuses_other_fetch_kinds(
     page.goto(f"/runtime/{RUNTIME_KEYS[name]}")
     until(page, "window.__ran === 1")
     until(page, "window.__violations.some((v) => v.includes('connect.facebook.net'))")
-    page.wait_for_timeout(300)
+    settle(page)
     assert stub.hits == [], name
 
 

@@ -27,7 +27,7 @@ from starlette.routing import Route as AppRoute
 from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue._catalogue import load_catalogue
 from tests.browser.site import policy
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-EVADE1"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -509,10 +509,9 @@ def visit(browser: Browser) -> Iterator[Any]:
         context.route("**/*", recorder)
         page = context.new_page()
         page.goto(url)
-        page.wait_for_load_state("load")
         # Time for a leak to show (async scripts, lazy loaders and their stubs) before a test
         # says nothing arrived; the controls wait for their request instead.
-        page.wait_for_timeout(300)
+        settle(page)
         return page, recorder
 
     yield make

@@ -28,7 +28,7 @@ from cookieguard.asgi import ConsentMiddleware
 from cookieguard.catalogue._catalogue import load_catalogue
 from cookieguard.html import _codings, _scanner
 from tests.browser.site import policy
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-FAILCLOSED"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
@@ -93,7 +93,7 @@ def trackers_of(browser: Browser, url: str, *, guarded: bool) -> tuple[list[str]
         response = page.goto(url)
         assert response is not None and response.status == 200
         if guarded:
-            page.wait_for_timeout(300)
+            settle(page)
         else:
             eventually(page, lambda: seen, "a request to a tracker")
         # Chromium reports a load its CSP refused as a request that failed with "csp": it

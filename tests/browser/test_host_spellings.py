@@ -24,7 +24,7 @@ from starlette.routing import Route as AppRoute
 from cookieguard.asgi import ConsentMiddleware
 from tests.browser.site import policy
 from tests.browser.test_evasion import Recorder
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 #: Spellings of https://www.facebook.com/tr as written in the page (UTF-8; the test pages
 #: are http:, so "https:host" without slashes names another scheme's host).
@@ -91,10 +91,9 @@ def visit(browser: Browser) -> Iterator[Any]:
         context.route("**/*", recorder)
         page = context.new_page()
         page.goto(url)
-        page.wait_for_load_state("load")
         # Time for a leak to show (async scripts and their stubs) before a test says nothing
         # arrived; the control waits for its request instead.
-        page.wait_for_timeout(200)
+        settle(page, 0.2)
         return page, recorder
 
     yield make

@@ -23,7 +23,7 @@ from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
 from tests.browser.site import policy
-from tests.harness import UvicornServer, eventually
+from tests.harness import UvicornServer, eventually, settle
 
 PAGE = (Path(__file__).parent / "trackers" / "page.html").read_text("utf-8")
 
@@ -127,14 +127,6 @@ def visit(browser: Browser, site: str) -> Iterator[Any]:
         context.close()
 
 
-def settle(page: Page) -> None:
-    """Give a leak the time to show before a test says nothing arrived: the page's load,
-    then a pause for async snippets and their stubs. Only ever before an assertion that
-    something did *not* happen; what must happen is waited for (``eventually``)."""
-    page.wait_for_load_state("load")
-    page.wait_for_timeout(400)
-
-
 def consent_cookie(page: Page) -> bool:
     return any(c["name"] == "cookie_consent" for c in page.context.cookies())
 
@@ -149,7 +141,7 @@ def test_nothing_reaches_a_tracker_before_consent_while_stripe_and_jsdelivr_load
 ) -> None:
     page, recorder = visit()
     page.goto("/")
-    settle(page)
+    settle(page, 0.4)
     assert recorder.trackers == set()
     assert set(FRIENDS) <= set(recorder.hosts)
     assert page.evaluate("window.__loaded") == ["stripe", "jsdelivr"]
@@ -162,9 +154,9 @@ def test_reject_all_loads_no_tracker(visit: Any) -> None:
     page.goto("/")
     page.click('[data-cookieguard-action="reject_all"]')
     eventually(page, lambda: consent_cookie(page), "the consent cookie")
-    settle(page)
+    settle(page, 0.4)
     page.reload()
-    settle(page)
+    settle(page, 0.4)
     assert recorder.trackers == set()
     assert tracker_cookies(page) == set()
     assert sorted(page.evaluate("window.__loaded")) == ["jsdelivr", "stripe"]
@@ -173,7 +165,7 @@ def test_reject_all_loads_no_tracker(visit: Any) -> None:
 def test_accept_all_loads_every_tracker_without_a_reload(visit: Any) -> None:
     page, recorder = visit()
     page.goto("/")
-    settle(page)
+    settle(page, 0.4)
     page.evaluate("window.__same_page = true")
     page.click('[data-cookieguard-action="accept_all"]')
     page.wait_for_function(
@@ -190,16 +182,16 @@ def test_accept_all_loads_every_tracker_without_a_reload(visit: Any) -> None:
 def test_analytics_only_loads_exactly_the_analytics_vendors(visit: Any) -> None:
     page, recorder = visit()
     page.goto("/")
-    settle(page)
+    settle(page, 0.4)
     page.evaluate("cookieguard.update(['analytics'])")
     analytics_cookies = {"_ga", "_hjSessionUser_1234567", "_clck"}
     eventually(page, lambda: recorder.trackers >= ANALYTICS, "the analytics vendors")
     eventually(page, lambda: tracker_cookies(page) >= analytics_cookies, "their cookies")
-    settle(page)
+    settle(page, 0.4)
     assert recorder.trackers == ANALYTICS
     eventually(page, lambda: consent_cookie(page), "the consent cookie")
     page.reload()  # and the server-rendered page of the same visitor agrees
-    settle(page)
+    settle(page, 0.4)
     assert recorder.trackers == ANALYTICS
     expect(page.locator(".cg-embed")).to_have_count(2)
     assert tracker_cookies(page) == analytics_cookies
@@ -208,8 +200,7 @@ def test_analytics_only_loads_exactly_the_analytics_vendors(visit: Any) -> None:
 def test_javascript_off_loads_no_pixel(visit: Any) -> None:
     page, recorder = visit(java_script_enabled=False)
     page.goto("/")
-    page.wait_for_load_state("load")
-    page.wait_for_timeout(300)
+    settle(page)
     assert recorder.trackers == set()
     assert tracker_cookies(page) == set()
     # The pixels are there, inert: their URL attribute was renamed.
@@ -259,7 +250,7 @@ def test_a_style_element_naming_a_pixel_loads_it_only_without_cookieguard(
             tab.wait_for_load_state("load")
             assert tab.locator("p").first.inner_text() == "styled"
             if guarded:
-                tab.wait_for_timeout(300)  # nothing more arrives
+                settle(tab)  # nothing more arrives
                 assert not [u for u in seen if "facebook." in u]
             else:
                 eventually(tab, lambda: [u for u in seen if "facebook." in u], "the sheet")

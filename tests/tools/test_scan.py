@@ -26,6 +26,7 @@ from cookieguard.wsgi import ConsentMiddleware
 from tests.harness import WaitressServer
 
 KEY = "scan-test-key-0123456789"
+HANG = 24  # seconds /hang.js takes: a load event that never comes within the page timeout
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "scan-report.schema.json"
 
 PAGE = """<!doctype html><html lang="en"><head><title>{title}</title></head><body>
@@ -66,7 +67,7 @@ def leaky_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
         start_response("200 OK", [("Content-Type", "text/html")])
         return [b'<!doctype html><title>never</title><script src="/hang.js"></script>']
     if path == "/hang.js":
-        time.sleep(6)
+        time.sleep(HANG)
         start_response("200 OK", [("Content-Type", "text/javascript")])
         return [b""]
     headers = [
@@ -212,7 +213,9 @@ def test_secret_prints_a_fresh_key() -> None:
 
 def test_broken_redirected_and_endless_pages_are_reported_not_crashed_on(leaky_site: str) -> None:
     urls = [leaky_site + "broken", leaky_site + "away", leaky_site + "never"]
-    report = scan(urls, pages=4, depth=0, timeout=120, screenshots=False, page_timeout=2)
+    # The page timeout must let the other pages load on a loaded machine (with 2 s, a small
+    # page could miss it there): "never" hangs well past it instead.
+    report = scan(urls, pages=4, depth=0, timeout=240, screenshots=False, page_timeout=HANG / 2)
     before = report.phases["before"]
     errors = "\n".join(before.errors)
     assert leaky_site + "broken: HTTP 500" in errors
