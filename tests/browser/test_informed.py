@@ -312,7 +312,7 @@ def test_example_sites_inform_link_their_privacy_page_and_declare_what_they_set(
     page.goto("/")
     page.wait_for_load_state("networkidle")
     # The analytics stand-in (in place of gtag.js) sets _ga_js once banner.js activates it.
-    page.wait_for_function("() => document.cookie.includes('_ga_js=')", timeout=10_000)
+    page.wait_for_function("() => document.cookie.includes('_ga_js=')")
     seen = {cookie["name"] for cookie in context.cookies()}
     assert seen <= declared, seen - declared
     framework = {"sessionid", "csrftoken", "messages", "django_language"}  # the admin's only

@@ -20,7 +20,7 @@ from cookieguard.testing import (
     assert_no_cookies,
     cookies_by_category,
 )
-from tests.harness import eventually
+from tests.harness import EVENTUALLY, eventually
 
 OPTIONAL = ("preferences", "analytics", "marketing")
 TRACKERS = {"likebox", "_ga", "_fbp", "_ga_js"}
@@ -46,7 +46,7 @@ def settle(page: Page) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def wait_for_beacons(page: Page, base_url: str, above: int, timeout: float = 20.0) -> int:
+def wait_for_beacons(page: Page, base_url: str, above: int, timeout: float = EVENTUALLY) -> int:
     deadline = time.monotonic() + timeout
     while True:
         count = beacons(page, base_url)

@@ -30,7 +30,7 @@ from cookieguard.csp._csp import CspReports, content_security
 from cookieguard.html._inject import Injection, TrackerGate
 from cookieguard.site._site import Site
 from cookieguard.wsgi import ConsentMiddleware as WsgiMiddleware
-from tests.harness import UvicornServer, make_policy
+from tests.harness import EVENTUALLY, UvicornServer, make_policy
 
 GA = b"https://www.googletagmanager.com/gtag/js?id=G-EVADE1"
 PIXEL = b"https://www.facebook.com/tr?id=1&amp;ev=PageView"
@@ -363,7 +363,7 @@ def serving(app: Any) -> Iterator[str]:
 def status_of(url: str, **headers: str) -> int:
     try:
         with urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=5
+            urllib.request.Request(url, headers=headers), timeout=EVENTUALLY
         ) as reply:
             return int(reply.status)
     except urllib.error.HTTPError as exc:

@@ -10,14 +10,18 @@ from datetime import datetime
 from pathlib import Path
 
 from cookieguard.receipts import Receipt, ReceiptError, SpooledStore
+from tests.harness import EVENTUALLY
 from tests.receipts._helpers import make_receipt
 
-MAX_WAIT = 1.0
+#: Long enough that a loaded machine's scheduling delays (tenths of a second) stay well inside
+#: the 40 % the bound allows (issue 20 part 4); the bug waited 4.2x as long.
+MAX_WAIT = 2.0
 
 
 class FrozenStore:
     """A store that gives up after max_wait, like PostgresStore against a frozen server;
-    ``frozen = False`` makes it slow but working."""
+    ``frozen = False`` makes it work, once :attr:`proceed` is set (:attr:`writing` says a
+    write has begun)."""
 
     max_wait = MAX_WAIT
 
@@ -25,14 +29,19 @@ class FrozenStore:
         self.frozen = True
         self.kept: list[Receipt] = []
         self.lock = threading.Lock()
+        self.writing = threading.Event()
+        self.proceed = threading.Event()
+        self.proceed.set()
 
     def record(self, receipt: Receipt) -> None:
         self.record_many([receipt])
 
     def record_many(self, receipts: Iterable[Receipt]) -> None:
-        time.sleep(MAX_WAIT if self.frozen else 0.3)
         if self.frozen:
+            time.sleep(MAX_WAIT)
             raise ReceiptError("timed out")
+        self.writing.set()
+        assert self.proceed.wait(EVENTUALLY)
         with self.lock:
             known = {r.receipt_id for r in self.kept}
             self.kept.extend(r for r in receipts if r.receipt_id not in known)
@@ -64,10 +73,10 @@ def test_record_waits_at_most_max_wait_while_another_thread_replays(tmp_path: Pa
         thread = threading.Thread(target=timed_record, args=(store, receipt, took))
         thread.start()
         threads.append(thread)
-        time.sleep(0.2)  # the later ones arrive while a replay attempt holds the spool
+        time.sleep(MAX_WAIT / 5)  # the later ones arrive while a replay attempt holds the spool
     for thread in threads:
         thread.join()
-    assert max(took) < MAX_WAIT + 0.4, took
+    assert max(took) < 1.4 * MAX_WAIT, took
     assert store.spooled() == receipts
 
 
@@ -79,11 +88,15 @@ def test_receipts_appended_during_a_replay_stay_in_the_spool(tmp_path: Path) -> 
     store.record(receipts[0])
     store.record(receipts[1])  # queued behind (the next retry is an hour away)
     primary.frozen = False
+    primary.proceed.clear()
     replay = threading.Thread(target=store.replay)
     replay.start()
-    time.sleep(0.1)  # the replay has read the spool and is writing to the primary
+    # The replay has read the spool and is writing to the primary (a wait for the event, not
+    # a pause: on a loaded machine the replay thread may not have run yet: issue 20 part 4).
+    assert primary.writing.wait(EVENTUALLY)
     store.record(receipts[2])
     store.record(receipts[3])
+    primary.proceed.set()
     replay.join()
     assert primary.kept == receipts[:2]
     assert store.spooled() == receipts[2:]  # appended meanwhile: kept, in order
