@@ -129,6 +129,26 @@ _SKIPPED = (
 # of a greedy one saves the groups set so far (15 % more per KB of an ordinary page). So
 # the usual skip takes foreign elements with no children but self-closing ones, and only
 # where it stops at an "<svg" or "<math" does _DEEP_SKIPS read on with nested ones.
+def _trie(names: list[bytes]) -> bytes:
+    """``names`` as a regex alternation shaped as a trie: a try costs one comparison per
+    letter, not one per name (two dozen fetching attribute names share a handful of first
+    letters). Longer names first where one is a prefix of another."""
+    if not names:
+        return b""
+    groups: dict[bytes, list[bytes]] = {}
+    ends = False
+    for name in names:
+        if name:
+            groups.setdefault(name[:1], []).append(name[1:])
+        else:
+            ends = True
+    branches = [re.escape(first) + _trie(rests) for first, rests in sorted(groups.items())]
+    if not branches:
+        return b""
+    body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+    return b"(?:" + body + b")?" if ends else body
+
+
 _NAME_CHARS = rb"[^" + _WS + rb"/>]*+"
 _APART_IN_FOREIGN = sorted(
     (
@@ -139,8 +159,8 @@ _APART_IN_FOREIGN = sorted(
     )
     - {b"svg", b"math"}
 )
-_FOREIGN_NAME = (
-    rb"(?!(?:" + b"|".join(_APART_IN_FOREIGN) + rb")" + _DELIM + rb")[a-z]" + _NAME_CHARS
+_FOREIGN_NAME = (  # (a letter first: the names are compared only after one)
+    rb"(?=[a-z])(?!" + _trie(_APART_IN_FOREIGN) + _DELIM + rb")[a-z]" + _NAME_CHARS
 )
 _SELF_CLOSING_ATTRS = (  # _ATTRS without unquoted values: a "/" before ">" then closes
     rb"(?:[" + _WS + rb"/]*+[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
@@ -450,26 +470,6 @@ def attributes(tag: bytes, skip: int) -> list[Attribute]:
                 value = m.group(4) or b""
         found.append(Attribute(m.group(1).lower(), value, m.start(), m.end()))
     return found
-
-
-def _trie(names: list[bytes]) -> bytes:
-    """``names`` as a regex alternation shaped as a trie: a try costs one comparison per
-    letter, not one per name (two dozen fetching attribute names share a handful of first
-    letters). Longer names first where one is a prefix of another."""
-    if not names:
-        return b""
-    groups: dict[bytes, list[bytes]] = {}
-    ends = False
-    for name in names:
-        if name:
-            groups.setdefault(name[:1], []).append(name[1:])
-        else:
-            ends = True
-    branches = [re.escape(first) + _trie(rests) for first, rests in sorted(groups.items())]
-    if not branches:
-        return b""
-    body = branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
-    return b"(?:" + body + b")?" if ends else body
 
 
 @lru_cache(maxsize=512)
