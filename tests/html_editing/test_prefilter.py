@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cookieguard.html._inject import Blocker, _escaped_end, _script_spans, _tag
+from cookieguard.html._inject import Blocker, TrackerGate, _escaped_end, _script_spans, _tag
 from cookieguard.html._scanner import nested_script_end
 from tests.html_editing.test_gate_markup import PLAN
 
@@ -128,3 +128,18 @@ def test_the_markup_between_two_scripts_is_not_read_tag_by_tag() -> None:
     blocker = fresh()
     ratio = min(_best(blocker, two) / _best(blocker, one) for _ in range(3))
     assert ratio < 1.6
+
+
+def test_the_scan_reads_the_copy_the_prefilter_lowered() -> None:
+    """One lower-cased copy of a body for the prefilter and the scan (29 µs per 100 KB),
+    handed over only for the very body it was made of."""
+    gate = PLAN.rewriter()._gate
+    assert isinstance(gate, TrackerGate)
+    body = b"<P>" + b"Text " * 1000 + b"<IMG SRC=//www.facebook.com/tr></P>"
+    hits = gate.positions(body)
+    assert hits == fresh().positions(body) != []
+    assert gate.lowered(body) == body.lower()
+    assert gate.lowered(bytes(bytearray(body))) is None  # an equal body, not the one read
+    small = b"<p>x</p>"
+    gate.positions(small)
+    assert gate.lowered(small) is None  # short stretches are looked up, not lowered

@@ -570,6 +570,10 @@ class Gate(Protocol):
     def positions(self, data: bytes) -> list[int]:
         """Where ``data`` names a host the gate blocks (offsets, ascending)."""
 
+    def lowered(self, data: bytes) -> bytes | None:
+        """``data`` lower-cased, if :meth:`positions` was just asked about it and made the
+        copy (the scan reads the same one), else ``None``."""
+
     def needs_content(self, tag: bytes) -> bool:
         """True if the verdict on this ``<script>`` start tag depends on its inline content."""
 
@@ -1018,7 +1022,7 @@ class Rewriter:
         # (incomplete ones are held back), so this holds however the body is chunked.
         if hits is None:
             hits = gate.positions(data) if gate is not None else []
-        w = _Window(data, last, hits, gate)
+        w = _Window(data, last, hits, gate, gate.lowered(data) if gate is not None else None)
         states = _STATES
         pos = 0
         while pos < w.n and not w.wait:
