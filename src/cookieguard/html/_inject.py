@@ -408,7 +408,7 @@ class Blocker:
         self._urls: Memo[bytes, Vendor | None] = Memo(4096, 1 << 20)
         self._mentioned: Memo[bytes, tuple[Vendor, ...]] = Memo(4096, 1 << 20)
         # Script spans' hits by their bytes (offsets from the span's start): _script_hits.
-        self._span_hits: Memo[bytes, tuple[int, ...]] = Memo(4096, 1 << 21)
+        self._span_hits: Memo[bytes, tuple[int, ...]] = Memo(4096, 1 << 20)
         self._small: Memo[bytes, tuple[int, ...]] = Memo(1024, 1 << 20)  # positions()
         #: What :class:`TrackerGate` decided on a tag or element, by its bytes.
         self.verdicts: Memo[tuple[bytes | None, ...], tuple[object]] = Memo(4096, 1 << 20)
