@@ -1475,8 +1475,8 @@ class _Unscanned:
         stretch = self.rest[0] if len(self.rest) == 1 else b"".join(self.rest)
         blocker = self.blocker
         assert blocker is not None
-        send = self._sendable(stretch)
-        if send < 0 or blocker.positions(stretch):
+        send, low = self._sendable(stretch)
+        if send < 0 or blocker.positions(stretch, low):
             self.found = True
             return b""
         left = len(stretch) - send
@@ -1504,9 +1504,9 @@ class _Unscanned:
         """What was kept and not sent."""
         return b"".join(self.parts)[self.sent :]
 
-    def _sendable(self, data: bytes) -> int:
+    def _sendable(self, data: bytes) -> tuple[int, bytes | None]:
         """How much of ``data`` (what was kept and not sent) may go out, or -1 if the
-        rewriter must read it (see ``_WATCHED``).
+        rewriter must read it (see ``_WATCHED``); and ``data`` lower-cased if it was.
 
         Sent bytes can no longer be edited: none may belong to an element that a blocked
         host arriving later would edit. Such an element starts with a "<" and is still open
@@ -1529,7 +1529,7 @@ class _Unscanned:
                 while k > 0 and data[k - 1] in _WS_BYTES:
                     k -= 1
                 if k > 0 and data[k - 1] == 0x3D:  # "=": it may open a value holding gt
-                    return 0
+                    return 0, None
             lt = data.find(b"<", gt + 1)
         else:
             lt = data.find(b"<")
@@ -1542,16 +1542,16 @@ class _Unscanned:
             name = m.group()
             if name == b"</body":  # the insert may go there
                 self.hold = self.sent + at
-                return at
+                return at, low
             if name != b"<script" and name != b"<style":
-                return -1  # a second reading: the rewriter reads the page
+                return -1, low  # a second reading: the rewriter reads the page
             pos = m.end()
             if low[pos : pos + 1] not in _NAME_ENDS:
                 continue  # not that tag ("<scripts>"; at the very end: after the last ">")
             end = _element_end(low, name[1:], pos)
             if end < 0:
-                return at  # open: it waits, and everything after it
-        return send
+                return at, low  # open: it waits, and everything after it
+        return send, low
 
 
 def _element_end(low: bytes, name: bytes, name_end: int) -> int:
