@@ -110,3 +110,15 @@ def test_every_cut_of_a_page_naming_no_blocked_host_gives_the_whole_body_edit(
     whole = PLAN.rewrite(body)
     for cuts in _every_cut(body, len(PAD) + 40):
         assert b"".join(_streamed(body, cuts)[1]) == whole, cuts
+
+
+def test_a_tracker_arriving_after_the_closing_body_is_gated() -> None:
+    """Past the first ``</body`` nothing more goes out before the end, and the pieces that
+    arrive meanwhile are prefiltered all the same (the body is not searched again whole)."""
+    after = ROWS + f'<script src="{FBEVENTS}"></script>'.encode() + ROWS
+    body = _page(ROWS)[: -len(b"</html>")] + after + b"</html>"
+    cuts = list(range(4096, len(body), 4096))
+    # "</body>" in one piece, the tracker in a later one, and more pieces after that.
+    assert body.index(b"</body>") // 4096 < body.index(FBEVENTS.encode()) // 4096 < len(cuts)
+    _, outs = _streamed(body, cuts)
+    assert b"".join(outs) == PLAN.rewrite(body) != body

@@ -1466,9 +1466,11 @@ class _Unscanned:
     def _watched(self, data: bytes) -> bytes:
         self.parts.append(data)
         self.size += len(data)
-        if self.hold >= 0 or self.found:
+        if self.found:
+            return b""
+        self.rest.append(data)  # (prefiltered at the end if not before: see clear())
+        if self.hold >= 0:
             return b""  # past the first "</body": nothing more goes out before the end
-        self.rest.append(data)
         held = self.size - self.sent
         if held < self.watch:
             return b""
