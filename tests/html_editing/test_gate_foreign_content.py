@@ -298,6 +298,17 @@ def test_svg_scripts_and_styles_read_to_their_end_nested_too_deep_fail_closed() 
         assert rewriter.failure is None
 
 
+def test_self_closing_svg_scripts_and_styles_have_no_text() -> None:
+    """A self-closing one holds nothing: the markup after it is no text of its, and a page
+    of many is no nesting too deep."""
+    body = page("<svg>" + "<style/><script/>" * 20 + f"<image href={PIXEL}/></svg>")
+    rewriter = PLAN.rewriter()
+    out = rewriter.feed_last(body)
+    assert rewriter.failure is None
+    assert oracle.leaks(body, blocked) and oracle.leaks(out, blocked) == []
+    assert out.count(b"data-cookieguard=") == 1  # the image's href, not the styles or scripts
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -306,6 +317,9 @@ def test_svg_scripts_and_styles_read_to_their_end_nested_too_deep_fail_closed() 
         lambda n: page("<svg>" + "<style>" * (n // 20) + f"@import url({PIXEL});"),
         # Sibling SVG styles, each read to its end by a scan of its own.
         lambda n: page("<svg>" + "<style><!--</style>-->a{}</style>" * (n // 40) + PIXEL),
+        # SVG styles closed by their parent's end tag: no </style> to search the page for.
+        lambda n: page("<svg>" + "<g><style>a</g>" * (n // 15) + f"<img src={PIXEL}>"),
+        lambda n: page("<svg>" + "<style/><script/>" * (n // 17) + f"<img src={PIXEL}>"),
     ],
 )
 def test_svg_scripts_and_styles_cost_linear_time(make: Callable[[int], bytes]) -> None:

@@ -1480,19 +1480,24 @@ class Rewriter:
         In foreign content such an element is no raw text: its text runs to the end tag the
         tree builder closes it with, which a comment, a CDATA section (whose text is the
         element's too), an attribute value or a nested element of the same name may put past
-        the first ``</script`` or ``</style`` in the bytes. Where none can (no ``<`` before
-        that one), that is the end; else the markup after the start tag is read by a scan of
-        its own, without a gate, from the stacks of open elements after it, up to where every
-        reading has closed the element (or the bytes end). The text is then the span up to
-        there: the element's own text and its children's (a larger text is the fail-closed
-        reading). Each such scan reads its element once; one inside another's span reads
-        that span again, so at most :data:`_TEXT_NESTING` may nest (linear work).
+        the first ``</script`` or ``</style`` in the bytes. Where none can (the first ``<``
+        after the start tag is that end tag), that is the end; else the markup after the
+        start tag is read by a scan of its own, without a gate, from the stacks of open
+        elements after it, up to where every reading has closed the element (or the bytes
+        end). The text is then the span up to there: the element's own text and its
+        children's (a larger text is the fail-closed reading). Each such scan reads its
+        element once; one inside another's span reads that span again, so at most
+        :data:`_TEXT_NESTING` may nest (linear work). A self-closing one has no text.
         ``stacks``: the readings in which the element is foreign, if not all of them."""
+        self._search_from(w, at, end)  # (how far an earlier window looked: no one's now)
+        if w.data[end - 2] == 0x2F and _self_closing(w.data, at + len(name) + 1, end):
+            return end  # self-closing: no text
         low = w.low
-        closer = _CLOSERS[name].search(low, self._search_from(w, at, end))
-        first = closer.start() if closer is not None else w.n
-        if low.find(b"<", end, first) < 0:
-            return first if closer is not None or w.last else -1
+        lt = low.find(b"<", end)
+        if lt < 0:
+            return w.n if w.last else -1
+        if _CLOSERS[name].match(low, lt):
+            return lt
         texts = w.texts
         while texts and texts[-1] <= at:
             texts.pop()
@@ -1638,12 +1643,7 @@ class Rewriter:
         content_end = closer.start() if closer is not None else w.n
         text_end = content_end  # where the element's text ends in either reading
         foreign = [s for s in markup if s and s[-1].space is not Space.HTML and s[-1].name == name]
-        if (
-            foreign
-            and name in (b"style", b"script")
-            and self._gate is not None
-            and not (w.data[end - 2] == 0x2F and _self_closing(w.data, at + len(name) + 1, end))
-        ):
+        if foreign and name in (b"style", b"script") and self._gate is not None:
             # An SVG or MathML one in the markup reading: its text may run on past the end
             # of the raw text (a nested one of the same name, its end tag in the span).
             close = self._text_end(w, at, end, name, tuple(foreign))
