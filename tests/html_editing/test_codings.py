@@ -191,7 +191,7 @@ def test_a_bomb_is_refused_at_the_limit_without_the_memory(coding: str) -> None:
         bomb = bytes(zstandard.ZstdCompressor().compress(b"\0" * size))
     limit = 4 * 1024 * 1024
     tracemalloc.start()
-    began = time.perf_counter()
+    began = time.thread_time()
     try:
         with pytest.raises(Uneditable) as failure:
             decoder = Decoder((coding,), limit=limit)
@@ -203,7 +203,7 @@ def test_a_bomb_is_refused_at_the_limit_without_the_memory(coding: str) -> None:
         tracemalloc.stop()
     assert failure.value.cause == "limit"
     assert peak < 4 * limit, f"{peak} bytes held for a {limit}-byte limit"
-    assert time.perf_counter() - began < 20
+    assert time.thread_time() - began < 20  # this thread's CPU: others' load not counted
 
 
 def test_the_encoder_round_trips_every_coding() -> None:
