@@ -40,7 +40,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -595,7 +595,8 @@ class Campaign:
         whole, or streamed in the pieces ``cuts`` makes (``Uneditable``: the gate gave up).
         The editor holds a body's first KB to read its charset: ``pad`` puts the page past it.
         """
-        editor = self.plan.injector()
+        # Without the page memo: a whole edit done first would answer for the streamed one.
+        editor = replace(self.plan, memo=None).injector()
         if not cuts:
             return editor.feed_last(body)
         out, start = [], 0
@@ -605,13 +606,13 @@ class Campaign:
         out.append(editor.feed_last(body[start:]))
         return b"".join(out)
 
-    def edits(self, padded: bytes, cuts: list[int]) -> tuple[bytes | None, bytes | None]:
-        """:meth:`edit` of a padded page whole, then streamed (the pad its first piece);
-        ``None`` for one the gate gave up on."""
+    def edits(self, pad: bytes, page: bytes, cuts: list[int]) -> tuple[bytes | None, bytes | None]:
+        """:meth:`edit` of ``pad + page`` whole, then streamed (the pad its first piece,
+        then ``page`` cut at ``cuts``); ``None`` for one the gate gave up on."""
         results: list[bytes | None] = []
-        for pieces in (None, [len(PAD)] + [len(PAD) + cut for cut in cuts]):
+        for pieces in (None, [len(pad)] + [len(pad) + cut for cut in cuts]):
             try:
-                results.append(self.edit(padded, pieces))
+                results.append(self.edit(pad + page, pieces))
             except Uneditable:
                 results.append(None)
         return results[0], results[1]
@@ -636,14 +637,19 @@ class Campaign:
             # The same through the editor the adapters use, the page past its first KB
             # (which it holds to read the charset): its pass-through of stretches the
             # prefilter finds nothing in must give the same bytes as the whole body's edit.
-            for page, twin in ((case.tracked, False), (case.clean, True)):
-                edited, edited_streamed = self.edits(PAD + page, case.cuts)
+            # And the page after a stray "</body>": past the first one the editor sends
+            # nothing before the end, but must still gate what arrives meanwhile.
+            for pad, page, which in (
+                (PAD, case.tracked, "page"),
+                (PAD, case.clean, "tracker-free twin"),
+                (PAD + b"</body>", case.tracked, "page after a </body>"),
+            ):
+                edited, edited_streamed = self.edits(pad, page, case.cuts)
                 if edited_streamed != edited:
                     tally.chunking += 1
-                    which = "tracker-free twin" if twin else "page"
                     problems.append(f"the editor streamed the {which} at {case.cuts} unlike whole")
-                    if edited_streamed is not None and not twin:
-                        streamed = edited_streamed[len(PAD) :]
+                    if edited_streamed is not None and which == "page":
+                        streamed = edited_streamed[len(pad) :]
             try:
                 if number % 8 == 0:  # the control, on a sample (html5lib is a case's cost)
                     reached = bool(oracle.leaks(case.tracked, self.blocked))

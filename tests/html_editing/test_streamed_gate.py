@@ -5,10 +5,16 @@ Whatever the cuts, the bytes are the whole body's edit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from cookieguard.html._inject import Editor, Injection
-from tests.html_editing.test_gate_markup import FBEVENTS, PIXEL, PLAN
+from tests.html_editing import test_gate_markup
+from tests.html_editing.test_gate_markup import FBEVENTS, PIXEL
+
+# Without the page memo: the whole edit must not answer for the streamed one, or back.
+PLAN = replace(test_gate_markup.PLAN, memo=None)
 
 PAD = b" " * 1100  # the editor holds a body's first KB to read its charset
 ROWS = b'<p class="row">row</p>\n' * 500
