@@ -141,6 +141,14 @@ CASES = {
         # keeps, and the cut dropped the one html5lib reads (every table part ignored).
         f"<svg><template><title><caption><tr><td><b></template><xmp><img src={PIXEL}></xmp>"
     ),
+    "fuzz 2615/16287: html5lib reads a </font> out of scope as any other end tag": (
+        # The standard ignores it (the HTML font is past the SVG desc, out of scope);
+        # html5lib closes the SVG font, and the xmp is an SVG element.
+        f"<font><svg><font><desc><b></font><xmp><img src={PIXEL}></xmp>"
+    ),
+    "a </font> with no HTML font open: html5lib closes the SVG one": (
+        f"<svg><font><desc><b></font><xmp><img src={PIXEL}></xmp>"
+    ),
     "in body </select> is any other end tag: html5lib closes an SVG select": (
         f"<svg><select><desc><b></select><xmp><img src={PIXEL}></xmp>"
     ),

@@ -278,6 +278,11 @@ def _html_end(stack: Stack, name: bytes) -> list[Stack]:
             stack, name, lenient=True
         )
     formatting = name in _FORMATTING
+    # A formatting end tag with no such element in scope (or none in the list of active
+    # formatting elements): the standard ignores it, or it is any other end tag; html5lib
+    # 1.1 reads it as any other end tag in both cases, which may close an SVG <font> past
+    # an SVG <desc>.
+    lenient = _any_other_end(stack, name, lenient=True) if formatting else []
     targets = _HEADINGS if name in _HEADINGS else (name,)
     special_between = False
     for i in range(len(stack) - 1, -1, -1):
@@ -288,13 +293,13 @@ def _html_end(stack: Stack, name: bytes) -> list[Stack]:
                 return [stack, stack[:i]]
             return [stack[:i]]
         if _boundary(node):
-            return [stack]  # not in scope: ignored
+            return [stack, *lenient]  # not in scope: ignored
         special_between = special_between or _special(node)
         if name == b"p" and _html(node) and node.name == b"button":
             return [stack]  # button scope
         if name == b"li" and _html(node) and node.name in (b"ol", b"ul"):
             return [stack]  # list item scope
-    return [stack, ()]
+    return [stack, (), *lenient]
 
 
 def _any_other_end(stack: Stack, name: bytes, *, lenient: bool) -> list[Stack]:
