@@ -152,6 +152,14 @@ CASES = {
     "in body </select> is any other end tag: html5lib closes an SVG select": (
         f"<svg><select><desc><b></select><xmp><img src={PIXEL}></xmp>"
     ),
+    "fuzz 2027/575045: a <table> in a table closes it: html5lib is back in the SVG title": (
+        # In the table modes a <table> closes the open table and opens anew (in body it
+        # nests): the </title> then closes the SVG title, and the xmp is an SVG element.
+        f"<svg><title><table><table></table></title><xmp><image href={PIXEL} /></xmp>"
+    ),
+    "a <table> in an SVG title closes the HTML table around the svg (the table modes)": (
+        f"<table><svg><title><table></table></title><xmp><!--</xmp><img src={PIXEL}>-->"
+    ),
     "fuzz 2026/851102: an SVG style's text runs past a </style> in a comment, CDATA in it": (
         "<svg><style><!--</style>--><![CDATA[ @import url(https://bat%2Ebing.com/a.css); ]]>"
         "</style></svg>"
@@ -251,6 +259,21 @@ def test_integration_points_and_breakouts() -> None:
     desc = (SVG, Open(Space.SVG, b"desc"))
     assert start((*desc, Open(Space.SVG, b"g")), b"img") == (True, desc)  # stops at desc
     assert _foreign.cdata(desc) and not _foreign.cdata((*desc, Open(Space.HTML, b"b")))
+
+
+def test_a_table_in_a_table_nests_or_closes_it() -> None:
+    """In body a ``<table>`` nests; in the table modes it closes the open table first (the
+    model's, or one around the svg): both readings (fuzz 2027/575045)."""
+    flags = {"self_closing": False, "breaks": False, "html_point": False}
+    title = (SVG, Open(Space.SVG, b"title"))
+    table = Open(Space.HTML, b"table")
+    assert _foreign.start((*title, table), b"table", **flags) == (
+        True,
+        [(*title, table, table), (*title, table)],
+    )
+    assert _foreign.start(title, b"table", **flags) == (True, [(*title, table), ()])
+    template = (*title, Open(Space.HTML, b"template"))  # table scope ends at a template
+    assert _foreign.start(template, b"table", **flags) == (True, [(*template, table)])
 
 
 def test_end_tags() -> None:

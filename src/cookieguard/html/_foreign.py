@@ -197,6 +197,20 @@ def start(
                         found.append(_push(stack[: i + 1], node))
                         break
             return True, found
+        elif name == b"table" and stack:
+            # In body (a cell, a caption) a table nests; in the table modes (which the model
+            # cannot tell apart) it closes the open table in table scope first, the model's
+            # nearest or one around the outermost foreign element, and opens anew.
+            node = Open(Space.HTML, name)
+            found = [_push(stack, node)]
+            for i in range(len(stack) - 1, -1, -1):
+                if _html(stack[i]) and stack[i].name in (b"table", b"template", b"html"):
+                    if stack[i].name == b"table":
+                        found.append(_push(stack[:i], node))
+                    break
+            else:
+                found.append(())
+            return True, found
         else:
             closed = False
             if name in _CLOSE_SELECT:  # in select: they close it first (<select> only that)
