@@ -42,6 +42,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 for entry in (str(ROOT), str(ROOT / "src")):
@@ -553,6 +554,24 @@ class Tally:
         return self.leaks + self.changed + self.chunking + self.exceptions
 
 
+class Feeder(Protocol):
+    """A rewriter or an editor: takes a body in pieces, the last one with ``feed_last``."""
+
+    def feed(self, chunk: bytes) -> bytes: ...
+
+    def feed_last(self, chunk: bytes) -> bytes: ...
+
+
+def fed(feeder: Feeder, body: bytes, cuts: list[int] | None = None) -> bytes:
+    """What ``feeder`` writes for ``body`` whole, or in the pieces ``cuts`` makes."""
+    out, start = [], 0
+    for cut in cuts or ():
+        out.append(feeder.feed(body[start:cut]))
+        start = cut
+    out.append(feeder.feed_last(body[start:]))
+    return b"".join(out)
+
+
 class Campaign:
     """The site, plan and vendor lookup of one worker process."""
 
@@ -580,15 +599,7 @@ class Campaign:
         )
 
     def rewrite(self, body: bytes, cuts: list[int] | None = None) -> bytes:
-        rewriter = self.plan.rewriter()
-        if not cuts:
-            return rewriter.feed_last(body)
-        out, start = [], 0
-        for cut in cuts:
-            out.append(rewriter.feed(body[start:cut]))
-            start = cut
-        out.append(rewriter.feed_last(body[start:]))
-        return b"".join(out)
+        return fed(self.plan.rewriter(), body, cuts)
 
     def edit(self, body: bytes, cuts: list[int] | None = None) -> bytes:
         """What the adapters get from the plan's editor (``Injection.injector``) for ``body``
@@ -596,15 +607,7 @@ class Campaign:
         The editor holds a body's first KB to read its charset: ``pad`` puts the page past it.
         """
         # Without the page memo: a whole edit done first would answer for the streamed one.
-        editor = replace(self.plan, memo=None).injector()
-        if not cuts:
-            return editor.feed_last(body)
-        out, start = [], 0
-        for cut in cuts:
-            out.append(editor.feed(body[start:cut]))
-            start = cut
-        out.append(editor.feed_last(body[start:]))
-        return b"".join(out)
+        return fed(replace(self.plan, memo=None).injector(), body, cuts)
 
     def edits(self, pad: bytes, page: bytes, cuts: list[int]) -> tuple[bytes | None, bytes | None]:
         """:meth:`edit` of ``pad + page`` whole, then streamed (the pad its first piece,

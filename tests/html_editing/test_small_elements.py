@@ -159,13 +159,7 @@ def _banner_plan() -> Injection:
 
 
 def _rewrite(injection: Injection, body: bytes, cut: list[int]) -> bytes:
-    rewriter = injection.rewriter()
-    out, start = [], 0
-    for at in cut:
-        out.append(rewriter.feed(body[start:at]))
-        start = at
-    out.append(rewriter.feed_last(body[start:]))
-    return b"".join(out)
+    return gate.fed(injection.rewriter(), body, cut)
 
 
 def differences(seed: int, count: int, *, judge: bool) -> Iterator[str]:
