@@ -33,6 +33,19 @@ def _page(middle: bytes, unit: bytes, size: int, after: bytes = b"", *, tail: bo
     return _filled(HEAD + middle, unit, size, end)
 
 
+def _distinct(unit: Callable[[int], bytes], size: int, after: bytes = b"") -> bytes:
+    """A page whose body holds ``unit(0)``, ``unit(1)``... (each unit different, as an
+    attacker's are: a memo keyed by a unit's bytes never answers), then ``after``."""
+    parts = [HEAD]
+    room = size - len(HEAD) - len(after) - len(TAIL)
+    i = 0
+    while room > 0 or i == 0:
+        parts.append(unit(i))
+        room -= len(parts[-1])
+        i += 1
+    return b"".join((*parts, after, TAIL))
+
+
 #: name -> (how it is made, what it is). The names are the rows of the adversarial table.
 SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
     "comment_newlines": (
@@ -166,6 +179,17 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
     "tracker_pixels": (
         lambda n: _page(b"", b'<img src="' + PIXEL + b'">', n),
         "well-formed tracker pixels, one after another",
+    ),
+    # Its near variants: each pixel different, as a real attacker's (or a real page's) are.
+    "tracker_pixels_distinct_ids": (
+        lambda n: _distinct(
+            lambda i: b'<img src="' + PIXEL.replace(b"id=1", b"id=%d" % i) + b'">', n
+        ),
+        "tracker pixels, each with its own id (a memo of tags or URLs never answers)",
+    ),
+    "tracker_pixels_distinct_paths": (
+        lambda n: _distinct(lambda i: b'<img src="https://www.facebook.com/tr/%d">' % i, n),
+        "tracker pixels, each with its own path",
     ),
     "empty_comments_no_body_end": (
         lambda n: _page(b"", b"<!---->", n, tail=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cookieguard.core._consent import UNDECIDED
@@ -106,3 +106,40 @@ def test_character_references_decode_as_html_unescape_does(parts: list[str]) -> 
     ``html.unescape``'s answer."""
     value = "".join(parts)
     assert text_of(value.encode()) == html.unescape(value).encode("utf-8", "surrogateescape")
+
+
+#: Pieces of URLs: the plain ones Blocker.vendor_for_url reads by what comes before their
+#: query, and each thing that makes a URL not plain (case, dots, numbers, escapes, spaces).
+URL_PARTS = [
+    "https:", "http:", "HTTPS:", "ftp:", "//", "/", "\\", "?", "#", ".", "..", "/.", "-",
+    "www", "facebook", "com", "google", "maps", "embed", "googletagmanager", "gtag", "tr",
+    "WWW", "FaceBook", "0x7f", "1", "09", "%2e", "%66", "@", ":", ":443", " ", "\t", "\n",
+    "&", "=", "ev=PageView", "\u00ad", "\uff0e", "a", "x-y", "~", ";",
+]  # fmt: skip
+BLOCKER = SITE.injection(
+    Decision(UNDECIDED),
+    method="GET",
+    status=200,
+    content_type="text/html; charset=utf-8",
+    content_encoding=None,
+    path="/",
+    query="",
+    accept_language="en",
+).blocker  # type: ignore[union-attr]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(URL_PARTS), max_size=14))
+@example(["..", "/", "maps", "?", "1"])  # (dot segments: "/x/../maps" is Google Maps)
+@example(["1", ".", "0x7f", "/", "tr"])  # (a host ending in a number: an IPv4 address)
+def test_a_url_is_judged_as_the_url_parser_reads_it(parts: list[str]) -> None:
+    """Blocker.vendor_for_url reads a plain URL by what comes before its query (one memo
+    entry for all of a tracker's ids): the same vendor as the catalogue's reading of the
+    whole URL, for plain URLs and every near miss (the memo is shared by all examples)."""
+    assert BLOCKER is not None
+    url = "".join(parts).encode()
+    bases = (b"", b"https://www.facebook.com/", b"//www.google.com/maps", b"//www.google.com/x/")
+    for value in (base + url for base in bases):
+        slow = BLOCKER.catalogue.vendor_for_url(value.decode("utf-8", "surrogateescape"))
+        expected = slow if slow is not None and slow.name in BLOCKER._vendors else None
+        assert BLOCKER.vendor_for_url(value) == expected

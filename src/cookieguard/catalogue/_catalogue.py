@@ -217,6 +217,11 @@ class Catalogue:
         host = normalise_host(host)
         return self._lookup(host, None) if host else None
 
+    def vendor_at(self, host: str, path: str) -> Vendor | None:
+        """The vendor of a host and path as :func:`split_url` gives them (already read as a
+        browser reads them: lower case, ASCII, the path without query or fragment)."""
+        return self._lookup(host, path)
+
     def vendor_for_url(self, url: str, base: str | None = None) -> Vendor | None:
         """The vendor a URL attribute value loads from, read as a browser reads it
         (:func:`~cookieguard.catalogue._hosts.host_of`); relative URLs give ``None`` without

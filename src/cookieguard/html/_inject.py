@@ -351,6 +351,16 @@ def _escaped_end(low: bytes, pos: int) -> int:
 _SPAN_MEMO = 4096
 #: Stretches up to this size have their hits remembered (Blocker.positions).
 _SMALL = 2048
+#: An absolute or scheme-relative http(s) URL whose host and path a browser reads as written
+#: (https://url.spec.whatwg.org/#concept-basic-url-parser): no white space or control to
+#: strip, no user info, port, percent-encoding, backslash or non-ASCII byte before its query
+#: or fragment (``[?#]`` or the end); the host's letters only lower-cased. What follows is
+#: never read. (Blocker.vendor_for_url reads a host whose last label may be a number, and
+#: a path with dot segments, the long way.)
+_PLAIN_URL = re.compile(
+    rb"(?:https?:)?//([A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)*+)"
+    rb"(/[A-Za-z0-9._~!$'()*+,;=:@/-]*+)?+(?=[?#]|\Z)"
+)
 
 
 class Blocker:
@@ -620,11 +630,30 @@ class Blocker:
         return False
 
     def vendor_for_url(self, url: bytes) -> Vendor | None:
-        """The blocked vendor ``url`` (an attribute value) loads from, or ``None``."""
-        hit = self._urls.get(url)
-        if hit is None and url not in self._urls:
-            hit = self._found(self.catalogue.vendor_for_url(url.decode("utf-8", "surrogateescape")))
-            self._urls.put(url, hit, len(url))
+        """The blocked vendor ``url`` (an attribute value) loads from, or ``None``.
+
+        A plain URL (:data:`_PLAIN_URL`) is looked up by what comes before its query: the
+        rest cannot change the host or path a browser fetches, and a tracker's URLs differ
+        mostly there (ids, events, cache-busters), so the memo answers for all of them."""
+        plain = _PLAIN_URL.match(url)
+        if plain is not None:
+            key = plain.group()
+            hit = self._urls.get(key)
+            if hit is None and key not in self._urls:
+                host, path = plain.group(1, 2)
+                path = path or b"/"
+                if host.rpartition(b".")[2][:1].isalpha() and b"/." not in path:
+                    vendor = self.catalogue.vendor_at(host.lower().decode(), path.decode())
+                else:  # (an IPv4 address, dot segments: the URL parser's own reading)
+                    vendor = self.catalogue.vendor_for_url(key.decode())
+                hit = self._found(vendor)
+                self._urls.put(key, hit, len(key))
+        else:
+            hit = self._urls.get(url)
+            if hit is None and url not in self._urls:
+                url_text = url.decode("utf-8", "surrogateescape")
+                hit = self._found(self.catalogue.vendor_for_url(url_text))
+                self._urls.put(url, hit, len(url))
         if hit is not None and self._known is not None and self._known(hit.name):
             return None
         return hit
