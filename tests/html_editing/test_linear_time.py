@@ -194,3 +194,28 @@ def test_one_repetition_per_attribute_reads_a_tag_as_before(parts: list[bytes]) 
     ):
         before, now = reference.match(data), pattern.match(data)
         assert (before and before.span()) == (now and now.span())
+
+
+#: Pieces of a tag's attributes: each state change the tokenizer makes there, white space
+#: runs past the 64 bytes _synced looks back over, and an "=" before one.
+END_PARTS = [b" ", b"  ", b"\t", b"\n", b"=", b"==", b'"', b"'", b"a", b"src", b"/", b">",
+             b"x=1", b'="v"', b"='w'", b"= ", b" =", b"<", b" " * 70, b"\t" * 66,
+             b"=" + b" " * 65]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(parts=st.lists(st.sampled_from(END_PARTS), max_size=30))
+def test_a_tag_ends_where_the_attribute_regex_says(parts: list[bytes]) -> None:
+    """``tag_end`` finds the first ">" with ``bytes.find`` where no quote comes before it,
+    and reads the attributes from a place near the first quote (``_synced``) where one
+    does: the end ``_TAG_REST`` gives reading all of them. Tried with each threshold for
+    looking near the first quote (``_SYNC_BEFORE``): none, a few bytes, the real one."""
+    data = b"<img" + b"".join(parts)
+    m = _scanner._TAG_REST.match(data, 4)
+    kept = _scanner._SYNC_BEFORE
+    try:
+        for sync_before in (0, 3, kept):
+            _scanner._SYNC_BEFORE = sync_before
+            assert _scanner.tag_end(data, 4) == (m.end() if m is not None else -1)
+    finally:
+        _scanner._SYNC_BEFORE = kept

@@ -143,3 +143,22 @@ def test_a_url_is_judged_as_the_url_parser_reads_it(parts: list[str]) -> None:
         slow = BLOCKER.catalogue.vendor_for_url(value.decode("utf-8", "surrogateescape"))
         expected = slow if slow is not None and slow.name in BLOCKER._vendors else None
         assert BLOCKER.vendor_for_url(value) == expected
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.lists(st.sampled_from(URL_PARTS), max_size=8),
+    st.lists(st.sampled_from(URL_PARTS), max_size=8),
+)
+@example(["www.google.com"], ["/x/../maps"])  # (dot segments)
+@example(["1.0x7f"], ["/tr"])  # (a host ending in a number: an IPv4 address)
+def test_a_host_and_path_are_judged_as_the_url_parser_reads_them(
+    host: list[str], path: list[str]
+) -> None:
+    """Blocker._named (the prefilter's question about each URL of a page) takes a plain
+    host and path as they are: the same vendor as the URL parser's reading of them."""
+    assert BLOCKER is not None
+    key = "".join(host).lower().encode() + "".join(path).encode()
+    slow = BLOCKER.catalogue.vendor_for_url("https://" + key.decode("utf-8", "replace"))
+    expected = slow if slow is not None and slow.name in BLOCKER._vendors else None
+    assert BLOCKER._named(key, None) == expected

@@ -280,7 +280,8 @@ _SKIP_ONES = {
 _DEEP_SKIPS = {(h, s): _skip(h, s, True) for h in (False, True) for s in (False, True)}
 _SKIP_SHADOWED = re.compile(rb"(?:" + _SKIPPED.replace(_SKIPPED_COMMENT, rb"(?!)") + rb")*+")
 _FOREIGN_ROOT = re.compile(rb"<(?:svg|math)" + _DELIM)
-#: A whole start tag that _SKIPS would pass (its name; the first that may hold a hit).
+#: A whole start tag that _SKIPS would pass (its name; the first that may hold a hit), and
+#: its name alone (its end: tag_end).
 _ORDINARY_TAG = re.compile(
     rb"<(?!(?:"
     + _SPECIAL_START
@@ -449,11 +450,63 @@ class Attribute(NamedTuple):
     end: int  # after the value (or the name)
 
 
+#: A tag's attributes are read by the regex from the first place this close to its first
+#: quote that the tokenizer's state there is known (see :func:`tag_end`).
+_SYNC_BEFORE = 256
+_WS_BYTES = b"\t\n\f\r "
+
+
 def tag_end(data: bytes, pos: int) -> int:
     """Where the tag whose name ends at ``pos`` ends (past its ``>``), as the tokenizer reads
-    its attributes; -1 if ``data`` ends first."""
-    m = _TAG_REST.match(data, pos)
+    its attributes; -1 if ``data`` ends first. (What ``_TAG_REST.match(data, pos)`` says.)
+
+    A ``>`` ends a tag anywhere but in a quoted value, and only a quote can open one: up to
+    the first quote, the first ``>`` is the end, found by ``bytes.find`` (the regex reads
+    each attribute at ~15 ns a byte: a tag of thousands cost more than all the rest of its
+    page). Where a quote comes before it, the regex reads from the last place before it
+    where the tokenizer's state is known (:func:`_synced`), not from ``pos``. (A short tag,
+    nearly every one, is read by the regex alone: one call.)"""
+    m = _TAG_REST.match(data, pos, pos + _SYNC_BEFORE)
+    if m is not None:  # (within those bytes, as it would be in all of them)
+        return m.end()
+    gt = data.find(b">", pos)
+    if gt < 0:
+        return -1
+    q = data.find(b'"', pos, gt)
+    q1 = data.find(b"'", pos, q if q >= 0 else gt)
+    if q1 >= 0:
+        q = q1
+    if q < 0:
+        return gt + 1
+    m = _TAG_REST.match(data, _synced(data, pos, q) if q - pos > _SYNC_BEFORE else pos)
     return -1 if m is None else m.end()
+
+
+def _synced(data: bytes, pos: int, q: int) -> int:
+    """A place in ``(pos, q]`` where reading the attributes of a tag whose name ends at
+    ``pos`` may start afresh, or ``pos`` if none is found nearby. ``data[pos:q]`` holds no
+    quote and no ``>``: no value there is quoted and none holds white space, so right after
+    white space the tokenizer is between attributes (before or after an attribute name,
+    which read the same characters alike but "="), unless it follows an "=" that ended a
+    name (then a value follows). So a place after white space, at neither white space nor
+    "=", with no "=" before that white space, is the start of an attribute name (or of
+    separators) however the tag was read before it: the regex from there reads the rest as
+    it would from ``pos``."""
+    k = q
+    for _ in range(8):
+        k = data.rfind(b" ", pos + 1, k)
+        if k < 0:
+            return pos
+        if data[k + 1] in _WS_EQ:
+            continue
+        start = max(pos, k - 64)
+        before = data[start:k].rstrip(_WS_BYTES)
+        if before[-1:] != b"=" and (before or start == pos):  # (nothing: white space since pos)
+            return k + 1
+    return pos
+
+
+_WS_EQ = frozenset(b"\t\n\f\r =")
 
 
 def attributes(tag: bytes, skip: int) -> list[Attribute]:
@@ -1089,10 +1142,38 @@ class Rewriter:
         if plain and w.gate is not None:
             # The usual stop before a hit: an ordinary start tag holding it (an <img>, a
             # <link>...), read in one match, not through the tag open and name states.
-            tag = _ORDINARY_TAG.match(w.low, stop)
-            if tag is not None:
-                return self._plain_tag(w, tag.group(1), stop, tag.end())
+            tag = _ORDINARY_TAG.match(w.low, stop, stop + _SYNC_BEFORE)
+            if tag is not None:  # (a short one: all of it, in one call)
+                return self._ordinary_tags(w, tag.group(1), stop, tag.end())
+            tag = _ORDINARY_NAME.match(w.low, stop)
+            if tag is not None and (tag_at := tag_end(w.low, tag.end())) >= 0:
+                return self._ordinary_tags(w, w.low[stop + 1 : tag.end()], stop, tag_at)
         return self._tag_open(w, stop)
+
+    def _ordinary_tags(self, w: _Window, name: bytes, at: int, end: int) -> int:
+        """The ordinary start tag the data state stopped at (``name``, ``at`` to ``end``)
+        before its next hit (:meth:`_plain_tag`), and each such tag that follows it right
+        away holding the next hit (tracker pixels in a row: the data state would stop at
+        each having skipped nothing, and read it the same way; going back to it cost more
+        than the verdict memo's answer)."""
+        gate = w.gate
+        assert gate is not None
+        hits, low, data, view = w.hits, w.low, w.data, w.view
+        noscript = bool(self._noscript)
+        emit = self._emit
+        while True:
+            new = gate.start_tag(name, data[at:end], noscript) if hits[w.hi] < end else None
+            emit(view[at:end] if new is None else new)
+            hi = w.hi
+            while hi < len(hits) and hits[hi] < end:
+                hi += 1
+            w.hi = hi
+            if hi >= len(hits) or low.rfind(b"<", end, hits[hi]) != end:
+                return end
+            tag = _ORDINARY_TAG.match(low, end, end + _SYNC_BEFORE)
+            if tag is None:
+                return end  # (read by the data state)
+            name, at, end = tag.group(1), end, tag.end()
 
     def _finish_plainly(self, w: _Window, pos: int) -> bool:
         """Nothing left to edit but the insert: finish like the whole-body fast path."""
@@ -1306,9 +1387,9 @@ class Rewriter:
         assert m is not None
         name_end = m.end()
         if name_end < w.n:
-            end = _TAG_REST.match(w.data, name_end)
-            if end is not None:
-                return m.group(), end.end()
+            end = tag_end(w.data, name_end)
+            if end >= 0:
+                return m.group(), end
         self._open_tag = (w.data, name_end)  # what would close it: see _tail()
         return m.group(), -1
 
