@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
@@ -20,6 +20,9 @@ from tests.playwright_scope import (  # noqa: F401 - fixtures
     browser_type,
     playwright,
 )
+
+if TYPE_CHECKING:
+    from tests.browser.third_parties import Visit
 
 # -- fixtures ------------------------------------------------------------------------------
 
@@ -66,6 +69,20 @@ def visitor(new_context: Any) -> Any:
     return make
 
 
+# -- third parties answered locally and recorded (tests/browser/third_parties.py) --------------
+
+
+@pytest.fixture
+def visit(browser: Browser) -> Iterator[Visit]:  # noqa: F811 - the fixture above
+    """``visit(url)``: ``page, recorder``, a page loaded and settled in a new context whose
+    requests off 127.0.0.1 go to stubs that record them. A module that needs other context
+    options or another pause overrides it (test_host_spellings, test_trackers)."""
+    from tests.browser.third_parties import visits
+
+    with visits(browser) as visit:
+        yield visit
+
+
 # -- vendors' snippets pasted as published (tests/browser/snippet_site.py) ----------------------
 # A test module names its snippets in a module-level ``SNIPPETS`` (vendor name -> snippet).
 
@@ -86,12 +103,3 @@ def guarded_snippets(request: pytest.FixtureRequest) -> Iterator[str]:
 
     with serving(request.module.SNIPPETS, guarded=True) as url:
         yield url
-
-
-@pytest.fixture
-def snippet_visit(browser: Browser) -> Iterator[Any]:  # noqa: F811 - the fixture above
-    """``snippet_visit(url)``: a page that records third-party requests (``visits``)."""
-    from tests.browser.snippet_site import visits
-
-    with visits(browser) as visit:
-        yield visit

@@ -14,10 +14,9 @@ snippet is back, and the loader reaches its vendor.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from tests.browser.third_parties import Visit
 from tests.catalogue.test_snippets import SNIPPETS as PUBLISHED
 from tests.harness import eventually
 
@@ -39,17 +38,17 @@ SNIPPETS = {name: PUBLISHED[name] for name in ASSEMBLED}  # what the snippet app
 
 @pytest.mark.parametrize("name", ASSEMBLED)
 def test_the_snippet_reaches_its_vendor_without_cookieguard(
-    snippet_visit: Any, bare_snippets: str, name: str
+    visit: Visit, bare_snippets: str, name: str
 ) -> None:
-    page, recorder = snippet_visit(f"{bare_snippets}/{name}")
+    page, recorder = visit(f"{bare_snippets}/{name}")
     assert name in eventually(page, recorder.vendors, f"a request to {name}")
 
 
 @pytest.mark.parametrize("name", ASSEMBLED)
 def test_the_snippet_waits_for_consent_and_is_back_after_accept_all(
-    snippet_visit: Any, guarded_snippets: str, name: str
+    visit: Visit, guarded_snippets: str, name: str
 ) -> None:
-    page, recorder = snippet_visit(f"{guarded_snippets}/{name}")
+    page, recorder = visit(f"{guarded_snippets}/{name}")
     assert recorder.urls == []
     assert page.evaluate("window.__tracked") is None
     gated = page.locator('script[type="text/plain"][data-cookieguard]')

@@ -7,10 +7,9 @@ to a local stub that records its URL.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from tests.browser.third_parties import Visit
 from tests.catalogue.test_snippets import ADDTHIS, INTERCOM, SHARETHIS
 from tests.harness import eventually
 
@@ -19,17 +18,17 @@ SNIPPETS = {"AddThis": ADDTHIS, "ShareThis": SHARETHIS, "Intercom": INTERCOM}
 
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
 def test_the_snippet_reaches_its_vendor_without_cookieguard(
-    snippet_visit: Any, bare_snippets: str, name: str
+    visit: Visit, bare_snippets: str, name: str
 ) -> None:
-    page, recorder = snippet_visit(f"{bare_snippets}/{name}")
+    page, recorder = visit(f"{bare_snippets}/{name}")
     assert eventually(page, recorder.vendors, f"a request to {name}") == {name}
 
 
 @pytest.mark.parametrize("name", sorted(SNIPPETS))
 def test_the_snippet_waits_for_consent_and_runs_after_accept_all(
-    snippet_visit: Any, guarded_snippets: str, name: str
+    visit: Visit, guarded_snippets: str, name: str
 ) -> None:
-    page, recorder = snippet_visit(f"{guarded_snippets}/{name}")
+    page, recorder = visit(f"{guarded_snippets}/{name}")
     assert recorder.urls == []
     assert page.evaluate("window.__tracked") is None
     page.click("[data-cookieguard-action=accept_all]")
