@@ -5,9 +5,9 @@ Every case is a small page served twice by uvicorn: once by the bare app (the ma
 really reach the tracker in Chromium, or the case proves nothing) and once behind
 ``ConsentMiddleware`` with the default ``auto_block=True`` for an undecided visitor (nothing
 may reach a catalogued host). Every third-party request is routed to a local stub that
-records its URL. A case the middleware lets through is a finding: it is marked
-``xfail(strict=True)`` with the finding's id, so the test turns red the day it is fixed and
-the marker must go.
+records its URL (tests/browser/third_parties.py). A case the middleware lets through is a
+finding: it is marked ``xfail(strict=True)`` with the finding's id, so the test turns red the
+day it is fixed and the marker must go.
 """
 
 from __future__ import annotations
@@ -15,26 +15,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
-from cookieguard.catalogue._catalogue import load_catalogue
 from tests.browser.site import policy
-from tests.harness import UvicornServer, eventually, settle
+from tests.browser.third_parties import Visit
+from tests.harness import UvicornServer, eventually
 
 GA = "https://www.googletagmanager.com/gtag/js?id=G-EVADE1"
 PIXEL = "https://www.facebook.com/tr?id=1234567890&amp;ev=PageView&amp;noscript=1"
 FBEVENTS = "https://connect.facebook.net/en_US/fbevents.js"
-GIF = bytes.fromhex(
-    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
-)
 # A first-party lazy loader as WordPress plugins ship it (lazysizes, WP Rocket): data-src
 # becomes src once the element is near the viewport (here: at once).
 LAZY = (
@@ -463,68 +458,12 @@ def enforced() -> Iterator[str]:
         yield server.url
 
 
-CATALOGUE = load_catalogue()
-#: Tracker hosts the catalogue misses (findings themselves).
-UNLISTED = frozenset({"www.google.de"})
-
-
-class Recorder:
-    """Routes every third-party request to a stub and remembers its URL."""
-
-    def __init__(self) -> None:
-        self.urls: list[str] = []
-
-    def __call__(self, route: Route) -> None:
-        request = route.request
-        if urlsplit(request.url).hostname == "127.0.0.1":
-            route.continue_()
-            return
-        self.urls.append(request.url)
-        kind = request.resource_type
-        if kind == "script":
-            route.fulfill(body="window.__tracked = true;", content_type="text/javascript")
-        elif kind == "image":
-            route.fulfill(body=GIF, content_type="image/gif")
-        else:
-            route.fulfill(body="<!doctype html><title>stub</title>", content_type="text/html")
-
-    @property
-    def trackers(self) -> list[str]:
-        """The recorded URLs that load from a catalogued (non-necessary) vendor."""
-        return [
-            u
-            for u in self.urls
-            if CATALOGUE.vendor_for_url(u) is not None or urlsplit(u).hostname in UNLISTED
-        ]
-
-
-@pytest.fixture
-def visit(browser: Browser) -> Iterator[Any]:
-    contexts: list[BrowserContext] = []
-
-    def make(url: str, **options: Any) -> tuple[Page, Recorder]:
-        context = browser.new_context(**options)
-        contexts.append(context)
-        recorder = Recorder()
-        context.route("**/*", recorder)
-        page = context.new_page()
-        page.goto(url)
-        # Time for a leak to show (async scripts, lazy loaders and their stubs) before a test
-        # says nothing arrived; the controls wait for their request instead.
-        settle(page)
-        return page, recorder
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 # -- the tests -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", list(ALL))
 def test_the_markup_reaches_the_tracker_without_cookieguard(
-    visit: Any, bare: str, name: str
+    visit: Visit, bare: str, name: str
 ) -> None:
     """Control: each case really loads from a tracker host in Chromium."""
     page, recorder = visit(f"{bare}/case/{KEYS[name]}")
@@ -532,7 +471,7 @@ def test_the_markup_reaches_the_tracker_without_cookieguard(
 
 
 @pytest.mark.parametrize("name", list(HOLDS))
-def test_auto_blocking_holds(visit: Any, guarded: str, name: str) -> None:
+def test_auto_blocking_holds(visit: Visit, guarded: str, name: str) -> None:
     page, recorder = visit(f"{guarded}/case/{KEYS[name]}")
     assert recorder.trackers == []
     assert page.evaluate("window.__tracked") is None
@@ -547,25 +486,25 @@ if LEAKS:  # known bypasses, each a strict xfail (an empty set would skip)
             for name, (_, reason) in LEAKS.items()
         ],
     )
-    def test_auto_blocking_bypass(visit: Any, guarded: str, name: str) -> None:
+    def test_auto_blocking_bypass(visit: Visit, guarded: str, name: str) -> None:
         _, recorder = visit(f"{guarded}/case/{KEYS[name]}")
         assert recorder.trackers == []
 
 
-def test_streamed_in_seven_byte_chunks_holds(visit: Any, guarded: str) -> None:
+def test_streamed_in_seven_byte_chunks_holds(visit: Visit, guarded: str) -> None:
     page, recorder = visit(f"{guarded}/streamed")
     assert recorder.trackers == []
     assert page.locator("#cookie-consent").count() == 1
 
 
 def test_a_page_over_the_buffer_limit_reaches_the_tracker_without_cookieguard(
-    visit: Any, bare: str
+    visit: Visit, bare: str
 ) -> None:
     page, recorder = visit(f"{bare}/big")
     eventually(page, lambda: recorder.trackers, "a request to a tracker host")
 
 
-def test_a_page_over_the_buffer_limit_is_still_gated(visit: Any, guarded: str) -> None:
+def test_a_page_over_the_buffer_limit_is_still_gated(visit: Visit, guarded: str) -> None:
     page, recorder = visit(f"{guarded}/big")
     assert recorder.trackers == []
     assert page.locator("#cookie-consent").count() == 1
@@ -575,7 +514,7 @@ def test_a_page_over_the_buffer_limit_is_still_gated(visit: Any, guarded: str) -
 
 
 def test_a_script_tag_named_in_an_attribute_never_becomes_markup(
-    visit: Any, guarded: str, bare: str
+    visit: Visit, guarded: str, bare: str
 ) -> None:
     """K3, fixed in 354c3c0: the rewriter wrote type="text/plain" into the title value; its
     quote ended the value and the rest, an onerror handler, became markup that ran."""
@@ -592,7 +531,7 @@ def test_a_script_tag_named_in_an_attribute_never_becomes_markup(
 
 @pytest.mark.parametrize("name", [*CSP_HOLDS, *CSP_LEAKS])
 def test_runtime_injection_reaches_the_tracker_without_a_csp(
-    visit: Any, bare: str, name: str
+    visit: Visit, bare: str, name: str
 ) -> None:
     page, recorder = visit(f"{bare}/case/{CSP_KEYS[name]}")
     assert page.evaluate("window.__ran") == 1
@@ -600,7 +539,7 @@ def test_runtime_injection_reaches_the_tracker_without_a_csp(
 
 
 @pytest.mark.parametrize("name", list(CSP_HOLDS))
-def test_the_enforced_csp_refuses_runtime_trackers(visit: Any, enforced: str, name: str) -> None:
+def test_the_enforced_csp_refuses_runtime_trackers(visit: Visit, enforced: str, name: str) -> None:
     page, recorder = visit(f"{enforced}/case/{CSP_KEYS[name]}")
     assert page.evaluate("window.__ran") == 1
     assert recorder.trackers == []
@@ -609,7 +548,7 @@ def test_the_enforced_csp_refuses_runtime_trackers(visit: Any, enforced: str, na
 # K8, fixed: font, media and object loads fall back to default-src, and frame-src allows the
 # embed vendors on shared hosts by their embed paths only.
 @pytest.mark.parametrize("name", list(CSP_LEAKS))
-def test_the_enforced_csp_gap(visit: Any, enforced: str, name: str) -> None:
+def test_the_enforced_csp_gap(visit: Visit, enforced: str, name: str) -> None:
     page, recorder = visit(f"{enforced}/case/{CSP_KEYS[name]}")
     assert page.evaluate("window.__ran") == 1
     assert recorder.trackers == []

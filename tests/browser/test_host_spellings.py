@@ -3,9 +3,9 @@
 Each spelling is a pixel and a script on a page served twice by uvicorn: by the bare app,
 where Chromium must really fetch the tracker (or the case proves nothing), and behind
 ``ConsentMiddleware`` for an undecided visitor, where nothing may reach a catalogued host.
-Every third-party request is routed to a local stub that records its URL (the recorder of
-``test_evasion``), so no request leaves the machine. The same spellings are unit-tested in
-``tests/html_editing/test_url_spellings.py`` and ``tests/catalogue/test_hosts.py``.
+Every third-party request is routed to a local stub that records its URL
+(tests/browser/third_parties.py), so no request leaves the machine. The same spellings are
+unit-tested in ``tests/html_editing/test_url_spellings.py`` and ``tests/catalogue/test_hosts.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,8 +23,8 @@ from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
 from tests.browser.site import policy
-from tests.browser.test_evasion import Recorder
-from tests.harness import UvicornServer, eventually, settle
+from tests.browser.third_parties import Visit, visits
+from tests.harness import UvicornServer, eventually
 
 #: Spellings of https://www.facebook.com/tr as written in the page (UTF-8; the test pages
 #: are http:, so "https:host" without slashes names another scheme's host).
@@ -81,24 +81,11 @@ def guarded() -> Iterator[str]:
 
 
 @pytest.fixture
-def visit(browser: Browser) -> Iterator[Any]:
-    contexts: list[BrowserContext] = []
-
-    def make(url: str) -> tuple[Page, Recorder]:
-        context = browser.new_context()
-        contexts.append(context)
-        recorder = Recorder()
-        context.route("**/*", recorder)
-        page = context.new_page()
-        page.goto(url)
-        # Time for a leak to show (async scripts and their stubs) before a test says nothing
-        # arrived; the control waits for its request instead.
-        settle(page, 0.2)
-        return page, recorder
-
-    yield make
-    for context in contexts:
-        context.close()
+def visit(browser: Browser) -> Iterator[Visit]:
+    # settle's pause: time for a leak to show (async scripts and their stubs) before a test
+    # says nothing arrived; the control waits for its request instead.
+    with visits(browser, pause=0.2) as visit:
+        yield visit
 
 
 @pytest.mark.parametrize("name", list(SPELLINGS))
