@@ -4,7 +4,8 @@ The page (``trackers/page.html``) carries the snippets as GA4, Google Tag Manage
 Hotjar, Microsoft Clarity, TikTok and LinkedIn publish them, a YouTube and a Google Maps
 embed, Stripe.js and a jsDelivr script. The app never marks a tag: the middleware's rewriter
 does. Every third-party host is routed to a local stub that records the request and answers
-like the vendor would (a script that sets the vendor's first-party cookie, a pixel, a frame).
+like the vendor would (a script that sets the vendor's first-party cookie, a pixel, a frame:
+tests/browser/third_parties.py).
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
+from playwright.sync_api import Browser, Page, expect
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -23,6 +23,7 @@ from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
 from tests.browser.site import policy
+from tests.browser.third_parties import Recorder, Visit, visits
 from tests.harness import UvicornServer, eventually, settle
 
 PAGE = (Path(__file__).parent / "trackers" / "page.html").read_text("utf-8")
@@ -62,9 +63,6 @@ SCRIPTED = {
     "www.youtube.com",
     "www.google.com",
 }
-GIF = bytes.fromhex(
-    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
-)
 
 
 def stub_script(name: str) -> str:
@@ -84,47 +82,20 @@ def site() -> Iterator[str]:
         yield server.url
 
 
-class Recorder:
-    """Routes every third-party request to a stub and remembers its host."""
-
-    def __init__(self) -> None:
-        self.hosts: list[str] = []
-
-    def __call__(self, route: Route) -> None:
-        url = urlsplit(route.request.url)
-        host = url.hostname or ""
-        if host == "127.0.0.1":
-            route.continue_()
-            return
-        self.hosts.append(host)
-        kind = route.request.resource_type
-        vendor = TRACKERS.get(host, (FRIENDS.get(host, "unknown"), ""))[0]
-        if kind == "script":
-            route.fulfill(body=stub_script(vendor), content_type="text/javascript")
-        elif kind == "image":
-            route.fulfill(body=GIF, content_type="image/gif")
-        else:
-            route.fulfill(body=f"<!doctype html><title>{vendor}</title>", content_type="text/html")
-
-    @property
-    def trackers(self) -> set[str]:
-        return {h for h in self.hosts if h in TRACKERS}
+def vendor_script(host: str) -> str:
+    """The stub script a host answers with: its vendor's (a friend's, or "unknown")."""
+    return stub_script(TRACKERS.get(host, (FRIENDS.get(host, "unknown"), ""))[0])
 
 
 @pytest.fixture
-def visit(browser: Browser, site: str) -> Iterator[Any]:
-    contexts: list[BrowserContext] = []
+def visit(browser: Browser, site: str) -> Iterator[Visit]:
+    with visits(browser, base_url=site, script=vendor_script) as visit:
+        yield visit
 
-    def make(**options: Any) -> tuple[Page, Recorder]:
-        context = browser.new_context(base_url=site, **options)
-        contexts.append(context)
-        recorder = Recorder()
-        context.route("**/*", recorder)
-        return context.new_page(), recorder
 
-    yield make
-    for context in contexts:
-        context.close()
+def trackers(recorder: Recorder) -> set[str]:
+    """The tracker hosts (``TRACKERS``) the page reached."""
+    return {h for h in recorder.hosts if h in TRACKERS}
 
 
 def consent_cookie(page: Page) -> bool:
@@ -142,7 +113,7 @@ def test_nothing_reaches_a_tracker_before_consent_while_stripe_and_jsdelivr_load
     page, recorder = visit()
     page.goto("/")
     settle(page, 0.4)
-    assert recorder.trackers == set()
+    assert trackers(recorder) == set()
     assert set(FRIENDS) <= set(recorder.hosts)
     assert page.evaluate("window.__loaded") == ["stripe", "jsdelivr"]
     assert tracker_cookies(page) == set()
@@ -157,7 +128,7 @@ def test_reject_all_loads_no_tracker(visit: Any) -> None:
     settle(page, 0.4)
     page.reload()
     settle(page, 0.4)
-    assert recorder.trackers == set()
+    assert trackers(recorder) == set()
     assert tracker_cookies(page) == set()
     assert sorted(page.evaluate("window.__loaded")) == ["jsdelivr", "stripe"]
 
@@ -172,7 +143,7 @@ def test_accept_all_loads_every_tracker_without_a_reload(visit: Any) -> None:
         "(names) => names.every((name) => (window.__loaded || []).includes(name))",
         arg=["google", "hotjar", "clarity", "meta", "tiktok", "linkedin", "stripe", "jsdelivr"],
     )
-    eventually(page, lambda: recorder.trackers >= SCRIPTED, "every scripted tracker host")
+    eventually(page, lambda: trackers(recorder) >= SCRIPTED, "every scripted tracker host")
     eventually(page, lambda: tracker_cookies(page) == set(COOKIES.values()), "every cookie")
     expect(page.locator(".cg-embed")).to_have_count(0)
     expect(page.locator('iframe[src^="https://www.youtube.com/embed/"]')).to_have_count(1)
@@ -185,14 +156,14 @@ def test_analytics_only_loads_exactly_the_analytics_vendors(visit: Any) -> None:
     settle(page, 0.4)
     page.evaluate("cookieguard.update(['analytics'])")
     analytics_cookies = {"_ga", "_hjSessionUser_1234567", "_clck"}
-    eventually(page, lambda: recorder.trackers >= ANALYTICS, "the analytics vendors")
+    eventually(page, lambda: trackers(recorder) >= ANALYTICS, "the analytics vendors")
     eventually(page, lambda: tracker_cookies(page) >= analytics_cookies, "their cookies")
     settle(page, 0.4)
-    assert recorder.trackers == ANALYTICS
+    assert trackers(recorder) == ANALYTICS
     eventually(page, lambda: consent_cookie(page), "the consent cookie")
     page.reload()  # and the server-rendered page of the same visitor agrees
     settle(page, 0.4)
-    assert recorder.trackers == ANALYTICS
+    assert trackers(recorder) == ANALYTICS
     expect(page.locator(".cg-embed")).to_have_count(2)
     assert tracker_cookies(page) == analytics_cookies
 
@@ -201,7 +172,7 @@ def test_javascript_off_loads_no_pixel(visit: Any) -> None:
     page, recorder = visit(java_script_enabled=False)
     page.goto("/")
     settle(page)
-    assert recorder.trackers == set()
+    assert trackers(recorder) == set()
     assert tracker_cookies(page) == set()
     # The pixels are there, inert: their URL attribute was renamed.
     html = page.content()
@@ -232,32 +203,22 @@ def test_a_style_element_naming_a_pixel_loads_it_only_without_cookieguard(
         return HTMLResponse(styled)
 
     app = Starlette(routes=[AppRoute("/", page)])
-    seen: list[str] = []
 
-    def record(route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-            return
-        seen.append(route.request.url)
-        route.fulfill(body=GIF, content_type="image/gif")
+    def sheets(recorder: Recorder) -> list[str]:
+        return [u for u in recorder.urls if "facebook." in u]
 
-    with UvicornServer(ConsentMiddleware(app, policy=policy()) if guarded else app) as server:
-        context = browser.new_context()
-        try:
-            context.route("**/*", record)
-            tab = context.new_page()
-            tab.goto(server.url + "/")
-            tab.wait_for_load_state("load")
-            assert tab.locator("p").first.inner_text() == "styled"
-            if guarded:
-                settle(tab)  # nothing more arrives
-                assert not [u for u in seen if "facebook." in u]
-            else:
-                eventually(tab, lambda: [u for u in seen if "facebook." in u], "the sheet")
-            if guarded:  # banner.js applies the sheet once marketing is granted, no reload
-                tab.evaluate("window.__same_page = true")
-                tab.click('[data-cookieguard-action="accept_all"]')
-                eventually(tab, lambda: [u for u in seen if "facebook." in u], "the sheet")
-                assert tab.evaluate("window.__same_page") is True
-        finally:
-            context.close()
+    with (
+        UvicornServer(ConsentMiddleware(app, policy=policy()) if guarded else app) as server,
+        visits(browser) as visit,
+    ):
+        tab, recorder = visit(server.url + "/")  # loaded and settled: nothing more arrives
+        assert tab.locator("p").first.inner_text() == "styled"
+        if guarded:
+            assert not sheets(recorder)
+        else:
+            eventually(tab, lambda: sheets(recorder), "the sheet")
+        if guarded:  # banner.js applies the sheet once marketing is granted, no reload
+            tab.evaluate("window.__same_page = true")
+            tab.click('[data-cookieguard-action="accept_all"]')
+            eventually(tab, lambda: sheets(recorder), "the sheet")
+            assert tab.evaluate("window.__same_page") is True
