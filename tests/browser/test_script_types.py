@@ -6,16 +6,15 @@ banner.js's activation (banner-more.js ``run``) put a module's type back, but re
 import map as a classic script: its JSON was run as JavaScript (a syntax error) and no module
 could use the map. Behind uvicorn with the real middleware: nothing reaches the tracker before
 a choice; after "Accept all" the import map is an import map again, and a module that imports
-its specifier loads the tracker's module (every third-party request goes to a local stub).
+its specifier loads the tracker's module (every third-party request goes to a local stub:
+tests/browser/third_parties.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -23,6 +22,7 @@ from starlette.routing import Route as AppRoute
 
 from cookieguard.asgi import ConsentMiddleware
 from tests.browser.site import policy
+from tests.browser.third_parties import Visit
 from tests.harness import UvicornServer
 
 TRACKER = "https://connect.facebook.net/en_US/fbevents.js"
@@ -50,28 +50,11 @@ def guarded() -> Iterator[str]:
         yield server.url
 
 
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    context = browser.new_context()
-    yield context
-    context.close()
-
-
 def test_a_gated_import_map_is_an_import_map_again_after_accept_all(
-    context: BrowserContext, guarded: str
+    visit: Visit, guarded: str
 ) -> None:
-    tracked: list[str] = []
-
-    def stub(route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-            return
-        tracked.append(route.request.url)
-        route.fulfill(body="window.__tracked = true;", content_type="text/javascript")
-
-    context.route("**/*", stub)
-    page: Page = context.new_page()
-    page.goto(guarded + "/")
+    page, recorder = visit(guarded + "/")
+    tracked = recorder.urls
     page.wait_for_function("window.cookieguard !== undefined")
     page.evaluate("cookieguard.ready")
     page.wait_for_timeout(200)
