@@ -20,11 +20,14 @@ from cookieguard.catalogue._catalogue import Catalogue, Vendor
 from cookieguard.core._headers import HTML_TYPES as _HTML_TYPES
 from cookieguard.core._policy import NECESSARY
 from cookieguard.html._charsets import (
+    DEFAULT as DEFAULT_CODEC,
     PRESCAN,
     REPLACEMENT,
     TRANSCODED,
     Transcoder,
     choose,
+    codec_for,
+    prescan,
     python_codec,
     transcode,
 )
@@ -37,6 +40,7 @@ from cookieguard.html._scanner import (
     attribute_starts,
     attributes,
     attributes_named,
+    insert_point,
     nested_script_end,
     tag_end,
 )
@@ -1082,11 +1086,26 @@ class Injection:
     #: ``vary`` as ASGI and as WSGI header fields, made once per plan.
     vary_fields: tuple[tuple[bytes, bytes], ...] = field(init=False, compare=False)
     vary_pairs: tuple[tuple[str, str], ...] = field(init=False, compare=False)
+    #: The plan adds its insert and nothing else (no head tags, no tracker gate, no banner
+    #: to refresh): a visitor with nothing to block. See :meth:`_plain`.
+    plain: bool = field(init=False, compare=False)
+    #: The codec ``charset`` names (``None``: none, or a label the WHATWG does not know).
+    declared: str | None = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
         fields = tuple((b"vary", name.encode("latin-1")) for name in self.vary)
         object.__setattr__(self, "vary_fields", fields)
         object.__setattr__(self, "vary_pairs", tuple(("Vary", name) for name in self.vary))
+        plain = (
+            not self.head
+            and self.blocker is None
+            and self.refresh is None
+            and self.failure is None
+            and self.insert.isascii()
+        )
+        object.__setattr__(self, "plain", plain)
+        declared = codec_for(self.charset) if self.charset is not None else None
+        object.__setattr__(self, "declared", declared)
         context: tuple[object, ...] = (
             self.insert,
             self.head,
@@ -1171,6 +1190,11 @@ class Injection:
         ``clear``: the tracker gate's prefilter, run on the body piece by piece as it
         streamed (:class:`_Unscanned`), found no blocked host in it (it is not run again).
         """
+        if self.plain and not self.codings and type(body) is bytes:
+            # (Before the memo: as cheap as a hit, and a page seen once costs no miss.)
+            edited = self._plain(body)
+            if edited is not None:
+                return edited
         memo = self.memo
         if memo is None or type(body) is not bytes or len(body) * 8 > memo.budget:
             return self._whole(body, clear)  # (the memo keeps nothing over an eighth)
@@ -1210,6 +1234,28 @@ class Injection:
         _check(rewriter)
         return out
 
+    def _plain(self, body: bytes) -> bytes | None:
+        """The edit of a plain plan (:attr:`plain`), from a look at the few places that
+        decide it, or ``None`` if the rewriter must read the page (:meth:`_text`).
+
+        The same bytes as :meth:`_text` by construction: the page's charset is one whose
+        bytes are markup as written (no BOM, nothing transcoded: the ASCII insert is the same
+        bytes in it), its head names no ``<meta>`` policy (no nonces for our tags), and its
+        end says where the insert goes (:func:`insert_point`, the rewriter's own test
+        before its scan: it then adds the insert there and nothing else)."""
+        if body[:1] in _BOM_LEADS:  # (and an empty body)
+            return None
+        codec = self.declared or prescan(body) or DEFAULT_CODEC
+        if codec in TRANSCODED or codec == REPLACEMENT:
+            return None
+        if self.nonces is None and meta_nonces(body) is not None:
+            return None
+        at = insert_point(body)
+        if at < 0:
+            return None
+        view = memoryview(body)
+        return b"".join((view[:at], self.insert, view[at:]))
+
     def codec(self, head: bytes) -> str:
         """The codec of a body starting with ``head`` (:class:`Uneditable` if it is one a
         browser shows nothing of)."""
@@ -1220,6 +1266,8 @@ class Injection:
 
 
 _SAMPLE = 64
+#: A body's first byte if it may start a byte order mark (see :func:`choose`).
+_BOM_LEADS = b"\xef\xfe\xff"
 
 
 def _check(rewriter: Rewriter) -> None:
@@ -1307,9 +1355,12 @@ class Editor:
         if rewriter is None:
             plan = self._plan
             codec = plan.codec(head)
+            # A <meta> policy is looked for in the first chunk (its head, mostly), as the
+            # rewriter reads it (a transcoded page as UTF-8).
             if codec in TRANSCODED:
                 self._transcoder = Transcoder(codec)
-            else:  # a <meta> policy is looked for in the first chunk (its head, mostly)
+                plan = plan._for_page(Transcoder(codec).decode(head))
+            else:
                 plan = plan._for_page(head)
             rewriter = self._rewriter = plan.rewriter(codec)
             if self._whole:
