@@ -9,6 +9,8 @@ in two pieces, so that its own look at the end is not taken either), or fail ali
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -218,3 +220,15 @@ def test_a_transcoded_page_streamed_gives_its_meta_nonce_as_whole(codec: str) ->
     assert 'nonce="m1"'.encode(codec) in whole
     for size in (1, 7, 1024, 4096):
         assert _streamed(plan, page, size) == whole
+
+
+@settings(max_examples=100, deadline=None)
+@given(pages, st.sampled_from([1, 100, 4096]))
+def test_a_compressed_page_edited_plain_is_the_page_scanned(body: bytes, size: int) -> None:
+    """Decoded, edited plain, encoded back: whole and streamed, the page the scan gives."""
+    plan = Injection(INSERT, charset="utf-8", codings=("gzip",))
+    want = _outcome(lambda b: _reference(Injection(INSERT, charset="utf-8"), b), body)
+    coded = gzip.compress(body, mtime=0)
+    for edit in (plan.rewrite, lambda b: _streamed(plan, b, size)):
+        got = _outcome(edit, coded)
+        assert (gzip.decompress(got) if isinstance(got, bytes) else got) == want

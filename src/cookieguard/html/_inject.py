@@ -1213,7 +1213,7 @@ class Injection:
             if not self.codings:
                 return self._text(body, clear)
             text = Decoder(self.codings).whole(body)
-            edited = self._text(text, clear)
+            edited = (self._plain(text) if self.plain else None) or self._text(text, clear)
             return body if edited == text else Encoder(self.codings).whole(edited)
         except Uneditable:
             raise
@@ -1243,18 +1243,22 @@ class Injection:
         bytes in it), its head names no ``<meta>`` policy (no nonces for our tags), and its
         end says where the insert goes (:func:`insert_point`, the rewriter's own test
         before its scan: it then adds the insert there and nothing else)."""
-        if body[:1] in _BOM_LEADS:  # (and an empty body)
-            return None
-        codec = self.declared or prescan(body) or DEFAULT_CODEC
-        if codec in TRANSCODED or codec == REPLACEMENT:
-            return None
-        if self.nonces is None and meta_nonces(body) is not None:
-            return None
-        at = insert_point(body)
+        at = self._plain_at(body)
         if at < 0:
             return None
         view = memoryview(body)
         return b"".join((view[:at], self.insert, view[at:]))
+
+    def _plain_at(self, body: bytes) -> int:
+        """Where :meth:`_plain` puts the insert in ``body``, or -1 if it cannot say."""
+        if body[:1] in _BOM_LEADS:  # (and an empty body)
+            return -1
+        codec = self.declared or prescan(body) or DEFAULT_CODEC
+        if codec in TRANSCODED or codec == REPLACEMENT:
+            return -1
+        if self.nonces is None and meta_nonces(body) is not None:
+            return -1
+        return insert_point(body)
 
     def codec(self, head: bytes) -> str:
         """The codec of a body starting with ``head`` (:class:`Uneditable` if it is one a
@@ -1437,6 +1441,15 @@ class Editor:
         self._unscanned = None
         body = unscanned.body(data)
         plan = self._plan
+        sent = unscanned.sent
+        if plan.plain:
+            # Edited as Injection._plain edits it whole: the insert at or after the first
+            # "</body", where sending stopped, so what went out is what the edit begins
+            # with; only the rest is joined.
+            at = plan._plain_at(body)
+            if at >= sent:
+                view = memoryview(body)
+                return b"".join((view[sent:at], plan.insert, view[at:]))
         # Edited whole, as Injection.rewrite edits a body sent in one piece (and through its
         # memo: a page streamed again is looked up), so the bytes are the same however the
         # body was cut: the insert goes at a "</body" (never before the first one, which is
@@ -1445,7 +1458,6 @@ class Editor:
         # piece, is not searched again).
         clear = unscanned.clear(data)
         edited = plan._text(body, clear) if plan.codings else plan.rewrite(body, clear=clear)
-        sent = unscanned.sent
         if not edited.startswith(memoryview(body)[:sent]):
             raise Uneditable("error", "the edit of a streamed page changed bytes already sent")
         return edited[sent:]
