@@ -121,9 +121,7 @@ def test_a_nonced_plan_carries_the_nonce_and_keeps_no_edited_body() -> None:
     from cookieguard._cache import Memo
 
     memo: Memo[tuple[object, ...], tuple[bytes, bytes]] = Memo(64, 1 << 20)
-    # With head tags (Consent Mode's): a plan that adds its insert alone keeps no body in the
-    # memo at all (tests/html_editing/test_plain_pages.py).
-    plan = Injection(ASSETS, head=b'<script src="/_cookieguard/gcm.js"></script>', memo=memo)
+    plan = Injection(ASSETS, memo=memo)
     assert plan.nonced(None) is plan
     nonced = plan.nonced(Nonces("n1", "n1"))
     out = nonced.injector().feed_last(PAGE)

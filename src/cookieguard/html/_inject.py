@@ -1190,11 +1190,6 @@ class Injection:
         ``clear``: the tracker gate's prefilter, run on the body piece by piece as it
         streamed (:class:`_Unscanned`), found no blocked host in it (it is not run again).
         """
-        if self.plain and not self.codings and type(body) is bytes:
-            # (Before the memo: as cheap as a hit, and a page seen once costs no miss.)
-            edited = self._plain(body)
-            if edited is not None:
-                return edited
         memo = self.memo
         if memo is None or type(body) is not bytes or len(body) * 8 > memo.budget:
             return self._whole(body, clear)  # (the memo keeps nothing over an eighth)
@@ -1211,7 +1206,7 @@ class Injection:
             raise self.failure
         try:
             if not self.codings:
-                return self._text(body, clear)
+                return (self._plain(body) if self.plain else None) or self._text(body, clear)
             text = Decoder(self.codings).whole(body)
             edited = (self._plain(text) if self.plain else None) or self._text(text, clear)
             return body if edited == text else Encoder(self.codings).whole(edited)
