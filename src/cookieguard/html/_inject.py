@@ -19,8 +19,8 @@ from cookieguard._cache import Memo
 from cookieguard.catalogue._catalogue import Catalogue, Vendor
 from cookieguard.core._headers import HTML_TYPES as _HTML_TYPES
 from cookieguard.core._policy import NECESSARY
+from cookieguard.html._charsets import DEFAULT as DEFAULT_CODEC
 from cookieguard.html._charsets import (
-    DEFAULT as DEFAULT_CODEC,
     PRESCAN,
     REPLACEMENT,
     TRANSCODED,
