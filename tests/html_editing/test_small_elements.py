@@ -41,6 +41,11 @@ CHILDREN = (
     "tr", "td", "select", "noscript", "textarea", "iframe", "html", "body", "head", "br",
     "template", "image", "G", "Path", "h", "mrow", "mo",
 )  # fmt: skip
+#: End tags inside them that close something else, or nothing, or break out.
+END_TAGS = (
+    "</g>", "</svg>", "</p>", "</math>", "</title>", "</br>", "</mi>", "</desc>", "</h>",
+    "</font>", "</a>", "</svg/>", "</path x=1>", "</svgx>", "</gx>", "</mathml>", "</p/>",
+)  # fmt: skip
 #: Whole small elements, well formed or nearly.
 SMALL = (
     "<svg></svg>", "<svg/>", "<svg a=b/>", "<svg class=a></svg>", "<svg><g/></svg>",
@@ -57,6 +62,11 @@ SMALL = (
     "<svg><g></svg>", "<svg><g><h></g></svg>", "<svg><desc>x</desc></svg>",
     "<svg><desc><b></desc></svg>", "<noscript><!----></noscript>", "<svg><!--</body>--></svg>",
     "<noscript><!--</body>--></noscript>", "<svg><g><b></b></g></svg>",
+    "<svg><g><path d='M0 0'></svg>", "<math><mrow><mn>1</mn></math>", "<svg><svg></svg>",
+    "<svg><svg><g></svg>", "<math><math></math>", "<svg><g></p></svg>", "<svg><g></br></svg>",
+    "<svg><g><i>x</i></svg>", "<svg><path/><span>x</span></svg>", "<svg><g><desc>x</svg>",
+    "<svg><a href=/x></svg>", "<svg><g/><math></svg>", "<math><svg></math>",
+    "<svg></svgx></svg>", "<svg><g></gx></svg>", "<math><mi></mix></mi></math>",
 )  # fmt: skip
 #: Trackers next to them: tags the gate must edit.
 TRACKERS = (
@@ -91,6 +101,9 @@ def small(rng: random.Random, depth: int = 0) -> str:
     if root.endswith("/"):
         return f"<{root}>"
     inner = "".join(child(rng, depth + 1) for _ in range(rng.randrange(4)))
+    if rng.random() < 0.25:
+        # An end tag that may close the root (or not), then a probe read by what it left.
+        inner += rng.choice(END_TAGS) + rng.choice(PROBES)
     return f"<{root}>{inner}</{root.split()[0]}>"
 
 
@@ -98,15 +111,21 @@ def child(rng: random.Random, depth: int) -> str:
     roll = rng.random()
     if roll < 0.15:
         return rng.choice(("x", " ", "<!-- c -->", "<?x>", "</3>", "<3", "&amp;"))
-    if roll < 0.25:
+    if roll < 0.22:
         return rng.choice(TRACKERS)
-    if roll < 0.3:
-        return rng.choice(("</g>", "</svg>", "</p>", "</math>", "</title>"))
+    if roll < 0.27:
+        return rng.choice(PROBES)  # (read as foreign content, or after a break-out)
+    if roll < 0.33:
+        # What it leaves open decides how the probe after it is read.
+        return rng.choice(END_TAGS) + (rng.choice(PROBES) if rng.random() < 0.5 else "")
     tag = rng.choice(CHILDREN)
     name = tag.split()[0]
     if rng.random() < 0.4 or depth > 7:
         return f"<{tag}{rng.choice(('/', ' /', ''))}>"
     inner = "".join(child(rng, depth + 1) for _ in range(rng.randrange(3)))
+    if rng.random() < 0.3:
+        # Left open: an end tag of an element around it closes it, or a break-out does.
+        return f"<{tag}>{inner}"
     return f"<{tag}>{inner}</{name}{rng.choice(('', ' ', ' x=1'))}>"
 
 
@@ -141,17 +160,20 @@ class _WithoutElementSkips:
     """The scanner with the data state's skip as it was before it took elements whole."""
 
     def __enter__(self) -> None:
-        self.saved = (dict(_scanner._SKIPS), _scanner._FOREIGN_ROOT)
+        self.saved = (dict(_scanner._SKIPS), dict(_scanner._SKIP_ONES), _scanner._FOREIGN_ROOT)
         for head, scripting in _scanner._SKIPS:
             alternatives = _scanner._SKIPPED
             if not head:
                 alternatives = _scanner._INLINE_SCRIPT + b"|" + alternatives
             _scanner._SKIPS[head, scripting] = re.compile(b"(?:" + alternatives + b")*+")
+            # (the walk to a leap steps over one token of the skip's at a time)
+            _scanner._SKIP_ONES[head, scripting] = re.compile(b"(?:" + alternatives + b")")
         _scanner._FOREIGN_ROOT = re.compile(b"(?!)")
 
     def __exit__(self, *_: object) -> None:
         _scanner._SKIPS.update(self.saved[0])
-        _scanner._FOREIGN_ROOT = self.saved[1]
+        _scanner._SKIP_ONES.update(self.saved[1])
+        _scanner._FOREIGN_ROOT = self.saved[2]
 
 
 def _banner_plan() -> Injection:
@@ -228,6 +250,16 @@ def test_pages_of_small_elements_load_no_tracker() -> None:
         ("<noscript>x<b>y</b></noscript>", True),
         ("<svg a=b/>", False),  # the "/" is the value's: the svg stays open
         ("<svg><g><h></g></svg>", True),  # an end tag closes the elements inside too
+        ("<svg><g></svg>", True),  # (the root's too, in the usual skip)
+        ("<svg><g><path d='M0 0'></svg>", True),
+        ("<svg><td><a href=/x></svg>", True),  # (no break-outs: foreign elements)
+        ("<math><mrow><mn>1</mn></math>", True),
+        ("<svg><g><desc>x</desc></svg>", True),
+        ("<svg><svg></svg>", False),  # the inner one closes: the root stays open
+        ("<math><math></math>", False),
+        ("<svg><svg><g></svg>", False),
+        ("<svg><g></br></svg>", False),  # "</br>" breaks out: read by the HTML rules
+        ("<svg><g><desc>x</svg>", False),  # inside an integration point: HTML rules
         ("<svg><svg><g></svg></svg>", True),  # (the nearest of its name)
         ("<svg><g><p>x</p></g></svg>", True),  # a break-out ends them all: HTML again
         ("<svg><desc>x<!--y--></desc><foreignObject/></svg>", True),

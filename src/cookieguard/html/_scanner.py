@@ -112,10 +112,13 @@ _SKIPPED = (
 #   "<img>", "<font>" whatever its attributes), no HTML or MathML text integration point
 #   (foreignObject, desc, title, mi..., annotation-xml), no script or style, no raw-text
 #   or document names (an <svg> or <math> inside is an element of the outer space); each
-#   self-closing ("/>" with no unquoted value the "/" could belong to) or closed by its own
-#   end tag, nested at most _FOREIGN_DEPTH deep. Every tag inside is then read by the
-#   foreign rules (the current node is never an integration point), nothing is raw text
-#   or CDATA, and each end tag pops exactly the element it closes.
+#   self-closing ("/>" with no unquoted value the "/" could belong to), closed by its own
+#   end tag (nested at most _FOREIGN_DEPTH deep), or left open for an end tag of an
+#   element around it to close. Every tag inside is then read by the foreign rules (the
+#   current node is never an integration point), nothing is raw text or CDATA, and each
+#   end tag pops exactly the elements the skip takes it to close: in foreign content an
+#   end tag closes the nearest open element of its name and every element inside it
+#   ("any other end tag"); "</p>" and "</br>", which break out, are never taken.
 # - An RCDATA or raw-text element ("<title>", "<textarea>", "<style>", "<xmp>", "<iframe>",
 #   "<noembed>", "<noframes>") to its end tag, with no "</body" in its text (which the
 #   scanner notes as a place for the insert while it reads).
@@ -127,8 +130,18 @@ _SKIPPED = (
 # repetition it must be an atomic group around a greedy one (Python 3.11's re raises
 # SystemError on a possessive repetition holding one, CPython gh-101955), and each step
 # of a greedy one saves the groups set so far (15 % more per KB of an ordinary page). So
-# the usual skip takes foreign elements with no children but self-closing ones, and only
-# where it stops at an "<svg" or "<math" does _DEEP_SKIPS read on with nested ones.
+# the usual skip takes foreign elements with no end tags of their own (self-closing, or
+# left open for the root's end tag to close: "<svg><path d=...></svg>"), and only where
+# it stops at an "<svg" or "<math" does _DEEP_SKIPS read on with nested ones.
+#
+# Every piece is written for Python's re, whose cost is one step per operation tried: the
+# skip reads each "<" once and picks its branch by the next letter ("/", "!", "?", then a
+# start tag's first letter), each branch starting with a literal or a class that re
+# rejects at once, as it does the names of a trie (a branch tried and failed at every "<",
+# as the pieces were each a branch of their own, cost 100-600 ns a tag; the tags of
+# "<svg><b></b></svg>" are 0.9 -> 0.45 µs). Every branch after "<" starts with something
+# the others cannot (a different letter or name), so the order of the branches decides
+# nothing: the skip passes exactly the tokens each piece would pass on its own.
 def _trie(names: list[bytes]) -> bytes:
     """``names`` as a regex alternation shaped as a trie: a try costs one comparison per
     letter, not one per name (two dozen fetching attribute names share a handful of first
@@ -149,7 +162,30 @@ def _trie(names: list[bytes]) -> bytes:
     return b"(?:" + body + b")?" if ends else body
 
 
+def _by_name(branches: list[tuple[bytes, bytes]]) -> bytes:
+    """An alternation of tags after their "<" (each a name and the pattern of the rest),
+    one branch per first letter of a name: at a "<x" re rejects each other letter at once."""
+    groups: dict[bytes, list[bytes]] = {}
+    for name, rest in branches:
+        groups.setdefault(name[:1], []).append(re.escape(name[1:]) + rest)
+    return b"|".join(
+        first + (rests[0] if len(rests) == 1 else b"(?:" + b"|".join(rests) + b")")
+        for first, rests in sorted(groups.items())
+    )
+
+
 _NAME_CHARS = rb"[^" + _WS + rb"/>]*+"
+#: The rest of a tag after its name (which ends at white space, "/" or ">"): ">" at once,
+#: or attributes and ">". _GT_OPEN: not self-closing (no "/" right before the ">").
+_GT = rb"(?:>|" + _ATTRS + rb">)"
+_GT_OPEN = rb"(?:>|" + _ATTRS + rb"(?<!/)>)"
+
+
+def _end_tag(name: bytes) -> bytes:
+    """An end tag ``name`` after its "</" (``name`` may be a backreference)."""
+    return name + rb"(?:>|[" + _WS + rb"/]" + _ATTRS + rb">)"
+
+
 _APART_IN_FOREIGN = sorted(
     (
         _foreign.BREAKOUT
@@ -159,78 +195,100 @@ _APART_IN_FOREIGN = sorted(
     )
     - {b"svg", b"math"}
 )
-_FOREIGN_NAME = (  # (a letter first: the names are compared only after one)
-    rb"(?=[a-z])(?!" + _trie(_APART_IN_FOREIGN) + _DELIM + rb")[a-z]" + _NAME_CHARS
-)
+_FOREIGN_NAME = rb"(?!" + _trie(_APART_IN_FOREIGN) + _DELIM + rb")[a-z]" + _NAME_CHARS
+#: An element left open in a root's content: any foreign name but the roots' ("</svg>"
+#: closes the nearest svg).
+_OPEN_NAME = rb"(?!(?:svg|math)" + _DELIM + rb")" + _FOREIGN_NAME
 _SELF_CLOSING_ATTRS = (  # _ATTRS without unquoted values: a "/" before ">" then closes
     rb"(?:[" + _WS + rb"/]*+[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
     rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+')"
     rb"|(?![" + _WS + rb"]*+=)))*+[" + _WS + rb"/]*+(?<=/)>"
 )
+#: After a "<" in foreign content, none of a tag (the caller has ruled out "</" and a
+#: letter): a comment (holding no "</body"), "<?x>", "</3>", a "<" that is text.
 _FOREIGN_TEXT = (
-    rb"[^<]++|<(?=[^a-z!?/])|<!--(?:-?>|(?:[^-<]++|<(?!/body" + _DELIM + rb")|-(?!-!?>))*+--!?>)"
-    rb"|<\?[^>]*+>|</(?![a-z])[^>]*+>"
+    rb"!--(?:-?>|(?:[^-<]++|<(?!/body" + _DELIM + rb")|-(?!-!?>))*+--!?>)"
+    rb"|\?[^>]*+>|/[^>]*+>|(?=[^a-z!?/])"
 )
 #: A break-out start tag ends every foreign element open in a skipped subtree (none is an
 #: HTML element or integration point): the scanner is then in HTML again, at that tag.
-_BREAKOUT_AHEAD = rb"(?=<(?:" + b"|".join(sorted(_foreign.BREAKOUT)) + rb")" + _DELIM + rb")"
+_BREAKOUT_AHEAD = rb"(?=<" + _trie(sorted(_foreign.BREAKOUT)) + _DELIM + rb")"
 #: Integration points holding text only: the HTML rules they bring apply to start tags.
 _POINTS = b"foreignobject desc title mi mo mn ms mtext annotation-xml".split()
-_POINT_ELEMENT = rb"<(?:" + b"|".join(  # (one "<", then one comparison a name)
-    name + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>(?:"
-    + _FOREIGN_TEXT + rb")*+</" + name + _DELIM + _ATTRS + rb">)"
-    for name in _POINTS
-) + rb")"  # fmt: skip
+_POINT_ELEMENTS = _by_name(
+    [
+        (
+            name,
+            _DELIM + rb"(?:" + _GT_OPEN + rb"(?:[^<]++|<(?!/[a-z])(?:" + _FOREIGN_TEXT
+            + rb"))*+</" + _end_tag(name) + rb"|" + _SELF_CLOSING_ATTRS + rb")",
+        )
+        for name in _POINTS
+    ]
+)  # fmt: skip
 _FOREIGN_DEPTH = 6
 
 
-def _foreign_content(depth: int) -> bytes:
+def _foreign_content(depth: int, *, open_children: bool = False) -> bytes:
     """What may fill a skipped SVG or MathML element ``depth`` levels below the outermost
     (its name the group ``f0``; each level's element name is matched by its end tag, the
-    group ``f<depth>``); with ``depth`` at _FOREIGN_DEPTH, self-closing elements only.
+    group ``f<depth>``); with ``depth`` at _FOREIGN_DEPTH, elements with no end tag of
+    their own only: self-closing ones, and with ``open_children`` (right inside a root)
+    ones left open for the root's end tag to close.
 
     An element ends at its own end tag, or where an end tag of an element around it
     (the nearest of that name closes, and every element inside it) or a break-out start
     tag comes: as _foreign.end and _foreign.start read them."""
     if depth >= _FOREIGN_DEPTH:
+        if open_children:
+            element = (
+                _OPEN_NAME + rb"(?:" + _GT_OPEN + rb"|" + _SELF_CLOSING_ATTRS + rb")"
+                rb"|(?:svg|math)" + _DELIM + _SELF_CLOSING_ATTRS
+            )
+        else:
+            element = _FOREIGN_NAME + _SELF_CLOSING_ATTRS
         return (
-            rb"(?:" + _FOREIGN_TEXT + rb"|" + _POINT_ELEMENT + rb"|<" + _FOREIGN_NAME
-            + _SELF_CLOSING_ATTRS + rb")*+"
+            rb"(?:[^<]++|<(?!/[a-z])(?:" + _POINT_ELEMENTS + rb"|" + element + rb"|"
+            + _FOREIGN_TEXT + rb"))*+"
         )  # fmt: skip
     group = b"f%d" % depth
     around = b"|".join(b"(?P=f%d)" % k for k in range(depth))
     end = (
-        rb"(?:</(?P=" + group + rb")" + _DELIM + _ATTRS + rb">|(?=</(?:" + around + rb")"
+        rb"(?:</" + _end_tag(rb"(?P=" + group + rb")") + rb"|(?=</(?:" + around + rb")"
         + _DELIM + rb")|" + _BREAKOUT_AHEAD + rb")"
     )  # fmt: skip
     element = (
-        rb"<(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:" + _SELF_CLOSING_ATTRS + rb"|"
-        + _ATTRS + rb"(?<!/)>" + _foreign_content(depth + 1) + end + rb")"
+        rb"(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:" + _GT_OPEN
+        + _foreign_content(depth + 1) + end + rb"|" + _SELF_CLOSING_ATTRS + rb")"
     )  # fmt: skip
-    return rb"(?>(?:" + _FOREIGN_TEXT + rb"|" + _POINT_ELEMENT + rb"|" + element + rb")*)"
-
-
-def _foreign_subtree(depth: int) -> bytes:
-    """An <svg> or <math> subtree (with nested elements, from ``depth`` 1: see above)."""
-    if depth >= _FOREIGN_DEPTH:  # (no group: as it is in a possessive repetition)
-        return rb"<(?:" + b"|".join(
-            root + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS + rb"(?<!/)>"
-            + _foreign_content(depth) + rb"(?:</" + root + _DELIM + _ATTRS + rb">|"
-            + _BREAKOUT_AHEAD + rb"))"
-            for root in (b"svg", b"math")
-        ) + rb")"  # fmt: skip
     return (
-        rb"<(?P<f0>svg|math)" + _DELIM + rb"(?:" + _SELF_CLOSING_ATTRS + rb"|" + _ATTRS
-        + rb"(?<!/)>" + _foreign_content(depth) + rb"(?:</(?P=f0)" + _DELIM + _ATTRS + rb">|"
-        + _BREAKOUT_AHEAD + rb"))"
+        rb"(?>(?:[^<]++|<(?!/[a-z])(?:" + _POINT_ELEMENTS + rb"|" + element + rb"|"
+        + _FOREIGN_TEXT + rb"))*)"
     )  # fmt: skip
 
 
-_RAW_ELEMENT = rb"<(?:" + b"|".join(
-    raw + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/" + raw + _DELIM + rb"|/body" + _DELIM
-    + rb"))*+</" + raw + _DELIM + _ATTRS + rb">"
+#: An <svg> or <math> subtree after its "<": the usual skip's, with no nested end tags.
+_FOREIGN_SUBTREES = [
+    (
+        root,
+        _DELIM + rb"(?:" + _GT_OPEN + _foreign_content(_FOREIGN_DEPTH, open_children=True)
+        + rb"(?:</" + _end_tag(root) + rb"|" + _BREAKOUT_AHEAD + rb")|"
+        + _SELF_CLOSING_ATTRS + rb")",
+    )
+    for root in (b"svg", b"math")
+]  # fmt: skip
+#: The same with nested elements (see above), its root's name the group ``f0``.
+_DEEP_FOREIGN_SUBTREE = (
+    rb"(?P<f0>svg|math)" + _DELIM + rb"(?:" + _GT_OPEN + _foreign_content(1) + rb"(?:</"
+    + _end_tag(rb"(?P=f0)") + rb"|" + _BREAKOUT_AHEAD + rb")|" + _SELF_CLOSING_ATTRS + rb")"
+)  # fmt: skip
+_RAW_ELEMENTS = [
+    (
+        raw,
+        _DELIM + _GT + rb"(?:[^<]++|<(?!/" + raw + _DELIM + rb"|/body" + _DELIM + rb"))*+</"
+        + _end_tag(raw),
+    )
     for raw in (b"style", b"textarea", b"title", b"xmp", b"iframe", b"noembed", b"noframes")
-) + rb")"  # fmt: skip
+]  # fmt: skip
 _NO_LT = (rb"[^" + _WS, rb"[^<" + _WS), (rb"[^\"]", rb"[^\"<]"), (rb"[^']", rb"[^'<]")
 _ATTRS_NO_LT = _ATTRS
 for _old, _new in _NO_LT:
@@ -254,12 +312,26 @@ _INLINE_SCRIPT = (
 
 
 def _skip_alternatives(head: bool, scripting: bool, deep: bool) -> bytes:
-    pieces = [_SKIPPED, _RAW_ELEMENT, _foreign_subtree(_FOREIGN_DEPTH if not deep else 1)]
+    """One token of the skip: _SKIPPED's (text, an ordinary tag, a comment, a bogus
+    comment) or a small element, read from its "<" by the branches above."""
+    elements = list(_RAW_ELEMENTS)
+    if not deep:
+        elements += _FOREIGN_SUBTREES
     if scripting:
-        pieces.append(_PLAIN_NOSCRIPT)
+        elements.append((b"noscript", _PLAIN_NOSCRIPT[len(b"<noscript") :]))
     if not head:
-        pieces.insert(0, _INLINE_SCRIPT)
-    return b"|".join(pieces)
+        elements.append((b"script", _INLINE_SCRIPT[len(b"<script") :]))
+    after_lt = [
+        rb"/(?:(?!" + _trie(_SPECIAL_END.split(b"|")) + _DELIM + rb")[a-z]" + _NAME_CHARS
+        + _GT + rb"|(?![a-z])[^>]*+>)",
+        rb"!(?:" + _SKIPPED_COMMENT[len(b"<!") :] + rb"|(?!--|doctype)[^>]*+>)",
+        rb"\?[^>]*+>",
+        *([_DEEP_FOREIGN_SUBTREE] if deep else []),
+        rb"(?!" + _trie(_SPECIAL_START.split(b"|")) + _DELIM + rb")[a-z]" + _NAME_CHARS + _GT,
+        _by_name(elements),
+        rb"(?=[^a-z!?/])",
+    ]  # fmt: skip
+    return rb"[^<]++|<(?:" + b"|".join(after_lt) + rb")"
 
 
 def _skip(head: bool, scripting: bool, deep: bool) -> re.Pattern[bytes]:
