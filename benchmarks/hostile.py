@@ -257,6 +257,26 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"", b"<svg><b></b></svg>", n, b'<img src="' + PIXEL + b'">'),
         "`<svg><b></b></svg>` (a tag that leaves foreign content), then a tracker pixel",
     ),
+    # Their near variants in turn (so a gain is not for the exact unit alone): children left
+    # open at more than one level, MathML, a break-out from inside an open child.
+    "svgs_closing_nested": (
+        lambda n: _page(b"", b'<svg><g><path d="M0 0h24"></svg>', n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><g><path d=...></svg>` (two levels left open), then a tracker pixel",
+    ),
+    "maths_closing_children": (
+        lambda n: _page(b"", b"<math><mrow><mn>1</mn></math>", n, b'<img src="' + PIXEL + b'">'),
+        "`<math><mrow><mn>1</mn></math>` (a text integration point inside), then a tracker pixel",
+    ),
+    "svgs_broken_out_nested": (
+        lambda n: _page(b"", b"<svg><g><i>x</i></svg>", n, b'<img src="' + PIXEL + b'">'),
+        "`<svg><g><i>x</i></svg>` (a break-out from inside an open child), then a tracker pixel",
+    ),
+    "svgs_after_a_nested_one": (
+        lambda n: _page(
+            b"<svg><g></g></svg>", b"<svg><b></b></svg>", n, b'<img src="' + PIXEL + b'">'
+        ),
+        "one nested `<svg>`, then `<svg><b></b></svg>` (read by the usual skip again after it)",
+    ),
     "text_titles": (
         lambda n: _page(b"", b"<title>x</title>", n, b'<img src="' + PIXEL + b'">'),
         "`<title>x</title>`, then a tracker pixel",

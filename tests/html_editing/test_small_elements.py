@@ -210,6 +210,21 @@ def test_skipping_small_elements_writes_what_reading_them_writes(seed: int) -> N
     assert found == [], "\n".join(found[:5])
 
 
+@pytest.mark.parametrize("run", [1, 2])
+def test_nested_elements_read_a_few_tokens_a_match_write_the_same(run: int) -> None:
+    """The skip with nested SVG and MathML elements reads at most ``_DEEP_RUN`` tokens a
+    match, then the usual skip reads on (a greedy repetition's memory grew with the page):
+    with a run of one or two tokens it stops after nearly every token, and where it
+    stops is always between two tokens."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_scanner, "_DEEP_RUN", run)
+        patch.setattr(
+            _scanner, "_DEEP_SKIPS", {kind: _scanner._skip(*kind, True) for kind in _scanner._SKIPS}
+        )
+        found = list(differences(10 + run, 300, judge=False))
+    assert found == [], "\n".join(found[:5])
+
+
 def matched_end(pattern: re.Pattern[bytes], body: bytes, at: int = 0) -> int:
     """Where ``pattern`` matched at ``at`` ends (the skips match everywhere, if only "")."""
     match = pattern.match(body, at)

@@ -340,8 +340,15 @@ def _skip(head: bool, scripting: bool, deep: bool) -> re.Pattern[bytes]:
     with nested foreign elements or not."""
     alternatives = _skip_alternatives(head, scripting, deep)
     if deep:
-        return re.compile(rb"(?>(?:" + alternatives + rb")*)")
+        # (A greedy repetition keeps a way back for every step it took, in memory that
+        # grew with the page: past ~10,000 tokens each cost twice as much. A bounded one
+        # is read again from where it stopped.)
+        return re.compile(rb"(?>(?:" + alternatives + rb"){0,%d})" % _DEEP_RUN)
     return re.compile(rb"(?:" + alternatives + rb")*+")
+
+
+#: How many tokens one match of a _DEEP_SKIPS reads at most.
+_DEEP_RUN = 128
 
 
 _SKIPS = {(h, s): _skip(h, s, False) for h in (False, True) for s in (False, True)}
@@ -1191,12 +1198,18 @@ class Rewriter:
         elif plain:
             kind = (bool(self._head), self._scripting)
             at = _passed(w, pos, end, kind) if end - pos > _LEAP_MIN else pos
-            skipped = _SKIPS[kind].match(w.low, at, end)
+            skip = _SKIPS[kind]
+            skipped = skip.match(w.low, at, end)
             stop = skipped.end() if skipped is not None else at  # (it matches "" too)
-            if stop < end and _FOREIGN_ROOT.match(w.low, stop) is not None:
-                # An <svg> or <math> with children of its own: read on with nested ones.
+            while stop < end and _FOREIGN_ROOT.match(w.low, stop) is not None:
+                # An <svg> or <math> with children of its own: read on with nested ones,
+                # at most _DEEP_RUN tokens (see _skip), then with the usual skip again.
                 skipped = _DEEP_SKIPS[kind].match(w.low, stop, end)
-                stop = skipped.end() if skipped is not None else stop
+                if skipped is None or skipped.end() == stop:
+                    break
+                skipped = skip.match(w.low, skipped.end(), end)
+                assert skipped is not None  # (it matches "" too)
+                stop = skipped.end()
         else:
             skipped = _SKIP_TEXT.match(w.low, pos, end)
             stop = skipped.end() if skipped is not None else pos
