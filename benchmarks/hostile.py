@@ -144,6 +144,14 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"<img ", b"a=1 ", n, b'src="' + PIXEL + b'">'),
         "thousands of attributes before a tracker URL",
     ),
+    "many_distinct_attributes": (
+        lambda n: _distinct(
+            lambda i: (b"<img " if i == 0 else b"") + b"a%d=%d " % (i, i),
+            n,
+            b'src="' + PIXEL + b'">',
+        ),
+        "thousands of attributes, each its own, before a tracker URL",
+    ),
     "script_attributes": (
         lambda n: _page(b"<script ", b"a=1 ", n, b'src="' + PIXEL + b'"></script>'),
         "thousands of attributes in a script tag",

@@ -219,3 +219,29 @@ def test_a_tag_ends_where_the_attribute_regex_says(parts: list[bytes]) -> None:
             assert _scanner.tag_end(data, 4) == (m.end() if m is not None else -1)
     finally:
         _scanner._SYNC_BEFORE = kept
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from([*END_PARTS, *ALPHABET, b"a=1 " * 20]), max_size=30),
+    every=st.booleans(),
+)
+def test_the_attributes_named_are_found_from_a_place_near_the_first_quote(
+    parts: list[bytes], every: bool
+) -> None:
+    """``attributes_named`` starts reading where ``_past_unnamed`` says (near the first
+    quote, none of the names written before it): the attributes reading from the tag's
+    name find. Tried with each threshold (``_SYNC_BEFORE``): none, a few bytes, the real one."""
+    tag = b"<img " + b"".join(parts) + b">"
+    if _scanner.tag_end(tag, 4) != len(tag):
+        return  # (not one whole tag)
+    kept = (_scanner._SYNC_BEFORE, _scanner._past_unnamed)
+    try:
+        _scanner._past_unnamed = lambda low, skip, end, names: skip
+        expected = attributes_named(tag, 4, NAMES, every=every)
+        _scanner._past_unnamed = kept[1]
+        for sync_before in (0, 3, kept[0]):
+            _scanner._SYNC_BEFORE = sync_before
+            assert attributes_named(tag, 4, NAMES, every=every) == expected
+    finally:
+        _scanner._SYNC_BEFORE, _scanner._past_unnamed = kept

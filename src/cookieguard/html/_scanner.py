@@ -658,7 +658,7 @@ def attributes_named(
     found: list[Attribute] = []
     low = tag.lower()  # the same offsets: values are taken from ``tag`` as written
     end = len(tag) - 1
-    pos = skip
+    pos = _past_unnamed(low, skip, end, names)
     while names:
         m = _named_attribute(names).match(low, pos, end)
         if m is None:
@@ -674,6 +674,31 @@ def attributes_named(
         if not every:
             names = names - {name}
     return found
+
+
+def _past_unnamed(low: bytes, skip: int, end: int, names: frozenset[bytes]) -> int:
+    """Where reading the attributes of a whole tag (lower-cased, ``end`` at its ">") for
+    ``names`` may start and find what it finds from ``skip``: a place near the first quote
+    where the tokenizer's state is known (:func:`_synced`), when none of ``names`` is
+    written anywhere before it (then no attribute before it is named so); else ``skip``.
+    (The regex reads ~20 ns a byte of a tag of thousands of attributes before the one
+    wanted; the search for the names costs next to nothing.)"""
+    if end - skip <= _SYNC_BEFORE:
+        return skip
+    q = low.find(b'"', skip, end)
+    q1 = low.find(b"'", skip, q if q >= 0 else end)
+    q = q1 if q1 >= 0 else q if q >= 0 else end
+    if q - skip <= _SYNC_BEFORE or low.find(b">", skip, q) >= 0:
+        return skip
+    at = _synced(low, skip, q)
+    if at > skip and _names_written(names).search(low, skip, at) is None:
+        return at
+    return skip
+
+
+@lru_cache(maxsize=512)
+def _names_written(names: frozenset[bytes]) -> re.Pattern[bytes]:
+    return re.compile(b"|".join(re.escape(name) for name in sorted(names)))
 
 
 def attribute_starts(tag: bytes, skip: int, names: frozenset[bytes]) -> list[tuple[int, bytes]]:
