@@ -1517,14 +1517,14 @@ class _Unscanned:
     as when it arrives whole.
     """
 
-    __slots__ = ("blocker", "found", "hold", "parts", "rest", "sent", "size", "tail", "watch")
+    __slots__ = ("blocker", "found", "hold", "parts", "pending", "rest", "sent", "size", "watch")
 
     def __init__(self, blocker: Blocker | None = None) -> None:
         self.parts: list[bytes] = []
         self.size = 0  # bytes kept
         self.sent = 0  # bytes sent
         self.hold = -1  # where the first "</body" starts (-1: not seen yet)
-        self.tail = b""  # the last bytes kept, for a "</body" cut by a chunk boundary
+        self.pending = b""  # the kept bytes not sent (a "</body" may begin there)
         self.blocker = blocker
         self.found = False  # the prefilter found a blocked host: the rewriter must scan
         self.rest: list[bytes] = []  # (with a blocker) what was kept and not sent
@@ -1534,36 +1534,52 @@ class _Unscanned:
         """Keep ``data``; return what may be sent now."""
         if self.blocker is not None:
             return self._watched(data)
-        start = self.size
         self.parts.append(data)
         self.size += len(data)
-        before = self.tail
-        self.tail = data[-5:] if len(data) >= 5 else (before + data)[-5:]
-        if self.hold < 0:
-            m = _BODY_CLOSE.search(before + data[:5]) if before else None
-            if m is not None:
-                self.hold = start - len(before) + m.start()
-            else:
-                m = _BODY_CLOSE.search(data)
-                if m is not None:
-                    self.hold = start + m.start()
         if self.hold >= 0:
-            end = self.hold
+            return b""  # past the first "</body": nothing more goes out before the end
+        # What was held back (``pending``, from the last chunks) and ``data`` are read as one
+        # window, starting at ``sent``, without joining them: a "</body" cut by a chunk
+        # boundary starts in ``pending`` (its "<" is why that was held back), so it ends
+        # in the next five bytes.
+        pending = self.pending
+        if pending:
+            head = pending + data[:5]
+            m = _BODY_CLOSE.search(head)
+            if m is not None:
+                return self._hold(head[: m.start()])
+        m = _BODY_CLOSE.search(data)
+        if m is not None:
+            return self._hold(pending + data[: m.start()] if pending else data[: m.start()])
+        # A "<" in the window's last five bytes may begin a "</body" a later chunk finishes:
+        # it waits, and everything after it.
+        if len(data) >= 5:
+            lt = data.rfind(b"<", len(data) - 5)
+            if lt < 0:
+                if not pending:
+                    self.sent = self.size
+                    return data  # the common case: the whole chunk, not copied
+                out = pending + data
+            else:
+                out = pending + data[:lt] if pending else data[:lt]
+                self.pending = data[lt:]
         else:
-            # A "<" in the last five bytes may begin a "</body" the next chunk finishes.
-            lt = data.rfind(b"<", max(len(data) - 5, 0))
-            end = self.size if lt < 0 else start + lt
-        sent = self.sent
-        if end <= sent:
-            return b""
-        self.sent = end
-        if sent == start and end == self.size:
-            return data  # the common case: the whole chunk, not copied
-        if sent >= start:
-            return data[sent - start : end - start]
-        # Bytes held back after a "<" at the end of the last chunk (at most five: in
-        # ``before``) go out with this one.
-        return before[len(before) - (start - sent) :] + data[: end - start]
+            window = pending + data  # (at most nine bytes)
+            lt = window.rfind(b"<", max(len(window) - 5, 0))
+            out = window if lt < 0 else window[:lt]
+            self.pending = b"" if lt < 0 else window[lt:]
+        if lt < 0:
+            self.pending = b""
+        self.sent = self.size - len(self.pending)
+        return out
+
+    def _hold(self, out: bytes) -> bytes:
+        """The first "</body" starts right after ``out``, the rest of the window: send
+        ``out``, keep everything from there to the end."""
+        self.sent += len(out)
+        self.hold = self.sent
+        self.pending = b""
+        return out
 
     def _watched(self, data: bytes) -> bytes:
         self.parts.append(data)

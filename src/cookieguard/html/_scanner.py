@@ -2341,10 +2341,13 @@ def _plainly_markup(data: bytes, floor: int, at: int) -> bool:
     """True when the tag at ``at`` is neither inside another tag nor inside a bogus comment
     (``<!x`` or ``<?x`` with no ``>`` before it), as far as the inserts' placement needs to
     know."""
+    window = max(floor, at - 4096)  # (how far _enclosing looks back)
     gt = data.rfind(b">", floor, at)
-    lt = data.rfind(b"<", max(floor, at - 4096), at)
-    # (The usual case, the previous tag closed before ``at``, is _enclosing's first test,
-    # made here without the call: a ">" after that "<" is within _enclosing's window.)
+    lt = data.rfind(b"<", window, at)
+    if gt > lt and (lt >= 0 or gt >= window):
+        # The usual case: no "<" between the last ">" and ``at`` (so no tag open there and
+        # no "<!" or "<?"), the answer below without its calls.
+        return True
     if lt > gt and _enclosing(data, floor, at) >= 0:
         return False
     gt = max(gt, floor)
@@ -2356,9 +2359,11 @@ def insert_point(data: bytes) -> int:
     without a scan: its last ``</body`` (any letter case), followed by nothing but white
     space and ``</html>``, and plainly markup (:func:`_plainly_markup`); -1 if only the
     scan can tell (:meth:`Rewriter.feed_last` scans then)."""
-    at = _last_body(data)
+    at = data.rfind(b"</body")  # (_last_body's first look, without the call)
     if at < 0:
-        return -1
+        at = _last_body(data)
+        if at < 0:
+            return -1
     # (Most pages end one of the _TAILS ways: a set lookup, not the match.)
     if (len(data) - at > 32 or data[at:] not in _TAILS) and _TAIL.fullmatch(data, at) is None:
         return -1
