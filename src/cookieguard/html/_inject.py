@@ -34,6 +34,8 @@ from cookieguard.html._charsets import (
 from cookieguard.html._codings import Decoder, Encoder, Uneditable
 from cookieguard.html._embeds import placeholder_parts, size
 from cookieguard.html._nonces import Nonces, meta_nonces, with_nonces
+from cookieguard.html._scanner import _ATTRS as _TAG_ATTRIBUTES
+from cookieguard.html._scanner import _SKIPPED_COMMENT as _COMMENT
 from cookieguard.html._scanner import (
     Attribute,
     Rewriter,
@@ -41,7 +43,6 @@ from cookieguard.html._scanner import (
     attributes,
     attributes_named,
     insert_point,
-    nested_script_end,
     tag_end,
 )
 from cookieguard.html._urls import each_url as _each_url
@@ -236,8 +237,11 @@ def _srcdocs(data: bytes, low: bytes) -> Iterator[tuple[int, bytes]]:
         yield m.start(), value
 
 
-#: A character reference (what ``text_of`` would decode), as a quick test (lower case).
-_REFERENCE = re.compile(rb"&(?:#|[a-z0-9]{2,31};)")
+#: A character reference that may write part of a host or its path (lower case): a numeric
+#: one, or a named one for a character a host or path is written with (``html.entities``:
+#: no other named reference decodes to one). ``&amp;``, ``&nbsp;``, ``&eacute;``, which text
+#: is full of, name no host decoded (a script's span may run over a page's text).
+_REFERENCE = re.compile(rb"&(?:#|(?:period|sol|bsol|colon|lowbar|underbar|percnt);)")
 #: What a host, its path and character references in them are written with (lower case).
 _RUN_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-&#;/\\:%_~"
 _RUN = re.compile(rb"[a-z0-9.\-&#;/\\:%_~]*+")
@@ -249,24 +253,52 @@ _RUN = re.compile(rb"[a-z0-9.\-&#;/\\:%_~]*+")
 #: the gap read a page's product list tag by tag: 34 -> 100 µs a 20 KB page with a script
 #: in its head and one at its end, three times the rest of the prefilter.)
 _PLAIN_SCRIPTS = re.compile(
-    rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?!/script[\t\n\f\r />]|!--|script[\t\n\f\r />]))*+"
+    rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?![a-z!?/]))*+"
     rb"(?=</script[\t\n\f\r />])(?:</script(?:[^<]++|<(?!script[\t\n\f\r />])){0,64}+"
-    rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?!/script[\t\n\f\r />]|!--|script[\t\n\f\r />]))*+"
+    rb"<script(?=[\t\n\f\r />])(?:[^<]++|<(?![a-z!?/]))*+"
     rb"(?=</script[\t\n\f\r />]))*+"
+)
+#: An SVG or MathML ``<script>`` (its start tag, then its text in foreign content, where
+#: there is no script data: the tokenizer reads markup) up to the ``</script`` that ends it,
+#: when nothing before that end tag can keep it from closing the script (matched up to
+#: the ``</script`` that ends script data, this says whether it ends there too): text, comments,
+#: bogus comments and CDATA sections (their bytes hide a ``</script``), end tags, and start
+#: tags of foreign elements, each read as the tokenizer reads it (``_ATTRS``: a ``</script``
+#: in a quoted value is no end tag). It does not match (the text may run to the end) at a
+#: nested ``<script``; at an HTML integration point (inside one, HTML's rules may open raw
+#: text, make a CDATA section a bogus comment, and ignore a ``</script>``); at a
+#: ``<![CDATA[`` in other letter cases (a bogus comment); or at a construct not ended.
+#: (Break-out tags end the script before its end tag: a longer text is the fail-closed
+#: reading.) Matched against the body as written, letter case ignored but in ``[CDATA[``.
+_POINTS = rb"(?:script|foreignobject|desc|title|mi|mo|mn|ms|mtext|annotation-xml)"
+_FOREIGN_SCRIPT = re.compile(
+    rb"<script" + _TAG_ATTRIBUTES + rb">"
+    rb"(?:[^<]++|<(?![a-z!?/])|" + _COMMENT + rb"|(?-i:<!\[CDATA\[)(?:[^\]]++|\](?!\]>))*+\]\]>"
+    rb"|<(?:!(?!--|\[cdata\[)|\?|/(?![a-z]))[^>]*+>"
+    rb"|</(?!script[\t\n\f\r />])[a-z][^\t\n\f\r />]*+" + _TAG_ATTRIBUTES + rb">"
+    rb"|<(?!" + _POINTS + rb"[\t\n\f\r />])[a-z][^\t\n\f\r />]*+" + _TAG_ATTRIBUTES + rb">"
+    rb")*+(?=</script[\t\n\f\r />])",
+    re.IGNORECASE,
 )
 
 
 def _script_spans(
-    low: bytes, quiet: Callable[[int, int], bool] | None = None
+    low: bytes, quiet: Callable[[int, int], bool] | None = None, data: bytes | None = None
 ) -> Iterator[tuple[int, int]]:
     """Where, in a lower-cased body, the text of an inline script may be: from a
     ``<script`` to the ``</script`` that ends script data from there (its escapes followed:
-    ``<!--<script></script>`` does not end it), or the end of the body; each ``<script`` in
-    between a start of its own (:meth:`Blocker._script_hits`).
+    ``<!--<script></script>`` does not end it) if an SVG or MathML script's text would end
+    there too (:data:`_FOREIGN_SCRIPT`) and no ``<script`` comes before it; else to the end
+    of the body, each ``<script`` in between a start of its own (:meth:`Blocker._script_hits`).
 
     A superset for the scripts sites paste, and cheap: the start tag is included, and a
     ``<script`` in a comment or an attribute value starts one too (the verdict, on the
-    element the scanner reads, decides). Spans do not overlap.
+    element the scanner reads, decides). Spans do not overlap. Every span is read from its
+    own start, whatever comes before it, so the scanner's window that starts at a script
+    (or before it) finds what the whole body does in that script's text.
+
+    ``data``: the body as written (``low`` if not given: then a ``<![CDATA[``, which is one
+    only in that letter case, ends no span before the end).
 
     ``quiet(start, end)``: True if no span within ``low[start:end]`` can yield a hit; a run
     of plain spans it says so of is passed over (not yielded) in one regex match, not a
@@ -293,16 +325,43 @@ def _script_spans(
         escape = low.find(b"<!--", at, stop)
         if escape != -1 and low.find(b"<script", escape, stop) != -1:
             stop = _escaped_end(low, escape)  # (only "<!--" then "<script" can go past it)
+        if stop < n and not _ends_there(low, at, stop):
+            # Read as an SVG or MathML script too: if its text may run past that end tag,
+            # the span runs to the end. (Read no further than that end tag: a script's own
+            # bytes, once each.)
+            foreign = _FOREIGN_SCRIPT.match(low if data is None else data, at, stop + 9)
+            if foreign is None or foreign.end() != stop:
+                stop = n
         if stop < n and -1 < after < stop:
-            # In SVG a <script> in a script is one nested in it: its </script> ends only
-            # that, and the text after it runs as the outer one's (nested_script_end).
-            nested = nested_script_end(low, at + 7, n)
-            stop = max(stop, n if nested == -1 else nested)
+            # A <script> in the span: in SVG one nested in this one (its </script> ends
+            # only that), or one a comment or a value hides from this reading but not from
+            # its own, whose text may run further: the span runs to the end.
+            stop = n
         yield at, stop
         if stop >= n or after == -1:
             return
         # (The first "<script" after ``at + 7`` is the first after ``stop`` when it is past it.)
         at = after if after > stop else _tag(low, b"<script", stop + 1)
+
+
+def _ends_there(low: bytes, at: int, stop: int) -> bool:
+    """True if an SVG or MathML script at ``at`` ends at the ``</script`` at ``stop`` (as
+    :data:`_FOREIGN_SCRIPT` reads it), told without reading its start tag's attributes (a
+    script tag of thousands cost 40 % more): nothing but text after its start tag, which ends
+    at a ">" in no quoted value (one would open with the last quote of its kind before it,
+    right after "=")."""
+    if low.find(b"<", at + 7, stop) != -1:
+        return False
+    gt = low.rfind(b">", at + 7, stop)
+    if gt == -1:
+        return False
+    for quote in (b'"', b"'"):
+        k = low.rfind(quote, at + 7, gt)
+        while k > at + 7 and low[k - 1] in _WS_BYTES:
+            k -= 1
+        if k > at + 7 and low[k - 1] == 0x3D:  # "="
+            return False
+    return True
 
 
 _NAME_ENDS = frozenset((b"\t", b"\n", b"\f", b"\r", b" ", b"/", b">"))
@@ -543,11 +602,12 @@ class Blocker:
 
         A hit at the start tag, not at the host: it reaches the script's verdict and nothing
         else (a host in text, a comment or another tag is no URL, and a hit there would
-        count as one). Whether a ``<script`` has one depends only on the bytes up to that
-        ``</script``, which the scanner holds whole for a script, so a page is edited the
-        same however it is cut. The search for hosts goes on from the first ``<script``
-        after each one found: a script naming a host thousands of times costs one regex
-        pass, not a look-up a name.
+        count as one). Whether a ``<script`` has one depends only on the bytes from it to
+        the end of its span (:func:`_script_spans`: that ``</script``, or the end of the
+        bytes when an SVG script's text may run past it), and the scanner holds a script
+        whole, so a page is edited the same however it is cut. The search for hosts goes on
+        from the first ``<script`` after each one found: a script naming a host thousands
+        of times costs one regex pass, not a look-up a name.
 
         A span's hits depend on its bytes alone (every search is bounded by it): those of a
         span seen before (a vendor's snippet, pasted on every page of a site however the
@@ -563,7 +623,7 @@ class Blocker:
                 _REFERENCE.search(low, start, end) is None
             )
 
-        for start, end in _script_spans(low, quiet):
+        for start, end in _script_spans(low, quiet, data):
             if memo is None or end - start > _SPAN_MEMO:
                 found += self._span_hits_in(data, low, start, end, settled)
                 continue

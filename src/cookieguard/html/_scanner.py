@@ -421,26 +421,11 @@ _SCRIPT_CLOSER = _CLOSERS[b"script"]
 # moves it between plain, escaped ("<!--") and double-escaped ("<!--" then "<script").
 # "<!-->" and "<!--->" enter and leave the escape at once.
 _SCRIPT_TOKENS = re.compile(rb"<!--(?:-*+>)?|-->|</?script" + _DELIM)
-_SCRIPT_TAGS = re.compile(rb"</?script" + _DELIM)
 _ATTR = re.compile(
     rb"([^" + _WS + rb"/>][^" + _WS + rb"/>=]*)"
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
 )
 _LONGEST_NAME = 12  # "</plaintext" plus the character after it
-
-
-def nested_script_end(low: bytes, start: int, stop: int) -> int:
-    """Where the ``</script`` that ends an SVG ``<script>`` whose content starts at ``start``
-    is, in a lower-cased page, or -1 if none before ``stop``. Foreign content has no script
-    data: a ``<script`` in it opens a script nested in this one, whose ``</script>`` closes
-    only that, and the text after it is this script's still. (Every ``<script`` counts, in a
-    comment or self-closing too: a larger content is the fail-closed reading.)"""
-    depth = 1
-    for m in _SCRIPT_TAGS.finditer(low, start, stop):
-        depth += -1 if low[m.start() + 1] == 0x2F else 1
-        if not depth:
-            return m.start()
-    return -1
 
 
 # The end of a well-formed page: "</body>", maybe "</html>", white space. A last "</body"
