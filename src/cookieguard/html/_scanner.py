@@ -204,6 +204,7 @@ _SELF_CLOSING_ATTRS = (  # _ATTRS without unquoted values: a "/" before ">" then
     rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+')"
     rb"|(?![" + _WS + rb"]*+=)))*+[" + _WS + rb"/]*+(?<=/)>"
 )
+_SELF_CLOSING_ATTRS = rb"(?:/>|" + _SELF_CLOSING_ATTRS + rb")"  # (the usual one at once)
 #: After a "<" in foreign content, none of a tag (the caller has ruled out "</" and a
 #: letter): a comment (holding no "</body"), "<?x>", "</3>", a "<" that is text.
 _FOREIGN_TEXT = (
@@ -294,11 +295,11 @@ _ATTRS_NO_LT = _ATTRS
 for _old, _new in _NO_LT:
     _ATTRS_NO_LT = _ATTRS_NO_LT.replace(_old, _new)
 _PLAIN_NOSCRIPT = (
-    rb"<noscript" + _DELIM + _ATTRS + rb">(?:[^<]++"
+    rb"<noscript" + _DELIM + _GT + rb"(?:[^<]++"
     rb"|<!--(?:-?>|(?:[^-<]++|<(?!/noscript" + _DELIM + rb"|/body" + _DELIM + rb")|-(?!-!?>))*+"
     rb"--!?>)"
     rb"|</?(?!(?:" + _SPECIAL_START + rb"|" + _SPECIAL_END + rb")" + _DELIM + rb")[a-z][^<"
-    + _WS + rb"/>]*+" + _ATTRS_NO_LT + rb">)*+</noscript" + _DELIM + _ATTRS + rb">"
+    + _WS + rb"/>]*+" + _ATTRS_NO_LT + rb">)*+</" + _end_tag(b"noscript")
 )  # fmt: skip
 #: Whole inline scripts whose text holds no "<!--" (script data then ends at the first
 #: "</script", its end tag skipped as an ordinary one): for when no head tags wait to go
@@ -306,7 +307,7 @@ _PLAIN_NOSCRIPT = (
 #: does holds a hit, which the skip does not pass. (Each script through the scanner's
 #: states cost a dozen calls: 520 µs per KB of "<script></script>".)
 _INLINE_SCRIPT = (
-    rb"<script" + _DELIM + _ATTRS + rb">(?:[^<]++|<(?!/script" + _DELIM + rb"|!--))*+"
+    rb"<script" + _DELIM + _GT + rb"(?:[^<]++|<(?!/script" + _DELIM + rb"|!--))*+"
     rb"(?=</script" + _DELIM + rb")"
 )
 
