@@ -328,8 +328,10 @@ def _skip_alternatives(head: bool, scripting: bool, deep: bool) -> bytes:
         rb"!(?:" + _SKIPPED_COMMENT[len(b"<!") :] + rb"|(?!--|doctype)[^>]*+>)",
         rb"\?[^>]*+>",
         *([_DEEP_FOREIGN_SUBTREE] if deep else []),
-        rb"(?!" + _trie(_SPECIAL_START.split(b"|")) + _DELIM + rb")[a-z]" + _NAME_CHARS + _GT,
+        # (the small elements before the ordinary tags: they need not try the names of
+        # the special ones first, and an ordinary tag fails their first letter at once)
         _by_name(elements),
+        rb"(?!" + _trie(_SPECIAL_START.split(b"|")) + _DELIM + rb")[a-z]" + _NAME_CHARS + _GT,
         rb"(?=[^a-z!?/])",
     ]  # fmt: skip
     return rb"[^<]++|<(?:" + b"|".join(after_lt) + rb")"
