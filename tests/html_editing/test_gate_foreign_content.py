@@ -160,6 +160,19 @@ CASES = {
     "a <table> in an SVG title closes the HTML table around the svg (the table modes)": (
         f"<table><svg><title><table></table></title><xmp><!--</xmp><img src={PIXEL}>-->"
     ),
+    "fuzz 41001/152: html5lib ignores a tag in a select, whose <select> then closes it": (
+        # The older "in select" rules ignore the <desc>; the second <select> closes the
+        # first, the MathML mtext is the current node again and <![CDATA[ opens a section
+        # (Chromium's relaxed select parser inserts the desc: a bogus comment, then one).
+        f"<math><mtext><select><desc><select><![CDATA[ > <!-- ]]><img src={PIXEL}>-->"
+    ),
+    "html5lib ignores every tag in a select, however many": (
+        "<math><mtext><select><b><i><u><s><em><tt><a><p><select>"
+        f"<![CDATA[ > <!-- ]]><img src={PIXEL}>-->"
+    ),
+    "an option in a select, then a tag the older rules ignore": (
+        f"<svg><desc><select><option><b><select><![CDATA[ > <!-- ]]><img src={PIXEL}>-->"
+    ),
     "fuzz 2026/851102: an SVG style's text runs past a </style> in a comment, CDATA in it": (
         "<svg><style><!--</style>--><![CDATA[ @import url(https://bat%2Ebing.com/a.css); ]]>"
         "</style></svg>"
@@ -274,6 +287,27 @@ def test_a_table_in_a_table_nests_or_closes_it() -> None:
     assert _foreign.start(title, b"table", **flags) == (True, [(*title, table), ()])
     template = (*title, Open(Space.HTML, b"template"))  # table scope ends at a template
     assert _foreign.start(template, b"table", **flags) == (True, [(*template, table)])
+
+
+def test_a_tag_in_a_select_is_inserted_or_ignored() -> None:
+    """Chromium's relaxed select parser inserts it, the older "in select" rules (html5lib)
+    ignore it and every tag after it: that reading is marked, so it does not split again
+    (fuzz 41001/152)."""
+    flags = {"self_closing": False, "breaks": False, "html_point": False}
+    mtext = (MATH, Open(Space.MATHML, b"mtext"))
+    select = (*mtext, Open(Space.HTML, b"select"))
+    older = (*mtext, Open(Space.HTML, b"select", older_select=True))
+    bold = Open(Space.HTML, b"b")
+    assert _foreign.start(select, b"b", **flags) == (True, [(*select, bold), older])
+    assert _foreign.start(older, b"b", **flags) == (True, [older])
+    assert _foreign.start((*select, bold), b"i", **flags) == (
+        True,
+        [(*select, bold, Open(Space.HTML, b"i"))],
+    )
+    option = Open(Space.HTML, b"option")
+    assert _foreign.start(older, b"option", **flags) == (True, [(*older, option)])
+    assert _foreign.start((*older, option), b"b", **flags) == (True, [(*older, option)])
+    assert _foreign.start(older, b"select", **flags) == (True, [mtext])  # it closes it
 
 
 def test_end_tags() -> None:

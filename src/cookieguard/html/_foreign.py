@@ -40,12 +40,15 @@ class Space(Enum):
 
 
 class Open(NamedTuple):
-    """One open element: its namespace, lower-case name, and for a MathML annotation-xml
-    whether its ``encoding`` makes it an HTML integration point."""
+    """One open element: its namespace, lower-case name, for a MathML annotation-xml
+    whether its ``encoding`` makes it an HTML integration point, and for an HTML
+    ``<select>`` whether this reading follows the older "in select" rules (html5lib's:
+    most tags in it ignored) rather than Chromium's relaxed select parser (inserted)."""
 
     space: Space
     name: bytes
     html_point: bool = False
+    older_select: bool = False
 
 
 Stack = tuple[Open, ...]
@@ -87,6 +90,8 @@ _SPECIAL = frozenset(
 _HEADINGS = frozenset(b"h1 h2 h3 h4 h5 h6".split())
 #: Start tags "in body" ignores (or merges into the open html or body element).
 _IGNORED = frozenset(b"html head body frameset frame".split())
+#: Start tags the older "in select" rules insert or process (the rest they ignore).
+_KEPT_IN_SELECT = frozenset(b"option optgroup script template".split())
 #: Start tags that close an open <select> ("in select" mode).
 _CLOSE_SELECT = frozenset(b"input keygen textarea select".split())
 #: Start tags of table parts: ignored "in body", but in the table and template modes they
@@ -156,6 +161,20 @@ def cdata(stack: Stack) -> bool:
     return bool(stack) and stack[-1].space is not Space.HTML
 
 
+def _open_select(stack: Stack) -> int:
+    """Where in ``stack`` the HTML ``<select>`` is whose "in select" insertion mode the
+    older rules are in (the current node, or an option or optgroup in it); -1 if none."""
+    for i in range(len(stack) - 1, -1, -1):
+        node = stack[i]
+        if not _html(node):
+            return -1
+        if node.name == b"select":
+            return i
+        if node.name not in (b"option", b"optgroup"):
+            return -1
+    return -1
+
+
 def _push(stack: Stack, node: Open) -> Stack:
     return (*stack, node) if len(stack) < DEPTH else stack
 
@@ -222,7 +241,18 @@ def start(
                         break
             opens = stack and name not in _VOID and name not in _IGNORED
             if opens and not (closed and name == b"select"):
-                stack = _push(stack, Open(Space.HTML, name))
+                select = -1 if closed or name in _KEPT_IN_SELECT else _open_select(stack)
+                if select == -1:
+                    stack = _push(stack, Open(Space.HTML, name))
+                elif stack[select].older_select:
+                    pass  # the older rules' reading: ignored
+                else:
+                    # The older "in select" rules (html5lib) ignore it, Chromium's relaxed
+                    # select parser inserts it: both readings, the older one marked so that
+                    # it ignores the tags after too (fuzz 41001/152).
+                    older = Open(Space.HTML, b"select", older_select=True)
+                    marked = (*stack[:select], older, *stack[select + 1 :])
+                    return True, [_push(stack, Open(Space.HTML, name)), marked]
         return True, [stack]
     if not self_closing:  # foreign content has no void elements, only self-closing tags
         space = stack[-1].space
