@@ -42,19 +42,23 @@ SPELLINGS = {
 }
 
 
+#: An undecided visitor's plan: every catalogued vendor gated.
+PLAN = SITE.injection(
+    Decision(UNDECIDED),
+    method="GET",
+    status=200,
+    content_type="text/html; charset=utf-8",
+    content_encoding=None,
+    path="/",
+    query="",
+    accept_language="en",
+)
+assert PLAN is not None
+
+
 def rewrite(body: bytes) -> bytes:
-    plan = SITE.injection(
-        Decision(UNDECIDED),
-        method="GET",
-        status=200,
-        content_type="text/html; charset=utf-8",
-        content_encoding=None,
-        path="/",
-        query="",
-        accept_language="en",
-    )
-    assert plan is not None
-    return plan.rewriter().feed_last(body)
+    assert PLAN is not None
+    return PLAN.rewriter().feed_last(body)
 
 
 def page(markup: bytes) -> bytes:
@@ -116,16 +120,7 @@ URL_PARTS = [
     "WWW", "FaceBook", "0x7f", "1", "09", "%2e", "%66", "@", ":", ":443", " ", "\t", "\n",
     "&", "=", "ev=PageView", "\u00ad", "\uff0e", "a", "x-y", "~", ";",
 ]  # fmt: skip
-BLOCKER = SITE.injection(
-    Decision(UNDECIDED),
-    method="GET",
-    status=200,
-    content_type="text/html; charset=utf-8",
-    content_encoding=None,
-    path="/",
-    query="",
-    accept_language="en",
-).blocker  # type: ignore[union-attr]
+BLOCKER = PLAN.blocker
 
 
 @settings(max_examples=3000, deadline=None)
