@@ -13,11 +13,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cookieguard.core._consent import UNDECIDED
-from cookieguard.core._guard import Decision
 from cookieguard.html._urls import text_of
 from cookieguard.site._site import Site
 from tests.harness import make_policy
+from tests.html_editing.test_gate_markup import plan
 
 SITE = Site(make_policy(banner=False, scripts=False), receipts=None)
 
@@ -43,21 +42,10 @@ SPELLINGS = {
 
 
 #: An undecided visitor's plan: every catalogued vendor gated.
-PLAN = SITE.injection(
-    Decision(UNDECIDED),
-    method="GET",
-    status=200,
-    content_type="text/html; charset=utf-8",
-    content_encoding=None,
-    path="/",
-    query="",
-    accept_language="en",
-)
-assert PLAN is not None
+PLAN = plan(SITE)
 
 
 def rewrite(body: bytes) -> bytes:
-    assert PLAN is not None
     return PLAN.rewriter().feed_last(body)
 
 
