@@ -47,6 +47,12 @@ def _distinct(unit: Callable[[int], bytes], size: int, after: bytes = b"") -> by
 
 
 #: name -> (how it is made, what it is). The names are the rows of the adversarial table.
+def _then_pixel(unit: bytes, before: bytes = b"") -> Callable[[int], bytes]:
+    """A page of ``unit`` over and over (after ``before``), then one tracker pixel: what
+    the scanner must read up to the hit."""
+    return lambda n: _page(before, unit, n, b'<img src="' + PIXEL + b'">')
+
+
 SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
     "comment_newlines": (
         lambda n: _page(b"<!-- see /", b"\n", n, b"-->"),
@@ -204,107 +210,100 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         "empty comments, no `</body>` (the end of the page was searched for after each one)",
     ),
     "comments_before_tracker": (
-        lambda n: _page(b"", b"<!-- c -->", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<!-- c -->"),
         "comments, then a tracker pixel (every token read by the scanner)",
     ),
     # Small elements that change the tokenizer's state, each read by the scanner (a tracker
     # after them keeps the page from passing whole): a dozen Python calls per element.
     "empty_scripts": (
-        lambda n: _page(b"", b"<script></script>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<script></script>"),
         "empty inline scripts, then a tracker pixel",
     ),
     "empty_svgs": (
-        lambda n: _page(b"", b"<svg></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg></svg>"),
         "empty `<svg>` elements, then a tracker pixel",
     ),
     "empty_noscripts": (
-        lambda n: _page(b"", b"<noscript></noscript>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<noscript></noscript>"),
         "empty `<noscript>` elements (two readings each), then a tracker pixel",
     ),
     "empty_titles": (
-        lambda n: _page(b"", b"<title></title>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<title></title>"),
         "empty `<title>` elements (RCDATA), then a tracker pixel",
     ),
     # Their near variants: what the data state's skip takes whole (children, attributes,
     # text, nesting) and what it leaves to the scanner's states (each changes the model).
     "svgs_with_children": (
-        lambda n: _page(b"", b"<svg><g/></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg><g/></svg>"),
         "`<svg><g/></svg>` (a self-closing child), then a tracker pixel",
     ),
     "svgs_with_attributes": (
-        lambda n: _page(b"", b"<svg class=a></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg class=a></svg>"),
         "`<svg class=a></svg>`, then a tracker pixel",
     ),
     "nested_svgs": (
-        lambda n: _page(b"", b"<svg><svg></svg></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg><svg></svg></svg>"),
         "`<svg><svg></svg></svg>`, then a tracker pixel",
     ),
     "svg_icons": (
-        lambda n: _page(
-            b"",
+        _then_pixel(
             b'<a href="/x"><svg viewBox="0 0 24 24"><g><path d="M0 0h24v24H0z"></path></g>'
-            b"</svg></a>",
-            n,
-            b'<img src="' + PIXEL + b'">',
+            b"</svg></a>"
         ),
         "links holding an SVG icon (nested elements), then a tracker pixel",
     ),
     "empty_maths": (
-        lambda n: _page(b"", b"<math><mrow></mrow></math>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<math><mrow></mrow></math>"),
         "`<math><mrow></mrow></math>`, then a tracker pixel",
     ),
     "svgs_closing_children": (
-        lambda n: _page(b"", b"<svg><g></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg><g></svg>"),
         "`<svg><g></svg>` (the end tag closes the child too), then a tracker pixel",
     ),
     "svgs_with_desc": (
-        lambda n: _page(b"", b"<svg><desc></desc></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg><desc></desc></svg>"),
         "`<svg><desc></desc></svg>` (an HTML integration point), then a tracker pixel",
     ),
     "svgs_broken_out": (
-        lambda n: _page(b"", b"<svg><b></b></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg><b></b></svg>"),
         "`<svg><b></b></svg>` (a tag that leaves foreign content), then a tracker pixel",
     ),
     # Their near variants in turn (so a gain is not for the exact unit alone): children left
     # open at more than one level, MathML, a break-out from inside an open child.
     "svgs_closing_nested": (
-        lambda n: _page(b"", b'<svg><g><path d="M0 0h24"></svg>', n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b'<svg><g><path d="M0 0h24"></svg>'),
         "`<svg><g><path d=...></svg>` (two levels left open), then a tracker pixel",
     ),
     "maths_closing_children": (
-        lambda n: _page(b"", b"<math><mrow><mn>1</mn></math>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<math><mrow><mn>1</mn></math>"),
         "`<math><mrow><mn>1</mn></math>` (a text integration point inside), then a tracker pixel",
     ),
     "svgs_broken_out_nested": (
-        lambda n: _page(b"", b"<svg><g><i>x</i></svg>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<svg><g><i>x</i></svg>"),
         "`<svg><g><i>x</i></svg>` (a break-out from inside an open child), then a tracker pixel",
     ),
     "svgs_after_a_nested_one": (
-        lambda n: _page(
-            b"<svg><g></g></svg>", b"<svg><b></b></svg>", n, b'<img src="' + PIXEL + b'">'
-        ),
+        _then_pixel(b"<svg><b></b></svg>", b"<svg><g></g></svg>"),
         "one nested `<svg>`, then `<svg><b></b></svg>` (read by the usual skip again after it)",
     ),
     "text_titles": (
-        lambda n: _page(b"", b"<title>x</title>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<title>x</title>"),
         "`<title>x</title>`, then a tracker pixel",
     ),
     "empty_textareas": (
-        lambda n: _page(b"", b"<textarea></textarea>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<textarea></textarea>"),
         "empty `<textarea>` elements (RCDATA), then a tracker pixel",
     ),
     "text_noscripts": (
-        lambda n: _page(b"", b"<noscript>x</noscript>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<noscript>x</noscript>"),
         "`<noscript>x</noscript>`, then a tracker pixel",
     ),
     "noscripts_with_tags": (
-        lambda n: _page(
-            b"", b'<noscript><a href="/x">x</a></noscript>', n, b'<img src="' + PIXEL + b'">'
-        ),
+        _then_pixel(b'<noscript><a href="/x">x</a></noscript>'),
         "`<noscript>` holding a link, then a tracker pixel",
     ),
     "noscripts_with_comments": (
-        lambda n: _page(b"", b"<noscript><!----></noscript>", n, b'<img src="' + PIXEL + b'">'),
+        _then_pixel(b"<noscript><!----></noscript>"),
         "`<noscript>` holding a comment (its two readings may differ), then a tracker pixel",
     ),
 }
