@@ -173,6 +173,16 @@ CASES = {
     "an option in a select, then a tag the older rules ignore": (
         f"<svg><desc><select><option><b><select><![CDATA[ > <!-- ]]><img src={PIXEL}>-->"
     ),
+    "fuzz 2028/920423: a reading within a reading leaves a style open at its span's end": (
+        # </div> may leave the svg open: then the <noscript> is SVG, the <title> an
+        # integration point, and with scripting off the second <noscript> holds a <style>
+        # whose text runs past </noscript> to </style>. The first <noscript>'s markup
+        # reading (with scripting on it is raw text to that </noscript>) is closed there:
+        # the style's end must come before the title's.
+        "<svg></div><annotation-xml><noscript><title><xmp><!--</xmp>--></xmp><br>"
+        "<noscript><style></noscript><button formaction='https://px.ads.linkedin.com/c'>"
+        "</button></style>"
+    ),
     "fuzz 2026/851102: an SVG style's text runs past a </style> in a comment, CDATA in it": (
         "<svg><style><!--</style>--><![CDATA[ @import url(https://bat%2Ebing.com/a.css); ]]>"
         "</style></svg>"

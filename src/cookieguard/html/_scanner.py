@@ -891,6 +891,7 @@ class Rewriter:
         "_looked",
         "_noscript",
         "_open_tag",
+        "_open_tail",
         "_out",
         "_pending",
         "_prepare",
@@ -960,6 +961,9 @@ class Rewriter:
         self._looked = 0
         self._rescan_at = 0  # with a long element pending: how much to hold before reading on
         self._span_read: tuple[int, bytes, bytes | None, Candidates | None] | None = None
+        # In a reading within a reading: what closes a markup reading this scan followed
+        # that is still open at the end of its span (see _other_reading).
+        self._open_tail: bytes | None = b""
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
         #: Why the rest of the page passed unchanged (``None``: it did not): the site then
@@ -1942,10 +1946,26 @@ class Rewriter:
                     self._span_read = (len(span), out, tail, after)
                     return None
                 if w.last:
+                    if self._depth:  # (open at the end of this scan: see below)
+                        self._still_open(tail)
                     tail = b""
             if tail != b"":
                 out, after = self._closed_reading(span, tail, stacks, scripting)
+        elif tail != b"" and w.last and self._depth:
+            # The other reading runs to the end of this scan, and so does this one, still
+            # open: in a reading within a reading the page goes on after it, so what closes
+            # this one goes before what closes this scan's own state (fuzz 2028/920423: an
+            # SVG title's markup reading left a <style> open inside a <noscript>'s span).
+            self._still_open(tail)
         return out, (None if after is None else list(after))
+
+    def _still_open(self, tail: bytes | None) -> None:
+        """A markup reading this scan followed is open at its end, ``tail`` closing it
+        (``None``: nothing can); it goes before what closes this scan's own state."""
+        if tail is None or self._open_tail is None:
+            self._open_tail = None
+        else:
+            self._open_tail = tail + self._open_tail
 
     def _give_up(self, w: _Window, at: int, name: bytes) -> int:
         """Markup read another way inside a reading another way, too deep to follow (or a
@@ -2000,8 +2020,13 @@ class Rewriter:
         return out, reader._tail(), reader._foreign or HTML_ONLY
 
     def _tail(self) -> bytes | None:
-        """What closes the construct this scan ended in (``b""``: none is open; ``None``:
-        nothing can)."""
+        """What closes the construct this scan ended in, and before it what closes a markup
+        reading it followed that is still open (``b""``: none is open; ``None``: nothing
+        can)."""
+        own = self._own_tail()
+        return None if own is None or self._open_tail is None else self._open_tail + own
+
+    def _own_tail(self) -> bytes | None:
         state = self._state
         if state is State.DATA:
             return _closing(*self._open_tag) if self._open_tag is not None else b""
