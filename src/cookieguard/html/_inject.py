@@ -414,20 +414,27 @@ def _escaped_end(low: bytes, pos: int) -> int:
 _SPAN_MEMO = 4096
 #: Stretches up to this size have their hits remembered (Blocker.positions).
 _SMALL = 2048
+#: A host and path as :meth:`Blocker._named` gets them, written with what the URL parser
+#: leaves as it is: a lower-case ASCII host and a path with no percent-encoding (see
+#: :func:`_as_written` for the rest).
+_PLAIN_HOST_PATH = re.compile(rb"([a-z0-9-]++(?:\.[a-z0-9-]++)*+)((?:/[A-Za-z0-9._~-]*+)*+)")
 #: An absolute or scheme-relative http(s) URL whose host and path a browser reads as written
 #: (https://url.spec.whatwg.org/#concept-basic-url-parser): no white space or control to
 #: strip, no user info, port, percent-encoding, backslash or non-ASCII byte before its query
 #: or fragment (``[?#]`` or the end); the host's letters only lower-cased. What follows is
-#: never read. (Blocker.vendor_for_url reads a host whose last label may be a number, and
-#: a path with dot segments, the long way.)
-#: A host and path as :meth:`Blocker._named` gets them that the URL parser leaves as they
-#: are: a lower-case ASCII host (one not ending in a number: no IPv4 address), a path with
-#: no percent-encoding and no dot segment.
-_PLAIN_HOST_PATH = re.compile(rb"([a-z0-9-]++(?:\.[a-z0-9-]++)*+)(?:/(?!\.)[A-Za-z0-9._~-]*+)*+")
+#: never read. (:func:`_as_written` sends the rest the long way.)
 _PLAIN_URL = re.compile(
     rb"(?:https?:)?//([A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)*+)"
     rb"(/[A-Za-z0-9._~!$'()*+,;=:@/-]*+)?+(?=[?#]|\Z)"
 )
+
+
+def _as_written(host: bytes, path: bytes) -> bool:
+    """True if the URL parser reads ``host`` and ``path`` (plain ASCII, as
+    :data:`_PLAIN_URL` and :data:`_PLAIN_HOST_PATH` match them) as written, letter case
+    aside: a host whose last label starts with a letter (no IPv4 address) and a path with
+    no dot segment."""
+    return host.rpartition(b".")[2][:1].isalpha() and b"/." not in path
 
 
 class Blocker:
@@ -520,11 +527,10 @@ class Blocker:
         hit = self._hosts.get(key)
         if hit is None and key not in self._hosts:
             plain = _PLAIN_HOST_PATH.fullmatch(key)
-            if plain is not None and plain.group(1).rpartition(b".")[2][:1].isalpha():
+            if plain is not None and _as_written(plain[1], plain[2]):
                 # Read as the URL parser reads it: as written. (Its reading cost more than
                 # the rest of a verdict on a tracker tag.)
-                read = key[plain.end(1) :].decode() or "/"
-                vendor = self.catalogue.vendor_at(plain.group(1).decode(), read)
+                vendor = self.catalogue.vendor_at(plain[1].decode(), plain[2].decode() or "/")
             else:
                 vendor = self.catalogue.vendor_for_url("https://" + key.decode("utf-8", "replace"))
             hit = self._found(vendor)
@@ -721,7 +727,7 @@ class Blocker:
             if hit is None and key not in self._urls:
                 host, path = plain.group(1, 2)
                 path = path or b"/"
-                if host.rpartition(b".")[2][:1].isalpha() and b"/." not in path:
+                if _as_written(host, path):
                     vendor = self.catalogue.vendor_at(host.lower().decode(), path.decode())
                 else:  # (an IPv4 address, dot segments: the URL parser's own reading)
                     vendor = self.catalogue.vendor_for_url(key.decode())
