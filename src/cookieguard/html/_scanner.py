@@ -528,7 +528,6 @@ class Attribute(NamedTuple):
 #: A tag's attributes are read by the regex from the first place this close to its first
 #: quote that the tokenizer's state there is known (see :func:`tag_end`).
 _SYNC_BEFORE = 256
-_WS_BYTES = b"\t\n\f\r "
 
 
 def tag_end(data: bytes, pos: int) -> int:
@@ -575,7 +574,7 @@ def _synced(data: bytes, pos: int, q: int) -> int:
         if data[k + 1] in _WS_EQ:
             continue
         start = max(pos, k - 64)
-        before = data[start:k].rstrip(_WS_BYTES)
+        before = data[start:k].rstrip(_WS)
         if before[-1:] != b"=" and (before or start == pos):  # (nothing: white space since pos)
             return k + 1
     return pos
