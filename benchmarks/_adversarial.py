@@ -1,6 +1,6 @@
 """The adversarial table of ``make bench`` (issue 19 part 3): hostile bodies against a normal page.
 
-    python benchmarks/_adversarial.py [--sizes 8192,65536,1048576] [--runs 3]
+    python benchmarks/_adversarial.py [--sizes 8192,65536,1048576] [--runs 3] [--shapes a,b]
 
 Each shape of ``hostile.py`` and the normal page are rewritten whole, at each size, for an
 undecided visitor under the default policy (banner, auto-blocking of every catalogued
@@ -88,17 +88,19 @@ def measure(
     sizes: tuple[int, ...] = SIZES,
     runs: int = 3,
     progress: Callable[[str], None] = lambda _: None,
+    only: tuple[str, ...] = (),
 ) -> Result:
     injection = plan()
     us_per_kb(injection, hostile.normal(sizes[0]), 1)  # warm-up: imports, first memos
     normal: dict[int, float] = {}
-    shapes: dict[str, dict[int, float]] = {name: {} for name in hostile.SHAPES}
+    chosen = {name: hostile.SHAPES[name] for name in only} if only else hostile.SHAPES
+    shapes: dict[str, dict[int, float]] = {name: {} for name in chosen}
     for size in sizes:
         progress(f"adversarial: {size // 1024} KB")
         # Fewer runs for the large size: each is long enough to time well on its own.
         n = runs if size < 512 * 1024 else max(1, runs - 1)
         normal[size] = us_per_kb(injection, hostile.normal(size), n + 2)
-        for name, (make, _) in hostile.SHAPES.items():
+        for name, (make, _) in chosen.items():
             shapes[name][size] = us_per_kb(injection, make(size), n)
     return Result(sizes, normal, shapes)
 
@@ -143,7 +145,8 @@ def section(result: Result) -> str:
     detail_rows = [
         ["normal page", *(f"{result.normal[size]:.1f}" for size in result.sizes), "the shop page"]
     ]
-    for name, (_, what) in hostile.SHAPES.items():
+    for name in result.shapes:
+        what = hostile.SHAPES[name][1]
         detail_rows.append(
             [name, *(f"{result.shapes[name][size]:.1f}" for size in result.sizes), what]
         )
@@ -167,9 +170,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", help="comma-separated body sizes in bytes")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--shapes", help="comma-separated shapes of hostile.py (default: all)")
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else SIZES
-    result = measure(sizes, args.runs, lambda m: print(f"  … {m}", file=sys.stderr))
+    only = tuple(args.shapes.split(",")) if args.shapes else ()
+    unknown = [name for name in only if name not in hostile.SHAPES]
+    if unknown:
+        parser.error(f"unknown shapes: {', '.join(unknown)} (see benchmarks/hostile.py)")
+    result = measure(sizes, args.runs, lambda m: print(f"  … {m}", file=sys.stderr), only)
     print(section(result))
     return 0 if result.met() else 1
 
