@@ -722,17 +722,19 @@ class Blocker:
         mostly there (ids, events, cache-busters), so the memo answers for all of them."""
         plain = _PLAIN_URL.match(url)
         if plain is not None:
-            key = plain.group()
-            hit = self._urls.get(key)
-            if hit is None and key not in self._urls:
-                host, path = plain.group(1, 2)
+            host, path = plain.group(1, 2)
+            # The key of _named's memo: the prefilter judged this host and path a moment ago
+            # (a new tracker tag is looked up in the catalogue once, not twice).
+            key = host.lower() + (path or b"")
+            hit = self._hosts.get(key)
+            if hit is None and key not in self._hosts:
                 path = path or b"/"
                 if _as_written(host, path):
                     vendor = self.catalogue.vendor_at(host.lower().decode(), path.decode())
                 else:  # (an IPv4 address, dot segments: the URL parser's own reading)
-                    vendor = self.catalogue.vendor_for_url(key.decode())
+                    vendor = self.catalogue.vendor_for_url(plain.group().decode())
                 hit = self._found(vendor)
-                self._urls.put(key, hit, len(key))
+                self._hosts.put(key, hit, len(key))
         else:
             hit = self._urls.get(url)
             if hit is None and url not in self._urls:
