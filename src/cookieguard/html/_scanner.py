@@ -680,14 +680,20 @@ def _past_unnamed(low: bytes, skip: int, end: int, names: frozenset[bytes]) -> i
     if q - skip <= _SYNC_BEFORE or low.find(b">", skip, q) >= 0:
         return skip
     at = _synced(low, skip, q)
-    if at > skip and _names_written(names).search(low, skip, at) is None:
-        return at
-    return skip
+    for name in _shortest(names):
+        if low.find(name, skip, at) >= 0:
+            return skip
+    return at if at > skip else skip
 
 
 @lru_cache(maxsize=512)
-def _names_written(names: frozenset[bytes]) -> re.Pattern[bytes]:
-    return re.compile(b"|".join(re.escape(name) for name in sorted(names)))
+def _shortest(names: frozenset[bytes]) -> tuple[bytes, ...]:
+    """``names`` but those holding another of them (``srcset``, ``data-src``), shortest
+    first: a stretch holds one of ``names`` exactly when it holds one of these. (A
+    ``bytes.find`` each reads a stretch of URLs at ~0.5 ns a byte, a regex of them all
+    at ~15; the short names, ``src`` and ``href``, are the ones usually found.)"""
+    kept = (n for n in names if not any(m != n and m in n for m in names))
+    return tuple(sorted(kept, key=lambda name: (len(name), name)))
 
 
 def attribute_starts(tag: bytes, skip: int, names: frozenset[bytes]) -> list[tuple[int, bytes]]:
@@ -1193,8 +1199,9 @@ class Rewriter:
     def _in_data(self, w: _Window, pos: int) -> int:
         """Data state: skip text and ordinary tags; stop at markup that matters."""
         hits = w.hits
-        while w.hi < len(hits) and hits[w.hi] < pos:
-            w.hi += 1
+        hi = w.hi
+        if hi < len(hits) and hits[hi] < pos:  # (passed in a tag of thousands: no walk)
+            w.hi = hi = bisect_left(hits, pos, hi + 1)
         plainly = w.last and w.hi >= len(hits) and not (self._head or self._holding)
         if plainly and self._finish_plainly(w, pos):
             return w.n
@@ -1283,9 +1290,11 @@ class Rewriter:
             new = gate.start_tag(name, data[at:end], noscript) if hits[w.hi] < end else None
             emit(view[at:end] if new is None else new)
             hi = w.hi
-            while hi < len(hits) and hits[hi] < end:
+            if hi < len(hits) and hits[hi] < end:
                 hi += 1
-            w.hi = hi
+                if hi < len(hits) and hits[hi] < end:  # (a tag may hold thousands)
+                    hi = bisect_left(hits, end, hi)
+                w.hi = hi
             if hi >= len(hits) or low.rfind(b"<", end, hits[hi]) != end:
                 return end
             tag = _ORDINARY_TAG.match(low, end, end + _SYNC_BEFORE)
