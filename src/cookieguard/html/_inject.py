@@ -1052,8 +1052,10 @@ class TrackerGate:
         starts = [(a.start, a.name) for a in renamed]
         if not every:
             urls = frozenset(n for n, kind in seen.items() if kind == "url")
-            if urls:  # every copy of them too (each at its own offset: one entry each),
-                # read from the first of them (a copy comes after it)
+            low = tag.lower()
+            if any(low.count(n) > 1 for n in urls):  # (a copy's name is in the tag again)
+                # Every copy of them too (each at its own offset: one entry each), read
+                # from the first of them (a copy comes after it).
                 first = min(start for start, attribute in starts if attribute in urls)
                 starts = sorted(dict((*starts, *attribute_starts(tag, first, urls))).items())
         # Rename every URL attribute of the tag (and every text one naming a blocked host),
