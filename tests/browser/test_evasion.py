@@ -328,6 +328,9 @@ FIXED: dict[str, Case] = {
     "an SVG script's text runs past a </script> in a CDATA section": Case(
         f"<svg><script><![CDATA[ /*</script>*/ ]]>new Image().src='{PIXEL}'</script></svg>"
     ),
+    "past 256 bytes of attributes, '=' and a tab, an unquoted value holding a quote": Case(
+        f'<img {"b=1 " * 70}a=\t x="y src={PIXEL}>'
+    ),
     "an SVG script's text past a </script> in a comment names a host without //": Case(
         "<svg><script><!--</script>-->new Image().src='https:/'+'/"
         f"{PIXEL.removeprefix('https://')}'</script></svg>"

@@ -91,6 +91,13 @@ CASES = {
     # No look-back limits: the scanner reads every tag forwards.
     "an attribute over 4 KB before the URL": f'<img alt="{"x" * 5000}" src="{PIXEL}">',
     "over eight tags in an earlier attribute": f'<img alt="{"<b>" * 12}" src="{PIXEL}">',
+    # A long tag is read from near its first quote (_synced): "=" then a tab and a space
+    # leave the tokenizer before a value, and that unquoted value runs on to the quote.
+    # (Session 4's last mend stripped the regex's "\\t" instead of a tab: the src loaded.)
+    "past 256 bytes of attributes, '=', a tab, a value holding a quote": (
+        f'<img {"b=1 " * 70}a=\t x="y src={PIXEL}>'
+    ),
+    "the same with a newline and a form feed": f'<img {"b=1 " * 70}a=\n\x0c x="y src={PIXEL}>',
     "tags in an earlier element's attribute": f'<p title="{"<i>" * 12}">x</p><img src={PIXEL}>',
     # Character references, wherever they decide.
     "a script type with &#x2F;": f'<script type="text&#x2F;javascript" src="{GA}"></script>',

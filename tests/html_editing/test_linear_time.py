@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.hostile import SHAPES, normal
@@ -221,6 +221,7 @@ def test_a_tag_ends_where_the_attribute_regex_says(parts: list[bytes]) -> None:
         _scanner._SYNC_BEFORE = kept
 
 
+@example(parts=[b"==", b"\t", b" ", b"src"], every=False)  # "=" then a tab: before a value
 @settings(max_examples=1500, deadline=None)
 @given(
     parts=st.lists(st.sampled_from([*END_PARTS, *ALPHABET, b"a=1 " * 20]), max_size=30),

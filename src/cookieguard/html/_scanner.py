@@ -576,13 +576,17 @@ def _synced(data: bytes, pos: int, q: int) -> int:
         if data[k + 1] in _WS_EQ:
             continue
         start = max(pos, k - 64)
-        before = data[start:k].rstrip(_WS)
+        before = data[start:k].rstrip(_WS_BYTES)
         if before[-1:] != b"=" and (before or start == pos):  # (nothing: white space since pos)
             return k + 1
     return pos
 
 
 _WS_EQ = frozenset(b"\t\n\f\r =")
+#: The white space bytes themselves (:data:`_WS` is their regex class source, in which "\\t"
+#: is a backslash and a "t": stripping with it left a tab, and a long tag whose "=" was
+#: followed by a tab and a space was read from inside its value, a tracker src unseen).
+_WS_BYTES = b"\t\n\f\r "
 
 
 def attributes(tag: bytes, skip: int) -> list[Attribute]:
