@@ -156,21 +156,43 @@ def test_the_attributes_a_verdict_reads_are_the_attributes_there_are(parts: list
     assert attributes_named(tag, 4, NAMES) == list(expected.values())
 
 
-SLASHY = [b"/", b"\\", b"\n", b"\t", b"a", b".", b"b.c", b"%", b"@", b":", b"x"]
+SLASHY = [b"/", b"\\", b"\n", b"\t", b"\r", b"a", b".", b"b.c", b"%", b"@", b":", b"x"]
 
 
-@settings(max_examples=500, deadline=None)  # (a loaded machine descheduled one case 200 ms)
-@given(st.lists(st.sampled_from(SLASHY), max_size=16))
-def test_the_look_aheads_that_cut_slash_runs_short_find_the_same_urls(parts: list[bytes]) -> None:
-    """A try at a slash followed by three more (two after a backslash) cannot match, so the
-    look-aheads that drop it at once change no candidate."""
+@settings(max_examples=1500, deadline=None)  # (a loaded machine descheduled one case 200 ms)
+@given(st.lists(st.sampled_from(SLASHY), max_size=20))
+@example([b"/\\\\\\\\", b"a.com", b"/", b"/", b"b.c"])  # (too many slashes)
+@example([b"/", b"\t", b"\t", b"/", b"\t", b"/", b"b.c"])
+@example([b"/", b"\n", b"\n", b"\n", b"b.c"])  # (one slash, then tab, CR or LF only)
+@example([b"/", b"/", b"/", b"/", b"a", b"/", b"/", b"b.c"])
+def test_slash_runs_taken_whole_hold_the_urls_a_try_at_each_slash_finds(
+    parts: list[bytes],
+) -> None:
+    """The search takes a run of slashes, tab, CR and LF in one step, and a try at a
+    backslash followed by two more is dropped at once: the same URLs, starting at the same
+    byte, as a try at each slash (each backslash)."""
     data = b"".join(parts)
     tail = _urls._GAP + rb"[/\\]?" + _urls._GAP + _urls._host(b":")
     plain = re.compile(rb"/[/\\\t\n\r]" + tail)
     backslash = re.compile(rb"\\" + _urls._GAP + rb"[/\\]" + _urls._GAP + _urls._host(b":"))
-    for fast, reference in ((_urls._URL_IN_TEXT, plain), (_urls._URL_BACKSLASH, backslash)):
-        found = [(m.span(), m.groups()) for m in fast.finditer(data)]
-        assert found == [(m.span(), m.groups()) for m in reference.finditer(data)]
+    found = [(at, m.end(), m.group("host", "path")) for at, m in _urls._in_text(data)]
+    assert found == [(m.start(), m.end(), m.group("host", "path")) for m in plain.finditer(data)]
+    found_after_backslash = [(m.span(), m.groups()) for m in _urls._URL_BACKSLASH.finditer(data)]
+    assert found_after_backslash == [(m.span(), m.groups()) for m in backslash.finditer(data)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from([*SLASHY, b"www.facebook.com", b"<p>"]), max_size=20))
+def test_offsets_named_are_where_each_url_finds_the_named_hosts(parts: list[bytes]) -> None:
+    """offsets_named (the prefilter's loop, which hands the rest of a body to the search
+    that takes slash runs whole at the first such run) finds what each_url finds."""
+    data = b"".join(parts)
+
+    def named(host: bytes, path: bytes) -> bool:
+        return b"facebook" in host
+
+    expected = [at for at, host, path in _urls.each_url(data, encoded=False) if named(host, path)]
+    assert sorted(_urls.offsets_named(data, named)) == sorted(expected)
 
 
 TAG_PARTS = [b"a", b"=", b'"', b"'", b" ", b"\t", b"/", b">", b"b=c", b"x y", b"\n", b"<", b"src"]

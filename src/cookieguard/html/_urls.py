@@ -133,24 +133,67 @@ _GAP = rb"[\t\n\r]*+"
 # pattern, so the runs of one try still end where the next try starts.
 def _host(colon: bytes) -> bytes:
     return (
-        rb"((?:[A-Za-z0-9@_" + colon + rb"-][A-Za-z0-9@_" + colon + rb"\t\n\r-]*+"
+        rb"(?P<host>(?:[A-Za-z0-9@_" + colon + rb"-][A-Za-z0-9@_" + colon + rb"\t\n\r-]*+"
         rb"[.%&\x80-\xff]|[%&\x80-\xff])"
         rb"[A-Za-z0-9%.@&#;_" + colon + rb"\x80-\xff\t\n\r-]*+)"
-        rb"(?::[0-9\t\n\r]*+)?([/\\][A-Za-z0-9._~%/\\\t\n\r-]*+)?"
+        rb"(?::[0-9\t\n\r]*+)?(?P<path>[/\\][A-Za-z0-9._~%/\\\t\n\r-]*+)?"
     )
 
 
 #: "//host", "/\\host", "/<tab>/host"... (the usual case first: "/" starts the search, the
 #: fastest there is; one pattern for all of them costs a third more than "//" alone, where
-#: a search of its own for each form would cost a whole pass over the body each).
-#: A try followed by three more slashes cannot succeed (the host would start at a slash):
-#: the look-ahead says so. It comes after the second byte, not before: at the "/" of every
-#: end tag and relative path (a thousand on a 20 KB page) the try then fails at that byte,
-#: which costs half of what a look-ahead first did (a run of slashes costs twice as much,
-#: still under the page's other passes).
+#: a search of its own for each form would cost a whole pass over the body each). At the "/"
+#: of every end tag and relative path (a thousand on a 20 KB page) the try fails at the
+#: second byte.
+#:
+#: A run of slashes, tab, CR or LF (``run``: the "/" that starts it and three or more of
+#: them) is taken whole, host or not: a try that failed there would be tried again at each
+#: "/" of the run (``"/" * 65536`` cost a try a byte, three times what a normal page costs
+#: a byte). :func:`_in_text` finds where in the run the URL starts as written (or that it
+#: has none: then the search goes on at the host).
 _URL_IN_TEXT = re.compile(
-    rb"/[/\\\t\n\r](?![/\\]{2}(?<=[/\\]{4}))" + _GAP + rb"[/\\]?" + _GAP + _host(b":")
+    rb"/[/\\\t\n\r](?:(?P<run>[/\\\t\n\r]{2}[/\\\t\n\r]*+)|"
+    + _GAP
+    + rb"[/\\]?"
+    + _GAP
+    + rb")(?:"
+    + _host(b":")
+    + rb"|(?(run)|(?!)))"
 )
+
+
+def _in_text(data: bytes, pos: int = 0) -> Iterator[tuple[int, re.Match[bytes]]]:
+    """``(offset, match)`` of each URL :data:`_URL_IN_TEXT` finds in ``data`` from ``pos``,
+    the offset where the URL starts as written: a "/" followed by the host, or by one more
+    "/" or "\\", with tab, CR or LF anywhere between (as a try at each "/" of a run would
+    find it)."""
+    while True:
+        for m in _URL_IN_TEXT.finditer(data, pos):
+            if m.start("run") == -1:
+                yield m.start(), m
+                continue
+            host = m.start("host")
+            if host == -1:
+                continue  # a run that no host follows
+            at = _run_url(data, m.start(), host)
+            if at != -1:
+                yield at, m
+                continue
+            pos = host  # slashes too many: the host and path may hold a URL of their own
+            break
+        else:
+            return
+
+
+def _run_url(data: bytes, start: int, host: int) -> int:
+    """Where in the run ``data[start:host]`` a URL to the host starts, or -1: the first "/"
+    after which there is at least one byte of the run, and at most one "/" or "\\" after
+    that byte."""
+    last = max(data.rfind(b"/", start, host), data.rfind(b"\\", start, host))
+    second = max(data.rfind(b"/", start, last), data.rfind(b"\\", start, last))
+    return data.find(b"/", max(start, second - 1), host - 1)
+
+
 #: "\\host", "\\/host" (JSON's "\/\/host"), with tab, CR or LF between: only searched for
 #: in a body holding a backslash.
 _URL_BACKSLASH = re.compile(rb"\\(?![/\\]{2})" + _GAP + rb"[/\\]" + _GAP + _host(b":"))
@@ -223,7 +266,15 @@ def each_url(data: bytes, *, encoded: bool = True) -> Iterator[tuple[int, bytes,
         # cost no call each.
         plain = _PLAIN
         for m in _URL_IN_TEXT.finditer(data):
-            host, path = m.group(1, 2)
+            run, host, path = m.group("run", "host", "path")
+            if run is not None:
+                # A run of slashes (none in most pages: the loop costs nothing more for
+                # them): the rest of the body goes through _in_text.
+                for at, url in _in_text(data, m.start()):
+                    host = _read_host(url.group("host"))
+                    if host is not None:
+                        yield at, host, _path(url.group("path"))
+                break
             if host.translate(None, plain):
                 host = _read_host(host)
                 if host is None:
@@ -247,7 +298,12 @@ def offsets_named(data: bytes, named: Callable[[bytes, bytes], bool]) -> list[in
             written = m.group()
             hit = seen.get(written)
             if hit is None:
-                host, path = m.group(1, 2)
+                if m.start("run") != -1:
+                    # A run of slashes (none in most pages: the loop above costs nothing
+                    # more for them): the rest of the body goes through _in_text.
+                    found += _offsets_named_from(data, m.start(), named, seen)
+                    break
+                host, path = m.group("host", "path")
                 if host.translate(None, plain):
                     host = _read_host(host)
                 hit = seen[written] = host is not None and named(host, _path(path))
@@ -257,20 +313,36 @@ def offsets_named(data: bytes, named: Callable[[bytes, bytes], bool]) -> list[in
     return found
 
 
+def _offsets_named_from(
+    data: bytes, pos: int, named: Callable[[bytes, bytes], bool], seen: dict[bytes, bool]
+) -> Iterator[int]:
+    """:func:`offsets_named`'s loop from ``pos`` on, where a run of slashes is."""
+    for at, m in _in_text(data, pos):
+        written = m.group()
+        hit = seen.get(written)
+        if hit is None:
+            host, path = m.group("host", "path")
+            if host.translate(None, _PLAIN):
+                host = _read_host(host)
+            hit = seen[written] = host is not None and named(host, _path(path))
+        if hit:
+            yield at
+
+
 def _other_urls(data: bytes, encoded: bool) -> Iterator[tuple[int, bytes, bytes]]:
     """:func:`each_url`'s passes for the spellings that are not "//host" (or a variant of
     it with tab, CR or LF)."""
     if b"\\" in data:
         for m in _URL_BACKSLASH.finditer(data):
-            host = _read_host(m.group(1))
+            host = _read_host(m.group("host"))
             if host is not None:
-                yield m.start(), host, _path(m.group(2))
+                yield m.start(), host, _path(m.group("path"))
     if b":" in data:
         for m in _URL_NO_SLASH.finditer(data):
             if _http_scheme_before(data, m.start()):
-                host = _read_host(m.group(1))
+                host = _read_host(m.group("host"))
                 if host is not None:
-                    yield m.start(), host, _path(m.group(2))
+                    yield m.start(), host, _path(m.group("path"))
     if encoded and b"&" in data and _ENTITY_SLASH.search(data):
         for m in _URL_ENCODED.finditer(data):
             if b"&" in m.group():
