@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cookieguard.catalogue import Catalogue, Vendor, load_catalogue, merge
-from cookieguard.catalogue._mentions import registrable
+from cookieguard.catalogue import Catalogue, Vendor, _mentions, load_catalogue, merge
+from cookieguard.catalogue._mentions import HostMentions, Keyed, registrable
 
 CATALOGUE = load_catalogue()
 HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
@@ -260,3 +260,69 @@ def test_each_hit_s_vendors_are_among_its_key_s() -> None:
                     for _, key, _, found, found_path in CATALOGUE.mentions_keyed(low, 0, None, ()):
                         named = CATALOGUE.vendors_named(found.decode(), found_path.decode())
                         assert set(named) <= set(CATALOGUE.vendors_by_key(key)), (text, key)
+
+
+#: Hosts whose windows a search may not mask, beside ones it may: ``store.co`` and
+#: ``store.com`` start longer suffixes with the same tail (``store.com.au``), a mask of
+#: ``cloud.com`` (``www.icloud.com``) makes ``stats.cloud`` end before a masked dot, and one
+#: of ``oogle.co.uk`` would let ``co.uk`` (a host of its own here) match inside it.
+MASKED_HOSTS = [
+    *HOSTS, "cdn.store.co", "cdn.store.com", "cdn.store.com.au", "cdn.stats.cloud",
+    "www.icloud.com", "px.shop.co.uk", "co.uk",
+]  # fmt: skip
+MASKED_WORDS = [
+    "cdn.store.co", "cdn.store.com", "cdn.store.com.au", ".store.com", "cdn.stats.cloud",
+    "cdn.stats.cloud.com", "www.icloud.com", "px.shop.co.uk", "px.shop.co", "x.quantserve.com",
+    "quantserve.community", "www.google.com", "www.google.com.au", "www.google.co.uk",
+    "cdn.cxense.com", "x", ".",
+]  # fmt: skip
+#: A word, then what follows it (nothing: the next word continues it).
+MASKED_PIECES = st.tuples(
+    st.sampled_from(MASKED_WORDS), st.sampled_from(["", " ", "/q/", "'", "."])
+).map("".join)
+MASKING = HostMentions(MASKED_HOSTS)
+
+
+def settling_every_window(mentions: HostMentions, low: bytes) -> list[Keyed]:
+    """Every hit ``find_keyed`` yields to a caller that settles each window it is given."""
+    settled: set[bytes] = set()
+    found = []
+    for hit in mentions.find_keyed(low, 0, None, settled):
+        found.append(hit)
+        if hit[0]:
+            settled.add(hit[0])
+    return found
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(MASKED_PIECES, max_size=6), st.integers(1, 3), st.lists(MASKED_PIECES, max_size=6))
+def test_masking_settled_windows_changes_no_hit(
+    parts: list[str], times: int, then: list[str]
+) -> None:
+    """A search masks the windows it passes over often out of the text ahead: masking at
+    every chance (after one hit passed over, a span of one byte and up) yields what
+    passing over every hit one by one does, for hits of windows settled, repeated, and
+    new after them."""
+    low = ("".join(parts) * times + "".join(then)).encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_mentions, "_MASK_AFTER", 10**9)
+        expected = settling_every_window(MASKING, low)
+        patch.setattr(_mentions, "_MASK_AFTER", 1)
+        patch.setattr(_mentions, "_MASK_SPAN", 1)
+        assert settling_every_window(MASKING, low) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cdn.store.com " * 70 + "cdn.store.com.au",  # a longer suffix, the same tail
+        "www.icloud.com " * 70 + "cdn.stats.cloud.com",  # a mask would end "stats.cloud"
+        "x.quantserve.com/q/" * 70 + "cdn.cxense.com",  # one masked, then another host
+    ],
+)
+def test_masking_keeps_the_hits_around_a_masked_window(text: str) -> None:
+    low = text.encode()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_mentions, "_MASK_AFTER", 10**9)
+        expected = settling_every_window(MASKING, low)
+    assert settling_every_window(MASKING, low) == expected

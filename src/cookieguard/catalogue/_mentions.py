@@ -61,6 +61,11 @@ _WIDE = 48
 #: them; a repeated one needs few).
 _SEEN_LIMIT = 4096
 
+#: How many hits of settled windows a search passes over before it masks the window of the
+#: next one out of the text ahead (:meth:`HostMentions.find_keyed`), and the least it masks.
+_MASK_AFTER = 64
+_MASK_SPAN = 1024
+
 #: The characters of a host name (lower case), read back from the registrable part.
 _HOST_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
 #: The characters of one label.
@@ -126,16 +131,48 @@ def _looking_back(names: Iterable[str], suffix: str) -> str:
         tails.setdefault(len(tail), set()).add(tail)
     dot_suffix = r"\." + re.escape(suffix)
     looks = []
-    for length, group in sorted(tails.items()):
+    # The longest first: most registrable names have five letters or more, and a hit then
+    # costs one look-behind, not one per shorter length tried before it.
+    for length, group in sorted(tails.items(), reverse=True):
         start = "" if length == _TAIL else rf"(?<!{_HOST_CHAR})"
         looks.append(rf"(?<={start}{_words(group)}{dot_suffix})")
     return looks[0] if len(looks) == 1 else "(?:" + "|".join(looks) + ")"
 
 
+def _maskable(names: dict[str, set[str]]) -> frozenset[bytes]:
+    """The windows whose every occurrence a search may mask (:meth:`HostMentions.find_keyed`):
+    ``tail.suffix`` for a tail of :data:`_TAIL` letters and a suffix without a dot, unless a
+    longer suffix that starts with that one has a name with the same tail under it
+    (``oogle.com``: ``google.com.au`` is catalogued too, and ``oogle.com.au`` is another
+    window).
+
+    Why masking such a window's dot (``serve.com`` -> ``serve\0com``) changes no other hit:
+    every byte a hit's match reads is a host character or a dot. The masked dot has five
+    letters before it, so it is no dot of another hit's suffix (a suffix of two labels has at
+    most three letters before its second dot) and none of its tail; a hit ending just before
+    it was none (a dot and a letter follow); a hit at the same dot would be the window's own,
+    or one with a longer suffix starting with the window's, excluded above. A hit the mask
+    makes (one that ended before a dot and a letter) is told by matching the text unmasked."""
+    maskable: set[bytes] = set()
+    for suffix, group in names.items():
+        if "." in suffix:
+            continue
+        tails = {name[-_TAIL:] for name in group if len(name) >= _TAIL}
+        for longer, others in names.items():
+            if longer != suffix and longer.startswith(suffix):
+                tails -= {name[-_TAIL:] for name in others}
+        maskable.update(
+            f"{tail}.{suffix}".encode("ascii")
+            for tail in tails
+            if not tail.encode("ascii").strip(_NAME_BYTES)
+        )
+    return frozenset(maskable)
+
+
 class HostMentions:
     """Finds, in text, the hosts whose registrable part is that of one of ``hosts``."""
 
-    __slots__ = ("_endings", "_fragments", "_regex")
+    __slots__ = ("_endings", "_fragments", "_maskable", "_regex")
 
     def __init__(self, hosts: Iterable[str]) -> None:
         names: dict[str, set[str]] = {}
@@ -159,6 +196,7 @@ class HostMentions:
                     parent = parent[parent.find(".", 1) :]
         self._endings = {key: tuple(sorted(ends)) for key, ends in endings.items()}
         self._fragments = {key: frozenset(ends) for key, ends in fragments.items()}
+        self._maskable = _maskable(names)
         if not names:
             self._regex: re.Pattern[bytes] | None = None
             return
@@ -202,19 +240,16 @@ class HostMentions:
         may name), passing over a hit whose window is in ``settled`` before its host and
         path are read: the caller adds a window once no more hits with its key can change
         its answer (a script naming one host 50,000 times costs a slice and a set look-up
-        a hit after the first). A hit within :data:`_TAIL` bytes of the text's start has
-        the window ``b""`` (not to be settled)."""
+        a hit after the first, and after :data:`_MASK_AFTER` of those the search masks
+        that window out of the text ahead: :meth:`_unsettled`). A hit within :data:`_TAIL`
+        bytes of the text's start has the window ``b""`` (not to be settled)."""
         regex = self._regex
         if regex is None:
             return
         endings, fragments = self._endings, self._fragments
         stop = len(low) if end is None else end
         seen: set[bytes] = set()  # the wide windows of hits read (see below)
-        for m in regex.finditer(low, start, stop):
-            dot, after = m.span()
-            window = low[dot - _TAIL : after] if dot >= _TAIL else b""
-            if window in settled:
-                continue
+        for dot, after, window in self._unsettled(regex, low, start, stop, settled):
             # A hit whose host starts within _WIDE bytes before its suffix is the same as any
             # other with the same bytes from there to the end of the path it may read: read
             # once (a script naming "x.google.com" 50,000 times, which names no vendor but
@@ -258,3 +293,44 @@ class HostMentions:
             if near and len(seen) < _SEEN_LIMIT:
                 seen.add(wide)
             yield window, key, at, host, path
+
+    def _unsettled(
+        self, regex: re.Pattern[bytes], low: bytes, start: int, stop: int, settled: Container[bytes]
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """``(dot, after, window)`` of each hit in ``low[start:stop]`` whose window is not in
+        ``settled`` when the search reaches it.
+
+        A hit of a settled window still costs the regex a match and this loop a slice and a
+        look-up (a script naming one host 50,000 times: most of its cost). So once
+        :data:`_MASK_AFTER` of them are passed over, the window of the next one, if
+        :data:`_maskable`, is masked in a copy of the text searched, from there on: its dot
+        replaced (``bytes.replace``, no regex), so the regex passes its hits over as it passes
+        over text. Hits are read, and a hit found in the masked text checked, in ``low``.
+        Linear: a mask reaches at most twice as far as the search went since the last one
+        (:data:`_MASK_SPAN` at least), and comes after :data:`_MASK_AFTER` hits passed over."""
+        masked: bytearray | None = None  # low with some windows masked, once one is
+        pos = last = start
+        passed = 0  # hits of settled windows passed over since the last mask
+        while True:
+            for m in regex.finditer(low if masked is None else masked, pos, stop):
+                dot, after = m.span()
+                window = low[dot - _TAIL : after] if dot >= _TAIL else b""
+                if window in settled:
+                    passed += 1
+                    if passed >= _MASK_AFTER and window in self._maskable:
+                        break
+                    continue
+                if masked is not None:
+                    again = regex.match(low, dot, stop)
+                    if again is None or again.end() != after:
+                        continue  # (a mask made it: it ended before a dot and a letter)
+                yield dot, after, window
+            else:
+                return
+            if masked is None:
+                masked = bytearray(low)
+            reach = min(stop, after + max(_MASK_SPAN, 2 * (after - last)))
+            dotless = window[:_TAIL] + b"\0" + window[_TAIL + 1 :]
+            masked[after:reach] = masked[after:reach].replace(window, dotless)
+            pos = last = after
+            passed = 0
