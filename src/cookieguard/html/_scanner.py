@@ -197,8 +197,11 @@ _APART_IN_FOREIGN = sorted(
 )
 _FOREIGN_NAME = rb"(?!" + _trie(_APART_IN_FOREIGN) + _DELIM + rb")[a-z]" + _NAME_CHARS
 #: An element left open in a root's content: any foreign name but the roots' ("</svg>"
-#: closes the nearest svg).
-_OPEN_NAME = rb"(?!(?:svg|math)" + _DELIM + rb")" + _FOREIGN_NAME
+#: closes the nearest svg). (One look-ahead, not one for the roots and one for the rest.)
+_OPEN_NAME = (
+    rb"(?!" + _trie(sorted({*_APART_IN_FOREIGN, b"svg", b"math"})) + _DELIM + rb")[a-z]"
+    + _NAME_CHARS
+)  # fmt: skip
 _SELF_CLOSING_ATTRS = (  # _ATTRS without unquoted values: a "/" before ">" then closes
     rb"(?:[" + _WS + rb"/]*+[^" + _WS + rb"/>][^" + _WS + rb"/>=]*+"
     rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"[^\"]*+\"|'[^']*+')"
@@ -242,7 +245,8 @@ def _foreign_content(depth: int, *, open_children: bool = False) -> bytes:
     if depth >= _FOREIGN_DEPTH:
         if open_children:
             element = (
-                _OPEN_NAME + rb"(?:" + _GT_OPEN + rb"|" + _SELF_CLOSING_ATTRS + rb")"
+                # ("/>" first: the usual child's end, which _GT_OPEN reads only to fail)
+                _OPEN_NAME + rb"(?:/>|" + _GT_OPEN + rb"|" + _SELF_CLOSING_ATTRS + rb")"
                 rb"|(?:svg|math)" + _DELIM + _SELF_CLOSING_ATTRS
             )
         else:
@@ -258,7 +262,7 @@ def _foreign_content(depth: int, *, open_children: bool = False) -> bytes:
         + _DELIM + rb")|" + _BREAKOUT_AHEAD + rb")"
     )  # fmt: skip
     element = (
-        rb"(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:" + _GT_OPEN
+        rb"(?P<" + group + rb">" + _FOREIGN_NAME + rb")(?:/>|" + _GT_OPEN
         + _foreign_content(depth + 1) + end + rb"|" + _SELF_CLOSING_ATTRS + rb")"
     )  # fmt: skip
     return (
