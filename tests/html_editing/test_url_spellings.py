@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from cookieguard.html import _urls
 from cookieguard.html._urls import text_of
 from cookieguard.site._site import Site
 from tests.harness import make_policy
@@ -98,6 +99,33 @@ def test_character_references_decode_as_html_unescape_does(parts: list[str]) -> 
     ``html.unescape``'s answer."""
     value = "".join(parts)
     assert text_of(value.encode()) == html.unescape(value).encode("utf-8", "surrogateescape")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["x& a;", "&#a;", "&#x;&#47;", "&;amp;", "&&amp;", "&amp&#x2F;", "a&=&b&", "&é;&#xé", "&"],
+)
+def test_each_piece_from_one_ampersand_to_the_next_decodes_as_html_unescape_does(
+    value: str,
+) -> None:
+    """text_of decodes a value piece by piece, from one "&" to the next: a piece that does
+    not start with a reference is left as it is (html.unescape's pattern, anchored)."""
+    for written in (value, value * 400):  # (short values are remembered, long ones not)
+        assert text_of(written.encode()) == html.unescape(written).encode()
+
+
+def test_values_of_more_different_references_than_are_remembered_decode_whole() -> None:
+    """The pieces are looked up in a bounded memo: values with more different pieces than
+    it holds, one value or many, decode all the same, and the memo stays bounded."""
+    count = _urls._PIECES_MAX // 4
+    for start in range(32, 32 + 8 * count, count):
+        value = "".join(f"&#{n};x&#x{n:x}&ampx{n}&" for n in range(start, start + count))
+        value += "&sol;" * 3000 + "&#x2F" + "&notin;&notinx;"
+        assert text_of(value.encode()) == html.unescape(value).encode()
+        assert len(_urls._PIECES) <= _urls._PIECES_MAX
+    value = "".join(f"&#{n};" for n in range(32, 32 + 2 * _urls._PIECES_MAX))
+    assert text_of(value.encode()) == html.unescape(value).encode()
+    assert len(_urls._PIECES) <= _urls._PIECES_MAX
 
 
 #: Pieces of URLs: the plain ones Blocker.vendor_for_url reads by what comes before their

@@ -31,7 +31,7 @@ def text_of(value: bytes) -> bytes:
 
     Bytes stay bytes (UTF-8 in and out; a byte that is not UTF-8 survives as it was). The
     decoding is ``html.unescape``'s, made cheaper for what pages hold most (see
-    :func:`_reference`); values up to 2 KB are remembered (a bounded memo)."""
+    :func:`_unescaped`); values up to 2 KB are remembered (a bounded memo)."""
     if b"&" not in value:
         return value
     if len(value) <= 2048:
@@ -45,35 +45,52 @@ def _text_of_short(value: bytes) -> bytes:
 
 
 def _unescaped(value: bytes) -> bytes:
-    # re.split with the one group gives [text, reference, text, reference, ..., text] in a
-    # single C call; the references are then looked up, not handed to a callback each (a
-    # body of nothing but references cost ~0.5 µs a reference through re.sub).
-    parts = _REFERENCE.split(value.decode("utf-8", "surrogateescape"))
-    references = parts[1::2]
-    decoded = _DECODED
+    # A reference starts at an "&" and holds none, so each piece of the value between two
+    # "&" decodes on its own (html.unescape's pattern, anchored at the piece's start): a
+    # split at b"&" is a memchr loop, and a piece seen before (a page full of "&#x2F;", the
+    # "amp;" of every query) is looked up. A regex split made two strings a reference (a
+    # body of nothing but "&#x2F;" cost three times a normal page a byte).
+    first, *pieces = value.split(b"&")
+    known = _PIECES
     try:
-        parts[1::2] = [decoded[s] for s in references]
-    except KeyError:  # one not seen yet: work it out (and remember it, within bounds)
-        known = dict(decoded)
-        for s in references:
-            if s not in known:
-                known[s] = _decoded_reference(s, "&" + s)
-                if len(decoded) < 4096:
-                    decoded[s] = known[s]
-        parts[1::2] = [known[s] for s in references]
-    return "".join(parts).encode("utf-8", "surrogateescape")
+        return first + b"".join([known[piece] for piece in pieces])
+    except KeyError:  # one not seen yet: work out this value's (and remember short ones)
+        pass
+    own = {}
+    for piece in set(pieces):
+        text = known.get(piece)  # (another thread may clear it: no "in" before a look-up)
+        own[piece] = _piece(piece) if text is None else text
+    short = {piece: text for piece, text in own.items() if len(piece) <= _PIECE_MAX}
+    if len(known) + len(short) > _PIECES_MAX:
+        known.clear()  # (bounded: a page of many different pieces starts it over)
+    if len(short) <= _PIECES_MAX:
+        known.update(short)
+    return first + b"".join([own[piece] for piece in pieces])
 
 
-# html.unescape's own pattern (Lib/html/__init__.py).
-_REFERENCE = re.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+def _piece(piece: bytes) -> bytes:
+    """``b"&" + piece`` decoded, ``piece`` holding no "&"."""
+    text = piece.decode("utf-8", "surrogateescape")
+    m = _REFERENCE.match(text)
+    if m is None:
+        return b"&" + piece
+    s = m.group()
+    return (_decoded_reference(s, "&" + s) + text[m.end() :]).encode("utf-8", "surrogateescape")
+
+
+# html.unescape's own pattern (Lib/html/__init__.py), without its "&" (a piece's start).
+_REFERENCE = re.compile(r"#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?")
 _ENTITIES = html.entities.html5
 #: The longest name a reference without ";" may have (the legacy ones: "frac34", "middot").
 _LEGACY = max(len(name) for name in _ENTITIES if not name.endswith(";"))
 
 
-#: Each reference's replacement, once worked out (bounded: a page full of "&#x2F;" looks
-#: one up instead of working it out again).
-_DECODED: dict[str, str] = {}
+#: Each piece's decoding (the bytes from one "&" to the next), once worked out: a page
+#: full of "&#x2F;" looks one up instead of working it out again. Bounded: up to
+#: _PIECES_MAX pieces of up to _PIECE_MAX bytes.
+_PIECES: dict[bytes, bytes] = {}
+_PIECES_MAX = 4096
+_PIECE_MAX = 64
 
 
 def _decoded_reference(s: str, whole: str) -> str:
