@@ -272,6 +272,8 @@ def test_pages_of_small_elements_load_no_tracker() -> None:
         ("<textarea><p>x</textarea>", True),
         ("<noscript>x<b>y</b></noscript>", True),
         ("<svg a=b/>", False),  # the "/" is the value's: the svg stays open
+        ("<svg><g a=b/></svg>", True),  # (and a child stays open, for "</svg>" to close)
+        ("<svg><path d='M0'/><g a=\"1\" b/><g c=d></svg>", True),
         ("<svg><g><h></g></svg>", True),  # an end tag closes the elements inside too
         ("<svg><g></svg>", True),  # (the root's too, in the usual skip)
         ("<svg><g><path d='M0 0'></svg>", True),
