@@ -165,20 +165,24 @@ SLASHY = [b"/", b"\\", b"\n", b"\t", b"\r", b"a", b".", b"b.c", b"%", b"@", b":"
 @example([b"/", b"\t", b"\t", b"/", b"\t", b"/", b"b.c"])
 @example([b"/", b"\n", b"\n", b"\n", b"b.c"])  # (one slash, then tab, CR or LF only)
 @example([b"/", b"/", b"/", b"/", b"a", b"/", b"/", b"b.c"])
+@example([b"\\\\\\", b"a.com", b"\\", b"\\", b"b.c"])  # (too many backslashes)
+@example([b"\\", b"\t", b"/", b"\n", b"b.c"])
+@example([b"\\", b"\t", b"\t", b"\\", b"\\", b"b.c"])
 def test_slash_runs_taken_whole_hold_the_urls_a_try_at_each_slash_finds(
     parts: list[bytes],
 ) -> None:
-    """The search takes a run of slashes, tab, CR and LF in one step, and a try at a
-    backslash followed by two more is dropped at once: the same URLs, starting at the same
-    byte, as a try at each slash (each backslash)."""
+    """The searches take a run of slashes, tab, CR and LF in one step: the same URLs,
+    starting at the same byte, as a try at each slash (each backslash)."""
     data = b"".join(parts)
     tail = _urls._GAP + rb"[/\\]?" + _urls._GAP + _urls._host(b":")
     plain = re.compile(rb"/[/\\\t\n\r]" + tail)
     backslash = re.compile(rb"\\" + _urls._GAP + rb"[/\\]" + _urls._GAP + _urls._host(b":"))
     found = [(at, m.end(), m.group("host", "path")) for at, m in _urls._in_text(data)]
     assert found == [(m.start(), m.end(), m.group("host", "path")) for m in plain.finditer(data)]
-    found_after_backslash = [(m.span(), m.groups()) for m in _urls._URL_BACKSLASH.finditer(data)]
-    assert found_after_backslash == [(m.span(), m.groups()) for m in backslash.finditer(data)]
+    found = [(at, m.end(), m.group("host", "path")) for at, m in _urls._after_backslashes(data)]
+    assert found == [
+        (m.start(), m.end(), m.group("host", "path")) for m in backslash.finditer(data)
+    ]
 
 
 @settings(max_examples=1000, deadline=None)

@@ -184,15 +184,24 @@ def _in_text(data: bytes, pos: int = 0) -> Iterator[tuple[int, re.Match[bytes]]]
     the offset where the URL starts as written: a "/" followed by the host, or by one more
     "/" or "\\", with tab, CR or LF anywhere between (as a try at each "/" of a run would
     find it)."""
+    return _runs_taken_whole(_URL_IN_TEXT, _run_url, data, pos)
+
+
+def _runs_taken_whole(
+    pattern: re.Pattern[bytes], url_in_run: Callable[[bytes, int, int], int], data: bytes, pos: int
+) -> Iterator[tuple[int, re.Match[bytes]]]:
+    """``(offset, match)`` of each match of ``pattern`` (which takes a run of slashes
+    whole, its group ``run``) in ``data`` from ``pos``: after a run, the offset is where
+    ``url_in_run`` says the URL starts in it."""
     while True:
-        for m in _URL_IN_TEXT.finditer(data, pos):
+        for m in pattern.finditer(data, pos):
             if m.start("run") == -1:
                 yield m.start(), m
                 continue
             host = m.start("host")
             if host == -1:
                 continue  # a run that no host follows
-            at = _run_url(data, m.start(), host)
+            at = url_in_run(data, m.start(), host)
             if at != -1:
                 yield at, m
                 continue
@@ -212,8 +221,27 @@ def _run_url(data: bytes, start: int, host: int) -> int:
 
 
 #: "\\host", "\\/host" (JSON's "\/\/host"), with tab, CR or LF between: only searched for
-#: in a body holding a backslash.
-_URL_BACKSLASH = re.compile(rb"\\(?![/\\]{2})" + _GAP + rb"[/\\]" + _GAP + _host(b":"))
+#: in a body holding a backslash. A run of slashes, tab, CR or LF after the backslash
+#: (two or more) is taken whole, as in :data:`_URL_IN_TEXT` (:func:`_after_backslashes`).
+_URL_BACKSLASH = re.compile(
+    rb"\\(?:(?P<run>[/\\\t\n\r]{2}[/\\\t\n\r]*+)|[/\\])(?:" + _host(b":") + rb"|(?(run)|(?!)))"
+)
+
+
+def _after_backslashes(data: bytes, pos: int = 0) -> Iterator[tuple[int, re.Match[bytes]]]:
+    """:func:`_in_text` for :data:`_URL_BACKSLASH`: a "\\" followed by one more "/" or
+    "\\" and the host, with tab, CR or LF anywhere between."""
+    return _runs_taken_whole(_URL_BACKSLASH, _run_url_after_backslash, data, pos)
+
+
+def _run_url_after_backslash(data: bytes, start: int, host: int) -> int:
+    """Where in the run ``data[start:host]`` a URL to the host starts, or -1: the
+    last "\\" but one of the run's "/" and "\\", if it is a "\\"."""
+    last = max(data.rfind(b"/", start, host), data.rfind(b"\\", start, host))
+    second = max(data.rfind(b"/", start, last), data.rfind(b"\\", start, last))
+    return second if second != -1 and data[second] == 0x5C else -1
+
+
 #: "https:host": a colon, no slashes; the scheme before it is checked in ``each_url``.
 #: Only after "s", "p" or a dropped tab/CR/LF can a colon end "http(s)": the lookbehind
 #: drops the CSS and JavaScript colons ("display:none", "a?b:c") without a call each. (It
@@ -350,10 +378,10 @@ def _other_urls(data: bytes, encoded: bool) -> Iterator[tuple[int, bytes, bytes]
     """:func:`each_url`'s passes for the spellings that are not "//host" (or a variant of
     it with tab, CR or LF)."""
     if b"\\" in data:
-        for m in _URL_BACKSLASH.finditer(data):
+        for at, m in _after_backslashes(data):
             host = _read_host(m.group("host"))
             if host is not None:
-                yield m.start(), host, _path(m.group("path"))
+                yield at, host, _path(m.group("path"))
     if b":" in data:
         for m in _URL_NO_SLASH.finditer(data):
             if _http_scheme_before(data, m.start()):
