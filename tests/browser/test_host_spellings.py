@@ -47,21 +47,36 @@ SPELLINGS = {
     "tab and newline": "//www.face\tbook.c\nom/tr",
     "kelvin sign": "https://www.faceboo\u212a.com/tr",
 }
-KEYS = {name: hashlib.sha1(name.encode()).hexdigest()[:12] for name in SPELLINGS}
+#: Spellings of cdn.cxense.com written without "//" in an SVG script, whose text has its
+#: character references decoded before it runs; the URL parser then maps the host (UTS 46).
+SVG_SCRIPT_HOSTS = {
+    "named reference to a double-struck letter": "cdn.cx&eopf;nse.com",
+    "numeric reference to a double-struck letter": "cdn.cx&#x1D556;nse.com",
+    "Fraktur capital reference and a full-width dot": "cdn.cx&Efr;nse&#xFF0E;com",
+    "soft hyphen reference": "cdn.cx&shy;ense.com",
+    "soft hyphen reference without its semicolon": "cdn.cx&shyense.com",
+}
+KEYS = {
+    name: hashlib.sha1(name.encode()).hexdigest()[:12] for name in [*SPELLINGS, *SVG_SCRIPT_HOSTS]
+}
 
 
 def markup(src: str) -> str:
     return f'<img src="{src}" alt="" width="1" height="1"><script async src="{src}"></script>'
 
 
+def svg_script(host: str) -> str:
+    return f"<svg><script>new Image().src = 'https://' + '{host}' + '/cx.gif';</script></svg>"
+
+
 def build_app() -> Starlette:
-    by_key = {KEYS[name]: src for name, src in SPELLINGS.items()}
+    by_key = {KEYS[name]: markup(src) for name, src in SPELLINGS.items()}
+    by_key |= {KEYS[name]: svg_script(host) for name, host in SVG_SCRIPT_HOSTS.items()}
 
     async def case_page(request: Request) -> Response:
-        src = by_key[request.path_params["key"]]
         body = (
             "<!doctype html><html><head><meta charset=utf-8><title>t</title></head>"
-            f"<body>{markup(src)}</body></html>"
+            f"<body>{by_key[request.path_params['key']]}</body></html>"
         )
         return Response(body.encode(), media_type="text/html; charset=utf-8")
 
@@ -106,3 +121,22 @@ def test_the_spelling_is_gated_for_an_undecided_visitor(
     page, recorder = visit(f"{guarded}/case/{KEYS[name]}")
     assert recorder.trackers == []
     assert page.evaluate("window.__tracked") is None
+
+
+@pytest.mark.parametrize("name", list(SVG_SCRIPT_HOSTS))
+def test_chromium_reaches_the_host_an_svg_script_spells_with_references(
+    visit: Any, bare: str, name: str
+) -> None:
+    """Control: the script's host, decoded and mapped, is cdn.cxense.com in Chromium."""
+    page, recorder = visit(f"{bare}/case/{KEYS[name]}")
+    eventually(page, lambda: recorder.trackers, f"{name}: a request to a tracker host")
+    assert {url.split("/")[2] for url in recorder.trackers} == {"cdn.cxense.com"}
+
+
+@pytest.mark.parametrize("name", list(SVG_SCRIPT_HOSTS))
+def test_an_svg_script_spelling_a_host_with_references_is_gated(
+    visit: Any, guarded: str, name: str
+) -> None:
+    page, recorder = visit(f"{guarded}/case/{KEYS[name]}")
+    assert recorder.trackers == []
+    assert page.locator('script[type="text/plain"][data-cookieguard]').count() == 1

@@ -9,14 +9,22 @@ vendors, at the same offsets, either way.
 
 from __future__ import annotations
 
+import html.entities
 import re
 
+import idna
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cookieguard.catalogue import Catalogue, Vendor, _mentions, load_catalogue, merge
-from cookieguard.catalogue._mentions import HostMentions, Keyed, registrable
+from cookieguard.catalogue._mentions import (
+    FOLDING_REFERENCES,
+    HostMentions,
+    Keyed,
+    folded,
+    registrable,
+)
 
 CATALOGUE = load_catalogue()
 HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
@@ -326,3 +334,36 @@ def test_masking_keeps_the_hits_around_a_masked_window(text: str) -> None:
         patch.setattr(_mentions, "_MASK_AFTER", 10**9)
         expected = settling_every_window(MASKING, low)
     assert settling_every_window(MASKING, low) == expected
+
+
+def test_the_folding_references_are_those_the_url_parser_maps_to_host_characters() -> None:
+    """Every named reference (``html.entities``, HTML 5's table) whose characters UTS 46
+    maps to host characters or to nothing, and no other."""
+    expected = set()
+    for name, value in html.entities.html5.items():
+        try:
+            mapped = idna.uts46_remap(value, std3_rules=False, transitional=False)
+        except idna.IDNAError:
+            continue
+        if set(mapped.encode()) <= set(HOST_CHARS):
+            expected.add(name)
+    assert sorted(FOLDING_REFERENCES) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cdn.cx\U0001d556nse.com", "cdn.cxense.com"),  # double-struck small e
+        ("CDN.CX\U0001d53cNSE\uff0eCOM", "CDN.CXeNSE.COM"),  # double-struck capital, full stop
+        ("cdn.cx\u00adense\u3002com", "cdn.cxense.com"),  # soft hyphen, ideographic stop
+        ("\ufb01le.example", "file.example"),  # a ligature
+        ("caf\u00e9.example \u4e2d", "caf\u00e9.example \u4e2d"),  # kept: not host characters
+        ("x\U000e0000y", "x\U000e0000y"),  # kept: disallowed, no host
+        ("plain ascii", "plain ascii"),
+    ],
+)
+def test_folded_writes_what_the_url_parser_maps_to_host_characters(
+    text: str, expected: str
+) -> None:
+    assert folded(text.encode()) == expected.encode()
+    assert folded(text.encode() + b"\xff") == expected.encode() + b"\xff"  # (not UTF-8)

@@ -67,6 +67,29 @@ GATED = {
         "<svg><script>s.src='https://pi'+'.pardot.com/pd.js'</script></svg>",
         "marketing",
     ),
+    # An SVG script's text has its character references decoded, and the URL parser maps
+    # what they write as it maps a host (UTS 46): Chromium reaches cdn.cxense.com from each
+    # (tests/browser/test_host_spellings.py).
+    "in an SVG script, a letter as a named reference the URL parser folds": (
+        "<svg><script>var h='cdn.cx&eopf;nse.com';s.src='https://'+h+'/cx.js'</script></svg>",
+        "marketing",
+    ),
+    "in an SVG script, a letter as a numeric reference the URL parser folds": (
+        "<svg><script>s.src='https://'+'cdn.cx&#x1D556;nse.com/cx.js'</script></svg>",
+        "marketing",
+    ),
+    "in an SVG script, a soft hyphen reference (ignored by the URL parser)": (
+        "<svg><script>s.src='https://'+'cdn.cx&shy;ense.com/cx.js'</script></svg>",
+        "marketing",
+    ),
+    "in an SVG script, a legacy reference without its semicolon": (
+        "<svg><script>s.src='https://'+'cdn.cx&shyense.com/cx.js'</script></svg>",
+        "marketing",
+    ),
+    "in an SVG script, a Fraktur capital and a full-width dot": (
+        "<svg><script>s.src='https://'+'cdn.cx&Efr;nse&#xFF0E;com/cx.js'</script></svg>",
+        "marketing",
+    ),
 }
 
 

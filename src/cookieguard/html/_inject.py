@@ -17,6 +17,7 @@ from urllib.parse import unquote_to_bytes
 
 from cookieguard._cache import Memo
 from cookieguard.catalogue._catalogue import Catalogue, Vendor
+from cookieguard.catalogue._mentions import folded, folding_references
 from cookieguard.core._headers import HTML_TYPES as _HTML_TYPES
 from cookieguard.core._policy import NECESSARY
 from cookieguard.html._charsets import DEFAULT as DEFAULT_CODEC
@@ -238,13 +239,16 @@ def _srcdocs(data: bytes, low: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 #: A character reference that may write part of a host or its path (lower case): a numeric
-#: one, or a named one for a character a host or path is written with (``html.entities``:
-#: no other named reference decodes to one). ``&amp;``, ``&nbsp;``, ``&eacute;``, which text
-#: is full of, name no host decoded (a script's span may run over a page's text).
-_REFERENCE = re.compile(rb"&(?:#|(?:period|sol|bsol|colon|lowbar|underbar|percnt);)")
-#: What a host, its path and character references in them are written with (lower case).
-_RUN_BYTES = b"abcdefghijklmnopqrstuvwxyz0123456789.-&#;/\\:%_~"
-_RUN = re.compile(rb"[a-z0-9.\-&#;/\\:%_~]*+")
+#: one, a named one for a character a host or path is written with (``html.entities``: no
+#: other named reference decodes to one), or one for a character the URL parser maps to host
+#: characters or to nothing (``&eopf;``, ``&shy;``: ``FOLDING_REFERENCES``). ``&amp;``,
+#: ``&nbsp;``, ``&eacute;``, which text is full of, name no host decoded (a script's span may
+#: run over a page's text).
+_REFERENCE = re.compile(
+    rb"&(?:#|(?:period|sol|bsol|colon|lowbar|underbar|percnt);|"
+    + folding_references().encode("ascii")
+    + rb")"
+)
 
 
 #: Inline scripts one after another whose spans are plain (each ends at its first
@@ -656,30 +660,30 @@ class Blocker:
             reach = hit
             at = low.find(b"<script", hit, end)
         if _REFERENCE.search(low, start, end) is not None:
-            decoded = self._decoded_hits(data, low, start, end)
-            if decoded:
-                reach = max(reach, decoded[-1])
+            reach = max(reach, self._decoded_reach(data, low, start, end))
         at = start if reach != -1 else -1
         while at != -1:
             found.append(at)
             at = low.find(b"<script", at + 7, reach + 7)
         return found
 
-    def _decoded_hits(self, data: bytes, low: bytes, start: int, end: int) -> list[int]:
-        """Where a host is named with character references, ``cdn&#46;cxense&#46;com``: an
-        SVG script's text is markup, decoded before it runs. Each run of host, path and
-        reference characters around a reference is decoded once (runs do not overlap)."""
-        found = []
-        at = start
-        while (m := _REFERENCE.search(low, at, end)) is not None:
-            ref = m.start()
-            back = low[max(at, ref - 256) : ref]
-            run = ref - len(back) + len(back.rstrip(_RUN_BYTES))
-            stop = _RUN.match(low, ref, min(end, ref + 512)).end()  # type: ignore[union-attr]
-            if self._names_blocked(_text_of(data[run:stop]).lower()):
-                found.append(run)
-            at = max(stop, ref + 1)
-        return found
+    def _decoded_reach(self, data: bytes, low: bytes, start: int, end: int) -> int:
+        """Where, in the span ``low[start:end]``, the last ``<script`` is whose text up to
+        the next one names a blocked host once decoded (``cdn&#46;cxense&#46;com``: an SVG
+        script's text is markup, decoded before it runs) and mapped as the URL parser maps a
+        host (``cdn.cx&eopf;nse.com``: a double-struck "e" is "e"), or -1. Each such piece of
+        the span is decoded whole, once, from the last: a piece holding a thousand short
+        runs of references is one decoding and one search, not a thousand (a script of
+        ``a&#46;b`` repeated cost ~350 us/KB that way)."""
+        piece_end = end
+        while piece_end > start:
+            piece = max(low.rfind(b"<script", start, piece_end), start)
+            if _REFERENCE.search(low, piece, piece_end) is not None and self._names_blocked(
+                folded(_text_of(data[piece:piece_end])).lower()
+            ):
+                return piece
+            piece_end = piece
+        return -1
 
     def _names_blocked(self, low: bytes) -> bool:
         return self._first_named(low, 0, len(low), set()) != -1
@@ -762,7 +766,7 @@ class Blocker:
             return True
         low = content.lower()
         return self._names_blocked(low) or (
-            b"&" in low and self._names_blocked(_text_of(content).lower())
+            b"&" in low and self._names_blocked(folded(_text_of(content)).lower())
         )
 
     def vendors_in_script(self, content: bytes) -> tuple[Vendor, ...]:
@@ -773,7 +777,7 @@ class Blocker:
         found = {vendor.name: vendor for vendor in self.vendors_in_text(content)}
         low = content.lower()
         # An SVG script's text is markup: read with its character references decoded too.
-        for text in (low, _text_of(content).lower()) if b"&" in low else (low,):
+        for text in (low, folded(_text_of(content)).lower()) if b"&" in low else (low,):
             # A window is settled once every blocked vendor its key may name is found: a
             # script naming one host 50,000 times reads it once, not 50,000 times.
             settled: set[bytes] = set()
