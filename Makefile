@@ -24,10 +24,12 @@ bench: bootstrap
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 # `make fuzz`: the HTML gate against a WHATWG parser (fuzz/gate.py), then the adapters
-# (fuzz/adapters.py); GATE_ARGS / FUZZ_ARGS pass options (--cases, --seed, --workers).
+# (fuzz/adapters.py); GATE_ARGS / FUZZ_ARGS pass options (--cases, --seed, --workers). Then the
+# slow lane with every property test's full examples (`make test` runs a slice: tests/slices.py).
 fuzz: bootstrap
 	$(PY) fuzz/gate.py $(GATE_ARGS)
 	$(PY) fuzz/adapters.py $(FUZZ_ARGS)
+	COOKIEGUARD_FULL_SLICES=1 $(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
 load: bootstrap
 	$(PY) benchmarks/load.py $(LOAD_ARGS)

@@ -25,6 +25,7 @@ from cookieguard.catalogue._mentions import (
     folded,
     registrable,
 )
+from tests.slices import examples
 
 CATALOGUE = load_catalogue()
 HOST_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789.-"
@@ -102,7 +103,7 @@ PIECES = [
 ]  # fmt: skip
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=examples(800), deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=14))
 def test_the_fast_search_finds_what_the_rule_says(parts: list[str]) -> None:
     text = "".join(parts).encode()
@@ -205,7 +206,7 @@ SHARED_PIECES = [
 ]  # fmt: skip
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(
     st.lists(st.sampled_from(SHARED_PIECES), max_size=10)
     | st.lists(st.sampled_from(PIECES), max_size=10),
@@ -302,7 +303,7 @@ def settling_every_window(mentions: HostMentions, low: bytes) -> list[Keyed]:
     return found
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.lists(MASKED_PIECES, max_size=6), st.integers(1, 3), st.lists(MASKED_PIECES, max_size=6))
 def test_masking_settled_windows_changes_no_hit(
     parts: list[str], times: int, then: list[str]

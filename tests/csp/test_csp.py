@@ -33,6 +33,7 @@ from cookieguard.csp._csp import (
 )
 from cookieguard.site._site import Site
 from tests.harness import Driver, drivers, make_policy
+from tests.slices import examples
 
 CONSENT_ID = "c" * 22
 ALL = frozenset({"preferences", "analytics", "marketing"})
@@ -878,7 +879,7 @@ def test_keywords_and_schemes_are_reported_as_such() -> None:
     assert found is not None and found[0].page == "?"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.binary(max_size=600)
     | st.recursive(

@@ -20,6 +20,7 @@ from cookieguard.core._guard import Decision
 from cookieguard.html._inject import Injection
 from fuzz import oracle
 from tests.html_editing.test_gate_markup import PLAN, SITE, page, plan, rewrite, streamed
+from tests.slices import examples
 
 GATED = {
     "a scheme chosen at run time": (
@@ -245,7 +246,7 @@ def running_vendors(body: bytes) -> set[str]:
     return found
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=16), st.integers(1, 40))
 def test_no_script_a_browser_runs_names_a_blocked_host(parts: list[str], size: int) -> None:
     body = page("".join(parts))

@@ -28,6 +28,7 @@ from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import attributes, attributes_named
 from cookieguard.site._site import Site
 from tests.harness import make_policy
+from tests.slices import examples
 
 SITE = Site(make_policy(), receipts=None)
 PLAN = SITE.injection(
@@ -143,7 +144,7 @@ ALPHABET = [b"src", b"SRC", b"srcset", b"x", b"data-cookieguard", b"style", b"="
 NAMES = frozenset({b"src", b"srcset", b"data-cookieguard", b"style", b"type"})
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(st.lists(st.sampled_from(ALPHABET), max_size=20))
 def test_the_attributes_a_verdict_reads_are_the_attributes_there_are(parts: list[bytes]) -> None:
     """``attributes_named`` (one C-level match past the attributes it skips) reads a tag as
@@ -159,7 +160,8 @@ def test_the_attributes_a_verdict_reads_are_the_attributes_there_are(parts: list
 SLASHY = [b"/", b"\\", b"\n", b"\t", b"\r", b"a", b".", b"b.c", b"%", b"@", b":", b"x"]
 
 
-@settings(max_examples=1500, deadline=None)  # (a loaded machine descheduled one case 200 ms)
+# (No deadline: a loaded machine descheduled one case 200 ms.)
+@settings(max_examples=examples(1500), deadline=None)
 @given(st.lists(st.sampled_from(SLASHY), max_size=20))
 @example([b"/\\\\\\\\", b"a.com", b"/", b"/", b"b.c"])  # (too many slashes)
 @example([b"/", b"\t", b"\t", b"/", b"\t", b"/", b"b.c"])
@@ -185,7 +187,7 @@ def test_slash_runs_taken_whole_hold_the_urls_a_try_at_each_slash_finds(
     ]
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.lists(st.sampled_from([*SLASHY, b"www.facebook.com", b"<p>"]), max_size=20))
 def test_offsets_named_are_where_each_url_finds_the_named_hosts(parts: list[bytes]) -> None:
     """offsets_named (the prefilter's loop, which hands the rest of a body to the search
@@ -202,7 +204,7 @@ def test_offsets_named_are_where_each_url_finds_the_named_hosts(parts: list[byte
 TAG_PARTS = [b"a", b"=", b'"', b"'", b" ", b"\t", b"/", b">", b"b=c", b"x y", b"\n", b"<", b"src"]
 
 
-@settings(max_examples=500)
+@settings(max_examples=examples(500))
 @given(st.lists(st.sampled_from(TAG_PARTS), max_size=16))
 def test_one_repetition_per_attribute_reads_a_tag_as_before(parts: list[bytes]) -> None:
     """``_ATTRS`` takes an attribute and the separators before it in one repetition (half
@@ -229,7 +231,7 @@ END_PARTS = [b" ", b"  ", b"\t", b"\n", b"=", b"==", b'"', b"'", b"a", b"src", b
              b"=" + b" " * 65]  # fmt: skip
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(parts=st.lists(st.sampled_from(END_PARTS), max_size=30))
 def test_a_tag_ends_where_the_attribute_regex_says(parts: list[bytes]) -> None:
     """``tag_end`` finds the first ">" with ``bytes.find`` where no quote comes before it,
@@ -248,7 +250,7 @@ def test_a_tag_ends_where_the_attribute_regex_says(parts: list[bytes]) -> None:
 
 
 @example(parts=[b"==", b"\t", b" ", b"src"], every=False)  # "=" then a tab: before a value
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(
     parts=st.lists(st.sampled_from([*END_PARTS, *ALPHABET, b"a=1 " * 20]), max_size=30),
     every=st.booleans(),

@@ -22,6 +22,7 @@ from cookieguard.html._charsets import TRANSCODED, Transcoder
 from cookieguard.html._codings import Uneditable
 from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import _TAIL, _TAILS
+from tests.slices import examples
 
 INSERT = b'<script src="/_cookieguard/banner.js?v=1" data-cookieguard-decided defer></script>'
 
@@ -155,7 +156,7 @@ def test_every_tail_taken_without_the_match_is_one_it_matches() -> None:
         assert len(tail) <= 32
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(pages, st.sampled_from(CHARSETS))
 def test_a_page_edited_plain_is_the_page_scanned(body: bytes, charset: str | None) -> None:
     plan = Injection(INSERT, charset=charset)
@@ -170,7 +171,7 @@ def test_a_page_edited_plain_is_the_page_scanned(body: bytes, charset: str | Non
 PLAIN_CHARSETS = [c for c in CHARSETS if c not in ("utf-16", "iso-2022-jp")]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.one_of(pages, long_pages), st.sampled_from(PLAIN_CHARSETS), st.integers(1, 9))
 def test_a_page_streamed_plain_in_small_chunks_is_the_page_scanned(
     body: bytes, charset: str | None, size: int
@@ -185,7 +186,7 @@ def test_a_page_streamed_plain_in_small_chunks_is_the_page_scanned(
     assert _outcome(lambda b: _streamed(plan, b, size), body) == want
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.one_of(pages, long_pages), st.sampled_from(PLAIN_CHARSETS), st.sampled_from([64, 1000, 4096])
 )

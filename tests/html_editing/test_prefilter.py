@@ -24,6 +24,7 @@ from cookieguard.html._inject import (
     _tag,
 )
 from tests.html_editing.test_gate_markup import PLAN
+from tests.slices import examples
 
 _WARM = PLAN.blocker
 assert _WARM is not None
@@ -81,14 +82,14 @@ def old_script_spans(low: bytes) -> Iterator[tuple[int, int]]:
         at = _tag(low, b"<script", stop + 1) if stop < n else -1
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(pages)
 def test_script_spans_are_those_of_the_plain_reading(body: bytes) -> None:
     low = body.lower()
     assert list(_script_spans(low)) == list(old_script_spans(low))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(pages, pages, st.integers(0, 40))
 def test_a_blocker_that_remembers_finds_what_a_fresh_one_finds(
     first: bytes, second: bytes, pad: int

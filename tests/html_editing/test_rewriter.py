@@ -26,6 +26,7 @@ from cookieguard.html._scanner import ELEMENT_LIMIT, Rewriter
 from cookieguard.site._site import Site
 from cookieguard.ui._assets import _static_dir
 from tests.harness import make_policy
+from tests.slices import examples
 
 TRACKER_PAGE = (Path(__file__).parents[1] / "browser" / "trackers" / "page.html").read_bytes()
 EVERYTHING = frozenset({"preferences", "analytics", "marketing"})
@@ -131,7 +132,7 @@ def test_bogus_comments_and_cdata_hide_what_they_contain() -> None:
     assert out.endswith(b"?>[X]</body>")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     parts=st.lists(
         st.sampled_from(

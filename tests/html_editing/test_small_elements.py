@@ -30,6 +30,7 @@ from fuzz import gate, oracle
 from tests.harness import make_policy
 from tests.html_editing import test_prefilter as prefilter
 from tests.html_editing.test_gate_markup import plan
+from tests.slices import examples
 
 PIXEL = "https://www.facebook.com/tr?id=1&ev=PageView"
 GTM = "https://www.googletagmanager.com/gtag/js?id=G-1"
@@ -335,7 +336,7 @@ def test_elements_are_skipped_only_at_the_plainest_state() -> None:
 # -- inline scripts passed over by the prefilter's search for hosts -------------------------
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     st.lists(
         st.sampled_from([*prefilter.PIECES, "<script></script>", "<script>x</script>", " "]),

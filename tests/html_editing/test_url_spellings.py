@@ -18,6 +18,7 @@ from cookieguard.html._urls import text_of
 from cookieguard.site._site import Site
 from tests.harness import make_policy
 from tests.html_editing.test_gate_markup import plan
+from tests.slices import examples
 
 SITE = Site(make_policy(banner=False, scripts=False), receipts=None)
 
@@ -92,7 +93,7 @@ REFERENCE_PARTS = [
 
 # No deadline: a case takes 0.05 ms, but on a loaded machine one was descheduled for 276 ms
 # and Hypothesis called that a failure.
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=examples(1000), deadline=None)
 @given(st.lists(st.sampled_from(REFERENCE_PARTS), max_size=12))
 def test_character_references_decode_as_html_unescape_does(parts: list[str]) -> None:
     """``text_of`` (faster on names it does not know and on plain code points) gives
@@ -139,7 +140,7 @@ URL_PARTS = [
 BLOCKER = PLAN.blocker
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.lists(st.sampled_from(URL_PARTS), max_size=14))
 @example(["..", "/", "maps", "?", "1"])  # (dot segments: "/x/../maps" is Google Maps)
 @example(["1", ".", "0x7f", "/", "tr"])  # (a host ending in a number: an IPv4 address)
@@ -156,7 +157,7 @@ def test_a_url_is_judged_as_the_url_parser_reads_it(parts: list[str]) -> None:
         assert BLOCKER.vendor_for_url(value) == expected
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(
     st.lists(st.sampled_from(URL_PARTS), max_size=8),
     st.lists(st.sampled_from(URL_PARTS), max_size=8),
