@@ -16,6 +16,7 @@ import html.entities
 import re
 from collections.abc import Callable, Iterator
 from functools import lru_cache
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from cookieguard.catalogue._hosts import host_of, split_url
@@ -179,22 +180,33 @@ _URL_IN_TEXT = re.compile(
 )
 
 
-def _in_text(data: bytes, pos: int = 0) -> Iterator[tuple[int, re.Match[bytes]]]:
-    """``(offset, match)`` of each URL :data:`_URL_IN_TEXT` finds in ``data`` from ``pos``,
-    the offset where the URL starts as written: a "/" followed by the host, or by one more
-    "/" or "\\", with tab, CR or LF anywhere between (as a try at each "/" of a run would
-    find it)."""
-    return _runs_taken_whole(_URL_IN_TEXT, _run_url, data, pos)
+def _in_text(
+    data: bytes, first: re.Match[bytes] | None = None
+) -> Iterator[tuple[int, re.Match[bytes]]]:
+    """``(offset, match)`` of each URL :data:`_URL_IN_TEXT` finds in ``data`` (from the
+    match ``first`` on, if given), the offset where the URL starts as written: a "/"
+    followed by the host, or by one more "/" or "\\", with tab, CR or LF anywhere between
+    (as a try at each "/" of a run would find it)."""
+    return _runs_taken_whole(_URL_IN_TEXT, _run_url, data, first)
 
 
 def _runs_taken_whole(
-    pattern: re.Pattern[bytes], url_in_run: Callable[[bytes, int, int], int], data: bytes, pos: int
+    pattern: re.Pattern[bytes],
+    url_in_run: Callable[[bytes, int, int], int],
+    data: bytes,
+    first: re.Match[bytes] | None,
 ) -> Iterator[tuple[int, re.Match[bytes]]]:
     """``(offset, match)`` of each match of ``pattern`` (which takes a run of slashes
-    whole, its group ``run``) in ``data`` from ``pos``: after a run, the offset is where
-    ``url_in_run`` says the URL starts in it."""
+    whole, its group ``run``) in ``data``, from ``first`` on if given (a caller that found
+    it: the run is not read again): after a run, the offset is where ``url_in_run`` says
+    the URL starts in it."""
+    matches: Iterator[re.Match[bytes]] = (
+        pattern.finditer(data)
+        if first is None
+        else chain((first,), pattern.finditer(data, first.end()))
+    )
     while True:
-        for m in pattern.finditer(data, pos):
+        for m in matches:
             if m.start("run") == -1:
                 yield m.start(), m
                 continue
@@ -205,7 +217,8 @@ def _runs_taken_whole(
             if at != -1:
                 yield at, m
                 continue
-            pos = host  # slashes too many: the host and path may hold a URL of their own
+            # Slashes too many: the host and path may hold a URL of their own.
+            matches = pattern.finditer(data, host)
             break
         else:
             return
@@ -228,10 +241,10 @@ _URL_BACKSLASH = re.compile(
 )
 
 
-def _after_backslashes(data: bytes, pos: int = 0) -> Iterator[tuple[int, re.Match[bytes]]]:
+def _after_backslashes(data: bytes) -> Iterator[tuple[int, re.Match[bytes]]]:
     """:func:`_in_text` for :data:`_URL_BACKSLASH`: a "\\" followed by one more "/" or
     "\\" and the host, with tab, CR or LF anywhere between."""
-    return _runs_taken_whole(_URL_BACKSLASH, _run_url_after_backslash, data, pos)
+    return _runs_taken_whole(_URL_BACKSLASH, _run_url_after_backslash, data, None)
 
 
 def _run_url_after_backslash(data: bytes, start: int, host: int) -> int:
@@ -315,7 +328,7 @@ def each_url(data: bytes, *, encoded: bool = True) -> Iterator[tuple[int, bytes,
             if run is not None:
                 # A run of slashes (none in most pages: the loop costs nothing more for
                 # them): the rest of the body goes through _in_text.
-                for at, url in _in_text(data, m.start()):
+                for at, url in _in_text(data, m):
                     host = _read_host(url.group("host"))
                     if host is not None:
                         yield at, host, _path(url.group("path"))
@@ -346,7 +359,7 @@ def offsets_named(data: bytes, named: Callable[[bytes, bytes], bool]) -> list[in
                 if m.start("run") != -1:
                     # A run of slashes (none in most pages: the loop above costs nothing
                     # more for them): the rest of the body goes through _in_text.
-                    found += _offsets_named_from(data, m.start(), named, seen)
+                    found += _offsets_named_from(data, m, named, seen)
                     break
                 host, path = m.group("host", "path")
                 if host.translate(None, plain):
@@ -359,10 +372,13 @@ def offsets_named(data: bytes, named: Callable[[bytes, bytes], bool]) -> list[in
 
 
 def _offsets_named_from(
-    data: bytes, pos: int, named: Callable[[bytes, bytes], bool], seen: dict[bytes, bool]
+    data: bytes,
+    first: re.Match[bytes],
+    named: Callable[[bytes, bytes], bool],
+    seen: dict[bytes, bool],
 ) -> Iterator[int]:
-    """:func:`offsets_named`'s loop from ``pos`` on, where a run of slashes is."""
-    for at, m in _in_text(data, pos):
+    """:func:`offsets_named`'s loop from the match ``first`` on, a run of slashes."""
+    for at, m in _in_text(data, first):
         written = m.group()
         hit = seen.get(written)
         if hit is None:
