@@ -21,6 +21,16 @@ case checks, for an undecided visitor (every optional category refused):
   (``fuzz/oracle.py``) with scripting on and off, fetches nothing from a catalogued host;
 - **changed**: the tracker-free twin comes out byte for byte unchanged;
 - **chunking**: the streamed edit equals the whole one;
+- **misplaced**: on every fourth case, a plan that also inserts an element (as the banner is
+  inserted) rewrites the page and its twin, each after a generated ending (tags left open
+  at the end, quotes, ``<``, comment openers, ``</body>`` spelled in full or cut), whole and
+  streamed alike; wherever html5lib reads an element put at the very end of the edited page,
+  it must read the insert as one too (an insert inside a tag that only looks like
+  ``</body>`` is no banner; a fragment, with no ``<html>``, ``<body>`` or doctype, gets
+  none). Read with scripting off (a visitor without JavaScript), a miss is counted apart and
+  does not fail the run: a comment that only that reading sees can run past a
+  ``<noscript>``'s end over the ``</body>`` the scripting reading puts the insert at (a
+  known limit);
 - **exceptions**: the rewriter never raises.
 
 The original page of every eighth case is parsed too: ``reach`` is the share of those whose
@@ -516,6 +526,24 @@ def make_case(seed: int, number: int, *, idna: bool = True) -> Case:
 
 _DECISIVE_BYTES = re.compile(rb"[<>]|\]\]>|-->|//|&#")
 
+#: The element an insert plan adds (``Campaign.inserts``).
+MARK_ID = "cookieguard-fuzz-insert"
+MARK = f'<div id="{MARK_ID}"></div>'.encode()
+#: Pieces of the bytes a page may end with before its last ``</body>``: tags left open or
+#: cut, quotes and ``=`` that may open a value, "<" in a name, comment and bogus-comment
+#: openers and closers (``</bo`` then ``</BODY>`` is one malformed end tag, not a body end).
+ENDING_PIECES = (
+    "</", "<", "</bo", "</body", "</BODY", "<b", "</b", "<p", "</p>", " ", "\n", "/", "=",
+    "x=", '"', "'", ">", '">', "'>'", "<!--", "-->", "<!", "<?", "<![CDATA[", "]]>", "a",
+)  # fmt: skip
+ENDING_ENDS = ("</body>", "</BODY>", "</body>\n</html>\n", "</body", "", ">")
+
+
+def ending(rng: random.Random) -> bytes:
+    """Random last bytes for a page (see :data:`ENDING_PIECES`)."""
+    pieces = [rng.choice(ENDING_PIECES) for _ in range(rng.randint(0, 5))]
+    return ("".join(pieces) + rng.choice(ENDING_ENDS)).encode()
+
 
 # -- running ---------------------------------------------------------------------------------
 
@@ -528,6 +556,9 @@ class Tally:
     chunking: int = 0
     exceptions: int = 0
     reach: int = 0
+    misplaced: int = 0
+    misplaced_without_js: int = 0  # (reported, not a failure: see the module docstring)
+    inserted: int = 0  # insert plans run (those whose page's end holds an element)
     sampled: int = 0
     idna_leaks: int = 0
     unjudged: int = 0  # pages html5lib fails on (the oracle cannot tell)
@@ -541,6 +572,9 @@ class Tally:
         self.chunking += other.chunking
         self.exceptions += other.exceptions
         self.reach += other.reach
+        self.misplaced += other.misplaced
+        self.misplaced_without_js += other.misplaced_without_js
+        self.inserted += other.inserted
         self.sampled += other.sampled
         self.idna_leaks += other.idna_leaks
         self.unjudged += other.unjudged
@@ -551,7 +585,7 @@ class Tally:
 
     @property
     def problems(self) -> int:
-        return self.leaks + self.changed + self.chunking + self.exceptions
+        return self.leaks + self.changed + self.chunking + self.exceptions + self.misplaced
 
 
 class Feeder(Protocol):
@@ -592,6 +626,7 @@ class Campaign:
         )
         assert plan is not None and plan.blocker is not None
         self.plan: Injection = plan
+        self.marking = replace(plan, insert=MARK, memo=None)
         catalogue = plan.blocker.catalogue
         refused = plan.blocker.blocked
         self.blocked = lambda host, path: (
@@ -600,6 +635,37 @@ class Campaign:
 
     def rewrite(self, body: bytes, cuts: list[int] | None = None) -> bytes:
         return fed(self.plan.rewriter(), body, cuts)
+
+    def inserts(self, case: Case, number: int, seed: int, tally: Tally) -> list[str]:
+        """The insert check (``misplaced`` in the module docstring); its problems."""
+        rng = random.Random(f"gate-ending:{seed}:{number}")
+        end = ending(rng) if rng.random() < 0.7 else b""
+        problems: list[str] = []
+        for page in (case.clean + end, case.tracked + end):
+            whole = fed(self.marking.rewriter(), page)
+            cuts = sorted({*case.cuts, *(len(page) - rng.randint(1, 12) for _ in range(2))})
+            streamed = fed(self.marking.rewriter(), page, [c for c in cuts if 0 < c < len(page)])
+            if streamed != whole:
+                tally.chunking += 1
+                problems.append(f"the insert plan streamed {page[-60:]!r} unlike whole")
+            plain = whole.replace(MARK, b"", 1)
+            for scripting in (True, False) if MARK in whole else ():  # (a fragment gets none)
+                try:  # (the gate's edits may change the tree: compared on the edited page)
+                    wanted = oracle.holds(plain + MARK, MARK_ID, scripting=scripting)
+                    held = not wanted or oracle.holds(whole, MARK_ID, scripting=scripting)
+                except Exception:  # html5lib's own assertions fail on a few pages
+                    tally.unjudged += 1
+                    continue
+                if wanted:
+                    tally.inserted += 1 if scripting else 0
+                    if not held and not scripting:
+                        tally.misplaced_without_js += 1
+                    elif not held:
+                        tally.misplaced += 1
+                        problems.append(f"insert misplaced: {whole[-120:]!r}")
+            if problems:
+                break
+        return problems
 
     def edit(self, body: bytes, cuts: list[int] | None = None) -> bytes:
         """What the adapters get from the plan's editor (``Injection.injector``) for ``body``
@@ -673,6 +739,8 @@ class Campaign:
             if clean != case.clean:
                 tally.changed += 1
                 problems.append("the tracker-free twin changed")
+            if number % 4 == 1:
+                problems += self.inserts(case, number, seed, tally)
             if verbose:
                 problems[:0] = [f"page:   {case.tracked!r}", f"edited: {whole!r}"]
         if problems:
@@ -740,7 +808,9 @@ def summary(tally: Tally, seconds: float, seed: int, workers: int) -> str:
         f"gate fuzz: {tally.cases} cases (seed {seed}, {workers} workers) in {seconds:.1f} s, "
         f"{rate:.0f} cases/s: {tally.leaks} leaks ({tally.idna_leaks} with IDNA host spellings), "
         f"{tally.changed} tracker-free pages changed, "
-        f"{tally.chunking} chunking disagreements, {tally.exceptions} exceptions "
+        f"{tally.chunking} chunking disagreements, {tally.exceptions} exceptions, "
+        f"{tally.misplaced} inserts misplaced (of {tally.inserted} checked; "
+        f"{tally.misplaced_without_js} more for a reader without JavaScript) "
         f"(unedited pages that reach a tracker: {reach:.0f}% of {tally.sampled} sampled; "
         f"pages html5lib fails on: {tally.unjudged}"
         + (f", cases {tally.unjudged_cases[:5]}" if tally.unjudged_cases else "")

@@ -165,6 +165,14 @@ def fetches(page: bytes | str) -> list[Fetch]:
     return found
 
 
+def holds(page: bytes, element_id: str, *, scripting: bool) -> bool:
+    """Whether the page's tree holds an HTML ``<div>`` with this id: an insert that the
+    tree builder reads as an element (not as text, an attribute, or dropped)."""
+    parser = html5lib.HTMLParser(namespaceHTMLElements=False)
+    root = parser.parse(page.decode("utf-8", "replace"), scripting=scripting)
+    return any(div.get("id") == element_id for div in root.iter("div"))
+
+
 def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
     scheme, _, rest = page_url.partition("://")
     host, _, path = rest.partition("/")

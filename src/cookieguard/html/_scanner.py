@@ -438,6 +438,8 @@ _ATTR = re.compile(
     rb"(?:[" + _WS + rb"]*=[" + _WS + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^" + _WS + rb">]*)))?"
 )
 _LONGEST_NAME = 12  # "</plaintext" plus the character after it
+#: How far before a "</body" in raw text or a comment the "<" that may hold it is looked for.
+_SHADOW_BACK = 256
 
 
 # The end of a well-formed page: "</body>", maybe "</html>", white space. A last "</body"
@@ -789,12 +791,10 @@ class _Window:
     """The bytes one call of the scanner works on, and where it is in them."""
 
     __slots__ = (
-        "_enclosed",
-        "_marks",
+        "_last_lt",
         "_plain_end",
         "_unordinary",
         "data",
-        "floor",
         "gate",
         "hi",
         "hits",
@@ -825,10 +825,8 @@ class _Window:
         self.hi = 0  # the first hit not yet passed
         self.gate = gate if hits else None  # a window naming no blocked host edits nothing
         self.wait = False  # set by a state that needs more bytes than the window has
-        self.floor = 0  # where the markup since the last comment or raw-text element starts
         self._plain_end: int | None = None
-        self._marks: tuple[int, int, int] | None = None
-        self._enclosed: tuple[int, bool] = (-1, False)
+        self._last_lt: tuple[int, bool] | None = None
         # Where the SVG or MathML scripts and styles read to their end by a scan of their
         # own (Rewriter._text_end), and that the scan is inside, end: innermost last.
         self.texts: list[int] = []
@@ -857,27 +855,15 @@ class _Window:
             self._plain_end = at if at >= 0 and _TAIL.fullmatch(self.data, at) else -1
         return self._plain_end
 
-    def plainly_markup(self, at: int) -> bool:
-        """:func:`_plainly_markup` of the window's end at ``at`` (the same answer), from what
-        is worked out once per window: the last ">", "<!" and "<?" before it; and the tag
-        that may enclose it, again only when the floor it reads back to has moved. (Each
-        search went back over everything since the floor on every call.)"""
-        data = self.data
-        if self._marks is None:
-            self._marks = (
-                data.rfind(b">", 0, at),
-                data.rfind(b"<!", 0, at),
-                data.rfind(b"<?", 0, at),
-            )
-        floor = self.floor
-        window = max(floor, at - 4096)  # how far _enclosing looks back
-        if self._enclosed[0] != window:
-            self._enclosed = (window, _enclosing(data, window, at) >= 0)
-        if self._enclosed[1]:
-            return False
-        gt, bang, question = self._marks
-        gt = max(gt, floor)
-        return bang < gt and question < gt
+    def plainly_markup(self, pos: int, at: int) -> bool:
+        """:func:`_plainly_markup` of the window's end at ``at``, the scanner in the data
+        state at ``pos``: the last "<" before ``at`` is looked for and judged once per window
+        (the data state asks each time it runs out of hits)."""
+        if self._last_lt is None:
+            lt = self.data.rfind(b"<", 0, at)
+            self._last_lt = (lt, lt < 0 or _closed_before(self.data, lt, at))
+        lt, closed = self._last_lt
+        return lt < pos or closed
 
 
 class Rewriter:
@@ -923,6 +909,7 @@ class Rewriter:
         "_shadowing",
         "_span_read",
         "_state",
+        "_text_before",
         "_waited",
         "_waiting",
         "failure",
@@ -977,6 +964,8 @@ class Rewriter:
         # past its start the search for its end tag has read, and its markup reading once
         # found; so a long one streamed in many chunks is read once (linear work).
         self._looked = 0
+        # The last bytes (up to _SHADOW_BACK) of a comment or raw text a window ended in.
+        self._text_before = b""
         self._rescan_at = 0  # with a long element pending: how much to hold before reading on
         self._span_read: tuple[int, bytes, bytes | None, Candidates | None] | None = None
         # In a reading within a reading: what closes a markup reading this scan followed
@@ -1316,7 +1305,7 @@ class Rewriter:
     def _finish_plainly(self, w: _Window, pos: int) -> bool:
         """Nothing left to edit but the insert: finish like the whole-body fast path."""
         at = w.plain_end()
-        if at >= pos and not self._shadowing and w.plainly_markup(at):
+        if at >= pos and not self._shadowing and w.plainly_markup(pos, at):
             self._emit(w.view[pos:at])
             self._body_candidate()
             self._emit(w.view[at:])
@@ -1859,6 +1848,14 @@ class Rewriter:
             self._too_large(name)
             self._emit(w.view[at:])
             return w.n
+        if closer is None and name == b"noscript" and self._scripting and not self._depth:
+            # Raw text to the end of the page with JavaScript: it shows and fetches nothing,
+            # and hides an insert anywhere. Without, it is the rest of the page as markup:
+            # read only that reading, so its own "</body" places the insert (for visitors
+            # without JavaScript the banner's form is the way to choose).
+            self._set_foreign(markup)
+            self._noscript += 1
+            return self._plain_tag(w, name, at, end)
         content_end = closer.start() if closer is not None else w.n
         text_end = content_end  # where the element's text ends in either reading
         foreign = [s for s in markup if s and s[-1].space is not Space.HTML and s[-1].name == name]
@@ -2096,14 +2093,20 @@ class Rewriter:
             stop = w.n
         else:
             stop = max(pos, w.n - _LONGEST_NAME)  # an end or "</body" may be cut
+        start = pos
         pos = self._text(w, pos, stop, stop if m is not None else w.n)
         if m is None:
             w.wait = not w.last
+            # What the next window's "</body" are judged by (see _text).
+            text = w.data[max(start, pos - _SHADOW_BACK) : pos]
+            if len(text) < _SHADOW_BACK:
+                text = (self._text_before + text)[-_SHADOW_BACK:]
+            self._text_before = text
             return pos
+        self._text_before = b""
         self._emit(w.view[pos:leave])
         self._end_shadow()
         self._state = State.DATA
-        w.floor = leave
         return leave
 
     def _in_bogus(self, w: _Window, pos: int) -> int:
@@ -2114,7 +2117,6 @@ class Rewriter:
             return w.n
         self._emit(w.view[pos : k + 1])
         self._state = State.DATA
-        w.floor = k + 1
         return k + 1
 
     def _in_cdata(self, w: _Window, pos: int) -> int:
@@ -2144,19 +2146,36 @@ class Rewriter:
         ``</body`` that starts before it (and may end before ``limit``); returns where
         the text emitted ends."""
         view = w.view
+        start = pos
         while True:
             b = _BODY_END.search(w.low, pos, limit)
             if b is None or b.start() >= stop:
                 break
             if b.start() > pos:
                 self._emit(view[pos : b.start()])
-            self._shadow_candidate()
+            if self._shadows(w.data, start, b.start()):
+                self._shadow_candidate()
             self._emit(view[b.start() : b.end()])
             pos = b.end()
         if stop > pos:
             self._emit(view[pos:stop])
             pos = stop
         return pos
+
+    def _shadows(self, data: bytes, start: int, at: int) -> bool:
+        """Whether the ``</body`` at ``at``, in text that this window has from ``start`` on,
+        may place the insert: not if the bytes since the "<" before it (within
+        :data:`_SHADOW_BACK`, the same however the body is cut) put it inside a tag in a
+        markup reading (``<b/'</body>``, ``</bo</body>``): a reading the tree builder may
+        take instead (JavaScript off for ``<noscript>``; SVG or MathML around a raw-text
+        name) reads no raw text there, and the end of the page is then the place."""
+        lo = max(start, at - _SHADOW_BACK)
+        lt = data.rfind(b"<", lo, at)
+        if lt < 0 and lo == start and self._text_before:
+            data = (self._text_before + data[start:at])[-_SHADOW_BACK:]
+            at = len(data)
+            lt = data.rfind(b"<")
+        return lt < 0 or _closed_before(data, lt, at)
 
     def _enter_raw(self, name: bytes) -> None:
         if name == b"script":
@@ -2378,21 +2397,37 @@ def _enclosing(data: bytes, floor: int, at: int) -> int:
     return found
 
 
-def _plainly_markup(data: bytes, floor: int, at: int) -> bool:
-    """True when the tag at ``at`` is neither inside another tag nor inside a bogus comment
-    (``<!x`` or ``<?x`` with no ``>`` before it), as far as the inserts' placement needs to
-    know."""
-    window = max(floor, at - 4096)  # (how far _enclosing looks back)
-    gt = data.rfind(b">", floor, at)
-    lt = data.rfind(b"<", window, at)
-    if gt > lt and (lt >= 0 or gt >= window):
-        # The usual case: no "<" between the last ">" and ``at`` (so no tag open there and
-        # no "<!" or "<?"), the answer below without its calls.
-        return True
-    if lt > gt and _enclosing(data, floor, at) >= 0:
+def _plainly_markup(data: bytes, at: int) -> bool:
+    """True when the tokenizer reads the ``</body`` at ``at`` as a tag of its own, as far as
+    the inserts' placement needs to know (:func:`_closed_before` of the last "<" before it).
+    """
+    lt = data.rfind(b"<", 0, at)
+    return lt < 0 or _closed_before(data, lt, at)
+
+
+def _closed_before(data: bytes, lt: int, at: int) -> bool:
+    """Whether the construct at ``lt``, the last "<" before ``at``, ends before ``at``
+    whatever state the tokenizer reads ``lt`` in; ``False`` when only a scan can tell.
+
+    Read backwards, a page cannot say whether a ">" ends a tag or sits in a quoted value,
+    nor whether a "<" opens one (``</bo</BODY>`` is one end tag: name ``bo<``, then an
+    attribute ``BODY``; ``<b x=">" </body>`` one start tag). With no quote between ``lt``
+    and ``at``, a tag, a bogus comment or a doctype at ``lt`` ends at its first ">", and a
+    tag that ``lt`` may be inside (unquoted: a quoted value would need a quote to close)
+    ends there too; a comment ends at its "-->". What the page's end is left in then is the
+    data state or, when an element or comment never closes, one that swallows the end
+    of the page, and hides an insert anywhere (the scanner places it alike, in its shadow
+    of that ``</body``)."""
+    if data.find(b'"', lt, at) >= 0 or data.find(b"'", lt, at) >= 0:
         return False
-    gt = max(gt, floor)
-    return data.find(b"<!", gt, at) < 0 and data.find(b"<?", gt, at) < 0
+    if data.startswith(b"<!--", lt):  # ("<!-->" and "<!--->" end at once)
+        return data.find(b"-->", lt + 2, at) >= 0 or data.find(b"--!>", lt + 4, at) >= 0
+    kind = data[lt + 1 : lt + 2]
+    if kind == b"/":
+        kind = data[lt + 2 : lt + 3]
+    elif kind in (b"!", b"?"):  # a bogus comment or the doctype; CDATA needs a scan
+        kind = b"" if data.startswith(b"<![", lt) else b"a"
+    return kind.isalpha() and data.find(b">", lt, at) >= 0
 
 
 def insert_point(data: bytes) -> int:
@@ -2408,4 +2443,4 @@ def insert_point(data: bytes) -> int:
     # (Most pages end one of the _TAILS ways: a set lookup, not the match.)
     if (len(data) - at > 32 or data[at:] not in _TAILS) and _TAIL.fullmatch(data, at) is None:
         return -1
-    return at if _plainly_markup(data, 0, at) else -1
+    return at if _plainly_markup(data, at) else -1
