@@ -3,6 +3,7 @@
     python fuzz/gate.py                          # 1,000,000 cases, seed 1, up to 2 workers
     python fuzz/gate.py --cases 20000 --seed 7 --workers 1
     python fuzz/gate.py --replay 123456          # one case: the page, its edit, the leaks
+    python fuzz/gate.py --cases 20000 --sync-before 3   # nearly every tag read as a long one
 
 Every case is a generated page that mixes catalogued tracker URLs (in every element and
 attribute that fetches, in every spelling the URL parser accepts) with markup quirks
@@ -12,7 +13,11 @@ JavaScript, foreign content and CDATA, character references, long attributes, ta
 attribute values; and random tree-builder contexts: SVG and MathML nested every way the
 dispatcher tells apart, template, select, table parts, noscript, end tags reaching past
 them, followed by a raw-text element whose content only one reading sees as markup),
-character references in the attribute values that decide what a tag is, and chunk cuts
+character references in the attribute values that decide what a tag is, attribute soup
+in a third of the cases (``=``, ``= `` and ``=\\t `` before a value, unquoted values holding
+``=`` or quotes, ``/``, every white space byte, repeated and prefix names, references, and
+runs past the 256 bytes after which the scanner reads a tag from near its first quote;
+``--sync-before 3`` sends nearly every tag down that path), and chunk cuts
 at random, next to the bytes that decide (``<``, ``>``, ``]]>``, ``-->``, URLs) or at
 every byte; and its twin with every tracker URL replaced by a first-party one. Each
 case checks, for an undecided visitor (every optional category refused):
@@ -49,7 +54,8 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -61,6 +67,7 @@ for entry in (str(ROOT), str(ROOT / "src")):
 
 from cookieguard.core._consent import UNDECIDED  # noqa: E402
 from cookieguard.core._guard import Decision  # noqa: E402
+from cookieguard.html import _scanner  # noqa: E402
 from cookieguard.html._codings import Uneditable  # noqa: E402
 from cookieguard.html._inject import Injection  # noqa: E402
 from cookieguard.site._site import Site  # noqa: E402
@@ -456,6 +463,103 @@ DECISIVE = (
 )
 
 
+# -- attribute soup ----------------------------------------------------------------------------
+
+#: What goes between a tag's attributes: every white space byte, "/" (between attributes, or
+#: part of an unquoted value it follows), or nothing (the next name runs on).
+SOUP_SEPARATORS = (" ", " ", " ", "\t", "\n", "\x0c", "\r", "\r\n", "/", " / ", "\t ", "")
+#: Attribute names: plain ones, repeats of a fetching name (the browser keeps the first),
+#: prefixes of fetching names, and names the tokenizer starts with "=" or a quote.
+SOUP_NAMES = (
+    "a", "b", "x", "data-x", "alt", "src", "SRC", "Src", "href", "srcset", "sr", "s", "srcse",
+    "hre", "data-sr", "backgroun", "formactio", "pin", "po", "dat", "=", "==", '"', "'", "a/",
+    "&amp;", "&#x2F;", "a&quot;",
+)  # fmt: skip
+#: How a name meets its value: an "=" with white space after it still leaves the tokenizer
+#: before the value (which then runs on from the next name).
+SOUP_EQUALS = ("=", "=", "=", "==", "= ", "=\t ", "=\n ", "=\x0c ", "=\r ", " = ", "\t=\t", "=\n")
+#: Values: unquoted ones that hold "=" or a quote (which opens no quoted value), quoted ones,
+#: character references, an opening quote never closed in the tag.
+SOUP_VALUES = (
+    "1", "x", "", 'x="y', "x='y", 'a="', "x=y", "a=b=c", "=", 'x"y', "x'y", "`x`", "&amp;",
+    "&#x2F;", "x&#34;y", '"q"', "'q'", '"a=\'b"', "'a=\"b'", '"', "/a.png", "a/",
+    "https://www.example.org/a.png",
+)  # fmt: skip
+
+
+def _soup_long(rng: random.Random) -> str:
+    """A run long enough to cross the scanner's threshold for reading a tag from near its
+    first quote (``_SYNC_BEFORE``, 256 bytes)."""
+    n = rng.randint(65, 90)
+    roll = rng.random()
+    if roll < 0.4:
+        return "b=1 " * n
+    if roll < 0.65:
+        return "a=" + "x" * (4 * n)  # one long unquoted value
+    if roll < 0.8:
+        return "a=" + "x=y&amp;" * (n // 2)  # holding "=" and references
+    if roll < 0.9:
+        return " ".join(["a"] * (2 * n))  # names without values
+    return "/" * (4 * n)
+
+
+def soup(rng: random.Random) -> str:
+    """Attributes the tokenizer's attribute states tell apart, put before, between or after
+    the ones that fetch (issue 19: a long tag read from near its first quote, "=" and a tab
+    before a value holding a quote, left a src unseen, bb76a94)."""
+    out = [rng.choice(SOUP_SEPARATORS[:-1])]
+    if rng.random() < 0.3:
+        out += [_soup_long(rng), rng.choice(SOUP_SEPARATORS[:-1])]
+    for i in range(rng.choice([1, 1, 2, 2, 3, 4])):
+        if i:
+            out.append(rng.choice(SOUP_SEPARATORS))
+        out.append(rng.choice(SOUP_NAMES))
+        if rng.random() < 0.7:
+            out += [rng.choice(SOUP_EQUALS), rng.choice(SOUP_VALUES)]
+    return "".join(out)
+
+
+_START_TAG = re.compile(r"<[A-Za-z][^\t\n\f\r />]*")
+#: One attribute of a generated tag, its separators first (as ``_scanner._ATTR`` reads one).
+_TEMPLATE_ATTR = re.compile(
+    r"[\t\n\f\r /]*([^\t\n\f\r />][^\t\n\f\r />=]*)"
+    r"(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >]*))?"
+)
+
+
+def _boundaries(page: str, start: int) -> list[int]:
+    """Where a start tag of ``page`` (its name ending at ``start``) can take more
+    attributes: after its name, after each attribute."""
+    found = [start]
+    pos = start
+    while (m := _TEMPLATE_ATTR.match(page, pos)) is not None and m.end() > pos:
+        pos = m.end()
+        found.append(pos)
+    return found
+
+
+def stir(rng: random.Random, page: str) -> str:
+    """``page`` with attribute soup in one to three of its start tags, most often a tag
+    that fetches (holds a tracker URL's slot), else one around it."""
+    tags = [(m.end(), _boundaries(page, m.end())) for m in _START_TAG.finditer(page)]
+    if not tags:
+        return page
+    fetching = [t for t in tags if "\x00" in page[t[0] : t[1][-1]]]
+    inserts: list[tuple[int, str]] = []
+    for _ in range(rng.choice([1, 1, 1, 2, 3])):
+        _, places = rng.choice(fetching if fetching and rng.random() < 0.75 else tags)
+        for at in rng.sample(places, min(len(places), rng.choice([1, 1, 2]))):
+            inserts.append((at, soup(rng)))
+    for at, text in sorted(inserts, key=lambda insert: insert[0], reverse=True):
+        page = page[:at] + text + page[at:]
+    return page
+
+
+#: The share of cases with attribute soup (drawn from a generator of their own, so the other
+#: cases are the pages they always were).
+SOUP_SHARE = 0.35
+
+
 @dataclass
 class Case:
     """A generated page, with and without trackers."""
@@ -504,6 +608,10 @@ def make_case(seed: int, number: int, *, idna: bool = True) -> Case:
         page = f"<html><body><p>x</p>{body}<p>end</p></body></html>\n"
     else:
         page = body
+    stirring = random.Random(f"soup:{seed}:{number}")
+    if stirring.random() < SOUP_SHARE:
+        page = stir(stirring, page)
+        kinds.append("attribute soup")
 
     def render(tracked: bool) -> bytes:
         out = page
@@ -689,7 +797,14 @@ class Campaign:
     def run_case(
         self, seed: int, number: int, tally: Tally, *, verbose: bool = False, idna: bool = True
     ) -> None:
-        case = make_case(seed, number, idna=idna)
+        self.check(make_case(seed, number, idna=idna), tally, seed, number, verbose=verbose)
+
+    def check(
+        self, case: Case, tally: Tally, seed: int, number: int, *, verbose: bool = False
+    ) -> None:
+        """Every check of one case (see the module docstring), counted in ``tally``; the
+        case's ``seed`` and ``number`` name it in the report (every eighth number is also
+        a reach control)."""
         tally.cases += 1
         problems: list[str] = []
         try:
@@ -755,23 +870,48 @@ class Campaign:
 _CAMPAIGN: Campaign | None = None
 
 
-def _run_chunk(task: tuple[int, int, int, bool]) -> Tally:
+def _run_chunk(task: tuple[int, int, int, bool, int | None]) -> Tally:
     global _CAMPAIGN
     if _CAMPAIGN is None:
         _CAMPAIGN = Campaign()
-    seed, start, stop, idna = task
+    seed, start, stop, idna, sync_before = task
     tally = Tally()
-    for number in range(start, stop):
-        _CAMPAIGN.run_case(seed, number, tally, idna=idna)
+    with synced_before(sync_before):
+        for number in range(start, stop):
+            _CAMPAIGN.run_case(seed, number, tally, idna=idna)
     return tally
 
 
+@contextmanager
+def synced_before(size: int | None) -> Iterator[None]:
+    """The scanner reads a tag from near its first quote once ``size`` bytes come before it
+    (``_scanner._SYNC_BEFORE``, 256): a small ``size`` sends short tags, nearly all the
+    generated ones, down that path too. ``None``: as it is."""
+    kept = _scanner._SYNC_BEFORE
+    if size is not None:
+        _scanner._SYNC_BEFORE = size
+    try:
+        yield
+    finally:
+        _scanner._SYNC_BEFORE = kept
+
+
 def run(
-    cases: int, seed: int, workers: int, *, progress: bool = False, idna: bool = True
+    cases: int,
+    seed: int,
+    workers: int,
+    *,
+    progress: bool = False,
+    idna: bool = True,
+    sync_before: int | None = None,
 ) -> tuple[Tally, float]:
     """Run ``cases`` cases of campaign ``seed``; the totals and the seconds it took
-    (``idna=False``: no host spelled with full-width or ideographic characters)."""
-    tasks = [(seed, start, min(start + CHUNK, cases), idna) for start in range(0, cases, CHUNK)]
+    (``idna=False``: no host spelled with full-width or ideographic characters;
+    ``sync_before``: see :func:`synced_before`)."""
+    tasks = [
+        (seed, start, min(start + CHUNK, cases), idna, sync_before)
+        for start in range(0, cases, CHUNK)
+    ]
     total = Tally()
     began = time.perf_counter()
     step = max(1, len(tasks) // 100)
@@ -801,11 +941,15 @@ def run(
     return total, time.perf_counter() - began
 
 
-def summary(tally: Tally, seconds: float, seed: int, workers: int) -> str:
+def summary(
+    tally: Tally, seconds: float, seed: int, workers: int, sync_before: int | None = None
+) -> str:
     rate = tally.cases / max(seconds, 1e-9)
     reach = 100 * tally.reach / max(tally.sampled, 1)
+    synced = "" if sync_before is None else f", synced past {sync_before} bytes"
     return (
-        f"gate fuzz: {tally.cases} cases (seed {seed}, {workers} workers) in {seconds:.1f} s, "
+        f"gate fuzz: {tally.cases} cases (seed {seed}, {workers} workers{synced}) in "
+        f"{seconds:.1f} s, "
         f"{rate:.0f} cases/s: {tally.leaks} leaks ({tally.idna_leaks} with IDNA host spellings), "
         f"{tally.changed} tracker-free pages changed, "
         f"{tally.chunking} chunking disagreements, {tally.exceptions} exceptions, "
@@ -827,14 +971,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-idna", action="store_true", help="no host spelled with full-width characters"
     )
+    parser.add_argument(
+        "--sync-before",
+        type=int,
+        metavar="N",
+        help="read a tag from near its first quote past N bytes, not 256 (3: nearly every tag)",
+    )
     args = parser.parse_args(argv)
     if args.replay is not None:
         tally = Tally()
-        Campaign().run_case(args.seed, args.replay, tally, verbose=True)
+        with synced_before(args.sync_before):
+            Campaign().run_case(args.seed, args.replay, tally, verbose=True)
         print("\n".join(tally.samples) or f"case {args.replay}: no problem")
         return 1 if tally.problems else 0
-    tally, seconds = run(args.cases, args.seed, args.workers, progress=True, idna=not args.no_idna)
-    print(summary(tally, seconds, args.seed, args.workers))
+    tally, seconds = run(
+        args.cases,
+        args.seed,
+        args.workers,
+        progress=True,
+        idna=not args.no_idna,
+        sync_before=args.sync_before,
+    )
+    print(summary(tally, seconds, args.seed, args.workers, args.sync_before))
     return 1 if tally.problems else 0
 
 

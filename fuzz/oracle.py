@@ -123,7 +123,33 @@ def urls_in_text(text: str) -> Iterator[tuple[str, str]]:
 
 
 def _srcset(value: str) -> list[str]:
-    return [token.strip(",") for token in value.split() if token.strip(",")]
+    """The URLs of a srcset's image candidates
+    (https://html.spec.whatwg.org/#parse-a-srcset-attribute): each is a run of anything but
+    white space, commas at its end dropped; what follows it up to a comma outside
+    parentheses is its descriptors, no URL. (Every candidate, even one whose descriptors
+    the browser rejects: the oracle may see more fetches, never fewer.)"""
+    urls: list[str] = []
+    at, end = 0, len(value)
+    while True:
+        while at < end and value[at] in _SRCSET_SKIP:
+            at += 1
+        if at == end:
+            return urls
+        start = at
+        while at < end and value[at] not in _ASCII_WS:
+            at += 1
+        url = value[start:at]
+        urls.append(url.rstrip(","))
+        if url.endswith(","):
+            continue
+        parenthesised = False
+        while at < end and (parenthesised or value[at] != ","):
+            parenthesised = (parenthesised or value[at] == "(") and value[at] != ")"
+            at += 1
+
+
+_ASCII_WS = frozenset("\t\n\x0c\r ")
+_SRCSET_SKIP = _ASCII_WS | {","}
 
 
 def _refreshes(attrs: dict[str, str]) -> bool:
@@ -209,10 +235,12 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
             elif key in ("href", "xlink:href"):
                 if name in ("a", "area") and ns in (HTML_NS, SVG):
                     continue  # navigates on a click only
+                if name == "script" and ns == HTML_NS:
+                    continue  # an HTML script's URL is its src (an SVG script's, its href)
                 yield from check(f"{label} {key}", value)
             elif key == "data" and name in ("object", "embed") and ns == HTML_NS:
                 yield from check(f"{label} data", value)
-            elif key.startswith("on") or key == "style":
+            elif (key.startswith("on") and len(key) > 2) or key == "style":  # ("on": no event)
                 for host_, path_ in urls_in_text(value):
                     yield Fetch(f"{label} {key}", value[:80], host_, path_)
             elif key == "srcdoc":
@@ -228,8 +256,11 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
             kind = attrs.get("type")
             kind = "" if kind is None else kind.strip().lower()
             runs = kind in JS_TYPES
-            if runs and ns == HTML_NS and "src" in attrs:
-                yield from check(f"{label} src", attrs["src"])
+            if ns == HTML_NS and "src" in attrs:
+                # An import map or speculation rules with a src fire "error" and read
+                # nothing (https://html.spec.whatwg.org/#prepare-the-script-element).
+                if runs:
+                    yield from check(f"{label} src", attrs["src"])
             elif runs or (ns == HTML_NS and kind in ("importmap", "speculationrules")):
                 for host_, path_ in urls_in_text(_text(element)):
                     yield Fetch(f"{label} {kind or 'inline'} text", "", host_, path_)

@@ -118,7 +118,23 @@ HOLDS: dict[str, Case] = {
 }
 
 #: Markup that reaches a tracker through the middleware: the findings.
-LEAKS: dict[str, tuple[Case, str]] = {}
+LEAKS: dict[str, tuple[Case, str]] = {
+    # Found by fuzz/gate.py's attribute soup (seed 7001, cases 223 and 2163, made smaller;
+    # tests/html_editing/test_gate_markup.SCRIPT_URL_LEAKS): the gate takes a script's first
+    # of src, href and xlink:href for its URL, whatever the script's namespace.
+    "an HTML script's href loads nothing: its inline text runs": (
+        Case(f"<script href=/a.js>new Image().src='{PIXEL}'</script>"),
+        "FA1: an HTML script's URL is its src only",
+    ),
+    "an SVG script's src loads nothing: its href does": (
+        Case(f"<svg><script src=/a.js href={FBEVENTS}></script></svg>"),
+        "FA2: an SVG script's URL is its href only",
+    ),
+    "an SVG script's src loads nothing: its inline text runs": (
+        Case(f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"),
+        "FA3: an SVG script's URL is its href only",
+    ),
+}
 
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cookieguard.core._consent import UNDECIDED
 from cookieguard.core._guard import Decision
+from cookieguard.html import _scanner
 from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import ELEMENT_LIMIT, attributes, attributes_named
 from cookieguard.site._site import Site
@@ -175,6 +176,32 @@ def test_the_browser_reading_fetches_nothing_from_a_tracker(name: str) -> None:
         assert oracle.leaks(out, blocked) == []
 
 
+#: Found by the fuzzer's attribute soup (``fuzz/gate.py --seed 7001``, cases 223 and 2163,
+#: made smaller): the gate takes a script's first of src, href and xlink:href for its URL
+#: whatever its namespace, but an HTML script's URL is its src only (an href is nothing:
+#: the inline text runs) and an SVG script's its href only (a src is nothing: the href
+#: loads, or the inline text runs). Leaks until the gate reads them (then into CASES).
+SCRIPT_URL_LEAKS = {
+    "an HTML script's href loads nothing: its text runs": (
+        f"<script href=/a.js>new Image().src='{PIXEL}'</script>"
+    ),
+    "an SVG script's src loads nothing: its href does": (
+        f"<svg><script src=/a.js href={FBEVENTS}></script></svg>"
+    ),
+    "an SVG script's src loads nothing: its text runs": (
+        f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"
+    ),
+}
+
+
+@pytest.mark.xfail(strict=True, reason="fuzzattrs: a script's URL read for the wrong namespace")
+@pytest.mark.parametrize("name", list(SCRIPT_URL_LEAKS))
+def test_a_script_is_read_for_its_namespace(name: str) -> None:
+    body = page(SCRIPT_URL_LEAKS[name])
+    assert oracle.leaks(body, blocked), f"{name}: the unedited page fetches no tracker"
+    assert oracle.leaks(rewrite(body), blocked) == []
+
+
 def test_the_issue_cases_are_gated_where_the_browser_reads_them() -> None:
     """The first two cases of the issue, byte for byte: the <img> is markup."""
     out = rewrite(page(f'<b a=="><img src={PIXEL}>">'))
@@ -237,6 +264,117 @@ def test_a_slice_of_the_gate_fuzzer_finds_nothing() -> None:
     assert tally.cases == 1500
     assert tally.problems == 0, "\n".join(tally.samples)
     assert tally.reach * 10 >= tally.sampled * 7  # the generator does reach trackers
+
+
+def test_a_slice_with_every_tag_read_from_near_its_first_quote_finds_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``fuzz/gate.py --sync-before 3``: nearly every generated tag, not only one of more
+    than 256 bytes, is read from near its first quote (``_scanner._synced``), where the
+    attribute soup the generator writes tells a misread apart. (A campaign of its own: the
+    verdicts another slice remembered would answer for these tags.)"""
+    monkeypatch.setattr(gate, "_CAMPAIGN", None)
+    kept = _scanner._SYNC_BEFORE
+    tally, _ = gate.run(cases=1500, seed=2, workers=1, sync_before=3)
+    assert kept == _scanner._SYNC_BEFORE
+    assert tally.cases == 1500
+    assert tally.problems == 0, "\n".join(tally.samples)
+
+
+@pytest.mark.parametrize("sync_before", [3, None])
+def test_the_slices_find_the_synced_misread_fixed_in_bb76a94(
+    monkeypatch: pytest.MonkeyPatch, sync_before: int | None
+) -> None:
+    """The generator finds what last session's million cases could not: with ``_synced``
+    stripping the regex source ``_WS`` again (a backslash and letters, not white space:
+    the leak fixed in bb76a94), the slices find leaks (the first at case 48 of seed 1 with
+    ``--sync-before 3``, at case 583 without)."""
+    monkeypatch.setattr(gate, "_CAMPAIGN", None)  # (its verdicts must not outlive the test)
+    monkeypatch.setattr(_scanner, "_WS_BYTES", _scanner._WS)
+    tally, _ = gate.run(
+        cases=100 if sync_before else 600, seed=1, workers=1, sync_before=sync_before
+    )
+    assert tally.leaks > 0
+
+
+#: The pages three replays named in docs/hardening.md wrote before the generator put
+#: attribute soup in a third of its cases (``--seed S --replay N`` now writes another page
+#: for these three): (tracked page, its tracker-free twin, chunk cuts; None: every byte).
+REPLAYED: dict[tuple[int, int], tuple[bytes, bytes, list[int] | None]] = {
+    (2027, 575045): (
+        (
+            b'<!DOCTYPE html><head><meta charset=utf-8></head><annotation-xml encoding="text&#47;'
+            b'html"><math><noscript></td><p><xmp><button formaction="https://\tbat.bing.com/actio'
+            b"n/0?ti=1\"></button></xmp><ul><annotation-xml encoding='APPLICATION/XHTML+XML'><sv"
+            b"g><!-- <script>'<!--<script>'</script><td\nbackground=\"\n https://bat.bing.com/ac"
+            b'tion/0?ti=1 \t"> --><title><table><title><!--</title><table background=https://www.'
+            b"facebook.com/tr?id=1&ev=PageView></table>--></title></div><![CDATA[ ]]><xmp><svg wi"
+            b'dth=1 height=1><image href="https://%77ww.facebook.com/tr?id=1&ev=PageView" width=1'
+            b" height=1 /></svg></xmp>"
+        ),
+        (
+            b'<!DOCTYPE html><head><meta charset=utf-8></head><annotation-xml encoding="text&#47;'
+            b'html"><math><noscript></td><p><xmp><button formaction="https://\tcdn.site-assets.ex'
+            b"ample/action/0?ti=1\"></button></xmp><ul><annotation-xml encoding='APPLICATION/XHTM"
+            b"L+XML'><svg><!-- <script>'<!--<script>'</script><td\nbackground=\"\n https://cdn."
+            b'site-assets.example/action/0?ti=1 \t"> --><title><table><title><!--</title><table b'
+            b"ackground=https://cdn.site-assets.example/tr?id=1&ev=PageView></table>--></title></"
+            b'div><![CDATA[ ]]><xmp><svg width=1 height=1><image href="https://%63dn.site-assets.'
+            b'example/tr?id=1&ev=PageView" width=1 height=1 /></svg></xmp>'
+        ),
+        None,
+    ),
+    (41001, 152): (
+        (
+            b"<!doctype html><html><head><title>t</title></head><body><math><mtext><select><scrip"
+            b"t><iframe SRC=https:\\\\www.google-analytics.com/collect?v=1></iframe></script><scr"
+            b"ipt><!--</script><svg><use href='https://bat.bing.com/action/0?ti=1'/></svg><b>b</b"
+            b'></span><desc><select><![CDATA[ > <!-- ]]><meta http-equiv="refresh" content=\'0,ht'
+            b"tps:&sol;&sol;www.facebook.com/tr?id=1&ev=PageView'>--><tr></br></body><p><noscript"
+            b'><!--</noscript><img \x0csrcset="https://www.facebook.com/tr?id=1&amp;ev=PageView">'
+            b"--></body></html>"
+        ),
+        (
+            b"<!doctype html><html><head><title>t</title></head><body><math><mtext><select><scrip"
+            b"t><iframe SRC=https:\\\\cdn.site-assets.example/collect?v=1></iframe></script><scri"
+            b"pt><!--</script><svg><use href='https://cdn.site-assets.example/action/0?ti=1'/></s"
+            b'vg><b>b</b></span><desc><select><![CDATA[ > <!-- ]]><meta http-equiv="refresh" cont'
+            b"ent='0,https:&sol;&sol;cdn.site-assets.example/tr?id=1&ev=PageView'>--><tr></br></b"
+            b'ody><p><noscript><!--</noscript><img \x0csrcset="https://cdn.site-assets.example/tr'
+            b'?id=1&amp;ev=PageView">--></body></html>'
+        ),
+        [35, 48, 214, 223, 410],
+    ),
+    (2028, 920423): (
+        (
+            b"<!doctype html><html><head><title>t</title></head><body><svg></div><annotation-xml>"
+            b'<noscript><title><xmp><!--</xmp><video  poster="https://user@www.google-analytics.c'
+            b'om:443/collect?v=1"></video>--></xmp><br><noscript><style></noscript><button\nforma'
+            b"ction='\n https://px.ads.linkedin.com/collect/?pid=1 \t'></button></style></body></"
+            b"html>"
+        ),
+        (
+            b"<!doctype html><html><head><title>t</title></head><body><svg></div><annotation-xml>"
+            b'<noscript><title><xmp><!--</xmp><video  poster="https://user@cdn.site-assets.exampl'
+            b'e:443/collect?v=1"></video>--></xmp><br><noscript><style></noscript><button\nformac'
+            b"tion='\n https://cdn.site-assets.example/collect/?pid=1 \t'></button></style></body"
+            b"></html>"
+        ),
+        [42],
+    ),
+}
+
+
+@pytest.mark.parametrize("replay", list(REPLAYED), ids=lambda r: f"fuzz {r[0]}/{r[1]}")
+def test_a_replayed_fuzz_page_stays_clean(replay: tuple[int, int]) -> None:
+    """Every check of the fuzzer (leaks whole and streamed, the editor, the twin) on pages
+    that leaked before their fixes."""
+    tracked, clean, cuts = REPLAYED[replay]
+    case = gate.Case(tracked, clean, cuts=list(range(1, len(tracked))) if cuts is None else cuts)
+    tally = gate.Tally()
+    gate.Campaign().check(case, tally, *replay)
+    assert tally.problems == 0, "\n".join(tally.samples)
+    assert oracle.leaks(tracked, blocked)  # (the page does reach a tracker)
 
 
 _ALPHABET = [b"src", b"SRC", b"srcset", b"x", b"onerror", b"=", b'"', b"'", b" ", b"/", b">"]
