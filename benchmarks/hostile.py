@@ -190,6 +190,11 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"<script>", b"a.co", n, b"</script>"),
         "`a.co` repeated in a script (a suffix at every dot, never a host)",
     ),
+    "svg_script_folded_hosts": (
+        lambda n: _page(b"<svg><script>", b"'x.quantserv&eopf;.com';", n, b"</script></svg>"),
+        "an SVG script naming a host spelled with a folding reference (`&eopf;` is an e to the "
+        "URL parser), over and over",
+    ),
     "tracker_pixels": (
         lambda n: _page(b"", b'<img src="' + PIXEL + b'">', n),
         "well-formed tracker pixels, one after another",
