@@ -91,8 +91,11 @@ def resolve(value: str, base: tuple[str, str, str]) -> tuple[str, str] | None:
         if given not in ("http", "https"):
             return None
         rest = value[m.end() :].replace("\\", "/")
-        if given == scheme and not rest.startswith("/"):
-            return host, _path(rest)  # "https:x" on an https page is a relative path
+        if given == scheme and not rest.startswith("//"):
+            # "https:x" and "https:/x" on an https page are relative: a host needs two
+            # slashes after the base's own scheme (the relative slash state), any number
+            # after another special one (https://url.spec.whatwg.org/#relative-slash-state).
+            return host, _path(rest)
         return _authority(rest.lstrip("/"))
     value = value.replace("\\", "/")
     if value.startswith("//"):
