@@ -113,6 +113,8 @@ READINGS = [
     b"<body><!-- x </body>",
     b"<body><title>" + b"x" * 300 + b"<b/'</body>",
     b"<body><title>x<b/" + b" " * 40 + b"'</body>",  # (the "<" in an earlier chunk)
+    b"<body><noscript></body></noscript><p>x</p>",  # (gate fuzz, seed 7004 case 19137)
+    b"<body><noscript><p></body></p></noscript><p>x</p>",
     b"<body><title><b " + b"x" * 300 + b"'</body>",
 ]
 

@@ -1903,6 +1903,8 @@ class Rewriter:
             self._text(w, end, content_end, content_end)
         if closer is None:
             self._enter_raw(name)
+        else:
+            self._end_shadow()  # a "</body" in its text was text
         return content_end
 
     def _two_cdata(self, w: _Window, at: int, sections: list[Stack], comments: list[Stack]) -> int:
