@@ -134,6 +134,10 @@ LEAKS: dict[str, tuple[Case, str]] = {
         Case(f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"),
         "FA3: an SVG script's URL is its href only",
     ),
+    "a meta refresh's second content, once the first is renamed": (
+        Case(f'<meta http-equiv=refresh content="0;url={PIXEL}" content="0;url={PIXEL}&amp;b=2">'),
+        "FA4: the gate renames a meta refresh's first content only (fuzz 7101/3307)",
+    ),
 }
 
 #: Bypasses fixed since this suite found them: they hold now.
