@@ -525,7 +525,8 @@ def test_a_full_memo_costs_no_more_per_entry_than_an_empty_one() -> None:
     # the dicts' fronts empty, and each eviction walked every slot emptied so far: at 4,096
     # entries a write cost 5 µs instead of 0.6, and a 1 MB page of distinct tracker pixels
     # 1.8x as much per KB as a 64 KB one. A ratio of CPU times, like test_linear_time: 4x
-    # the writes into a full memo may cost at most 6x the writes that filled it.
+    # the writes into a full memo (about 5x the time, evictions included; 35x before) may
+    # cost at most 12x the writes that filled it (6x flaked at a load of 10).
     limit = 4096
     keys = [b"https://www.facebook.com/tr/%d" % i for i in range(5 * limit)]
 
@@ -542,7 +543,7 @@ def test_a_full_memo_costs_no_more_per_entry_than_an_empty_one() -> None:
         for key in keys[limit:]:
             full.put(key, None, len(key))
 
-    assert _cpu(more) <= 6 * _cpu(fill)
+    assert _cpu(more) <= 12 * _cpu(fill)
     assert len(full) <= limit and full.size <= full.budget
 
     cache: dict[bytes, None] = {}
@@ -557,5 +558,5 @@ def test_a_full_memo_costs_no_more_per_entry_than_an_empty_one() -> None:
             remember(cache, key, None, limit)
 
     filled = _cpu(fill_cache)
-    assert _cpu(more_cache) <= 6 * filled
+    assert _cpu(more_cache) <= 12 * filled
     assert len(cache) <= limit

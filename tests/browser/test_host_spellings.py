@@ -53,9 +53,12 @@ SVG_SCRIPT_HOSTS = {
     "named reference to a double-struck letter": "cdn.cx&eopf;nse.com",
     "numeric reference to a double-struck letter": "cdn.cx&#x1D556;nse.com",
     "Fraktur capital reference and a full-width dot": "cdn.cx&Efr;nse&#xFF0E;com",
-    "soft hyphen reference": "cdn.cx&shy;ense.com",
-    "soft hyphen reference without its semicolon": "cdn.cx&shyense.com",
+    # (names of their own: KEYS is one table for both dicts, and a name shared with
+    # SPELLINGS served this page for that spelling's cases too)
+    "a soft hyphen reference in the script": "cdn.cx&shy;ense.com",
+    "a soft hyphen reference without its semicolon": "cdn.cx&shyense.com",
 }
+assert not set(SPELLINGS) & set(SVG_SCRIPT_HOSTS)  # one KEYS table for both
 KEYS = {
     name: hashlib.sha1(name.encode()).hexdigest()[:12] for name in [*SPELLINGS, *SVG_SCRIPT_HOSTS]
 }
