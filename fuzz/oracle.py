@@ -227,9 +227,10 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
         label = f"<{name}> ({mode}, {base[0]})"
         for key, value in attrs.items():
             if key in FETCHING:
-                if name == "script" or ns != HTML_NS:
-                    continue  # an HTML script is judged below, by its type; an SVG or MathML
-                    # element has no src, srcset, background... (a <video> there is not one)
+                if name in ("script", "style") or ns != HTML_NS:
+                    continue  # an HTML script is judged below, by its type; a <style> has
+                    # no src, background... (HTMLStyleElement maps none: fuzz 9711/10015),
+                    # an SVG or MathML element none (a <video> there is not one)
                 if key in ("srcset", "imagesrcset"):
                     for url in _srcset(value):
                         yield from check(f"{label} {key}", url)

@@ -118,30 +118,36 @@ HOLDS: dict[str, Case] = {
 }
 
 #: Markup that reaches a tracker through the middleware: the findings.
-LEAKS: dict[str, tuple[Case, str]] = {
-    # Found by fuzz/gate.py's attribute soup (seed 7001, cases 223 and 2163, made smaller;
-    # tests/html_editing/test_gate_markup.SCRIPT_URL_LEAKS): the gate takes a script's first
-    # of src, href and xlink:href for its URL, whatever the script's namespace.
-    "an HTML script's href loads nothing: its inline text runs": (
-        Case(f"<script href=/a.js>new Image().src='{PIXEL}'</script>"),
-        "FA1: an HTML script's URL is its src only",
-    ),
-    "an SVG script's src loads nothing: its href does": (
-        Case(f"<svg><script src=/a.js href={FBEVENTS}></script></svg>"),
-        "FA2: an SVG script's URL is its href only",
-    ),
-    "an SVG script's src loads nothing: its inline text runs": (
-        Case(f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"),
-        "FA3: an SVG script's URL is its href only",
-    ),
-    "a meta refresh's second content, once the first is renamed": (
-        Case(f'<meta http-equiv=refresh content="0;url={PIXEL}" content="0;url={PIXEL}&amp;b=2">'),
-        "FA4: the gate renames a meta refresh's first content only (fuzz 7101/3307)",
-    ),
-}
+LEAKS: dict[str, tuple[Case, str]] = {}
 
 #: Bypasses fixed since this suite found them: they hold now.
 FIXED: dict[str, Case] = {
+    # Found by fuzz/gate.py's attribute soup (seed 7001, cases 223 and 2163, made smaller):
+    # the gate took a script's first of src, href and xlink:href for its URL whatever its
+    # namespace (FA1-FA3), and renamed a meta refresh's first content only (FA4, 7101/3307).
+    "an HTML script's href loads nothing: its inline text runs": Case(
+        f"<script href=/a.js>new Image().src='{PIXEL}'</script>"
+    ),
+    "an SVG script's src loads nothing: its href does": Case(
+        f"<svg><script src=/a.js href={FBEVENTS}></script></svg>"
+    ),
+    "an SVG script's src loads nothing: its inline text runs": Case(
+        f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"
+    ),
+    "a meta refresh's second content, once the first is renamed": Case(
+        f'<meta http-equiv=refresh content="0;url={PIXEL}" content="0;url={PIXEL}&amp;b=2">'
+    ),
+    # Event handlers on a <style> or <script> (fuzz 9712/9361, made smaller; the lead).
+    "a style element's onload": Case(
+        f"<style onload=\"new Image().src='{PIXEL}'\">p{{color:red}}</style>"
+    ),
+    "a first-party script's onerror": Case(
+        f"<script src=/missing.js onerror=\"new Image().src='{PIXEL}'\"></script>"
+    ),
+    # The same for CSS: a second style attribute, once the first is renamed (the lead).
+    "a second style attribute naming a tracker": Case(
+        f'<div style="background:url({PIXEL})" style="background:url({PIXEL}&amp;b=2)">x</div>'
+    ),
     # K6, fixed (issue 19): the gate made the <style> inert (type=text/plain), but Chromium's
     # preload scanner fetches a <style>'s leading @import rules whatever its type; the gate
     # now writes a rule first (html._inject.STYLE_STOP), where that scanner stops reading.

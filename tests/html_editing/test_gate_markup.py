@@ -129,6 +129,40 @@ CASES = {
     ),
     "a meta refresh": f'<meta http-equiv="refresh" content="0; url={PIXEL}">',
     "a meta refresh without url=": f"<meta http-equiv=Refresh content='1,{PIXEL}'>",
+    # Copies of a renamed attribute: once the first is renamed, the next is the one read
+    # (fuzz 7101/3307, made smaller: a refresh's second content).
+    "a meta refresh's second content": (
+        '<meta http-equiv=refresh content="0;url=https://bat.bing.com/action/0?ti=1"'
+        ' content="0;url=https://bat.bing.com/action/0?ti=2">'
+    ),
+    "a second style naming a tracker": (
+        f'<div style="background:url({PIXEL})" style="background:url({PIXEL}&amp;b=2)">x</div>'
+    ),
+    # Event handlers on the elements with verdicts of their own (fuzz 9712/9361, made
+    # smaller): a <style> or <script> fires load like any element.
+    "a style's onload": f"<style onload=\"new Image().src='{PIXEL}'\">p{{color:red}}</style>",
+    "a script's onload": (
+        f"<script src=/a.js onload=\"new Image().src='{PIXEL}'\" onload=\"x\"></script>"
+    ),
+    "a gated script's onerror": (
+        f"<script src={FBEVENTS} onerror=\"new Image().src='{PIXEL}'\"></script>"
+    ),
+    # A script's URL by namespace (the attribute soup, fuzz 7001/223 and 2163, made
+    # smaller): an HTML script's is its src only (an href is nothing: the text runs), an SVG
+    # script's its href only (a src is nothing: the href loads, or the text runs).
+    "an HTML script's href loads nothing: its text runs": (
+        f"<script href=/a.js>new Image().src='{PIXEL}'</script>"
+    ),
+    "an SVG script's src loads nothing: its href does": (
+        f"<svg><script src=/a.js href={FBEVENTS}></script></svg>"
+    ),
+    "an SVG script's src loads nothing: its text runs": (
+        f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"
+    ),
+    "an HTML script's href loads nothing: its speculation rules are read (fuzz 1/3137)": (
+        f'<script href=\t dat=a/ type="speculationrules">{{"prefetch": [{{"urls": ["{PIXEL}"]}}]}}'
+        "</script>"
+    ),
     "background on a table row": f'<table><tr background="{PIXEL}"><td>x</td></tr></table>',
     "background on tbody": f'<table><tbody background="{PIXEL}"><tr><td>x</td></tr></table>',
     "background on a cell": f'<table><tr><td background="{PIXEL}">x</td></tr></table>',
@@ -186,6 +220,9 @@ FETCH_NOTHING = {
         f'<script type=speculationrules src=/r.json>{{"prefetch": [{{"urls": ["{PIXEL}"]}}]}}'
         "</script>"
     ),
+    "a style element's background and src (fuzz 9711/10015)": (
+        f'<style background="{PIXEL}" src="{PIXEL}">p{{color:red}}</style>'
+    ),
     "an import map under a src": (
         f'<script type=importmap src=/m.json>{{"imports": {{"t": "{FBEVENTS}"}}}}</script>'
     ),
@@ -206,48 +243,6 @@ def test_one_slash_after_a_scheme_names_a_host_only_after_another_scheme(
     found = oracle.leaks(page(f"<img src={scheme}:/www.facebook.com/tr>"), blocked)
     assert found
     assert all(f"{other})" in f.where for f in found)
-
-
-#: Found by the fuzzer's attribute soup (``fuzz/gate.py --seed 7001``, cases 223 and 2163,
-#: made smaller): the gate takes a script's first of src, href and xlink:href for its URL
-#: whatever its namespace, but an HTML script's URL is its src only (an href is nothing:
-#: the inline text runs) and an SVG script's its href only (a src is nothing: the href
-#: loads, or the inline text runs). Leaks until the gate reads them (then into CASES).
-SCRIPT_URL_LEAKS = {
-    "an HTML script's href loads nothing: its text runs": (
-        f"<script href=/a.js>new Image().src='{PIXEL}'</script>"
-    ),
-    "an SVG script's src loads nothing: its href does": (
-        f"<svg><script src=/a.js href={FBEVENTS}></script></svg>"
-    ),
-    "an SVG script's src loads nothing: its text runs": (
-        f"<svg><script src=/a.js>new Image().src='{PIXEL}'</script></svg>"
-    ),
-    "an HTML script's href loads nothing: its speculation rules are read (fuzz 1/3137)": (
-        f'<script href=\t dat=a/ type="speculationrules">{{"prefetch": [{{"urls": ["{PIXEL}"]}}]}}'
-        "</script>"
-    ),
-}
-
-
-@pytest.mark.xfail(strict=True, reason="fuzzattrs: a second content becomes the first")
-def test_every_content_of_a_meta_refresh_is_renamed() -> None:
-    """Found by the attribute soup (fuzz 7101/3307, made smaller): the gate renames a meta
-    refresh's first ``content`` only, and the browser then reads the second."""
-    body = page(
-        '<meta http-equiv=refresh content="0;url=https://bat.bing.com/action/0?ti=1"'
-        ' content="0;url=https://bat.bing.com/action/0?ti=2">'
-    )
-    assert oracle.leaks(body, blocked)
-    assert oracle.leaks(rewrite(body), blocked) == []
-
-
-@pytest.mark.xfail(strict=True, reason="fuzzattrs: a script's URL read for the wrong namespace")
-@pytest.mark.parametrize("name", list(SCRIPT_URL_LEAKS))
-def test_a_script_is_read_for_its_namespace(name: str) -> None:
-    body = page(SCRIPT_URL_LEAKS[name])
-    assert oracle.leaks(body, blocked), f"{name}: the unedited page fetches no tracker"
-    assert oracle.leaks(rewrite(body), blocked) == []
 
 
 def test_the_issue_cases_are_gated_where_the_browser_reads_them() -> None:

@@ -106,6 +106,13 @@ _TEXT_ATTRIBUTES = frozenset({b"style", b"content"})
 STYLE_STOP = b"cookieguard-gated{}"
 #: Where a script or an embed takes its URL from (SVG scripts use href; lazy loaders data-src).
 _SCRIPT_URLS = (b"src", b"href", b"xlink:href")
+#: A script's URL by namespace: an HTML script fetches its ``src`` only, an SVG one its
+#: ``href`` (else ``xlink:href``) only; the other names fetch nothing there (fuzz 7001/223).
+_HTML_SCRIPT_URLS = (b"src",)
+_SVG_SCRIPT_URLS = (b"href", b"xlink:href")
+#: Which script a verdict is about (the scanner knows): HTML, SVG, or either (a start tag
+#: the scanner's two readings of a page take for one and the other).
+HTML_SCRIPT, SVG_SCRIPT, EITHER_SCRIPT = b"h", b"v", b"?"
 _EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
 #: Google's tags that Consent Mode "advanced" lets load (cookieless pings until consent).
 GOOGLE_TAGS = frozenset({"Google Analytics", "Google Tag Manager", "Google Ads"})
@@ -862,19 +869,21 @@ class TrackerGate:
     # page's language or charset, which only embed() uses): the same snippet pasted on every
     # page of a site is judged once per blocker (bounded memo), however the pages differ.
 
-    def needs_content(self, tag: bytes) -> bool:
-        key = (b"n", tag)
+    def needs_content(self, tag: bytes, namespace: bytes = HTML_SCRIPT) -> bool:
+        key = (b"n" + namespace, tag)
         hit = self.blocker.verdicts.get(key)
         if hit is None:
-            hit = (self._needs_content(tag),)
+            hit = (self._needs_content(tag, namespace),)
             self.blocker.remember(key, hit, len(tag))
         return cast(bool, hit[0])
 
-    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
-        key = (b"s", tag, content)
+    def script_tag(
+        self, tag: bytes, content: bytes | None, namespace: bytes = HTML_SCRIPT
+    ) -> bytes | None:
+        key = (b"s" + namespace, tag, content)
         hit = self.blocker.verdicts.get(key)
         if hit is None:
-            new = self._script_tag(tag, content)
+            new = self._with_handlers(tag, self._script_tag(tag, content, namespace), 7)
             hit = (new,)
             self.blocker.remember(key, hit, len(tag) + len(content or b"") + len(new or b""))
         return cast("bytes | None", hit[0])
@@ -883,7 +892,7 @@ class TrackerGate:
         key = (b"c", tag, content)
         hit = self.blocker.verdicts.get(key)
         if hit is None:
-            new = self._style_tag(tag, content)
+            new = self._with_handlers(tag, self._style_tag(tag, content), 6)
             hit = (new,)
             self.blocker.remember(key, hit, len(tag) + len(content) + len(new or b""))
         return cast("bytes | None", hit[0])
@@ -907,41 +916,85 @@ class TrackerGate:
             self.blocker.remember(key, hit, len(tag))
         return cast(bool, hit[0])
 
-    def _needs_content(self, tag: bytes) -> bool:
-        attrs = self._script_attributes(tag)  # (every copy: script_tag reads them next)
-        if _find(attrs, _MARK) is not None or _first(attrs, _SCRIPT_URLS) is not None:
-            return False
-        return _script_type(attrs) in _CONTENT_TYPES
+    def _with_handlers(self, tag: bytes, new: bytes | None, skip: int) -> bytes | None:
+        """``new`` (or ``tag`` if ``None``), a ``<script>`` or ``<style>`` start tag, with
+        its event handlers that name a blocked host renamed, every copy of their names: a
+        style's ``onload`` runs as any element's does (fuzz 9712/9361). Its own verdict
+        reads its URL and text only."""
+        blocker = self.blocker
+        if blocker.record_only or _HANDLER.search(tag.lower(), skip) is None:
+            return new
+        if not blocker.mentions_in_tag(tag):
+            return new
+        base = new if new is not None else tag
+        attrs = attributes(base, skip)
+        if _find(attributes(tag, skip), _MARK) is not None:
+            return new  # the site marked it itself
+        vendors: list[Vendor] = []
+        names: set[bytes] = set()
+        for attr in attrs:
+            if attr.name.startswith(b"on") and len(attr.name) > 2 and attr.name not in names:
+                found = [v for url in _urls(attr) if (v := blocker.vendor_for_url(url))]
+                if found:
+                    vendors += found
+                    names.add(attr.name)
+        if not vendors:
+            return new
+        blocker.met(vendors)
+        parts, cut = [], 0
+        for attr in attrs:
+            if attr.name in names:
+                parts += (base[cut : attr.start], _rename_prefix(attr.name))
+                cut = attr.start
+        parts.append(base[cut:])
+        return b"".join(parts)
 
-    def _script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+    def _needs_content(self, tag: bytes, namespace: bytes) -> bool:
+        attrs = self._script_attributes(tag)  # (every copy: script_tag reads them next)
+        if _find(attrs, _MARK) is not None or _script_type(attrs) not in _CONTENT_TYPES:
+            return False
+        # The text runs where the script has no URL of its namespace (either: in one of them).
+        html = namespace != SVG_SCRIPT and _first(attrs, _HTML_SCRIPT_URLS) is None
+        svg = namespace != HTML_SCRIPT and _first(attrs, _SVG_SCRIPT_URLS) is None
+        return html or svg
+
+    def _script_tag(
+        self, tag: bytes, content: bytes | None, namespace: bytes = HTML_SCRIPT
+    ) -> bytes | None:
+        blocker = self.blocker
         if not (
-            self.blocker.mentions_in_tag(tag)
-            if content is None
-            else self.blocker.mentions_in_script(content)
+            blocker.mentions_in_tag(tag)
+            or (content is not None and blocker.mentions_in_script(content))
         ):
             return None
         attrs = self._script_attributes(tag)
         if _find(attrs, _MARK) is not None:
             return None  # the site marked it itself (data-cookieguard="necessary" opts out)
         kind_value = _script_type(attrs)
-        src = _first(attrs, _SCRIPT_URLS)
-        if src is None and kind_value not in _CONTENT_TYPES:
-            return None  # JSON-LD, templates...: not run by the browser
-        if src is not None and src.name == b"src" and kind_value not in _JS_TYPES:
-            return None  # an HTML script of another type fetches nothing
-        if src is not None:
-            vendor = self.blocker.vendor_for_url(_urls(src)[0])
-            if vendor is None:
-                return None
-            vendors: tuple[Vendor, ...] = (vendor,)
-        else:
-            vendors = (
-                self.blocker.vendors_in_script(content or b"")
-                if kind_value in _JS_TYPES
-                else self.blocker.vendors_in_text(content or b"")  # JSON: import map, rules
-            )
-            if not vendors:
-                return None
+        found: dict[str, Vendor] = {}
+        href = None  # an SVG script's URL that loads a blocked vendor: renamed
+        for reading, names in ((HTML_SCRIPT, _HTML_SCRIPT_URLS), (SVG_SCRIPT, _SVG_SCRIPT_URLS)):
+            if namespace not in (reading, EITHER_SCRIPT):
+                continue
+            src = _first(attrs, names)
+            if src is not None:
+                if reading == HTML_SCRIPT and kind_value not in _JS_TYPES:
+                    continue  # an HTML script of another type fetches nothing
+                vendor = blocker.vendor_for_url(_urls(src)[0])
+                if vendor is not None:
+                    found.setdefault(vendor.name, vendor)
+                    if reading == SVG_SCRIPT:
+                        href = src  # Chromium fetches it whatever the type
+            elif content is not None and kind_value in _CONTENT_TYPES:
+                for vendor in (
+                    blocker.vendors_in_script(content)
+                    if kind_value in _JS_TYPES
+                    else blocker.vendors_in_text(content)  # JSON: import map, rules
+                ):
+                    found.setdefault(vendor.name, vendor)
+        if not found:
+            return None
+        vendors = tuple(found.values())
         self.blocker.met(vendors)
         if self.blocker.record_only:
             return None
@@ -954,10 +1007,13 @@ class TrackerGate:
             marks += b' data-cookieguard-type="' + kind_value + b'"'
         # Every type attribute goes (the first decides; none may be left to decide after ours).
         cuts = [(a.start, a.end, b"") for a in attrs if a.name == b"type"]
-        if src is not None and src.name != b"src":
-            # An SVG script: Chromium fetches its href whatever the type; rename it too.
+        if href is not None:
+            # An SVG script: Chromium fetches its href whatever the type; rename it, and an
+            # xlink:href it would fall back on, every copy.
             cuts += [
-                (a.start, a.start, _rename_prefix(a.name)) for a in attrs if a.name == src.name
+                (a.start, a.start, _rename_prefix(a.name))
+                for a in attrs
+                if a.name in _SVG_SCRIPT_URLS
             ]
         rest, at = [], 7
         for start, end, put in sorted(cuts):
@@ -1025,13 +1081,15 @@ class TrackerGate:
             for a in attrs
         )
         seen: dict[bytes, str | None] = {}  # each name read so far: how it fetches
+        named: set[bytes] = set()  # the text attributes renamed (CSS, handlers, a refresh)
         for attr in attrs:
             if attr.name in seen:
                 # A copy: the browser reads the first only, so only the first can load; a
-                # URL copy is still renamed with the rest (once the first is, it would be
-                # the one read). Reading every copy's URL made a tag of one attribute
-                # written 5,000 times cost 135 µs a KB.
-                if seen[attr.name] == "url":
+                # copy of a renamed one is renamed too (once the first is, the copy would
+                # be the one read: a refresh's second content, fuzz 7101/3307). Reading
+                # every copy's URL made a tag of one attribute written 5,000 times cost
+                # 135 µs a KB.
+                if seen[attr.name] == "url" or attr.name in named:
                     renamed.append(attr)
                 continue
             kind = seen[attr.name] = _fetching(name, attr.name, refresh, mathml)
@@ -1048,6 +1106,8 @@ class TrackerGate:
             vendors += found
             if found or kind == "url":
                 renamed.append(attr)
+                if kind != "url":
+                    named.add(attr.name)
         if not vendors:
             return None
         self.blocker.met(vendors)
@@ -1055,7 +1115,7 @@ class TrackerGate:
             return None
         starts = [(a.start, a.name) for a in renamed]
         if not every:
-            urls = frozenset(n for n, kind in seen.items() if kind == "url")
+            urls = frozenset(n for n, kind in seen.items() if kind == "url") | named
             low = tag.lower()
             if any(low.count(n) > 1 for n in urls):  # (a copy's name is in the tag again)
                 # Every copy of them too (each at its own offset: one entry each), read

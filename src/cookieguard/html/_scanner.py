@@ -747,10 +747,15 @@ class Gate(Protocol):
         """``data`` lower-cased, if :meth:`positions` was just asked about it and made the
         copy (the scan reads the same one), else ``None``."""
 
-    def needs_content(self, tag: bytes) -> bool:
-        """True if the verdict on this ``<script>`` start tag depends on its inline content."""
+    def needs_content(self, tag: bytes, namespace: bytes = b"h") -> bool:
+        """True if the verdict on this ``<script>`` start tag depends on its inline content.
+        ``namespace``: ``b"h"`` an HTML script, ``b"v"`` an SVG one, ``b"?"`` either (the
+        page's readings differ): an HTML script's URL is its ``src``, an SVG one's its
+        ``href``."""
 
-    def script_tag(self, tag: bytes, content: bytes | None) -> bytes | None:
+    def script_tag(
+        self, tag: bytes, content: bytes | None, namespace: bytes = b"h"
+    ) -> bytes | None:
         """The replacement for a ``<script>`` start tag, or ``None`` to keep it."""
 
     def style_tag(self, tag: bytes, content: bytes) -> bytes | None:
@@ -1663,7 +1668,7 @@ class Rewriter:
         gate = self._gate
         assert gate is not None
         content: bytes | None = None
-        if gate.needs_content(w.data[at:end]):
+        if gate.needs_content(w.data[at:end], b"v"):
             close = self._text_end(w, at, end, b"script")
             if close is None:
                 return self._give_up(w, at, b"script")
@@ -1674,7 +1679,7 @@ class Rewriter:
                 content = w.data[end:content_end]
         new = None
         if content is not None or w.hit_in(at, end):
-            new = gate.script_tag(w.data[at:end], content)
+            new = gate.script_tag(w.data[at:end], content, b"v")
         self._emit(w.view[at:end] if new is None else new)
         return end
 
@@ -1893,7 +1898,8 @@ class Rewriter:
             if name == b"style":  # CSS in the raw-text reading, or the foreign one's text
                 new = gate.style_tag(tag, text)
             else:
-                new = gate.script_tag(tag, text if gate.needs_content(tag) else None)
+                # (a raw-text reading and a foreign one: an HTML script and an SVG one)
+                new = gate.script_tag(tag, text if gate.needs_content(tag, b"?") else None, b"?")
             self._emit(w.view[at:end] if new is None else new)
         else:
             self._plain_tag(w, name, at, end)
