@@ -239,15 +239,16 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
             elif key in ("href", "xlink:href"):
                 if name in ("a", "area") and ns in (HTML_NS, SVG):
                     continue  # navigates on a click only
-                if name == "script" and ns == HTML_NS:
-                    continue  # an HTML script's URL is its src (an SVG script's, its href)
+                if name in ("script", "style") and ns == HTML_NS:
+                    continue  # an HTML script's URL is its src (an SVG script's, its href);
+                    # an HTML style has none
                 yield from check(f"{label} {key}", value)
             elif key == "data" and name in ("object", "embed") and ns == HTML_NS:
                 yield from check(f"{label} data", value)
             elif (key.startswith("on") and len(key) > 2) or key == "style":  # ("on": no event)
                 for host_, path_ in urls_in_text(value):
                     yield Fetch(f"{label} {key}", value[:80], host_, path_)
-            elif key == "srcdoc":
+            elif key == "srcdoc" and name == "iframe" and ns == HTML_NS:  # (an iframe's only)
                 for inner in fetches(value):
                     yield Fetch(
                         f"{label} srcdoc > {inner.where}", inner.url, inner.host, inner.path

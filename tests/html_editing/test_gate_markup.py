@@ -142,7 +142,7 @@ CASES = {
     # smaller): a <style> or <script> fires load like any element.
     "a style's onload": f"<style onload=\"new Image().src='{PIXEL}'\">p{{color:red}}</style>",
     "a script's onload": (
-        f"<script src=/a.js onload=\"new Image().src='{PIXEL}'\" onload=\"x\"></script>"
+        f'<script src=/a.js onload="new Image().src=\'{PIXEL}\'" onload="x"></script>'
     ),
     "a gated script's onerror": (
         f"<script src={FBEVENTS} onerror=\"new Image().src='{PIXEL}'\"></script>"
@@ -222,6 +222,12 @@ FETCH_NOTHING = {
     ),
     "a style element's background and src (fuzz 9711/10015)": (
         f'<style background="{PIXEL}" src="{PIXEL}">p{{color:red}}</style>'
+    ),
+    "a style element's srcdoc and href (fuzz 2030/2952)": (
+        f'<style srcdoc="&lt;img src=&quot;{PIXEL}&quot;&gt;" href="{FBEVENTS}">p{{}}</style>'
+    ),
+    "a srcdoc on an element that is no iframe": (
+        f'<div srcdoc="&lt;img src=&quot;{PIXEL}&quot;&gt;">x</div>'
     ),
     "an import map under a src": (
         f'<script type=importmap src=/m.json>{{"imports": {{"t": "{FBEVENTS}"}}}}</script>'
