@@ -266,6 +266,8 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
                 # nothing (https://html.spec.whatwg.org/#prepare-the-script-element).
                 if runs:
                     yield from check(f"{label} src", attrs["src"])
+            elif ns != HTML_NS and (attrs.get("href") or attrs.get("xlink:href")):
+                pass  # an SVG script with an href loads it (judged above), not its text
             elif runs or (ns == HTML_NS and kind in ("importmap", "speculationrules")):
                 for host_, path_ in urls_in_text(_text(element)):
                     yield Fetch(f"{label} {kind or 'inline'} text", "", host_, path_)

@@ -229,6 +229,9 @@ FETCH_NOTHING = {
     "a srcdoc on an element that is no iframe": (
         f'<div srcdoc="&lt;img src=&quot;{PIXEL}&quot;&gt;">x</div>'
     ),
+    "an SVG script's text under an href (fuzz 2030/47472; Chromium runs the href only)": (
+        f"<svg><script href=/a.js>new Image().src='{PIXEL}'</script></svg>"
+    ),
     "an import map under a src": (
         f'<script type=importmap src=/m.json>{{"imports": {{"t": "{FBEVENTS}"}}}}</script>'
     ),
