@@ -269,6 +269,24 @@ def test_a_noscript_read_as_markup_is_closed_where_its_raw_text_ends() -> None:
     assert oracle.leaks(out, blocked) == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (fuzz 2030/79530, the session-5 million-case run): a noscript's tag whose "
+    "quoted value runs past </noscript> is not judged in the markup reading",
+)
+def test_a_tag_in_a_noscript_whose_value_runs_past_its_end_is_judged() -> None:
+    """With JS off the ``<img>`` ends after ``</noscript>`` (its last value is quoted across
+    it) and loads its srcset; the gate closes that value at the noscript's end but never
+    judges the tag. (A ``<source>`` there, as the fuzzer wrote it, loads nothing in Chromium
+    outside a ``<picture>``; an ``<img>`` does.)"""
+    body = page(
+        f'<noscript><p><img srcset={PIXEL.replace("&amp;", "&")}\t a/=\r a="></p></noscript> ">'
+    )
+    assert oracle.leaks(body, blocked)
+    for out in (rewrite(body), streamed(body, 7)):
+        assert oracle.leaks(out, blocked) == []
+
+
 def test_a_form_action_is_left_alone() -> None:
     """A form is sent on a click only, like a link; and ``data-cookieguard-action`` is the
     banner's own (banner.js would take the form for one of its buttons)."""
