@@ -226,6 +226,9 @@ FETCH_NOTHING = {
     "a style element's srcdoc and href (fuzz 2030/2952)": (
         f'<style srcdoc="&lt;img src=&quot;{PIXEL}&quot;&gt;" href="{FBEVENTS}">p{{}}</style>'
     ),
+    "an SVG style's href (fuzz 2030/307771)": (
+        f'<svg><style href="{FBEVENTS}" xlink:href="{FBEVENTS}">g{{}}</style></svg>'
+    ),
     "a srcdoc on an element that is no iframe": (
         f'<div srcdoc="&lt;img src=&quot;{PIXEL}&quot;&gt;">x</div>'
     ),
