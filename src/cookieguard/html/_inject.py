@@ -941,7 +941,8 @@ class TrackerGate:
         if not vendors:
             return new
         blocker.met(vendors)
-        parts, cut = [], 0
+        parts: list[bytes] = []
+        cut = 0
         for attr in attrs:
             if attr.name in names:
                 parts += (base[cut : attr.start], _rename_prefix(attr.name))
