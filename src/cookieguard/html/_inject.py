@@ -38,6 +38,9 @@ from cookieguard.html._nonces import Nonces, meta_nonces, with_nonces
 from cookieguard.html._scanner import _ATTRS as _TAG_ATTRIBUTES
 from cookieguard.html._scanner import _SKIPPED_COMMENT as _COMMENT
 from cookieguard.html._scanner import (
+    EITHER_SCRIPT,
+    HTML_SCRIPT,
+    SVG_SCRIPT,
     Attribute,
     Rewriter,
     attribute_starts,
@@ -110,9 +113,6 @@ _SCRIPT_URLS = (b"src", b"href", b"xlink:href")
 #: ``href`` (else ``xlink:href``) only; the other names fetch nothing there (fuzz 7001/223).
 _HTML_SCRIPT_URLS = (b"src",)
 _SVG_SCRIPT_URLS = (b"href", b"xlink:href")
-#: Which script a verdict is about (the scanner knows): HTML, SVG, or either (a start tag
-#: the scanner's two readings of a page take for one and the other).
-HTML_SCRIPT, SVG_SCRIPT, EITHER_SCRIPT = b"h", b"v", b"?"
 _EMBED_URLS = (b"src", b"data-src", b"data-lazy-src")
 #: Google's tags that Consent Mode "advanced" lets load (cookieless pings until consent).
 GOOGLE_TAGS = frozenset({"Google Analytics", "Google Tag Manager", "Google Ads"})
@@ -928,7 +928,7 @@ class TrackerGate:
             return new
         base = new if new is not None else tag
         attrs = attributes(base, skip)
-        if _find(attributes(tag, skip), _MARK) is not None:
+        if _find(attrs if new is None else attributes(tag, skip), _MARK) is not None:
             return new  # the site marked it itself
         vendors: list[Vendor] = []
         names: set[bytes] = set()

@@ -43,6 +43,10 @@ from cookieguard.html._foreign import HTML_ONLY, Candidates, Space, Stack
 
 logger = logging.getLogger("cookieguard")
 
+#: Which script a verdict is about (the scanner knows, the gate's verdicts read it): HTML,
+#: SVG, or either (a start tag the scanner's two readings of a page take for one and the other).
+HTML_SCRIPT, SVG_SCRIPT, EITHER_SCRIPT = b"h", b"v", b"?"
+
 #: A start tag (or an inline script / embed element we must see whole) longer than this is
 #: passed through unchanged, and so is the rest of the body.
 ELEMENT_LIMIT = 1024 * 1024
@@ -747,14 +751,14 @@ class Gate(Protocol):
         """``data`` lower-cased, if :meth:`positions` was just asked about it and made the
         copy (the scan reads the same one), else ``None``."""
 
-    def needs_content(self, tag: bytes, namespace: bytes = b"h") -> bool:
+    def needs_content(self, tag: bytes, namespace: bytes = HTML_SCRIPT) -> bool:
         """True if the verdict on this ``<script>`` start tag depends on its inline content.
-        ``namespace``: ``b"h"`` an HTML script, ``b"v"`` an SVG one, ``b"?"`` either (the
+        ``namespace``: :data:`HTML_SCRIPT`, :data:`SVG_SCRIPT`, or :data:`EITHER_SCRIPT` (the
         page's readings differ): an HTML script's URL is its ``src``, an SVG one's its
         ``href``."""
 
     def script_tag(
-        self, tag: bytes, content: bytes | None, namespace: bytes = b"h"
+        self, tag: bytes, content: bytes | None, namespace: bytes = HTML_SCRIPT
     ) -> bytes | None:
         """The replacement for a ``<script>`` start tag, or ``None`` to keep it."""
 
@@ -1668,7 +1672,7 @@ class Rewriter:
         gate = self._gate
         assert gate is not None
         content: bytes | None = None
-        if gate.needs_content(w.data[at:end], b"v"):
+        if gate.needs_content(w.data[at:end], SVG_SCRIPT):
             close = self._text_end(w, at, end, b"script")
             if close is None:
                 return self._give_up(w, at, b"script")
@@ -1679,7 +1683,7 @@ class Rewriter:
                 content = w.data[end:content_end]
         new = None
         if content is not None or w.hit_in(at, end):
-            new = gate.script_tag(w.data[at:end], content, b"v")
+            new = gate.script_tag(w.data[at:end], content, SVG_SCRIPT)
         self._emit(w.view[at:end] if new is None else new)
         return end
 
@@ -1899,7 +1903,9 @@ class Rewriter:
                 new = gate.style_tag(tag, text)
             else:
                 # (a raw-text reading and a foreign one: an HTML script and an SVG one)
-                new = gate.script_tag(tag, text if gate.needs_content(tag, b"?") else None, b"?")
+                new = gate.script_tag(
+                    tag, text if gate.needs_content(tag, EITHER_SCRIPT) else None, EITHER_SCRIPT
+                )
             self._emit(w.view[at:end] if new is None else new)
         else:
             self._plain_tag(w, name, at, end)
