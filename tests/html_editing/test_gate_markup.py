@@ -89,6 +89,18 @@ CASES = {
     "a style in noscript hides nothing from JS": (
         f"<noscript><style></noscript><img src={PIXEL}></style>"
     ),
+    # Without JavaScript a tag's quoted value runs past "</noscript>" to the next quote: the
+    # tag, cut off where the raw text ends, was never judged (fuzz 2030/79530, 349470 and
+    # 817861, made smaller: their <b ="> and <b a/="> before it change nothing).
+    "fuzz 2030/79530: a source's srcset in a noscript, a value past its end": (
+        f'<noscript><source srcset={PIXEL} a="></noscript>">'
+    ),
+    "fuzz 2030/349470: a script's src in a noscript, a value past its end": (
+        f'<noscript><script src={GA} a="></noscript>"></script>'
+    ),
+    "fuzz 2030/817861: an input's formaction in a noscript, a value past its end": (
+        f'<noscript><input formaction={PIXEL} a="></noscript>">'
+    ),
     # No look-back limits: the scanner reads every tag forwards.
     "an attribute over 4 KB before the URL": f'<img alt="{"x" * 5000}" src="{PIXEL}">',
     "over eight tags in an earlier attribute": f'<img alt="{"<b>" * 12}" src="{PIXEL}">',
@@ -272,21 +284,19 @@ def test_a_noscript_read_as_markup_is_closed_where_its_raw_text_ends() -> None:
     assert oracle.leaks(out, blocked) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (fuzz 2030/79530, the session-5 million-case run): a noscript's tag whose "
-    "quoted value runs past </noscript> is not judged in the markup reading",
-)
 def test_a_tag_in_a_noscript_whose_value_runs_past_its_end_is_judged() -> None:
     """With JS off the ``<img>`` ends after ``</noscript>`` (its last value is quoted across
-    it) and loads its srcset; the gate closes that value at the noscript's end but never
-    judges the tag. (A ``<source>`` there, as the fuzzer wrote it, loads nothing in Chromium
-    outside a ``<picture>``; an ``<img>`` does.)"""
+    it) and loads its srcset (fuzz 2030/79530): the gate closes that value at the
+    noscript's end, where the raw text ends, and judges the tag it closed. (A ``<source>``
+    there, as the fuzzer wrote it, loads nothing in Chromium outside a ``<picture>``; an
+    ``<img>`` does.)"""
     body = page(
         f'<noscript><p><img srcset={PIXEL.replace("&amp;", "&")}\t a/=\r a="></p></noscript> ">'
     )
     assert oracle.leaks(body, blocked)
     for out in (rewrite(body), streamed(body, 7)):
+        assert b'<img data-cookieguard="marketing" data-cookieguard-srcset=' in out
+        assert b'a="></p>"></noscript> ">' in out
         assert oracle.leaks(out, blocked) == []
 
 

@@ -1977,10 +1977,13 @@ class Rewriter:
             return out, None
         if tail != b"" and closed:
             # Read as markup, the span would run on past the other reading's end. That
-            # matters only if something after it names a blocked host; until one shows up
-            # or the page ends, wait (bounded), so the edit is the same however the body
-            # is cut. Past the bound, close it (fail closed).
-            if not _hit_in(w.hits, stop, w.n):
+            # matters only if something in the span or after it names a blocked host: the
+            # construct left open may be a tag holding one, which the reading never judged
+            # (the tokenizer drops a tag the input ends in; fuzz 2030/79530, 349470,
+            # 817861: "<noscript><img src=... a="></noscript>">", a tag to its ">" without
+            # JavaScript). Until one shows up or the page ends, wait (bounded), so the edit
+            # is the same however the body is cut. Past the bound, close it (fail closed).
+            if not _hit_in(w.hits, start, w.n):
                 if not w.last and w.n - at <= ELEMENT_LIMIT:
                     self._span_read = (len(span), out, tail, after)
                     return None
