@@ -173,6 +173,14 @@ CASES = {
     "an option in a select, then a tag the older rules ignore": (
         f"<svg><desc><select><option><b><select><![CDATA[ > <!-- ]]><img src={PIXEL}>-->"
     ),
+    "fuzz 2030/934805: html5lib's </b> closes a b past a MathML foreignobject": (
+        # The annotation-xml ends the b's scope, so the adoption agency does not run: as any
+        # other end tag html5lib closes the b and all in it (of the foreign elements only an
+        # SVG foreignObject is special to it), and <![CDATA[ is a bogus comment. (Chromium
+        # ignores the </b> and reads a CDATA section: it fetches nothing, checked.)
+        '<b><math><foreignObject><annotation-xml></b><![CDATA[><script type="importmap">'
+        f'{{"imports": {{"tracker": "{FBEVENTS}"}}}}</script>]]>'
+    ),
     "fuzz 2028/920423: a reading within a reading leaves a style open at its span's end": (
         # </div> may leave the svg open: then the <noscript> is SVG, the <title> an
         # integration point, and with scripting off the second <noscript> holds a <style>
@@ -331,6 +339,12 @@ def test_end_tags() -> None:
     assert _foreign.end(bold, b"desc") == [bold, (SVG,)]
     assert _foreign.end(bold, b"b") == [desc]
     assert _foreign.end(desc, b"div") == [desc]  # not in scope: desc is a boundary
+    # html5lib 1.1 reads an end tag past an annotation-xml (the end of its scope) as any
+    # other end tag: a MathML foreignobject is no special element that stops it, an SVG
+    # foreignObject is (fuzz 2030/934805).
+    for space, closes in ((Space.MATHML, True), (Space.SVG, False)):
+        inner = (Open(space, b"foreignobject"), Open(Space.MATHML, b"annotation-xml"))
+        assert (() in _foreign.end((MATH, *inner), b"b")) is closes
     # </p>: the standard breaks out first, html5lib 1.1 walks: both readings.
     assert _foreign.end((*desc, g), b"p") == [desc, (*desc, g)]
 

@@ -359,8 +359,8 @@ def _any_other_end(stack: Stack, name: bytes, *, lenient: bool) -> list[Stack]:
             stop = _special(node)
         elif _html(node):
             stop = _special(node) and node.name != b"template"
-        else:
-            stop = node.name == b"foreignobject"
+        else:  # (a MathML foreignobject is not: fuzz 2030/934805)
+            stop = node.space is Space.SVG and node.name == b"foreignobject"
         if stop:
             return [stack]
     return [stack, ()]
