@@ -217,19 +217,19 @@ def start(
                         break
             return True, found
         elif name == b"table" and stack:
-            # In body (a cell, a caption) a table nests; in the table modes (which the model
-            # cannot tell apart) it closes the open table in table scope first, the model's
-            # nearest or one around the outermost foreign element, and opens anew.
-            node = Open(Space.HTML, name)
-            found = [_push(stack, node)]
-            for i in range(len(stack) - 1, -1, -1):
-                if _html(stack[i]) and stack[i].name in (b"table", b"template", b"html"):
-                    if stack[i].name == b"table":
-                        found.append(_push(stack[:i], node))
-                    break
-            else:
-                found.append(())
-            return True, found
+            select = _open_select(stack)
+            if select == -1:
+                return True, _table(stack)
+            # In select: Chromium's relaxed select parser inserts it; the older rules
+            # (html5lib) ignore it "in select" (that reading marked, as below), and "in
+            # select in table" close the select first and read it again (fuzz 2030/559413:
+            # a <select> after it then closes the first select, not one in the table).
+            older = Open(Space.HTML, b"select", older_select=True)
+            marked = (*stack[:select], older, *stack[select + 1 :])
+            again = _table(stack[:select]) if select else [()]
+            if stack[select].older_select:
+                return True, [stack, *again]
+            return True, list(dict.fromkeys([*_table(stack), marked, *again]))
         else:
             closed = False
             if name in _CLOSE_SELECT:  # in select: they close it first (<select> only that)
@@ -259,6 +259,23 @@ def start(
         point = html_point and space is Space.MATHML and name == b"annotation-xml"
         stack = _push(stack, Open(space, name, point))
     return False, [stack]
+
+
+def _table(stack: Stack) -> list[Stack]:
+    """The stacks a ``<table>`` start tag the HTML rules process may leave on ``stack`` (not
+    empty) outside select: in body (a cell, a caption) a table nests; in the table modes
+    (which the model cannot tell apart) it closes the open table in table scope first, the
+    model's nearest or one around the outermost foreign element, and opens anew."""
+    node = Open(Space.HTML, b"table")
+    found = [_push(stack, node)]
+    for i in range(len(stack) - 1, -1, -1):
+        if _html(stack[i]) and stack[i].name in (b"table", b"template", b"html"):
+            if stack[i].name == b"table":
+                found.append(_push(stack[:i], node))
+            break
+    else:
+        found.append(())
+    return found
 
 
 def end(stack: Stack, name: bytes) -> list[Stack]:
