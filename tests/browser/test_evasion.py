@@ -361,6 +361,12 @@ FIXED: dict[str, Case] = {
         "<svg><script><!--</script>-->new Image().src='https:/'+'/"
         f"{PIXEL.removeprefix('https://')}'</script></svg>"
     ),
+    # Fuzz 2030/471528 (tests/html_editing/test_gate_markup): a <noframes> the model reads
+    # as HTML raw text and as SVG; in the SVG reading the <div> breaks out, its last value
+    # quoted across "</noframes>": the tag, cut off where the raw text ends, was never judged.
+    "fuzz 2030/471528: a div's style after an SVG noframes, a value quoted across its end": Case(
+        f'<svg></b><noframes><div style="background:url({PIXEL})" a="</noframes>">x</div>'
+    ),
 }
 
 #: The same, for a visitor without JavaScript (a context with it disabled): a <noscript>'s

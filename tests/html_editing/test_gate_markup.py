@@ -101,6 +101,13 @@ CASES = {
     "fuzz 2030/817861: an input's formaction in a noscript, a value past its end": (
         f'<noscript><input formaction={PIXEL} a="></noscript>">'
     ),
+    # The same where the foreign-content model reads a <noframes> both as HTML (raw text)
+    # and as SVG (markup, where the <div> breaks out): a </b> that may close the HTML
+    # around the svg (fuzz 2030/471528, made smaller: its <button></table> changes nothing).
+    "fuzz 2030/471528: a div's style after an SVG noframes, a value past its raw text's end": (
+        '<svg></b><noframes><div style="background:url(https://bat.bing.com/action/0?ti=1)"'
+        ' a="</noframes>">x</div>'
+    ),
     # No look-back limits: the scanner reads every tag forwards.
     "an attribute over 4 KB before the URL": f'<img alt="{"x" * 5000}" src="{PIXEL}">',
     "over eight tags in an earlier attribute": f'<img alt="{"<b>" * 12}" src="{PIXEL}">',
