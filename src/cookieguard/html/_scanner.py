@@ -835,7 +835,7 @@ class _Window:
         self.gate = gate if hits else None  # a window naming no blocked host edits nothing
         self.wait = False  # set by a state that needs more bytes than the window has
         self._plain_end: int | None = None
-        self._last_lt: tuple[int, bool] | None = None
+        self._last_lt: tuple[int, bool, int] | None = None
         # Where the SVG or MathML scripts and styles read to their end by a scan of their
         # own (Rewriter._text_end), and that the scan is inside, end: innermost last.
         self.texts: list[int] = []
@@ -870,9 +870,13 @@ class _Window:
         (the data state asks each time it runs out of hits)."""
         if self._last_lt is None:
             lt = self.data.rfind(b"<", 0, at)
-            self._last_lt = (lt, lt < 0 or _closed_before(self.data, lt, at))
-        lt, closed = self._last_lt
-        return lt < pos or closed
+            opener = _value_opener(self.data, at)
+            # A "</body" the scan has yet to read before a quote that may open a value
+            # holding ``at``: only the scan can tell which one is the end tag.
+            body = self.low.rfind(b"</body", 0, opener) if opener > 0 else -1
+            self._last_lt = (lt, lt < 0 or _closed_before(self.data, lt, at), body)
+        lt, closed, body = self._last_lt
+        return lt < pos or (closed and body < pos)
 
 
 class Rewriter:
@@ -2419,7 +2423,33 @@ def _plainly_markup(data: bytes, at: int) -> bool:
     the inserts' placement needs to know (:func:`_closed_before` of the last "<" before it).
     """
     lt = data.rfind(b"<", 0, at)
-    return lt < 0 or _closed_before(data, lt, at)
+    if lt >= 0 and not _closed_before(data, lt, at):
+        return False
+    opener = _value_opener(data, at)
+    return opener < 0 or _ANY_BODY.search(data, 0, opener) is None
+
+
+#: A ``</body`` in any letter case (searched for only before a quote that may open a value).
+_ANY_BODY = re.compile(rb"</body", re.IGNORECASE)
+
+
+def _value_opener(data: bytes, at: int) -> int:
+    """The later of the last quotes of each kind before ``at`` if it may open a quoted value
+    that ``at`` is then inside, else -1. Only a quote after "=" and white space opens one
+    (one of its kind between it and ``at`` would close it), and its tag then runs past the
+    end of a page ending in a ``</body``: ``</body><b x="<p></body>`` ends in no tag, the first
+    ``</body>`` is the last end tag. (Read backwards, a quote after "=" in script text or an
+    attribute name cannot be told from one opening a value: a ``</body`` before it tells
+    whether that matters.)"""
+    found = -1
+    for quote in b"\"'":
+        q = data.rfind(quote, 0, at)
+        k = q - 1
+        while k >= 0 and data[k] in _WS_BYTES:
+            k -= 1
+        if k >= 0 and data[k] == 0x3D:  # "="
+            found = max(found, q)
+    return found
 
 
 def _closed_before(data: bytes, lt: int, at: int) -> bool:
