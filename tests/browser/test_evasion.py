@@ -148,6 +148,15 @@ FIXED: dict[str, Case] = {
     "a second style attribute naming a tracker": Case(
         f'<div style="background:url({PIXEL})" style="background:url({PIXEL}&amp;b=2)">x</div>'
     ),
+    # A <style>'s, a <script>'s or a <plaintext>'s own style attribute: the page's CSS can
+    # show the first two, a <plaintext> renders anyway (found by the oracle helper, session 6).
+    "a style element shown by its own style attribute": Case(
+        f'<style style="display:block;background:url({PIXEL})">p{{}}</style>'
+    ),
+    "a script element shown by its own style attribute": Case(
+        f'<script style="display:block;height:9px;background:url({PIXEL})"></script>'
+    ),
+    "a plaintext's style attribute": Case(f'<plaintext style="background:url({PIXEL})">x'),
     # K6, fixed (issue 19): the gate made the <style> inert (type=text/plain), but Chromium's
     # preload scanner fetches a <style>'s leading @import rules whatever its type; the gate
     # now writes a rule first (html._inject.STYLE_STOP), where that scanner stops reading.

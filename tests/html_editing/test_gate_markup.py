@@ -319,14 +319,16 @@ RENDERED_STYLE = {
         f'<script style="display:block;background:url({PIXEL})"></script>'
     ),
     "a plaintext's style": f'<plaintext style="background:url({PIXEL})">x',
+    "an SVG style's style": f'<svg><style style="display:block;background:url({PIXEL})"></style>',
+    "a tracker script's style": (
+        f'<script src="{PIXEL}" style="display:block;background:url({PIXEL})"></script>'
+    ),
+    "a noscript's style's style": (
+        f'<noscript><style style="display:block;background:url({PIXEL})"></style></noscript>'
+    ),
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (oracle helper, session 6): the gate reads a <style>, <script> or "
-    "<plaintext> start tag's type (and a script's URL) only, never its style attribute",
-)
 @pytest.mark.parametrize("name", list(RENDERED_STYLE))
 def test_the_style_attribute_of_an_element_css_shows_is_gated(name: str) -> None:
     body = page(RENDERED_STYLE[name])

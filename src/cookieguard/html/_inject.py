@@ -918,11 +918,16 @@ class TrackerGate:
 
     def _with_handlers(self, tag: bytes, new: bytes | None, skip: int) -> bytes | None:
         """``new`` (or ``tag`` if ``None``), a ``<script>`` or ``<style>`` start tag, with
-        its event handlers that name a blocked host renamed, every copy of their names: a
-        style's ``onload`` runs as any element's does (fuzz 9712/9361). Its own verdict
-        reads its URL and text only."""
+        its event handlers and its ``style`` attribute renamed where they name a blocked
+        host, every copy of their names: a style's ``onload`` runs as any element's does
+        (fuzz 9712/9361), and a page's CSS can show a style or a script, whose ``style``
+        attribute then fetches its ``url()`` (checked in Chromium). Its own verdict reads
+        its URL and text only."""
         blocker = self.blocker
-        if blocker.record_only or _HANDLER.search(tag.lower(), skip) is None:
+        if blocker.record_only:
+            return new
+        low = tag.lower()
+        if _HANDLER.search(low, skip) is None and low.find(b"style", skip) < 0:
             return new
         if not blocker.mentions_in_tag(tag):
             return new
@@ -933,7 +938,10 @@ class TrackerGate:
         vendors: list[Vendor] = []
         names: set[bytes] = set()
         for attr in attrs:
-            if attr.name.startswith(b"on") and len(attr.name) > 2 and attr.name not in names:
+            name = attr.name
+            if (name == b"style" or (name.startswith(b"on") and len(name) > 2)) and (
+                name not in names
+            ):
                 found = [v for url in _urls(attr) if (v := blocker.vendor_for_url(url))]
                 if found:
                     vendors += found

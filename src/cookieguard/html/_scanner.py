@@ -1585,8 +1585,9 @@ class Rewriter:
             self._select = False  # they close the select
         if name == b"plaintext" and not self._select:
             # (In <select> the older rules ignore it and read on: the markup reading, which
-            # sees all that the plaintext one does.)
-            self._emit(w.view[at:end])
+            # sees all that the plaintext one does.) Its attributes are judged as any
+            # tag's: a <plaintext> renders, its style attribute with it.
+            end = self._plain_tag(w, name, at, end)
             self._state = State.PLAINTEXT
             return end
         if name == b"noscript" and not self._scripting:
