@@ -94,6 +94,10 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         lambda n: _page(b"<p>", b"https:", n, b"</p>"),
         "`https:` repeated (the no-slash URL form)",
     ),
+    "scheme_colon_slashes": (
+        lambda n: _page(b"<p>", b"https:/", n, b"</p>"),
+        "`https:/` repeated (the one-slash URL form)",
+    ),
     "host_without_dot": (
         lambda n: _page(b"<p>//", b"a", n, b"</p>"),
         "`//` then a host that never has a dot",

@@ -39,6 +39,8 @@ SPELLINGS = {
     "slash and backslash": "/\\www.facebook.com/tr",
     "many slashes": "https:////www.facebook.com/tr",
     "no slashes, other scheme": "https:www.facebook.com/tr",
+    "one slash, other scheme": "https:/www.facebook.com/tr",
+    "one backslash, other scheme": "https:\\www.facebook.com/tr",
     "a port": "https://www.facebook.com:443/tr",
     "soft hyphen": "https://www.face\u00adbook.com/tr",
     "soft hyphen reference": "https://www.face&shy;book.com/tr",

@@ -40,6 +40,10 @@ SPELLINGS = {
     "reference-full-width": b"//&#xFF57;ww.facebook.com/tr",
     "tab-newline": b"//www.face\tbook.c\nom/tr",
     "many-slashes": b"https:////www.facebook.com/tr",
+    # One slash (or backslash) after another scheme than the page's: the authority follows
+    # (the test pages are http:; the gate cannot know the page's scheme, so it always counts).
+    "one-slash-other-scheme": b"https:/www.facebook.com/tr",
+    "one-backslash-other-scheme": b"https:\\www.facebook.com/tr",
 }
 
 

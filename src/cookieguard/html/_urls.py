@@ -129,12 +129,12 @@ def urls(attr: Attribute) -> list[bytes]:
 # only way a tag or snippet reaches a third party. Found the way the WHATWG URL parser reads
 # URLs (https://url.spec.whatwg.org/#concept-basic-url-parser), not the way they usually
 # look: tab, CR and LF anywhere are dropped; "\" is "/" in http(s) URLs (and JSON writes "/"
-# as "\/"); "https:host" needs no slashes when the page's scheme differs (we cannot know
-# it here, so it always counts); the host may be percent-encoded ("www.%66acebook.com",
-# "www%2Egoogletagmanager%2Ecom"), written with character references ("www&period;...",
-# "f&#97;cebook") or in other scripts (full-width letters and dots, in UTF-8: any byte over
-# 0x7f). These are candidates only: each host is read by ``host_of`` (:func:`_read_host`), and
-# every verdict is the catalogue's, on the whole URL.
+# as "\/"); "https:host" and "https:/host" need no second slash when the page's scheme
+# differs (we cannot know it here, so it always counts); the host may be percent-encoded
+# ("www.%66acebook.com", "www%2Egoogletagmanager%2Ecom"), written with character references
+# ("www&period;...", "f&#97;cebook") or in other scripts (full-width letters and dots, in
+# UTF-8: any byte over 0x7f). These are candidates only: each host is read by ``host_of``
+# (:func:`_read_host`), and every verdict is the catalogue's, on the whole URL.
 #
 # Linear work on any body (issue 19 part 3): every quantifier is possessive ("*+"), and each
 # one's characters differ from whatever may follow it, so a possessive run gives back
@@ -255,11 +255,16 @@ def _run_url_after_backslash(data: bytes, start: int, host: int) -> int:
     return second if second != -1 and data[second] == 0x5C else -1
 
 
-#: "https:host": a colon, no slashes; the scheme before it is checked in ``each_url``.
-#: Only after "s", "p" or a dropped tab/CR/LF can a colon end "http(s)": the lookbehind
-#: drops the CSS and JavaScript colons ("display:none", "a?b:c") without a call each. (It
-#: comes after the colon: a pattern that starts with one is tried at every byte.)
-_URL_NO_SLASH = re.compile(rb":(?<=[sSpP\t\n\r]:)" + _GAP + _host(b""))
+#: "https:host" and "https:/host" (or "https:\\host"): a colon, then at most one slash,
+#: which the URL parser's special authority slashes state passes over when the page's
+#: scheme differs (Chromium fetches "https:/host" on an http page); the scheme before it
+#: is checked in ``each_url``. Only after "s", "p" or a dropped tab/CR/LF can a colon end
+#: "http(s)": the lookbehind drops the CSS and JavaScript colons ("display:none", "a?b:c")
+#: without a call each. (It comes after the colon: a pattern that starts with one is tried
+#: at every byte.)
+_URL_NO_SLASH = re.compile(
+    rb":(?<=[sSpP\t\n\r]:)" + _GAP + rb"(?:[/\\]" + _GAP + rb")?" + _host(b"")
+)
 _SCHEME_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 
 
