@@ -13,6 +13,7 @@ Used only by tests and ``make fuzz``; html5lib is a ``dev`` dependency.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,19 @@ FETCHING = frozenset(
         "codebase", "archive", "lowsrc", "dynsrc", "manifest", "icon",
     }
 )  # fmt: skip
+#: HTML elements on which none of those names, nor ``href``, ``xlink:href`` or ``data``, is a URL
+#: the element fetches: the standard gives a ``<style>`` and a ``<plaintext>`` none, and
+#: Chromium fetches none of them (tests/browser/test_oracle_beliefs.py). An HTML script's URL
+#: is its ``src``, judged by its type below.
+NO_URL_ATTRIBUTES = frozenset({"style", "plaintext"})
+#: HTML elements the UA style sheet hides (``display: none``): their ``style`` attribute's
+#: url() is fetched only once author CSS or a script shows the element, with ``display`` or
+#: ``all`` (Chromium fetches it then, and not before: tests/browser/test_oracle_beliefs.py).
+#: Only these two, where the gate leaves the attribute (it renames the others' anyway).
+HIDDEN = frozenset({"style", "script"})
+#: What may show a hidden element: a name of ``display`` or ``all``, or of what the oracle
+#: cannot read (an imported or linked sheet; a backslash, CSS's and JS's escape).
+_SHOWS = re.compile(r"display|(?<![\w-])all(?![\w-])|import|\\", re.IGNORECASE)
 #: https://mimesniff.spec.whatwg.org/#javascript-mime-type
 JS_TYPES = frozenset(
     {
@@ -221,16 +235,17 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
             yield Fetch(where, value, *target)
 
     mode = "scripting on" if scripting else "scripting off"
+    may_show = functools.cache(lambda: _may_show(root))  # (read once, if a hidden one asks)
     for element in elements:
         ns, name = _local(element.tag)
         attrs = {_attr_name(k): v for k, v in element.attrib.items()}
         label = f"<{name}> ({mode}, {base[0]})"
         for key, value in attrs.items():
             if key in FETCHING:
-                if name in ("script", "style") or ns != HTML_NS:
+                if name == "script" or name in NO_URL_ATTRIBUTES or ns != HTML_NS:
                     continue  # an HTML script is judged below, by its type; a <style> has
-                    # no src, background... (HTMLStyleElement maps none: fuzz 9711/10015),
-                    # an SVG or MathML element none (a <video> there is not one)
+                    # no src, background... (fuzz 9711/10015), a <plaintext> none (fuzz
+                    # 2030/673709), an SVG or MathML element none (a <video> there is none)
                 if key in ("srcset", "imagesrcset"):
                     for url in _srcset(value):
                         yield from check(f"{label} {key}", url)
@@ -241,11 +256,13 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
                     continue  # navigates on a click only
                 if name == "script" and ns == HTML_NS:
                     continue  # an HTML script's URL is its src (an SVG script's, its href)
-                if name == "style":
+                if name == "style" or (name in NO_URL_ATTRIBUTES and ns == HTML_NS):
                     continue  # a style has none, HTML or SVG (Chromium: fuzz 2030/307771)
                 yield from check(f"{label} {key}", value)
             elif key == "data" and name in ("object", "embed") and ns == HTML_NS:
                 yield from check(f"{label} data", value)
+            elif key == "style" and name in HIDDEN and ns == HTML_NS and not may_show():
+                continue  # never rendered, on a page that shows none (fuzz 2030/529439)
             elif (key.startswith("on") and len(key) > 2) or key == "style":  # ("on": no event)
                 for host_, path_ in urls_in_text(value):
                     yield Fetch(f"{label} {key}", value[:80], host_, path_)
@@ -277,6 +294,20 @@ def _walk(root: Any, page_url: str, scripting: bool) -> Iterator[Fetch]:
             if kind in ("", "text/css"):
                 for host_, path_ in urls_in_text(_text(element)):
                     yield Fetch(f"{label} text", "", host_, path_)
+
+
+def _may_show(root: Any) -> bool:
+    """Whether the page may show an element the UA style sheet hides: any text or attribute
+    value in its tree (style sheets, scripts, event handlers, ``style`` attributes, a
+    ``<link>``'s ``rel``) names ``display``, ``all``, an import, or holds a backslash; or a
+    ``<link>`` may load a style sheet."""
+    for node in root.iter():
+        for text in (node.text, node.tail, *node.attrib.values()):
+            if text and _SHOWS.search(text):
+                return True
+        if node.tag == "link" and "stylesheet" in node.get("rel", "").lower():
+            return True
+    return False
 
 
 def _text(element: Any) -> str:
