@@ -1,7 +1,8 @@
 """The banner on pages whose last ``</body`` is no end tag (issue 19, "read as the browser
 reads"): in ``... </bo</BODY>`` the tokenizer reads ``</bo<`` as an end tag's name and
 ``BODY`` as an attribute, so the banner goes at the end of the page, not inside that tag (nor
-inside a quoted value that never closes: before an earlier ``</body>`` then).
+inside a quoted value that never closes: before an earlier ``</body>`` then; nor inside a
+``<select>``).
 Served whole and streamed in small chunks, Chromium shows the banner and runs banner.js;
 without JavaScript the banner's form shows."""
 
@@ -31,6 +32,9 @@ PAGES = {
     # The last "</body" in a quoted value never closed: the tag is dropped, and the first
     # "</body>" is the end tag (gate fuzz, seed 2030 case 3988).
     "open-value": HEAD + '</body><b x="<p></body></html>',
+    # A "</body" inside a <select> closes nothing; a later <select> closes the select
+    # (gate fuzz, seed 2030 case 111436).
+    "in-select": HEAD + "<select><option>o</option></body><select>",
 }
 
 

@@ -892,6 +892,7 @@ class Rewriter:
     """
 
     __slots__ = (
+        "_body_in_select",
         "_closer",
         "_depth",
         "_document",
@@ -970,6 +971,7 @@ class Rewriter:
         # stacks it leaves): the scan for an element's end (_TextEnd) does.
         self._follows_markup = False
         self._select = False  # inside <select>
+        self._body_in_select = False  # the </body candidate held was read inside <select>
         # A tag left open at the very end (the data, where its name ends): see _tail().
         self._open_tag: tuple[bytes, int] | None = None
         self._quote = b""  # State.TAG: the quote of the value it is in, if any
@@ -1177,6 +1179,16 @@ class Rewriter:
         self._release_held()
         self._holding = True
         self._held_size = 0
+        self._body_in_select = self._select
+
+    def _select_closed(self) -> None:
+        """The ``<select>`` ends. A ``</body`` read inside it closed nothing (the older
+        rules ignore it; Chromium's keep the select open past it): an insert there would be
+        the select's, dropped or never shown (``<select></body><select>``: gate fuzz, seed
+        2030 case 111436), so the insert goes after it."""
+        self._select = False
+        if self._holding and self._body_in_select:
+            self._release_held()
 
     def _shadow_candidate(self) -> None:
         """A ``</body`` inside a comment or raw-text element: it counts only if the page
@@ -1510,7 +1522,7 @@ class Rewriter:
         elif name == b"noscript" and self._noscript:
             self._noscript -= 1
         elif name == b"select":
-            self._select = False
+            self._select_closed()
         if name in _DOCUMENT:
             self._document = True
         if self._foreign:
@@ -1579,10 +1591,10 @@ class Rewriter:
         if name == b"script":
             self._head_here()
             return self._script_tag(w, at, end)
-        if name == b"select":
+        if name == b"select" and not self._select:
             self._select = True
-        elif self._select and name in (b"input", b"keygen", b"textarea"):
-            self._select = False  # they close the select
+        elif self._select and name in (b"select", b"input", b"keygen", b"textarea"):
+            self._select_closed()  # they close the select (and a <select> is dropped)
         if name == b"plaintext" and not self._select:
             # (In <select> the older rules ignore it and read on: the markup reading, which
             # sees all that the plaintext one does.) Its attributes are judged as any
