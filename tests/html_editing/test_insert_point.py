@@ -136,6 +136,9 @@ READINGS = [
     b"<body><noscript></body></noscript><p>x</p>",  # (gate fuzz, seed 7004 case 19137)
     b"<body><noscript><p></body></p></noscript><p>x</p>",
     b"<body><title><b " + b"x" * 300 + b"'</body>",
+    # A CDATA section that never closes (gate fuzz, seed 2030 case 215452).
+    b"<svg><![CDATA[<B></body></html>",
+    b"<body><svg><![CDATA[<b></body>\n</html>\n",
 ]
 
 

@@ -429,6 +429,7 @@ _LEAP_BACK = 256
 #: How many short stretches in a row the walk steps over looking for a long one (_passed).
 _WALK_SHORT = 16
 _COMMENT_END = re.compile(rb"--!?>")
+_CDATA_END = re.compile(rb"]]>")
 # These are matched against the lower-cased page.
 _BODY_END = re.compile(rb"</body" + _DELIM)
 _CLOSERS = {name: re.compile(rb"</" + name + _DELIM) for name in (b"script", *_RAW.split(b"|"))}
@@ -2154,16 +2155,10 @@ class Rewriter:
         return k + 1
 
     def _in_cdata(self, w: _Window, pos: int) -> int:
-        """CDATA section state: up to ``]]>``."""
-        k = w.data.find(b"]]>", pos)
-        if k < 0:
-            stop = w.n if w.last else max(pos, w.n - 2)
-            self._emit(w.view[pos:stop])
-            w.wait = not w.last
-            return stop
-        self._emit(w.view[pos : k + 3])
-        self._state = State.DATA
-        return k + 3
+        """CDATA section state: text up to ``]]>`` (a "</body" in it places the insert only
+        if the page ends there, as in a comment: where the whole-body fast path puts it)."""
+        m = _CDATA_END.search(w.data, pos)
+        return self._until(w, pos, m, leave=m.end() if m is not None else -1)
 
     def _in_plaintext(self, w: _Window, pos: int) -> int:
         """PLAINTEXT state: text to the end (a "</body" in it places the insert only if the
