@@ -157,6 +157,20 @@ FIXED: dict[str, Case] = {
         f'<script style="display:block;height:9px;background:url({PIXEL})"></script>'
     ),
     "a plaintext's style attribute": Case(f'<plaintext style="background:url({PIXEL})">x'),
+    # A start tag that closes an element in a foreignObject lets </foreignObject> close it:
+    # the <script> after is the SVG one, its content markup (fuzz 3102/19004, the lead).
+    "an SVG script after a foreignObject whose <p> a <div> closed": Case(
+        "<svg><foreignObject><p><div></div></foreignObject><script>"
+        f'<svg width=1 height=1><image href="{PIXEL}" width=1 height=1 /></svg></script></svg>'
+    ),
+    "an SVG script after a foreignObject whose <li> a second one closed": Case(
+        "<svg><foreignObject><li><li></li></foreignObject><script>"
+        f'<svg width=1 height=1><image href="{PIXEL}" width=1 height=1 /></svg></script></svg>'
+    ),
+    "an SVG script after a foreignObject whose <p> a <dialog> closed": Case(
+        "<svg><foreignObject><p><dialog></dialog></foreignObject><script>"
+        f'<svg width=1 height=1><image href="{PIXEL}" width=1 height=1 /></svg></script></svg>'
+    ),
     # K6, fixed (issue 19): the gate made the <style> inert (type=text/plain), but Chromium's
     # preload scanner fetches a <style>'s leading @import rules whatever its type; the gate
     # now writes a rule first (html._inject.STYLE_STOP), where that scanner stops reading.

@@ -110,6 +110,14 @@ _SCOPED = frozenset(
     b"summary ul li dd dt h1 h2 h3 h4 h5 h6 applet marquee object form p".split()
 )
 _FORMATTING = frozenset(b"a b big code em font i nobr s small strike strong tt u".split())
+#: Start tags that close a ``<p>`` in button scope before they are inserted ("in body"; a
+#: ``<table>`` too, in no-quirks mode only). html5lib 1.1 predates ``dialog`` and ``search``.
+_CLOSES_P = frozenset(
+    b"address article aside blockquote center details dir div dl fieldset figcaption figure "
+    b"footer header hgroup main menu nav ol p section summary ul h1 h2 h3 h4 h5 h6 pre listing "
+    b"form plaintext xmp hr li dd dt".split()
+)
+_CLOSES_P_NOT_IN_HTML5LIB = frozenset((b"dialog", b"search"))
 #: End tags of the table and select insertion modes: they close through integration points.
 _TABLE = frozenset(b"table tbody thead tfoot tr td th caption colgroup select".split())
 
@@ -175,6 +183,51 @@ def _open_select(stack: Stack) -> int:
     return -1
 
 
+def _close_p(stack: Stack) -> Stack:
+    """``stack`` with the ``<p>`` in button scope closed, and all above it, if there is one."""
+    for i in range(len(stack) - 1, -1, -1):
+        node = stack[i]
+        if _html(node) and node.name == b"p":
+            return stack[:i]
+        if _boundary(node) or (_html(node) and node.name == b"button"):
+            break
+    return stack
+
+
+def _closed_by(stack: Stack, name: bytes) -> list[Stack]:
+    """The stacks a start tag ``name`` "in body" may leave before it is inserted: the
+    elements it closes first (fuzz 3102/19004: a ``<div>`` closes the ``<p>`` in a
+    foreignObject, so ``</foreignObject>`` closes that and an SVG ``<script>`` follows).
+    One stack where the model knows; both where the document's mode (a ``<table>`` in
+    quirks mode closes nothing) or html5lib and Chromium (``dialog``, ``search``) disagree
+    (and :func:`start` keeps a ``<form>`` both ways: a second one is ignored)."""
+    if name in (b"li", b"dd", b"dt"):
+        same = (b"li",) if name == b"li" else (b"dd", b"dt")
+        for i in range(len(stack) - 1, -1, -1):
+            node = stack[i]
+            if _html(node) and node.name in same:
+                stack = stack[:i]
+                break
+            if _special(node) and not (_html(node) and node.name in (b"address", b"div", b"p")):
+                break
+    elif name == b"button":
+        for i in range(len(stack) - 1, -1, -1):
+            node = stack[i]
+            if _html(node) and node.name == b"button":
+                stack = stack[:i]
+                break
+            if _boundary(node):
+                break
+    elif name == b"table" or name in _CLOSES_P_NOT_IN_HTML5LIB:
+        return list(dict.fromkeys([_close_p(stack), stack]))
+    if name in _CLOSES_P:
+        closed = _close_p(stack)
+        if name in _HEADINGS and closed and _html(closed[-1]) and closed[-1].name in _HEADINGS:
+            closed = closed[:-1]
+        return [closed]
+    return [stack]
+
+
 def _push(stack: Stack, node: Open) -> Stack:
     return (*stack, node) if len(stack) < DEPTH else stack
 
@@ -219,7 +272,9 @@ def start(
         elif name == b"table" and stack:
             select = _open_select(stack)
             if select == -1:
-                return True, _table(stack)
+                return True, list(
+                    dict.fromkeys(t for c in _closed_by(stack, name) for t in _table(c))
+                )
             # In select: Chromium's relaxed select parser inserts it; the older rules
             # (html5lib) ignore it "in select" (that reading marked, as below), and "in
             # select in table" close the select first and read it again (fuzz 2030/559413:
@@ -240,6 +295,14 @@ def start(
                             stack, closed = stack[:i], True
                         break
             opens = stack and name not in _VOID and name not in _IGNORED
+            if stack and not closed and _open_select(stack) == -1:
+                # "In body": what the tag closes before it is inserted.
+                found = _closed_by(stack, name)
+                if opens:
+                    found = [_push(c, Open(Space.HTML, name)) for c in found]
+                if name == b"form":
+                    found = list(dict.fromkeys([found[0], stack]))  # (a second one is ignored)
+                return True, found
             if opens and not (closed and name == b"select"):
                 select = -1 if closed or name in _KEPT_IN_SELECT else _open_select(stack)
                 if select == -1:
