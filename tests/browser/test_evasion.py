@@ -390,13 +390,6 @@ FIXED: dict[str, Case] = {
     "fuzz 2030/471528: a div's style after an SVG noframes, a value quoted across its end": Case(
         f'<svg></b><noframes><div style="background:url({PIXEL})" a="</noframes>">x</div>'
     ),
-    # Fuzz 3102/19004 (tests/html_editing/test_gate_markup): the <div> closes the <p> (a p in
-    # button scope), so </foreignObject> closes the foreignObject and the <script> is the
-    # SVG element, its <image> markup; the model kept the p open and read an HTML script.
-    "fuzz 3102/19004: a script after a foreignObject whose p a div closed": Case(
-        "<svg><foreignObject><p><div></div></foreignObject><script>"
-        f'<svg width=1 height=1><image href="{PIXEL}" width=1 height=1 /></svg></script>'
-    ),
 }
 
 #: The same, for a visitor without JavaScript (a context with it disabled): a <noscript>'s

@@ -345,29 +345,6 @@ def test_a_tag_in_a_select_is_inserted_or_ignored() -> None:
     assert _foreign.start(older, b"table", **flags) == (True, [older, (*mtext, table), ()])
 
 
-def test_a_start_tag_that_closes_a_p_in_button_scope() -> None:
-    """``<div>``, ``<xmp>``, ``<hr>``, a heading... close an HTML ``<p>`` in button scope
-    first (fuzz 3102/19004); a ``<table>`` does not in quirks mode, html5lib's ``<dialog>``
-    does not at all: both readings. A button or an integration point ends the scope."""
-    flags = {"self_closing": False, "breaks": False, "html_point": False}
-    point = (SVG, Open(Space.SVG, b"foreignobject"))
-    para = (*point, Open(Space.HTML, b"p"))
-    div, table = Open(Space.HTML, b"div"), Open(Space.HTML, b"table")
-    assert _foreign.start(para, b"div", **flags) == (True, [(*point, div)])
-    assert _foreign.start(para, b"hr", **flags) == (True, [point])
-    assert _foreign.start(para, b"b", **flags) == (True, [(*para, Open(Space.HTML, b"b"))])
-    assert _foreign.start(para, b"table", **flags) == (
-        True,
-        [(*point, table), (*para, table), ()],
-    )
-    dialog = Open(Space.HTML, b"dialog")
-    assert _foreign.start(para, b"dialog", **flags) == (True, [(*point, dialog), (*para, dialog)])
-    button = (*para, Open(Space.HTML, b"button"))
-    assert _foreign.start(button, b"div", **flags) == (True, [(*button, div)])
-    h1, h2 = Open(Space.HTML, b"h1"), Open(Space.HTML, b"h2")
-    assert _foreign.start((*point, h1), b"h2", **flags) == (True, [(*point, h2)])
-
-
 def test_end_tags() -> None:
     g = Open(Space.SVG, b"g")
     assert _foreign.end((SVG, g), b"svg") == [()]

@@ -109,14 +109,6 @@ _SCOPED = frozenset(
     b"figcaption figure footer header hgroup listing main menu nav ol pre search section "
     b"summary ul li dd dt h1 h2 h3 h4 h5 h6 applet marquee object form p".split()
 )
-#: Start tags of "in body" that close a p element in button scope first; of them, those that
-#: may not (see :func:`_closing_p`).
-_CLOSE_P = frozenset(
-    b"address article aside blockquote center details dialog dir div dl fieldset figcaption "
-    b"figure footer header hgroup main menu nav ol p search section summary ul h1 h2 h3 h4 h5 "
-    b"h6 pre listing form li dd dt plaintext table hr xmp".split()
-)
-_MAY_CLOSE_P = frozenset(b"dialog search table form".split())
 _FORMATTING = frozenset(b"a b big code em font i nobr s small strike strong tt u".split())
 #: Start tags that close a ``<p>`` in button scope before they are inserted ("in body"; a
 #: ``<table>`` too, in no-quirks mode only). html5lib 1.1 predates ``dialog`` and ``search``.
@@ -314,7 +306,7 @@ def start(
             if opens and not (closed and name == b"select"):
                 select = -1 if closed or name in _KEPT_IN_SELECT else _open_select(stack)
                 if select == -1:
-                    return True, _inserted(stack, name)
+                    stack = _push(stack, Open(Space.HTML, name))
                 elif stack[select].older_select:
                     pass  # the older rules' reading: ignored
                 else:
@@ -323,10 +315,7 @@ def start(
                     # it ignores the tags after too (fuzz 41001/152).
                     older = Open(Space.HTML, b"select", older_select=True)
                     marked = (*stack[:select], older, *stack[select + 1 :])
-                    return True, [*_inserted(stack, name), marked]
-            elif name == b"hr" and stack:  # (void: it closes a p, and is popped at once)
-                ignored = [stack] if _open_select(stack) != -1 else []  # (the older rules)
-                return True, list(dict.fromkeys([*_closing_p(stack, name), *ignored]))
+                    return True, [_push(stack, Open(Space.HTML, name)), marked]
         return True, [stack]
     if not self_closing:  # foreign content has no void elements, only self-closing tags
         space = stack[-1].space
@@ -335,47 +324,13 @@ def start(
     return False, [stack]
 
 
-def _closing_p(stack: Stack, name: bytes) -> list[Stack]:
-    """The stacks left by what a start tag ``name`` the HTML rules insert does first: a
-    ``<div>``, a heading, ``<xmp>``, ``<hr>``... close an HTML ``<p>`` in button scope
-    ("close a p element", https://html.spec.whatwg.org/#parsing-main-inbody; then the
-    foreignObject it was in is the current node again: fuzz 3102/19004). Where the readings
-    differ, both: html5lib 1.1 does not for ``<dialog>`` and ``<search>``, a ``<table>``
-    does not in quirks mode, a ``<form>`` is ignored while another is open."""
-    if name not in _CLOSE_P:
-        return [stack]
-    for i in range(len(stack) - 1, -1, -1):
-        node = stack[i]
-        if _html(node) and node.name == b"p":
-            closed = stack[:i]
-            return [closed, stack] if name in _MAY_CLOSE_P else [closed]
-        if _boundary(node) or (_html(node) and node.name == b"button"):
-            break
-    return [stack]
-
-
-def _inserted(stack: Stack, name: bytes) -> list[Stack]:
-    """The stacks an HTML element ``name`` (not void) that "in body" inserts onto ``stack``
-    may leave: a p it closes first (:func:`_closing_p`), and a heading that closes a
-    heading that is the current node."""
-    node = Open(Space.HTML, name)
-    found = []
-    for before in _closing_p(stack, name):
-        if name in _HEADINGS and before and _html(before[-1]) and before[-1].name in _HEADINGS:
-            before = before[:-1]
-        found.append(_push(before, node))
-    if name == b"form":
-        found.append(stack)  # (ignored while another form is open)
-    return found
-
-
 def _table(stack: Stack) -> list[Stack]:
     """The stacks a ``<table>`` start tag the HTML rules process may leave on ``stack`` (not
     empty) outside select: in body (a cell, a caption) a table nests; in the table modes
     (which the model cannot tell apart) it closes the open table in table scope first, the
     model's nearest or one around the outermost foreign element, and opens anew."""
     node = Open(Space.HTML, b"table")
-    found = _inserted(stack, b"table")
+    found = [_push(stack, node)]
     for i in range(len(stack) - 1, -1, -1):
         if _html(stack[i]) and stack[i].name in (b"table", b"template", b"html"):
             if stack[i].name == b"table":
