@@ -10,6 +10,9 @@ import pytest
 
 from cookieguard.html._inject import Injection
 from cookieguard.html._scanner import Rewriter, insert_point
+from fuzz import oracle
+from fuzz.gate import MARK as GATE_MARK
+from fuzz.gate import MARK_ID, Campaign, fed
 
 MARK = b'<div id="cg-insert"></div>'
 
@@ -136,6 +139,10 @@ READINGS = [
     b"<body><noscript></body></noscript><p>x</p>",  # (gate fuzz, seed 7004 case 19137)
     b"<body><noscript><p></body></p></noscript><p>x</p>",
     b"<body><title><b " + b"x" * 300 + b"'</body>",
+    # A value that never closes after a "</body" that is no end tag (in a comment), or
+    # none (gate fuzz, seed 4102 case 15468).
+    b"<html><!-- </body> --><a g='<p></body></html>",
+    b"<!--><a\ng='<p></body>",
     # A CDATA section that never closes (gate fuzz, seed 2030 case 215452).
     b"<svg><![CDATA[<B></body></html>",
     b"<body><svg><![CDATA[<b></body>\n</html>\n",
@@ -150,3 +157,32 @@ def test_where_the_end_of_the_page_is_read_as_markup_so_is_the_insert(page: byte
             assert holds(out, scripting=scripting), (scripting, out[-80:])
     for size in sizes(page):
         assert streamed(page, size) == out, size
+
+
+#: Pages whose raw text (a <style> the foreign-content model cannot tell HTML from SVG;
+#: a <noscript>) a markup reading leaves inside a comment at its end tag, over a later
+#: "</body>": the insert goes where both readings read the end of the page as markup, as
+#: they do with a gate (which follows the markup reading; gate fuzz, seed 2030 case 214100).
+LEFT_OPEN = [
+    b"<body><svg></d><style><!--</style></body>-->",
+    b"<body><svg></d><style><!--<y></body -->",
+    b"<body><noscript><!--</noscript></body>x-->",
+    b"<body><noscript><p title='</noscript></body>'>x</p>",
+]
+
+
+@pytest.fixture(scope="module")
+def gated() -> Injection:
+    return Campaign().marking  # (the fuzz's insert plan: an undecided visitor's gate)
+
+
+@pytest.mark.parametrize("page", LEFT_OPEN, ids=lambda p: repr(p[-40:]))
+def test_where_a_reading_left_open_reads_the_end_as_markup_so_is_the_insert(
+    page: bytes, gated: Injection
+) -> None:
+    out = fed(gated.rewriter(), page)
+    for scripting in (True, False):
+        if oracle.holds(page + GATE_MARK, MARK_ID, scripting=scripting):
+            assert oracle.holds(out, MARK_ID, scripting=scripting), (scripting, out[-80:])
+    for size in sizes(page):
+        assert fed(gated.rewriter(), page, list(range(size, len(page), size))) == out, size

@@ -875,6 +875,8 @@ class _Window:
             # A "</body" the scan has yet to read before a quote that may open a value
             # holding ``at``: only the scan can tell which one is the end tag.
             body = self.low.rfind(b"</body", 0, opener) if opener > 0 else -1
+            # (And a comment the scan may read it in: see Rewriter._shadows.)
+            body = max(body, _open_comment(self.data, max(0, at - _SHADOW_BACK), at))
             self._last_lt = (lt, lt < 0 or _closed_before(self.data, lt, at), body)
         lt, closed, body = self._last_lt
         return lt < pos or (closed and body < pos)
@@ -907,6 +909,7 @@ class Rewriter:
         "_held_size",
         "_holding",
         "_insert",
+        "_left_open",
         "_looked",
         "_noscript",
         "_open_tag",
@@ -987,6 +990,9 @@ class Rewriter:
         # In a reading within a reading: what closes a markup reading this scan followed
         # that is still open at the end of its span (see _other_reading).
         self._open_tail: bytes | None = b""
+        # A markup reading left open where the raw text of another ended (see
+        # _other_reading): a "</body" after it may be in that reading's comment or tag.
+        self._left_open = False
         self._document = False  # seen <!doctype>, <html>, <head> or <body>: a whole page
         self._fresh = True  # nothing fed yet
         #: Why the rest of the page passed unchanged (``None``: it did not): the site then
@@ -1346,6 +1352,11 @@ class Rewriter:
                 return self._long_tag(w, at)
             w.wait = True
             return at
+        if not self._holding and self._finish_plainly(w, at):
+            # As the data state finishes a page when it is there first (a window that
+            # begins at this construct): the same insert however the page was cut (one
+            # before a "</body" in a value that never closes is hidden as any other).
+            return w.n
         self._emit(w.view[at:])
         return w.n
 
@@ -1517,7 +1528,13 @@ class Rewriter:
         if end < 0:
             return self._more(w, at)
         if name == b"body":
-            self._body_candidate()
+            # After a markup reading left open, only a "</body" the page ends with places
+            # the insert (where the fast path puts it: what closes that reading's comment
+            # or tag cannot come later); before another, the reading may be inside one
+            # (``<svg></d><style><!--</style></body>-->``: gate fuzz, seed 2030 case
+            # 214100), and the end of the page is read as markup in both.
+            if not self._left_open or _TAIL.fullmatch(w.data, at) is not None:
+                self._body_candidate()
         elif name == b"head":
             self._head_here()
         elif name == b"noscript" and self._noscript:
@@ -2008,6 +2025,8 @@ class Rewriter:
                 if w.last:
                     if self._depth:  # (open at the end of this scan: see below)
                         self._still_open(tail)
+                    else:
+                        self._left_open = True
                     tail = b""
             if tail != b"":
                 out, after = self._closed_reading(span, tail, stacks, scripting)
@@ -2197,14 +2216,15 @@ class Rewriter:
         :data:`_SHADOW_BACK`, the same however the body is cut) put it inside a tag in a
         markup reading (``<b/'</body>``, ``</bo</body>``): a reading the tree builder may
         take instead (JavaScript off for ``<noscript>``; SVG or MathML around a raw-text
-        name) reads no raw text there, and the end of the page is then the place."""
+        name) reads no raw text there, and the end of the page is then the place. Nor if a
+        "<!--" before it opens a comment that reading reads it in (``<svg></d><style><!--<y>
+        </body -->``: gate fuzz, seed 2030 case 214100)."""
         lo = max(start, at - _SHADOW_BACK)
-        lt = data.rfind(b"<", lo, at)
-        if lt < 0 and lo == start and self._text_before:
+        if lo == start and self._text_before:  # (then at most _SHADOW_BACK bytes since start)
             data = (self._text_before + data[start:at])[-_SHADOW_BACK:]
-            at = len(data)
-            lt = data.rfind(b"<")
-        return lt < 0 or _closed_before(data, lt, at)
+            lo, at = 0, len(data)
+        lt = data.rfind(b"<", lo, at)
+        return (lt < 0 or _closed_before(data, lt, at)) and _open_comment(data, lo, at) < 0
 
     def _enter_raw(self, name: bytes) -> None:
         if name == b"script":
@@ -2433,6 +2453,8 @@ def _plainly_markup(data: bytes, at: int) -> bool:
     lt = data.rfind(b"<", 0, at)
     if lt >= 0 and not _closed_before(data, lt, at):
         return False
+    if _open_comment(data, max(0, at - _SHADOW_BACK), at) >= 0:
+        return False  # (the scan's to say, as Rewriter._shadows does in text)
     opener = _value_opener(data, at)
     return opener < 0 or _ANY_BODY.search(data, 0, opener) is None
 
@@ -2458,6 +2480,15 @@ def _value_opener(data: bytes, at: int) -> int:
         if k >= 0 and data[k] == 0x3D:  # "="
             found = max(found, q)
     return found
+
+
+def _open_comment(data: bytes, lo: int, at: int) -> int:
+    """Where the last "<!--" in ``data[lo:at]`` is if it may open a comment that ``at`` is
+    inside, else -1."""
+    comment = data.rfind(b"<!--", lo, at)
+    if comment < 0 or data.find(b"-->", comment + 2, at) >= 0:  # (and "<!-->", "<!--->")
+        return -1
+    return comment if data.find(b"--!>", comment + 4, at) < 0 else -1
 
 
 def _closed_before(data: bytes, lt: int, at: int) -> bool:
