@@ -2,7 +2,7 @@
 reads"): in ``... </bo</BODY>`` the tokenizer reads ``</bo<`` as an end tag's name and
 ``BODY`` as an attribute, so the banner goes at the end of the page, not inside that tag (nor
 inside a quoted value that never closes: before an earlier ``</body>`` then; nor inside a
-``<select>``).
+``<select>``, nor inside a comment that a ``<noscript>`` read without JavaScript opens).
 Served whole and streamed in small chunks, Chromium shows the banner and runs banner.js;
 without JavaScript the banner's form shows."""
 
@@ -35,6 +35,9 @@ PAGES = {
     # A "</body" inside a <select> closes nothing; a later <select> closes the select
     # (gate fuzz, seed 2030 case 111436).
     "in-select": HEAD + "<select><option>o</option></body><select>",
+    # Without JavaScript a comment in a <noscript> runs past its end over the "</body>"
+    # (gate fuzz, seed 2030 case 214100, the same shape in SVG).
+    "noscript-comment": HEAD + "<noscript><!--</noscript></body>x-->",
 }
 
 
