@@ -40,7 +40,8 @@ SNIPPETS = {name: PUBLISHED[name] for name in ASSEMBLED}  # what the snippet app
 def test_the_snippet_reaches_its_vendor_without_cookieguard(
     visit: Visit, bare_snippets: str, name: str
 ) -> None:
-    page, recorder = visit(f"{bare_snippets}/{name}")
+    page, recorder = visit()  # (not settled: the request is waited for)
+    page.goto(f"{bare_snippets}/{name}")
     assert name in eventually(page, recorder.vendors, f"a request to {name}")
 
 
