@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.slices import FULL
+
 # Property tests are judged by what they find, never by the clock: Hypothesis's default
 # 200 ms deadline per example and its too_slow health check fail a test when the machine is
 # busy (test_chunking's insert-only test failed so, at a load of 15 on 2 CPUs, 444 ms for an
@@ -50,20 +52,41 @@ _MODULE_MARKS = {
     "django/test_servers.py": ("servers",),
     "test_docs.py": ("slow",),
     "receipts/test_stores.py": ("slow",),
-    "receipts/test_load.py": ("slow",),
 }
 # Single tests that are long slices, by ``module::function``.
 _TEST_MARKS = {
     "html_editing/test_gate_markup.py::test_a_slice_of_the_gate_fuzzer_finds_nothing": ("slow",),
 }
+# Long runs only `make fuzz` runs (its slow lane, COOKIEGUARD_FULL_SLICES=1): `make test`
+# leaves them out (pytest counts them as deselected). By module, or by test as pytest names
+# it (``module::test[params]``). Only runs whose behaviour other tests in `make test` cover;
+# never the test of a past defect. docs/development.md (Test lanes) says why each is here.
+_FUZZ_ONLY = {
+    # `make load` for 4 and 3 s in a subprocess, with a PostgreSQL cluster of its own: that the
+    # script still runs. The outage, freeze and flood it drives are tests/receipts/test_frozen,
+    # test_unstorable, test_spool and tests/adapters/test_client_limits (issue 23's flood).
+    "receipts/test_load.py",
+    # A full `cookieguard scan` (three Chromiums, four pages) of each example site: make test
+    # scans the Django one wrapped and the Flask one bare (the control); the scanner itself is
+    # tests/tools/test_scan.py, each example's behaviour the journeys of tests/e2e.
+    "tools/test_scan_examples.py::test_every_example_scans_clean[flask]",
+    "tools/test_scan_examples.py::test_every_example_scans_clean[starlette]",
+    "tools/test_scan_examples.py::test_the_same_site_without_cookieguard_is_caught[starlette]",
+}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    left: list[pytest.Item] = []
     for item in items:
         try:
             where = item.path.resolve().relative_to(HERE).as_posix()
         except ValueError:
             continue
+        if where in _FUZZ_ONLY or f"{where}::{item.name}" in _FUZZ_ONLY:
+            item.add_marker(pytest.mark.slow)
+            if not FULL:
+                left.append(item)
+                continue
         used = frozenset(getattr(item, "fixturenames", ()))
         function = f"{where}::{getattr(item, 'originalname', item.name)}"
         for mark in (*_MODULE_MARKS.get(where, ()), *_TEST_MARKS.get(function, ())):
@@ -81,6 +104,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if used & _SERVER_FIXTURES:
             item.add_marker(pytest.mark.servers)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if item not in left]
 
 
 # A test that starts Chromium without the ``browser`` mark costs `make check` seconds per
