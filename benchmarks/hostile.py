@@ -315,6 +315,11 @@ SHAPES: dict[str, tuple[Callable[[int], bytes], str]] = {
         _then_pixel(b"<noscript><!----></noscript>"),
         "`<noscript>` holding a comment (its two readings may differ), then a tracker pixel",
     ),
+    "noscripts_with_open_pixels": (
+        lambda n: _page(b"", b'<noscript><img src="' + PIXEL + b'" a="></noscript>">', n),
+        "`<noscript>` holding a tracker pixel whose last value runs past `</noscript>` "
+        "(each read without JavaScript, closed and judged: fuzz 2030/79530)",
+    ),
 }
 
 
