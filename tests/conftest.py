@@ -148,12 +148,18 @@ def _browser_lane(request: pytest.FixtureRequest) -> Iterator[None]:
         )
 
 
+#: The package logger's level before any test ran (read when pytest loads this conftest).
+_LOGGER_LEVEL = logging.getLogger("cookieguard").level
+
+
 @pytest.fixture(autouse=True)
 def _cookieguard_logger_level() -> Iterator[None]:
-    """Give the package logger's level back after every test: the fuzz campaigns (fuzz/) quiet
-    it for their worker processes, and a slice run in this process must not silence the log
-    lines later tests read (a test passed alone and failed after tests/html_editing)."""
+    """Give the package logger its level from before the session after every test: the fuzz
+    campaigns (fuzz/) quiet it for their worker processes, and a slice run in this process
+    must not silence the log lines later tests read (a test passed alone and failed after
+    tests/html_editing). The level from before the session, not from before the test: a
+    module-scoped fixture that builds a ``fuzz.gate.Campaign`` quiets it before this fixture
+    starts (tests/html_editing/test_insert_point.py), and every later test lost its logs."""
     logger = logging.getLogger("cookieguard")
-    level = logger.level
     yield
-    logger.setLevel(level)
+    logger.setLevel(_LOGGER_LEVEL)
