@@ -52,6 +52,7 @@ _MODULE_MARKS = {
     "django/test_servers.py": ("servers",),
     "test_docs.py": ("slow",),
     "receipts/test_stores.py": ("slow",),
+    "receipts/test_load.py": ("slow",),
 }
 # Single tests that are long slices, by ``module::function``.
 _TEST_MARKS = {
@@ -62,10 +63,6 @@ _TEST_MARKS = {
 # it (``module::test[params]``). Only runs whose behaviour other tests in `make test` cover;
 # never the test of a past defect. docs/development.md (Test lanes) says why each is here.
 _FUZZ_ONLY = {
-    # `make load` for 4 and 3 s in a subprocess, with a PostgreSQL cluster of its own: that the
-    # script still runs. The outage, freeze and flood it drives are tests/receipts/test_frozen,
-    # test_unstorable, test_spool and tests/adapters/test_client_limits (issue 23's flood).
-    "receipts/test_load.py",
     # A full `cookieguard scan` (three Chromiums, four pages) of each example site: make test
     # scans the Django one wrapped and the Flask one bare (the control); the scanner itself is
     # tests/tools/test_scan.py, each example's behaviour the journeys of tests/e2e.
