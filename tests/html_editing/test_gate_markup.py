@@ -221,7 +221,7 @@ CASES = {
 }
 
 
-def assert_gated(name: str, body: str) -> None:
+def assert_gated(name: str, body: bytes) -> None:
     """The unedited page fetches a tracker in the oracle's reading; the gate's edit, whole
     and streamed in chunks of 7 bytes, fetches none."""
     assert oracle.leaks(body, blocked), f"{name}: the unedited page fetches no tracker"
