@@ -189,3 +189,26 @@ def test_where_a_reading_left_open_reads_the_end_as_markup_so_is_the_insert(
             assert oracle.holds(out, MARK_ID, scripting=scripting), (scripting, out[-80:])
     for size in sizes(page):
         assert fed(gated.rewriter(), page, list(range(size, len(page), size))) == out, size
+
+
+#: Open (the session-6 million-case run, `fuzz/gate.py --seed 2034 --replay N`, reduced):
+#: inserts html5lib does not read as an element with scripting on, where an element added at
+#: the end of the page would be one. Banner placement only (neither page leaks).
+MISPLACED_OPEN = [
+    # 514164: a "</body" in a <select>, an <xmp> the older select rules ignore, then its end.
+    b"<select></body><xmp></select></xmp>",
+    # 836028: a <style> in a <select> (ignored there by the older rules) holding a tag whose
+    # quotes run past "</style>", then a comment closer and a quote before "</body>".
+    b"<select><style><input a x\ntype=image/src=https://cdn.site-assets.example/action/0?ti=1"
+    b" a&quot;= x&#34;y/a&quot;= \"a='b\" / srcset></style></html>-->'</body>",
+]
+
+
+@pytest.mark.xfail(strict=True, reason="open: fuzz 2034/514164 and 836028 (see MISPLACED_OPEN)")
+@pytest.mark.parametrize("page", MISPLACED_OPEN, ids=lambda p: repr(p[-40:]))
+def test_an_insert_after_a_select_reading_is_an_element(page: bytes, gated: Injection) -> None:
+    whole = fed(gated.rewriter(), page)
+    plain = whole.replace(GATE_MARK, b"", 1)
+    assert GATE_MARK in whole
+    if oracle.holds(plain + GATE_MARK, MARK_ID, scripting=True):
+        assert oracle.holds(whole, MARK_ID, scripting=True), whole[-80:]
